@@ -1,0 +1,92 @@
+# lifeboat: etcd backup and disaster recovery.
+#
+#   make            build build/lifeboat
+#   make check      install test dependencies, build, run every test, then
+#                   run them again under AddressSanitizer and UBSan
+#   make demo       a local 3-member etcd, backed up and restored end to end
+#   make bench      benchmarks against etcd's own tools (not part of check)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+BUILD   ?= build
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	    -fno-sanitize-recover=all
+
+PKGS     = libcurl openssl libzstd sqlite3 libarchive libmicrohttpd jansson expat
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
+	   -Wno-format-nonliteral
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DLB_VERSION='"$(VERSION)"' $(WARN) \
+	     -I. -Icommon $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
+LDLIBS   = $(PKG_LIBS) -lpthread -lm
+
+MODULES = common catalog scheduler snapd restore
+SRCS    = $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
+OBJS    = $(SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS = $(wildcard tests/unit/*_test.c)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS = $(wildcard tests/fuzz/*_fuzz.c)
+
+.PHONY: all deps check test unit integration fuzz demo bench install clean
+
+all: $(BUILD)/lifeboat
+
+deps:
+	@./scripts/deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/liblifeboat.a: $(OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/lifeboat: $(BUILD)/obj/main.o $(BUILD)/liblifeboat.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/liblifeboat.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# The build of the tests themselves, without running them.
+test: $(BUILD)/lifeboat $(UNIT_BINS)
+
+# libFuzzer harnesses, one per parser of outside bytes (clang only).
+FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(SRCS)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -DLB_VERSION='"$(VERSION)"' -I. -Icommon \
+	    $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -o $@ $< $(SRCS) $(LDLIBS)
+fuzz: $(FUZZ_BINS)
+
+check: deps
+	@$(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory test BUILD=$(BUILD)/asan CFLAGS='$(SAN_FLAGS)'
+	@$(MAKE) --no-print-directory fuzz
+	@BUILD=$(BUILD) ./tests/run.sh
+
+demo: deps all
+	@./scripts/demo.sh
+
+bench: deps all
+	@./bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(BUILD)/lifeboat $(DESTDIR)$(BINDIR)/lifeboat
+	@if [ -f contrib/lifeboat.1 ]; then \
+	    install -m 0644 contrib/lifeboat.1 $(DESTDIR)$(MANDIR)/man1/; fi
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

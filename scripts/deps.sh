@@ -1,0 +1,39 @@
+#!/bin/sh
+# Installs what lifeboat needs to build, test and run its demo on Debian 12:
+# the -dev libraries, the real parts the tests talk to (etcd, age, zstd, the
+# strict S3 server) and s3rver from npm. Idempotent and quiet when all is
+# present, so the Makefile can call it before every check.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+debs="build-essential pkg-config clang libclang-rt-14-dev
+libcurl4-openssl-dev libssl-dev libzstd-dev libsqlite3-dev libarchive-dev
+libmicrohttpd-dev libjansson-dev libexpat1-dev
+etcd-server etcd-client age zstd openssl sqlite3 curl
+python3 python3-swift python3-croniter util-linux procps"
+
+missing=""
+for p in $debs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing="$missing $p"
+done
+# Node.js may come from elsewhere with its own npm; Debian's only if absent.
+command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: missing Debian packages:$missing (run as root: apt-get install$missing)" >&2
+		exit 1
+	fi
+	echo "deps: installing$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# s3rver (npm): a real, fast S3 server for the tests; kept inside the tree.
+if [ ! -x "$top/tests/node_modules/.bin/s3rver" ]; then
+	echo "deps: installing s3rver (npm)" >&2
+	(cd "$top/tests" && npm install --no-audit --no-fund --silent >/dev/null)
+fi
