@@ -89,16 +89,22 @@ lb_err_sys(struct lb_err *err, int code, int errnum, const char *fmt, ...)
 int
 lb_err_prefix(struct lb_err *err, const char *fmt, ...)
 {
-	char prefix[LB_ERR_MSG_MAX], old[LB_ERR_MSG_MAX];
+	char old[LB_ERR_MSG_MAX];
+	size_t n, m;
 	va_list ap;
 
 	if (err == NULL)
 		return LB_E_INTERNAL;
-	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
-	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
-	snprintf(err->msg, sizeof(err->msg), "%s%s", prefix, old);
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	n = strlen(err->msg);
+	m = strnlen(old, sizeof(old) - 1);
+	if (m > sizeof(err->msg) - 1 - n)
+		m = sizeof(err->msg) - 1 - n;
+	memcpy(err->msg + n, old, m);
+	err->msg[n + m] = '\0';
 	return err->code;
 }
 
