@@ -11,6 +11,7 @@
 
 #include "common/cli.h"
 #include "common/log.h"
+#include "snapd/pull.h"
 
 static int cmd_version(const struct lb_globals *g, int argc, char **argv);
 static int cmd_help(const struct lb_globals *g, int argc, char **argv);
@@ -20,6 +21,7 @@ static const struct {
 	lb_cmd_fn fn;
 	const char *summary;
 } commands[] = {
+	{ "pull", pull_cmd, "pull a verified snapshot from every member" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "list the commands" },
 };

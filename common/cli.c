@@ -68,3 +68,54 @@ lb_secret_free(char *s)
 	OPENSSL_cleanse(s, strlen(s));
 	free(s);
 }
+
+volatile sig_atomic_t lb_cancel;
+
+static void
+on_cancel_signal(int sig)
+{
+	(void)sig;
+	lb_cancel = 1;
+}
+
+void
+lb_cancel_on_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_cancel_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+void
+lb_fmt_size(uint64_t bytes, char *out, size_t cap)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)bytes;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, cap, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(out, cap, "%.1f %s", v, units[u]);
+}
+
+void
+lb_hex(const uint8_t *bytes, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[bytes[i] >> 4];
+		out[2 * i + 1] = digits[bytes[i] & 15];
+	}
+	out[2 * len] = '\0';
+}

@@ -9,7 +9,9 @@
 #ifndef LB_CLI_H
 #define LB_CLI_H
 
+#include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 
@@ -35,5 +37,16 @@ char *lb_secret_from_env(const char *name);
 
 /* Wipes and frees a secret; NULL is fine. */
 void lb_secret_free(char *s);
+
+/* Set by SIGINT/SIGTERM once lb_cancel_on_signals() ran; long transfers
+ * poll it and stop cleanly (temp files removed, uploads aborted). */
+extern volatile sig_atomic_t lb_cancel;
+void lb_cancel_on_signals(void);
+
+/* "1.5 GiB", "512 B": sizes for people (JSON output keeps bytes). */
+void lb_fmt_size(uint64_t bytes, char *out, size_t cap);
+
+/* Lower-case hex of len bytes; out holds 2 * len + 1. */
+void lb_hex(const uint8_t *bytes, size_t len, char *out);
 
 #endif
