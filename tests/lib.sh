@@ -40,10 +40,11 @@ check_fails() {
 	name=$1; pat=$2; shift 2
 	if "$@" >"$T/cf.out" 2>"$T/cf.err"; then
 		fail "$name" "exited 0"
-	elif ! grep -Eq "$pat" "$T/cf.err"; then
+	elif ! grep -Eq -e "$pat" "$T/cf.err"; then
 		fail "$name" "stderr lacks /$pat/: $(head -c 300 "$T/cf.err" | tr '\n' ' ')"
 	else
 		ok "$name"
+		grep -E -e "$pat" "$T/cf.err" | head -n 1 | sed 's/^/#   /'
 	fi
 }
 

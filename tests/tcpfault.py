@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""A TCP relay on loopback that injects one fault a real server cannot be
+made to produce on demand: after N bytes from the upstream it either cuts
+the connection (--cut) or flips one byte (--flip) and relays the rest.
+
+usage: tcpfault.py LISTEN_PORT UPSTREAM_PORT --cut N | --flip N
+Serves connections until killed; prints "ready" once listening."""
+import socket
+import sys
+import threading
+
+
+def pump(src, dst, mode, limit, state):
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            if mode is not None:
+                seen = state["n"]
+                state["n"] += len(data)
+                if mode == "cut" and state["n"] >= limit:
+                    dst.sendall(data[: max(0, limit - seen)])
+                    break
+                if mode == "flip" and seen <= limit < state["n"] and not state["done"]:
+                    i = limit - seen
+                    data = data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:]
+                    state["done"] = True
+            dst.sendall(data)
+    except OSError:
+        pass
+    for s in (src, dst):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        s.close()
+
+
+def main():
+    listen_port, up_port, mode, limit = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3][2:], int(sys.argv[4])
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", listen_port))
+    srv.listen(16)
+    print("ready", flush=True)
+    while True:
+        cli, _ = srv.accept()
+        up = socket.create_connection(("127.0.0.1", up_port))
+        state = {"n": 0, "done": False}
+        threading.Thread(target=pump, args=(cli, up, None, 0, None), daemon=True).start()
+        threading.Thread(target=pump, args=(up, cli, mode, limit, state), daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()
