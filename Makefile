@@ -24,7 +24,7 @@ VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
 	   -Wno-format-nonliteral
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DLB_VERSION='"$(VERSION)"' $(WARN) \
-	     -I. -Icommon $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
+	     -I. -Icommon -Itests $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 LDLIBS   = $(PKG_LIBS) -lpthread -lm
 
 MODULES = common catalog scheduler snapd restore
@@ -34,6 +34,7 @@ UNIT_SRCS = $(wildcard tests/unit/*_test.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS = $(wildcard tests/fuzz/*_fuzz.c)
 
+.SECONDARY:
 .PHONY: all deps check test unit integration fuzz demo bench install clean
 
 all: $(BUILD)/lifeboat
@@ -43,18 +44,21 @@ deps:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $@"
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/liblifeboat.a: $(OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(BUILD)/lifeboat: $(BUILD)/obj/main.o $(BUILD)/liblifeboat.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/liblifeboat.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # The build of the tests themselves, without running them.
 test: $(BUILD)/lifeboat $(UNIT_BINS)
@@ -63,7 +67,8 @@ test: $(BUILD)/lifeboat $(UNIT_BINS)
 FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(SRCS)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -DLB_VERSION='"$(VERSION)"' -I. -Icommon \
+	@echo "  FUZZ    $@"
+	@clang -std=c11 -D_GNU_SOURCE -DLB_VERSION='"$(VERSION)"' -I. -Icommon \
 	    $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -o $@ $< $(SRCS) $(LDLIBS)
 fuzz: $(FUZZ_BINS)

@@ -160,24 +160,19 @@ etcd_endpoint(const struct etcd_client *c)
 }
 
 int
-etcd_status(struct etcd_client *c, struct etcd_status *st, struct lb_err *err)
+etcd_decode_status(const uint8_t *buf, size_t len, struct etcd_status *st)
 {
 	struct header h = { 0 };
 	struct pb_reader rd;
 	struct pb_field f;
-	uint8_t *resp = NULL;
-	size_t len = 0;
-	int r, k;
+	int k;
 
 	memset(st, 0, sizeof(*st));
-	if ((r = grpc_unary(c->conn, "/etcdserverpb.Maintenance/Status", NULL, 0,
-	    &resp, &len, err)) < 0)
-		goto out;
-	pb_reader_init(&rd, resp, len);
+	pb_reader_init(&rd, buf, len);
 	while ((k = pb_next(&rd, &f)) > 0) {
 		if (f.num == 1 && f.wire == PB_BYTES) {
 			if (decode_header(f.data, f.len, &h) < 0)
-				break;
+				return -1;
 		} else if (f.num == 2 && f.wire == PB_BYTES) {
 			copy_str(st->version, sizeof(st->version), &f);
 		} else if (f.wire == PB_VARINT) {
@@ -192,13 +187,25 @@ etcd_status(struct etcd_client *c, struct etcd_status *st, struct lb_err *err)
 			}
 		}
 	}
-	if (k < 0) {
-		r = malformed(err, "status response");
-		goto out;
-	}
 	st->cluster_id = h.cluster_id;
 	st->member_id = h.member_id;
 	st->revision = h.revision;
+	return k;
+}
+
+int
+etcd_status(struct etcd_client *c, struct etcd_status *st, struct lb_err *err)
+{
+	uint8_t *resp = NULL;
+	size_t len = 0;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if ((r = grpc_unary(c->conn, "/etcdserverpb.Maintenance/Status", NULL, 0,
+	    &resp, &len, err)) < 0)
+		goto out;
+	if (etcd_decode_status(resp, len, st) < 0)
+		r = malformed(err, "status response");
 out:
 	free(resp);
 	return r;
@@ -264,60 +271,65 @@ decode_member(const uint8_t *buf, size_t len, struct etcd_member *m)
 }
 
 int
-etcd_member_list(struct etcd_client *c, struct etcd_members **out,
-    struct lb_err *err)
+etcd_decode_members(const uint8_t *buf, size_t len, struct etcd_members **out)
 {
-	struct etcd_members *ms = NULL;
+	struct etcd_members *ms;
+	struct etcd_member *nv;
 	struct header h = { 0 };
 	struct pb_reader rd;
 	struct pb_field f;
+	int k;
+
+	*out = NULL;
+	if ((ms = calloc(1, sizeof(*ms))) == NULL)
+		return -1;
+	pb_reader_init(&rd, buf, len);
+	while ((k = pb_next(&rd, &f)) > 0) {
+		if (f.wire != PB_BYTES)
+			continue;
+		if (f.num == 1 && decode_header(f.data, f.len, &h) < 0) {
+			k = -1;
+			break;
+		}
+		if (f.num != 2)
+			continue;
+		if (ms->n >= 1024 ||
+		    (nv = realloc(ms->v, (ms->n + 1) * sizeof(*nv))) == NULL) {
+			k = -1;
+			break;
+		}
+		ms->v = nv;
+		memset(&ms->v[ms->n], 0, sizeof(ms->v[0]));
+		if (decode_member(f.data, f.len, &ms->v[ms->n++]) < 0) {
+			k = -1;
+			break;
+		}
+	}
+	if (k < 0 || ms->n == 0) {
+		etcd_members_free(ms);
+		return -1;
+	}
+	ms->cluster_id = h.cluster_id;
+	ms->answered_by = h.member_id;
+	*out = ms;
+	return 0;
+}
+
+int
+etcd_member_list(struct etcd_client *c, struct etcd_members **out,
+    struct lb_err *err)
+{
 	uint8_t *resp = NULL;
 	size_t len = 0;
-	int r, k;
+	int r;
 
 	*out = NULL;
 	if ((r = grpc_unary(c->conn, "/etcdserverpb.Cluster/MemberList", NULL, 0,
 	    &resp, &len, err)) < 0)
 		goto out;
-	if ((ms = calloc(1, sizeof(*ms))) == NULL) {
-		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
-		goto out;
-	}
-	pb_reader_init(&rd, resp, len);
-	while ((k = pb_next(&rd, &f)) > 0) {
-		if (f.wire != PB_BYTES)
-			continue;
-		if (f.num == 1) {
-			if (decode_header(f.data, f.len, &h) < 0) {
-				k = -1;
-				break;
-			}
-		} else if (f.num == 2) {
-			struct etcd_member *nv;
-			if (ms->n >= 1024 ||
-			    (nv = realloc(ms->v, (ms->n + 1) * sizeof(*nv))) == NULL) {
-				k = -1;
-				break;
-			}
-			ms->v = nv;
-			memset(&ms->v[ms->n], 0, sizeof(ms->v[0]));
-			ms->n++;
-			if (decode_member(f.data, f.len, &ms->v[ms->n - 1]) < 0) {
-				k = -1;
-				break;
-			}
-		}
-	}
-	if (k < 0 || ms->n == 0) {
+	if (etcd_decode_members(resp, len, out) < 0)
 		r = malformed(err, "member list");
-		goto out;
-	}
-	ms->cluster_id = h.cluster_id;
-	ms->answered_by = h.member_id;
-	*out = ms;
-	ms = NULL;
 out:
-	etcd_members_free(ms);
 	free(resp);
 	return r;
 }

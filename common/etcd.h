@@ -95,6 +95,12 @@ int etcd_snapshot(struct etcd_client *c, struct flt *dest,
 int etcd_hashkv(struct etcd_client *c, int64_t rev, uint32_t *hash,
     int64_t *compact_rev, int64_t *header_rev, struct lb_err *err);
 
+/* Decoders of response messages, exposed for the unit tests and the
+ * fuzzer; -1 on a malformed message. */
+int etcd_decode_status(const uint8_t *buf, size_t len, struct etcd_status *st);
+int etcd_decode_members(const uint8_t *buf, size_t len,
+    struct etcd_members **out);
+
 /* Formats a member or cluster id the way etcdctl prints it (hex). */
 void etcd_id_str(uint64_t id, char out[17]);
 

@@ -38,11 +38,7 @@ struct call {
 	struct lb_err *err;
 	int cb_failed;               /* on_msg or framing failed: err is set */
 	int checked;                 /* HTTP status and content type checked */
-	uint8_t hdr[5];
-	size_t hdr_have;
-	uint32_t msg_len;
-	uint8_t *buf;                /* a message split across chunks */
-	size_t buf_cap, buf_have;
+	struct grpc_deframer df;
 	int grpc_status;             /* -1 until seen */
 	char grpc_message[GRPC_MESSAGE_MAX];
 	char content_type[64];
@@ -185,29 +181,87 @@ on_header(char *line, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-static int
-deliver(struct call *k, const uint8_t *msg, size_t len)
+int
+grpc_deframe(struct grpc_deframer *d, const uint8_t *p, size_t n,
+    grpc_msg_fn on_msg, void *arg, struct lb_err *err)
 {
+	size_t take;
 	int r;
 
-	if ((r = k->on_msg(k->arg, msg, len, k->err)) < 0)
-		k->cb_failed = 1;
-	return r;
+	while (n > 0) {
+		if (d->hdr_have < 5) {
+			take = 5 - d->hdr_have < n ? 5 - d->hdr_have : n;
+			memcpy(d->hdr + d->hdr_have, p, take);
+			d->hdr_have += take;
+			p += take;
+			n -= take;
+			if (d->hdr_have < 5)
+				break;
+			if (d->hdr[0] != 0)
+				return lb_err_set(err, LB_E_PROTO,
+				    "compressed gRPC message (flag %u) not supported",
+				    d->hdr[0]);
+			d->msg_len = (uint32_t)d->hdr[1] << 24 | (uint32_t)d->hdr[2] << 16 |
+			    (uint32_t)d->hdr[3] << 8 | d->hdr[4];
+			if (d->msg_len > GRPC_MSG_MAX)
+				return lb_err_set(err, LB_E_PROTO,
+				    "gRPC message of %u bytes exceeds the limit", d->msg_len);
+			d->buf_have = 0;
+			if (d->msg_len == 0) {
+				d->hdr_have = 0;
+				if ((r = on_msg(arg, p, 0, err)) < 0)
+					return r;
+			}
+			continue;
+		}
+		if (d->buf_have == 0 && n >= d->msg_len) {
+			/* The common case: the whole message is in this chunk. */
+			d->hdr_have = 0;
+			if ((r = on_msg(arg, p, d->msg_len, err)) < 0)
+				return r;
+			p += d->msg_len;
+			n -= d->msg_len;
+			continue;
+		}
+		if (d->buf_cap < d->msg_len) {
+			uint8_t *nb = realloc(d->buf, d->msg_len);
+			if (nb == NULL)
+				return lb_err_set(err, LB_E_NOMEM, "out of memory");
+			d->buf = nb;
+			d->buf_cap = d->msg_len;
+		}
+		take = d->msg_len - d->buf_have < n ? d->msg_len - d->buf_have : n;
+		memcpy(d->buf + d->buf_have, p, take);
+		d->buf_have += take;
+		p += take;
+		n -= take;
+		if (d->buf_have == d->msg_len) {
+			d->hdr_have = 0;
+			d->buf_have = 0;
+			if ((r = on_msg(arg, d->buf, d->msg_len, err)) < 0)
+				return r;
+		}
+	}
+	return 0;
 }
 
-static int
-frame_error(struct call *k, const char *fmt, unsigned long v)
+int
+grpc_deframe_clean(const struct grpc_deframer *d)
 {
-	k->cb_failed = 1;
-	return lb_err_set(k->err, LB_E_PROTO, fmt, v);
+	return d->hdr_have == 0;
+}
+
+void
+grpc_deframer_release(struct grpc_deframer *d)
+{
+	free(d->buf);
+	memset(d, 0, sizeof(*d));
 }
 
 static size_t
 on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct call *k = ud;
-	const uint8_t *p = (const uint8_t *)ptr;
-	size_t n = size * nmemb, take;
 	long status = 0;
 
 	if (!k->checked) {
@@ -221,65 +275,10 @@ on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 			return 0;
 		}
 	}
-	while (n > 0) {
-		if (k->hdr_have < 5) {
-			take = 5 - k->hdr_have < n ? 5 - k->hdr_have : n;
-			memcpy(k->hdr + k->hdr_have, p, take);
-			k->hdr_have += take;
-			p += take;
-			n -= take;
-			if (k->hdr_have < 5)
-				break;
-			if (k->hdr[0] != 0) {
-				frame_error(k, "compressed gRPC message (flag %lu) not supported",
-				    k->hdr[0]);
-				return 0;
-			}
-			k->msg_len = (uint32_t)k->hdr[1] << 24 | (uint32_t)k->hdr[2] << 16 |
-			    (uint32_t)k->hdr[3] << 8 | k->hdr[4];
-			if (k->msg_len > GRPC_MSG_MAX) {
-				frame_error(k, "gRPC message of %lu bytes exceeds the limit",
-				    k->msg_len);
-				return 0;
-			}
-			k->buf_have = 0;
-			if (k->msg_len == 0) {
-				k->hdr_have = 0;
-				if (deliver(k, p, 0) < 0)
-					return 0;
-			}
-			continue;
-		}
-		if (k->buf_have == 0 && n >= k->msg_len) {
-			/* The common case: the whole message is in this chunk. */
-			if (deliver(k, p, k->msg_len) < 0)
-				return 0;
-			p += k->msg_len;
-			n -= k->msg_len;
-			k->hdr_have = 0;
-			continue;
-		}
-		if (k->buf_cap < k->msg_len) {
-			uint8_t *nb = realloc(k->buf, k->msg_len);
-			if (nb == NULL) {
-				k->cb_failed = 1;
-				lb_err_set(k->err, LB_E_NOMEM, "out of memory");
-				return 0;
-			}
-			k->buf = nb;
-			k->buf_cap = k->msg_len;
-		}
-		take = k->msg_len - k->buf_have < n ? k->msg_len - k->buf_have : n;
-		memcpy(k->buf + k->buf_have, p, take);
-		k->buf_have += take;
-		p += take;
-		n -= take;
-		if (k->buf_have == k->msg_len) {
-			k->hdr_have = 0;
-			k->buf_have = 0;
-			if (deliver(k, k->buf, k->msg_len) < 0)
-				return 0;
-		}
+	if (grpc_deframe(&k->df, (const uint8_t *)ptr, size * nmemb, k->on_msg,
+	    k->arg, k->err) < 0) {
+		k->cb_failed = 1;
+		return 0;
 	}
 	return size * nmemb;
 }
@@ -495,7 +494,7 @@ grpc_call(struct grpc_conn *c, const char *method, const void *req,
 		    k.grpc_message : "call failed", k.grpc_status);
 		goto out;
 	}
-	if (k.hdr_have != 0) {
+	if (!grpc_deframe_clean(&k.df)) {
 		r = lb_err_set(err, LB_E_PROTO, "response ended inside a gRPC message");
 		goto out;
 	}
@@ -504,7 +503,7 @@ out:
 	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(cu, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(hdrs);
-	free(k.buf);
+	grpc_deframer_release(&k.df);
 	free(body);
 	free(url);
 	return r;

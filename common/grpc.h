@@ -41,6 +41,27 @@ struct grpc_opts {
 typedef int (*grpc_msg_fn)(void *arg, const uint8_t *msg, size_t len,
     struct lb_err *err);
 
+/* The length-prefixed message framing of a response body, exposed for
+ * the unit tests and the fuzzer: feed bytes in any split, get whole
+ * messages.  Callers embed it; zero-initialise before use. */
+struct grpc_deframer {
+	uint8_t hdr[5];
+	size_t hdr_have;
+	uint32_t msg_len;
+	uint8_t *buf;              /* a message split across feeds */
+	size_t buf_cap, buf_have;
+};
+
+/* Returns 0, or the callback's error, or LB_E_PROTO for a compressed or
+ * oversized message. */
+int grpc_deframe(struct grpc_deframer *d, const uint8_t *p, size_t n,
+    grpc_msg_fn on_msg, void *arg, struct lb_err *err);
+
+/* 1 if the bytes fed so far end between two messages. */
+int grpc_deframe_clean(const struct grpc_deframer *d);
+
+void grpc_deframer_release(struct grpc_deframer *d);
+
 /* Prepares a connection to endpoint ("http://h:p", "https://h:p" or
  * "h:p", which means http).  Nothing is sent yet.  o is copied. */
 int grpc_conn_new(const char *endpoint, const struct grpc_opts *o,

@@ -1,0 +1,194 @@
+/*
+ * flt_test.c: the filter chain and its standard stages: the etcd trailer
+ * check over every way a stream can be split, sha256 against a known
+ * vector, and the atomic file sink.
+ */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "harness.h"
+#include "common/flt.h"
+
+/* A snapshot-shaped stream: data followed by sha256(data). */
+static uint8_t *
+make_snapshot(size_t data_len, size_t *len)
+{
+	uint8_t *buf = malloc(data_len + 32);
+
+	for (size_t i = 0; i < data_len; i++)
+		buf[i] = (uint8_t)(i * 31 + (i >> 8));
+	SHA256(buf, data_len, buf + data_len);
+	*len = data_len + 32;
+	return buf;
+}
+
+/* Feeds buf in chunks of `step` bytes through trailer -> mem. */
+static int
+run_trailer(const uint8_t *buf, size_t len, size_t step, uint64_t *db_size,
+    struct lb_err *err)
+{
+	struct flt *mem = flt_mem_new(1 << 24), *t = flt_etcd_trailer_new(mem);
+	size_t off, got;
+	int r = 0;
+
+	for (off = 0; off < len && r == 0; off += step)
+		r = flt_write(t, buf + off, len - off < step ? len - off : step, err);
+	if (r == 0)
+		r = flt_finish(t, err);
+	if (r == 0) {
+		*db_size = flt_etcd_trailer_db_size(t);
+		/* Observers pass every byte on untouched. */
+		if (memcmp(flt_mem_data(mem, &got), buf, len) != 0 || got != len)
+			r = -100;
+	}
+	flt_free(t);
+	return r;
+}
+
+static void
+trailer_accepts_good_stream_in_any_split(void)
+{
+	static const size_t sizes[] = { 0, 1, 31, 32, 33, 4096, 100000 };
+	static const size_t steps[] = { 1, 7, 31, 32, 33, 4096, 1 << 20 };
+	struct lb_err err;
+	uint64_t db = 0;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		uint8_t *buf = make_snapshot(sizes[i], &len);
+		for (size_t j = 0; j < sizeof(steps) / sizeof(steps[0]); j++) {
+			if (sizes[i] > 5000 && steps[j] == 1)
+				continue;
+			int r = run_trailer(buf, len, steps[j], &db, &err);
+			if (r != 0) {
+				free(buf);
+				TH_FAIL("size %zu step %zu: %d %s", sizes[i], steps[j], r, err.msg);
+			}
+			if (db != sizes[i]) {
+				free(buf);
+				TH_FAIL("db size %llu, want %zu", (unsigned long long)db, sizes[i]);
+			}
+		}
+		free(buf);
+	}
+}
+
+static void
+trailer_rejects_flipped_bytes(void)
+{
+	struct lb_err err;
+	uint64_t db;
+	size_t len;
+	uint8_t *buf = make_snapshot(70000, &len);
+	size_t where[] = { 0, 35000, 69999, 70000, 70031 };
+
+	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+		buf[where[i]] ^= 0x40;
+		int r = run_trailer(buf, len, 4093, &db, &err);
+		buf[where[i]] ^= 0x40;
+		if (r != LB_E_CORRUPT) {
+			free(buf);
+			TH_FAIL("flip at %zu: got %d", where[i], r);
+		}
+	}
+	free(buf);
+	CHECK_CONTAINS(err.msg, "sha256 trailer does not match");
+}
+
+static void
+trailer_rejects_short_stream(void)
+{
+	struct lb_err err;
+	uint64_t db;
+	uint8_t buf[31] = { 0 };
+
+	CHECK_INT(run_trailer(buf, sizeof(buf), 5, &db, &err), ==, LB_E_CORRUPT);
+	CHECK_CONTAINS(err.msg, "too short");
+}
+
+static void
+sha256_matches_known_vector(void)
+{
+	struct flt *mem = flt_mem_new(64), *s = flt_sha256_new(mem);
+	struct lb_err err;
+	uint8_t d[32];
+	static const uint8_t want[4] = { 0xba, 0x78, 0x16, 0xbf };  /* sha256("abc") */
+
+	CHECK_OK(flt_write(s, "a", 1, &err), &err);
+	CHECK_OK(flt_write(s, "bc", 2, &err), &err);
+	CHECK_OK(flt_finish(s, &err), &err);
+	flt_sha256_digest(s, d);
+	flt_free(s);
+	CHECK(memcmp(d, want, 4) == 0);
+}
+
+static void
+file_sink_is_atomic(void)
+{
+	char dir[] = "/tmp/lifeboat-flt.XXXXXX", path[256], cmd[300];
+	struct lb_err err;
+	struct flt *f;
+	struct stat st;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/x.db", dir);
+
+	/* Freed before finish: nothing at the destination, no temp left. */
+	CHECK_OK(flt_file_new(path, 0600, &f, &err), &err);
+	CHECK_OK(flt_write(f, "partial", 7, &err), &err);
+	flt_free(f);
+	CHECK(stat(path, &st) < 0);
+
+	CHECK_OK(flt_file_new(path, 0640, &f, &err), &err);
+	CHECK_OK(flt_write(f, "complete", 8, &err), &err);
+	CHECK(stat(path, &st) < 0);          /* not visible before finish */
+	CHECK_OK(flt_finish(f, &err), &err);
+	flt_free(f);
+	CHECK(stat(path, &st) == 0);
+	CHECK_INT(st.st_size, ==, 8);
+	CHECK_INT(st.st_mode & 0777, ==, 0640);
+
+	snprintf(cmd, sizeof(cmd), "test $(ls -A %s | wc -l) -eq 1 && rm -r %s", dir, dir);
+	CHECK_INT(system(cmd), ==, 0);
+}
+
+static void
+file_sink_reports_missing_directory(void)
+{
+	struct lb_err err;
+	struct flt *f = NULL;
+
+	CHECK_INT(flt_file_new("/nonexistent-dir/x.db", 0600, &f, &err), ==, LB_E_IO);
+	CHECK(f == NULL);
+	CHECK_CONTAINS(err.msg, "/nonexistent-dir/x.db");
+	CHECK_CONTAINS(err.msg, "No such file or directory");
+}
+
+static void
+mem_sink_enforces_its_limit(void)
+{
+	struct flt *m = flt_mem_new(10);
+	struct lb_err err;
+	int r;
+
+	CHECK_OK(flt_write(m, "0123456789", 10, &err), &err);
+	r = flt_write(m, "x", 1, &err);
+	flt_free(m);
+	CHECK_INT(r, <, 0);
+}
+
+int
+main(void)
+{
+	RUN(trailer_accepts_good_stream_in_any_split);
+	RUN(trailer_rejects_flipped_bytes);
+	RUN(trailer_rejects_short_stream);
+	RUN(sha256_matches_known_vector);
+	RUN(file_sink_is_atomic);
+	RUN(file_sink_reports_missing_directory);
+	RUN(mem_sink_enforces_its_limit);
+	return TH_DONE();
+}
