@@ -478,6 +478,7 @@ pull_cmd(const struct lb_globals *g, int argc, char **argv)
 		print_result_json(plan, pf.out_dir);
 	else
 		print_result_table(plan);
+	fflush(stdout);
 	if (!json)
 		log_info("pulled %zu of %zu members into %s", ok, plan->n, pf.out_dir);
 	status = ok == plan->n ? 0 : ok > 0 ? 3 : 1;

@@ -5,9 +5,10 @@
 # Servers listen on 127.0.0.1 only, on ports picked free at run time.
 
 set -u
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
+TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 LIFEBOAT=${LIFEBOAT:-$TOP/build/lifeboat}
-T=$(mktemp -d /tmp/lifeboat-test.XXXXXX)
+T=${T:-$(mktemp -d /tmp/lifeboat-test.XXXXXX)}
+mkdir -p "$T"
 : >"$T/pids"
 export ETCDCTL_API=3
 
