@@ -1,0 +1,149 @@
+/*
+ * manifest_test.c: manifests written and read back field for field, and
+ * every way a manifest from a bucket can be wrong.
+ */
+#include "harness.h"
+#include "common/manifest.h"
+
+static struct manifest *
+sample(void)
+{
+	struct manifest *m = manifest_new();
+	struct manifest_member *a, *b;
+
+	m->backup_id = strdup("20261121T234500Z-3f9a1c");
+	m->cluster = strdup("prod");
+	m->cluster_id = strdup("cdf818194e3a8c32");
+	m->status = strdup("partial");
+	m->started_at = strdup("2026-11-21T23:45:00Z");
+	m->finished_at = strdup("2026-11-21T23:45:09Z");
+	m->revision = 12345;
+	m->db_size = 1 << 20;
+	m->stored_size = 300000;
+	m->compress_level = 3;
+	m->compress_threads = 2;
+	m->recipients = calloc(1, sizeof(char *));
+	m->recipients[0] = strdup("sha256:0123456789abcdef");
+	m->n_recipients = 1;
+	m->consistency_revision = 12340;
+	m->consistent = 1;
+	a = manifest_add_member(m);
+	a->name = strdup("m1");
+	a->id = strdup("8e9e05c52164694d");
+	a->status = strdup("ok");
+	a->leader = 1;
+	a->revision = 12345;
+	a->db_size = 1 << 20;
+	a->raft_index = 100;
+	a->etcd_sha256 = strdup("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	a->stored_sha256 = strdup("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+	a->object = strdup("prod/2026/11/21/20261121T234500Z-3f9a1c/m1.db.zst.age");
+	a->stored_size = 300000;
+	a->has_hashkv = 1;
+	a->hashkv = 4242;
+	b = manifest_add_member(m);
+	b->name = strdup("m2");
+	b->id = strdup("7");
+	b->status = strdup("failed");
+	b->error = strdup("cannot connect");
+	return m;
+}
+
+static void
+round_trip(void)
+{
+	struct manifest *m = sample(), *p = NULL;
+	struct lb_err err;
+	char *json = NULL;
+
+	CHECK_OK(manifest_to_json(m, &json, &err), &err);
+	manifest_free(m);
+	CHECK_OK(manifest_parse(json, strlen(json), &p, &err), &err);
+	free(json);
+	CHECK_STR(p->backup_id, "20261121T234500Z-3f9a1c");
+	CHECK_STR(p->status, "partial");
+	CHECK_INT(p->revision, ==, 12345);
+	CHECK_INT(p->compress_level, ==, 3);
+	CHECK_INT(p->n_recipients, ==, 1);
+	CHECK_STR(p->recipients[0], "sha256:0123456789abcdef");
+	CHECK_INT(p->consistency_revision, ==, 12340);
+	CHECK_INT(p->n_members, ==, 2);
+	CHECK_STR(p->members[0].object, "prod/2026/11/21/20261121T234500Z-3f9a1c/m1.db.zst.age");
+	CHECK_INT(p->members[0].leader, ==, 1);
+	CHECK_INT(p->members[0].stored_size, ==, 300000);
+	CHECK_STR(p->members[1].error, "cannot connect");
+	CHECK(manifest_best_member(p) == &p->members[0]);
+	manifest_free(p);
+}
+
+/* Parses text and expects an LB_E_CORRUPT error containing want. */
+static int
+parse_fails(const char *text, const char *want, struct lb_err *err)
+{
+	struct manifest *m = NULL;
+	int r = manifest_parse(text, strlen(text), &m, err);
+
+	manifest_free(m);
+	return r == LB_E_CORRUPT && strstr(err->msg, want) != NULL;
+}
+
+static void
+rejects_bad_manifests(void)
+{
+	struct manifest *m = sample();
+	struct lb_err err;
+	char *json = NULL, *bad;
+	const char *edits[][3] = {
+		{ "\"stored_sha256\": \"bbbb", "\"stored_sha256\": \"zzzz", "sha256: not 64 hex" },
+		{ "\"object\": \"prod/", "\"object\": \"../", "unsafe key" },
+		{ "\"format\": \"lifeboat-manifest/1\"", "\"format\": \"lifeboat-manifest/9\"", "expected lifeboat-manifest/1" },
+		{ "\"revision\": 12345,", "\"revision\": \"12345\",", "revision: wrong type" },
+		{ "\"status\": \"partial\"", "\"status\": \"running\"", "is not complete or partial" },
+		{ "\"object\":", "\"objekt\":", "members[0].object: missing" },
+	};
+
+	CHECK_OK(manifest_to_json(m, &json, &err), &err);
+	manifest_free(m);
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		const char *at = strstr(json, edits[i][0]);
+		if (at == NULL) {
+			free(json);
+			TH_FAIL("sample lacks %s", edits[i][0]);
+		}
+		size_t pre = (size_t)(at - json), n = strlen(json);
+		bad = malloc(n + 64);
+		memcpy(bad, json, pre);
+		strcpy(bad + pre, edits[i][1]);
+		strcat(bad, at + strlen(edits[i][0]));
+		int ok = parse_fails(bad, edits[i][2], &err);
+		free(bad);
+		if (!ok) {
+			free(json);
+			TH_FAIL("edit %zu: want '%s', got '%s'", i, edits[i][2], err.msg);
+		}
+	}
+	free(json);
+	CHECK(parse_fails("{\"format\": \"lifeboat-manifest/1\"", "not valid JSON", &err));
+	CHECK(parse_fails("[]", "not a JSON object", &err));
+}
+
+static void
+backup_ids_sort_by_time_and_map_to_dirs(void)
+{
+	char id[32], dir[128];
+
+	manifest_new_backup_id(id);
+	CHECK_INT(strlen(id), ==, 23);
+	CHECK(id[8] == 'T' && id[15] == 'Z' && id[16] == '-');
+	CHECK_INT(manifest_backup_dir("prod", "20261121T234500Z-3f9a1c", dir, sizeof(dir)), ==, 0);
+	CHECK_STR(dir, "prod/2026/11/21/20261121T234500Z-3f9a1c/");
+}
+
+int
+main(void)
+{
+	RUN(round_trip);
+	RUN(rejects_bad_manifests);
+	RUN(backup_ids_sort_by_time_and_map_to_dirs);
+	return TH_DONE();
+}
