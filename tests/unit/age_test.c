@@ -164,7 +164,7 @@ test_bech32_round_trip_and_errors(void)
 	age_recipient_free(r);
 	r = NULL;
 	/* Every single-character change breaks the checksum. */
-	for (i = 4; rcpt[i] != '\0'; i += 7) {
+	for (i = 4; (size_t)i < strlen(rcpt); i += 7) {
 		snprintf(bad, sizeof(bad), "%s", rcpt);
 		bad[i] = bad[i] == 'q' ? 'p' : 'q';
 		CHECK_INT(age_recipient_parse(bad, &r, &err), ==, LB_E_CONFIG);
