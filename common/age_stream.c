@@ -495,8 +495,8 @@ dec_corrupt(struct age_dec *d, struct lb_err *err, const char *what)
 static int
 dec_stanza_line(struct age_dec *d, const char *s, size_t n, struct lb_err *err)
 {
-	const char *arg[3], *end = s + n, *p;
-	size_t alen[3], nargs = 0, got;
+	const char *arg[3] = { NULL, NULL, NULL }, *end = s + n, *p;
+	size_t alen[3] = { 0, 0, 0 }, nargs = 0, got;
 
 	if (n < 4 || memcmp(s, "-> ", 3) != 0)
 		return dec_corrupt(d, err, "expected a stanza (->) or the mac (---)");
