@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include "common/age.h"
 #include "common/cli.h"
 #include "common/log.h"
 #include "snapd/pull.h"
@@ -24,6 +25,7 @@ static const struct {
 	{ "pull", pull_cmd, "pull a verified snapshot from every member" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "list the commands" },
+	{ "keygen", age_cmd_keygen, "generate an age identity for encrypting backups" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
