@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 
 #include "common/cli.h"
+#include "common/config.h"
 #include "common/log.h"
 
 static int cmd_version(const struct lb_globals *g, int argc, char **argv);
@@ -22,6 +23,7 @@ static const struct {
 } commands[] = {
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "list the commands" },
+	{ "config", cfg_cmd_config, "check the configuration, list its options" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
