@@ -1655,9 +1655,14 @@ cfg_cmd_config(const struct lb_globals *g, int argc, char **argv)
 	}
 	if ((r = cfg_load(g->config_path, &c, &err)) < 0 ||
 	    (r = check_files(c, &err)) < 0) {
+		if (r == LB_E_NOTFOUND && !g->config_explicit)
+			lb_err_prefix(&err, "no configuration (hint: --config FILE or "
+			    "$LIFEBOAT_CONFIG): ");
 		log_error("%s", err.msg);
 		cfg_free(c);
-		return lb_err_exit_status(r);
+		/* a missing file is as much a configuration problem as a bad one */
+		return r == LB_E_NOTFOUND ? lb_err_exit_status(LB_E_CONFIG) :
+		    lb_err_exit_status(r);
 	}
 	r = cfg_print(c, stdout);
 	cfg_free(c);

@@ -72,7 +72,8 @@ int cfg_has_cluster(const struct cfg *c, const char *name);
  */
 
 /* The value as written (quotes removed) or the default; NULL when the
- * option is unset and has no default.  Works for every type. */
+ * option is unset and has no default.  Works for every type, secret ones
+ * included (s3-access-key-id): never log what it returns for those. */
 const char *cfg_get_str(const struct cfg *c, const char *cluster, const char *key);
 
 /* int: the number; bool: 1 or 0; duration: seconds; size: bytes.
