@@ -11,6 +11,7 @@
 
 #include "common/age.h"
 #include "common/cli.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "snapd/pull.h"
 
@@ -26,6 +27,7 @@ static const struct {
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "list the commands" },
 	{ "keygen", age_cmd_keygen, "generate an age identity for encrypting backups" },
+	{ "config", cfg_cmd_config, "check the configuration, list its options" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
