@@ -647,6 +647,7 @@ struct req {
 	struct dbuf resp;
 	char etag[128];
 	uint64_t delivered;         /* bytes handed to dest over all tries */
+	uint64_t from;              /* first byte asked for in this try */
 	curl_off_t content_length;
 	/* per try */
 	CURL *h;
@@ -674,7 +675,7 @@ req_write(char *data, size_t sz, size_t nm, void *ud)
 	if (q->dest != NULL) {
 		/* A server that ignores Range on a resumed GET would repeat
 		 * bytes already delivered. */
-		if (code == 200 && q->range_off + q->delivered > 0) {
+		if (code == 200 && q->from > 0) {
 			q->sink_rc = lb_err_set(q->sink_err, LB_E_PROTO,
 			    "server ignored the Range of a resumed download");
 			return 0;
@@ -878,6 +879,7 @@ req_setup(struct s3 *s, struct req *q, const char *url,
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, q->method);
 	}
 	from = q->range_off + q->delivered;
+	q->from = from;
 	if (q->ranged || from > 0) {
 		if (q->range_len > 0)
 			snprintf(range, range_sz, "%" PRIu64 "-%" PRIu64, from,
