@@ -353,11 +353,10 @@ file_delete(struct repo *r, const char *key, struct lb_err *err)
 		    lb_err_set(err, LB_E_NOTFOUND, "%s: not found", path) :
 		    lb_err_sys(err, LB_E_IO, errno, "unlink %s", path);
 	/* Prune now-empty directories up to (not including) the root. */
-	while ((slash = strrchr(path, '/')) != NULL && (size_t)(slash - path) > rootlen) {
+	*strrchr(path, '/') = '\0';
+	while (strlen(path) > rootlen && rmdir(path) == 0 &&
+	    (slash = strrchr(path, '/')) != NULL)
 		*slash = '\0';
-		if (rmdir(path) < 0)
-			break;
-	}
 	if (file_fsync_dir(path) < 0)
 		return lb_err_sys(err, LB_E_IO, errno, "fsync directory %s", path);
 	return 0;
