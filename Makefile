@@ -95,3 +95,10 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# The repository test tool (tests/tools/repotool.c) used by
+# tests/integration/repo_test.sh; built with the tests, never installed.
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/liblifeboat.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+test: $(BUILD)/tools/repotool

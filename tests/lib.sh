@@ -148,3 +148,56 @@ etcd_stop() {
 	kill "$pid" 2>/dev/null
 	wait_for 10 sh -c "! kill -0 $pid"
 }
+
+# s3rver_start [BUCKET]: starts s3rver (tests/node_modules, see
+# scripts/deps.sh) on a free port with BUCKET (default test-bucket) made,
+# data under $T/s3rver.  Exports S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY,
+# S3_SECRET_KEY and S3_BUCKET.  Note that s3rver does not check signatures.
+s3rver_start() {
+	bucket=${1:-test-bucket}
+	bin=$TOP/tests/node_modules/.bin/s3rver
+	[ -x "$bin" ] || { echo "s3rver missing: run ./scripts/deps.sh" >&2; return 1; }
+	port=$(free_port)
+	mkdir -p "$T/s3rver"
+	# s3rver makes list continuation tokens with DES, which Node's
+	# OpenSSL 3 keeps in the legacy provider: without it, paged lists 500.
+	NODE_OPTIONS=--openssl-legacy-provider "$bin" --address 127.0.0.1 \
+	    --port "$port" --directory "$T/s3rver" --silent \
+	    --configure-bucket "$bucket" >"$T/s3rver.log" 2>&1 &
+	echo $! >>"$T/pids"
+	export S3_ENDPOINT="http://127.0.0.1:$port" S3_REGION=us-east-1 \
+	    S3_ACCESS_KEY=S3RVER S3_SECRET_KEY=S3RVER S3_BUCKET="$bucket"
+	wait_for 20 curl -sf -o /dev/null "$S3_ENDPOINT/$bucket" ||
+		{ echo "s3rver did not start: $(tail -n 3 "$T/s3rver.log")" >&2; return 1; }
+}
+
+# strict_s3_start: starts the SigV4-checking server (/work/shared/strict-s3,
+# OpenStack Swift s3api; override with STRICT_S3_DIR) with its state under
+# $T/strict-s3.  Exports S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY,
+# S3_SECRET_KEY, S3_BUCKET and S3_STATE_DIR.  Returns 1 with the reason in
+# $strict_s3_why when it cannot start (callers print a SKIP line).
+strict_s3_start() {
+	dir=${STRICT_S3_DIR:-$TOP/../shared/strict-s3}
+	[ -x "$dir/start.sh" ] || dir=/work/shared/strict-s3
+	strict_s3_why=""
+	if [ ! -x "$dir/start.sh" ]; then
+		strict_s3_why="no $dir/start.sh"
+		return 1
+	fi
+	# start.sh uses PORT..PORT+3; try a few bases in case one is taken.
+	for try in 1 2 3; do
+		port=$(free_port)
+		if S3_STATE_DIR="$T/strict-s3" S3_PORT=$port S3_LOG_LEVEL=WARNING \
+		    "$dir/start.sh" >"$T/strict-s3.env" 2>"$T/strict-s3.err"; then
+			for f in "$T"/strict-s3/run/*.pid; do
+				[ -f "$f" ] && cat "$f" >>"$T/pids"
+			done
+			while IFS= read -r line; do
+				case "$line" in S3_*=*) export "${line?}";; esac
+			done <"$T/strict-s3.env"
+			return 0
+		fi
+	done
+	strict_s3_why=$(tail -n 1 "$T/strict-s3.err")
+	return 1
+}
