@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include "catalog/catalog.h"
 #include "common/cli.h"
 #include "common/log.h"
 
@@ -22,6 +23,7 @@ static const struct {
 } commands[] = {
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "list the commands" },
+	{ "catalog", cat_cmd_catalog, "list and show backups and audit events" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
