@@ -294,6 +294,8 @@ test_manifest_round_trip(void)
 	CHECK(json_is_object(mf));
 	CHECK_INT(json_integer_value(json_object_get(json_object_get(mf, "compression"),
 	    "level")), ==, 3);
+	cat_backup_free(b);
+	b = NULL;
 	CHECK_INT(cat_backup_get(c, "nope", 0, &b, &err) == LB_E_NOTFOUND, ==, 1);
 	CHECK(b == NULL);
 	CHECK_CONTAINS(err.msg, "no backup nope");
