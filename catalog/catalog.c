@@ -601,7 +601,7 @@ cat_backup_finish(struct cat *c, const char *backup_id, enum cat_status status,
 	    (r = cat_manifest_record_tx(c, manifest_json, NULL, backup_id, (int)status, err)) < 0)
 		goto out;
 	if ((r = cat_prepare(c, manifest_json != NULL ?
-	    "UPDATE backups SET error = ?3 WHERE id = ?1" :
+	    "UPDATE backups SET error = coalesce(?3, error) WHERE id = ?1" :
 	    "UPDATE backups SET status = ?2, finished_at = ?4, error = ?3 WHERE id = ?1",
 	    &st, err)) < 0)
 		goto out;
