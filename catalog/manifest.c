@@ -135,7 +135,7 @@ parse_member(json_t *o, size_t i, struct mf_member *m, struct lb_err *err)
 		return r;
 	if (!is_hex(m->id, 1, 16))
 		return bad(err, where, "id", "expected a member id in hex");
-	if ((r = get_str(o, where, "endpoint", REQ, &m->endpoint, err)) < 0 ||
+	if ((r = get_str(o, where, "endpoint", OPT, &m->endpoint, err)) < 0 ||
 	    (r = get_str(o, where, "status", REQ, &m->status, err)) < 0 ||
 	    (r = get_str(o, where, "error", OPT, &m->error, err)) < 0)
 		return r;
@@ -149,8 +149,8 @@ parse_member(json_t *o, size_t i, struct mf_member *m, struct lb_err *err)
 	 * have none, but what it has must still be well formed. */
 	req = strcmp(m->status, "ok") == 0 ? REQ : OPT;
 	if ((r = get_int(o, where, "revision", req, &m->revision, err)) < 0 ||
-	    (r = get_int(o, where, "raft_index", req, &m->raft_index, err)) < 0 ||
-	    (r = get_int(o, where, "raft_term", req, &m->raft_term, err)) < 0 ||
+	    (r = get_int(o, where, "raft_index", OPT, &m->raft_index, err)) < 0 ||
+	    (r = get_int(o, where, "raft_term", OPT, &m->raft_term, err)) < 0 ||
 	    (r = get_int(o, where, "db_size", req, &m->db_size, err)) < 0 ||
 	    (r = get_sha256(o, where, "etcd_sha256", req, &m->etcd_sha256, err)) < 0 ||
 	    (r = get_str(o, where, "object", req, &m->object, err)) < 0 ||
@@ -197,9 +197,11 @@ mf_parse(const char *json, struct mf *mf, struct lb_err *err)
 		return r;
 	if (!cat_name_ok(mf->cluster, 128))
 		return bad(err, "", "cluster", "expected letters, digits, '.', '_' or '-'");
-	if ((r = get_str(mf->root, "", "cluster_id", REQ, &mf->cluster_id, err)) < 0)
+	/* cluster_id, endpoint and raft index/term are optional, as in the
+	 * writer's contract (common/manifest.c); when present they are checked. */
+	if ((r = get_str(mf->root, "", "cluster_id", OPT, &mf->cluster_id, err)) < 0)
 		return r;
-	if (!is_hex(mf->cluster_id, 1, 16))
+	if (mf->cluster_id != NULL && !is_hex(mf->cluster_id, 1, 16))
 		return bad(err, "", "cluster_id", "expected a cluster id in hex");
 	if ((r = get_str(mf->root, "", "status", REQ, &status, err)) < 0)
 		return r;
