@@ -9,10 +9,12 @@
 
 #include <curl/curl.h>
 
+#include "catalog/catalog.h"
 #include "common/age.h"
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "snapd/backup.h"
 #include "snapd/pull.h"
 
 static int cmd_version(const struct lb_globals *g, int argc, char **argv);
@@ -23,11 +25,13 @@ static const struct {
 	lb_cmd_fn fn;
 	const char *summary;
 } commands[] = {
+	{ "backup", backup_cmd, "back up the configured clusters" },
 	{ "pull", pull_cmd, "pull a verified snapshot from every member" },
-	{ "version", cmd_version, "print the version" },
-	{ "help", cmd_help, "list the commands" },
+	{ "catalog", cat_cmd_catalog, "list, show, verify and audit backups" },
 	{ "keygen", age_cmd_keygen, "generate an age identity for encrypting backups" },
 	{ "config", cfg_cmd_config, "check the configuration, list its options" },
+	{ "version", cmd_version, "print the version" },
+	{ "help", cmd_help, "list the commands" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

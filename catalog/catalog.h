@@ -1,0 +1,263 @@
+/*
+ * catalog.h: the local SQLite catalog of backups and the audit log.
+ *
+ * The catalog is a cache of the repository (every backup row can be
+ * rebuilt from the manifest written next to its objects) plus the audit
+ * trail, which cannot.  One file, WAL mode, shared by the daemon and the
+ * CLI: every connection waits up to a busy timeout for the other's write
+ * lock, and every write is one transaction.  The schema carries its
+ * version in PRAGMA user_version; opening applies the missing migrations
+ * in one transaction and refuses a catalog newer than this binary.
+ *
+ * Times are Unix seconds (UTC) in the API and RFC 3339 UTC in JSON.
+ * Every fallible function returns 0 or a negative LB_E_* code and fills
+ * err.  A corrupt file gives LB_E_CORRUPT with a hint to run
+ * 'lifeboat catalog rebuild'; a full disk LB_E_NOSPACE; a read-only one
+ * LB_E_IO; a lock held longer than the busy timeout LB_E_BUSY.
+ */
+#ifndef LB_CATALOG_H
+#define LB_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/cli.h"
+#include "common/err.h"
+
+#define CAT_DEFAULT_PATH "/var/lib/lifeboat/catalog.db"
+#define CAT_SCHEMA_VERSION 1
+#define CAT_BUSY_TIMEOUT_MS 10000
+#define CAT_MANIFEST_MAX (1024 * 1024)  /* bytes; larger manifests are refused */
+#define CAT_ID_MAX 64                   /* backup ids: [A-Za-z0-9._-], at most this long */
+
+struct cat;
+
+enum cat_status {
+	CAT_RUNNING = 0,
+	CAT_COMPLETE,
+	CAT_PARTIAL,
+	CAT_FAILED
+};
+
+enum cat_action {
+	CAT_ACT_BACKUP = 0,
+	CAT_ACT_VERIFY,
+	CAT_ACT_PRUNE,
+	CAT_ACT_REBUILD,
+	CAT_ACT_EXPORT,
+	CAT_ACT_IMPORT,
+	CAT_ACT_RESTORE
+};
+
+/* cat_open flags. */
+#define CAT_OPEN_READONLY 0x1  /* never create, migrate or write (list, show) */
+
+/* One member snapshot of a backup.  Absent numbers are -1, absent strings
+ * NULL (a failed member has no object). */
+struct cat_member {
+	char *name;
+	char *member_id;      /* 16 hex digits, as etcd prints it */
+	char *endpoint;
+	int learner;
+	char *status;         /* "ok" or "failed" */
+	int64_t revision;
+	int64_t raft_index;
+	int64_t raft_term;
+	int64_t db_size;      /* bytes of the plaintext snapshot */
+	char *etcd_sha256;    /* etcd's own trailer hash, 64 hex */
+	char *location;       /* object key in the repository */
+	int64_t stored_size;  /* bytes of the stored (compressed, encrypted) object */
+	char *sha256;         /* of the stored bytes, 64 hex */
+	char *error;
+};
+
+/* One backup.  Absent numbers are -1 (times too), absent strings NULL.
+ * members and manifest are filled only when asked for (CAT_WITH_*). */
+struct cat_backup {
+	char *id;
+	char *cluster;
+	char *cluster_id;
+	enum cat_status status;
+	int64_t started_at;
+	int64_t finished_at;
+	int64_t revision;
+	int64_t db_size;
+	int64_t stored_size;
+	int members_ok;
+	int members_total;
+	int64_t verified_at;
+	char *verify_status;  /* "ok", "failed" or NULL if never verified */
+	char *verify_detail;
+	char *error;
+	char *manifest_key;
+	char *host;
+	char *manifest;       /* the manifest JSON text, CAT_WITH_MANIFEST */
+	struct cat_member *members;  /* CAT_WITH_MEMBERS, sorted by name */
+	int n_members;
+	int members_loaded;   /* 1 when members were asked for */
+};
+
+/* What to load with each backup. */
+#define CAT_WITH_MEMBERS  0x1
+#define CAT_WITH_MANIFEST 0x2
+
+/* Selection for cat_backup_list; zero fields mean "any". */
+struct cat_filter {
+	const char *cluster;
+	int status;           /* -1 any, else an enum cat_status */
+	int64_t since;        /* started_at >= since when > 0 */
+	int64_t until;        /* started_at < until when > 0 */
+	int newest_first;     /* default oldest first */
+	int64_t limit;        /* at most this many when > 0 */
+};
+
+/* One audit event.  details is JSON text (an object) or NULL. */
+struct cat_audit_event {
+	int64_t id;
+	int64_t at;
+	const char *action;
+	const char *cluster;
+	const char *backup_id;
+	const char *outcome;
+	const char *os_user;
+	const char *host;
+	const char *details;
+};
+
+/* Called once per backup; b and all it points to live until the callback
+ * returns.  Return 0 to go on; any other value stops the iteration and is
+ * returned by the iterator (use a negative LB_E_* with err set). */
+typedef int (*cat_backup_cb)(const struct cat_backup *b, void *arg);
+typedef int (*cat_audit_cb)(const struct cat_audit_event *e, void *arg);
+
+/* --- opening ----------------------------------------------------------- */
+
+/* Opens the catalog at path.  Without CAT_OPEN_READONLY, creates missing
+ * parent directories (0700) and the file (0600), switches to WAL and
+ * applies missing migrations in one transaction.  A schema newer than
+ * CAT_SCHEMA_VERSION is refused (LB_E_CONFIG).  With CAT_OPEN_READONLY, a
+ * missing file is LB_E_NOTFOUND and an older schema LB_E_CONFIG.  *out is
+ * set only on success; close it with cat_close. */
+int cat_open(const char *path, unsigned flags, struct cat **out, struct lb_err *err);
+
+/* Closes the catalog; NULL is fine. */
+void cat_close(struct cat *c);
+
+/* The schema version of the open catalog (== CAT_SCHEMA_VERSION). */
+int cat_schema_version(const struct cat *c);
+
+/* Changes how long a statement waits for another connection's lock
+ * (default CAT_BUSY_TIMEOUT_MS). */
+void cat_set_busy_timeout(struct cat *c, int ms);
+
+/* The catalog path: --catalog if given, else $LIFEBOAT_CATALOG, else
+ * CAT_DEFAULT_PATH. */
+const char *cat_default_path(const char *flag);
+
+/* --- writing backups --------------------------------------------------- */
+
+/* Records that a backup started: a row with status running.  backup_id
+ * must be new (LB_E_EXISTS otherwise); started_at is Unix seconds; host
+ * may be NULL (this host's name is used). */
+int cat_backup_begin(struct cat *c, const char *cluster, const char *backup_id,
+    int64_t started_at, const char *host, struct lb_err *err);
+
+/* Ends a running backup with status complete, partial or failed.  error
+ * (may be NULL) is a one-line reason.  With manifest_json, records the
+ * manifest as cat_record_manifest does; its backup_id and status must be
+ * the ones given.  A backup that is not running gives LB_E_EXISTS, an
+ * unknown one LB_E_NOTFOUND.  finished_at comes from the manifest, or is
+ * now without one. */
+int cat_backup_finish(struct cat *c, const char *backup_id, enum cat_status status,
+    const char *error, const char *manifest_json, struct lb_err *err);
+
+/* Parses a lifeboat-manifest/1 document and inserts or replaces its
+ * backup and members (backup's last step, and rebuild).  A malformed
+ * manifest gives LB_E_CORRUPT and a message naming the field
+ * ("manifest: members[1].stored_sha256: expected 64 hex digits").  The
+ * manifest key is derived from the first member's object key. */
+int cat_record_manifest(struct cat *c, const char *manifest_json, struct lb_err *err);
+
+/* Same, with the repository key the manifest was read from (rebuild);
+ * manifest_key NULL derives it. */
+int cat_record_manifest_key(struct cat *c, const char *manifest_json,
+    const char *manifest_key, struct lb_err *err);
+
+/* Records a verification of backup_id at time at (Unix seconds; 0 = now):
+ * ok or not, and a one-line detail (may be NULL). */
+int cat_set_verified(struct cat *c, const char *backup_id, int64_t at, int ok,
+    const char *detail, struct lb_err *err);
+
+/* Removes a backup and its members (prune); the audit rows stay.
+ * LB_E_NOTFOUND if there is no such backup. */
+int cat_delete_backup(struct cat *c, const char *backup_id, struct lb_err *err);
+
+/* --- audit --------------------------------------------------------------- */
+
+/* Appends an audit event at the current time, with this process's
+ * effective user and host name.  cluster, backup_id and details_json may
+ * be NULL; details_json must be a JSON object.  Audit rows cannot be
+ * changed or deleted through SQLite (triggers abort). */
+int cat_audit(struct cat *c, enum cat_action action, const char *cluster,
+    const char *backup_id, const char *outcome, const char *details_json,
+    struct lb_err *err);
+
+/* Calls cb for each audit event with since <= at < until (0 = unbounded),
+ * oldest first. */
+int cat_audit_list(struct cat *c, int64_t since, int64_t until, cat_audit_cb cb,
+    void *arg, struct lb_err *err);
+
+/* --- reading ------------------------------------------------------------- */
+
+/* Calls cb for each backup matching f (NULL = all), ordered by
+ * started_at then id.  with: CAT_WITH_* flags. */
+int cat_backup_list(struct cat *c, const struct cat_filter *f, unsigned with,
+    cat_backup_cb cb, void *arg, struct lb_err *err);
+
+/* Calls cb for each backup still marked running (in cluster, or all when
+ * NULL): left behind by a run that died, for the next run to reconcile. */
+int cat_backups_running(struct cat *c, const char *cluster, cat_backup_cb cb,
+    void *arg, struct lb_err *err);
+
+/* Loads one backup by id into *out (free with cat_backup_free).
+ * LB_E_NOTFOUND if there is none. */
+int cat_backup_get(struct cat *c, const char *backup_id, unsigned with,
+    struct cat_backup **out, struct lb_err *err);
+
+/* Loads the newest backup (by started_at) with the given status (-1 any)
+ * in cluster (NULL = any cluster).  LB_E_NOTFOUND if there is none. */
+int cat_backup_latest(struct cat *c, const char *cluster, int status,
+    unsigned with, struct cat_backup **out, struct lb_err *err);
+
+/* Frees a backup from cat_backup_get/latest; NULL is fine. */
+void cat_backup_free(struct cat_backup *b);
+
+/* Builds the JSON object the CLI prints for a backup (new reference):
+ * id, cluster, status, times in RFC 3339, sizes in bytes, members, and the
+ * manifest as an object when loaded.  Returns NULL when out of memory.
+ * Declared as void * so this header does not need jansson.h: it is a
+ * json_t *. */
+void *cat_backup_to_json(const struct cat_backup *b);
+
+/* --- names and times ----------------------------------------------------- */
+
+const char *cat_status_name(enum cat_status s);
+/* Returns the enum cat_status for name, or -1. */
+int cat_status_parse(const char *name);
+const char *cat_action_name(enum cat_action a);
+
+/* Parses a point in time: RFC 3339 ("2026-11-21T10:00:00Z", with optional
+ * fraction and offset), a date ("2026-11-21", midnight UTC) or a duration
+ * ago ("90s", "30m", "24h", "7d", "2w") counted back from now.  A bad one
+ * is LB_E_USAGE naming the value. */
+int cat_time_parse(const char *s, int64_t now, int64_t *out, struct lb_err *err);
+
+/* Formats Unix seconds as "2026-11-21T23:45:00Z" into buf (>= 21 bytes). */
+char *cat_time_format(int64_t t, char *buf, size_t len);
+
+/* --- the command --------------------------------------------------------- */
+
+/* `lifeboat catalog SUBCOMMAND ...`: list, show, audit. */
+int cat_cmd_catalog(const struct lb_globals *g, int argc, char **argv);
+
+#endif
