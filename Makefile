@@ -96,9 +96,12 @@ clean:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-# The repository test tool (tests/tools/repotool.c) used by
-# tests/integration/repo_test.sh; built with the tests, never installed.
+# Test drivers (tests/tools/*.c) the integration tests call to reach the
+# library's API directly; built with the tests, never installed.
+TOOL_SRCS = $(wildcard tests/tools/*.c)
+TOOL_BINS = $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/liblifeboat.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
-test: $(BUILD)/tools/repotool
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+test: $(TOOL_BINS)

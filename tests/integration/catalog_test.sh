@@ -7,26 +7,9 @@
 
 cd "$TOP" || exit 1
 DB=$T/cat/catalog.db
-PKGS="sqlite3 jansson libcurl openssl libzstd libarchive libmicrohttpd expat"
-
-# The fixture links the same library as $LIFEBOAT, with the sanitizers if
-# that one was built with them.
-BUILD_DIR=$(dirname "$LIFEBOAT")
-FIX=$BUILD_DIR/tools/catalog_fixture
-if [ ! -x "$FIX" ]; then
-	FIX=$T/catalog_fixture
-	san=
-	if nm "$BUILD_DIR/liblifeboat.a" 2>/dev/null | grep -q __asan_; then
-		san="-fsanitize=address,undefined"
-	fi
-	# shellcheck disable=SC2046
-	if ! cc -std=c11 -D_GNU_SOURCE -g $san -I. -Icommon $(pkg-config --cflags $PKGS) \
-	    -o "$FIX" tests/tools/catalog_fixture.c "$BUILD_DIR/liblifeboat.a" \
-	    $(pkg-config --libs $PKGS) -lpthread -lm >"$T/cc.out" 2>&1; then
-		fail build_fixture "$(head -c 300 "$T/cc.out")"
-		exit 1
-	fi
-fi
+# The fixture tool links the same library as $LIFEBOAT (make test).
+FIX=$(dirname "$LIFEBOAT")/tools/catalog_fixture
+[ -x "$FIX" ] || { fail build_fixture "$FIX missing (make test)"; exit 1; }
 
 # check_exit NAME STATUS PATTERN CMD...: CMD exits with STATUS and its
 # stderr matches PATTERN.
