@@ -153,6 +153,12 @@ etcd_close(struct etcd_client *c)
 	free(c);
 }
 
+struct grpc_conn *
+etcd_conn(struct etcd_client *c)
+{
+	return c->conn;
+}
+
 const char *
 etcd_endpoint(const struct etcd_client *c)
 {

@@ -16,6 +16,8 @@
 #include "err.h"
 #include "flt.h"
 
+struct grpc_conn;
+
 struct etcd_client;
 
 struct etcd_opts {
@@ -94,6 +96,10 @@ int etcd_snapshot(struct etcd_client *c, struct flt *dest,
 /* Maintenance.HashKV at revision rev (0: the latest). */
 int etcd_hashkv(struct etcd_client *c, int64_t rev, uint32_t *hash,
     int64_t *compact_rev, int64_t *header_rev, struct lb_err *err);
+
+/* The gRPC connection under c, for modules that add calls of their own
+ * (cluster administration, locks) without growing this file. */
+struct grpc_conn *etcd_conn(struct etcd_client *c);
 
 /* Decoders of response messages, exposed for the unit tests and the
  * fuzzer; -1 on a malformed message. */
