@@ -225,8 +225,9 @@ def main():
     t0 = time.monotonic()
     # The db size is checked at fixed points in the object sequence, after
     # every write before it has landed, so the stopping object does not
-    # depend on thread timing.  Checks get denser near the target.
-    step = max(4 << 20, a.size // 16)
+    # depend on thread timing.  Each check drains the pipeline, so they are
+    # few: a quarter of the way, then 80% of the estimated rest each time.
+    step = max(4 << 20, a.size // 4)
     i = nbytes = 0
     next_check = step
     size = db_size(a.endpoint)
@@ -250,7 +251,7 @@ def main():
             # Estimate how many more raw bytes reach the target.
             missing = a.size - size
             ratio = size / nbytes if nbytes else 1.0
-            step = max(1 << 20, min(step, int(missing / max(ratio, 0.5) * 0.6)))
+            step = max(1 << 20, min(step, int(missing / max(ratio, 0.5) * 0.8)))
             next_check = nbytes + step
             print("load: %d objects, %.0f MiB written, db %.0f MiB" % (
                 i, nbytes / 2**20, size / 2**20), file=sys.stderr)
