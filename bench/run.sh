@@ -74,12 +74,19 @@ bench_snapshot() {
 }
 
 main() {
+	local size max=0 b
+	# Bad sizes or too little disk fail here, before results.md is reset.
+	mkdir -p "$BENCH_DIR"
+	for size in $BENCH_SIZES; do
+		b=$(bench_size_bytes "$size")
+		[ "$b" -le "$max" ] || max=$b
+	done
+	bench_need_space $((max * 5 + (512 << 20)))
 	bench_init
 	HAVE_PULL=no
 	if have_pull; then HAVE_PULL=yes; else
 		bench_say "$LIFEBOAT has no 'pull' command yet: measuring etcdctl alone"
 	fi
-	local size
 	for size in $BENCH_SIZES; do
 		bench_snapshot "$size"
 	done
