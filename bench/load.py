@@ -178,6 +178,19 @@ def db_size(url):
     return int(Etcd(url).post("/v3/maintenance/status", {})["dbSize"])
 
 
+def settled_db_size(url):
+    """dbSize once etcd has committed what it acknowledged: the backend
+    commits every 100 ms, so two equal readings 150 ms apart."""
+    last = db_size(url)
+    for _ in range(50):
+        time.sleep(0.15)
+        size = db_size(url)
+        if size == last:
+            break
+        last = size
+    return last
+
+
 def main():
     ap = argparse.ArgumentParser(
         description="fill an etcd member with Kubernetes-like objects")
@@ -223,21 +236,24 @@ def main():
         t.start()
 
     t0 = time.monotonic()
-    # The db size is checked at fixed points in the object sequence, after
-    # every write before it has landed, so the stopping object does not
-    # depend on thread timing.  Each check drains the pipeline, so they are
-    # few: a quarter of the way, then 80% of the estimated rest each time.
-    step = max(4 << 20, a.size // 4)
-    i = nbytes = 0
-    next_check = step
+    # The db size is checked at fixed points of the written (raw) bytes,
+    # after every write before the point has landed and been committed, so
+    # the stopping object does not depend on thread timing: at half the
+    # target, then every 2% of it from 76% on (the db is ~1.13x the raw
+    # bytes here, so about eight checks, each of which drains the pipeline).
+    def checkpoint(k):
+        return a.size // 2 if k == 0 else a.size * (74 + 2 * k) // 100
+
+    k = i = nbytes = 0
+    next_check = checkpoint(0)
     size = db_size(a.endpoint)
     batch, bbytes = [], 0
     while size < a.size and not failed:
-        k, v = make_object(a.seed, i, pool, weights)
+        key, val = make_object(a.seed, i, pool, weights)
         i += 1
-        batch.append({"requestPut": {"key": b64(k), "value": b64(v)}})
-        bbytes += len(k) + len(v)
-        nbytes += len(k) + len(v)
+        batch.append({"requestPut": {"key": b64(key), "value": b64(val)}})
+        bbytes += len(key) + len(val)
+        nbytes += len(key) + len(val)
         if bbytes >= a.batch_bytes or len(batch) >= a.batch_ops:
             work.put(batch)
             batch, bbytes = [], 0
@@ -246,13 +262,9 @@ def main():
                 work.put(batch)
                 batch, bbytes = [], 0
             work.join()
-            time.sleep(0.15)   # etcd commits its backend every 100 ms
-            size = db_size(a.endpoint)
-            # Estimate how many more raw bytes reach the target.
-            missing = a.size - size
-            ratio = size / nbytes if nbytes else 1.0
-            step = max(1 << 20, min(step, int(missing / max(ratio, 0.5) * 0.8)))
-            next_check = nbytes + step
+            size = settled_db_size(a.endpoint)
+            k += 1
+            next_check = checkpoint(k)
             print("load: %d objects, %.0f MiB written, db %.0f MiB" % (
                 i, nbytes / 2**20, size / 2**20), file=sys.stderr)
     if batch and not failed:
@@ -263,8 +275,7 @@ def main():
     if failed:
         print(failed[0], file=sys.stderr)
         return 1
-    time.sleep(0.15)
-    size = db_size(a.endpoint)
+    size = settled_db_size(a.endpoint)
     secs = time.monotonic() - t0
     summary = {"objects": i, "bytes_written": nbytes, "db_size": size,
                "seconds": round(secs, 2),
