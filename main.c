@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include "common/bbolt.h"
 #include "common/cli.h"
 #include "common/log.h"
 
@@ -21,6 +22,7 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{ "version", cmd_version, "print the version" },
+	{ "inspect", bbolt_cmd_inspect, "read an etcd snapshot file: revision, keys, hash, trailer" },
 	{ "help", cmd_help, "list the commands" },
 };
 
