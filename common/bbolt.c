@@ -578,6 +578,7 @@ static int
 pick_meta(struct rd *r, struct meta *cur)
 {
 	struct meta m0, m1 = { 0 };
+	const char *why1 = NULL;
 	uint32_t ps;
 	int rc;
 
@@ -593,12 +594,17 @@ pick_meta(struct rd *r, struct meta *cur)
 		if (m1.why == NULL && m1.ps != m0.ps)
 			m1.why = "page size differs from meta page 0";
 	} else {
+		/* Keep the most telling reason: a meta page with the right
+		 * magic but a bad checksum says more than "missing". */
 		for (ps = BB_PS_MIN; ps <= BB_PS_MAX; ps <<= 1) {
 			if ((rc = read_meta(r, ps, &m1)) < 0)
 				return rc;
 			if (m1.why == NULL && m1.ps == ps)
 				break;
-			m1.why = "missing";
+			if (m1.why != NULL && strcmp(m1.why, "missing") != 0 &&
+			    strcmp(m1.why, "bad magic") != 0 && why1 == NULL)
+				why1 = m1.why;
+			m1.why = why1 != NULL ? why1 : "missing";
 		}
 	}
 	if (m0.why != NULL && m1.why != NULL) {
