@@ -674,6 +674,7 @@ inspect(struct rd *r, uint64_t file_len)
 	struct region root;
 	struct meta m = { 0 };
 	uint64_t i;
+	size_t n;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -732,8 +733,11 @@ out:
 	free(r->reach);
 	free(r->freed);
 	r->reach = r->freed = NULL;
-	if (rc < 0 && out->trailer == BBOLT_TRAILER_BAD)
-		lb_err_prefix(r->err, "etcd sha256 trailer mismatch; ");
+	if (rc < 0 && out->trailer == BBOLT_TRAILER_BAD && r->err != NULL) {
+		n = strlen(r->err->msg);
+		snprintf(r->err->msg + n, sizeof(r->err->msg) - n,
+		    " (and the etcd sha256 trailer does not match)");
+	}
 	return rc;
 }
 
