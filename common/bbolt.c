@@ -684,8 +684,6 @@ inspect(struct rd *r, uint64_t file_len)
 	r->db_len = file_len;
 	if (file_len % 512 == TRAILER_LEN)
 		r->db_len = file_len - TRAILER_LEN;
-	if ((rc = hash_db(r, file_len)) < 0)
-		goto out;
 	if ((rc = pick_meta(r, &m)) < 0)
 		goto out;
 	if (m.pgid < 4 || m.pgid > r->db_len / r->ps) {
@@ -701,6 +699,10 @@ inspect(struct rd *r, uint64_t file_len)
 	out->page_size = r->ps;
 	out->db_size = m.pgid * r->ps;
 	out->txid = m.txid;
+	/* After the cheap checks: a big file that is not bbolt is refused
+	 * without reading all of it. */
+	if ((rc = hash_db(r, file_len)) < 0)
+		goto out;
 	if ((r->reach = calloc(1, (size_t)(r->hwm / 8 + 1))) == NULL) {
 		rc = lb_err_set(r->err, LB_E_NOMEM, "out of memory");
 		goto out;
