@@ -82,13 +82,25 @@ struct region {
 	uint16_t flags, count;
 };
 
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t le32(const uint8_t *p)
+static uint16_t
+le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t
+le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
 	    (uint32_t)p[3] << 24;
 }
-static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+
+static uint64_t
+le64(const uint8_t *p)
+{
+	return le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
 static uint64_t
 be64(const uint8_t *p)
 {
@@ -255,7 +267,8 @@ stream(struct rd *r, uint64_t off, uint64_t len, uint64_t limit, int hash,
 	return 0;
 }
 
-static int bit_test_set(uint8_t *map, uint64_t i)
+static int
+bit_test_set(uint8_t *map, uint64_t i)
 {
 	int was = (map[i >> 3] >> (i & 7)) & 1;
 
@@ -263,7 +276,8 @@ static int bit_test_set(uint8_t *map, uint64_t i)
 	return was;
 }
 
-static int bit_test(const uint8_t *map, uint64_t i)
+static int
+bit_test(const uint8_t *map, uint64_t i)
 {
 	return (map[i >> 3] >> (i & 7)) & 1;
 }
