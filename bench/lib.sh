@@ -182,7 +182,7 @@ measure() {
 # measure (the directory is removed after the run).  One warm-up run of each
 # command, then BENCH_ROUNDS rounds of A B A B ...; appends to results.md a
 # table of median, min and max wall time and peak RSS per command and the
-# ratio of medians A/B.
+# ratio of medians of A to each other command.
 compare() {
 	local title=$1 labels=() fns=() i r dir
 	shift
@@ -218,8 +218,8 @@ compare() {
 	for label, w, m in rows:
 	    print("| %s | %.2f | %.2f - %.2f | %.1f | %d |" % (
 	        label, statistics.median(w), min(w), max(w), max(m) / 1024, len(w)))
-	if len(rows) >= 2:
-	    a, b = rows[0], rows[1]
+	for b in rows[1:]:
+	    a = rows[0]
 	    print("\nratio of median wall times, %s / %s: **%.2f**; of peak RSS: %.2f"
 	          % (a[0], b[0], statistics.median(a[1]) / statistics.median(b[1]),
 	             max(a[2]) / max(b[2])))

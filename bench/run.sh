@@ -64,13 +64,81 @@ bench_snapshot() {
 	bench_out ""
 	if [ "$HAVE_PULL" = yes ]; then
 		compare "snapshot $size" \
-		    "etcdctl snapshot save" cmd_etcdctl_save \
-		    "lifeboat pull" cmd_lifeboat_pull
+		    "lifeboat pull" cmd_lifeboat_pull \
+		    "etcdctl snapshot save" cmd_etcdctl_save
 	else
 		compare "snapshot $size (etcdctl only: lifeboat has no pull command yet)" \
 		    "etcdctl snapshot save" cmd_etcdctl_save
 	fi
 	bench_etcd_stop
+}
+
+# s3rver for the backup benchmark, on a free port; stopped with the rest.
+bench_s3rver_start() {
+	local bin=$BENCH_TOP/tests/node_modules/.bin/s3rver port
+	[ -x "$bin" ] || bench_die "s3rver missing: run ./scripts/deps.sh"
+	port=$(bench_free_port)
+	rm -rf "$BENCH_DIR/s3rver"
+	mkdir -p "$BENCH_DIR/s3rver"
+	NODE_OPTIONS=--openssl-legacy-provider "$bin" --address 127.0.0.1 --port "$port" \
+	    --directory "$BENCH_DIR/s3rver" --silent --configure-bucket bench \
+	    >"$BENCH_DIR/s3rver.log" 2>&1 &
+	BENCH_PIDS+=("$!")
+	BENCH_S3=http://127.0.0.1:$port
+	for _ in $(seq 200); do
+		curl -sf -o /dev/null "$BENCH_S3/bench" && return 0
+		sleep 0.1
+	done
+	bench_die "s3rver did not start: $(tail -n 3 "$BENCH_DIR/s3rver.log")"
+}
+
+cmd_lifeboat_backup() { CMD=("$LIFEBOAT" --config "$BENCH_DIR/backup.conf" backup --quiet); }
+
+# What a person would script without lifeboat: each step waits for the last.
+cmd_sequential_backup() {
+	CMD=(bash -c 'set -e
+	    etcdctl --endpoints "$1" snapshot save "$2/s.db" >/dev/null 2>&1
+	    zstd -3 -q "$2/s.db" -o "$2/s.db.zst"
+	    age -r "$3" -o "$2/s.db.zst.age" "$2/s.db.zst"
+	    curl -sSf --aws-sigv4 aws:amz:us-east-1:s3 --user S3RVER:S3RVER \
+	        -T "$2/s.db.zst.age" "$4/bench/sequential/s.db.zst.age"' \
+	    sequential "$BENCH_URL" "$1" "$(cat "$BENCH_DIR/recipient")" "$BENCH_S3")
+}
+
+# One member backed up to s3rver: lifeboat's streaming chain against
+# etcdctl's plain save to local disk and against the sequential script.
+bench_backup() {
+	local size=$1 bytes
+	bytes=$(bench_size_bytes "$size")
+	bench_need_space $((bytes * 6 + (512 << 20)))
+	bench_etcd_start "etcd-$size"
+	bench_load "$size"
+	bench_s3rver_start
+	rm -f "$BENCH_DIR/identity.txt"
+	"$LIFEBOAT" keygen -o "$BENCH_DIR/identity.txt" >"$BENCH_DIR/recipient"
+	cat >"$BENCH_DIR/backup.conf" <<-EOC
+	[global]
+	repo = s3://bench/lifeboat
+	s3-endpoint = $BENCH_S3
+	s3-access-key-id = S3RVER
+	recipients = $(cat "$BENCH_DIR/recipient")
+	catalog = $BENCH_DIR/catalog.db
+
+	[cluster:bench]
+	endpoints = $BENCH_URL
+	EOC
+	rm -f "$BENCH_DIR"/catalog.db*
+	export AWS_SECRET_ACCESS_KEY=S3RVER
+	"$LIFEBOAT" --config "$BENCH_DIR/backup.conf" \
+	    backup --json >"$BENCH_DIR/backup.json" ||
+	    bench_die "lifeboat backup failed: $(cat "$BENCH_DIR/backup.json")"
+	bench_out "## backup of one member to s3rver, $size" "" "- data: $BENCH_LOAD_DESC" \
+	    "- lifeboat backup: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))[0]; print("db %d bytes, stored %d bytes, compression ratio %.2f" % (r["db_size"], r["stored"], r["pulled"] / r["stored"]))' "$BENCH_DIR/backup.json")" ""
+	compare "backup $size" \
+	    "lifeboat backup (s3rver)" cmd_lifeboat_backup \
+	    "etcdctl snapshot save (local disk)" cmd_etcdctl_save \
+	    "sequential: etcdctl save, zstd -3, age, curl upload" cmd_sequential_backup
+	bench_cleanup
 }
 
 main() {
@@ -89,6 +157,9 @@ main() {
 	fi
 	for size in $BENCH_SIZES; do
 		bench_snapshot "$size"
+	done
+	for size in $BENCH_SIZES; do
+		bench_backup "$size"
 	done
 	bench_say "results in $BENCH_RESULTS (raw runs in $BENCH_RAW)"
 }

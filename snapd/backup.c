@@ -241,52 +241,100 @@ progress_thread(void *arg)
 	return NULL;
 }
 
+struct hashkv_job {
+	const char *endpoint;
+	const struct etcd_opts *opts;
+	int64_t rev;                /* in: 0 = ask Status first; out: revision */
+	uint32_t hash;
+	int rc;
+	struct lb_err err;
+};
+
+static void *
+hashkv_thread(void *arg)
+{
+	struct hashkv_job *j = arg;
+	struct etcd_client *c = NULL;
+	struct etcd_status st;
+
+	if ((j->rc = etcd_open(j->endpoint, j->opts, &c, &j->err)) == 0) {
+		if (j->rev == 0) {
+			if ((j->rc = etcd_status(c, &st, &j->err)) == 0)
+				j->rev = st.revision;
+		} else {
+			j->rc = etcd_hashkv(c, j->rev, &j->hash, NULL, NULL, &j->err);
+		}
+	}
+	etcd_close(c);
+	return NULL;
+}
+
+/* Runs one call per job on every member at once: HashKV walks a member's
+ * whole key space, so members answer in parallel rather than in turn. */
+static int
+hashkv_round(struct hashkv_job *jobs, size_t n, struct lb_err *err)
+{
+	pthread_t th[64];
+	size_t i, started = 0;
+
+	for (i = 0; i < n && i < 64; i++, started++)
+		if (pthread_create(&th[i], NULL, hashkv_thread, &jobs[i]) != 0)
+			break;
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < n; i++) {
+		if (i >= started)
+			return lb_err_set(err, LB_E_NOMEM, "cannot start a thread");
+		if (jobs[i].rc < 0) {
+			*err = jobs[i].err;
+			return jobs[i].rc;
+		}
+	}
+	return 0;
+}
+
 /* HashKV at one revision every member has, compared across members:
  * etcd has shipped data-inconsistency bugs, and a backup is where people
- * should learn of one. */
+ * should learn of one.  With a single member there is nothing to compare. */
 static void
 check_consistency(struct run *run, const struct etcd_opts *o,
     struct manifest *mf, struct backup_result *res)
 {
 	struct pull_plan *p = run->plan;
-	struct etcd_client *c;
-	struct etcd_status st;
+	struct hashkv_job jobs[64];
+	size_t idx[64], i, n = 0, differ = 0;
 	struct lb_err err;
 	int64_t rev = 0;
-	size_t i, j, n = 0;
-	uint32_t first = 0;
 
-	for (i = 0; i < p->n; i++) {
+	for (i = 0; i < p->n && n < 64; i++) {
 		if (p->t[i].rc != 0)
 			continue;
-		if (etcd_open(p->t[i].endpoint, o, &c, &err) < 0 ||
-		    etcd_status(c, &st, &err) < 0) {
-			etcd_close(c);
-			goto fail;
-		}
-		etcd_close(c);
-		if (rev == 0 || st.revision < rev)
-			rev = st.revision;
+		memset(&jobs[n], 0, sizeof(jobs[n]));
+		jobs[n].endpoint = p->t[i].endpoint;
+		jobs[n].opts = o;
+		idx[n++] = i;
 	}
-	for (i = 0, j = 0; i < p->n; i++) {
-		struct manifest_member *mm = &mf->members[i];
-		if (p->t[i].rc != 0)
-			continue;
-		if (etcd_open(p->t[i].endpoint, o, &c, &err) < 0 ||
-		    etcd_hashkv(c, rev, &mm->hashkv, NULL, NULL, &err) < 0) {
-			etcd_close(c);
-			goto fail;
-		}
-		etcd_close(c);
+	if (n < 2)
+		return;
+	if (hashkv_round(jobs, n, &err) < 0)
+		goto fail;
+	for (i = 0; i < n; i++)
+		if (rev == 0 || jobs[i].rev < rev)
+			rev = jobs[i].rev;
+	for (i = 0; i < n; i++)
+		jobs[i].rev = rev;
+	if (hashkv_round(jobs, n, &err) < 0)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		struct manifest_member *mm = &mf->members[idx[i]];
 		mm->has_hashkv = 1;
-		if (j++ == 0)
-			first = mm->hashkv;
-		else if (mm->hashkv != first)
-			n++;
+		mm->hashkv = jobs[i].hash;
+		if (jobs[i].hash != jobs[0].hash)
+			differ++;
 	}
 	mf->consistency_revision = rev;
-	mf->consistent = n == 0;
-	if (n > 0) {
+	mf->consistent = differ == 0;
+	if (differ > 0) {
 		res->divergent = 1;
 		log_error("cluster %s: members DIVERGE: HashKV at revision %lld differs "
 		    "across members (see the manifest of backup %s); the cluster's data "
