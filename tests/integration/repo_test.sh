@@ -65,6 +65,10 @@ common() {
 	check "$n/abort_multipart_free" put_from "$T/mid" "$RT" "$u" putabort aborted-big
 	check_fails "$n/aborted_small_absent" 'notfound' "$RT" "$u" stat aborted-small
 	check_fails "$n/aborted_big_absent" 'notfound' "$RT" "$u" stat aborted-big
+	check "$n/put_empty" put_from /dev/null "$RT" "$u" put empty
+	check "$n/stat_empty" out_is 0 "$RT" "$u" stat empty
+	check "$n/get_empty" out_is '' "$RT" "$u" get empty
+	check "$n/delete_empty" "$RT" "$u" delete empty
 	check_fails "$n/bad_key" 'invalid repository key' "$RT" "$u" put ../evil
 }
 
