@@ -137,8 +137,7 @@ if s3rver_start lifeboat-test; then
 	write_conf "$T/s3.conf" "s3://lifeboat-test/backups" "s3-endpoint = $S3_ENDPOINT" \
 	    "s3-access-key-id = $S3_ACCESS_KEY" "s3-secret-access-key-file = $T/s3.secret"
 	check backup_to_s3rver "$LIFEBOAT" --config "$T/s3.conf" backup
-	AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY \
-	    "$RT" "s3://lifeboat-test/backups" --endpoint "$S3_ENDPOINT" list c1/ >"$T/s3.list" 2>&1
+	"$RT" "s3://lifeboat-test/backups" list c1/ >"$T/s3.list" 2>&1
 	check s3rver_has_four_objects test "$(grep -c 'c1/' "$T/s3.list")" -eq 4
 	printf '[global]\nrepo = s3://no-such-bucket/x\ns3-endpoint = %s\ns3-access-key-id = %s\ns3-secret-access-key-file = %s\nrecipients = %s\ncatalog = %s/c4.db\n[cluster:c1]\nendpoints = %s\n' \
 	    "$S3_ENDPOINT" "$S3_ACCESS_KEY" "$T/s3.secret" "$(cat "$T/rcpt1")" "$T" "$EP" >"$T/nobucket.conf"
