@@ -457,9 +457,23 @@ lock_cluster(const struct cfg *c, const char *cluster, int *fd,
 }
 
 struct settle {
-	struct backup_env *env;
-	int n;
+	char ids[16][64];
+	char clusters[16][64];
+	size_t n;
 };
+
+static int
+collect_running(const struct cat_backup *b, void *arg)
+{
+	struct settle *s = arg;
+
+	if (s->n < 16) {
+		snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", b->id);
+		snprintf(s->clusters[s->n], sizeof(s->clusters[0]), "%s", b->cluster);
+		s->n++;
+	}
+	return 0;
+}
 
 static int
 delete_cb(void *arg, const char *key, uint64_t size)
@@ -473,55 +487,68 @@ delete_cb(void *arg, const char *key, uint64_t size)
 }
 
 /* A backup left running by a dead process: complete if its manifest made
- * it to the repository, else failed, and its orphan objects removed. */
-static int
-settle_one(const struct cat_backup *b, void *arg)
+ * it to the repository, else failed, and its leftovers removed. */
+static void
+settle_one(struct backup_env *e, const char *cluster, const char *id)
 {
-	struct settle *s = arg;
-	struct backup_env *e = s->env;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	char dir[256], key[300], *json = NULL;
 	struct lb_err err;
+	int n = 0;
 
-	if (manifest_backup_dir(b->cluster, b->id, dir, sizeof(dir)) < 0)
-		return 0;
+	if (manifest_backup_dir(cluster, id, dir, sizeof(dir)) < 0)
+		return;
 	snprintf(key, sizeof(key), "%s%s", dir, MANIFEST_NAME);
 	if (repo_get_buf(e->repo, key, MANIFEST_MAX, &buf, &len, &err) == 0 &&
 	    (json = strndup((const char *)buf, len)) != NULL &&
 	    cat_record_manifest(e->cat, json, &err) == 0) {
 		log_warn("backup %s was interrupted after its manifest was written; "
-		    "recorded as complete", b->id);
-	} else {
-		repo_list(e->repo, dir, delete_cb, e->repo, &err);
-		cat_backup_finish(e->cat, b->id, CAT_FAILED,
-		    "interrupted: the process running it died", NULL, &err);
-		cat_audit(e->cat, CAT_ACT_BACKUP, b->cluster, b->id, "failed",
-		    "{\"reason\":\"interrupted\"}", &err);
-		log_warn("backup %s was interrupted; marked failed and its objects removed",
-		    b->id);
+		    "recorded as complete", id);
+		goto out;
 	}
-	s->n++;
+	/* Nothing else writes under this id: its leftovers go now. */
+	if (repo_cleanup_orphans(e->repo, dir, 0, &n, &err) < 0 &&
+	    strstr(err.msg, "NotImplemented") == NULL)
+		log_warn("cleanup of backup %s: %s", id, err.msg);
+	repo_list(e->repo, dir, delete_cb, e->repo, &err);
+	if (cat_backup_finish(e->cat, id, CAT_FAILED,
+	    "interrupted: the process running it died", NULL, &err) < 0 ||
+	    cat_audit(e->cat, CAT_ACT_BACKUP, cluster, id, "failed",
+	    "{\"reason\":\"interrupted\"}", &err) < 0)
+		log_warn("catalog: %s", err.msg);
+	log_warn("backup %s was interrupted; marked failed, its leftovers removed", id);
+out:
 	free(json);
 	free(buf);
-	return 0;
 }
 
 static void
 settle_interrupted(struct backup_env *e, const char *cluster)
 {
-	struct settle s = { e, 0 };
+	struct settle s;
 	struct lb_err err;
+	char tree[256];
+	size_t i;
 	int n = 0;
 
-	if (e->cat != NULL && cat_backups_running(e->cat, cluster, settle_one, &s,
-	    &err) < 0)
+	s.n = 0;
+	/* Collected first: settling writes to the catalog being read. */
+	if (e->cat != NULL && cat_backups_running(e->cat, cluster, collect_running,
+	    &s, &err) < 0)
 		log_warn("catalog: %s", err.msg);
-	/* Multipart uploads and temp files of killed runs; an hour keeps the
-	 * uploads of a backup running elsewhere safe. */
-	if (repo_cleanup_orphans(e->repo, 3600, &n, &err) < 0)
-		log_warn("cleanup: %s", err.msg);
-	else if (n > 0)
+	for (i = 0; i < s.n; i++)
+		settle_one(e, s.clusters[i], s.ids[i]);
+	/* Multipart uploads and temp files of killed runs elsewhere in the
+	 * cluster's tree; a day keeps another appliance's running upload
+	 * safe.  Some stores cannot list uploads (s3rver); that is no fault. */
+	snprintf(tree, sizeof(tree), "%s/", cluster);
+	if (repo_cleanup_orphans(e->repo, tree, 86400, &n, &err) < 0) {
+		if (strstr(err.msg, "NotImplemented") != NULL)
+			log_debug("cleanup: %s", err.msg);
+		else
+			log_warn("cleanup: %s", err.msg);
+	} else if (n > 0)
 		log_info("removed %d leftover uploads or temp files", n);
 }
 

@@ -129,7 +129,7 @@ free_without_finish_leaves_nothing(void)
 	flt_free(sink);
 	CHECK_INT(repo_stat(r, "aborted/x", NULL, &err), ==, LB_E_NOTFOUND);
 	/* No temp file left for cleanup to find either. */
-	CHECK_OK(repo_cleanup_orphans(r, 0, &n, &err), &err);
+	CHECK_OK(repo_cleanup_orphans(r, NULL, 0, &n, &err), &err);
 	CHECK_INT(n, ==, 0);
 	repo_close(r);
 }
@@ -249,7 +249,7 @@ cleanup_removes_only_old_temp_files(void)
 	fclose(f);
 	snprintf(cmd, sizeof(cmd), "touch -d '3 hours ago' '%s'", old);
 	CHECK(system(cmd) == 0);
-	CHECK_OK(repo_cleanup_orphans(r, 3600, &n, &err), &err);
+	CHECK_OK(repo_cleanup_orphans(r, NULL, 3600, &n, &err), &err);
 	CHECK_INT(n, ==, 1);
 	CHECK(access(old, F_OK) != 0);
 	CHECK(access(young, F_OK) == 0);
