@@ -89,12 +89,18 @@ if strict_s3_start; then
 	uploads() { "$RT" "s3://$S3_BUCKET" uploads kill/ 2>/dev/null | grep -c .; }
 	has_upload() { [ "$(uploads)" -gt 0 ]; }
 	kill_mid_backup "$T/s3.conf" s3 has_upload
-	# (Swift's upload listing lags and sometimes hides a fresh upload, so
-	# its presence is asserted only before the kill, by kill_mid_backup.)
 	check s3_next_backup_completes "$LIFEBOAT" --config "$T/s3.conf" backup --quiet
-	no_upload() { [ "$(uploads)" -eq 0 ]; }
-	check s3_orphan_upload_aborted wait_for 10 no_upload
+	# Whether the orphan upload is gone cannot be asserted here: Swift
+	# updates its upload listing asynchronously, so a fresh upload may be
+	# missing from it or linger after its abort.  repo_test.sh proves the
+	# abort of an orphan upload on this server with an older upload.
 	check s3_no_running_row test "$(running_rows "$T/catalog-s3.conf.db")" = 0
+	LIFEBOAT_CATALOG=$T/catalog-s3.conf.db "$LIFEBOAT" catalog list --json >"$T/s3.json"
+	check s3_killed_marked_failed python3 -c '
+import json, sys
+b = json.load(open(sys.argv[1]))
+assert [x["status"] for x in b] == ["failed", "complete"], b
+' "$T/s3.json"
 else
 	echo "SKIP strict_s3: $strict_s3_why"
 fi
