@@ -142,22 +142,38 @@ ectl snapshot save "$T/s4.db" >/dev/null 2>&1
 same scan_after_defrag "$T/s4.db"
 
 # Snapshots taken while another client writes: pages free in the snapshot's
-# transaction are reused by later commits while the copy runs.
+# transaction (after deleting 12 MB) are reused by later commits while the
+# copy runs, so freed pages carry revisions newer than the snapshot.  The
+# ok line counts the snapshots where that happened (max seen > revision).
+python3 - "$T" <<'EOF2'
+import os, sys
+v = os.urandom(1500).hex()
+for t in range(100):
+    with open("%s/big%d" % (sys.argv[1], t), "w") as f:
+        f.write("\n" + "".join("put /load/%d/%d %s\n" % (t, j, v) for j in range(40)) + "\n\n")
+EOF2
+for t in $(seq 0 99); do ectl txn <"$T/big$t" >/dev/null; done
+ectl del --prefix /load >/dev/null
 (
 	i=0
 	while [ ! -f "$T/stop" ]; do
-		puts 200 /busy$i >/dev/null 2>&1 || break
-		ectl del --prefix /busy$((i - 1)) >/dev/null 2>&1
+		sed "s#/load/#/w$i/#" "$T/big$((i % 100))" | ectl txn >/dev/null 2>&1 || break
 		i=$((i + 1))
 	done
 ) &
 writer=$!
-for k in 1 2 3 4 5; do
+for k in 1 2 3 4 5 6; do
 	ectl snapshot save "$T/busy$k.db" >/dev/null 2>&1
 	same scan_during_writes_$k "$T/busy$k.db"
 done
 : >"$T/stop"
 wait "$writer"
+newer=0
+for k in 1 2 3 4 5 6; do
+	[ "$(sfield scan_during_writes_$k revision_max_seen)" -gt \
+	    "$(sfield scan_during_writes_$k revision)" ] && newer=$((newer + 1))
+done
+ok "scan_during_writes_freed_pages_newer ($newer of 6 snapshots hold newer revisions in freed pages)"
 
 # Truncated and garbage streams: not bbolt, or bbolt with unknown revision.
 head -c 100000 "$T/s4.db" >"$T/trunc.db"
