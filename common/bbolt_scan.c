@@ -425,12 +425,12 @@ setup_stream(struct scan *s, struct span *sp, const uint8_t *b)
 
 /* Copies into c what of its range the window holds. */
 static void
-fill(struct scan *s, struct cap *c)
+fill(struct scan *s, struct cap *c, uint64_t now)
 {
 	uint64_t from = c->off + c->have, to = c->off + c->len;
 
-	if (to > s->pos)
-		to = s->pos;
+	if (to > now)
+		to = now;
 	if (from >= to || from < s->win_off)
 		return;
 	memcpy(c->b + c->have, s->win + (from - s->win_off), (size_t)(to - from));
@@ -469,18 +469,60 @@ finish_stream(struct scan *s, struct span *sp)
 	}
 }
 
-/* Handles what the window's new bytes complete: page headers, spans. */
+/* Moves the open spans on to stream offset now (<= pos): parses those
+ * complete or SPAN_BUF long, fills the captures of long leaves. */
+static void
+spans_to(struct scan *s, uint64_t now)
+{
+	struct span *sp;
+	const uint8_t *h;
+	uint64_t lim;
+	int i, k, gone;
+
+	for (i = 0; i < s->nspans; i++) {
+		sp = &s->spans[i];
+		gone = 0;
+		if (!sp->streaming) {
+			lim = sp->len < s->span_buf ? sp->len : s->span_buf;
+			if (now < sp->start + lim)
+				continue;
+			h = s->win + (sp->start - s->win_off);
+			if (sp->len <= s->span_buf) {
+				parse_full(s, sp, h);
+				gone = 1;
+			} else if (sp->flags != BB_LEAF || setup_stream(s, sp, h) < 0) {
+				s->spans_lost++;
+				gone = 1;
+			}
+		}
+		if (!gone) {
+			if (sp->has_last)
+				fill(s, &sp->last, now);
+			for (k = 0; k < sp->ncand; k++)
+				fill(s, &sp->cand[k], now);
+			if (now >= sp->start + sp->len) {
+				finish_stream(s, sp);
+				gone = 1;
+			}
+		}
+		if (gone)
+			s->spans[i--] = s->spans[--s->nspans];
+	}
+}
+
+/* Handles what the window's new bytes complete, in stream order, so
+ * spans that end before a page boundary are closed before it opens one. */
 static void
 advance(struct scan *s)
 {
 	struct span *sp;
 	const uint8_t *h;
-	uint64_t off, lim;
+	uint64_t off;
 	uint32_t ovf;
-	int i, gone;
 
 	while (s->next_pg < s->hwm &&
 	    (off = s->next_pg * s->ps) + BB_HDR <= s->pos) {
+		spans_to(s, off);
 		h = s->win + (off - s->win_off);
 		ovf = le32(h + 12);
 		if (le64(h) == s->next_pg &&
@@ -500,36 +542,7 @@ advance(struct scan *s)
 		}
 		s->next_pg++;
 	}
-	for (i = 0; i < s->nspans; i++) {
-		sp = &s->spans[i];
-		gone = 0;
-		if (!sp->streaming) {
-			lim = sp->len < s->span_buf ? sp->len : s->span_buf;
-			if (s->pos < sp->start + lim)
-				continue;
-			h = s->win + (sp->start - s->win_off);
-			if (sp->len <= s->span_buf) {
-				parse_full(s, sp, h);
-				gone = 1;
-			} else if (sp->flags != BB_LEAF || setup_stream(s, sp, h) < 0) {
-				s->spans_lost++;
-				gone = 1;
-			}
-		}
-		if (!gone) {
-			if (sp->has_last)
-				fill(s, &sp->last);
-			for (int k = 0; k < sp->ncand; k++)
-				fill(s, &sp->cand[k]);
-			if (s->pos >= sp->start + sp->len) {
-				finish_stream(s, sp);
-				gone = 1;
-			}
-		}
-		if (gone) {
-			s->spans[i--] = s->spans[--s->nspans];
-		}
-	}
+	spans_to(s, s->pos);
 }
 
 /* Feeds database bytes at stream offset s->pos through the window. */
