@@ -744,9 +744,12 @@ resolve(struct scan *s)
 	size_t i;
 	int depth;
 
-	qsort(s->br, s->nbr, sizeof(*s->br), cmp_pair);
-	qsort(s->kc, s->nkc, sizeof(*s->kc), cmp_pair);
-	qsort(s->rl, s->nrl, sizeof(*s->rl), cmp_rootleaf);
+	if (s->nbr > 0)
+		qsort(s->br, s->nbr, sizeof(*s->br), cmp_pair);
+	if (s->nkc > 0)
+		qsort(s->kc, s->nkc, sizeof(*s->kc), cmp_pair);
+	if (s->nrl > 0)
+		qsort(s->rl, s->nrl, sizeof(*s->rl), cmp_rootleaf);
 	for (depth = 0; depth < MAX_DEPTH; depth++) {
 		if ((b = find(s->br, s->nbr, pg)) != NULL) {
 			k = find(s->kc, s->nkc, pg);

@@ -223,7 +223,7 @@ scan(const uint8_t *buf, size_t len, size_t split, struct bbolt_scan *out)
 		const uint8_t *d = flt_mem_data(sink, &got);
 
 		/* An observer: the bytes reach the sink untouched. */
-		if (got != len || memcmp(d, buf, len) != 0)
+		if (got != len || (len > 0 && memcmp(d, buf, len) != 0))
 			rc = -1;
 	}
 	if (rc == 0)
