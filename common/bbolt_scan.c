@@ -36,6 +36,22 @@
  * bytes once it is complete or SPAN_BUF bytes long; a longer leaf (large
  * values) keeps only the element bytes it needs (its last key, a
  * candidate "key" element) as they stream past.
+ *
+ * When the revision is unknown (each case makes the path miss a record):
+ *  - more than TOPK freed leaves whose last revision beats or ties the
+ *    live last leaf (heavy writes reusing many free pages during the copy);
+ *  - more than BRANCH_MAX branch pages, KEYCHILD_MAX branch pages whose
+ *    search for "key" differs from their last child, or ROOTLEAF_MAX
+ *    leaves holding a "key" bucket;
+ *  - a last key of bucket "key" that is not an etcd revision key, or has
+ *    main >= 2^48 or sub >= 2^32 (etcdctl would still print its first 8
+ *    bytes);
+ *  - an inline "key" bucket inside a leaf longer than the window, a leaf
+ *    longer than the window whose element array does not fit in it, a
+ *    branch page longer than the window, more than MAX_SPANS spans open
+ *    at once (freed spans overlapping live pages), a truncated stream.
+ * Nothing here depends on how the bytes are split into writes: spans are
+ * opened and closed at their exact stream offsets.
  */
 #include "bbolt_scan.h"
 
@@ -61,8 +77,8 @@
 #define CAP_LEN         19u             /* "key" + bucket header; last key is <= 18 */
 #define TOPK            (1u << 14)      /* leaves kept by highest last revision */
 #define BRANCH_MAX      (1u << 18)      /* 4 MiB of branch records */
-#define KEYCHILD_MAX    (1u << 16)
-#define ROOTLEAF_MAX    (1u << 16)
+#define KEYCHILD_MAX    (1u << 14)
+#define ROOTLEAF_MAX    (1u << 14)
 #define MAX_DEPTH       64
 #define REV_MAIN_MAX    (1ull << 48)    /* plausibility: no real etcd gets near */
 #define REV_SUB_MAX     (1ull << 32)

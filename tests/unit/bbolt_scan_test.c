@@ -145,14 +145,14 @@ pb_branch(struct pb *b, const void *k, uint32_t klen, uint64_t child)
 	b->data += klen;
 }
 
+/* An etcd revision key; its first 17 bytes, or all 18 for a tombstone. */
 static void
-revkey(uint8_t k[18], uint64_t main_rev, int tomb)
+revkey(uint8_t k[18], uint64_t main_rev)
 {
 	put64be(k, main_rev);
 	k[8] = '_';
 	put64be(k + 9, 0);
 	k[17] = 't';
-	(void)tomb;
 }
 
 /* A bucket value pointing at page root. */
@@ -173,7 +173,7 @@ key_leaf(struct db *d, uint64_t id, uint64_t first, uint64_t last)
 
 	pb_begin(&b, pg(d, id), id, 0, (uint16_t)(last - first + 1), 0);
 	for (r = first; r <= last; r++) {
-		revkey(k, r, 0);
+		revkey(k, r);
 		pb_leaf(&b, 0, k, 17, "v", 1);
 	}
 }
@@ -269,9 +269,9 @@ build_basic(struct db *d)
 	metas(d, 2, 50);
 	root_leaf(d, 2, 3);
 	pb_begin(&b, pg(d, 3), 3, 1, 2, 0);
-	revkey(k, 1, 0);
+	revkey(k, 1);
 	pb_branch(&b, k, 17, 4);
-	revkey(k, 21, 0);
+	revkey(k, 21);
 	pb_branch(&b, k, 17, 6);
 	key_leaf(d, 4, 1, 20);
 	key_leaf(d, 5, 41, 99);
@@ -335,9 +335,9 @@ test_inline_key_bucket(void)
 	memset(v, 0, sizeof(v));
 	bucket_val(v, 0);
 	pb_begin(&ib, v + 16, 0, 0, 2, 0);
-	revkey(k, 5, 0);
+	revkey(k, 5);
 	pb_leaf(&ib, 0, k, 17, NULL, 0);
-	revkey(k, 6, 1);
+	revkey(k, 6);
 	pb_leaf(&ib, 0, k, 18, NULL, 0);
 	pb_begin(&b, pg(&d, 2), 2, 0, 1, 0);
 	pb_leaf(&b, 1, "key", 3, v, 16 + ib.data);
@@ -425,11 +425,11 @@ test_last_key_in_overflow_pages(void)
 	big = malloc(vlen);
 	memset(big, 0x5a, vlen);
 	pb_begin(&b, pg(&d, 3), 3, 0, 3, 49);
-	revkey(k, 70, 0);
+	revkey(k, 70);
 	pb_leaf(&b, 0, k, 17, big, vlen);
-	revkey(k, 71, 0);
+	revkey(k, 71);
 	pb_leaf(&b, 0, k, 17, big, vlen);
-	revkey(k, 72, 1);
+	revkey(k, 72);
 	pb_leaf(&b, 0, k, 18, "x", 1);
 	key_leaf(&d, 60, 900, 901);     /* freed, higher */
 	lb_err_clear(&err);
@@ -457,14 +457,14 @@ test_freed_span_covering_live_pages(void)
 	metas(&d, 2, 13);
 	root_leaf(&d, 2, 8);
 	pb_begin(&b, pg(&d, 3), 3, 0, 1, 4);
-	revkey(k, 500, 0);
+	revkey(k, 500);
 	pb_leaf(&b, 0, k, 17, "old", 3);
 	key_leaf(&d, 5, 10, 19);
 	key_leaf(&d, 6, 1, 9);
 	pb_begin(&b, pg(&d, 8), 8, 1, 2, 0);
-	revkey(k, 1, 0);
+	revkey(k, 1);
 	pb_branch(&b, k, 17, 6);
-	revkey(k, 10, 0);
+	revkey(k, 10);
 	pb_branch(&b, k, 17, 5);
 	CHECK_INT(scan_all(d.b, d.len, &r), ==, 0);
 	CHECK(r.revision_known);
