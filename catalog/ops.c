@@ -25,8 +25,11 @@ ops_open(const struct lb_globals *g, const char *catalog_flag, unsigned need,
 		goto out;
 	if ((need & OPS_REPO) && (r = setup_repo(e->cfg, &e->repo, err)) < 0)
 		goto out;
-	e->catalog_path = catalog_flag != NULL ? catalog_flag :
-	    cfg_get_str(e->cfg, NULL, "catalog");
+	/* As list/show/audit: the flag, then $LIFEBOAT_CATALOG; then the
+	 * configuration, which those read-only commands do not load. */
+	e->catalog_path = catalog_flag != NULL ? catalog_flag : getenv("LIFEBOAT_CATALOG");
+	if (e->catalog_path == NULL || e->catalog_path[0] == '\0')
+		e->catalog_path = cfg_get_str(e->cfg, NULL, "catalog");
 	if ((need & OPS_CAT) && (r = cat_open(e->catalog_path, 0, &e->cat, err)) < 0)
 		goto out;
 out:

@@ -37,7 +37,8 @@ struct ops_env {
 #define OPS_CAT  0x2
 
 /* Loads g's configuration and opens what need asks for; the catalog is
- * catalog_flag when not NULL, else the config's `catalog`. */
+ * catalog_flag when not NULL, else $LIFEBOAT_CATALOG when set, else the
+ * config's `catalog`. */
 int ops_open(const struct lb_globals *g, const char *catalog_flag, unsigned need,
     struct ops_env *e, struct lb_err *err);
 void ops_close(struct ops_env *e);
