@@ -11,6 +11,7 @@
 
 #include "catalog/catalog.h"
 #include "common/age.h"
+#include "common/bbolt.h"
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -30,6 +31,7 @@ static const struct {
 	{ "catalog", cat_cmd_catalog, "list, show, verify and audit backups" },
 	{ "keygen", age_cmd_keygen, "generate an age identity for encrypting backups" },
 	{ "config", cfg_cmd_config, "check the configuration, list its options" },
+	{ "inspect", bbolt_cmd_inspect, "read an etcd snapshot file: revision, keys, hash, trailer" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "list the commands" },
 };

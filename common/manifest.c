@@ -510,15 +510,19 @@ void
 manifest_new_backup_id(char out[32])
 {
 	unsigned char rnd[3] = { 0 };
+	struct timespec now;
 	struct tm tm;
-	time_t now = time(NULL);
-	char ts[20];
+	char ts[20], buf[64];
 
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
-	/* The random tail keeps two backups of one second apart. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%S", &tm);
+	/* Milliseconds keep ids in time order within a second; the random
+	 * tail keeps two appliances' ids apart. */
 	(void)RAND_bytes(rnd, sizeof(rnd));
-	snprintf(out, 32, "%s-%02x%02x%02x", ts, rnd[0], rnd[1], rnd[2]);
+	snprintf(buf, sizeof(buf), "%s.%03dZ-%02x%02x%02x", ts,
+	    (int)(now.tv_nsec / 1000000) % 1000, rnd[0], rnd[1], rnd[2]);
+	snprintf(out, 32, "%.31s", buf);
 }
 
 int

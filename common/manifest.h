@@ -102,7 +102,8 @@ int manifest_name_ok(const char *s, size_t max);
 /* The member object of the highest revision that is "ok", or NULL. */
 const struct manifest_member *manifest_best_member(const struct manifest *m);
 
-/* Backup ids sort by time: "20261121T234500Z-3f9a1c". out holds 32. */
+/* Backup ids sort by time: "20261121T234500.123Z-3f9a1c" (UTC to the
+ * millisecond, then 6 random hex digits).  out holds 32. */
 void manifest_new_backup_id(char out[32]);
 
 /* "<cluster>/<YYYY>/<MM>/<DD>/<backup-id>/" from a backup id. */

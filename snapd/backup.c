@@ -229,7 +229,7 @@ progress_thread(void *arg)
 			drawn = 1;
 		} else if (now - last_log >= 10 || stop) {
 			last_log = now;
-			for (i = 0; i < run->plan->n && !stop; i++) {
+			for (i = 0; i < run->plan->n; i++) {
 				progress_line(run, i, now - start, line, sizeof(line));
 				log_info("progress %s", line);
 			}
@@ -553,10 +553,8 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 	}
 	n_eps = cfg_get_list(e->cfg, cluster, "endpoints", &eps);
 	if ((r = pull_plan_discover((char *const *)eps, n_eps, &o, &run.plan,
-	    &res->err)) < 0) {
-		lb_err_prefix(&res->err, "cluster %s: ", cluster);
+	    &res->err)) < 0)
 		goto out;
-	}
 	res->members_total = run.plan->n;
 	if ((run.m = calloc(run.plan->n, sizeof(*run.m))) == NULL) {
 		r = lb_err_set(&res->err, LB_E_NOMEM, "out of memory");

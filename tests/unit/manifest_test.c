@@ -2,6 +2,8 @@
  * manifest_test.c: manifests written and read back field for field, and
  * every way a manifest from a bucket can be wrong.
  */
+#include <unistd.h>
+
 #include "harness.h"
 #include "common/manifest.h"
 
@@ -145,9 +147,14 @@ backup_ids_sort_by_time_and_map_to_dirs(void)
 {
 	char id[32], dir[128];
 
+	char id2[32];
+
 	manifest_new_backup_id(id);
-	CHECK_INT(strlen(id), ==, 23);
-	CHECK(id[8] == 'T' && id[15] == 'Z' && id[16] == '-');
+	usleep(2000);
+	manifest_new_backup_id(id2);
+	CHECK_INT(strlen(id), ==, 27);
+	CHECK(id[8] == 'T' && id[15] == '.' && id[19] == 'Z' && id[20] == '-');
+	CHECK(strcmp(id, id2) < 0);
 	CHECK_INT(manifest_backup_dir("prod", "20261121T234500Z-3f9a1c", dir, sizeof(dir)), ==, 0);
 	CHECK_STR(dir, "prod/2026/11/21/20261121T234500Z-3f9a1c/");
 }

@@ -1,0 +1,96 @@
+#!/bin/bash
+# bench/run.sh: the benchmarks behind `make bench`, each one function below,
+# each comparing lifeboat with what an operator would do with etcd's own tools
+# on the same data.  Figures go to $BENCH_DIR/results.md (default
+# bench/out/results.md) and stdout; bench/README.md says how to read them.
+#
+#   BENCH_SIZES="256MiB 1GiB"  database sizes to benchmark (quick try: 64MiB)
+#   BENCH_ROUNDS=5             measured rounds per command (after a warm-up)
+#   BENCH_DIR=bench/out        work dir: needs about 5x the largest size free
+#   LIFEBOAT=build/lifeboat    the binary under test
+set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+BENCH_SIZES=${BENCH_SIZES:-256MiB 1GiB}
+
+have_pull() { "$LIFEBOAT" help 2>/dev/null | grep -Eq '^[[:space:]]+pull[[:space:]]'; }
+
+# The commands measured: each gets a fresh empty directory and sets CMD.
+cmd_etcdctl_save() { CMD=(etcdctl --endpoints "$BENCH_URL" snapshot save "$1/snapshot.db"); }
+cmd_lifeboat_pull() { CMD=("$LIFEBOAT" pull --endpoints "$BENCH_URL" --out-dir "$1"); }
+
+# check_snapshot_outputs: both tools, once, on the loaded member; each output
+# must pass etcdctl snapshot status and show the same revision, key count and
+# hash, so that the timings compare tools that produce good snapshots.
+check_snapshot_outputs() {
+	local dir ref got f n=0
+	dir=$(mktemp -d "$BENCH_DIR/run.XXXXXX")
+	etcdctl --endpoints "$BENCH_URL" snapshot save "$dir/etcdctl.db" >/dev/null 2>&1 ||
+	    bench_die "etcdctl snapshot save failed"
+	ref=$(bench_status "$dir/etcdctl.db") ||
+	    bench_die "etcdctl snapshot status rejects etcdctl's own snapshot"
+	bench_out "- etcdctl snapshot save: $(stat -c %s "$dir/etcdctl.db") bytes, snapshot status: revision, keys, hash = $ref"
+	if [ "$HAVE_PULL" = yes ]; then
+		mkdir "$dir/pull"
+		"$LIFEBOAT" pull --endpoints "$BENCH_URL" --out-dir "$dir/pull" \
+		    >"$dir/pull.log" 2>&1 ||
+		    bench_die "lifeboat pull failed: $(tail -n 3 "$dir/pull.log")"
+		for f in "$dir"/pull/*.db; do
+			[ -f "$f" ] || continue
+			n=$((n + 1))
+			got=$(bench_status "$f") ||
+			    bench_die "etcdctl snapshot status rejects lifeboat's ${f##*/}"
+			[ "$got" = "$ref" ] ||
+			    bench_die "lifeboat's ${f##*/} differs from etcdctl's snapshot: $got vs $ref"
+			bench_out "- lifeboat pull: ${f##*/}, $(stat -c %s "$f") bytes, snapshot status matches etcdctl's"
+		done
+		[ "$n" -gt 0 ] || bench_die "lifeboat pull wrote no *.db file in its --out-dir"
+	fi
+	rm -rf "$dir"
+}
+
+# bench_snapshot SIZE: one member loaded to SIZE; the time and memory to take
+# one snapshot of it.
+bench_snapshot() {
+	local size=$1 bytes
+	bytes=$(bench_size_bytes "$size")
+	# data dir (db + WAL ~2.5x) and two snapshots at a time, with slack
+	bench_need_space $((bytes * 5 + (512 << 20)))
+	bench_etcd_start "etcd-$size"
+	bench_load "$size"
+	bench_out "## snapshot of one member, $size" "" "- data: $BENCH_LOAD_DESC"
+	check_snapshot_outputs
+	bench_out ""
+	if [ "$HAVE_PULL" = yes ]; then
+		compare "snapshot $size" \
+		    "etcdctl snapshot save" cmd_etcdctl_save \
+		    "lifeboat pull" cmd_lifeboat_pull
+	else
+		compare "snapshot $size (etcdctl only: lifeboat has no pull command yet)" \
+		    "etcdctl snapshot save" cmd_etcdctl_save
+	fi
+	bench_etcd_stop
+}
+
+main() {
+	local size max=0 b
+	# Bad sizes or too little disk fail here, before results.md is reset.
+	mkdir -p "$BENCH_DIR"
+	for size in $BENCH_SIZES; do
+		b=$(bench_size_bytes "$size")
+		[ "$b" -le "$max" ] || max=$b
+	done
+	bench_need_space $((max * 5 + (512 << 20)))
+	bench_init
+	HAVE_PULL=no
+	if have_pull; then HAVE_PULL=yes; else
+		bench_say "$LIFEBOAT has no 'pull' command yet: measuring etcdctl alone"
+	fi
+	for size in $BENCH_SIZES; do
+		bench_snapshot "$size"
+	done
+	bench_say "results in $BENCH_RESULTS (raw runs in $BENCH_RAW)"
+}
+
+main "$@"
