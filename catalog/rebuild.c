@@ -108,6 +108,8 @@ find_obj(const struct rb *x, const char *key)
 {
 	struct obj k = { (char *)key, 0 };
 
+	if (x->n_objs == 0)
+		return NULL;
 	return bsearch(&k, x->objs, x->n_objs, sizeof(k), obj_cmp);
 }
 
@@ -338,7 +340,8 @@ cat_cmd_rebuild(const struct lb_globals *g, int argc, char **argv)
 	}
 	/* Listings are bytewise sorted already; sorting again makes the
 	 * binary search safe whatever a server does. */
-	qsort(x.objs, x.n_objs, sizeof(x.objs[0]), obj_cmp);
+	if (x.n_objs > 0)
+		qsort(x.objs, x.n_objs, sizeof(x.objs[0]), obj_cmp);
 	if ((size_t)n_threads > x.n_slots)
 		n_threads = x.n_slots > 0 ? (int)x.n_slots : 1;
 	for (i = 0; i < n_threads; i++) {
