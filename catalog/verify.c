@@ -418,6 +418,14 @@ cat_cmd_verify(const struct lb_globals *g, int argc, char **argv)
 		}
 		verify_backup(&x, b->id);
 	} else {
+		if (cluster != NULL && (cat_backup_get(e.cat, argv[optind], 0, &b, &err) < 0 ||
+		    strcmp(b->cluster, cluster) != 0)) {
+			if (err.code == 0)
+				lb_err_set(&err, LB_E_NOTFOUND, "backup %s belongs to cluster %s, "
+				    "not %s", b->id, b->cluster, cluster);
+			status = ops_fail(&err);
+			goto out;
+		}
 		verify_backup(&x, argv[optind]);
 	}
 	status = x.n_failed == 0 ? 0 : 1;

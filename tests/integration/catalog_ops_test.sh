@@ -312,6 +312,8 @@ with tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT) as t:
         t.addfile(m, io.BytesIO(bytes(d)))
 PY
 conf "$T/d.conf" "file://$T/repo4" "$T/cat4/catalog.db"
+check rebuild_empty_repository "$LIFEBOAT" --config "$T/d.conf" catalog rebuild
+check_exit verify_wrong_cluster 1 "belongs to cluster prod, not dev" LB catalog verify "$NEWEST" --cluster dev
 check_exit import_refuses_dotdot 1 "refusing entry '../../etc/evil'" \
     "$LIFEBOAT" --config "$T/d.conf" catalog import "$T/evil.tar"
 check_exit import_refuses_damaged 1 "member .* sha256 .* does not match the manifest" \
