@@ -115,6 +115,39 @@ assert len([e for e in v if e["outcome"] == "failed"]) == 3, v
 assert any(e["outcome"] == "ok" and e["backup_id"] == sys.argv[3] for e in v)
 ' "$LIFEBOAT" "$T/cat/catalog.db" "$B1"
 
+# A backup whose plaintext has a valid etcd trailer but is not a bbolt
+# database, written with the age and zstd CLIs: only the in-stream bbolt
+# meta check can catch it.
+python3 - "$T/fake.db" <<'PY'
+import hashlib, os, sys
+db = os.urandom(8192)
+open(sys.argv[1], "wb").write(db + hashlib.sha256(db).digest())
+PY
+FK=prod/2025/02/01/20250201T000000Z-fake01
+mkdir -p "$T/repo/$FK"
+zstd -q -c "$T/fake.db" | age -r "$RCPT" >"$T/repo/$FK/m1.db.zst.age"
+python3 - "$T/repo/$FK" "$T/fake.db" "$T/list0.json" <<'PY'
+import hashlib, json, os, sys
+d, fake, listing = sys.argv[1:]
+src = [b for b in json.load(open(listing)) if b["cluster"] == "prod"][0]
+m = json.load(open(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(d))))), src["manifest_key"])))
+plain = open(fake, "rb").read()
+obj = open(os.path.join(d, "m1.db.zst.age"), "rb").read()
+mm = m["members"][0]
+mm.update(object=d.split("/repo/", 1)[1] + "/m1.db.zst.age", stored_size=len(obj),
+          stored_sha256=hashlib.sha256(obj).hexdigest(), db_size=len(plain) - 32,
+          etcd_sha256=plain[-32:].hex())
+m["members"] = [mm]
+m.update(backup_id="20250201T000000Z-fake01", started_at="2025-02-01T00:00:00Z",
+         finished_at="2025-02-01T00:00:01Z", stored_size=len(obj))
+open(os.path.join(d, "manifest.json"), "w").write(json.dumps(m))
+PY
+check rebuild_with_fake LB catalog rebuild
+check_exit verify_not_bbolt 1 "backup 20250201T000000Z-fake01 member .*bbolt: page 0 is not a meta page" \
+    LB catalog verify 20250201T000000Z-fake01
+rm -r "$T/repo/prod/2025/02"
+LB catalog rebuild >/dev/null 2>&1
+
 # --- rebuild (file) ----------------------------------------------------------
 LB catalog list --json >"$T/before.json"
 rm -f "$T/cat/catalog.db" "$T/cat/catalog.db-wal" "$T/cat/catalog.db-shm"
