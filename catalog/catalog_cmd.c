@@ -6,6 +6,7 @@
  * parts that own them.
  */
 #include "catalog/catalog.h"
+#include "catalog/ops.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -29,6 +30,11 @@ static const struct {
 	{ "list", cmd_list, "list backups, oldest first" },
 	{ "show", cmd_show, "show one backup in full (ID or 'latest')" },
 	{ "audit", cmd_audit, "list audit events (backups, verifications, prunes, restores)" },
+	{ "verify", cat_cmd_verify, "read back, decrypt and check backups end to end" },
+	{ "rebuild", cat_cmd_rebuild, "recreate the catalog from the repository's manifests" },
+	{ "prune", cat_cmd_prune, "delete backups the clusters' retention no longer keeps" },
+	{ "export", cat_cmd_export, "write one backup as a portable tar bundle" },
+	{ "import", cat_cmd_import, "read a bundle into the repository and the catalog" },
 };
 
 #define N_SUBCMDS (sizeof(subcmds) / sizeof(subcmds[0]))
@@ -107,7 +113,12 @@ usage(FILE *fp)
 	fprintf(fp, "\n"
 	    "  list [--cluster C] [--since T] [--until T] [--status S] [--json]\n"
 	    "  show ID|latest [--cluster C] [--json]   ('latest': newest complete backup)\n"
-	    "  audit [--since T] [--until T] [--json]\n\n"
+	    "  audit [--since T] [--until T] [--json]\n"
+	    "  verify ID|latest|--all [--cluster C] [--identity FILE] [--json]\n"
+	    "  rebuild [--threads N]\n"
+	    "  prune [--dry-run] [--cluster C]\n"
+	    "  export ID -o FILE.tar\n"
+	    "  import FILE.tar\n\n"
 	    "T is RFC 3339 (2026-11-21T10:00:00Z), a date (2026-11-21) or an age (24h, 7d).\n"
 	    "S is running, complete, partial or failed.\n"
 	    "The catalog is --catalog PATH, else $LIFEBOAT_CATALOG, else %s.\n",

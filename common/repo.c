@@ -310,7 +310,7 @@ file_list(struct repo *r, const char *prefix,
 	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - prefix) : 0, prefix);
 	if ((rc = walk_dir(r, dir, &w, 0, err)) < 0)
 		goto out;
-	if (w.n > 0)
+	if (w.n > 0)   /* w.v is NULL for an empty directory */
 		qsort(w.v, w.n, sizeof(*w.v), entry_cmp);
 	for (i = 0; i < w.n; i++) {
 		if (strncmp(w.v[i].key, prefix, plen) != 0)
