@@ -4,7 +4,7 @@
  * path without touching the disk:
  *
  *   repo_get -> sha256 + count (stored bytes) -> age open -> zstd -d
- *     -> bbolt meta check (first page) -> etcd trailer check -> discard
+ *     -> bbolt scan (meta pages, revision) -> etcd trailer check -> discard
  *
  * then the digests and sizes are compared with the manifest, the result
  * is recorded (cat_set_verified) and audited.  pgBackRest's verify, taken
@@ -21,110 +21,10 @@
 #include <jansson.h>
 
 #include "common/age.h"
+#include "common/bbolt_scan.h"
 #include "common/log.h"
 #include "common/setup.h"
 #include "common/zstd_filter.h"
-
-/* --- bbolt meta page observer ------------------------------------------ */
-
-/* bbolt's file starts with two meta pages; the first one (page 0) is
- * checked: page header (16 bytes) then meta (magic, version, page size,
- * flags, root bucket, freelist, pgid high water mark, txid, checksum). */
-#define BOLT_HEAD 4096
-#define BOLT_MAGIC 0xED0CDAEDu
-#define BOLT_VERSION 2
-#define BOLT_META_FLAG 0x04
-
-struct flt_bolt {
-	struct flt base;
-	uint8_t head[BOLT_HEAD];
-	size_t have;
-	uint32_t page_size;
-	uint64_t pgid;   /* pages in use when the snapshot was taken */
-	uint64_t txid;
-};
-
-static uint64_t
-le(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-
-	while (n-- > 0)
-		v = v << 8 | p[n];
-	return v;
-}
-
-static int
-bolt_write(struct flt *f, const void *buf, size_t len, struct lb_err *err)
-{
-	struct flt_bolt *b = (struct flt_bolt *)f;
-	size_t take = len < BOLT_HEAD - b->have ? len : BOLT_HEAD - b->have;
-
-	memcpy(b->head + b->have, buf, take);
-	b->have += take;
-	return flt_write(f->next, buf, len, err);
-}
-
-static int
-bolt_finish(struct flt *f, struct lb_err *err)
-{
-	struct flt_bolt *b = (struct flt_bolt *)f;
-	const uint8_t *meta = b->head + 16;
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	/* The page must at least hold its header and the meta (16 + 64). */
-	if (b->have < 16 + 64)
-		return lb_err_set(err, LB_E_CORRUPT, "bbolt: snapshot shorter than a meta page");
-	if (!(le(b->head + 8, 2) & BOLT_META_FLAG) || le(meta, 4) != BOLT_MAGIC)
-		return lb_err_set(err, LB_E_CORRUPT, "bbolt: page 0 is not a meta page "
-		    "(not a bbolt database)");
-	if (le(meta + 4, 4) != BOLT_VERSION)
-		return lb_err_set(err, LB_E_CORRUPT, "bbolt: unsupported version %u",
-		    (unsigned)le(meta + 4, 4));
-	b->page_size = (uint32_t)le(meta + 8, 4);
-	if (b->page_size < 512 || b->page_size > 65536 ||
-	    (b->page_size & (b->page_size - 1)) != 0)
-		return lb_err_set(err, LB_E_CORRUPT, "bbolt: implausible page size %u",
-		    b->page_size);
-	/* FNV-1a 64 over the meta fields before the checksum, as bbolt. */
-	for (int i = 0; i < 56; i++)
-		h = (h ^ meta[i]) * 0x100000001b3ull;
-	if (h != le(meta + 56, 8))
-		return lb_err_set(err, LB_E_CORRUPT, "bbolt: meta page checksum mismatch");
-	b->pgid = le(meta + 40, 8);
-	b->txid = le(meta + 48, 8);
-	return 0;
-}
-
-static void
-bolt_free(struct flt *f)
-{
-	free(f);
-}
-
-static const struct flt_ops bolt_ops = { "bbolt-meta", bolt_write, bolt_finish, bolt_free };
-
-static struct flt *
-bolt_new(struct flt *next)
-{
-	struct flt_bolt *b = calloc(1, sizeof(*b));
-
-	if (b == NULL)
-		return NULL;
-	b->base.ops = &bolt_ops;
-	b->base.next = next;
-	return &b->base;
-}
-
-/*
- * HOOK (revision): a streaming bbolt reader that finds the revision of
- * the snapshot (the highest key of the "key" bucket) plugs in here: make
- * it a stage between zstd -d and the trailer check in verify_member, and
- * compare what it reports with the member's recorded revision below,
- * where revision_checked is set.  Until then verify checks what can be
- * checked in-stream (meta page, page size, size and etcd's trailer) and
- * says that the revision was not checked.
- */
 
 /* --- one member -------------------------------------------------------- */
 
@@ -132,6 +32,7 @@ struct vstats {
 	uint64_t stored;   /* bytes read from the repository */
 	uint64_t plain;    /* bytes of the snapshot (db + trailer) */
 	int revision_checked;
+	char revision_note[160];   /* why it was not, when it was not */
 };
 
 /* Pushes a new stage onto *chain, or fails leaving *chain as it was. */
@@ -171,6 +72,7 @@ verify_member(struct repo *repo, const struct age_identity *id, const struct cat
     struct vstats *vs, struct lb_err *err)
 {
 	struct flt *chain = NULL, *sha, *count, *trailer, *bolt, *pcount, *next = NULL;
+	struct bbolt_scan sc;
 	uint8_t d[32];
 	char hex[65], hex2[65];
 	int r;
@@ -182,7 +84,7 @@ verify_member(struct repo *repo, const struct age_identity *id, const struct cat
 	if ((r = push(&chain, ops_discard_new(), err)) < 0 ||
 	    (r = push(&chain, pcount = flt_count_new(chain), err)) < 0 ||
 	    (r = push(&chain, trailer = flt_etcd_trailer_new(chain), err)) < 0 ||
-	    (r = push(&chain, bolt = bolt_new(chain), err)) < 0)
+	    (r = push(&chain, bolt = flt_bbolt_scan_new(chain), err)) < 0)
 		goto out;
 	if ((r = flt_unzstd_new(chain, &next, err)) < 0)
 		goto out;
@@ -236,17 +138,27 @@ verify_member(struct repo *repo, const struct age_identity *id, const struct cat
 		    (long long)m->db_size);
 		goto out;
 	}
-	{
-		const struct flt_bolt *b = (const struct flt_bolt *)bolt;
-		uint64_t db = flt_etcd_trailer_db_size(trailer);
-		if (db % b->page_size != 0 || b->pgid > db / b->page_size) {
-			r = lb_err_set(err, LB_E_CORRUPT, "bbolt: database of %llu bytes does "
-			    "not hold %llu pages of %u bytes", (unsigned long long)db,
-			    (unsigned long long)b->pgid, b->page_size);
-			goto out;
-		}
+	if ((r = flt_bbolt_scan_result(bolt, &sc, err)) < 0)
+		goto out;
+	if (!sc.is_bbolt) {
+		r = lb_err_set(err, LB_E_CORRUPT, "not a bbolt database: %s", sc.why);
+		goto out;
 	}
-	vs->revision_checked = 0;   /* see HOOK (revision) */
+	if (sc.db_size != flt_etcd_trailer_db_size(trailer)) {
+		r = lb_err_set(err, LB_E_CORRUPT, "bbolt: its meta page says %llu bytes, "
+		    "the snapshot holds %llu", (unsigned long long)sc.db_size,
+		    (unsigned long long)flt_etcd_trailer_db_size(trailer));
+		goto out;
+	}
+	if (!sc.revision_known) {
+		snprintf(vs->revision_note, sizeof(vs->revision_note), "%s", sc.why);
+	} else if (m->revision >= 0 && sc.revision != (uint64_t)m->revision) {
+		r = lb_err_set(err, LB_E_CORRUPT, "snapshot revision is %llu, the manifest "
+		    "has %lld", (unsigned long long)sc.revision, (long long)m->revision);
+		goto out;
+	} else {
+		vs->revision_checked = 1;
+	}
 out:
 	flt_free(chain);
 	return r;
@@ -269,7 +181,7 @@ verify_backup(struct vctx *x, const char *backup_id)
 	struct vstats vs;
 	uint64_t stored = 0, plain = 0;
 	char detail[LB_ERR_MSG_MAX + 64];
-	int i, r, checked = 0;
+	int i, r, checked = 0, rev_checked = 0;
 
 	if ((r = cat_backup_get(x->e->cat, backup_id, CAT_WITH_MEMBERS, &b, &err)) < 0) {
 		log_error("verify %s: %s", backup_id, err.msg);
@@ -288,6 +200,10 @@ verify_backup(struct vctx *x, const char *backup_id)
 			break;
 		}
 		checked++;
+		rev_checked += vs.revision_checked;
+		if (!vs.revision_checked)
+			log_warn("backup %s member %s: revision not checked: %s", b->id,
+			    m->name, vs.revision_note);
 		stored += vs.stored;
 		plain += vs.plain;
 	}
@@ -296,8 +212,8 @@ verify_backup(struct vctx *x, const char *backup_id)
 		    "(status %s)", b->id, cat_status_name(b->status));
 	if (r == 0) {
 		snprintf(detail, sizeof(detail), "%d member(s), %llu bytes stored, %llu bytes "
-		    "of snapshot; revision not checked", checked, (unsigned long long)stored,
-		    (unsigned long long)plain);
+		    "of snapshot, revision checked on %d", checked,
+		    (unsigned long long)stored, (unsigned long long)plain, rev_checked);
 		x->n_ok++;
 		if (!x->json)
 			printf("verified %s (%s): ok, %s\n", b->id, b->cluster, detail);
@@ -322,7 +238,7 @@ verify_backup(struct vctx *x, const char *backup_id)
 	ops_audit(x->e->cat, CAT_ACT_VERIFY, b->cluster, b->id, r == 0 ? "ok" : "failed",
 	    "{s:i, s:I, s:I, s:s?, s:b}", "members", checked, "stored_bytes",
 	    (json_int_t)stored, "snapshot_bytes", (json_int_t)plain,
-	    "error", r == 0 ? NULL : err.msg, "revision_checked", 0);
+	    "error", r == 0 ? NULL : err.msg, "revision_checked", rev_checked == checked);
 	cat_backup_free(b);
 	return r;
 }

@@ -25,6 +25,7 @@
 
 #include "catalog/catalog.h"
 #include "common/age.h"
+#include "common/bbolt_scan.h"
 #include "common/log.h"
 #include "common/manifest.h"
 #include "common/repo.h"
@@ -50,6 +51,8 @@ struct member_run {
 	uint64_t expected;         /* atomic: db size from Status, for ETA */
 	int done;                  /* atomic */
 	struct flt *sha;           /* sha256 of the stored bytes */
+	struct flt *scan;          /* the snapshot's own revision */
+	int64_t revision;          /* -1 when the scan could not tell */
 	char key[512];
 	char stored_sha256[65];
 	uint64_t stored_size;
@@ -114,7 +117,7 @@ key_safe(const char *name, char *out, size_t cap)
 	out[i] = '\0';
 }
 
-/* progress -> zstd -> age -> sha256 -> progress -> repository object */
+/* progress -> bbolt scan -> zstd -> age -> sha256 -> progress -> object */
 static int
 make_chain(void *arg, size_t i, struct pull_target *t, struct flt **chain,
     struct lb_err *err)
@@ -145,6 +148,10 @@ make_chain(void *arg, size_t i, struct pull_target *t, struct flt **chain,
 	if ((r = flt_zstd_new(e->level, e->threads, f, &g, err)) < 0)
 		goto fail;
 	f = g;
+	if ((g = flt_bbolt_scan_new(f)) == NULL)
+		goto nomem;
+	f = g;
+	m->scan = f;
 	if ((g = flt_progress_new(f, &m->pulled)) == NULL)
 		goto nomem;
 	*chain = g;
@@ -153,6 +160,7 @@ nomem:
 	r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 fail:
 	m->sha = NULL;
+	m->scan = NULL;
 	flt_free(f);
 	return r;
 }
@@ -161,13 +169,24 @@ static int
 chain_finished(void *arg, size_t i, struct pull_target *t, struct lb_err *err)
 {
 	struct member_run *m = &((struct run *)arg)->m[i];
+	struct bbolt_scan sc;
 	uint8_t d[32];
+	int r;
 
-	(void)t;
-	(void)err;
 	flt_sha256_digest(m->sha, d);
 	lb_hex(d, 32, m->stored_sha256);
 	m->stored_size = __atomic_load_n(&m->stored, __ATOMIC_RELAXED);
+	if ((r = flt_bbolt_scan_result(m->scan, &sc, err)) < 0)
+		return r;
+	if (!sc.is_bbolt)
+		return lb_err_set(err, LB_E_CORRUPT, "the snapshot is not a bbolt "
+		    "database: %s", sc.why);
+	/* The revision etcdctl snapshot status would print; the Status taken
+	 * before the pull is a lower bound when the scan cannot tell. */
+	m->revision = sc.revision_known ? (int64_t)sc.revision : -1;
+	if (!sc.revision_known)
+		log_warn("%s: snapshot revision unknown (%s); recording %lld from Status",
+		    t->name, sc.why, (long long)t->status.revision);
 	return 0;
 }
 
@@ -414,7 +433,8 @@ fill_manifest(struct run *run, struct manifest *mf, const char *cluster,
 			continue;
 		}
 		mm->status = strdup("ok");
-		mm->revision = t->status.revision;
+		mm->revision = run->m[i].revision >= 0 ? run->m[i].revision :
+		    t->status.revision;
 		mm->raft_index = t->status.raft_index;
 		mm->raft_term = t->status.raft_term;
 		mm->db_size = t->db_size;
