@@ -141,7 +141,7 @@ verify_member(struct repo *repo, const struct age_identity *id, const struct cat
 	if ((r = flt_bbolt_scan_result(bolt, &sc, err)) < 0)
 		goto out;
 	if (!sc.is_bbolt) {
-		r = lb_err_set(err, LB_E_CORRUPT, "not a bbolt database: %s", sc.why);
+		r = lb_err_set(err, LB_E_CORRUPT, "bbolt: %s", sc.why);
 		goto out;
 	}
 	if (sc.db_size != flt_etcd_trailer_db_size(trailer)) {

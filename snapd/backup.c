@@ -179,8 +179,7 @@ chain_finished(void *arg, size_t i, struct pull_target *t, struct lb_err *err)
 	if ((r = flt_bbolt_scan_result(m->scan, &sc, err)) < 0)
 		return r;
 	if (!sc.is_bbolt)
-		return lb_err_set(err, LB_E_CORRUPT, "the snapshot is not a bbolt "
-		    "database: %s", sc.why);
+		return lb_err_set(err, LB_E_CORRUPT, "bbolt: %s", sc.why);
 	/* The revision etcdctl snapshot status would print; the Status taken
 	 * before the pull is a lower bound when the scan cannot tell. */
 	m->revision = sc.revision_known ? (int64_t)sc.revision : -1;

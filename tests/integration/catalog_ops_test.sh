@@ -143,7 +143,7 @@ m.update(backup_id="20250201T000000Z-fake01", started_at="2025-02-01T00:00:00Z",
 open(os.path.join(d, "manifest.json"), "w").write(json.dumps(m))
 PY
 check rebuild_with_fake LB catalog rebuild
-check_exit verify_not_bbolt 1 "backup 20250201T000000Z-fake01 member .*bbolt: page 0 is not a meta page" \
+check_exit verify_not_bbolt 1 "backup 20250201T000000Z-fake01 member .*bbolt: not a bbolt database" \
     LB catalog verify 20250201T000000Z-fake01
 rm -r "$T/repo/prod/2025/02"
 LB catalog rebuild >/dev/null 2>&1
