@@ -542,6 +542,7 @@ open_s3(struct repo *r, const struct repo_opts *o, const char *rest,
 	so.secret_key = o->s3_secret_key;
 	so.session_token = o->s3_session_token;
 	so.connect_timeout_s = o->connect_timeout_s;
+	so.part_size = o->s3_part_size;
 	so.stall_timeout_s = o->stall_timeout_s;
 	if ((rc = s3_new(&so, &r->s3, err)) < 0)
 		return rc;

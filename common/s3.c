@@ -53,6 +53,7 @@ struct s3 {
 	long connect_timeout_s;
 	long stall_timeout_s;
 	long page_keys;
+	size_t part_size;
 	/* Idle easy handles (each keeps its connections), shared by the
 	 * threads that run requests on this client at once. */
 	pthread_mutex_t pool_lock;
@@ -1218,6 +1219,8 @@ s3_new(const struct s3_opts *o, struct s3 **out, struct lb_err *err)
 		goto nomem;
 	s->connect_timeout_s = o->connect_timeout_s > 0 ? o->connect_timeout_s : 10;
 	s->stall_timeout_s = o->stall_timeout_s > 0 ? o->stall_timeout_s : 60;
+	/* 5 MiB is S3's smallest part but the last. */
+	s->part_size = o->part_size >= (5u << 20) ? o->part_size : S3_PART_MIN;
 	/* Test knob: small pages prove continuation without 1000s of keys. */
 	s->page_keys = getenv("LIFEBOAT_S3_PAGE_KEYS") != NULL ?
 	    atol(getenv("LIFEBOAT_S3_PAGE_KEYS")) : S3_PAGE_KEYS;
@@ -1805,7 +1808,7 @@ s3_upload_new(struct s3 *s, const char *key, uint64_t size_hint,
 	u->base.ops = &upload_ops;
 	u->s = s;
 	u->size_hint = size_hint;
-	u->base_part = S3_PART_MIN;
+	u->base_part = s->part_size;
 	want = size_hint / 9000 + 1;
 	if (want > u->base_part) {
 		/* Whole MiB, so parts are easy to read in server logs. */
