@@ -86,7 +86,7 @@ static const struct opt opts[] = {
 	{ "s3-secret-access-key-file", G, T_PATH, NULL, 0, 0, R, NULL, NULL,
 	  "/etc/lifeboat/s3-secret",
 	  "file whose first line is the S3 secret key (default: $AWS_SECRET_ACCESS_KEY)" },
-	{ "s3-part-size", G, T_SIZE, "8MiB", 5 * MiB, 1 * GiB, R, NULL, NULL, NULL,
+	{ "s3-part-size", G, T_SIZE, "8MiB", 5 * MiB, 5 * GiB, R, NULL, NULL, NULL,
 	  "first part size of multipart uploads; an upload holds 4 parts in memory" },
 	{ "recipients", G, T_LIST, NULL, 1, 64, R, NULL, check_age_recipient,
 	  "age1examplexamplexamplexamplexamplexamplexamplexamplexaqsdjxrv",
