@@ -886,9 +886,10 @@ snapd_cmd(const struct lb_globals *g, int argc, char **argv)
 			}
 		}
 	}
-	log_info("snapd stopped");
 out:
 	metrics_stop(ms);
 	free_daemon(&d);
+	if (stopping)
+		log_info("snapd stopped");
 	return status;
 }
