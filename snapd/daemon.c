@@ -331,8 +331,6 @@ run_main(void *arg)
 			cs->skip_standby++;
 			pthread_mutex_unlock(&d->mu);
 			goto done;
-		} else if (lock_keep_start(cs->lock, c, &err) < 0) {
-			log_warn("cluster=%s lock: %s", cs->name, err.msg);
 		}
 	}
 	log_info("cluster=%s slot=%lld run starts", cs->name, (long long)a->slot);
@@ -344,8 +342,6 @@ run_main(void *arg)
 		res.outcome = BACKUP_FAILED;
 	}
 	backup_env_close(env);
-	if (cs->lock != NULL)
-		lock_keep_stop(cs->lock);
 	outcome = res.outcome == BACKUP_COMPLETE ? OUT_COMPLETE :
 	    res.outcome == BACKUP_PARTIAL ? OUT_PARTIAL : OUT_FAILED;
 	if (outcome == OUT_COMPLETE)
@@ -661,7 +657,7 @@ render_metrics(struct daemon *d, struct buf *b)
 	EACH(bprintf(b, "lifeboat_backup_overdue{cluster=\"%s\"} %d\n", cs->name,
 	    cs->enabled && now > overdue_at(d, cs)));
 	FAMILY(b, "lifeboat_lock_held", "gauge",
-	    "1 while this daemon holds the cluster's etcd lock; -1 when the lock is off");
+	    "1 while this daemon holds the cluster's etcd lock (renewed between slots); -1 when the lock is off");
 	EACH(bprintf(b, "lifeboat_lock_held{cluster=\"%s\"} %d\n", cs->name,
 	    cs->lock == NULL || lock_is_off(cs->lock) ? -1 : lock_is_held(cs->lock)));
 	FAMILY(b, "lifeboat_verify_total", "counter",

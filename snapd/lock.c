@@ -1,7 +1,7 @@
 /*
  * lock.c: the per-cluster election of lock.h on top of common/etcd_lock.
- * A mutex guards the lease id: the run thread, its keeper thread and the
- * release at shutdown all touch it.
+ * A mutex guards the lease id and the etcd client, which the run thread
+ * (at each slot), the renewing thread and the release at shutdown share.
  */
 #include "lock.h"
 
@@ -21,17 +21,15 @@
 
 struct snapd_lock {
 	pthread_mutex_t mu;
+	pthread_cond_t cv;
 	char cluster[128];
 	char key[1024];
 	char owner[256];
+	struct etcd_client *ec;    /* opened by the last lock_acquire */
 	int64_t lease;             /* 0: not held */
 	int off;                   /* no write access: lock disabled */
-	/* keeper thread */
 	pthread_t keeper;
-	int keeping;
-	int stop;
-	pthread_cond_t cv;
-	const struct cfg *keep_cfg;
+	int keeping, stop;
 };
 
 int
@@ -54,12 +52,28 @@ lock_new(const char *cluster, const char *prefix, const char *owner,
 	return 0;
 }
 
+static void
+keep_stop(struct snapd_lock *l)
+{
+	int join;
+
+	pthread_mutex_lock(&l->mu);
+	join = l->keeping;
+	l->stop = 1;
+	l->keeping = 0;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	if (join)
+		pthread_join(l->keeper, NULL);
+}
+
 void
 lock_free(struct snapd_lock *l)
 {
 	if (l == NULL)
 		return;
-	lock_keep_stop(l);
+	keep_stop(l);
+	etcd_close(l->ec);
 	pthread_cond_destroy(&l->cv);
 	pthread_mutex_destroy(&l->mu);
 	free(l);
@@ -89,22 +103,57 @@ open_any(const struct cfg *c, const char *cluster, struct etcd_client **out,
 	return r;
 }
 
+/* Renews the lease every LOCK_TTL_S / 3 seconds while there is one.  A
+ * failure is logged once per series, not every few seconds. */
+static void *
+keeper_main(void *arg)
+{
+	struct snapd_lock *l = arg;
+	struct timespec ts;
+	struct lb_err err;
+	int64_t ttl;
+	int failing = 0, r;
+
+	pthread_mutex_lock(&l->mu);
+	while (!l->stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += LOCK_TTL_S / 3;
+		while (!l->stop && pthread_cond_timedwait(&l->cv, &l->mu, &ts) != ETIMEDOUT)
+			;
+		if (l->stop || l->lease == 0 || l->ec == NULL)
+			continue;
+		if ((r = etcd_lease_keepalive(l->ec, l->lease, &ttl, &err)) == LB_E_NOTFOUND) {
+			log_warn("cluster=%s lock=%s lost: %s", l->cluster, l->key, err.msg);
+			__atomic_store_n(&l->lease, 0, __ATOMIC_RELAXED);
+		} else if (r < 0 && !failing) {
+			log_warn("cluster=%s lock keepalive: %s (retrying)", l->cluster, err.msg);
+		} else if (r == 0 && failing) {
+			log_info("cluster=%s lock keepalive works again", l->cluster);
+		}
+		failing = r < 0;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
 int
 lock_acquire(struct snapd_lock *l, const struct cfg *c, int *held, struct lb_err *err)
 {
 	struct etcd_client *ec = NULL;
 	int64_t id = 0, ttl = 0;
-	int r, ok = 0;
+	int r = 0, ok = 0;
 
 	*held = 0;
 	pthread_mutex_lock(&l->mu);
 	if (l->off) {
 		*held = 1;
-		r = 0;
 		goto out;
 	}
+	/* A fresh client each slot picks up changed endpoints or TLS files. */
 	if ((r = open_any(c, l->cluster, &ec, err)) < 0)
 		goto out;
+	etcd_close(l->ec);
+	l->ec = ec;
 	if (l->lease != 0) {
 		/* Still ours?  Renew, then check the key sits on our lease. */
 		if (etcd_lease_keepalive(ec, l->lease, &ttl, err) == 0 &&
@@ -113,8 +162,9 @@ lock_acquire(struct snapd_lock *l, const struct cfg *c, int *held, struct lb_err
 			goto out;
 		}
 		log_warn("cluster=%s lock=%s lost (%s)", l->cluster, l->key,
-		    ok ? "lease expired" : "key gone");
-		l->lease = 0;
+		    err->code != 0 ? err->msg : "the key is no longer on our lease");
+		lb_err_clear(err);
+		__atomic_store_n(&l->lease, 0, __ATOMIC_RELAXED);
 	}
 	if ((r = etcd_lease_grant(ec, LOCK_TTL_S, &id, &ttl, err)) < 0)
 		goto auth;
@@ -125,10 +175,18 @@ lock_acquire(struct snapd_lock *l, const struct cfg *c, int *held, struct lb_err
 			goto auth;
 		goto out;
 	}
-	l->lease = id;
+	__atomic_store_n(&l->lease, id, __ATOMIC_RELAXED);
 	*held = 1;
 	log_info("cluster=%s lock=%s taken lease=%llx ttl=%lld", l->cluster, l->key,
 	    (unsigned long long)id, (long long)ttl);
+	if (!l->keeping) {
+		l->stop = 0;
+		if (pthread_create(&l->keeper, NULL, keeper_main, l) == 0)
+			l->keeping = 1;
+		else
+			log_warn("cluster=%s lock: cannot start the renewing thread; the "
+			    "lock lasts %ds per slot", l->cluster, LOCK_TTL_S);
+	}
 	goto out;
 auth:
 	if (r == LB_E_AUTH) {
@@ -142,73 +200,7 @@ auth:
 	}
 out:
 	pthread_mutex_unlock(&l->mu);
-	etcd_close(ec);
 	return r;
-}
-
-static void *
-keeper_main(void *arg)
-{
-	struct snapd_lock *l = arg;
-	struct etcd_client *ec = NULL;
-	struct timespec ts;
-	struct lb_err err;
-	int64_t lease, ttl;
-
-	pthread_mutex_lock(&l->mu);
-	while (!l->stop) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += LOCK_TTL_S / 3;
-		while (!l->stop && pthread_cond_timedwait(&l->cv, &l->mu, &ts) != ETIMEDOUT)
-			;
-		if (l->stop || (lease = l->lease) == 0)
-			continue;
-		pthread_mutex_unlock(&l->mu);
-		if (ec == NULL && open_any(l->keep_cfg, l->cluster, &ec, &err) < 0)
-			log_warn("cluster=%s lock keepalive: %s", l->cluster, err.msg);
-		else if (etcd_lease_keepalive(ec, lease, &ttl, &err) < 0) {
-			log_warn("cluster=%s lock keepalive: %s", l->cluster, err.msg);
-			etcd_close(ec);
-			ec = NULL;
-		}
-		pthread_mutex_lock(&l->mu);
-	}
-	pthread_mutex_unlock(&l->mu);
-	etcd_close(ec);
-	return NULL;
-}
-
-int
-lock_keep_start(struct snapd_lock *l, const struct cfg *c, struct lb_err *err)
-{
-	int r = 0;
-
-	pthread_mutex_lock(&l->mu);
-	if (!l->keeping && !l->off) {
-		l->stop = 0;
-		l->keep_cfg = c;
-		if (pthread_create(&l->keeper, NULL, keeper_main, l) != 0)
-			r = lb_err_set(err, LB_E_NOMEM, "cannot start the lock keeper thread");
-		else
-			l->keeping = 1;
-	}
-	pthread_mutex_unlock(&l->mu);
-	return r;
-}
-
-void
-lock_keep_stop(struct snapd_lock *l)
-{
-	int join;
-
-	pthread_mutex_lock(&l->mu);
-	join = l->keeping;
-	l->stop = 1;
-	l->keeping = 0;
-	pthread_cond_broadcast(&l->cv);
-	pthread_mutex_unlock(&l->mu);
-	if (join)
-		pthread_join(l->keeper, NULL);
 }
 
 void
@@ -217,16 +209,21 @@ lock_release(struct snapd_lock *l, const struct cfg *c)
 	struct etcd_client *ec = NULL;
 	struct lb_err err;
 	int64_t lease;
+	int r = -1;
 
-	lock_keep_stop(l);
+	keep_stop(l);
 	pthread_mutex_lock(&l->mu);
 	lease = l->lease;
-	l->lease = 0;
+	__atomic_store_n(&l->lease, 0, __ATOMIC_RELAXED);
+	if (lease != 0 && l->ec != NULL)
+		r = etcd_lease_revoke(l->ec, lease, &err);
 	pthread_mutex_unlock(&l->mu);
 	if (lease == 0)
 		return;
-	if (open_any(c, l->cluster, &ec, &err) < 0 ||
-	    etcd_lease_revoke(ec, lease, &err) < 0)
+	/* The kept connection may be gone; one more try on a new one. */
+	if (r < 0 && (r = open_any(c, l->cluster, &ec, &err)) == 0)
+		r = etcd_lease_revoke(ec, lease, &err);
+	if (r < 0 && err.code != LB_E_NOTFOUND)
 		log_warn("cluster=%s lock release: %s (it expires within %ds)",
 		    l->cluster, err.msg, LOCK_TTL_S);
 	else

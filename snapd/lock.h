@@ -5,11 +5,11 @@
  * scheduled run, for the key <lock-prefix><cluster>, created only if
  * absent (Txn on create revision 0) and attached to a lease of
  * LOCK_TTL_S seconds.  The daemon that creates it runs the slot and
- * keeps the lease alive for as long as the run lasts and across slots
- * (it re-checks at each slot that the key is still on its lease), so the
- * others skip; when it stops, it revokes the lease, and when it dies the
- * lease expires and another daemon takes over at its next slot.  Slots
- * are aligned to the clock (cron.h), so each slot yields one backup.
+ * keeps the lease alive from a thread of the lock (every LOCK_TTL_S / 3
+ * seconds) and re-checks at each slot that the key is still on its lease,
+ * so the others skip; when it stops, it revokes the lease, and when it
+ * dies the lease expires and another daemon takes over at its next slot.
+ * Slots are aligned to the clock (cron.h), so each slot yields one backup.
  *
  * A user without write access to the key (etcd auth) cannot take the
  * lock: it is then turned off for that cluster, with a warning in the
@@ -31,21 +31,20 @@ struct snapd_lock;
 int lock_new(const char *cluster, const char *prefix, const char *owner,
     struct snapd_lock **out, struct lb_err *err);
 
-/* Frees l (does not release it; call lock_release first); NULL is fine. */
+/* Frees l (stops renewing but does not revoke: call lock_release
+ * first); NULL is fine. */
 void lock_free(struct snapd_lock *l);
 
 /* Takes the lock or confirms this daemon still holds it.  *held is 1 when
  * this daemon may run the slot (also when the lock is off), 0 when another
- * holds it.  Fails (LB_E_NET, ...) when no member could be asked. */
+ * holds it.  Fails (LB_E_NET, ...) when no member could be asked.  The
+ * client opened here stays with l for the renewals, so c need not
+ * outlive the call. */
 int lock_acquire(struct snapd_lock *l, const struct cfg *c, int *held,
     struct lb_err *err);
 
-/* Starts a thread that renews the lease every LOCK_TTL_S / 3 seconds
- * until lock_keep_stop; c must live until then. */
-int lock_keep_start(struct snapd_lock *l, const struct cfg *c, struct lb_err *err);
-void lock_keep_stop(struct snapd_lock *l);
-
-/* Revokes the lease if this daemon holds the lock (logs failures). */
+/* Stops renewing and revokes the lease if this daemon holds the lock
+ * (logs failures); c is the current configuration. */
 void lock_release(struct snapd_lock *l, const struct cfg *c);
 
 /* 1 while the lock is off for lack of write access. */
