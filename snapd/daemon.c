@@ -65,7 +65,8 @@ struct daemon {
 	struct cstate **cs;
 	size_t n_cs;
 	pthread_t main_thread;
-	volatile sig_atomic_t cancel;
+	volatile sig_atomic_t cancel;   /* cancel running backups */
+	volatile sig_atomic_t stopping; /* start no new ones */
 	double scale;              /* daemon clock rate (1 outside tests) */
 	double anchor;
 	time_t started;
@@ -231,8 +232,8 @@ apply_config(struct daemon *d, const struct cfg *c, time_t now, struct lb_err *e
 			lock_free(cs->lock);
 			cs->lock = NULL;
 			snprintf(cs->lock_prefix, sizeof(cs->lock_prefix), "%s", prefix);
-			if (*prefix != '\0' && (r = lock_new(name, prefix, d->owner, &cs->lock,
-			    err)) < 0)
+			if (*prefix != '\0' && (r = lock_new(name, prefix, d->owner,
+			    &d->cancel, &cs->lock, err)) < 0)
 				return r;
 		}
 	}
@@ -332,6 +333,10 @@ run_main(void *arg)
 			pthread_mutex_unlock(&d->mu);
 			goto done;
 		}
+	}
+	if (d->stopping) {
+		log_info("cluster=%s slot=%lld not run: stopping", cs->name, (long long)a->slot);
+		goto done;
 	}
 	log_info("cluster=%s slot=%lld run starts", cs->name, (long long)a->slot);
 	if ((r = backup_env_open(c, PROGRESS_NONE, &d->cancel, &env, &res.err)) == 0) {
@@ -875,6 +880,7 @@ snapd_cmd(const struct lb_globals *g, int argc, char **argv)
 				    sig == SIGTERM ? "SIGTERM" : "SIGINT", running, SNAPD_GRACE_S);
 				notify_send("STOPPING=1");
 				stopping = 1;
+				d.stopping = 1;
 				stop_deadline = now_r + SNAPD_GRACE_S;
 			} else if (!d.cancel) {
 				log_warn("second stop signal: cancelling running backups now");

@@ -30,11 +30,12 @@ struct snapd_lock {
 	int off;                   /* no write access: lock disabled */
 	pthread_t keeper;
 	int keeping, stop;
+	const volatile sig_atomic_t *cancel;
 };
 
 int
 lock_new(const char *cluster, const char *prefix, const char *owner,
-    struct snapd_lock **out, struct lb_err *err)
+    const volatile sig_atomic_t *cancel, struct snapd_lock **out, struct lb_err *err)
 {
 	struct snapd_lock *l;
 
@@ -48,6 +49,7 @@ lock_new(const char *cluster, const char *prefix, const char *owner,
 	snprintf(l->cluster, sizeof(l->cluster), "%s", cluster);
 	snprintf(l->key, sizeof(l->key), "%s%s", prefix, cluster);
 	snprintf(l->owner, sizeof(l->owner), "%s", owner);
+	l->cancel = cancel;
 	*out = l;
 	return 0;
 }
@@ -81,8 +83,8 @@ lock_free(struct snapd_lock *l)
 
 /* A client to the first member of the cluster that answers. */
 static int
-open_any(const struct cfg *c, const char *cluster, struct etcd_client **out,
-    struct lb_err *err)
+open_any(const struct cfg *c, const char *cluster,
+    const volatile sig_atomic_t *cancel, struct etcd_client **out, struct lb_err *err)
 {
 	const char *const *eps = NULL;
 	struct etcd_opts o;
@@ -93,6 +95,7 @@ open_any(const struct cfg *c, const char *cluster, struct etcd_client **out,
 	*out = NULL;
 	if ((r = setup_etcd_opts(c, cluster, &o, &password, err)) < 0)
 		return r;
+	o.cancel = cancel;
 	n = cfg_get_list(c, cluster, "endpoints", &eps);
 	r = lb_err_set(err, LB_E_CONFIG, "cluster %s has no endpoints", cluster);
 	for (i = 0; i < n; i++) {
@@ -150,7 +153,7 @@ lock_acquire(struct snapd_lock *l, const struct cfg *c, int *held, struct lb_err
 		goto out;
 	}
 	/* A fresh client each slot picks up changed endpoints or TLS files. */
-	if ((r = open_any(c, l->cluster, &ec, err)) < 0)
+	if ((r = open_any(c, l->cluster, l->cancel, &ec, err)) < 0)
 		goto out;
 	etcd_close(l->ec);
 	l->ec = ec;
@@ -221,7 +224,7 @@ lock_release(struct snapd_lock *l, const struct cfg *c)
 	if (lease == 0)
 		return;
 	/* The kept connection may be gone; one more try on a new one. */
-	if (r < 0 && (r = open_any(c, l->cluster, &ec, &err)) == 0)
+	if (r < 0 && (r = open_any(c, l->cluster, NULL, &ec, &err)) == 0)
 		r = etcd_lease_revoke(ec, lease, &err);
 	if (r < 0 && err.code != LB_E_NOTFOUND)
 		log_warn("cluster=%s lock release: %s (it expires within %ds)",

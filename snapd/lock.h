@@ -18,6 +18,8 @@
 #ifndef LB_SNAPD_LOCK_H
 #define LB_SNAPD_LOCK_H
 
+#include <signal.h>
+
 #include "common/config.h"
 #include "common/err.h"
 
@@ -27,9 +29,11 @@
 struct snapd_lock;
 
 /* A lock for cluster named by prefix + cluster; owner is the value put
- * into the key (host and pid, for people reading etcd). */
+ * into the key (host and pid, for people reading etcd); calls to etcd
+ * stop when *cancel turns non-zero (NULL: never). */
 int lock_new(const char *cluster, const char *prefix, const char *owner,
-    struct snapd_lock **out, struct lb_err *err);
+    const volatile sig_atomic_t *cancel, struct snapd_lock **out,
+    struct lb_err *err);
 
 /* Frees l (stops renewing but does not revoke: call lock_release
  * first); NULL is fine. */

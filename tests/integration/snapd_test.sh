@@ -142,3 +142,28 @@ kill -TERM "$(cat "$T/$standby.pid")"
 wait "$(cat "$T/$standby.pid")"
 rc=$?
 if [ "$rc" -eq 0 ]; then ok ha_standby_exits_0; else fail ha_standby_exits_0 "exit $rc"; fi
+
+# --- overlap: a run longer than the interval skips slots, counted --------
+# A "member" that accepts connections and never answers: each run waits
+# for the stall timeout (5 s), longer than the 2 s interval.
+hport=$(free_port)
+python3 -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $hport)); s.listen(16)
+conns = []
+while True:
+    c, _ = s.accept(); conns.append(c)
+" &
+echo $! >>"$T/pids"
+write_conf o "@every 1m" "stall-timeout = 5s
+connect-timeout = 1s"
+sed -i "s|^endpoints = .*|endpoints = http://127.0.0.1:$hport|" "$T/o.conf"
+start o
+overlaps() { [ "$(metric o 'lifeboat_backup_runs_skipped_total{cluster="c1",reason="overlap"}')" -ge "$1" ]; }
+check overlap_skipped_and_counted wait_for 20 overlaps 2
+check overlap_logged grep -q 'skipped: the previous run is still going' "$T/o.log"
+kill -TERM "$(cat "$T/o.pid")"
+wait "$(cat "$T/o.pid")"
+rc=$?
+if [ "$rc" -eq 0 ]; then ok overlap_daemon_exits_0; else fail overlap_daemon_exits_0 "exit $rc"; fi
