@@ -195,7 +195,14 @@ apply_config(struct daemon *d, const struct cfg *c, time_t now, struct lb_err *e
 
 	for (i = 0; i < d->n_cs; i++)
 		d->cs[i]->present = 0;
-	snprintf(d->tz, sizeof(d->tz), "%s", cfg_get_str(c, NULL, "timezone"));
+	if (strcmp(d->tz, cfg_get_str(c, NULL, "timezone")) != 0) {
+		/* Another zone moves every cron slot. */
+		snprintf(d->tz, sizeof(d->tz), "%s", cfg_get_str(c, NULL, "timezone"));
+		for (i = 0; i < d->n_cs; i++) {
+			sched_free(d->cs[i]->sched);
+			d->cs[i]->sched = NULL;
+		}
+	}
 	for (i = 0; i < cfg_cluster_count(c); i++) {
 		const char *name = cfg_cluster_name(c, i);
 		const char *expr = cfg_get_str(c, name, "schedule");
@@ -216,6 +223,12 @@ apply_config(struct daemon *d, const struct cfg *c, time_t now, struct lb_err *e
 		}
 		cs->present = 1;
 		cs->enabled = cfg_get_int(c, name, "enabled") != 0;
+		/* Verification runs belong to the restore module; until it offers
+		 * one, the schedule is accepted and said to be idle. */
+		if (cfg_is_set(c, name, "verify-schedule"))
+			log_warn("cluster=%s verify-schedule=\"%s\": scheduled verification is "
+			    "not in this build yet, no verification runs", name,
+			    cfg_get_str(c, name, "verify-schedule"));
 		if (cs->sched == NULL || strcmp(sched_text(cs->sched), expr) != 0) {
 			if ((r = sched_parse(expr, &s, err)) < 0)
 				return r;
