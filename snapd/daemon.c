@@ -451,44 +451,68 @@ reap(struct daemon *d)
 	return running;
 }
 
-/* Starts what is due; returns the daemon-clock time of the next slot. */
+static void
+advance(struct daemon *d, struct cstate *cs, time_t now)
+{
+	struct lb_err err;
+	time_t next;
+
+	if (sched_next(cs->sched, now, d->tz, &next, &err) < 0) {
+		log_error("cluster=%s schedule: %s", cs->name, err.msg);
+		next = now + 3600;
+	}
+	pthread_mutex_lock(&d->mu);
+	cs->next_due = next;
+	pthread_mutex_unlock(&d->mu);
+}
+
+/* Starts what is due, up to max-concurrent-clusters at once and the
+ * longest waiting first; returns the daemon-clock time of the next slot
+ * (clusters waiting for a free place are started when a run ends: the
+ * join wakes the main loop). */
 static time_t
 schedule(struct daemon *d, int *running)
 {
-	time_t now = dnow(d), soonest = now + 3600, next;
+	time_t now = dnow(d), soonest = now + 3600;
 	long max = (long)cfg_get_int(d->cur->cfg, NULL, "max-concurrent-clusters");
-	struct lb_err err;
+	struct cstate *best;
 	size_t i;
 
+#define SCHEDULED(cs) ((cs)->present && (cs)->enabled && (cs)->sched != NULL)
 	for (i = 0; i < d->n_cs; i++) {
 		struct cstate *cs = d->cs[i];
 
-		if (!cs->present || !cs->enabled)
-			continue;
-		if (now >= cs->next_due) {
-			if (cs->running) {
-				log_warn("cluster=%s slot=%lld skipped: the previous run is still going",
-				    cs->name, (long long)cs->next_due);
-				pthread_mutex_lock(&d->mu);
-				cs->skip_overlap++;
-				pthread_mutex_unlock(&d->mu);
-			} else if (*running >= max) {
-				/* Starts when a run ends (the join wakes us). */
-				continue;
-			} else if (start_run(d, cs, cs->next_due) == 0) {
-				(*running)++;
-			}
-			if (sched_next(cs->sched, now, d->tz, &next, &err) < 0) {
-				log_error("cluster=%s schedule: %s", cs->name, err.msg);
-				next = now + 3600;
-			}
+		if (SCHEDULED(cs) && cs->running && now >= cs->next_due) {
+			log_warn("cluster=%s slot=%lld skipped: the previous run is still going",
+			    cs->name, (long long)cs->next_due);
 			pthread_mutex_lock(&d->mu);
-			cs->next_due = next;
+			cs->skip_overlap++;
 			pthread_mutex_unlock(&d->mu);
+			advance(d, cs, now);
 		}
-		if (cs->next_due < soonest)
+	}
+	while (*running < max) {
+		best = NULL;
+		for (i = 0; i < d->n_cs; i++) {
+			struct cstate *cs = d->cs[i];
+
+			if (SCHEDULED(cs) && !cs->running && now >= cs->next_due &&
+			    (best == NULL || cs->next_due < best->next_due))
+				best = cs;
+		}
+		if (best == NULL)
+			break;
+		if (start_run(d, best, best->next_due) == 0)
+			(*running)++;
+		advance(d, best, now);
+	}
+	for (i = 0; i < d->n_cs; i++) {
+		struct cstate *cs = d->cs[i];
+
+		if (SCHEDULED(cs) && cs->next_due > now && cs->next_due < soonest)
 			soonest = cs->next_due;
 	}
+#undef SCHEDULED
 	return soonest;
 }
 

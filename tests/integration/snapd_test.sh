@@ -7,9 +7,11 @@
 # /healthz is 200, turns 503 when the cluster is down for more than two
 # intervals and 200 again once it is back; SIGHUP with a bad configuration
 # is refused and the daemon keeps running, a good one is taken; SIGTERM
-# exits 0 and leaves no running row; two daemons against one cluster take
-# exactly one backup per slot (etcd lock), and the standby takes over when
-# the holder is killed.
+# exits 0 and leaves no running row; systemd notifications arrive; two
+# daemons against one cluster take exactly one backup per slot (etcd
+# lock), and the standby takes over when the holder is killed; runs longer
+# than the interval skip slots; max-concurrent-clusters holds; without
+# write access to the lock key the lock is off and the log says so.
 . "$(dirname "$0")/../lib.sh"
 
 SCALE=30
@@ -159,26 +161,42 @@ wait "$(cat "$T/$standby.pid")"
 rc=$?
 if [ "$rc" -eq 0 ]; then ok ha_standby_exits_0; else fail ha_standby_exits_0 "exit $rc"; fi
 
-# --- overlap: a run longer than the interval skips slots, counted --------
-# A "member" that accepts connections and never answers: each run waits
-# for the stall timeout (5 s), longer than the 2 s interval.
+# --- overlap and concurrency ---------------------------------------------
+# Two clusters whose "member" accepts connections and never answers: each
+# run waits for the stall timeout (5 s), longer than the 2 s interval, and
+# max-concurrent-clusters = 1 lets one run at a time.
 hport=$(free_port)
 python3 -c "
-import socket, time
+import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', $hport)); s.listen(16)
+s.bind(('127.0.0.1', $hport)); s.listen(64)
 conns = []
 while True:
     c, _ = s.accept(); conns.append(c)
 " &
 echo $! >>"$T/pids"
 write_conf o "@every 1m" "stall-timeout = 5s
-connect-timeout = 1s"
+connect-timeout = 1s
+max-concurrent-clusters = 1"
 sed -i "s|^endpoints = .*|endpoints = http://127.0.0.1:$hport|" "$T/o.conf"
+printf '[cluster:c2]\nendpoints = http://127.0.0.1:%s\nschedule = @every 1m\n' "$hport" >>"$T/o.conf"
 start o
-overlaps() { [ "$(metric o 'lifeboat_backup_runs_skipped_total{cluster="c1",reason="overlap"}')" -ge "$1" ]; }
-check overlap_skipped_and_counted wait_for 20 overlaps 2
+maxrun=0
+i=0
+while [ $i -lt 24 ]; do
+	r=$(curl -s "$(url o /metrics)" | awk '/^lifeboat_backup_running/ { n += $2 } END { print n + 0 }')
+	[ "$r" -gt "$maxrun" ] && maxrun=$r
+	sleep 0.5
+	i=$((i + 1))
+done
+if [ "$maxrun" -eq 1 ]; then ok concurrency_limit_holds
+else fail concurrency_limit_holds "at most $maxrun running at once (want 1)"; fi
+sk=$(metric o 'lifeboat_backup_runs_skipped_total{cluster="c1",reason="overlap"}')
+if [ "${sk:-0}" -ge 1 ]; then ok overlap_skipped_and_counted
+else fail overlap_skipped_and_counted "overlap skips = ${sk:-none}"; fi
 check overlap_logged grep -q 'skipped: the previous run is still going' "$T/o.log"
+# c2 waits for c1's run (lock and backup each stall 5 s), then gets its turn.
+check concurrency_waiting_cluster_runs wait_for 40 grep -q 'cluster=c2 slot=.* run starts' "$T/o.log"
 kill -TERM "$(cat "$T/o.pid")"
 wait "$(cat "$T/o.pid")"
 rc=$?
