@@ -3,7 +3,7 @@
 #
 #   LIFEBOAT=build/asan/lifeboat sh tests/tools/snapd_soak.sh [RUNS]
 #
-# One etcd member with a few thousand keys, a file:// repository, the
+# One etcd member with a thousand keys, a file:// repository, the
 # daemon on its test clock at one run per second (@every 1m, scale 60),
 # until RUNS (default 200) backups are complete.  Samples the daemon's
 # RSS from /proc every 10 runs and /metrics while it runs, then stops it
@@ -13,10 +13,15 @@ RUNS=${1:-200}
 export LIFEBOAT_SNAPD_TIMESCALE="60@$(date +%s)"
 etcd_cluster soak 1 || exit 1
 EP=$(cat "$T/soak/m1.url")
-i=0
-while [ $i -lt 2000 ]; do echo "put /k/$i value-$i-$(date +%N)"; i=$((i + 1)); done |
-	sed 's/^put \([^ ]*\) \(.*\)/\1 \2/' | while read -r k v; do
-	etcdctl --endpoints "$EP" put "$k" "$v" >/dev/null; done 2>/dev/null &
+# 1000 keys of 200 bytes, in ten transactions (etcdctl txn reads
+# compares, success ops and failure ops separated by blank lines).
+pad=$(printf '%0200d' 0)
+b=0
+while [ $b -lt 10 ]; do
+	{ echo; i=0; while [ $i -lt 100 ]; do echo "put /k/$b/$i $pad"; i=$((i + 1)); done; echo; echo; } |
+		etcdctl --endpoints "$EP" txn >/dev/null
+	b=$((b + 1))
+done
 "$LIFEBOAT" keygen -o "$T/id.txt" >"$T/k.out" 2>&1
 port=$(free_port)
 cat >"$T/s.conf" <<EOC
