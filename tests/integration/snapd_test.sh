@@ -11,7 +11,9 @@
 # daemons against one cluster take exactly one backup per slot (etcd
 # lock), and the standby takes over when the holder is killed; runs longer
 # than the interval skip slots; max-concurrent-clusters holds; without
-# write access to the lock key the lock is off and the log says so.
+# write access to the lock key the lock is off and the log says so; at
+# start, one catch-up run when the catalog misses the last slot, none
+# when it does not.
 . "$(dirname "$0")/../lib.sh"
 
 SCALE=30
@@ -134,6 +136,42 @@ if "$LIFEBOAT" catalog list --catalog "$T/a.db" --status running | grep -q 'no b
 then ok sigterm_no_running_row
 else fail sigterm_no_running_row "$("$LIFEBOAT" catalog list --catalog "$T/a.db" --status running)"; fi
 check sigterm_lock_released grep -q 'lock=/lifeboat/lock/c1 released' "$T/a.log"
+
+# --- catch-up at start, on the real clock ----------------------------------
+# @yearly: a backup from this session covers the last slot (no run at
+# start); one from two years ago does not (one run at start, not one per
+# missed year).  The old one is a real manifest with its dates moved back.
+(
+unset LIFEBOAT_SNAPD_TIMESCALE
+write_conf y "@yearly"
+sed -i "s|^catalog = .*|catalog = $T/a.db|" "$T/y.conf"
+start y
+sleep 3
+if grep -q 'catch-up' "$T/y.log" || grep -q 'run starts' "$T/y.log"
+then fail catchup_not_when_recent "$(grep -m1 'catch-up\|run starts' "$T/y.log")"
+else ok catchup_not_when_recent; fi
+kill -TERM "$(cat "$T/y.pid")"; wait "$(cat "$T/y.pid")"
+mf=$(find "$T/repo-a" -name manifest.json | head -n 1)
+python3 - "$mf" "$T/old.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+y = str(int(m["started_at"][:4]) - 2)
+for k in ("started_at", "finished_at"):
+    m[k] = y + m[k][4:]
+m["backup_id"] = y + m["backup_id"][4:]
+json.dump(m, open(sys.argv[2], "w"))
+PY
+write_conf z "@yearly"
+"$(dirname "$LIFEBOAT")/tools/catalog_fixture" "$T/z.db" record "$T/old.json" >"$T/fixture.out" 2>&1 ||
+	fail catchup_fixture "$(cat "$T/fixture.out")"
+start z
+check catchup_one_run_when_old wait_for 10 grep -q 'outcome=complete' "$T/z.log"
+sleep 2
+n=$(grep -c 'run starts' "$T/z.log")
+if grep -q 'catch-up' "$T/z.log" && [ "$n" -eq 1 ]; then ok catchup_exactly_one_run
+else fail catchup_exactly_one_run "$n runs"; fi
+kill -TERM "$(cat "$T/z.pid")"; wait "$(cat "$T/z.pid")"
+)
 
 # --- two daemons, one cluster: one backup per slot ----------------------
 write_conf h1 "@every 1m"
