@@ -16,6 +16,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "snapd/backup.h"
+#include "snapd/daemon.h"
 #include "snapd/pull.h"
 
 static int cmd_version(const struct lb_globals *g, int argc, char **argv);
@@ -28,6 +29,7 @@ static const struct {
 } commands[] = {
 	{ "backup", backup_cmd, "back up the configured clusters" },
 	{ "pull", pull_cmd, "pull a verified snapshot from every member" },
+	{ "snapd", snapd_cmd, "run the snapshot daemon (schedules, metrics, health)" },
 	{ "catalog", cat_cmd_catalog, "list, show, verify and audit backups" },
 	{ "keygen", age_cmd_keygen, "generate an age identity for encrypting backups" },
 	{ "config", cfg_cmd_config, "check the configuration, list its options" },
