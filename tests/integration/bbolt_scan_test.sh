@@ -131,7 +131,7 @@ same scan_after_compaction "$T/s3.db"
 ectl put /tomb x >/dev/null
 ectl del /tomb >/dev/null
 trev=$(ectl get /none -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
-ectl compact "$trev" >/dev/null
+ectl compact --physical "$trev" >/dev/null
 ectl snapshot save "$T/s5.db" >/dev/null 2>&1
 same scan_compacted_tombstone "$T/s5.db"
 check scan_compacted_tombstone_below_newest \
