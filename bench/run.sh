@@ -70,7 +70,6 @@ bench_snapshot() {
 		compare "snapshot $size (etcdctl only: lifeboat has no pull command yet)" \
 		    "etcdctl snapshot save" cmd_etcdctl_save
 	fi
-	bench_etcd_stop
 }
 
 # s3rver for the backup benchmark, on a free port; stopped with the rest.
@@ -101,6 +100,7 @@ cmd_sequential_backup() {
 	    zstd -3 -q "$2/s.db" -o "$2/s.db.zst"
 	    age -r "$3" -o "$2/s.db.zst.age" "$2/s.db.zst"
 	    curl -sSf --aws-sigv4 aws:amz:us-east-1:s3 --user S3RVER:S3RVER \
+	        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
 	        -T "$2/s.db.zst.age" "$4/bench/sequential/s.db.zst.age"' \
 	    sequential "$BENCH_URL" "$1" "$(cat "$BENCH_DIR/recipient")" "$BENCH_S3")
 }
@@ -108,11 +108,7 @@ cmd_sequential_backup() {
 # One member backed up to s3rver: lifeboat's streaming chain against
 # etcdctl's plain save to local disk and against the sequential script.
 bench_backup() {
-	local size=$1 bytes
-	bytes=$(bench_size_bytes "$size")
-	bench_need_space $((bytes * 6 + (512 << 20)))
-	bench_etcd_start "etcd-$size"
-	bench_load "$size"
+	local size=$1
 	bench_s3rver_start
 	rm -f "$BENCH_DIR/identity.txt"
 	"$LIFEBOAT" keygen -o "$BENCH_DIR/identity.txt" >"$BENCH_DIR/recipient"
@@ -138,6 +134,17 @@ bench_backup() {
 	    "lifeboat backup (s3rver)" cmd_lifeboat_backup \
 	    "etcdctl snapshot save (local disk)" cmd_etcdctl_save \
 	    "sequential: etcdctl save, zstd -3, age, curl upload" cmd_sequential_backup
+}
+
+# One member of each size, loaded once, then every benchmark against it.
+bench_size() {
+	local size=$1 bytes
+	bytes=$(bench_size_bytes "$size")
+	bench_need_space $((bytes * 6 + (512 << 20)))
+	bench_etcd_start "etcd-$size"
+	bench_load "$size"
+	bench_snapshot "$size"
+	bench_backup "$size"
 	bench_cleanup
 }
 
@@ -156,10 +163,7 @@ main() {
 		bench_say "$LIFEBOAT has no 'pull' command yet: measuring etcdctl alone"
 	fi
 	for size in $BENCH_SIZES; do
-		bench_snapshot "$size"
-	done
-	for size in $BENCH_SIZES; do
-		bench_backup "$size"
+		bench_size "$size"
 	done
 	bench_say "results in $BENCH_RESULTS (raw runs in $BENCH_RAW)"
 }
