@@ -20,6 +20,10 @@ int cat_cmd_verify(const struct lb_globals *g, int argc, char **argv);
 int cat_cmd_rebuild(const struct lb_globals *g, int argc, char **argv);
 /* `lifeboat catalog prune [--dry-run] [--cluster C]`. */
 int cat_cmd_prune(const struct lb_globals *g, int argc, char **argv);
+/* Applies cluster's retention now, under the prune lock: what the daemon
+ * runs after each backup. */
+int cat_prune_cluster(const struct lb_globals *g, const char *cluster,
+    struct lb_err *err);
 /* `lifeboat catalog export ID -o FILE.tar`. */
 int cat_cmd_export(const struct lb_globals *g, int argc, char **argv);
 /* `lifeboat catalog import FILE.tar`. */

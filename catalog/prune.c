@@ -351,3 +351,28 @@ out:
 	ops_close(&e);
 	return status;
 }
+
+int
+cat_prune_cluster(const struct lb_globals *g, const char *cluster, struct lb_err *err)
+{
+	struct ops_env e = { 0 };
+	struct totals t = { 0 };
+	int r, lock = -1;
+
+	if ((r = ops_open(g, NULL, OPS_REPO | OPS_CAT, &e, err)) < 0 ||
+	    (r = take_lock(e.catalog_path, &lock, err)) < 0)
+		goto out;
+	if ((r = prune_cluster(&e, cluster, 0, &t)) < 0 || t.failed > 0) {
+		r = lb_err_set(err, LB_E_PARTIAL, "prune of cluster %s: %d backup(s) "
+		    "could not be deleted (see the log)", cluster, t.failed);
+		goto out;
+	}
+	if (t.deleted > 0)
+		log_info("cluster %s: pruned %d backup(s), kept %d", cluster, t.deleted,
+		    t.kept);
+out:
+	if (lock >= 0)
+		close(lock);
+	ops_close(&e);
+	return r;
+}

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "catalog/ops.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "scheduler/cron.h"
@@ -308,15 +309,20 @@ refused:
 
 /* --- runs --------------------------------------------------------------- */
 
-/* Where retention applies after each backup.  The catalog's prune (a
- * separate change) plugs in here; until it lands a set `retention` is
- * only noted. */
+/* Retention applies after each backup of a cluster that sets one. */
 static void
 prune_after_backup(const struct cfg *c, const char *cluster)
 {
-	if (cfg_is_set(c, cluster, "retention"))
-		log_debug("cluster=%s retention=\"%s\": prune is not in this build yet",
-		    cluster, cfg_get_str(c, cluster, "retention"));
+	struct lb_globals g = { 0 };
+	struct lb_err err;
+
+	if (!cfg_is_set(c, cluster, "retention"))
+		return;
+	g.config_path = cfg_source(c);
+	g.config_explicit = 1;
+	lb_err_clear(&err);
+	if (cat_prune_cluster(&g, cluster, &err) < 0)
+		log_error("cluster=%s prune: %s", cluster, err.msg);
 }
 
 static void *

@@ -137,6 +137,19 @@ then ok sigterm_no_running_row
 else fail sigterm_no_running_row "$("$LIFEBOAT" catalog list --catalog "$T/a.db" --status running)"; fi
 check sigterm_lock_released grep -q 'lock=/lifeboat/lock/c1 released' "$T/a.log"
 
+# --- retention after each backup ------------------------------------------
+write_conf p "@every 1m"
+printf 'retention = keep-last=2\n' >>"$T/p.conf"
+start p
+prunes() { "$LIFEBOAT" catalog audit --catalog "$T/p.db" --json 2>/dev/null |
+	python3 -c 'import json,sys; print(sum(e["action"] == "prune" and e["outcome"] == "ok" and e["backup_id"] is not None for e in json.load(sys.stdin)))'; }
+pruned_two() { [ "$(prunes)" -ge 2 ]; }
+check retention_prunes_after_backup wait_for 30 pruned_two
+kill -TERM "$(cat "$T/p.pid")"
+wait "$(cat "$T/p.pid")"
+check retention_keeps_last_two test "$(completes p)" -le 2
+check retention_repo_matches test "$(find "$T/repo-p" -name manifest.json | wc -l)" -le 2
+
 # --- catch-up at start, on the real clock ----------------------------------
 # @yearly: a backup from this session covers the last slot (no run at
 # start); one from two years ago does not (one run at start, not one per
