@@ -102,21 +102,6 @@ flt_progress_new(struct flt *next, uint64_t *counter)
 	return &p->base;
 }
 
-/* Member names come from the cluster; keep object keys tame. */
-static void
-key_safe(const char *name, char *out, size_t cap)
-{
-	size_t i;
-
-	for (i = 0; name[i] != '\0' && i + 1 < cap; i++) {
-		char ch = name[i];
-		out[i] = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
-		    (ch == '.' && i > 0) ? ch : '_';
-	}
-	out[i] = '\0';
-}
-
 /* progress -> bbolt scan -> zstd -> age -> sha256 -> progress -> object */
 static int
 make_chain(void *arg, size_t i, struct pull_target *t, struct flt **chain,
@@ -131,7 +116,7 @@ make_chain(void *arg, size_t i, struct pull_target *t, struct flt **chain,
 
 	*chain = NULL;
 	__atomic_store_n(&m->expected, (uint64_t)t->status.db_size, __ATOMIC_RELAXED);
-	key_safe(t->name, name, sizeof(name));
+	pull_safe_name(t->name, name, sizeof(name));
 	snprintf(m->key, sizeof(m->key), "%s%s.db.zst.age", run->dir, name);
 	if ((r = repo_put_new(e->repo, m->key, &f, err)) < 0)
 		return r;
