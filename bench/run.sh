@@ -53,12 +53,7 @@ check_snapshot_outputs() {
 # bench_snapshot SIZE: one member loaded to SIZE; the time and memory to take
 # one snapshot of it.
 bench_snapshot() {
-	local size=$1 bytes
-	bytes=$(bench_size_bytes "$size")
-	# data dir (db + WAL ~2.5x) and two snapshots at a time, with slack
-	bench_need_space $((bytes * 5 + (512 << 20)))
-	bench_etcd_start "etcd-$size"
-	bench_load "$size"
+	local size=$1
 	bench_out "## snapshot of one member, $size" "" "- data: $BENCH_LOAD_DESC"
 	check_snapshot_outputs
 	bench_out ""
@@ -114,6 +109,7 @@ bench_backup() {
 	"$LIFEBOAT" keygen -o "$BENCH_DIR/identity.txt" >"$BENCH_DIR/recipient"
 	cat >"$BENCH_DIR/backup.conf" <<-EOC
 	[global]
+	compress-level = ${BENCH_COMPRESS_LEVEL:-3}
 	repo = s3://bench/lifeboat
 	s3-endpoint = $BENCH_S3
 	s3-access-key-id = S3RVER
@@ -140,6 +136,7 @@ bench_backup() {
 bench_size() {
 	local size=$1 bytes
 	bytes=$(bench_size_bytes "$size")
+	# data dir (db + WAL ~2.5x), two snapshots and the stored objects
 	bench_need_space $((bytes * 6 + (512 << 20)))
 	bench_etcd_start "etcd-$size"
 	bench_load "$size"
