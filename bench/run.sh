@@ -87,6 +87,10 @@ bench_s3rver_start() {
 }
 
 cmd_lifeboat_backup() { CMD=("$LIFEBOAT" --config "$BENCH_DIR/backup.conf" backup --quiet); }
+cmd_lifeboat_backup_file() {
+	sed "s|^repo = .*|repo = file://$1/repo|" "$BENCH_DIR/backup.conf" >"$1/file.conf"
+	CMD=("$LIFEBOAT" --config "$1/file.conf" backup --quiet)
+}
 
 # What a person would script without lifeboat: each step waits for the last.
 cmd_sequential_backup() {
@@ -129,7 +133,8 @@ bench_backup() {
 	compare "backup $size" \
 	    "lifeboat backup (s3rver)" cmd_lifeboat_backup \
 	    "etcdctl snapshot save (local disk)" cmd_etcdctl_save \
-	    "sequential: etcdctl save, zstd -3, age, curl upload" cmd_sequential_backup
+	    "sequential: etcdctl save, zstd -3, age, curl upload" cmd_sequential_backup \
+	    "lifeboat backup (file:// on local disk)" cmd_lifeboat_backup_file
 }
 
 # One member of each size, loaded once, then every benchmark against it.
