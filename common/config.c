@@ -87,7 +87,7 @@ static const struct opt opts[] = {
 	  "/etc/lifeboat/s3-secret",
 	  "file whose first line is the S3 secret key (default: $AWS_SECRET_ACCESS_KEY)" },
 	{ "s3-part-size", G, T_SIZE, "8MiB", 5 * MiB, 5 * GiB, R, NULL, NULL, NULL,
-	  "first part size of multipart uploads; an upload holds 4 parts in memory" },
+	  "first part size of multipart uploads; an upload holds 3 parts in memory" },
 	{ "recipients", G, T_LIST, NULL, 1, 64, R, NULL, check_age_recipient,
 	  "age1examplexamplexamplexamplexamplexamplexamplexamplexaqsdjxrv",
 	  "age public keys every backup is encrypted to, comma-separated" },

@@ -7,8 +7,9 @@
  *
  * Memory: an upload sink holds at most S3_PART_SLOTS part buffers of the
  * current part size (8 MiB until part 2000, then growing), so an 8 GiB
- * upload peaks at 4 x 8 MiB = 32 MiB of buffers, 3 parts in flight while
- * the fourth fills.
+ * upload peaks at 3 x 8 MiB = 24 MiB of buffers, 2 parts in flight while
+ * the third fills: enough to keep a store busy while a backup, with zstd's
+ * buffers, stays under 64 MiB.
  */
 #ifndef LB_S3_H
 #define LB_S3_H
@@ -20,7 +21,7 @@
 #include "err.h"
 #include "flt.h"
 
-#define S3_PART_SLOTS 4
+#define S3_PART_SLOTS 3
 #define S3_PART_MIN (8u * 1024 * 1024)
 
 struct s3;
