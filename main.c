@@ -14,6 +14,7 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "restore/restore.h"
 #include "snapd/backup.h"
 #include "snapd/pull.h"
 
@@ -27,6 +28,7 @@ static const struct {
 } commands[] = {
 	{ "backup", backup_cmd, "back up the configured clusters" },
 	{ "pull", pull_cmd, "pull a verified snapshot from every member" },
+	{ "restore", restore_cmd, "rebuild an etcd cluster from a backup" },
 	{ "catalog", cat_cmd_catalog, "list, show, verify and audit backups" },
 	{ "keygen", age_cmd_keygen, "generate an age identity for encrypting backups" },
 	{ "config", cfg_cmd_config, "check the configuration, list its options" },
