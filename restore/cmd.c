@@ -692,8 +692,14 @@ print_report(struct ctx *c, const char *status, const struct lb_err *err, double
 		json_decref(o);
 		return;
 	}
-	if (err != NULL && err->code != 0)
+	if ((err != NULL && err->code != 0) || c->o->dry_run)
 		return;
+	if (c->o->mode == M_JOIN) {
+		printf("joined member %s: pid %ld, %s, revision %lld, log %s.log\n",
+		    c->all[0].name, (long)c->all[0].pid, c->all[0].client_url,
+		    (long long)c->revision, c->all[0].data_dir);
+		return;
+	}
 	printf("restored backup %s of cluster %s from member %s's object%s in %.1fs\n",
 	    mf->backup_id, mf->cluster, c->got.member->name,
 	    c->got.failed ? " (after objects that failed verification)" : "", secs);
@@ -721,6 +727,7 @@ run_restore(struct ctx *c, struct lb_err *err)
 	const struct manifest *mf = restore_source_manifest(c->src);
 	struct opts *o = c->o;
 	char *ic = NULL, token[128], logp[4200], conf[4200], unit[4200], dirbuf[4200];
+	char *parent;
 	pid_t pids[64];
 	size_t i;
 	int r;
@@ -731,7 +738,8 @@ run_restore(struct ctx *c, struct lb_err *err)
 	o->eo.token = token;
 	o->eo.state = "new";
 	snprintf(dirbuf, sizeof(dirbuf), "%s", c->all[c->local[0]].data_dir);
-	snprintf(c->snap, sizeof(c->snap), "%s/.lifeboat-restore-%s.db", dirname(dirbuf),
+	parent = dirname(dirbuf);
+	snprintf(c->snap, sizeof(c->snap), "%s/.lifeboat-restore-%s.db", parent,
 	    mf->backup_id);
 	if (o->dry_run) {
 		print_plan(c, ic, token);
@@ -741,6 +749,11 @@ run_restore(struct ctx *c, struct lb_err *err)
 	if (!c->tool.has_bump_revision)
 		log_warn("%s cannot bump revisions on restore (etcd 3.4): revisions may go "
 		    "backwards for watchers, and Kubernetes clients must relist", c->tool.path);
+	/* the directory of the data dirs (--base-dir): made if missing */
+	if (mkdir(parent, 0700) < 0 && errno != EEXIST) {
+		r = lb_err_sys(err, LB_E_IO, errno, "mkdir %s", parent);
+		goto out;
+	}
 	log_info("fetching backup %s (%s) from the %s", mf->backup_id, mf->cluster,
 	    restore_source_origin(c->src));
 	if ((r = restore_fetch(c->src, o->member, c->snap, on_progress, c, &c->got,

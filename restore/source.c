@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "catalog/catalog.h"
 #include "common/age.h"
 #include "common/flt.h"
@@ -27,14 +29,38 @@ struct restore_source {
 	const char *origin;
 };
 
+/* manifest_parse (common/manifest.c, this version) does not read the
+ * per-member HashKV of "consistency": "hashes" back, and restore compares
+ * the restored cluster with it, so it is read here. */
+static void
+read_hashes(const char *json, size_t len, struct manifest *m)
+{
+	json_t *root, *h, *v;
+	size_t i;
+
+	if ((root = json_loadb(json, len, 0, NULL)) == NULL)
+		return;
+	h = json_object_get(json_object_get(root, "consistency"), "hashes");
+	for (i = 0; json_is_object(h) && i < m->n_members; i++) {
+		struct manifest_member *mm = &m->members[i];
+		if (!mm->has_hashkv && (v = json_object_get(h, mm->name)) != NULL &&
+		    json_is_integer(v) && json_integer_value(v) >= 0 &&
+		    json_integer_value(v) <= 0xffffffffLL) {
+			mm->hashkv = (uint32_t)json_integer_value(v);
+			mm->has_hashkv = 1;
+		}
+	}
+	json_decref(root);
+}
+
 static int
 parse_manifest_text(const char *json, size_t len, struct manifest **out,
     struct lb_err *err)
 {
 	int r = manifest_parse(json, len, out, err);
 
-	if (r < 0)
-		lb_err_prefix(err, "manifest: ");
+	if (r == 0)
+		read_hashes(json, len, *out);
 	return r;
 }
 
@@ -184,7 +210,7 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
 		buf = NULL;
 		if ((r = repo_get_buf(s->repo, k.v[i], MANIFEST_MAX, &buf, &len, err)) < 0)
 			goto out;
-		if (manifest_parse((const char *)buf, len, &m, &e2) < 0) {
+		if (parse_manifest_text((const char *)buf, len, &m, &e2) < 0) {
 			log_warn("%s: %s; skipped", k.v[i], e2.msg);
 			continue;
 		}
