@@ -403,7 +403,8 @@ roll_back(struct ctx *c)
 	for (i = 0; i < c->n_local; i++) {
 		struct restore_member *m = &c->all[c->local[i]];
 		restore_etcd_stop(m);
-		if (m->created && nftw(m->data_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+		if (m->created && nftw(m->data_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 &&
+		    errno != ENOENT)
 			log_warn("roll back: cannot remove %s: %s", m->data_dir, strerror(errno));
 		if (m->moved_to[0] != '\0') {
 			if (rename(m->moved_to, m->data_dir) < 0)
@@ -704,14 +705,15 @@ print_report(struct ctx *c, const char *status, const struct lb_err *err, double
 	    mf->backup_id, mf->cluster, c->got.member->name,
 	    c->got.failed ? " (after objects that failed verification)" : "", secs);
 	if (c->revision > 0) {
-		printf("  healthy: %zu member%s, one leader\n", c->n_local,
+		printf("  healthy: %zu member%s checked, one leader\n", c->n_local,
 		    c->n_local == 1 ? "" : "s");
 		printf("  revision %lld (backup %lld), %lld keys, HashKV %08x on every member\n",
 		    (long long)c->revision, (long long)c->got.member->revision,
 		    (long long)c->keys, c->hash);
 		printf("  %s\n", c->hash_vs_backup ? "HashKV matches the backup's record" :
 		    c->note);
-	}
+	} else if (c->note[0] != '\0')
+		printf("  not checked: %s\n", c->note);
 	for (i = 0; i < c->n_local; i++) {
 		const struct restore_member *m = &c->all[c->local[i]];
 		if (m->pid > 0)
@@ -834,14 +836,22 @@ run_restore(struct ctx *c, struct lb_err *err)
 	}
 	if (o->mode == M_MEMBER) {
 		struct etcd_status st[1];
-		/* the others may not run yet: answer first, check if a quorum is up */
-		if ((r = wait_healthy(c, c->local, 1, 0, st, err)) < 0)
-			goto out;
-		if (st[0].leader == 0) {
-			snprintf(c->note, sizeof(c->note), "no leader yet: start the other members");
-			log_info("etcd %s answers; no leader yet (start the other members)",
-			    c->all[c->local[0]].name);
-			r = 0;
+		long full = o->timeout_s;
+		/* etcd serves clients only once a quorum runs, and the other
+		 * members may not be restored yet: a short wait, then checks
+		 * only if the cluster came up (the last member started sees it) */
+		o->timeout_s = full < 10 ? full : 10;
+		r = wait_healthy(c, c->local, 1, 1, st, err);
+		o->timeout_s = full;
+		if (r < 0) {
+			struct restore_member *m = &c->all[c->local[0]];
+			if ((r = exited(m, err)) < 0)
+				goto out;
+			lb_err_clear(err);
+			snprintf(c->note, sizeof(c->note), "no quorum yet: restore and start "
+			    "the other members");
+			log_info("etcd %s runs; the cluster answers once a quorum of members "
+			    "runs (restore and start the others)", m->name);
 			goto out;
 		}
 	}
@@ -867,6 +877,7 @@ run_join(struct ctx *c, struct lb_err *err)
 	const char *peers[1];
 	char *ic = NULL, conf[4200], unit[4200];
 	uint64_t id = 0;
+	double deadline;
 	size_t i, len;
 	int r, added = 0;
 
@@ -924,7 +935,17 @@ run_join(struct ctx *c, struct lb_err *err)
 		goto out;
 	self->created = 1;
 	peers[0] = self->peer_url;
-	if ((r = etcd_admin_member_add(seed, peers, 1, &id, err)) < 0) {
+	/* etcd refuses a new member until every member has been connected
+	 * for a while (5 s in 3.4: "unhealthy cluster"), which is the case
+	 * right after the previous join: wait for it, up to --timeout. */
+	deadline = mono() + (double)o->timeout_s;
+	while ((r = etcd_admin_member_add(seed, peers, 1, &id, err)) == LB_E_REMOTE &&
+	    strstr(err->msg, "unhealthy cluster") != NULL && mono() < deadline) {
+		log_info("the cluster is not ready for a new member yet; retrying");
+		lb_err_clear(err);
+		sleep(1);
+	}
+	if (r < 0) {
 		lb_err_prefix(err, "member add on %s: ", o->seed);
 		goto out;
 	}

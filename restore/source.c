@@ -537,7 +537,7 @@ restore_fetch(struct restore_source *s, const char *prefer, const char *path,
 	struct flt *chain = NULL;
 	struct lb_err e;
 	double t0;
-	int r;
+	int r, all_crypto = 1;
 
 	memset(got, 0, sizeof(*got));
 	if (s->id == NULL)
@@ -567,16 +567,20 @@ restore_fetch(struct restore_source *s, const char *prefer, const char *path,
 		}
 		*err = e;
 		lb_err_prefix(err, "member %s object %s: ", mm->name, mm->object);
-		/* A key that opens nothing fails the same way on every object,
-		 * and the local disk is not the object's fault either. */
-		if (r == LB_E_CRYPTO || r == LB_E_IO || r == LB_E_NOSPACE ||
-		    r == LB_E_NOMEM)
+		/* The local disk is not the object's fault: stop.  A key that
+		 * opens nothing may be the wrong identity or a tampered stanza,
+		 * so the other objects are tried before saying which. */
+		if (r == LB_E_IO || r == LB_E_NOSPACE || r == LB_E_NOMEM)
 			return r;
+		if (r != LB_E_CRYPTO)
+			all_crypto = 0;
 		got->failed++;
 		if (i + 1 < n)
 			log_warn("%s; trying member %s", err->msg,
 			    s->mf->members[idx[i + 1]].name);
 	}
+	if (all_crypto)
+		return r;
 	return lb_err_prefix(err, "no member object of backup %s passed verification; "
 	    "last: ", s->mf->backup_id);
 }
