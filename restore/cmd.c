@@ -399,9 +399,12 @@ static void
 roll_back(struct ctx *c)
 {
 	size_t i;
+	int did = 0;
 
 	for (i = 0; i < c->n_local; i++) {
 		struct restore_member *m = &c->all[c->local[i]];
+		did |= m->pid > 0 || m->moved_to[0] != '\0' ||
+		    (m->created && access(m->data_dir, F_OK) == 0);
 		restore_etcd_stop(m);
 		if (m->created && nftw(m->data_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 &&
 		    errno != ENOENT)
@@ -414,7 +417,7 @@ roll_back(struct ctx *c)
 				log_warn("roll back: %s moved back to %s", m->moved_to, m->data_dir);
 		}
 	}
-	if (c->n_local > 0)
+	if (did)
 		log_warn("rolled back: the data dirs are as they were before the restore");
 }
 
@@ -939,7 +942,7 @@ run_join(struct ctx *c, struct lb_err *err)
 	 * for a while (5 s in 3.4: "unhealthy cluster"), which is the case
 	 * right after the previous join: wait for it, up to --timeout. */
 	deadline = mono() + (double)o->timeout_s;
-	while ((r = etcd_admin_member_add(seed, peers, 1, &id, err)) == LB_E_REMOTE &&
+	while ((r = etcd_admin_member_add(seed, peers, 1, &id, err)) < 0 &&
 	    strstr(err->msg, "unhealthy cluster") != NULL && mono() < deadline) {
 		log_info("the cluster is not ready for a new member yet; retrying");
 		lb_err_clear(err);

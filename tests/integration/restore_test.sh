@@ -125,7 +125,7 @@ stop_all "$T/rc"
 # --- from the repository alone: catalog gone, older backup by id ---
 mv "$T/catalog.db" "$T/catalog.db.away"
 new_members
-"$LIFEBOAT" --config /nonexistent-config restore cluster --repo "file://$T/repo" --identity "$T/id.txt" \
+env -u LIFEBOAT_CONFIG "$LIFEBOAT" restore cluster --repo "file://$T/repo" --identity "$T/id.txt" \
     --cluster c1 --backup "$B1" --members "$MEMBERS" --base-dir "$T/rr" --start >"$T/rr.out" 2>&1
 check_rc=$?
 track "$T/rr"
