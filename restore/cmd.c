@@ -46,6 +46,7 @@ struct opts {
 	const char *members, *base_dir, *name, *initial_cluster, *token;
 	const char *data_dir, *client_url, *peer_url, *seed;
 	const char *etcdutl, *unit_dir;
+	const char *client_cert, *client_key;   /* lifeboat's own, for the checks */
 	struct restore_etcd_opts eo;
 	int start, force, dry_run, json;
 	long timeout_s;
@@ -65,6 +66,8 @@ struct ctx {
 	struct etcd_opts etcd;
 	char snap[4200];               /* the plaintext snapshot file */
 	int tty;
+	double fetch_t0, fetch_log;    /* progress of the current object */
+	char fetch_member[64];
 	int changed;                   /* target touched: roll back on failure */
 	/* results of the checks */
 	int64_t revision, keys;
@@ -111,6 +114,9 @@ usage(FILE *fp)
 	    "  --etcd-bin PATH     etcd (default: etcd on PATH)\n"
 	    "  --cert F --key F --cacert F              client TLS of the members\n"
 	    "  --peer-cert F --peer-key F --peer-cacert F   peer TLS\n"
+	    "  --client-cert F --client-key F   lifeboat's own certificate for the\n"
+	    "                      checks (default --cert/--key, which must then allow\n"
+	    "                      client auth)\n"
 	    "  --bump-revision N   with etcdutl (default %lld; 0: none)\n"
 	    "  --timeout SECONDS   to become healthy (default 120)\n"
 	    "  --force             move non-empty data dirs aside (DIR.lifeboat-TIME)\n"
@@ -125,7 +131,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	    O_CATALOG, O_S3EP, O_S3REG, O_MEMBERS, O_BASE, O_NAME, O_IC, O_TOKEN,
 	    O_DATA, O_CLIENT, O_PEER, O_SEED, O_ETCDUTL, O_ETCDBIN, O_CERT, O_KEY,
 	    O_CACERT, O_PCERT, O_PKEY, O_PCACERT, O_START, O_UNIT, O_FORCE, O_DRY,
-	    O_JSON, O_TIMEOUT, O_BUMP };
+	    O_JSON, O_TIMEOUT, O_BUMP, O_CCERT, O_CKEY };
 	static const struct option lo[] = {
 		{ "cluster", required_argument, NULL, O_CLUSTER },
 		{ "backup", required_argument, NULL, O_BACKUP },
@@ -160,6 +166,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "json", no_argument, NULL, O_JSON },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "bump-revision", required_argument, NULL, O_BUMP },
+		{ "client-cert", required_argument, NULL, O_CCERT },
+		{ "client-key", required_argument, NULL, O_CKEY },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -197,6 +205,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_PCERT: o->eo.peer_cert = optarg; break;
 		case O_PKEY: o->eo.peer_key = optarg; break;
 		case O_PCACERT: o->eo.peer_cacert = optarg; break;
+		case O_CCERT: o->client_cert = optarg; break;
+		case O_CKEY: o->client_key = optarg; break;
 		case O_START: o->start = 1; break;
 		case O_UNIT: o->unit_dir = optarg; break;
 		case O_FORCE: o->force = 1; break;
@@ -307,23 +317,39 @@ out:
 
 /* ---- progress and report ------------------------------------------------------- */
 
+static double mono(void);
+
+/* On a terminal one line redrawn with bytes and rate; off one, a log line
+ * every 10 s and at the end. */
 static void
 on_progress(void *arg, const char *member, uint64_t done, uint64_t total,
     int finished)
 {
 	struct ctx *c = arg;
-	char a[32], b[32];
+	char a[32], b[32], rate[32];
+	double now = mono(), el;
 
 	if (c->g->quiet || c->o->json)
 		return;
+	if (c->fetch_t0 == 0.0 || strcmp(c->fetch_member, member) != 0) {
+		c->fetch_t0 = c->fetch_log = now;
+		snprintf(c->fetch_member, sizeof(c->fetch_member), "%s", member);
+	}
+	el = now - c->fetch_t0;
 	lb_fmt_size(done, a, sizeof(a));
 	lb_fmt_size(total, b, sizeof(b));
+	lb_fmt_size(el > 0.01 ? (uint64_t)((double)done / el) : 0, rate, sizeof(rate));
 	if (c->tty) {
-		fprintf(stderr, "\r  fetch %s: %s / %s (%3.0f%%)%s", member, a, b,
-		    total ? 100.0 * (double)done / (double)total : 100.0,
+		fprintf(stderr, "\r  fetch %s: %s / %s (%3.0f%%) %s/s%s", member, a, b,
+		    total ? 100.0 * (double)done / (double)total : 100.0, rate,
 		    finished ? "\n" : "   ");
 		fflush(stderr);
+	} else if (finished || now - c->fetch_log >= 10.0) {
+		c->fetch_log = now;
+		log_info("fetch %s: %s / %s, %s/s", member, a, b, rate);
 	}
+	if (finished)
+		c->fetch_t0 = 0.0;
 }
 
 static double
@@ -443,7 +469,9 @@ preflight(struct ctx *c, struct lb_err *err)
 	    (r = readable(o->eo.cacert, "--cacert", err)) < 0 ||
 	    (r = readable(o->eo.peer_cert, "--peer-cert", err)) < 0 ||
 	    (r = readable(o->eo.peer_key, "--peer-key", err)) < 0 ||
-	    (r = readable(o->eo.peer_cacert, "--peer-cacert", err)) < 0)
+	    (r = readable(o->eo.peer_cacert, "--peer-cacert", err)) < 0 ||
+	    (r = readable(o->client_cert, "--client-cert", err)) < 0 ||
+	    (r = readable(o->client_key, "--client-key", err)) < 0)
 		return r;
 	if (o->mode != M_JOIN && (r = restore_tool_find(o->etcdutl, &c->tool, err)) < 0)
 		return r;
@@ -1121,8 +1149,8 @@ restore_cmd(const struct lb_globals *g, int argc, char **argv)
 		goto out;
 	}
 	c.etcd.cacert = o.eo.cacert;
-	c.etcd.cert = o.eo.cert;
-	c.etcd.key = o.eo.key;
+	c.etcd.cert = o.client_cert != NULL ? o.client_cert : o.eo.cert;
+	c.etcd.key = o.client_key != NULL ? o.client_key : o.eo.key;
 	c.etcd.connect_timeout_s = 5;
 	c.etcd.stall_timeout_s = 30;
 	c.etcd.cancel = &lb_cancel;

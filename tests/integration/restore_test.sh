@@ -301,3 +301,44 @@ check_fails join_seed_down "seed $S1C is not reachable" \
     "$LIFEBOAT" restore join --seed "$S1C" --name s6 --client-url "http://127.0.0.1:$(free_port)" \
     --peer-url "http://127.0.0.1:$(free_port)" --data-dir "$T/sj/s6"
 check join_seed_down_nothing_created test ! -e "$T/sj/s6"
+
+# --- TLS: a cluster that wants client certificates, backed up and restored
+# with client and peer TLS; lifeboat checks it with its own client cert ---
+etcd_cluster c2 3 tls || { fail tls_setup "tls cluster did not start"; exit 1; }
+CT="--cacert $T/certs/ca.crt --cert $T/certs/client.crt --key $T/certs/client.key"
+for k in a b c; do
+	# shellcheck disable=SC2086
+	etcdctl --endpoints "$c2_endpoints" $CT put "/tls/$k" "secret-$k" >/dev/null
+done
+cat >>"$T/lb.conf" <<EOF
+[cluster:c2]
+endpoints = $c2_endpoints
+cacert = $T/certs/ca.crt
+cert = $T/certs/client.crt
+key = $T/certs/client.key
+EOF
+$LB backup --cluster c2 --no-progress >"$T/b3.out" 2>&1
+check tls_backup grep -q "complete: 3/3" "$T/b3.out"
+for i in 1 2 3; do etcd_stop c2 "$i"; done
+MEMBERS=""; CLIENTS=""
+for n in t1 t2 t3; do
+	c="https://127.0.0.1:$(free_port)"
+	MEMBERS="${MEMBERS:+$MEMBERS,}$n=https://127.0.0.1:$(free_port)@$c"
+	CLIENTS="${CLIENTS:+$CLIENTS,}$c"
+done
+$LB restore cluster --cluster c2 --members "$MEMBERS" --base-dir "$T/rt" --start \
+    --cert "$T/certs/server.crt" --key "$T/certs/server.key" --cacert "$T/certs/ca.crt" \
+    --peer-cert "$T/certs/server.crt" --peer-key "$T/certs/server.key" \
+    --peer-cacert "$T/certs/ca.crt" \
+    --client-cert "$T/certs/client.crt" --client-key "$T/certs/client.key" >"$T/rt.out" 2>&1
+check_rc=$?
+track "$T/rt"
+check tls_restore_exit_0 test "$check_rc" -eq 0
+check tls_hashkv_matches_backup grep -q "HashKV matches the backup's record" "$T/rt.out"
+# shellcheck disable=SC2086
+etcdctl --endpoints "$CLIENTS" $CT get /tls --prefix --print-value-only >"$T/tls.got" 2>&1
+check tls_every_key_back test "$(tr '\n' ' ' <"$T/tls.got")" = "secret-a secret-b secret-c "
+check tls_refuses_without_cert sh -c "! etcdctl --endpoints '$CLIENTS' --cacert '$T/certs/ca.crt' \
+    --command-timeout 3s get /tls/b >/dev/null 2>&1"
+check tls_config_names_files grep -q "client-cert-auth: true" "$T/rt/t1.conf.yml"
+stop_all "$T/rt"
