@@ -91,11 +91,11 @@ stop_dir() {
 run_lifeboat() {
 	members
 	d=$T/lb-$1
-	python3 - "$LIFEBOAT" --config "$T/lb.conf" --quiet restore cluster --cluster b \
+	REPORT=$T/lb-$1.report python3 - "$LIFEBOAT" --config "$T/lb.conf" --quiet restore cluster --cluster b \
 	    --members "$MEMBERS" --base-dir "$d" --start >"$T/lb-$1.res" <<'PY'
-import subprocess, sys, time
+import os, subprocess, sys, time
 t = time.monotonic()
-p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+p = subprocess.Popen(sys.argv[1:], stdout=open(os.environ["REPORT"], "w"))
 hwm = 0
 while p.poll() is None:
     try:
@@ -137,7 +137,8 @@ run_manual() {
 		echo $! >"$d/$n.pid"; echo $! >>"$T/pids"
 		eps="${eps:+$eps,}$c"
 	done
-	until etcdctl --endpoints "$eps" endpoint health >/dev/null 2>&1; do sleep 0.1; done
+	wait_for 120 etcdctl --endpoints "$eps" endpoint health ||
+	    { echo "manual run $1: cluster not healthy after 120 s" >&2; stop_dir "$d"; return 1; }
 	t1=$(now)
 	echo "$t0 $t1" | awk '{ printf "%.3f\n", $2 - $1 }' >"$T/man-$1.res"
 	stop_dir "$d"
@@ -148,10 +149,11 @@ run_manual() {
 run=1
 while [ "$run" -le "$RUNS" ]; do
 	run_lifeboat "$run"
-	run_manual "$run"
+	run_manual "$run" || echo "FAILED" >"$T/man-$run.res"
 	read -r lt rss rc <"$T/lb-$run.res"
 	mt=$(cat "$T/man-$run.res")
 	echo "run $run: lifeboat ${lt}s (exit $rc, peak RSS $((rss / 1024)) MiB)  manual ${mt}s"
+	sed -n 's/^  times: /        lifeboat: /p' "$T/lb-$run.report"
 	run=$((run + 1))
 done
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }

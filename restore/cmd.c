@@ -17,6 +17,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,7 @@ struct ctx {
 	double fetch_t0, fetch_log;    /* progress of the current object */
 	char fetch_member[64];
 	int changed;                   /* target touched: roll back on failure */
+	double t_restore, t_up;        /* seconds: etcd's restore, start to checked */
 	/* results of the checks */
 	int64_t revision, keys;
 	uint32_t hash;
@@ -560,7 +562,7 @@ wait_healthy(struct ctx *c, const size_t *idx, size_t n, int want_leader,
 			*err = e;
 			return lb_err_prefix(err, "not healthy after %ld s: ", c->o->timeout_s);
 		}
-		usleep(200000);
+		usleep(50000);
 	}
 }
 
@@ -574,16 +576,46 @@ wait_healthy(struct ctx *c, const size_t *idx, size_t n, int want_leader,
  * covers every key and value: all members' HashKV at R agree, and when
  * the manifest recorded a HashKV at a revision the snapshot contains and
  * revisions were not bumped, the restored members give that same hash. */
+/* One member's count and HashKV, run in its own thread: each member
+ * hashes its whole store, so the members work at the same time. */
+struct member_check {
+	const struct ctx *c;
+	const struct restore_member *m;
+	int64_t rev, rev2;          /* rev2: a second HashKV revision, or 0 */
+	int64_t count;
+	uint32_t hash, hash2;
+	int r;
+	struct lb_err err;
+	pthread_t th;
+};
+
+static void *
+member_check_run(void *arg)
+{
+	struct member_check *k = arg;
+	struct etcd_client *ec = NULL;
+	int64_t hrev;
+
+	lb_err_clear(&k->err);
+	if ((k->r = etcd_open(k->m->client_url, &k->c->etcd, &ec, &k->err)) < 0 ||
+	    (k->r = etcd_admin_count(ec, k->rev, 1, &k->count, &hrev, &k->err)) < 0 ||
+	    (k->r = etcd_hashkv(ec, k->rev, &k->hash, NULL, NULL, &k->err)) < 0 ||
+	    (k->rev2 > 0 && (k->r = etcd_hashkv(ec, k->rev2, &k->hash2, NULL, NULL,
+	    &k->err)) < 0))
+		lb_err_prefix(&k->err, "etcd %s: ", k->m->name);
+	etcd_close(ec);
+	return NULL;
+}
+
 static int
 check_data(struct ctx *c, const size_t *idx, size_t n, struct lb_err *err)
 {
 	const struct manifest *mf = restore_source_manifest(c->src);
 	const struct manifest_member *mm = c->got.member;
 	struct etcd_status st[64];
-	struct etcd_client *ec = NULL;
-	int64_t rev = 0, cnt, hrev;
-	uint32_t h;
-	size_t i;
+	struct member_check k[64];
+	int64_t rev = 0, crev = 0;
+	size_t i, started = 0;
 	int r;
 
 	if ((r = wait_healthy(c, idx, n, 1, st, err)) < 0)
@@ -595,43 +627,47 @@ check_data(struct ctx *c, const size_t *idx, size_t n, struct lb_err *err)
 		return lb_err_set(err, LB_E_CORRUPT, "restored revision %lld is below the "
 		    "backup's %lld", (long long)rev, (long long)mm->revision);
 	c->revision = rev;
-	for (i = 0; i < n; i++) {
-		struct restore_member *m = &c->all[idx[i]];
-		if ((r = etcd_open(m->client_url, &c->etcd, &ec, err)) < 0 ||
-		    (r = etcd_admin_count(ec, rev, 1, &cnt, &hrev, err)) < 0 ||
-		    (r = etcd_hashkv(ec, rev, &h, NULL, NULL, err)) < 0) {
-			lb_err_prefix(err, "etcd %s: ", m->name);
-			goto out;
-		}
-		if (i == 0) {
-			c->keys = cnt;
-			c->hash = h;
-		} else if (cnt != c->keys || h != c->hash) {
-			r = lb_err_set(err, LB_E_CORRUPT, "members disagree at revision %lld: "
-			    "%s has %lld keys (HashKV %08x), %s has %lld (HashKV %08x)",
-			    (long long)rev, c->all[idx[0]].name, (long long)c->keys, c->hash,
-			    m->name, (long long)cnt, h);
-			goto out;
-		}
-		etcd_close(ec);
-		ec = NULL;
-	}
-	c->hash_vs_backup = 0;
+	/* the backup's HashKV can be compared only at a revision the snapshot
+	 * holds, and only if revisions were not bumped (mark-compacted) */
 	if (!(c->tool.has_bump_revision && c->o->bump > 0) && mm->has_hashkv &&
-	    mf->consistency_revision > 0 && mf->consistency_revision <= mm->revision) {
-		struct restore_member *m = &c->all[idx[0]];
-		if ((r = etcd_open(m->client_url, &c->etcd, &ec, err)) < 0 ||
-		    (r = etcd_hashkv(ec, mf->consistency_revision, &h, NULL, NULL, err)) < 0) {
-			lb_err_prefix(err, "etcd %s: HashKV at the backup's revision %lld: ",
-			    m->name, (long long)mf->consistency_revision);
-			goto out;
+	    mf->consistency_revision > 0 && mf->consistency_revision <= mm->revision)
+		crev = mf->consistency_revision;
+	memset(k, 0, sizeof(k));
+	for (i = 0; i < n; i++) {
+		k[i].c = c;
+		k[i].m = &c->all[idx[i]];
+		k[i].rev = rev;
+		k[i].rev2 = i == 0 && crev != rev ? crev : 0;
+		if (pthread_create(&k[i].th, NULL, member_check_run, &k[i]) != 0) {
+			r = lb_err_set(err, LB_E_NOMEM, "cannot start a thread");
+			break;
 		}
-		if (h != mm->hashkv) {
-			r = lb_err_set(err, LB_E_CORRUPT, "HashKV at revision %lld is %08x, the "
-			    "backup recorded %08x: the restored data differ from the backup",
-			    (long long)mf->consistency_revision, h, mm->hashkv);
-			goto out;
+		started++;
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(k[i].th, NULL);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++)
+		if (k[i].r < 0) {
+			*err = k[i].err;
+			return k[i].r;
 		}
+	c->keys = k[0].count;
+	c->hash = k[0].hash;
+	for (i = 1; i < n; i++)
+		if (k[i].count != c->keys || k[i].hash != c->hash)
+			return lb_err_set(err, LB_E_CORRUPT, "members disagree at revision "
+			    "%lld: %s has %lld keys (HashKV %08x), %s has %lld (HashKV %08x)",
+			    (long long)rev, k[0].m->name, (long long)c->keys, c->hash,
+			    k[i].m->name, (long long)k[i].count, k[i].hash);
+	c->hash_vs_backup = 0;
+	if (crev > 0) {
+		uint32_t h = crev == rev ? k[0].hash : k[0].hash2;
+		if (h != mm->hashkv)
+			return lb_err_set(err, LB_E_CORRUPT, "HashKV at revision %lld is %08x, "
+			    "the backup recorded %08x: the restored data differ from the "
+			    "backup", (long long)crev, h, mm->hashkv);
 		c->hash_vs_backup = 1;
 	} else
 		snprintf(c->note, sizeof(c->note), "the backup's HashKV (revision %lld) "
@@ -639,10 +675,7 @@ check_data(struct ctx *c, const size_t *idx, size_t n, struct lb_err *err)
 		    !mm->has_hashkv || mf->consistency_revision <= 0 ? "none recorded" :
 		    mf->consistency_revision > mm->revision ? "taken after the snapshot" :
 		    "revisions were bumped");
-	r = 0;
-out:
-	etcd_close(ec);
-	return r;
+	return 0;
 }
 
 /* ---- the restore --------------------------------------------------------------- */
@@ -743,6 +776,8 @@ print_report(struct ctx *c, const char *status, const struct lb_err *err, double
 		    (long long)c->keys, c->hash);
 		printf("  %s\n", c->hash_vs_backup ? "HashKV matches the backup's record" :
 		    c->note);
+		printf("  times: fetch and verify %.2fs, etcd restore %.2fs, start to "
+		    "checked %.2fs\n", c->got.seconds, c->t_restore, c->t_up);
 	} else if (c->note[0] != '\0')
 		printf("  not checked: %s\n", c->note);
 	for (i = 0; i < c->n_local; i++) {
@@ -761,6 +796,7 @@ run_restore(struct ctx *c, struct lb_err *err)
 	struct opts *o = c->o;
 	char *ic = NULL, token[128], logp[4200], conf[4200], unit[4200], dirbuf[4200];
 	char *parent;
+	double t0;
 	pid_t pids[64];
 	size_t i;
 	int r;
@@ -807,6 +843,7 @@ run_restore(struct ctx *c, struct lb_err *err)
 			goto out;
 		m->created = 1;
 	}
+	t0 = mono();
 	log_info("restoring %zu data dir%s with %s", c->n_local, c->n_local == 1 ? "" : "s",
 	    c->tool.path);
 	for (i = 0; i < c->n_local; i++) {
@@ -835,6 +872,8 @@ run_restore(struct ctx *c, struct lb_err *err)
 	}
 	if (r < 0)
 		goto out;
+	c->t_restore = mono() - t0;
+	t0 = mono();
 	for (i = 0; i < c->n_local; i++) {
 		struct restore_member *m = &c->all[c->local[i]];
 		if (m->client_url == NULL)
@@ -888,6 +927,7 @@ run_restore(struct ctx *c, struct lb_err *err)
 	}
 	log_info("waiting for a leader and checking the data");
 	r = check_data(c, c->local, c->n_local, err);
+	c->t_up = mono() - t0;
 out:
 	if (c->snap[0] != '\0' && !o->dry_run)
 		unlink(c->snap);
