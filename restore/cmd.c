@@ -558,6 +558,9 @@ wait_healthy(struct ctx *c, const size_t *idx, size_t n, int want_leader,
 		}
 		if (ok)
 			return 0;
+		if (lb_cancel)
+			return lb_err_set(err, LB_E_CANCELED, "interrupted while waiting for "
+			    "etcd");
 		if (mono() > deadline) {
 			*err = e;
 			return lb_err_prefix(err, "not healthy after %ld s: ", c->o->timeout_s);
@@ -834,6 +837,10 @@ run_restore(struct ctx *c, struct lb_err *err)
 	log_info("verified snapshot of member %s, revision %lld, %llu bytes (%.1fs)",
 	    c->got.member->name, (long long)c->got.member->revision,
 	    (unsigned long long)c->got.member->db_size, c->got.seconds);
+	if (lb_cancel) {
+		r = lb_err_set(err, LB_E_CANCELED, "interrupted before anything was changed");
+		goto out;
+	}
 	/* from here the target changes */
 	c->changed = 1;
 	for (i = 0; i < c->n_local; i++) {
@@ -870,6 +877,8 @@ run_restore(struct ctx *c, struct lb_err *err)
 			r = e.code;
 		}
 	}
+	if (r == 0 && lb_cancel)
+		r = lb_err_set(err, LB_E_CANCELED, "interrupted");
 	if (r < 0)
 		goto out;
 	c->t_restore = mono() - t0;

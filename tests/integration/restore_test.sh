@@ -257,11 +257,19 @@ check member_mode_every_key_back cmp "$T/want2" "$T/got"
 stop_all "$T/pm"
 
 # Without --start: config files and the command to start them.
-mkdir -p "$T/pn"
+mkdir -p "$T/pn" "$T/units"
 $LB restore member --cluster c1 --name p1 --initial-cluster "$IC" --initial-cluster-token t \
-    --data-dir "$T/pn/p1" --client-url "$(cat "$T/p1.client")" >"$T/pn.out" 2>&1
+    --data-dir "$T/pn/p1" --client-url "$(cat "$T/p1.client")" \
+    --write-systemd-unit "$T/units" >"$T/pn.out" 2>&1
 check member_no_start_prints_command grep -q "etcd --config-file $T/pn/p1.conf.yml" "$T/pn.out"
 check member_no_start_not_running test ! -e "$T/pn/p1.pid"
+check systemd_unit grep -q "^ExecStart=\".*etcd\" --config-file \"$T/pn/p1.conf.yml\"" \
+    "$T/units/etcd-p1.service"
+# The config file as written starts the member (etcd reads it, not us).
+etcd --config-file "$T/pn/p1.conf.yml" >"$T/pn/p1.log" 2>&1 &
+echo $! >>"$T/pids"; p1pid=$!
+check config_file_starts_etcd wait_for 20 sh -c "grep -q 'raft.node: .* elected leader\|became leader\|serving client' '$T/pn/p1.log' || grep -q 'peer-urls' '$T/pn/p1.log'"
+kill "$p1pid" 2>/dev/null
 
 # --- 1: seed, then two joins ---
 S1C=http://127.0.0.1:$(free_port); S1P=http://127.0.0.1:$(free_port)

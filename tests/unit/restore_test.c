@@ -194,6 +194,69 @@ test_decoders(void)
 	CHECK_INT(etcd_admin_decode_range(resp, w.len - 1, &count, &rev), ==, -1);
 }
 
+/* The tool is probed at run time: a 3.5-style etcdutl (a script that
+ * prints its help and records its arguments) gets the revision flags, the
+ * real etcdctl 3.4 does not, and the arguments arrive one by one (no shell
+ * in between: a name with a space stays one argument). */
+static void
+test_tool(void)
+{
+	struct restore_member m = { 0 };
+	struct restore_tool t;
+	struct lb_err err;
+	char path[600], args[600], logp[600], buf[2048];
+	ssize_t n;
+	pid_t pid;
+	FILE *fp;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/etcdutl", tmpdir);
+	snprintf(args, sizeof(args), "%s/args", tmpdir);
+	snprintf(logp, sizeof(logp), "%s/tool.log", tmpdir);
+	CHECK((fp = fopen(path, "w")) != NULL);
+	fprintf(fp, "#!/bin/sh\n"
+	    "case \"$3\" in --help) echo '  --data-dir=\"\"  --bump-revision=0  "
+	    "--mark-compacted=false'; exit 0;; esac\n"
+	    "for a in \"$@\"; do echo \"$a\"; done >'%s'\n", args);
+	fclose(fp);
+	chmod(path, 0700);
+	CHECK_OK(restore_tool_find(path, &t, &err), &err);
+	CHECK_INT(t.is_etcdutl, ==, 1);
+	CHECK_INT(t.has_bump_revision, ==, 1);
+	CHECK_INT(t.has_mark_compacted, ==, 1);
+	m.name = "m 1";
+	m.peer_url = "http://127.0.0.1:2380";
+	m.data_dir = "/nonexistent/x";
+	CHECK_OK(restore_tool_spawn(&t, "/snap.db", &m, "m 1=http://127.0.0.1:2380", "tok",
+	    1000, logp, &pid, &err), &err);
+	CHECK_OK(restore_wait(pid, "fake restore", logp, &err), &err);
+	CHECK((fd = open(args, O_RDONLY)) >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	CHECK(n > 0);
+	buf[n] = '\0';
+	CHECK_STR(buf, "snapshot\nrestore\n/snap.db\n--name\nm 1\n--data-dir\n"
+	    "/nonexistent/x\n--initial-cluster\nm 1=http://127.0.0.1:2380\n"
+	    "--initial-cluster-token\ntok\n--initial-advertise-peer-urls\n"
+	    "http://127.0.0.1:2380\n--bump-revision\n1000\n--mark-compacted\n");
+
+	/* a tool that fails: its exit status and last line are reported */
+	CHECK((fp = fopen(path, "w")) != NULL);
+	fprintf(fp, "#!/bin/sh\necho 'Error: snapshot file has wrong hash' >&2\nexit 5\n");
+	fclose(fp);
+	CHECK_OK(restore_tool_spawn(&t, "/snap.db", &m, "x", "t", 0, logp, &pid, &err), &err);
+	CHECK_INT(restore_wait(pid, "snapshot restore of m 1", logp, &err), ==, LB_E_REMOTE);
+	CHECK_CONTAINS(err.msg, "exit status 5");
+	CHECK_CONTAINS(err.msg, "wrong hash");
+
+	if (restore_find_exe("etcdctl", path, sizeof(path)) == 0) {
+		CHECK_OK(restore_tool_find(NULL, &t, &err), &err);
+		if (!t.is_etcdutl)
+			CHECK_INT(t.has_bump_revision, ==, 0);   /* etcdctl 3.4 */
+	}
+	CHECK_INT(restore_tool_find("/nonexistent/etcdutl", &t, &err), ==, LB_E_NOTFOUND);
+}
+
 /* ---- fetch over real objects ------------------------------------------- */
 
 #define PLAIN_LEN (300 * 1024 + 17)
@@ -503,6 +566,7 @@ main(void)
 	RUN(test_port_check);
 	RUN(test_config_file);
 	RUN(test_decoders);
+	RUN(test_tool);
 	RUN(test_fetch_and_fallback);
 	RUN(test_fetch_checks_manifest_sha);
 	if (nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
