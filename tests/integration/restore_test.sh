@@ -268,7 +268,8 @@ check systemd_unit grep -q "^ExecStart=\".*etcd\" --config-file \"$T/pn/p1.conf.
 # The config file as written starts the member (etcd reads it, not us).
 etcd --config-file "$T/pn/p1.conf.yml" >"$T/pn/p1.log" 2>&1 &
 echo $! >>"$T/pids"; p1pid=$!
-check config_file_starts_etcd wait_for 20 sh -c "grep -q 'raft.node: .* elected leader\|became leader\|serving client' '$T/pn/p1.log' || grep -q 'peer-urls' '$T/pn/p1.log'"
+sleep 2
+check config_file_starts_etcd sh -c "kill -0 $p1pid && grep -q 'configuring client listeners' '$T/pn/p1.log' && grep -q '\"name\":\"p1\"' '$T/pn/p1.log'"
 kill "$p1pid" 2>/dev/null
 
 # --- 1: seed, then two joins ---
