@@ -123,7 +123,21 @@ usage(FILE *fp)
 	    "  --timeout SECONDS   to become healthy (default 120)\n"
 	    "  --force             move non-empty data dirs aside (DIR.lifeboat-TIME)\n"
 	    "  --dry-run           print the plan, change nothing\n"
-	    "  --json              print the report as JSON\n", DEFAULT_BUMP);
+	    "  --json              print the report as JSON\n"
+	    "\n"
+	    "Nothing at the target changes until the chosen member object has been\n"
+	    "fetched and verified (sha256 of the stored bytes, age, zstd, etcd's hash)\n"
+	    "into a plaintext snapshot file beside the data dirs, which is removed at\n"
+	    "the end; an object that fails is reported and the next member's is used.\n"
+	    "With --start, restore waits for one leader, then checks that the revision\n"
+	    "is at least the backup's, that every member holds the same number of keys\n"
+	    "and the same HashKV at that revision, and that HashKV equals the one the\n"
+	    "backup recorded (when the backup recorded one at a revision the snapshot\n"
+	    "holds).  A failure after the first change stops what was started, removes\n"
+	    "what restore created and moves the old data dirs back.\n"
+	    "\n"
+	    "Exit status: 0 restored (and checked with --start), 1 failed, 2 usage.\n",
+	    DEFAULT_BUMP);
 }
 
 static int
