@@ -63,20 +63,30 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/liblifeboat.a
 # The build of the tests themselves, without running them.
 test: $(BUILD)/lifeboat $(UNIT_BINS)
 
-# libFuzzer harnesses, one per parser of outside bytes (clang only).
+# libFuzzer harnesses, one per parser of outside bytes (clang only); the
+# library is compiled once with coverage and sanitizers, then each harness
+# is linked against it.
 FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(SRCS)
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DLB_VERSION='"$(VERSION)"' -I. -Icommon \
+	      $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_OBJS = $(SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@clang $(FUZZ_CFLAGS) -c -o $@ $<
+$(BUILD)/fuzz/libfuzzlb.a: $(FUZZ_OBJS)
+	@rm -f $@
+	@ar rcs $@ $^
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/libfuzzlb.a
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
-	@clang -std=c11 -D_GNU_SOURCE -DLB_VERSION='"$(VERSION)"' -I. -Icommon \
-	    $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -o $@ $< $(SRCS) $(LDLIBS)
+	@clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libfuzzlb.a $(LDLIBS)
 fuzz: $(FUZZ_BINS)
 
 check: deps
-	@$(MAKE) --no-print-directory test
-	@$(MAKE) --no-print-directory test BUILD=$(BUILD)/asan CFLAGS='$(SAN_FLAGS)'
-	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory -j2 test
+	@$(MAKE) --no-print-directory -j2 test BUILD=$(BUILD)/asan CFLAGS='$(SAN_FLAGS)'
+	@$(MAKE) --no-print-directory -j2 fuzz
 	@BUILD=$(BUILD) ./tests/run.sh
 
 demo: deps all

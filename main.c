@@ -11,11 +11,13 @@
 
 #include "catalog/catalog.h"
 #include "common/age.h"
+#include "common/bbolt.h"
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "restore/restore.h"
 #include "snapd/backup.h"
+#include "snapd/daemon.h"
 #include "snapd/pull.h"
 
 static int cmd_version(const struct lb_globals *g, int argc, char **argv);
@@ -29,9 +31,11 @@ static const struct {
 	{ "backup", backup_cmd, "back up the configured clusters" },
 	{ "pull", pull_cmd, "pull a verified snapshot from every member" },
 	{ "restore", restore_cmd, "rebuild an etcd cluster from a backup" },
+	{ "snapd", snapd_cmd, "run the snapshot daemon (schedules, metrics, health)" },
 	{ "catalog", cat_cmd_catalog, "list, show, verify and audit backups" },
 	{ "keygen", age_cmd_keygen, "generate an age identity for encrypting backups" },
 	{ "config", cfg_cmd_config, "check the configuration, list its options" },
+	{ "inspect", bbolt_cmd_inspect, "read an etcd snapshot file: revision, keys, hash, trailer" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "list the commands" },
 };

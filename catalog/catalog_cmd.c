@@ -6,6 +6,7 @@
  * parts that own them.
  */
 #include "catalog/catalog.h"
+#include "catalog/ops.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "common/config.h"
 #include "common/log.h"
 
 static int cmd_list(const struct lb_globals *g, int argc, char **argv);
@@ -29,6 +31,11 @@ static const struct {
 	{ "list", cmd_list, "list backups, oldest first" },
 	{ "show", cmd_show, "show one backup in full (ID or 'latest')" },
 	{ "audit", cmd_audit, "list audit events (backups, verifications, prunes, restores)" },
+	{ "verify", cat_cmd_verify, "read back, decrypt and check backups end to end" },
+	{ "rebuild", cat_cmd_rebuild, "recreate the catalog from the repository's manifests" },
+	{ "prune", cat_cmd_prune, "delete backups the clusters' retention no longer keeps" },
+	{ "export", cat_cmd_export, "write one backup as a portable tar bundle" },
+	{ "import", cat_cmd_import, "read a bundle into the repository and the catalog" },
 };
 
 #define N_SUBCMDS (sizeof(subcmds) / sizeof(subcmds[0]))
@@ -107,7 +114,12 @@ usage(FILE *fp)
 	fprintf(fp, "\n"
 	    "  list [--cluster C] [--since T] [--until T] [--status S] [--json]\n"
 	    "  show ID|latest [--cluster C] [--json]   ('latest': newest complete backup)\n"
-	    "  audit [--since T] [--until T] [--json]\n\n"
+	    "  audit [--since T] [--until T] [--json]\n"
+	    "  verify ID|latest|--all [--cluster C] [--identity FILE] [--json]\n"
+	    "  rebuild [--threads N]\n"
+	    "  prune [--dry-run] [--cluster C]\n"
+	    "  export ID -o FILE.tar\n"
+	    "  import FILE.tar\n\n"
 	    "T is RFC 3339 (2026-11-21T10:00:00Z), a date (2026-11-21) or an age (24h, 7d).\n"
 	    "S is running, complete, partial or failed.\n"
 	    "The catalog is --catalog PATH, else $LIFEBOAT_CATALOG, else %s.\n",
@@ -140,10 +152,28 @@ fail(const struct lb_err *err)
 	return lb_err_exit_status(err->code);
 }
 
+/* The catalog of --catalog, else $LIFEBOAT_CATALOG, else the one the
+ * configuration names (as backup writes it), else the default path. */
 static int
-open_ro(const struct opts *o, struct cat **c, struct lb_err *err)
+open_ro(const struct lb_globals *g, const struct opts *o, struct cat **c,
+    struct lb_err *err)
 {
-	return cat_open(cat_default_path(o->catalog), CAT_OPEN_READONLY, c, err);
+	const char *env = getenv("LIFEBOAT_CATALOG");
+	struct cfg *cfg = NULL;
+	int r;
+
+	if (o->catalog != NULL || (env != NULL && *env != '\0'))
+		return cat_open(cat_default_path(o->catalog), CAT_OPEN_READONLY, c, err);
+	if ((r = cfg_load(g->config_path, &cfg, err)) < 0) {
+		/* No configuration is fine for a reader, unless one was named. */
+		if (g->config_explicit || r != LB_E_NOTFOUND)
+			return r;
+		lb_err_clear(err);
+		return cat_open(cat_default_path(NULL), CAT_OPEN_READONLY, c, err);
+	}
+	r = cat_open(cfg_get_str(cfg, NULL, "catalog"), CAT_OPEN_READONLY, c, err);
+	cfg_free(cfg);
+	return r;
 }
 
 /* Closes a --json array and checks that stdout took everything. */
@@ -202,12 +232,28 @@ opt_num(int64_t v, char *buf, size_t len)
 	return buf;
 }
 
+/* Snapshot bytes per stored byte over the member objects: db_size is one
+ * member's database, stored_size all objects together. */
 static const char *
-ratio(int64_t db, int64_t stored, char *buf, size_t len)
+ratio(const struct cat_backup *b, char *buf, size_t len)
 {
-	if (db < 0 || stored <= 0)
+	double db = 0, stored = 0;
+	int i;
+
+	for (i = 0; i < b->n_members; i++) {
+		const struct cat_member *m = &b->members[i];
+		if (m->db_size > 0 && m->stored_size > 0) {
+			db += (double)m->db_size;
+			stored += (double)m->stored_size;
+		}
+	}
+	if (!b->members_loaded && b->db_size > 0 && b->members_ok > 0) {
+		db = (double)b->db_size * b->members_ok;
+		stored = (double)b->stored_size;
+	}
+	if (db <= 0 || stored <= 0)
 		return "-";
-	snprintf(buf, len, "%.2fx", (double)db / (double)stored);
+	snprintf(buf, len, "%.2fx", db / stored);
 	return buf;
 }
 
@@ -263,7 +309,7 @@ list_row(const struct cat_backup *b, void *arg)
 	    human_time(b->started_at, t1, sizeof(t1)), b->cluster, mem,
 	    opt_num(b->revision, n1, sizeof(n1)), human_size(b->db_size, s1, sizeof(s1)),
 	    human_size(b->stored_size, s2, sizeof(s2)),
-	    ratio(b->db_size, b->stored_size, rt, sizeof(rt)), cat_status_name(b->status),
+	    ratio(b, rt, sizeof(rt)), cat_status_name(b->status),
 	    human_time(b->verified_at, t2, sizeof(t2)),
 	    b->verify_status != NULL ? " " : "", b->verify_status != NULL ? b->verify_status : "");
 	return 0;
@@ -318,11 +364,11 @@ cmd_list(const struct lb_globals *g, int argc, char **argv)
 		return 2;
 	}
 	f.cluster = o.cluster;
-	if ((r = open_ro(&o, &c, &err)) < 0)
+	if ((r = open_ro(g, &o, &c, &err)) < 0)
 		return fail(&err);
 	x.json = o.json;
 	x.err = &err;
-	r = cat_backup_list(c, &f, o.json ? CAT_WITH_MEMBERS : 0, list_row, &x, &err);
+	r = cat_backup_list(c, &f, CAT_WITH_MEMBERS, list_row, &x, &err);
 	if (o.json)
 		json_end(x.count);
 	else if (x.count == 0 && r == 0)
@@ -357,7 +403,7 @@ show_human(const struct cat_backup *b)
 	printf("revision   %s\n", opt_num(b->revision, n1, sizeof(n1)));
 	printf("size       %s, stored %s (ratio %s)\n", human_size(b->db_size, s1, sizeof(s1)),
 	    human_size(b->stored_size, s2, sizeof(s2)),
-	    ratio(b->db_size, b->stored_size, rt, sizeof(rt)));
+	    ratio(b, rt, sizeof(rt)));
 	if (b->verified_at >= 0)
 		printf("verified   %s %s%s%s\n", cat_time_format(b->verified_at, t, sizeof(t)),
 		    b->verify_status ? b->verify_status : "", b->verify_detail ? ": " : "",
@@ -408,7 +454,7 @@ cmd_show(const struct lb_globals *g, int argc, char **argv)
 		fprintf(stderr, "lifeboat catalog show: expected one backup id or 'latest'\n");
 		return 2;
 	}
-	if ((r = open_ro(&o, &c, &err)) < 0)
+	if ((r = open_ro(g, &o, &c, &err)) < 0)
 		return fail(&err);
 	if (strcmp(o.args[0], "latest") == 0)
 		r = cat_backup_latest(c, o.cluster, CAT_COMPLETE, with, &b, &err);
@@ -500,7 +546,7 @@ cmd_audit(const struct lb_globals *g, int argc, char **argv)
 	}
 	if (parse_times(&o, &since, &until, &err) < 0)
 		return fail(&err);
-	if ((r = open_ro(&o, &c, &err)) < 0)
+	if ((r = open_ro(g, &o, &c, &err)) < 0)
 		return fail(&err);
 	x.json = o.json;
 	x.err = &err;

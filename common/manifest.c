@@ -14,6 +14,10 @@
 #include <jansson.h>
 #include <openssl/rand.h>
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define MANIFEST_STR_MAX 4096
+
 enum ftype { F_STR, F_I64, F_U64, F_BOOL, F_INT };
 
 /* REQ: always required; OKREQ: required of a member whose status is ok. */
@@ -220,6 +224,7 @@ get_fields(const json_t *o, void *obj, const struct field *fs, size_t n,
 		const json_t *v = json_object_get(o, fs[i].name);
 		char *p = (char *)obj + fs[i].off;
 		int need = fs[i].need == REQ || (fs[i].need == OKREQ && ok_member);
+		const char *want;
 
 		if (v == NULL || json_is_null(v)) {
 			if (need)
@@ -229,7 +234,13 @@ get_fields(const json_t *o, void *obj, const struct field *fs, size_t n,
 		}
 		switch (fs[i].type) {
 		case F_STR:
+			want = "expected a string";
 			if (!json_is_string(v))
+				goto type;
+			/* A NUL inside would cut the string short unseen. */
+			want = "string too long or with a NUL byte";
+			if (json_string_length(v) > MANIFEST_STR_MAX ||
+			    strlen(json_string_value(v)) != json_string_length(v))
 				goto type;
 			if ((*(char **)p = strdup(json_string_value(v))) == NULL)
 				return lb_err_set(err, LB_E_NOMEM, "out of memory");
@@ -237,7 +248,11 @@ get_fields(const json_t *o, void *obj, const struct field *fs, size_t n,
 		case F_I64:
 		case F_U64:
 		case F_INT:
-			if (!json_is_integer(v) || json_integer_value(v) < 0)
+			want = "expected an integer";
+			if (!json_is_integer(v))
+				goto type;
+			want = "expected a non-negative integer";
+			if (json_integer_value(v) < 0)
 				goto type;
 			if (fs[i].type == F_I64)
 				*(int64_t *)p = json_integer_value(v);
@@ -247,6 +262,7 @@ get_fields(const json_t *o, void *obj, const struct field *fs, size_t n,
 				*(int *)p = (int)json_integer_value(v);
 			break;
 		case F_BOOL:
+			want = "expected true or false";
 			if (!json_is_boolean(v))
 				goto type;
 			*(int *)p = json_is_true(v);
@@ -254,21 +270,21 @@ get_fields(const json_t *o, void *obj, const struct field *fs, size_t n,
 		}
 		continue;
 type:
-		return lb_err_set(err, LB_E_CORRUPT, "manifest: %s%s: wrong type",
-		    where, fs[i].name);
+		return lb_err_set(err, LB_E_CORRUPT, "manifest: %s%s: %s",
+		    where, fs[i].name, want);
 	}
 	return 0;
 }
 
 static int
-is_hex64(const char *s)
+is_hex(const char *s, size_t min, size_t max)
 {
 	size_t i;
 
 	for (i = 0; s[i] != '\0'; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
-	return i == 64;
+	return i >= min && i <= max;
 }
 
 /* Object keys come from the bucket: refuse any that could climb out of
@@ -276,7 +292,73 @@ is_hex64(const char *s)
 static int
 safe_key(const char *k)
 {
-	return k[0] != '/' && strstr(k, "..") == NULL && strchr(k, '\\') == NULL;
+	return k[0] != '\0' && k[0] != '/' && strstr(k, "..") == NULL &&
+	    strchr(k, '\\') == NULL;
+}
+
+int
+manifest_name_ok(const char *s, size_t max)
+{
+	size_t i;
+
+	if (s == NULL || s[0] == '\0' || s[0] == '.' || s[0] == '-')
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= max || !((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+#define NAME_WANT "expected letters, digits, '.', '_' or '-'"
+
+/* The checks beyond types: names that become keys and file names, hex
+ * ids, one member per name, and "complete" meaning every member is ok. */
+static int
+check_backup(const struct manifest *m, struct lb_err *err)
+{
+	if (!manifest_name_ok(m->backup_id, MANIFEST_ID_MAX))
+		return lb_err_set(err, LB_E_CORRUPT, "manifest: backup_id: " NAME_WANT);
+	if (!manifest_name_ok(m->cluster, MANIFEST_NAME_MAX))
+		return lb_err_set(err, LB_E_CORRUPT, "manifest: cluster: " NAME_WANT);
+	if (m->cluster_id != NULL && !is_hex(m->cluster_id, 1, 16))
+		return lb_err_set(err, LB_E_CORRUPT, "manifest: cluster_id: expected a "
+		    "cluster id in hex");
+	if (strcmp(m->status, "complete") != 0 && strcmp(m->status, "partial") != 0)
+		return lb_err_set(err, LB_E_CORRUPT, "manifest: status: expected \"complete\" "
+		    "or \"partial\", not '%.32s'", m->status);
+	return 0;
+}
+
+static int
+check_member(const struct manifest *m, size_t i, const char *where,
+    struct lb_err *err)
+{
+	const struct manifest_member *mm = &m->members[i];
+
+	if (!manifest_name_ok(mm->name, MANIFEST_NAME_MAX))
+		return lb_err_set(err, LB_E_CORRUPT, "manifest: %sname: " NAME_WANT, where);
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(m->members[j].name, mm->name) == 0)
+			return lb_err_set(err, LB_E_CORRUPT, "manifest: %sname: duplicate "
+			    "'%s'", where, mm->name);
+	if (!is_hex(mm->id, 1, 16))
+		return lb_err_set(err, LB_E_CORRUPT, "manifest: %sid: expected a member id "
+		    "in hex", where);
+	if (strcmp(mm->status, "ok") != 0 && strcmp(mm->status, "failed") != 0)
+		return lb_err_set(err, LB_E_CORRUPT, "manifest: %sstatus: expected \"ok\" "
+		    "or \"failed\"", where);
+	/* A failed member may lack its facts, but what it has must be sound. */
+	if (mm->stored_sha256 != NULL && !is_hex(mm->stored_sha256, 64, 64))
+		return lb_err_set(err, LB_E_CORRUPT, "manifest: %sstored_sha256: expected "
+		    "64 hex digits", where);
+	if (mm->etcd_sha256 != NULL && !is_hex(mm->etcd_sha256, 64, 64))
+		return lb_err_set(err, LB_E_CORRUPT, "manifest: %setcd_sha256: expected "
+		    "64 hex digits", where);
+	if (mm->object != NULL && !safe_key(mm->object))
+		return lb_err_set(err, LB_E_CORRUPT, "manifest: %sobject: expected a relative object "
+		    "key without '..', not '%.200s'", where, mm->object);
+	return 0;
 }
 
 int
@@ -287,10 +369,13 @@ manifest_parse(const char *json, size_t len, struct manifest **out,
 	json_error_t je;
 	json_t *root, *v, *arr;
 	char where[64];
-	size_t i;
+	size_t i, n_ok = 0;
 	int r = 0;
 
 	*out = NULL;
+	if (len > MANIFEST_MAX)
+		return lb_err_set(err, LB_E_CORRUPT, "manifest: larger than %u bytes",
+		    MANIFEST_MAX);
 	if ((root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je)) == NULL)
 		return lb_err_set(err, LB_E_CORRUPT, "manifest: not valid JSON: %s "
 		    "(line %d)", je.text, je.line);
@@ -300,8 +385,11 @@ manifest_parse(const char *json, size_t len, struct manifest **out,
 	}
 	v = json_object_get(root, "format");
 	if (!json_is_string(v) || strcmp(json_string_value(v), MANIFEST_FORMAT) != 0) {
-		r = lb_err_set(err, LB_E_CORRUPT, "manifest: format is %s, expected %s",
-		    json_is_string(v) ? json_string_value(v) : "missing", MANIFEST_FORMAT);
+		r = lb_err_set(err, LB_E_CORRUPT, json_is_string(v) ?
+		    "manifest: format: unsupported '%.64s' (this lifeboat reads %s)" :
+		    "manifest: format: missing (this lifeboat reads %s%.0s)",
+		    json_is_string(v) ? json_string_value(v) : MANIFEST_FORMAT,
+		    MANIFEST_FORMAT);
 		goto out;
 	}
 	if ((m = calloc(1, sizeof(*m))) == NULL) {
@@ -311,11 +399,8 @@ manifest_parse(const char *json, size_t len, struct manifest **out,
 	if ((r = get_fields(root, m, backup_fields, NFIELDS(backup_fields), 1, "",
 	    err)) < 0)
 		goto out;
-	if (strcmp(m->status, "complete") != 0 && strcmp(m->status, "partial") != 0) {
-		r = lb_err_set(err, LB_E_CORRUPT, "manifest: status: '%s' is not "
-		    "complete or partial", m->status);
+	if ((r = check_backup(m, err)) < 0)
 		goto out;
-	}
 	v = json_object_get(root, "compression");
 	if (json_is_object(v)) {
 		json_t *a = json_object_get(v, "algorithm");
@@ -351,8 +436,12 @@ manifest_parse(const char *json, size_t len, struct manifest **out,
 			goto nomem;
 	}
 	arr = json_object_get(root, "members");
-	if (!json_is_array(arr) || json_array_size(arr) == 0) {
-		r = lb_err_set(err, LB_E_CORRUPT, "manifest: members: missing or empty");
+	if (arr == NULL || json_is_null(arr) || !json_is_array(arr) ||
+	    json_array_size(arr) == 0 || json_array_size(arr) > MANIFEST_MEMBERS_MAX) {
+		r = lb_err_set(err, LB_E_CORRUPT, "manifest: members: %s",
+		    arr == NULL || json_is_null(arr) ? "missing" : !json_is_array(arr) ?
+		    "expected an array" : json_array_size(arr) == 0 ? "empty" :
+		    "more members than lifeboat supports (" STR(MANIFEST_MEMBERS_MAX) ")");
 		goto out;
 	}
 	for (i = 0; i < json_array_size(arr); i++) {
@@ -362,7 +451,8 @@ manifest_parse(const char *json, size_t len, struct manifest **out,
 
 		snprintf(where, sizeof(where), "members[%zu].", i);
 		if (!json_is_object(o)) {
-			r = lb_err_set(err, LB_E_CORRUPT, "manifest: %s: not an object", where);
+			r = lb_err_set(err, LB_E_CORRUPT, "manifest: members[%zu]: expected an "
+			    "object", i);
 			goto out;
 		}
 		st = json_object_get(o, "status");
@@ -370,20 +460,15 @@ manifest_parse(const char *json, size_t len, struct manifest **out,
 		if ((mm = manifest_add_member(m)) == NULL)
 			goto nomem;
 		if ((r = get_fields(o, mm, member_fields, NFIELDS(member_fields), ok,
-		    where, err)) < 0)
+		    where, err)) < 0 || (r = check_member(m, i, where, err)) < 0)
 			goto out;
-		if (!ok)
-			continue;
-		if (!is_hex64(mm->stored_sha256) || !is_hex64(mm->etcd_sha256)) {
-			r = lb_err_set(err, LB_E_CORRUPT, "manifest: %ssha256: not 64 hex digits",
-			    where);
-			goto out;
-		}
-		if (!safe_key(mm->object)) {
-			r = lb_err_set(err, LB_E_CORRUPT, "manifest: %sobject: unsafe key '%s'",
-			    where, mm->object);
-			goto out;
-		}
+		n_ok += ok;
+	}
+	/* "complete" is a promise that every member can be restored from. */
+	if (strcmp(m->status, "complete") == 0 && n_ok != m->n_members) {
+		r = lb_err_set(err, LB_E_CORRUPT, "manifest: status: \"complete\" but not "
+		    "every member is ok");
+		goto out;
 	}
 	*out = m;
 	m = NULL;
@@ -425,15 +510,19 @@ void
 manifest_new_backup_id(char out[32])
 {
 	unsigned char rnd[3] = { 0 };
+	struct timespec now;
 	struct tm tm;
-	time_t now = time(NULL);
-	char ts[20];
+	char ts[20], buf[64];
 
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
-	/* The random tail keeps two backups of one second apart. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%S", &tm);
+	/* Milliseconds keep ids in time order within a second; the random
+	 * tail keeps two appliances' ids apart. */
 	(void)RAND_bytes(rnd, sizeof(rnd));
-	snprintf(out, 32, "%s-%02x%02x%02x", ts, rnd[0], rnd[1], rnd[2]);
+	snprintf(buf, sizeof(buf), "%s.%03dZ-%02x%02x%02x", ts,
+	    (int)(now.tv_nsec / 1000000) % 1000, rnd[0], rnd[1], rnd[2]);
+	snprintf(out, 32, "%.31s", buf);
 }
 
 int

@@ -19,6 +19,9 @@
 #define MANIFEST_FORMAT "lifeboat-manifest/1"
 #define MANIFEST_NAME "manifest.json"
 #define MANIFEST_MAX (4u * 1024 * 1024)  /* largest manifest read */
+#define MANIFEST_ID_MAX 64        /* backup_id: at most this many bytes */
+#define MANIFEST_NAME_MAX 128     /* cluster and member names */
+#define MANIFEST_MEMBERS_MAX 64
 
 /* A plain data record, not an object: fields are read and set directly. */
 struct manifest_member {
@@ -83,14 +86,24 @@ int manifest_to_json(const struct manifest *m, char **out, struct lb_err *err);
 
 /* Parses and validates JSON; errors name the field ("manifest: members[1].
  * stored_sha256: missing").  A format other than MANIFEST_FORMAT is
- * refused. */
+ * refused.  Beyond types it checks: backup_id, cluster and member names
+ * pass manifest_name_ok; cluster and member ids are hex; member names are
+ * unique; member status is "ok" or "failed" and backup status "complete"
+ * (every member ok) or "partial"; hashes are 64 hex digits; object keys
+ * are relative without "..".  Times are not parsed here. */
 int manifest_parse(const char *json, size_t len, struct manifest **out,
     struct lb_err *err);
+
+/* 1 if s may name a backup, cluster or member (it becomes part of object
+ * keys and file names): 1..max of [A-Za-z0-9._-], not starting with '.'
+ * or '-'. */
+int manifest_name_ok(const char *s, size_t max);
 
 /* The member object of the highest revision that is "ok", or NULL. */
 const struct manifest_member *manifest_best_member(const struct manifest *m);
 
-/* Backup ids sort by time: "20261121T234500Z-3f9a1c". out holds 32. */
+/* Backup ids sort by time: "20261121T234500.123Z-3f9a1c" (UTC to the
+ * millisecond, then 6 random hex digits).  out holds 32. */
 void manifest_new_backup_id(char out[32]);
 
 /* "<cluster>/<YYYY>/<MM>/<DD>/<backup-id>/" from a backup id. */

@@ -310,7 +310,8 @@ file_list(struct repo *r, const char *prefix,
 	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - prefix) : 0, prefix);
 	if ((rc = walk_dir(r, dir, &w, 0, err)) < 0)
 		goto out;
-	qsort(w.v, w.n, sizeof(*w.v), entry_cmp);
+	if (w.n > 0)   /* w.v is NULL for an empty directory */
+		qsort(w.v, w.n, sizeof(*w.v), entry_cmp);
 	for (i = 0; i < w.n; i++) {
 		if (strncmp(w.v[i].key, prefix, plen) != 0)
 			continue;
@@ -384,18 +385,22 @@ file_stat(struct repo *r, const char *key, uint64_t *size, struct lb_err *err)
 }
 
 static int
-file_cleanup(struct repo *r, long max_age_s, int *n, struct lb_err *err)
+file_cleanup(struct repo *r, const char *prefix, long max_age_s, int *n,
+    struct lb_err *err)
 {
 	struct walk w = { .temps = 1 };
-	char path[PATH_MAX];
+	char path[PATH_MAX], dir[REPO_KEY_MAX + 1];
+	const char *slash = strrchr(prefix, '/');
 	time_t now = time(NULL);
-	size_t i;
+	size_t i, plen = strlen(prefix);
 	int rc;
 
-	if ((rc = walk_dir(r, "", &w, 0, err)) < 0)
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - prefix) : 0, prefix);
+	if ((rc = walk_dir(r, dir, &w, 0, err)) < 0)
 		goto out;
 	for (i = 0; i < w.n; i++) {
-		if (now - w.v[i].mtime < max_age_s)
+		if (now - w.v[i].mtime < max_age_s ||
+		    strncmp(w.v[i].key, prefix, plen) != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", r->root, w.v[i].key);
 		if (unlink(path) < 0 && errno != ENOENT) {
@@ -537,6 +542,7 @@ open_s3(struct repo *r, const struct repo_opts *o, const char *rest,
 	so.secret_key = o->s3_secret_key;
 	so.session_token = o->s3_session_token;
 	so.connect_timeout_s = o->connect_timeout_s;
+	so.part_size = o->s3_part_size;
 	so.stall_timeout_s = o->stall_timeout_s;
 	if ((rc = s3_new(&so, &r->s3, err)) < 0)
 		return rc;
@@ -729,19 +735,27 @@ repo_stat(struct repo *r, const char *key, uint64_t *size, struct lb_err *err)
 }
 
 int
-repo_cleanup_orphans(struct repo *r, long max_age_s, int *n, struct lb_err *err)
+repo_cleanup_orphans(struct repo *r, const char *prefix, long max_age_s, int *n,
+    struct lb_err *err)
 {
 	struct orphans o;
+	char *full = NULL;
 	int rc;
 
 	*n = 0;
+	if (prefix == NULL)
+		prefix = "";
+	if ((rc = key_check(prefix, 1, err)) < 0)
+		return rc;
 	if (r->kind == REPO_FILE)
-		return file_cleanup(r, max_age_s, n, err);
+		return file_cleanup(r, prefix, max_age_s, n, err);
 	memset(&o, 0, sizeof(o));
 	o.r = r;
 	o.cutoff = time(NULL) - max_age_s;
 	o.err = err;
-	rc = s3_list_uploads(r->s3, r->prefix, orphan_cb, &o, err);
+	if ((rc = s3_full_key(r, prefix, &full, err)) == 0)
+		rc = s3_list_uploads(r->s3, full, orphan_cb, &o, err);
+	free(full);
 	*n = o.n;
 	return rc;
 }

@@ -32,6 +32,7 @@ struct repo_opts {
 	const char *s3_session_token;
 	long connect_timeout_s;       /* 0: 10 s */
 	long stall_timeout_s;         /* 0: 60 s under 1 byte/s aborts */
+	size_t s3_part_size;          /* 0: 8 MiB; memory is 4 parts */
 };
 
 /* Opens the repository at o->url.  file: creates the root (0700) if it
@@ -80,10 +81,11 @@ int repo_delete(struct repo *r, const char *key, struct lb_err *err);
 int repo_stat(struct repo *r, const char *key, uint64_t *size,
     struct lb_err *err);
 
-/* Removes leftovers of interrupted writes older than max_age_s: file temp
- * files (*.lifeboat-XXXXXX) and S3 multipart uploads under the prefix.
- * *n is the number removed. */
-int repo_cleanup_orphans(struct repo *r, long max_age_s, int *n,
-    struct lb_err *err);
+/* Removes leftovers of interrupted writes under prefix (relative; NULL or
+ * "" for the whole repository) older than max_age_s: file temp files
+ * (*.lifeboat-XXXXXX) and S3 multipart uploads.  *n is the number removed.
+ * A store that cannot list uploads (s3rver: 501) fails with LB_E_REMOTE. */
+int repo_cleanup_orphans(struct repo *r, const char *prefix, long max_age_s,
+    int *n, struct lb_err *err);
 
 #endif

@@ -37,6 +37,7 @@
 #define S3_PART_GROW_EVERY 2000          /* parts per part-size step */
 #define S3_MAX_PARTS 10000
 #define S3_PAGE_KEYS 1000
+#define S3_POOL_MAX 8                     /* idle easy handles kept */
 
 struct s3 {
 	char *scheme_host;   /* "http://127.0.0.1:9000" or "https://bucket.host" */
@@ -52,8 +53,40 @@ struct s3 {
 	long connect_timeout_s;
 	long stall_timeout_s;
 	long page_keys;
-	CURL *h;             /* for calls from the owning thread */
+	size_t part_size;
+	/* Idle easy handles (each keeps its connections), shared by the
+	 * threads that run requests on this client at once. */
+	pthread_mutex_t pool_lock;
+	CURL *pool[S3_POOL_MAX];
+	size_t pool_n;
+	int pool_ready;
 };
+
+/* Borrows an idle handle, or makes one; NULL when out of memory. */
+static CURL *
+handle_get(struct s3 *s)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&s->pool_lock);
+	if (s->pool_n > 0)
+		h = s->pool[--s->pool_n];
+	pthread_mutex_unlock(&s->pool_lock);
+	return h != NULL ? h : curl_easy_init();
+}
+
+static void
+handle_put(struct s3 *s, CURL *h)
+{
+	pthread_mutex_lock(&s->pool_lock);
+	if (s->pool_n < S3_POOL_MAX) {
+		s->pool[s->pool_n++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&s->pool_lock);
+	if (h != NULL)
+		curl_easy_cleanup(h);
+}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static int curl_init_rc;
@@ -904,10 +937,15 @@ req_run(struct s3 *s, CURL *h, struct req *q, struct lb_err *err)
 	struct lb_err sink_err;
 	char ebuf[CURL_ERROR_SIZE], range[64], what[400], code[64], msg[256];
 	CURLcode c = CURLE_OK;
+	CURL *borrowed = NULL;
 	int attempt, r = 0, retry;
 	long st;
 
 	what_of(s, q, what, sizeof(what));
+	if (h == NULL && (h = borrowed = handle_get(s)) == NULL) {
+		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
+		goto out;
+	}
 	if (build_url(s, q->key, &q->q, &url) < 0) {
 		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 		goto out;
@@ -975,7 +1013,7 @@ req_run(struct s3 *s, CURL *h, struct req *q, struct lb_err *err)
 		if (q->errbody.len > 0)
 			s3_xml_parse_error(q->errbody.p, q->errbody.len, code,
 			    sizeof(code), msg, sizeof(msg));
-		retry = st >= 500 || st == 429 ||
+		retry = (st >= 500 && st != 501) || st == 429 ||
 		    strcmp(code, "SlowDown") == 0 ||
 		    strcmp(code, "RequestTimeout") == 0 ||
 		    strcmp(code, "InternalError") == 0;
@@ -1002,6 +1040,12 @@ req_run(struct s3 *s, CURL *h, struct req *q, struct lb_err *err)
 		goto out;
 	}
 out:
+	if (borrowed != NULL) {
+		/* Drop the pointers into this frame before the handle idles. */
+		curl_easy_setopt(borrowed, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(borrowed, CURLOPT_ERRORBUFFER, NULL);
+		handle_put(s, borrowed);
+	}
 	curl_slist_free_all(hdrs);
 	dbuf_free(&url);
 	dbuf_free(&q->errbody);
@@ -1175,6 +1219,8 @@ s3_new(const struct s3_opts *o, struct s3 **out, struct lb_err *err)
 		goto nomem;
 	s->connect_timeout_s = o->connect_timeout_s > 0 ? o->connect_timeout_s : 10;
 	s->stall_timeout_s = o->stall_timeout_s > 0 ? o->stall_timeout_s : 60;
+	/* 5 MiB is S3's smallest part but the last. */
+	s->part_size = o->part_size >= (5u << 20) ? o->part_size : S3_PART_MIN;
 	/* Test knob: small pages prove continuation without 1000s of keys. */
 	s->page_keys = getenv("LIFEBOAT_S3_PAGE_KEYS") != NULL ?
 	    atol(getenv("LIFEBOAT_S3_PAGE_KEYS")) : S3_PAGE_KEYS;
@@ -1182,8 +1228,8 @@ s3_new(const struct s3_opts *o, struct s3 **out, struct lb_err *err)
 		s->page_keys = S3_PAGE_KEYS;
 	if ((r = resolve_creds(s, o, err)) < 0)
 		goto out;
-	if ((s->h = curl_easy_init()) == NULL)
-		goto nomem;
+	pthread_mutex_init(&s->pool_lock, NULL);
+	s->pool_ready = 1;
 	*out = s;
 	s = NULL;
 	goto out;
@@ -1199,8 +1245,11 @@ s3_free(struct s3 *s)
 {
 	if (s == NULL)
 		return;
-	if (s->h != NULL)
-		curl_easy_cleanup(s->h);
+	if (s->pool_ready) {
+		while (s->pool_n > 0)
+			curl_easy_cleanup(s->pool[--s->pool_n]);
+		pthread_mutex_destroy(&s->pool_lock);
+	}
 	free(s->scheme_host);
 	free(s->path_base);
 	free(s->bucket);
@@ -1233,7 +1282,7 @@ s3_check_bucket(struct s3 *s, struct lb_err *err)
 		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 		goto out;
 	}
-	r = req_run(s, s->h, &q, err);
+	r = req_run(s, NULL, &q, err);
 out:
 	req_clear(&q);
 	return r;
@@ -1254,7 +1303,7 @@ s3_put_object(struct s3 *s, const char *key, const void *buf, size_t len,
 	q.body = len > 0 ? buf : "";
 	q.body_len = len;
 	q.content_md5 = md5;
-	r = req_run(s, s->h, &q, err);
+	r = req_run(s, NULL, &q, err);
 	req_clear(&q);
 	return r;
 }
@@ -1273,7 +1322,7 @@ s3_get_object(struct s3 *s, const char *key, uint64_t offset, uint64_t length,
 	q.range_off = offset;
 	q.range_len = length;
 	q.ranged = offset > 0 || length > 0;
-	r = req_run(s, s->h, &q, err);
+	r = req_run(s, NULL, &q, err);
 	req_clear(&q);
 	return r;
 }
@@ -1287,7 +1336,7 @@ s3_head_object(struct s3 *s, const char *key, uint64_t *size, struct lb_err *err
 	memset(&q, 0, sizeof(q));
 	q.method = "HEAD";
 	q.key = key;
-	if ((r = req_run(s, s->h, &q, err)) == 0 && size != NULL)
+	if ((r = req_run(s, NULL, &q, err)) == 0 && size != NULL)
 		*size = q.content_length >= 0 ? (uint64_t)q.content_length : 0;
 	req_clear(&q);
 	return r;
@@ -1302,7 +1351,7 @@ s3_delete_object(struct s3 *s, const char *key, struct lb_err *err)
 	memset(&q, 0, sizeof(q));
 	q.method = "DELETE";
 	q.key = key;
-	r = req_run(s, s->h, &q, err);
+	r = req_run(s, NULL, &q, err);
 	req_clear(&q);
 	return r;
 }
@@ -1331,7 +1380,7 @@ s3_list(struct s3 *s, const char *prefix,
 			r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 			break;
 		}
-		if ((r = req_run(s, s->h, &q, err)) < 0)
+		if ((r = req_run(s, NULL, &q, err)) < 0)
 			break;
 		if ((r = s3_xml_parse_list(q.resp.p ? q.resp.p : "", q.resp.len,
 		    &l, err)) < 0) {
@@ -1378,7 +1427,7 @@ s3_list_uploads(struct s3 *s, const char *prefix,
 			r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 			break;
 		}
-		if ((r = req_run(s, s->h, &q, err)) < 0)
+		if ((r = req_run(s, NULL, &q, err)) < 0)
 			break;
 		if ((r = s3_xml_parse_list(q.resp.p ? q.resp.p : "", q.resp.len,
 		    &l, err)) < 0) {
@@ -1429,7 +1478,7 @@ int
 s3_abort_upload(struct s3 *s, const char *key, const char *upload_id,
     struct lb_err *err)
 {
-	return abort_with(s, s->h, key, upload_id, err);
+	return abort_with(s, NULL, key, upload_id, err);
 }
 
 /* ---------------------------------------------------------------- upload */
@@ -1538,7 +1587,7 @@ upload_initiate(struct upload *u, struct lb_err *err)
 	q.body_len = 0;
 	if (query_add(&q.q, "uploads", "") < 0)
 		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
-	else if ((r = req_run(u->s, u->s->h, &q, err)) == 0 &&
+	else if ((r = req_run(u->s, NULL, &q, err)) == 0 &&
 	    (r = s3_xml_parse_upload_id(q.resp.p ? q.resp.p : "", q.resp.len,
 	    &u->upload_id, err)) < 0)
 		lb_err_prefix(err, "s3 POST %s/%s: ", u->s->bucket, u->key);
@@ -1664,7 +1713,7 @@ upload_complete(struct upload *u, struct lb_err *err)
 	q.body_len = body.len;
 	if (query_add(&q.q, "uploadId", u->upload_id) < 0)
 		goto nomem;
-	if ((r = req_run(u->s, u->s->h, &q, err)) == 0 &&
+	if ((r = req_run(u->s, NULL, &q, err)) == 0 &&
 	    (r = s3_xml_parse_complete(q.resp.p ? q.resp.p : "", q.resp.len,
 	    err)) < 0)
 		lb_err_prefix(err, "s3 POST %s/%s: ", u->s->bucket, u->key);
@@ -1724,7 +1773,7 @@ upload_free(struct flt *f)
 		slot_join(u, &u->slots[i]);
 	if (u->upload_id != NULL && !u->committed) {
 		lb_err_clear(&e);
-		if (abort_with(u->s, u->s->h, u->key, u->upload_id, &e) < 0)
+		if (abort_with(u->s, NULL, u->key, u->upload_id, &e) < 0)
 			log_warn("abort of s3 multipart upload %s failed: %s "
 			    "(cleanup-orphans removes it later)", u->key, e.msg);
 	}
@@ -1759,7 +1808,7 @@ s3_upload_new(struct s3 *s, const char *key, uint64_t size_hint,
 	u->base.ops = &upload_ops;
 	u->s = s;
 	u->size_hint = size_hint;
-	u->base_part = S3_PART_MIN;
+	u->base_part = s->part_size;
 	want = size_hint / 9000 + 1;
 	if (want > u->base_part) {
 		/* Whole MiB, so parts are easy to read in server logs. */

@@ -36,6 +36,7 @@ struct s3_opts {
 	const char *session_token; /* $AWS_PROFILE or default)            */
 	long connect_timeout_s;    /* 0: 10 s */
 	long stall_timeout_s;      /* 0: 60 s below 1 byte/s aborts a transfer */
+	size_t part_size;          /* first part size of uploads; 0: S3_PART_MIN */
 };
 
 /* Creates a client; resolves credentials; does no network I/O. */

@@ -30,6 +30,7 @@ setup_repo(const struct cfg *c, struct repo **out, struct lb_err *err)
 	o.s3_ca_file = cfg_get_str(c, NULL, "s3-ca-file");
 	o.connect_timeout_s = (long)cfg_get_int(c, NULL, "connect-timeout");
 	o.stall_timeout_s = (long)cfg_get_int(c, NULL, "stall-timeout");
+	o.s3_part_size = (size_t)cfg_get_int(c, NULL, "s3-part-size");
 	if (strncmp(o.url, "s3://", 5) == 0 &&
 	    (r = cfg_s3_credentials(c, &ak, &sk, &tok, err)) < 0)
 		goto out;

@@ -41,6 +41,9 @@
 #define ZSTD_DEFAULT_LEVEL 3
 #define ZSTD_DEFAULT_THREADS 2
 
+/* Input per multithreaded job: bounds memory (see flt_zstd_new). */
+#define ZSTD_JOB_SIZE (2 * 1024 * 1024)
+
 /* Levels accepted by flt_zstd_new; 20..22 ("ultra") need windows beyond
  * what we let the decompressor allocate. */
 #define ZSTD_LEVEL_MIN 1

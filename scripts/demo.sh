@@ -38,7 +38,7 @@ run etcdctl --endpoints "$demo_endpoints" endpoint status -w table
 
 say "pulling a verified snapshot from every member"
 mkdir -p "$T/pulled"
-run "$LIFEBOAT" pull --endpoints "$demo_endpoints" --out-dir "$T/pulled"
+run "$LIFEBOAT" pull --endpoints "$demo_endpoints" --out-dir "$T/pulled" || exit 1
 run ls -l "$T/pulled"
 
 if "$LIFEBOAT" help | grep -q inspect; then
@@ -49,5 +49,38 @@ if "$LIFEBOAT" help | grep -q inspect; then
 fi
 say "the same files as etcd's own tool sees them"
 run etcdctl snapshot status -w table "$T/pulled/m1.db"
+
+say "an age identity for the backups (the appliance keeps only the public key)"
+printf '$ lifeboat keygen -o %s\n' "$T/identity.txt"
+"$LIFEBOAT" keygen -o "$T/identity.txt" >"$T/recipient.txt" || exit 1
+cat "$T/recipient.txt"
+
+cat >"$T/lifeboat.conf" <<EOC
+[global]
+repo = file://$T/repo
+recipients = $(cat "$T/recipient.txt")
+catalog = $T/catalog.db
+identity-file = $T/identity.txt
+
+[cluster:demo]
+endpoints = $demo_endpoints
+EOC
+say "the configuration"
+run cat "$T/lifeboat.conf"
+
+say "backing up: every member, zstd, age, manifest, catalog"
+run "$LIFEBOAT" --config "$T/lifeboat.conf" backup || exit 1
+run "$LIFEBOAT" --config "$T/lifeboat.conf" backup --quiet || exit 1
+run find "$T/repo" -type f
+
+say "break-glass: the newest object opened with age and zstd alone"
+obj=$(find "$T/repo" -name 'm1.db.zst.age' | sort | tail -n 1)
+printf '$ age -d -i identity.txt %s | zstd -d > plain.db\n' "${obj#$T/}"
+age -d -i "$T/identity.txt" "$obj" | zstd -dq >"$T/plain.db"
+run etcdctl snapshot status -w table "$T/plain.db"
+
+say "the catalog"
+run env LIFEBOAT_CATALOG="$T/catalog.db" "$LIFEBOAT" catalog list
+run env LIFEBOAT_CATALOG="$T/catalog.db" "$LIFEBOAT" catalog audit
 
 say "done; the files stay in $T, the cluster is stopped"

@@ -25,6 +25,7 @@
 
 #include "catalog/catalog.h"
 #include "common/age.h"
+#include "common/bbolt_scan.h"
 #include "common/log.h"
 #include "common/manifest.h"
 #include "common/repo.h"
@@ -50,6 +51,8 @@ struct member_run {
 	uint64_t expected;         /* atomic: db size from Status, for ETA */
 	int done;                  /* atomic */
 	struct flt *sha;           /* sha256 of the stored bytes */
+	struct flt *scan;          /* the snapshot's own revision */
+	int64_t revision;          /* -1 when the scan could not tell */
 	char key[512];
 	char stored_sha256[65];
 	uint64_t stored_size;
@@ -99,22 +102,7 @@ flt_progress_new(struct flt *next, uint64_t *counter)
 	return &p->base;
 }
 
-/* Member names come from the cluster; keep object keys tame. */
-static void
-key_safe(const char *name, char *out, size_t cap)
-{
-	size_t i;
-
-	for (i = 0; name[i] != '\0' && i + 1 < cap; i++) {
-		char ch = name[i];
-		out[i] = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
-		    (ch == '.' && i > 0) ? ch : '_';
-	}
-	out[i] = '\0';
-}
-
-/* progress -> zstd -> age -> sha256 -> progress -> repository object */
+/* progress -> bbolt scan -> zstd -> age -> sha256 -> progress -> object */
 static int
 make_chain(void *arg, size_t i, struct pull_target *t, struct flt **chain,
     struct lb_err *err)
@@ -128,7 +116,7 @@ make_chain(void *arg, size_t i, struct pull_target *t, struct flt **chain,
 
 	*chain = NULL;
 	__atomic_store_n(&m->expected, (uint64_t)t->status.db_size, __ATOMIC_RELAXED);
-	key_safe(t->name, name, sizeof(name));
+	pull_safe_name(t->name, name, sizeof(name));
 	snprintf(m->key, sizeof(m->key), "%s%s.db.zst.age", run->dir, name);
 	if ((r = repo_put_new(e->repo, m->key, &f, err)) < 0)
 		return r;
@@ -145,6 +133,10 @@ make_chain(void *arg, size_t i, struct pull_target *t, struct flt **chain,
 	if ((r = flt_zstd_new(e->level, e->threads, f, &g, err)) < 0)
 		goto fail;
 	f = g;
+	if ((g = flt_bbolt_scan_new(f)) == NULL)
+		goto nomem;
+	f = g;
+	m->scan = f;
 	if ((g = flt_progress_new(f, &m->pulled)) == NULL)
 		goto nomem;
 	*chain = g;
@@ -153,6 +145,7 @@ nomem:
 	r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 fail:
 	m->sha = NULL;
+	m->scan = NULL;
 	flt_free(f);
 	return r;
 }
@@ -161,13 +154,23 @@ static int
 chain_finished(void *arg, size_t i, struct pull_target *t, struct lb_err *err)
 {
 	struct member_run *m = &((struct run *)arg)->m[i];
+	struct bbolt_scan sc;
 	uint8_t d[32];
+	int r;
 
-	(void)t;
-	(void)err;
 	flt_sha256_digest(m->sha, d);
 	lb_hex(d, 32, m->stored_sha256);
 	m->stored_size = __atomic_load_n(&m->stored, __ATOMIC_RELAXED);
+	if ((r = flt_bbolt_scan_result(m->scan, &sc, err)) < 0)
+		return r;
+	if (!sc.is_bbolt)
+		return lb_err_set(err, LB_E_CORRUPT, "bbolt: %s", sc.why);
+	/* The revision etcdctl snapshot status would print; the Status taken
+	 * before the pull is a lower bound when the scan cannot tell. */
+	m->revision = sc.revision_known ? (int64_t)sc.revision : -1;
+	if (!sc.revision_known)
+		log_warn("%s: snapshot revision unknown (%s); recording %lld from Status",
+		    t->name, sc.why, (long long)t->status.revision);
 	return 0;
 }
 
@@ -229,7 +232,7 @@ progress_thread(void *arg)
 			drawn = 1;
 		} else if (now - last_log >= 10 || stop) {
 			last_log = now;
-			for (i = 0; i < run->plan->n && !stop; i++) {
+			for (i = 0; i < run->plan->n; i++) {
 				progress_line(run, i, now - start, line, sizeof(line));
 				log_info("progress %s", line);
 			}
@@ -241,52 +244,100 @@ progress_thread(void *arg)
 	return NULL;
 }
 
+struct hashkv_job {
+	const char *endpoint;
+	const struct etcd_opts *opts;
+	int64_t rev;                /* in: 0 = ask Status first; out: revision */
+	uint32_t hash;
+	int rc;
+	struct lb_err err;
+};
+
+static void *
+hashkv_thread(void *arg)
+{
+	struct hashkv_job *j = arg;
+	struct etcd_client *c = NULL;
+	struct etcd_status st;
+
+	if ((j->rc = etcd_open(j->endpoint, j->opts, &c, &j->err)) == 0) {
+		if (j->rev == 0) {
+			if ((j->rc = etcd_status(c, &st, &j->err)) == 0)
+				j->rev = st.revision;
+		} else {
+			j->rc = etcd_hashkv(c, j->rev, &j->hash, NULL, NULL, &j->err);
+		}
+	}
+	etcd_close(c);
+	return NULL;
+}
+
+/* Runs one call per job on every member at once: HashKV walks a member's
+ * whole key space, so members answer in parallel rather than in turn. */
+static int
+hashkv_round(struct hashkv_job *jobs, size_t n, struct lb_err *err)
+{
+	pthread_t th[64];
+	size_t i, started = 0;
+
+	for (i = 0; i < n && i < 64; i++, started++)
+		if (pthread_create(&th[i], NULL, hashkv_thread, &jobs[i]) != 0)
+			break;
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < n; i++) {
+		if (i >= started)
+			return lb_err_set(err, LB_E_NOMEM, "cannot start a thread");
+		if (jobs[i].rc < 0) {
+			*err = jobs[i].err;
+			return jobs[i].rc;
+		}
+	}
+	return 0;
+}
+
 /* HashKV at one revision every member has, compared across members:
  * etcd has shipped data-inconsistency bugs, and a backup is where people
- * should learn of one. */
+ * should learn of one.  With a single member there is nothing to compare. */
 static void
 check_consistency(struct run *run, const struct etcd_opts *o,
     struct manifest *mf, struct backup_result *res)
 {
 	struct pull_plan *p = run->plan;
-	struct etcd_client *c;
-	struct etcd_status st;
+	struct hashkv_job jobs[64];
+	size_t idx[64], i, n = 0, differ = 0;
 	struct lb_err err;
 	int64_t rev = 0;
-	size_t i, j, n = 0;
-	uint32_t first = 0;
 
-	for (i = 0; i < p->n; i++) {
+	for (i = 0; i < p->n && n < 64; i++) {
 		if (p->t[i].rc != 0)
 			continue;
-		if (etcd_open(p->t[i].endpoint, o, &c, &err) < 0 ||
-		    etcd_status(c, &st, &err) < 0) {
-			etcd_close(c);
-			goto fail;
-		}
-		etcd_close(c);
-		if (rev == 0 || st.revision < rev)
-			rev = st.revision;
+		memset(&jobs[n], 0, sizeof(jobs[n]));
+		jobs[n].endpoint = p->t[i].endpoint;
+		jobs[n].opts = o;
+		idx[n++] = i;
 	}
-	for (i = 0, j = 0; i < p->n; i++) {
-		struct manifest_member *mm = &mf->members[i];
-		if (p->t[i].rc != 0)
-			continue;
-		if (etcd_open(p->t[i].endpoint, o, &c, &err) < 0 ||
-		    etcd_hashkv(c, rev, &mm->hashkv, NULL, NULL, &err) < 0) {
-			etcd_close(c);
-			goto fail;
-		}
-		etcd_close(c);
+	if (n < 2)
+		return;
+	if (hashkv_round(jobs, n, &err) < 0)
+		goto fail;
+	for (i = 0; i < n; i++)
+		if (rev == 0 || jobs[i].rev < rev)
+			rev = jobs[i].rev;
+	for (i = 0; i < n; i++)
+		jobs[i].rev = rev;
+	if (hashkv_round(jobs, n, &err) < 0)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		struct manifest_member *mm = &mf->members[idx[i]];
 		mm->has_hashkv = 1;
-		if (j++ == 0)
-			first = mm->hashkv;
-		else if (mm->hashkv != first)
-			n++;
+		mm->hashkv = jobs[i].hash;
+		if (jobs[i].hash != jobs[0].hash)
+			differ++;
 	}
 	mf->consistency_revision = rev;
-	mf->consistent = n == 0;
-	if (n > 0) {
+	mf->consistent = differ == 0;
+	if (differ > 0) {
 		res->divergent = 1;
 		log_error("cluster %s: members DIVERGE: HashKV at revision %lld differs "
 		    "across members (see the manifest of backup %s); the cluster's data "
@@ -366,7 +417,8 @@ fill_manifest(struct run *run, struct manifest *mf, const char *cluster,
 			continue;
 		}
 		mm->status = strdup("ok");
-		mm->revision = t->status.revision;
+		mm->revision = run->m[i].revision >= 0 ? run->m[i].revision :
+		    t->status.revision;
 		mm->raft_index = t->status.raft_index;
 		mm->raft_term = t->status.raft_term;
 		mm->db_size = t->db_size;
@@ -409,9 +461,23 @@ lock_cluster(const struct cfg *c, const char *cluster, int *fd,
 }
 
 struct settle {
-	struct backup_env *env;
-	int n;
+	char ids[16][64];
+	char clusters[16][64];
+	size_t n;
 };
+
+static int
+collect_running(const struct cat_backup *b, void *arg)
+{
+	struct settle *s = arg;
+
+	if (s->n < 16) {
+		snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", b->id);
+		snprintf(s->clusters[s->n], sizeof(s->clusters[0]), "%s", b->cluster);
+		s->n++;
+	}
+	return 0;
+}
 
 static int
 delete_cb(void *arg, const char *key, uint64_t size)
@@ -425,55 +491,68 @@ delete_cb(void *arg, const char *key, uint64_t size)
 }
 
 /* A backup left running by a dead process: complete if its manifest made
- * it to the repository, else failed, and its orphan objects removed. */
-static int
-settle_one(const struct cat_backup *b, void *arg)
+ * it to the repository, else failed, and its leftovers removed. */
+static void
+settle_one(struct backup_env *e, const char *cluster, const char *id)
 {
-	struct settle *s = arg;
-	struct backup_env *e = s->env;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	char dir[256], key[300], *json = NULL;
 	struct lb_err err;
+	int n = 0;
 
-	if (manifest_backup_dir(b->cluster, b->id, dir, sizeof(dir)) < 0)
-		return 0;
+	if (manifest_backup_dir(cluster, id, dir, sizeof(dir)) < 0)
+		return;
 	snprintf(key, sizeof(key), "%s%s", dir, MANIFEST_NAME);
 	if (repo_get_buf(e->repo, key, MANIFEST_MAX, &buf, &len, &err) == 0 &&
 	    (json = strndup((const char *)buf, len)) != NULL &&
 	    cat_record_manifest(e->cat, json, &err) == 0) {
 		log_warn("backup %s was interrupted after its manifest was written; "
-		    "recorded as complete", b->id);
-	} else {
-		repo_list(e->repo, dir, delete_cb, e->repo, &err);
-		cat_backup_finish(e->cat, b->id, CAT_FAILED,
-		    "interrupted: the process running it died", NULL, &err);
-		cat_audit(e->cat, CAT_ACT_BACKUP, b->cluster, b->id, "failed",
-		    "{\"reason\":\"interrupted\"}", &err);
-		log_warn("backup %s was interrupted; marked failed and its objects removed",
-		    b->id);
+		    "recorded as complete", id);
+		goto out;
 	}
-	s->n++;
+	/* Nothing else writes under this id: its leftovers go now. */
+	if (repo_cleanup_orphans(e->repo, dir, 0, &n, &err) < 0 &&
+	    strstr(err.msg, "NotImplemented") == NULL)
+		log_warn("cleanup of backup %s: %s", id, err.msg);
+	repo_list(e->repo, dir, delete_cb, e->repo, &err);
+	if (cat_backup_finish(e->cat, id, CAT_FAILED,
+	    "interrupted: the process running it died", NULL, &err) < 0 ||
+	    cat_audit(e->cat, CAT_ACT_BACKUP, cluster, id, "failed",
+	    "{\"reason\":\"interrupted\"}", &err) < 0)
+		log_warn("catalog: %s", err.msg);
+	log_warn("backup %s was interrupted; marked failed, its leftovers removed", id);
+out:
 	free(json);
 	free(buf);
-	return 0;
 }
 
 static void
 settle_interrupted(struct backup_env *e, const char *cluster)
 {
-	struct settle s = { e, 0 };
+	struct settle s;
 	struct lb_err err;
+	char tree[256];
+	size_t i;
 	int n = 0;
 
-	if (e->cat != NULL && cat_backups_running(e->cat, cluster, settle_one, &s,
-	    &err) < 0)
+	s.n = 0;
+	/* Collected first: settling writes to the catalog being read. */
+	if (e->cat != NULL && cat_backups_running(e->cat, cluster, collect_running,
+	    &s, &err) < 0)
 		log_warn("catalog: %s", err.msg);
-	/* Multipart uploads and temp files of killed runs; an hour keeps the
-	 * uploads of a backup running elsewhere safe. */
-	if (repo_cleanup_orphans(e->repo, 3600, &n, &err) < 0)
-		log_warn("cleanup: %s", err.msg);
-	else if (n > 0)
+	for (i = 0; i < s.n; i++)
+		settle_one(e, s.clusters[i], s.ids[i]);
+	/* Multipart uploads and temp files of killed runs elsewhere in the
+	 * cluster's tree; a day keeps another appliance's running upload
+	 * safe.  Some stores cannot list uploads (s3rver); that is no fault. */
+	snprintf(tree, sizeof(tree), "%s/", cluster);
+	if (repo_cleanup_orphans(e->repo, tree, 86400, &n, &err) < 0) {
+		if (strstr(err.msg, "NotImplemented") != NULL)
+			log_debug("cleanup: %s", err.msg);
+		else
+			log_warn("cleanup: %s", err.msg);
+	} else if (n > 0)
 		log_info("removed %d leftover uploads or temp files", n);
 }
 
@@ -553,10 +632,8 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 	}
 	n_eps = cfg_get_list(e->cfg, cluster, "endpoints", &eps);
 	if ((r = pull_plan_discover((char *const *)eps, n_eps, &o, &run.plan,
-	    &res->err)) < 0) {
-		lb_err_prefix(&res->err, "cluster %s: ", cluster);
+	    &res->err)) < 0)
 		goto out;
-	}
 	res->members_total = run.plan->n;
 	if ((run.m = calloc(run.plan->n, sizeof(*run.m))) == NULL) {
 		r = lb_err_set(&res->err, LB_E_NOMEM, "out of memory");

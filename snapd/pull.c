@@ -211,9 +211,8 @@ struct pull_files {
 	const char *out_dir;
 };
 
-/* Member names come from the cluster: keep them from escaping out-dir. */
-static void
-safe_name(const char *name, char *out, size_t cap)
+void
+pull_safe_name(const char *name, char *out, size_t cap)
 {
 	size_t i;
 
@@ -234,7 +233,7 @@ pull_file_chain(void *arg, size_t i, struct pull_target *t, struct flt **chain,
 	char name[128], path[4096];
 
 	(void)i;
-	safe_name(t->name, name, sizeof(name));
+	pull_safe_name(t->name, name, sizeof(name));
 	snprintf(path, sizeof(path), "%s/%s.db", pf->out_dir, name);
 	return flt_file_new(path, 0600, chain, err);
 }
@@ -318,7 +317,7 @@ print_result_json(const struct pull_plan *p, const char *out_dir)
 		json_object_set_new(m, "status", json_string(t->rc == 0 ? "ok" : "failed"));
 		if (t->rc == 0) {
 			ok++;
-			safe_name(t->name, name, sizeof(name));
+			pull_safe_name(t->name, name, sizeof(name));
 			snprintf(path, sizeof(path), "%s/%s.db", out_dir, name);
 			lb_hex(t->etcd_sha256, 32, hex);
 			json_object_set_new(m, "file", json_string(path));

@@ -68,6 +68,11 @@ struct pull_hooks {
 size_t pull_run(struct pull_plan *p, const struct etcd_opts *o, int parallel,
     const struct pull_hooks *h);
 
+/* A member name fit for a file name or object key: member names come from
+ * the cluster, so anything but [A-Za-z0-9._-] becomes '_' and a leading
+ * '.' too, keeping them from climbing out of a directory. */
+void pull_safe_name(const char *name, char *out, size_t cap);
+
 /* `lifeboat pull`. */
 int pull_cmd(const struct lb_globals *g, int argc, char **argv);
 

@@ -152,7 +152,9 @@ etcd_stop() {
 # s3rver_start [BUCKET]: starts s3rver (tests/node_modules, see
 # scripts/deps.sh) on a free port with BUCKET (default test-bucket) made,
 # data under $T/s3rver.  Exports S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY,
-# S3_SECRET_KEY and S3_BUCKET.  Note that s3rver does not check signatures.
+# S3_SECRET_KEY and S3_BUCKET, and S3_HOST_ENDPOINT for host-style requests
+# (bucket.s3.localhost: curl resolves *.localhost to loopback itself).
+# Note that s3rver does not check signatures.
 s3rver_start() {
 	bucket=${1:-test-bucket}
 	bin=$TOP/tests/node_modules/.bin/s3rver
@@ -163,10 +165,12 @@ s3rver_start() {
 	# OpenSSL 3 keeps in the legacy provider: without it, paged lists 500.
 	NODE_OPTIONS=--openssl-legacy-provider "$bin" --address 127.0.0.1 \
 	    --port "$port" --directory "$T/s3rver" --silent \
+	    --service-endpoint localhost \
 	    --configure-bucket "$bucket" >"$T/s3rver.log" 2>&1 &
 	echo $! >>"$T/pids"
 	export S3_ENDPOINT="http://127.0.0.1:$port" S3_REGION=us-east-1 \
-	    S3_ACCESS_KEY=S3RVER S3_SECRET_KEY=S3RVER S3_BUCKET="$bucket"
+	    S3_ACCESS_KEY=S3RVER S3_SECRET_KEY=S3RVER S3_BUCKET="$bucket" \
+	    S3_HOST_ENDPOINT="http://s3.localhost:$port"
 	wait_for 20 curl -sf -o /dev/null "$S3_ENDPOINT/$bucket" ||
 		{ echo "s3rver did not start: $(tail -n 3 "$T/s3rver.log")" >&2; return 1; }
 }

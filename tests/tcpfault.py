@@ -1,22 +1,27 @@
 #!/usr/bin/env python3
 """A TCP relay on loopback that injects one fault a real server cannot be
 made to produce on demand: after N bytes from the upstream it either cuts
-the connection (--cut) or flips one byte (--flip) and relays the rest.
+the connection (--cut) or flips one byte (--flip) and relays the rest, or
+it relays at most N bytes a second (--slow), so a test can act while a
+transfer is under way.
 
-usage: tcpfault.py LISTEN_PORT UPSTREAM_PORT --cut N | --flip N
+usage: tcpfault.py LISTEN_PORT UPSTREAM_PORT --cut N | --flip N | --slow N
 Serves connections until killed; prints "ready" once listening."""
 import socket
 import sys
 import threading
+import time
 
 
 def pump(src, dst, mode, limit, state):
     try:
         while True:
-            data = src.recv(65536)
+            data = src.recv(16384 if mode == "slow" else 65536)
             if not data:
                 break
-            if mode is not None:
+            if mode == "slow":
+                time.sleep(len(data) / limit)
+            elif mode is not None:
                 seen = state["n"]
                 state["n"] += len(data)
                 if mode == "cut" and state["n"] >= limit:

@@ -123,7 +123,7 @@ pyjson list_json_empty "$T/none.json" 'assert d == []'
 # The table for people: header, human sizes, ratio, verification.
 "$LIFEBOAT" catalog list --catalog "$DB" >"$T/table.txt" 2>&1
 check list_table_header grep -q '^ID  *STARTED  *CLUSTER  *MEMBERS' "$T/table.txt"
-check list_table_row grep -Eq '^20251121T234500Z-3f9a1c +2025-11-21 23:45:00 +prod +3/3 +12345 +1.0 MiB +878.9 KiB +1.17x +complete +[0-9-]+ [0-9:]+ ok$' "$T/table.txt"
+check list_table_row grep -Eq '^20251121T234500Z-3f9a1c +2025-11-21 23:45:00 +prod +3/3 +12345 +1.0 MiB +878.9 KiB +3.50x +complete +[0-9-]+ [0-9:]+ ok$' "$T/table.txt"
 check list_table_partial grep -Eq '^20251122T004500Z-000001 .* 2/3 .* partial ' "$T/table.txt"
 check_exit list_bad_time 2 "bad time 'yesterday'" "$LIFEBOAT" catalog list --catalog "$DB" --since yesterday
 check_exit list_bad_status 2 "unknown status" "$LIFEBOAT" catalog list --catalog "$DB" --status done

@@ -22,7 +22,7 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 # same_file CMD... : CMD's stdout equals $want (a file)
 same_out() { "$@" >"$T/got" && cmp -s "$T/got" "$want"; }
-put_from() { f=$1; shift; "$RT" "$@" <"$f"; }
+put_from() { f=$1; shift; "$@" <"$f"; }
 no_temp() { [ -z "$(find "$1" -name '*.lifeboat-*' 2>/dev/null)" ]; }
 out_is() { exp=$1; shift; [ "$("$@")" = "$exp" ]; }
 big_same() { "$RT" "$1" get big >"$T/big.got" && [ "$(sha "$T/big.got")" = "$(sha "$big")" ]; }
@@ -39,14 +39,14 @@ tail_ok() {   # tail_ok URL OFF: a range to the end
 # common NAME URL: what every driver must do alike.
 common() {
 	n=$1; u=$2
-	check "$n/put_small" put_from "$T/small" "$u" put small.txt
+	check "$n/put_small" put_from "$T/small" "$RT" "$u" put small.txt
 	want=$T/small; check "$n/get_small" same_out "$RT" "$u" get small.txt
-	check "$n/put_big_streamed" put_from "$big" "$u" put big
+	check "$n/put_big_streamed" put_from "$big" "$RT" "$u" put big
 	check "$n/get_big_sha256" big_same "$u"
 	check "$n/range_get" range_ok "$u" 10000000 1000
 	check "$n/range_across_parts" range_ok "$u" 8388000 2000
 	check "$n/range_to_end" tail_ok "$u" 39999000
-	check "$n/put_buf_weird_key" put_from "$T/small" "$u" putbuf "$weird"
+	check "$n/put_buf_weird_key" put_from "$T/small" "$RT" "$u" putbuf "$weird"
 	want=$T/small; check "$n/get_buf_weird_key" same_out "$RT" "$u" getbuf "$weird" 100
 	check_fails "$n/get_buf_over_max" 'larger than' "$RT" "$u" getbuf big 1000
 	check "$n/stat" out_is 40000000 "$RT" "$u" stat big
@@ -61,10 +61,14 @@ common() {
 	check "$n/delete" "$RT" "$u" delete small.txt
 	check_fails "$n/deleted_is_gone" 'notfound' "$RT" "$u" stat small.txt
 	check_fails "$n/delete_missing" 'notfound' "$RT" "$u" delete small.txt
-	check "$n/abort_small_free" put_from "$T/small" "$u" putabort aborted-small
-	check "$n/abort_multipart_free" put_from "$T/mid" "$u" putabort aborted-big
+	check "$n/abort_small_free" put_from "$T/small" "$RT" "$u" putabort aborted-small
+	check "$n/abort_multipart_free" put_from "$T/mid" "$RT" "$u" putabort aborted-big
 	check_fails "$n/aborted_small_absent" 'notfound' "$RT" "$u" stat aborted-small
 	check_fails "$n/aborted_big_absent" 'notfound' "$RT" "$u" stat aborted-big
+	check "$n/put_empty" put_from /dev/null "$RT" "$u" put empty
+	check "$n/stat_empty" out_is 0 "$RT" "$u" stat empty
+	check "$n/get_empty" out_is '' "$RT" "$u" get empty
+	check "$n/delete_empty" "$RT" "$u" delete empty
 	check_fails "$n/bad_key" 'invalid repository key' "$RT" "$u" put ../evil
 }
 
@@ -101,6 +105,15 @@ if s3rver_start lb-test; then
 	check s3rver/prefix_isolates out_is '' "$RT" s3://lb-test/other list
 	check_fails s3rver/unknown_bucket 'bucket no-such-bucket does not exist' \
 	    "$RT" s3://no-such-bucket/p list
+	# Host style: http://lb-test.s3.localhost:PORT/some/prefix/...
+	"$RT" s3://lb-test/some/prefix list >"$T/path.list"
+	want=$T/path.list
+	check s3rver/host_style_list_nonempty test -s "$want"
+	check s3rver/host_style_list same_out env S3_HOST_STYLE=1 \
+	    S3_ENDPOINT="$S3_HOST_ENDPOINT" "$RT" "s3://lb-test/some/prefix" list
+	check s3rver/host_style_put put_from "$T/small" env S3_HOST_STYLE=1 \
+	    S3_ENDPOINT="$S3_HOST_ENDPOINT" "$RT" "s3://lb-test/some/prefix" put hs
+	check s3rver/host_style_put_seen out_is 18 "$RT" s3://lb-test/some/prefix stat hs
 	check_fails s3rver/uploads_not_implemented 'NotImplemented' \
 	    "$RT" s3://lb-test/some/prefix cleanup 0
 else
@@ -146,13 +159,13 @@ export S3_ENDPOINT=http://127.0.0.1:$fport S3_ACCESS_KEY=fake S3_SECRET_KEY=fake
 wait_for 10 curl -sf -o /dev/null "$S3_ENDPOINT/fakeb/?list-type=2"
 fu=s3://fakeb
 count() { grep -c "$1" "$T/fake.log"; }
-check fake/503_twice_then_ok put_from "$T/small" "$fu" put flaky/a
+check fake/503_twice_then_ok put_from "$T/small" "$RT" "$fu" put flaky/a
 check fake/503_retried test "$(count '^PUT /fakeb/flaky/a 503')" = 2
 want=$T/small; check fake/503_get_retried same_out "$RT" "$fu" get flaky/a
 check_fails fake/500_gives_up '500 InternalError.*gave up after 5 tries' \
     "$RT" "$fu" put broken/a <"$T/small"
 check fake/500_tried_5_times test "$(count '^PUT /fakeb/broken/a 500')" = 5
-check fake/reset_get_put put_from "$T/mid" "$fu" put resetget/a
+check fake/reset_get_put put_from "$T/mid" "$RT" "$fu" put resetget/a
 want=$T/mid; check fake/reset_get_resumes same_out "$RT" "$fu" get resetget/a
 check fake/reset_get_was_reset test "$(count '^GET /fakeb/resetget/a RESET')" = 1
 check_fails fake/reset_put_fails 'net: s3 PUT fakeb/resetput/a: .*reset' \

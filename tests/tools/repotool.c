@@ -148,7 +148,7 @@ main(int argc, char **argv)
 		if ((rc = repo_stat(r, argv[3], &size, &err)) == 0)
 			printf("%" PRIu64 "\n", size);
 	} else if (strcmp(cmd, "cleanup") == 0 && argc == 4) {
-		if ((rc = repo_cleanup_orphans(r, atol(argv[3]), &cleaned, &err)) == 0)
+		if ((rc = repo_cleanup_orphans(r, NULL, atol(argv[3]), &cleaned, &err)) == 0)
 			printf("cleaned %d\n", cleaned);
 	} else {
 		fprintf(stderr, "repotool: bad command\n");

@@ -390,9 +390,9 @@ test_manifest_malformed(void)
 	}
 	/* Not JSON, not an object, truncated, empty. */
 	CHECK_INT(cat_record_manifest(c, "{\"format\": ", &err), ==, LB_E_CORRUPT);
-	CHECK_CONTAINS(err.msg, "manifest: not JSON");
+	CHECK_CONTAINS(err.msg, "manifest: not valid JSON");
 	CHECK_INT(cat_record_manifest(c, "[1, 2]", &err), ==, LB_E_CORRUPT);
-	CHECK_CONTAINS(err.msg, "expected a JSON object");
+	CHECK_CONTAINS(err.msg, "not a JSON object");
 	CHECK_INT(cat_record_manifest(c, "", &err), ==, LB_E_CORRUPT);
 	CHECK_INT(cat_record_manifest(c, NULL, &err), ==, LB_E_CORRUPT);
 	CHECK_INT(cat_record_manifest(c, "{\"format\":\"lifeboat-manifest/1\","

@@ -2,6 +2,8 @@
  * manifest_test.c: manifests written and read back field for field, and
  * every way a manifest from a bucket can be wrong.
  */
+#include <unistd.h>
+
 #include "harness.h"
 #include "common/manifest.h"
 
@@ -94,12 +96,23 @@ rejects_bad_manifests(void)
 	struct lb_err err;
 	char *json = NULL, *bad;
 	const char *edits[][3] = {
-		{ "\"stored_sha256\": \"bbbb", "\"stored_sha256\": \"zzzz", "sha256: not 64 hex" },
-		{ "\"object\": \"prod/", "\"object\": \"../", "unsafe key" },
-		{ "\"format\": \"lifeboat-manifest/1\"", "\"format\": \"lifeboat-manifest/9\"", "expected lifeboat-manifest/1" },
-		{ "\"revision\": 12345,", "\"revision\": \"12345\",", "revision: wrong type" },
-		{ "\"status\": \"partial\"", "\"status\": \"running\"", "is not complete or partial" },
+		{ "\"stored_sha256\": \"bbbb", "\"stored_sha256\": \"zzzz", "members[0].stored_sha256: expected 64 hex" },
+		{ "\"object\": \"prod/", "\"object\": \"../", "members[0].object: expected a relative object key" },
+		{ "\"format\": \"lifeboat-manifest/1\"", "\"format\": \"lifeboat-manifest/9\"", "format: unsupported 'lifeboat-manifest/9'" },
+		{ "\"revision\": 12345,", "\"revision\": \"12345\",", "revision: expected an integer" },
+		{ "\"revision\": 12345,", "\"revision\": -5,", "revision: expected a non-negative integer" },
+		{ "\"status\": \"partial\"", "\"status\": \"running\"", "status: expected \"complete\" or \"partial\"" },
+		{ "\"status\": \"partial\"", "\"status\": \"complete\"", "status: \"complete\" but not every member is ok" },
 		{ "\"object\":", "\"objekt\":", "members[0].object: missing" },
+		{ "\"backup_id\": \"2026", "\"backup_id\": \"../2026", "backup_id: expected letters, digits" },
+		{ "\"cluster\": \"prod\"", "\"cluster\": \"pr/od\"", "cluster: expected letters, digits" },
+		{ "\"cluster_id\": \"cdf8", "\"cluster_id\": \"xyz8", "cluster_id: expected a cluster id in hex" },
+		{ "\"name\": \"m2\"", "\"name\": \"m1\"", "members[1].name: duplicate 'm1'" },
+		{ "\"name\": \"m2\"", "\"name\": \"-m2\"", "members[1].name: expected letters" },
+		{ "\"id\": \"7\"", "\"id\": \"g7\"", "members[1].id: expected a member id in hex" },
+		{ "\"status\": \"failed\"", "\"status\": \"lost\"", "members[1].status: expected \"ok\" or \"failed\"" },
+		{ "\"learner\": false", "\"learner\": 0", "learner: expected true or false" },
+		{ "\"members\": [", "\"members\": {}, \"x\": [", "members: expected an array" },
 	};
 
 	CHECK_OK(manifest_to_json(m, &json, &err), &err);
@@ -125,6 +138,8 @@ rejects_bad_manifests(void)
 	free(json);
 	CHECK(parse_fails("{\"format\": \"lifeboat-manifest/1\"", "not valid JSON", &err));
 	CHECK(parse_fails("[]", "not a JSON object", &err));
+	CHECK(parse_fails("{\"format\": \"lifeboat-manifest/1\", \"format\": \"x\"}",
+	    "not valid JSON", &err));
 }
 
 static void
@@ -132,9 +147,14 @@ backup_ids_sort_by_time_and_map_to_dirs(void)
 {
 	char id[32], dir[128];
 
+	char id2[32];
+
 	manifest_new_backup_id(id);
-	CHECK_INT(strlen(id), ==, 23);
-	CHECK(id[8] == 'T' && id[15] == 'Z' && id[16] == '-');
+	usleep(2000);
+	manifest_new_backup_id(id2);
+	CHECK_INT(strlen(id), ==, 27);
+	CHECK(id[8] == 'T' && id[15] == '.' && id[19] == 'Z' && id[20] == '-');
+	CHECK(strcmp(id, id2) < 0);
 	CHECK_INT(manifest_backup_dir("prod", "20261121T234500Z-3f9a1c", dir, sizeof(dir)), ==, 0);
 	CHECK_STR(dir, "prod/2026/11/21/20261121T234500Z-3f9a1c/");
 }

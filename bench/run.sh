@@ -1,0 +1,173 @@
+#!/bin/bash
+# bench/run.sh: the benchmarks behind `make bench`, each one function below,
+# each comparing lifeboat with what an operator would do with etcd's own tools
+# on the same data.  Figures go to $BENCH_DIR/results.md (default
+# bench/out/results.md) and stdout; bench/README.md says how to read them.
+#
+#   BENCH_SIZES="256MiB 1GiB"  database sizes to benchmark (quick try: 64MiB)
+#   BENCH_ROUNDS=5             measured rounds per command (after a warm-up)
+#   BENCH_DIR=bench/out        work dir: needs about 5x the largest size free
+#   LIFEBOAT=build/lifeboat    the binary under test
+set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+BENCH_SIZES=${BENCH_SIZES:-256MiB 1GiB}
+
+have_pull() { "$LIFEBOAT" help 2>/dev/null | grep -Eq '^[[:space:]]+pull[[:space:]]'; }
+
+# The commands measured: each gets a fresh empty directory and sets CMD.
+cmd_etcdctl_save() { CMD=(etcdctl --endpoints "$BENCH_URL" snapshot save "$1/snapshot.db"); }
+cmd_lifeboat_pull() { CMD=("$LIFEBOAT" pull --endpoints "$BENCH_URL" --out-dir "$1"); }
+
+# check_snapshot_outputs: both tools, once, on the loaded member; each output
+# must pass etcdctl snapshot status and show the same revision, key count and
+# hash, so that the timings compare tools that produce good snapshots.
+check_snapshot_outputs() {
+	local dir ref got f n=0
+	dir=$(mktemp -d "$BENCH_DIR/run.XXXXXX")
+	etcdctl --endpoints "$BENCH_URL" snapshot save "$dir/etcdctl.db" >/dev/null 2>&1 ||
+	    bench_die "etcdctl snapshot save failed"
+	ref=$(bench_status "$dir/etcdctl.db") ||
+	    bench_die "etcdctl snapshot status rejects etcdctl's own snapshot"
+	bench_out "- etcdctl snapshot save: $(stat -c %s "$dir/etcdctl.db") bytes, snapshot status: revision, keys, hash = $ref"
+	if [ "$HAVE_PULL" = yes ]; then
+		mkdir "$dir/pull"
+		"$LIFEBOAT" pull --endpoints "$BENCH_URL" --out-dir "$dir/pull" \
+		    >"$dir/pull.log" 2>&1 ||
+		    bench_die "lifeboat pull failed: $(tail -n 3 "$dir/pull.log")"
+		for f in "$dir"/pull/*.db; do
+			[ -f "$f" ] || continue
+			n=$((n + 1))
+			got=$(bench_status "$f") ||
+			    bench_die "etcdctl snapshot status rejects lifeboat's ${f##*/}"
+			[ "$got" = "$ref" ] ||
+			    bench_die "lifeboat's ${f##*/} differs from etcdctl's snapshot: $got vs $ref"
+			bench_out "- lifeboat pull: ${f##*/}, $(stat -c %s "$f") bytes, snapshot status matches etcdctl's"
+		done
+		[ "$n" -gt 0 ] || bench_die "lifeboat pull wrote no *.db file in its --out-dir"
+	fi
+	rm -rf "$dir"
+}
+
+# bench_snapshot SIZE: one member loaded to SIZE; the time and memory to take
+# one snapshot of it.
+bench_snapshot() {
+	local size=$1
+	bench_out "## snapshot of one member, $size" "" "- data: $BENCH_LOAD_DESC"
+	check_snapshot_outputs
+	bench_out ""
+	if [ "$HAVE_PULL" = yes ]; then
+		compare "snapshot $size" \
+		    "lifeboat pull" cmd_lifeboat_pull \
+		    "etcdctl snapshot save" cmd_etcdctl_save
+	else
+		compare "snapshot $size (etcdctl only: lifeboat has no pull command yet)" \
+		    "etcdctl snapshot save" cmd_etcdctl_save
+	fi
+}
+
+# s3rver for the backup benchmark, on a free port; stopped with the rest.
+bench_s3rver_start() {
+	local bin=$BENCH_TOP/tests/node_modules/.bin/s3rver port
+	[ -x "$bin" ] || bench_die "s3rver missing: run ./scripts/deps.sh"
+	port=$(bench_free_port)
+	rm -rf "$BENCH_DIR/s3rver"
+	mkdir -p "$BENCH_DIR/s3rver"
+	NODE_OPTIONS=--openssl-legacy-provider "$bin" --address 127.0.0.1 --port "$port" \
+	    --directory "$BENCH_DIR/s3rver" --silent --configure-bucket bench \
+	    >"$BENCH_DIR/s3rver.log" 2>&1 &
+	BENCH_PIDS+=("$!")
+	BENCH_S3=http://127.0.0.1:$port
+	for _ in $(seq 200); do
+		curl -sf -o /dev/null "$BENCH_S3/bench" && return 0
+		sleep 0.1
+	done
+	bench_die "s3rver did not start: $(tail -n 3 "$BENCH_DIR/s3rver.log")"
+}
+
+cmd_lifeboat_backup() { CMD=("$LIFEBOAT" --config "$BENCH_DIR/backup.conf" backup --quiet); }
+cmd_lifeboat_backup_file() {
+	sed "s|^repo = .*|repo = file://$1/repo|" "$BENCH_DIR/backup.conf" >"$1/file.conf"
+	CMD=("$LIFEBOAT" --config "$1/file.conf" backup --quiet)
+}
+
+# What a person would script without lifeboat: each step waits for the last.
+cmd_sequential_backup() {
+	CMD=(bash -c 'set -e
+	    etcdctl --endpoints "$1" snapshot save "$2/s.db" >/dev/null 2>&1
+	    zstd -3 -q "$2/s.db" -o "$2/s.db.zst"
+	    age -r "$3" -o "$2/s.db.zst.age" "$2/s.db.zst"
+	    curl -sSf --aws-sigv4 aws:amz:us-east-1:s3 --user S3RVER:S3RVER \
+	        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+	        -T "$2/s.db.zst.age" "$4/bench/sequential/s.db.zst.age"' \
+	    sequential "$BENCH_URL" "$1" "$(cat "$BENCH_DIR/recipient")" "$BENCH_S3")
+}
+
+# One member backed up to s3rver: lifeboat's streaming chain against
+# etcdctl's plain save to local disk and against the sequential script.
+bench_backup() {
+	local size=$1
+	bench_s3rver_start
+	rm -f "$BENCH_DIR/identity.txt"
+	"$LIFEBOAT" keygen -o "$BENCH_DIR/identity.txt" >"$BENCH_DIR/recipient"
+	cat >"$BENCH_DIR/backup.conf" <<-EOC
+	[global]
+	compress-level = ${BENCH_COMPRESS_LEVEL:-3}
+	repo = s3://bench/lifeboat
+	s3-endpoint = $BENCH_S3
+	s3-access-key-id = S3RVER
+	recipients = $(cat "$BENCH_DIR/recipient")
+	catalog = $BENCH_DIR/catalog.db
+
+	[cluster:bench]
+	endpoints = $BENCH_URL
+	EOC
+	rm -f "$BENCH_DIR"/catalog.db*
+	export AWS_SECRET_ACCESS_KEY=S3RVER
+	"$LIFEBOAT" --config "$BENCH_DIR/backup.conf" \
+	    backup --json >"$BENCH_DIR/backup.json" ||
+	    bench_die "lifeboat backup failed: $(cat "$BENCH_DIR/backup.json")"
+	bench_out "## backup of one member to s3rver, $size" "" "- data: $BENCH_LOAD_DESC" \
+	    "- lifeboat backup: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))[0]; print("db %d bytes, stored %d bytes, compression ratio %.2f" % (r["db_size"], r["stored"], r["pulled"] / r["stored"]))' "$BENCH_DIR/backup.json")" ""
+	compare "backup $size" \
+	    "lifeboat backup (s3rver)" cmd_lifeboat_backup \
+	    "etcdctl snapshot save (local disk)" cmd_etcdctl_save \
+	    "sequential: etcdctl save, zstd -3, age, curl upload" cmd_sequential_backup \
+	    "lifeboat backup (file:// on local disk)" cmd_lifeboat_backup_file
+}
+
+# One member of each size, loaded once, then every benchmark against it.
+bench_size() {
+	local size=$1 bytes
+	bytes=$(bench_size_bytes "$size")
+	# data dir (db + WAL ~2.5x), two snapshots and the stored objects
+	bench_need_space $((bytes * 6 + (512 << 20)))
+	bench_etcd_start "etcd-$size"
+	bench_load "$size"
+	bench_snapshot "$size"
+	bench_backup "$size"
+	bench_cleanup
+}
+
+main() {
+	local size max=0 b
+	# Bad sizes or too little disk fail here, before results.md is reset.
+	mkdir -p "$BENCH_DIR"
+	for size in $BENCH_SIZES; do
+		b=$(bench_size_bytes "$size")
+		[ "$b" -le "$max" ] || max=$b
+	done
+	bench_need_space $((max * 5 + (512 << 20)))
+	bench_init
+	HAVE_PULL=no
+	if have_pull; then HAVE_PULL=yes; else
+		bench_say "$LIFEBOAT has no 'pull' command yet: measuring etcdctl alone"
+	fi
+	for size in $BENCH_SIZES; do
+		bench_size "$size"
+	done
+	bench_say "results in $BENCH_RESULTS (raw runs in $BENCH_RAW)"
+}
+
+main "$@"

@@ -1,0 +1,45 @@
+/*
+ * daemon.h: `lifeboat snapd`, the snapshot daemon.
+ *
+ * Runs in the foreground (systemd Type=notify, or any supervisor) and
+ * logs key=value lines to stderr.  Every enabled [cluster:NAME] is backed
+ * up on its `schedule` in `timezone` (scheduler/cron.h; default every 10
+ * minutes); runs of one cluster never overlap (a slot that comes while
+ * the previous run still goes is skipped and counted), and at most
+ * `max-concurrent-clusters` clusters run at once.  At start, a cluster
+ * whose last successful backup in the catalog is older than its previous
+ * slot runs once at once (catch-up: one run, not one per missed slot).
+ *
+ * Several daemons may watch one cluster: an etcd lease-backed lock on
+ * that cluster elects the one that runs (snapd/lock.h).
+ *
+ * Signals: SIGHUP reloads the configuration (a new one that does not
+ * load, or changes an option that needs a restart, is refused with its
+ * error and the old one keeps running); SIGTERM and SIGINT stop taking
+ * new runs, give running ones SNAPD_GRACE_S seconds, then cancel them,
+ * release the locks and exit 0.
+ *
+ * `metrics-listen` serves /metrics (Prometheus text) and /healthz (503
+ * when a cluster is overdue: see sched_overdue_at).
+ *
+ * Testing aid (hidden, not for production): LIFEBOAT_SNAPD_TIMESCALE=K
+ * or K@T0 runs the daemon's clock K times faster than real time from
+ * Unix time T0 (default: the start of the current hour), so an @every 1m
+ * schedule fires every 60/K real seconds.  Schedules, metrics timestamps
+ * and health use this clock; the catalog keeps real times.  Two daemons
+ * given the same K@T0 agree on slots.
+ */
+#ifndef LB_SNAPD_DAEMON_H
+#define LB_SNAPD_DAEMON_H
+
+#include "common/cli.h"
+
+/* Seconds running backups get to finish after SIGTERM before they are
+ * cancelled. */
+#define SNAPD_GRACE_S 30
+
+/* `lifeboat snapd`: returns 0 after a clean stop, 2 for a configuration
+ * error at start, 1 when the daemon cannot start (metrics port taken). */
+int snapd_cmd(const struct lb_globals *g, int argc, char **argv);
+
+#endif

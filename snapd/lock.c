@@ -1,0 +1,247 @@
+/*
+ * lock.c: the per-cluster election of lock.h on top of common/etcd_lock.
+ * A mutex guards the lease id and the etcd client, which the run thread
+ * (at each slot), the renewing thread and the release at shutdown share.
+ */
+#include "lock.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/cli.h"
+#include "common/etcd.h"
+#include "common/etcd_lock.h"
+#include "common/log.h"
+#include "common/setup.h"
+
+struct snapd_lock {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char cluster[128];
+	char key[1024];
+	char owner[256];
+	struct etcd_client *ec;    /* opened by the last lock_acquire */
+	int64_t lease;             /* 0: not held */
+	int off;                   /* no write access: lock disabled */
+	pthread_t keeper;
+	int keeping, stop;
+	const volatile sig_atomic_t *cancel;
+};
+
+int
+lock_new(const char *cluster, const char *prefix, const char *owner,
+    const volatile sig_atomic_t *cancel, struct snapd_lock **out, struct lb_err *err)
+{
+	struct snapd_lock *l;
+
+	*out = NULL;
+	if (strlen(prefix) + strlen(cluster) >= sizeof(l->key))
+		return lb_err_set(err, LB_E_CONFIG, "lock-prefix too long");
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->cv, NULL);
+	snprintf(l->cluster, sizeof(l->cluster), "%s", cluster);
+	snprintf(l->key, sizeof(l->key), "%s%s", prefix, cluster);
+	snprintf(l->owner, sizeof(l->owner), "%s", owner);
+	l->cancel = cancel;
+	*out = l;
+	return 0;
+}
+
+static void
+keep_stop(struct snapd_lock *l)
+{
+	int join;
+
+	pthread_mutex_lock(&l->mu);
+	join = l->keeping;
+	l->stop = 1;
+	l->keeping = 0;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	if (join)
+		pthread_join(l->keeper, NULL);
+}
+
+void
+lock_free(struct snapd_lock *l)
+{
+	if (l == NULL)
+		return;
+	keep_stop(l);
+	etcd_close(l->ec);
+	pthread_cond_destroy(&l->cv);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+}
+
+/* A client to the first member of the cluster that answers. */
+static int
+open_any(const struct cfg *c, const char *cluster,
+    const volatile sig_atomic_t *cancel, struct etcd_client **out, struct lb_err *err)
+{
+	const char *const *eps = NULL;
+	struct etcd_opts o;
+	char *password = NULL;
+	size_t n, i;
+	int r;
+
+	*out = NULL;
+	if ((r = setup_etcd_opts(c, cluster, &o, &password, err)) < 0)
+		return r;
+	o.cancel = cancel;
+	n = cfg_get_list(c, cluster, "endpoints", &eps);
+	r = lb_err_set(err, LB_E_CONFIG, "cluster %s has no endpoints", cluster);
+	for (i = 0; i < n; i++) {
+		if ((r = etcd_open(eps[i], &o, out, err)) == 0)
+			break;
+	}
+	lb_secret_free(password);
+	return r;
+}
+
+/* Renews the lease every LOCK_TTL_S / 3 seconds while there is one.  A
+ * failure is logged once per series, not every few seconds. */
+static void *
+keeper_main(void *arg)
+{
+	struct snapd_lock *l = arg;
+	struct timespec ts;
+	struct lb_err err;
+	int64_t ttl;
+	int failing = 0, r;
+
+	pthread_mutex_lock(&l->mu);
+	while (!l->stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += LOCK_TTL_S / 3;
+		while (!l->stop && pthread_cond_timedwait(&l->cv, &l->mu, &ts) != ETIMEDOUT)
+			;
+		if (l->stop || l->lease == 0 || l->ec == NULL)
+			continue;
+		if ((r = etcd_lease_keepalive(l->ec, l->lease, &ttl, &err)) == LB_E_NOTFOUND) {
+			log_warn("cluster=%s lock=%s lost: %s", l->cluster, l->key, err.msg);
+			__atomic_store_n(&l->lease, 0, __ATOMIC_RELAXED);
+		} else if (r < 0 && !failing) {
+			log_warn("cluster=%s lock keepalive: %s (retrying)", l->cluster, err.msg);
+		} else if (r == 0 && failing) {
+			log_info("cluster=%s lock keepalive works again", l->cluster);
+		}
+		failing = r < 0;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+int
+lock_acquire(struct snapd_lock *l, const struct cfg *c, int *held, struct lb_err *err)
+{
+	struct etcd_client *ec = NULL;
+	int64_t id = 0, ttl = 0;
+	int r = 0, ok = 0;
+
+	*held = 0;
+	pthread_mutex_lock(&l->mu);
+	if (l->off) {
+		*held = 1;
+		goto out;
+	}
+	/* A fresh client each slot picks up changed endpoints or TLS files. */
+	if ((r = open_any(c, l->cluster, l->cancel, &ec, err)) < 0)
+		goto out;
+	etcd_close(l->ec);
+	l->ec = ec;
+	if (l->lease != 0) {
+		/* Still ours?  Renew, then check the key sits on our lease. */
+		if (etcd_lease_keepalive(ec, l->lease, &ttl, err) == 0 &&
+		    etcd_key_has_lease(ec, l->key, l->lease, &ok, err) == 0 && ok) {
+			*held = 1;
+			goto out;
+		}
+		log_warn("cluster=%s lock=%s lost (%s)", l->cluster, l->key,
+		    err->code != 0 ? err->msg : "the key is no longer on our lease");
+		lb_err_clear(err);
+		__atomic_store_n(&l->lease, 0, __ATOMIC_RELAXED);
+	}
+	if ((r = etcd_lease_grant(ec, LOCK_TTL_S, &id, &ttl, err)) < 0)
+		goto auth;
+	if ((r = etcd_key_create(ec, l->key, l->owner, id, &ok, err)) < 0 || !ok) {
+		struct lb_err rerr;
+		etcd_lease_revoke(ec, id, &rerr);
+		if (r < 0)
+			goto auth;
+		goto out;
+	}
+	__atomic_store_n(&l->lease, id, __ATOMIC_RELAXED);
+	*held = 1;
+	log_info("cluster=%s lock=%s taken lease=%llx ttl=%lld", l->cluster, l->key,
+	    (unsigned long long)id, (long long)ttl);
+	if (!l->keeping) {
+		l->stop = 0;
+		if (pthread_create(&l->keeper, NULL, keeper_main, l) == 0)
+			l->keeping = 1;
+		else
+			log_warn("cluster=%s lock: cannot start the renewing thread; the "
+			    "lock lasts %ds per slot", l->cluster, LOCK_TTL_S);
+	}
+	goto out;
+auth:
+	if (r == LB_E_AUTH) {
+		l->off = 1;
+		*held = 1;
+		log_warn("cluster=%s lock off: no write access to %s in etcd (%s); "
+		    "this daemon runs every slot, so do not run a second one for it",
+		    l->cluster, l->key, err->msg);
+		lb_err_clear(err);
+		r = 0;
+	}
+out:
+	pthread_mutex_unlock(&l->mu);
+	return r;
+}
+
+void
+lock_release(struct snapd_lock *l, const struct cfg *c)
+{
+	struct etcd_client *ec = NULL;
+	struct lb_err err;
+	int64_t lease;
+	int r = -1;
+
+	keep_stop(l);
+	pthread_mutex_lock(&l->mu);
+	lease = l->lease;
+	__atomic_store_n(&l->lease, 0, __ATOMIC_RELAXED);
+	if (lease != 0 && l->ec != NULL)
+		r = etcd_lease_revoke(l->ec, lease, &err);
+	pthread_mutex_unlock(&l->mu);
+	if (lease == 0)
+		return;
+	/* The kept connection may be gone; one more try on a new one. */
+	if (r < 0 && (r = open_any(c, l->cluster, NULL, &ec, &err)) == 0)
+		r = etcd_lease_revoke(ec, lease, &err);
+	if (r < 0 && err.code != LB_E_NOTFOUND)
+		log_warn("cluster=%s lock release: %s (it expires within %ds)",
+		    l->cluster, err.msg, LOCK_TTL_S);
+	else
+		log_info("cluster=%s lock=%s released", l->cluster, l->key);
+	etcd_close(ec);
+}
+
+int
+lock_is_off(const struct snapd_lock *l)
+{
+	return __atomic_load_n(&l->off, __ATOMIC_RELAXED);
+}
+
+int
+lock_is_held(const struct snapd_lock *l)
+{
+	return __atomic_load_n(&l->lease, __ATOMIC_RELAXED) != 0;
+}

@@ -1,0 +1,59 @@
+/*
+ * lock.h: one runner per cluster among several daemons (high availability).
+ *
+ * Each daemon that backs up a cluster asks that cluster's etcd, before a
+ * scheduled run, for the key <lock-prefix><cluster>, created only if
+ * absent (Txn on create revision 0) and attached to a lease of
+ * LOCK_TTL_S seconds.  The daemon that creates it runs the slot and
+ * keeps the lease alive from a thread of the lock (every LOCK_TTL_S / 3
+ * seconds) and re-checks at each slot that the key is still on its lease,
+ * so the others skip; when it stops, it revokes the lease, and when it
+ * dies the lease expires and another daemon takes over at its next slot.
+ * Slots are aligned to the clock (cron.h), so each slot yields one backup.
+ *
+ * A user without write access to the key (etcd auth) cannot take the
+ * lock: it is then turned off for that cluster, with a warning in the
+ * log, and this daemon runs every slot itself.
+ */
+#ifndef LB_SNAPD_LOCK_H
+#define LB_SNAPD_LOCK_H
+
+#include <signal.h>
+
+#include "common/config.h"
+#include "common/err.h"
+
+/* Lease TTL in seconds: a dead holder's lock frees after this long. */
+#define LOCK_TTL_S 15
+
+struct snapd_lock;
+
+/* A lock for cluster named by prefix + cluster; owner is the value put
+ * into the key (host and pid, for people reading etcd); calls to etcd
+ * stop when *cancel turns non-zero (NULL: never). */
+int lock_new(const char *cluster, const char *prefix, const char *owner,
+    const volatile sig_atomic_t *cancel, struct snapd_lock **out,
+    struct lb_err *err);
+
+/* Frees l (stops renewing but does not revoke: call lock_release
+ * first); NULL is fine. */
+void lock_free(struct snapd_lock *l);
+
+/* Takes the lock or confirms this daemon still holds it.  *held is 1 when
+ * this daemon may run the slot (also when the lock is off), 0 when another
+ * holds it.  Fails (LB_E_NET, ...) when no member could be asked.  The
+ * client opened here stays with l for the renewals, so c need not
+ * outlive the call. */
+int lock_acquire(struct snapd_lock *l, const struct cfg *c, int *held,
+    struct lb_err *err);
+
+/* Stops renewing and revokes the lease if this daemon holds the lock
+ * (logs failures); c is the current configuration. */
+void lock_release(struct snapd_lock *l, const struct cfg *c);
+
+/* 1 while the lock is off for lack of write access. */
+int lock_is_off(const struct snapd_lock *l);
+/* 1 while this daemon holds the lock. */
+int lock_is_held(const struct snapd_lock *l);
+
+#endif

@@ -1,0 +1,106 @@
+#!/bin/sh
+# A backup killed with SIGKILL mid-upload leaves a "running" catalog row and
+# half-written data; the next backup of the same cluster settles both: the
+# row becomes failed, the temp file or multipart upload is removed, and no
+# listing shows anything broken.  A slow relay in front of a real member
+# keeps the transfer under way long enough to kill it.
+. "$(dirname "$0")/../lib.sh"
+
+# slow_member NAME RATE: a 1-member etcd whose advertised client URL is a
+# relay passing RATE bytes a second; ~12 MB of incompressible data.
+slow_member() {
+	d=$T/$1; mkdir -p "$d"
+	rp=$(free_port); cp=$(free_port); pp=$(free_port)
+	python3 "$TOP/tests/tcpfault.py" "$rp" "$cp" --slow "$2" >"$d/relay.log" 2>&1 &
+	echo $! >>"$T/pids"
+	etcd --name "$1" --data-dir "$d/data" --listen-client-urls "http://127.0.0.1:$cp" \
+	    --advertise-client-urls "http://127.0.0.1:$rp" --listen-peer-urls "http://127.0.0.1:$pp" \
+	    --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
+	    --initial-cluster "$1=http://127.0.0.1:$pp" >"$d/etcd.log" 2>&1 &
+	echo $! >>"$T/pids"
+	wait_for 20 etcdctl --endpoints "http://127.0.0.1:$cp" endpoint health || return 1
+	python3 - "http://127.0.0.1:$cp" <<'PY'
+import base64, json, os, sys, urllib.request
+for i in range(100):
+    body = json.dumps({"key": base64.b64encode(b"blob%d" % i).decode(),
+                       "value": base64.b64encode(os.urandom(120000)).decode()}).encode()
+    urllib.request.urlopen(sys.argv[1] + "/v3/kv/put", body).read()
+PY
+	echo "http://127.0.0.1:$rp"
+}
+
+"$LIFEBOAT" keygen -o "$T/id.txt" >"$T/rcpt" 2>/dev/null
+conf() {   # conf FILE REPO ENDPOINT [extra global lines]
+	f=$1; repo=$2; ep=$3; shift 3
+	{
+		printf '[global]\nrepo = %s\nrecipients = %s\ncatalog = %s\n' \
+		    "$repo" "$(cat "$T/rcpt")" "$T/catalog-${f##*/}.db"
+		for l in "$@"; do echo "$l"; done
+		printf '[cluster:k]\nendpoints = %s\n' "$ep"
+	} >"$f"
+}
+
+# kill_mid_backup CONF WHAT CMD...: starts a backup, waits until CMD
+# succeeds (the upload has begun), then kills it with SIGKILL.
+kill_mid_backup() {
+	cf=$1; what=$2; shift 2
+	"$LIFEBOAT" --config "$cf" backup --quiet >"$T/killed.out" 2>&1 &
+	bpid=$!
+	echo "$bpid" >>"$T/pids"
+	if wait_for 30 "$@"; then
+		kill -9 "$bpid"
+		wait "$bpid" 2>/dev/null
+		ok "killed_mid_upload_$what"
+	else
+		fail "killed_mid_upload_$what" "no upload in progress seen"
+	fi
+}
+
+running_rows() {
+	LIFEBOAT_CATALOG=$1 "$LIFEBOAT" catalog list --status running --json |
+	    python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
+}
+
+ep=$(slow_member slow 3000000) || { fail setup "slow member"; exit 1; }
+
+# --- file:// repository: a temp file beside the object ------------------
+conf "$T/file.conf" "file://$T/repo" "$ep"
+has_temp() { find "$T/repo" -name '*.lifeboat-*' | grep -q .; }
+kill_mid_backup "$T/file.conf" file has_temp
+check file_dangling_running_row test "$(running_rows "$T/catalog-file.conf.db")" = 1
+check file_next_backup_completes "$LIFEBOAT" --config "$T/file.conf" backup --quiet
+check file_no_temp_left sh -c "! find '$T/repo' -name '*.lifeboat-*' | grep -q ."
+check file_no_running_row test "$(running_rows "$T/catalog-file.conf.db")" = 0
+LIFEBOAT_CATALOG=$T/catalog-file.conf.db "$LIFEBOAT" catalog list --json >"$T/file.json"
+check file_killed_marked_failed python3 -c '
+import json, sys
+b = json.load(open(sys.argv[1]))
+assert [x["status"] for x in b] == ["failed", "complete"], b
+' "$T/file.json"
+check file_only_complete_has_manifest test "$(find "$T/repo" -name manifest.json | wc -l)" -eq 1
+
+# --- strict S3: an open multipart upload ----------------------------------
+if strict_s3_start; then
+	printf '%s\n' "$S3_SECRET_KEY" >"$T/s3.secret"; chmod 600 "$T/s3.secret"
+	conf "$T/s3.conf" "s3://$S3_BUCKET/kill" "$ep" "s3-endpoint = $S3_ENDPOINT" \
+	    "s3-region = $S3_REGION" "s3-access-key-id = $S3_ACCESS_KEY" \
+	    "s3-secret-access-key-file = $T/s3.secret"
+	RT=$(dirname "$LIFEBOAT")/tools/repotool
+	uploads() { "$RT" "s3://$S3_BUCKET" uploads kill/ 2>/dev/null | grep -c .; }
+	has_upload() { [ "$(uploads)" -gt 0 ]; }
+	kill_mid_backup "$T/s3.conf" s3 has_upload
+	check s3_next_backup_completes "$LIFEBOAT" --config "$T/s3.conf" backup --quiet
+	# Whether the orphan upload is gone cannot be asserted here: Swift
+	# updates its upload listing asynchronously, so a fresh upload may be
+	# missing from it or linger after its abort.  repo_test.sh proves the
+	# abort of an orphan upload on this server with an older upload.
+	check s3_no_running_row test "$(running_rows "$T/catalog-s3.conf.db")" = 0
+	LIFEBOAT_CATALOG=$T/catalog-s3.conf.db "$LIFEBOAT" catalog list --json >"$T/s3.json"
+	check s3_killed_marked_failed python3 -c '
+import json, sys
+b = json.load(open(sys.argv[1]))
+assert [x["status"] for x in b] == ["failed", "complete"], b
+' "$T/s3.json"
+else
+	echo "SKIP strict_s3: $strict_s3_why"
+fi
