@@ -33,33 +33,19 @@ for i in range(n):
     urllib.request.urlopen(ep + "/v3/kv/put", body).read()
 PY
 "$LIFEBOAT" keygen -o "$T/id.txt" >"$T/rcpt" 2>/dev/null
-# The backup is taken into a file repository and copied to s3rver: the
-# backup's S3 upload of several members at once crashed in common/s3.c
-# when this was written (one curl handle shared by the pull threads).
-cat >"$T/backup.conf" <<EOF
+cat >"$T/lb.conf" <<EOF
 [global]
-repo = file://$T/repo
+repo = s3://$S3_BUCKET/lb
+s3-endpoint = $S3_ENDPOINT
+s3-region = $S3_REGION
 recipients = $(cat "$T/rcpt")
 catalog = $T/catalog.db
 identity-file = $T/id.txt
 [cluster:b]
 endpoints = $b_endpoints
 EOF
-cat >"$T/lb.conf" <<EOF
-[global]
-repo = s3://$S3_BUCKET/lb
-s3-endpoint = $S3_ENDPOINT
-s3-region = $S3_REGION
-catalog = $T/catalog.db
-identity-file = $T/id.txt
-EOF
 export AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
-"$LIFEBOAT" --config "$T/backup.conf" backup --no-progress || exit 1
-(cd "$T/repo" && find . -type f | sed 's|^\./||') | while read -r k; do
-	# s3rver does not check signatures, so a plain PUT stores the object
-	curl -sf -X PUT --data-binary "@$T/repo/$k" "$S3_ENDPOINT/$S3_BUCKET/lb/$k" >/dev/null ||
-	    { echo "upload of $k failed" >&2; exit 1; }
-done || exit 1
+"$LIFEBOAT" --config "$T/lb.conf" backup --no-progress || exit 1
 for i in 1 2 3; do etcd_stop b "$i"; done
 # the object restore would pick (highest revision; all equal: the first)
 MF=$(sqlite3 "$T/catalog.db" "select manifest_key from backups limit 1")
