@@ -15,6 +15,7 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "restore/restore.h"
 #include "snapd/backup.h"
 #include "snapd/daemon.h"
 #include "snapd/pull.h"
@@ -29,6 +30,7 @@ static const struct {
 } commands[] = {
 	{ "backup", backup_cmd, "back up the configured clusters" },
 	{ "pull", pull_cmd, "pull a verified snapshot from every member" },
+	{ "restore", restore_cmd, "rebuild an etcd cluster from a backup" },
 	{ "snapd", snapd_cmd, "run the snapshot daemon (schedules, metrics, health)" },
 	{ "catalog", cat_cmd_catalog, "list, show, verify and audit backups" },
 	{ "keygen", age_cmd_keygen, "generate an age identity for encrypting backups" },

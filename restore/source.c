@@ -1,0 +1,586 @@
+/*
+ * source.c: which backup to restore, and its member object fetched into a
+ * verified plaintext snapshot file (restore.h, "the source").  Reads the
+ * catalog or the repository; writes only the snapshot file.
+ */
+#include "restore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "catalog/catalog.h"
+#include "common/age.h"
+#include "common/flt.h"
+#include "common/log.h"
+#include "common/repo.h"
+#include "common/setup.h"
+#include "common/zstd_filter.h"
+
+struct restore_source {
+	struct repo *repo;
+	struct age_identity *id;
+	struct cat *cat;
+	struct manifest *mf;
+	const char *origin;
+};
+
+/* manifest_parse (common/manifest.c, this version) does not read the
+ * per-member HashKV of "consistency": "hashes" back, and restore compares
+ * the restored cluster with it, so it is read here. */
+static void
+read_hashes(const char *json, size_t len, struct manifest *m)
+{
+	json_t *root, *h, *v;
+	size_t i;
+
+	if ((root = json_loadb(json, len, 0, NULL)) == NULL)
+		return;
+	h = json_object_get(json_object_get(root, "consistency"), "hashes");
+	for (i = 0; json_is_object(h) && i < m->n_members; i++) {
+		struct manifest_member *mm = &m->members[i];
+		if (!mm->has_hashkv && (v = json_object_get(h, mm->name)) != NULL &&
+		    json_is_integer(v) && json_integer_value(v) >= 0 &&
+		    json_integer_value(v) <= 0xffffffffLL) {
+			mm->hashkv = (uint32_t)json_integer_value(v);
+			mm->has_hashkv = 1;
+		}
+	}
+	json_decref(root);
+}
+
+static int
+parse_manifest_text(const char *json, size_t len, struct manifest **out,
+    struct lb_err *err)
+{
+	int r = manifest_parse(json, len, out, err);
+
+	if (r == 0)
+		read_hashes(json, len, *out);
+	return r;
+}
+
+/* ---- from the catalog -------------------------------------------------- */
+
+static int
+take_first(const struct cat_backup *b, void *arg)
+{
+	char **json = arg;
+
+	if (b->manifest != NULL && (*json = strdup(b->manifest)) == NULL)
+		return LB_E_NOMEM;
+	return 1;
+}
+
+static int
+from_catalog(struct restore_source *s, const struct restore_select *sel,
+    struct lb_err *err)
+{
+	struct cat_backup *b = NULL;
+	struct cat_filter f = { 0 };
+	char *json = NULL;
+	int r = 0;
+
+	if (sel->backup_id != NULL && strcmp(sel->backup_id, "latest") != 0) {
+		if ((r = cat_backup_get(s->cat, sel->backup_id, CAT_WITH_MANIFEST, &b,
+		    err)) < 0) {
+			if (r == LB_E_NOTFOUND)
+				lb_err_set(err, r, "backup %s not found in the catalog "
+				    "(hint: 'lifeboat catalog list', or --repo URL to read "
+				    "the repository)", sel->backup_id);
+			goto out;
+		}
+		if (sel->cluster != NULL && strcmp(b->cluster, sel->cluster) != 0) {
+			r = lb_err_set(err, LB_E_NOTFOUND, "backup %s belongs to cluster "
+			    "%s, not %s", sel->backup_id, b->cluster, sel->cluster);
+			goto out;
+		}
+		if (b->manifest == NULL || (json = strdup(b->manifest)) == NULL) {
+			r = lb_err_set(err, LB_E_NOTFOUND, "backup %s has no manifest "
+			    "(status %s): nothing to restore", sel->backup_id,
+			    cat_status_name(b->status));
+			goto out;
+		}
+	} else if (sel->at > 0) {
+		f.cluster = sel->cluster;
+		f.status = CAT_COMPLETE;
+		f.until = sel->at + 1;
+		f.newest_first = 1;
+		f.limit = 1;
+		if ((r = cat_backup_list(s->cat, &f, CAT_WITH_MANIFEST, take_first,
+		    &json, err)) < 0)
+			goto out;
+		r = 0;
+		if (json == NULL) {
+			char t[32];
+			r = lb_err_set(err, LB_E_NOTFOUND, "no complete backup of cluster "
+			    "%s taken at or before %s in the catalog", sel->cluster,
+			    cat_time_format(sel->at, t, sizeof(t)));
+			goto out;
+		}
+	} else {
+		if ((r = cat_backup_latest(s->cat, sel->cluster, CAT_COMPLETE,
+		    CAT_WITH_MANIFEST, &b, err)) < 0) {
+			if (r == LB_E_NOTFOUND)
+				lb_err_set(err, r, "no complete backup of cluster %s in the "
+				    "catalog", sel->cluster);
+			goto out;
+		}
+		if (b->manifest == NULL || (json = strdup(b->manifest)) == NULL) {
+			r = lb_err_set(err, LB_E_NOTFOUND, "backup %s has no manifest", b->id);
+			goto out;
+		}
+	}
+	r = parse_manifest_text(json, strlen(json), &s->mf, err);
+out:
+	free(json);
+	cat_backup_free(b);
+	return r;
+}
+
+/* ---- from the repository ------------------------------------------------- */
+
+struct keys {
+	char **v;
+	size_t n, cap;
+	const char *want_id;       /* only manifests of this backup id */
+};
+
+static int
+collect_manifest(void *arg, const char *key, uint64_t size)
+{
+	struct keys *k = arg;
+	size_t kl = strlen(key), ml = strlen("/" MANIFEST_NAME);
+	char **nv;
+
+	(void)size;
+	if (kl <= ml || strcmp(key + kl - ml, "/" MANIFEST_NAME) != 0)
+		return 0;
+	if (k->want_id != NULL) {
+		/* .../<backup-id>/manifest.json */
+		size_t il = strlen(k->want_id);
+		if (kl < ml + il + 1 || strncmp(key + kl - ml - il, k->want_id, il) != 0 ||
+		    key[kl - ml - il - 1] != '/')
+			return 0;
+	}
+	if (k->n == k->cap) {
+		size_t nc = k->cap ? k->cap * 2 : 16;
+		if ((nv = realloc(k->v, nc * sizeof(*nv))) == NULL)
+			return LB_E_NOMEM;
+		k->v = nv;
+		k->cap = nc;
+	}
+	if ((k->v[k->n] = strdup(key)) == NULL)
+		return LB_E_NOMEM;
+	k->n++;
+	return 0;
+}
+
+/* Backup ids sort by time, and so do the keys of one cluster
+ * (<cluster>/<YYYY>/<MM>/<DD>/<id>/), so the list read backwards is
+ * newest first. */
+static int
+from_repo(struct restore_source *s, const struct restore_select *sel,
+    struct lb_err *err)
+{
+	struct keys k = { 0 };
+	char prefix[300] = "";
+	struct manifest *m = NULL;
+	uint8_t *buf = NULL;
+	size_t len, i;
+	int r, named = sel->backup_id != NULL && strcmp(sel->backup_id, "latest") != 0;
+
+	if (sel->cluster != NULL)
+		snprintf(prefix, sizeof(prefix), "%s/", sel->cluster);
+	k.want_id = named ? sel->backup_id : NULL;
+	if ((r = repo_list(s->repo, prefix, collect_manifest, &k, err)) < 0) {
+		if (r == LB_E_NOMEM)
+			lb_err_set(err, r, "out of memory");
+		goto out;
+	}
+	for (i = k.n; i-- > 0;) {
+		int64_t started = 0;
+		struct lb_err e2;
+
+		free(buf);
+		buf = NULL;
+		if ((r = repo_get_buf(s->repo, k.v[i], MANIFEST_MAX, &buf, &len, err)) < 0)
+			goto out;
+		if (parse_manifest_text((const char *)buf, len, &m, &e2) < 0) {
+			log_warn("%s: %s; skipped", k.v[i], e2.msg);
+			continue;
+		}
+		if (named) {
+			if (strcmp(m->backup_id, sel->backup_id) == 0)
+				break;
+		} else if (strcmp(m->status, "complete") == 0) {
+			if (sel->at <= 0)
+				break;
+			if (cat_time_parse(m->started_at, (int64_t)time(NULL), &started,
+			    &e2) == 0 && started <= sel->at)
+				break;
+		}
+		manifest_free(m);
+		m = NULL;
+	}
+	if (m == NULL) {
+		char t[32];
+		if (named)
+			r = lb_err_set(err, LB_E_NOTFOUND, "backup %s not found in %s%s%s",
+			    sel->backup_id, repo_url(s->repo), sel->cluster ? " under " : "",
+			    sel->cluster ? prefix : "");
+		else if (sel->at > 0)
+			r = lb_err_set(err, LB_E_NOTFOUND, "no complete backup of cluster %s "
+			    "taken at or before %s in %s", sel->cluster,
+			    cat_time_format(sel->at, t, sizeof(t)), repo_url(s->repo));
+		else
+			r = lb_err_set(err, LB_E_NOTFOUND, "no complete backup of cluster %s "
+			    "in %s", sel->cluster, repo_url(s->repo));
+		goto out;
+	}
+	if (sel->cluster != NULL && strcmp(m->cluster, sel->cluster) != 0) {
+		r = lb_err_set(err, LB_E_NOTFOUND, "backup %s belongs to cluster %s, not %s",
+		    m->backup_id, m->cluster, sel->cluster);
+		goto out;
+	}
+	s->mf = m;
+	m = NULL;
+	r = 0;
+out:
+	manifest_free(m);
+	free(buf);
+	for (i = 0; i < k.n; i++)
+		free(k.v[i]);
+	free(k.v);
+	return r;
+}
+
+int
+restore_source_open(const struct restore_source_opts *o,
+    const struct restore_select *sel, struct restore_source **out,
+    struct lb_err *err)
+{
+	struct restore_source *s;
+	const char *catalog;
+	int r;
+
+	*out = NULL;
+	if (sel->cluster == NULL && (sel->backup_id == NULL ||
+	    strcmp(sel->backup_id, "latest") == 0))
+		return lb_err_set(err, LB_E_USAGE, "--cluster is needed to pick the "
+		    "latest backup or one by --at");
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	if (o->need_identity && (r = setup_identity(o->cfg, o->identity_path, &s->id,
+	    err)) < 0) {
+		lb_err_prefix(err, "identity: ");
+		goto out;
+	}
+	if ((r = setup_repo(o->cfg, &s->repo, err)) < 0)
+		goto out;
+	catalog = o->catalog_path != NULL ? o->catalog_path :
+	    cfg_get_str(o->cfg, NULL, "catalog");
+	/* The audit event needs a writable catalog, but only one that is
+	 * already there: a restore never creates one. */
+	if (catalog != NULL && access(catalog, F_OK) == 0) {
+		struct lb_err e2;
+		if (cat_open(catalog, 0, &s->cat, &e2) < 0) {
+			log_warn("catalog %s: %s; reading the repository instead", catalog,
+			    e2.msg);
+			s->cat = NULL;
+		}
+	}
+	if (s->cat != NULL && !o->repo_only) {
+		s->origin = "catalog";
+		r = from_catalog(s, sel, err);
+	} else {
+		s->origin = "repository";
+		r = from_repo(s, sel, err);
+	}
+	if (r < 0)
+		goto out;
+	*out = s;
+	s = NULL;
+out:
+	restore_source_close(s);
+	return r;
+}
+
+void
+restore_source_close(struct restore_source *s)
+{
+	if (s == NULL)
+		return;
+	manifest_free(s->mf);
+	cat_close(s->cat);
+	repo_close(s->repo);
+	age_identity_free(s->id);
+	free(s);
+}
+
+const struct manifest *
+restore_source_manifest(const struct restore_source *s)
+{
+	return s->mf;
+}
+
+const char *
+restore_source_origin(const struct restore_source *s)
+{
+	return s->origin;
+}
+
+struct cat *
+restore_source_catalog(struct restore_source *s)
+{
+	return s->cat;
+}
+
+static int
+usable(const struct manifest_member *mm)
+{
+	return mm->status != NULL && strcmp(mm->status, "ok") == 0 &&
+	    mm->object != NULL && mm->stored_sha256 != NULL;
+}
+
+int
+restore_source_order(const struct restore_source *s, const char *prefer,
+    size_t *idx, size_t cap, size_t *n, struct lb_err *err)
+{
+	const struct manifest *m = s->mf;
+	size_t i, j, k = 0;
+
+	*n = 0;
+	if (prefer != NULL) {
+		for (i = 0; i < m->n_members; i++)
+			if (strcmp(m->members[i].name, prefer) == 0 && usable(&m->members[i]))
+				break;
+		if (i == m->n_members)
+			return lb_err_set(err, LB_E_NOTFOUND, "backup %s has no good object "
+			    "of member %s", m->backup_id, prefer);
+		idx[k++] = i;
+	}
+	for (i = 0; i < m->n_members && k < cap; i++) {
+		if (!usable(&m->members[i]) || (prefer != NULL &&
+		    strcmp(m->members[i].name, prefer) == 0))
+			continue;
+		/* insertion by revision, highest first; stable for ties */
+		for (j = k; j > (prefer != NULL ? 1u : 0u) &&
+		    m->members[idx[j - 1]].revision < m->members[i].revision; j--)
+			idx[j] = idx[j - 1];
+		idx[j] = i;
+		k++;
+	}
+	if (k == 0)
+		return lb_err_set(err, LB_E_NOTFOUND, "backup %s has no member object "
+		    "that was stored ok", m->backup_id);
+	*n = k;
+	return 0;
+}
+
+/* ---- fetching ------------------------------------------------------------ */
+
+/* The last stage before the file: when the chain finishes, every stage
+ * before this one has finished, so the stored bytes' sha256 and size and
+ * etcd's trailer are known; a mismatch with the manifest fails here and
+ * the file is never committed. */
+struct gate {
+	struct flt base;
+	const struct flt *sha, *count, *trailer;
+	const struct manifest_member *mm;
+	restore_progress_fn progress;
+	void *arg;
+};
+
+static int
+gate_finish(struct flt *f, struct lb_err *err)
+{
+	struct gate *g = (struct gate *)f;
+	uint8_t d[32];
+	char hex[65];
+
+	if (flt_count_bytes(g->count) != g->mm->stored_size)
+		return lb_err_set(err, LB_E_CORRUPT, "stored size %llu, manifest says %llu",
+		    (unsigned long long)flt_count_bytes(g->count),
+		    (unsigned long long)g->mm->stored_size);
+	flt_sha256_digest(g->sha, d);
+	lb_hex(d, 32, hex);
+	if (strcasecmp(hex, g->mm->stored_sha256) != 0)
+		return lb_err_set(err, LB_E_CORRUPT, "sha256 of the stored object is %.16s..., "
+		    "manifest says %.16s...", hex, g->mm->stored_sha256);
+	flt_etcd_trailer_hash(g->trailer, d);
+	lb_hex(d, 32, hex);
+	if (g->mm->etcd_sha256 != NULL && strcasecmp(hex, g->mm->etcd_sha256) != 0)
+		return lb_err_set(err, LB_E_CORRUPT, "etcd's snapshot hash differs from "
+		    "the manifest's");
+	return 0;
+}
+
+static int
+gate_write(struct flt *f, const void *buf, size_t len, struct lb_err *err)
+{
+	return flt_write(f->next, buf, len, err);
+}
+
+static void
+gate_free(struct flt *f)
+{
+	free(f);
+}
+
+static const struct flt_ops gate_ops = { "verify", gate_write, gate_finish, gate_free };
+
+/* Reports progress on the stored bytes, at most a few times a second. */
+struct meter {
+	struct flt base;
+	uint64_t done, total;
+	double last;
+	const char *name;
+	restore_progress_fn fn;
+	void *arg;
+};
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+meter_write(struct flt *f, const void *buf, size_t len, struct lb_err *err)
+{
+	struct meter *m = (struct meter *)f;
+	double t;
+
+	m->done += len;
+	if (m->fn != NULL && (t = now_s()) - m->last >= 0.25) {
+		m->last = t;
+		m->fn(m->arg, m->name, m->done, m->total, 0);
+	}
+	return flt_write(f->next, buf, len, err);
+}
+
+static void
+meter_free(struct flt *f)
+{
+	free(f);
+}
+
+static const struct flt_ops meter_ops = { "progress", meter_write, NULL, meter_free };
+
+/* Builds source -> meter -> count -> sha256 -> age -> zstd -d -> trailer
+ * -> gate -> file, from the file backwards (each stage owns the next). */
+static int
+build_chain(struct restore_source *s, const struct manifest_member *mm,
+    const char *path, restore_progress_fn progress, void *arg,
+    struct flt **head, struct lb_err *err)
+{
+	struct flt *tail = NULL, *t;
+	struct gate *g = NULL;
+	struct meter *m = NULL;
+	int r;
+
+	*head = NULL;
+	if ((r = flt_file_new(path, 0600, &tail, err)) < 0)
+		return r;
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		goto nomem;
+	g->base.ops = &gate_ops;
+	g->base.next = tail;
+	g->mm = mm;
+	tail = &g->base;
+	if ((t = flt_etcd_trailer_new(tail)) == NULL)
+		goto nomem;
+	g->trailer = tail = t;
+	if ((r = flt_unzstd_new(tail, &t, err)) < 0)
+		goto out;
+	tail = t;
+	if ((r = flt_age_dec_new(s->id, tail, &t, err)) < 0)
+		goto out;
+	tail = t;
+	if ((t = flt_sha256_new(tail)) == NULL)
+		goto nomem;
+	g->sha = tail = t;
+	if ((t = flt_count_new(tail)) == NULL)
+		goto nomem;
+	g->count = tail = t;
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		goto nomem;
+	m->base.ops = &meter_ops;
+	m->base.next = tail;
+	m->total = mm->stored_size;
+	m->name = mm->name;
+	m->fn = progress;
+	m->arg = arg;
+	*head = &m->base;
+	return 0;
+nomem:
+	r = lb_err_set(err, LB_E_NOMEM, "out of memory");
+out:
+	flt_free(tail);
+	return r;
+}
+
+int
+restore_fetch(struct restore_source *s, const char *prefer, const char *path,
+    restore_progress_fn progress, void *arg, struct restore_fetched *got,
+    struct lb_err *err)
+{
+	size_t idx[256], n, i;
+	struct flt *chain = NULL;
+	struct lb_err e;
+	double t0;
+	int r, all_crypto = 1;
+
+	memset(got, 0, sizeof(*got));
+	if (s->id == NULL)
+		return lb_err_set(err, LB_E_INTERNAL, "fetch without an identity");
+	if ((r = restore_source_order(s, prefer, idx, 256, &n, err)) < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		const struct manifest_member *mm = &s->mf->members[idx[i]];
+
+		lb_err_clear(&e);
+		t0 = now_s();
+		if ((r = build_chain(s, mm, path, progress, arg, &chain, &e)) < 0) {
+			*err = e;
+			return r;
+		}
+		if ((r = repo_get(s->repo, mm->object, 0, 0, chain, &e)) == 0)
+			r = flt_finish(chain, &e);
+		flt_free(chain);
+		chain = NULL;
+		if (progress != NULL)
+			progress(arg, mm->name, r == 0 ? mm->stored_size : 0, mm->stored_size, 1);
+		if (r == 0) {
+			got->member = mm;
+			got->db_size = mm->db_size;
+			got->seconds = now_s() - t0;
+			return 0;
+		}
+		*err = e;
+		lb_err_prefix(err, "member %s object %s: ", mm->name, mm->object);
+		/* The local disk is not the object's fault: stop.  A key that
+		 * opens nothing may be the wrong identity or a tampered stanza,
+		 * so the other objects are tried before saying which. */
+		if (r == LB_E_IO || r == LB_E_NOSPACE || r == LB_E_NOMEM)
+			return r;
+		if (r != LB_E_CRYPTO)
+			all_crypto = 0;
+		got->failed++;
+		if (i + 1 < n)
+			log_warn("%s; trying member %s", err->msg,
+			    s->mf->members[idx[i + 1]].name);
+	}
+	if (all_crypto)
+		return r;
+	return lb_err_prefix(err, "no member object of backup %s passed verification; "
+	    "last: ", s->mf->backup_id);
+}
