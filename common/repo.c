@@ -399,7 +399,7 @@ file_cleanup(struct repo *r, const char *prefix, long max_age_s, int *n,
 	if ((rc = walk_dir(r, dir, &w, 0, err)) < 0)
 		goto out;
 	for (i = 0; i < w.n; i++) {
-		if (now - w.v[i].mtime < max_age_s ||
+		if ((max_age_s > 0 && now - w.v[i].mtime < max_age_s) ||
 		    strncmp(w.v[i].key, prefix, plen) != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", r->root, w.v[i].key);
@@ -751,7 +751,9 @@ repo_cleanup_orphans(struct repo *r, const char *prefix, long max_age_s, int *n,
 		return file_cleanup(r, prefix, max_age_s, n, err);
 	memset(&o, 0, sizeof(o));
 	o.r = r;
-	o.cutoff = time(NULL) - max_age_s;
+	/* 0 means every upload: a server's Initiated may run a second
+	 * ahead of our clock (rounding), which must not spare one. */
+	o.cutoff = max_age_s <= 0 ? (time_t)INT64_MAX : time(NULL) - max_age_s;
 	o.err = err;
 	if ((rc = s3_full_key(r, prefix, &full, err)) == 0)
 		rc = s3_list_uploads(r->s3, full, orphan_cb, &o, err);
