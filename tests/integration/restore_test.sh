@@ -77,7 +77,7 @@ endpoints = $EP
 EOF
 LB="$LIFEBOAT --config $T/lb.conf"
 $LB backup --no-progress >"$T/b1.out" 2>&1 || { fail backup1 "$(cat "$T/b1.out")"; exit 1; }
-B1=$(sed -n 's/.*backup \([0-9TZ]*-[0-9a-f]*\) complete.*/\1/p' "$T/b1.out")
+B1=$(sed -n 's/.*backup \([0-9TZ.]*-[0-9a-f]*\) complete.*/\1/p' "$T/b1.out")
 dump "$EP" "$T/want1"
 sleep 2
 AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -85,7 +85,7 @@ sleep 2
 put_many /registry/b 80
 etcdctl --endpoints "$EP" put /registry/a/ns0/obj0 changed >/dev/null
 $LB backup --no-progress >"$T/b2.out" 2>&1 || { fail backup2 "$(cat "$T/b2.out")"; exit 1; }
-B2=$(sed -n 's/.*backup \([0-9TZ]*-[0-9a-f]*\) complete.*/\1/p' "$T/b2.out")
+B2=$(sed -n 's/.*backup \([0-9TZ.]*-[0-9a-f]*\) complete.*/\1/p' "$T/b2.out")
 dump "$EP" "$T/want2"
 check two_backups test -n "$B1" -a -n "$B2" -a "$B1" != "$B2"
 check dumps_differ sh -c "! cmp -s '$T/want1' '$T/want2'"
