@@ -16,6 +16,7 @@
  * bitmap as they are visited, so a page reached twice stops the walk.
  */
 #include "bbolt.h"
+#include "bytes.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,36 +82,6 @@ struct region {
 	uint64_t pgid;          /* 0 for an inline page */
 	uint16_t flags, count;
 };
-
-static uint16_t
-le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t
-le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-le64(const uint8_t *p)
-{
-	return le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-static uint64_t
-be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static int corrupt(struct rd *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -54,6 +54,7 @@
  * opened and closed at their exact stream offsets.
  */
 #include "bbolt_scan.h"
+#include "bytes.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -146,36 +147,6 @@ struct scan {
 	uint64_t max_seen;
 	struct bbolt_scan res;
 };
-
-static uint16_t
-le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t
-le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-le64(const uint8_t *p)
-{
-	return le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-static uint64_t
-be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static void why(struct scan *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

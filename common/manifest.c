@@ -464,6 +464,16 @@ manifest_parse(const char *json, size_t len, struct manifest **out,
 			goto out;
 		n_ok += ok;
 	}
+	/* Each member's HashKV at consistency.revision, by member name. */
+	v = json_object_get(json_object_get(root, "consistency"), "hashes");
+	for (i = 0; json_is_object(v) && i < m->n_members; i++) {
+		const json_t *h = json_object_get(v, m->members[i].name);
+		if (json_is_integer(h) && json_integer_value(h) >= 0 &&
+		    json_integer_value(h) <= 0xffffffffLL) {
+			m->members[i].hashkv = (uint32_t)json_integer_value(h);
+			m->members[i].has_hashkv = 1;
+		}
+	}
 	/* "complete" is a promise that every member can be restored from. */
 	if (strcmp(m->status, "complete") == 0 && n_ok != m->n_members) {
 		r = lb_err_set(err, LB_E_CORRUPT, "manifest: status: \"complete\" but not "

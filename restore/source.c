@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
 
 #include "catalog/catalog.h"
 #include "common/age.h"
@@ -28,41 +27,6 @@ struct restore_source {
 	struct manifest *mf;
 	const char *origin;
 };
-
-/* manifest_parse (common/manifest.c, this version) does not read the
- * per-member HashKV of "consistency": "hashes" back, and restore compares
- * the restored cluster with it, so it is read here. */
-static void
-read_hashes(const char *json, size_t len, struct manifest *m)
-{
-	json_t *root, *h, *v;
-	size_t i;
-
-	if ((root = json_loadb(json, len, 0, NULL)) == NULL)
-		return;
-	h = json_object_get(json_object_get(root, "consistency"), "hashes");
-	for (i = 0; json_is_object(h) && i < m->n_members; i++) {
-		struct manifest_member *mm = &m->members[i];
-		if (!mm->has_hashkv && (v = json_object_get(h, mm->name)) != NULL &&
-		    json_is_integer(v) && json_integer_value(v) >= 0 &&
-		    json_integer_value(v) <= 0xffffffffLL) {
-			mm->hashkv = (uint32_t)json_integer_value(v);
-			mm->has_hashkv = 1;
-		}
-	}
-	json_decref(root);
-}
-
-static int
-parse_manifest_text(const char *json, size_t len, struct manifest **out,
-    struct lb_err *err)
-{
-	int r = manifest_parse(json, len, out, err);
-
-	if (r == 0)
-		read_hashes(json, len, *out);
-	return r;
-}
 
 /* ---- from the catalog -------------------------------------------------- */
 
@@ -135,7 +99,7 @@ from_catalog(struct restore_source *s, const struct restore_select *sel,
 			goto out;
 		}
 	}
-	r = parse_manifest_text(json, strlen(json), &s->mf, err);
+	r = manifest_parse(json, strlen(json), &s->mf, err);
 out:
 	free(json);
 	cat_backup_free(b);
@@ -210,7 +174,7 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
 		buf = NULL;
 		if ((r = repo_get_buf(s->repo, k.v[i], MANIFEST_MAX, &buf, &len, err)) < 0)
 			goto out;
-		if (parse_manifest_text((const char *)buf, len, &m, &e2) < 0) {
+		if (manifest_parse((const char *)buf, len, &m, &e2) < 0) {
 			log_warn("%s: %s; skipped", k.v[i], e2.msg);
 			continue;
 		}

@@ -74,6 +74,9 @@ round_trip(void)
 	CHECK_INT(p->members[0].leader, ==, 1);
 	CHECK_INT(p->members[0].stored_size, ==, 300000);
 	CHECK_STR(p->members[1].error, "cannot connect");
+	CHECK_INT(p->members[0].has_hashkv, ==, 1);
+	CHECK_INT(p->members[0].hashkv, ==, 4242);
+	CHECK_INT(p->members[1].has_hashkv, ==, 0);
 	CHECK(manifest_best_member(p) == &p->members[0]);
 	manifest_free(p);
 }
