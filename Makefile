@@ -96,10 +96,14 @@ bench: deps all
 	@./bench/run.sh
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/lifeboat
 	install -m 0755 $(BUILD)/lifeboat $(DESTDIR)$(BINDIR)/lifeboat
-	@if [ -f contrib/lifeboat.1 ]; then \
-	    install -m 0644 contrib/lifeboat.1 $(DESTDIR)$(MANDIR)/man1/; fi
+	install -m 0644 contrib/lifeboat-snapd.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|/usr/local/bin/lifeboat|$(BINDIR)/lifeboat|' contrib/lifeboat-snapd.service \
+	    >$(DESTDIR)$(PREFIX)/lib/systemd/system/lifeboat-snapd.service
+	install -m 0644 contrib/lifeboat.conf.example contrib/prometheus-alerts.yml \
+	    contrib/grafana-dashboard.json README.md $(DESTDIR)$(PREFIX)/share/doc/lifeboat/
 
 clean:
 	rm -rf $(BUILD)
