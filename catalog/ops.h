@@ -24,6 +24,11 @@ int cat_cmd_prune(const struct lb_globals *g, int argc, char **argv);
  * runs after each backup. */
 int cat_prune_cluster(const struct lb_globals *g, const char *cluster,
     struct lb_err *err);
+/* Verifies the newest complete backup of cluster end to end, records and
+ * audits the result: what the daemon runs on `verify-schedule`.  Needs the
+ * config's identity-file. */
+int cat_verify_newest(const struct lb_globals *g, const char *cluster,
+    struct lb_err *err);
 /* `lifeboat catalog export ID -o FILE.tar`. */
 int cat_cmd_export(const struct lb_globals *g, int argc, char **argv);
 /* `lifeboat catalog import FILE.tar`. */

@@ -57,6 +57,10 @@ struct cstate {
 	double last_duration;
 	uint64_t last_pulled, last_stored, pulled_total, stored_total;
 	unsigned long long total[OUT_N], skip_overlap, skip_standby, divergent_total;
+	/* verify-schedule: checked after each backup run (under d->mu) */
+	struct sched *vsched;      /* NULL: not set */
+	time_t verify_due;         /* daemon clock */
+	unsigned long long verify_ok, verify_failed;
 };
 
 struct daemon {
@@ -75,6 +79,9 @@ struct daemon {
 	char owner[256];
 	char tz[80];               /* (main) timezone of the current config */
 };
+
+static int apply_verify_schedule(struct daemon *d, struct cstate *cs,
+    const struct cfg *c, time_t now, struct lb_err *err);
 
 struct run_arg {
 	struct daemon *d;
@@ -202,6 +209,8 @@ apply_config(struct daemon *d, const struct cfg *c, time_t now, struct lb_err *e
 		for (i = 0; i < d->n_cs; i++) {
 			sched_free(d->cs[i]->sched);
 			d->cs[i]->sched = NULL;
+			sched_free(d->cs[i]->vsched);
+			d->cs[i]->vsched = NULL;
 		}
 	}
 	for (i = 0; i < cfg_cluster_count(c); i++) {
@@ -224,12 +233,8 @@ apply_config(struct daemon *d, const struct cfg *c, time_t now, struct lb_err *e
 		}
 		cs->present = 1;
 		cs->enabled = cfg_get_int(c, name, "enabled") != 0;
-		/* Verification runs belong to the restore module; until it offers
-		 * one, the schedule is accepted and said to be idle. */
-		if (cfg_is_set(c, name, "verify-schedule"))
-			log_warn("cluster=%s verify-schedule=\"%s\": scheduled verification is "
-			    "not in this build yet, no verification runs", name,
-			    cfg_get_str(c, name, "verify-schedule"));
+		if ((r = apply_verify_schedule(d, cs, c, now, err)) < 0)
+			return r;
 		if (cs->sched == NULL || strcmp(sched_text(cs->sched), expr) != 0) {
 			if ((r = sched_parse(expr, &s, err)) < 0)
 				return r;
@@ -309,6 +314,66 @@ refused:
 
 /* --- runs --------------------------------------------------------------- */
 
+/* verify-schedule: the newest backup is verified at the first run of the
+ * cluster after each of its slots, so a verification never races the
+ * cluster's own backup and never runs while the cluster is down. */
+static int
+apply_verify_schedule(struct daemon *d, struct cstate *cs, const struct cfg *c,
+    time_t now, struct lb_err *err)
+{
+	const char *expr = cfg_is_set(c, cs->name, "verify-schedule") ?
+	    cfg_get_str(c, cs->name, "verify-schedule") : NULL;
+	struct sched *s = NULL;
+	int r;
+
+	if (expr == NULL) {
+		sched_free(cs->vsched);
+		cs->vsched = NULL;
+		return 0;
+	}
+	if (cs->vsched != NULL && strcmp(sched_text(cs->vsched), expr) == 0)
+		return 0;
+	if ((r = sched_parse(expr, &s, err)) < 0 ||
+	    (r = sched_next(s, now, d->tz, &cs->verify_due, err)) < 0) {
+		sched_free(s);
+		return lb_err_prefix(err, "cluster %s: verify-schedule: ", cs->name);
+	}
+	sched_free(cs->vsched);
+	cs->vsched = s;
+	return 0;
+}
+
+static void
+verify_if_due(struct daemon *d, struct cstate *cs, const struct cfg *c)
+{
+	struct lb_globals g = { 0 };
+	struct lb_err err;
+	time_t now = dnow(d);
+	int due, ok;
+
+	pthread_mutex_lock(&d->mu);
+	due = cs->vsched != NULL && now >= cs->verify_due;
+	if (due && sched_next(cs->vsched, now, d->tz, &cs->verify_due, &err) < 0)
+		cs->verify_due = now + 86400;
+	pthread_mutex_unlock(&d->mu);
+	if (!due)
+		return;
+	g.config_path = cfg_source(c);
+	g.config_explicit = 1;
+	lb_err_clear(&err);
+	ok = cat_verify_newest(&g, cs->name, &err) == 0;
+	if (ok)
+		log_info("cluster=%s verify=ok", cs->name);
+	else
+		log_error("cluster=%s verify=failed: %s", cs->name, err.msg);
+	pthread_mutex_lock(&d->mu);
+	if (ok)
+		cs->verify_ok++;
+	else
+		cs->verify_failed++;
+	pthread_mutex_unlock(&d->mu);
+}
+
 /* Retention applies after each backup of a cluster that sets one. */
 static void
 prune_after_backup(const struct cfg *c, const char *cluster)
@@ -360,8 +425,10 @@ run_main(void *arg)
 	log_info("cluster=%s slot=%lld run starts", cs->name, (long long)a->slot);
 	if ((r = backup_env_open(c, PROGRESS_NONE, &d->cancel, &env, &res.err)) == 0) {
 		r = backup_cluster(env, cs->name, &res);
-		if (r == 0)
+		if (r == 0) {
 			prune_after_backup(c, cs->name);
+			verify_if_due(d, cs, c);
+		}
 	} else {
 		res.outcome = BACKUP_FAILED;
 	}
@@ -709,9 +776,10 @@ render_metrics(struct daemon *d, struct buf *b)
 	EACH(bprintf(b, "lifeboat_lock_held{cluster=\"%s\"} %d\n", cs->name,
 	    cs->lock == NULL || lock_is_off(cs->lock) ? -1 : lock_is_held(cs->lock)));
 	FAMILY(b, "lifeboat_verify_total", "counter",
-	    "scheduled verifications by result (verify runs are not in this build yet)");
-	EACH(bprintf(b, "lifeboat_verify_total{cluster=\"%s\",result=\"ok\"} 0\n"
-	    "lifeboat_verify_total{cluster=\"%s\",result=\"failed\"} 0\n", cs->name, cs->name));
+	    "scheduled verifications of the newest backup by result");
+	EACH(bprintf(b, "lifeboat_verify_total{cluster=\"%s\",result=\"ok\"} %llu\n"
+	    "lifeboat_verify_total{cluster=\"%s\",result=\"failed\"} %llu\n", cs->name,
+	    cs->verify_ok, cs->name, cs->verify_failed));
 #undef EACH
 }
 
@@ -774,6 +842,7 @@ free_daemon(struct daemon *d)
 			lock_release(d->cs[i]->lock, d->cur->cfg);
 		lock_free(d->cs[i]->lock);
 		sched_free(d->cs[i]->sched);
+		sched_free(d->cs[i]->vsched);
 		free(d->cs[i]);
 	}
 	free(d->cs);

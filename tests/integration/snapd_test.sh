@@ -150,6 +150,21 @@ wait "$(cat "$T/p.pid")"
 check retention_keeps_last_two test "$(completes p)" -le 2
 check retention_repo_matches test "$(find "$T/repo-p" -name manifest.json | wc -l)" -le 2
 
+# --- verification on its own schedule ---------------------------------------
+write_conf v "@every 1m" "identity-file = $T/id.txt"
+printf 'verify-schedule = @every 2m\n' >>"$T/v.conf"
+start v
+verifies() { "$LIFEBOAT" catalog audit --catalog "$T/v.db" --json 2>/dev/null |
+	python3 -c 'import json,sys; print(sum(e["action"] == "verify" and e["outcome"] == "ok" for e in json.load(sys.stdin)))'; }
+verified_once() { [ "$(verifies)" -ge 1 ]; }
+check verify_schedule_runs wait_for 30 verified_once
+n=$(metric v 'lifeboat_verify_total{cluster="c1",result="ok"}')
+if [ "${n:-0}" -ge 1 ]; then ok verify_metric_counts
+else fail verify_metric_counts "lifeboat_verify_total ok = ${n:-none}"; fi
+kill -TERM "$(cat "$T/v.pid")"
+wait "$(cat "$T/v.pid")"
+check verify_fewer_than_backups test "$(verifies)" -lt "$(completes v)"
+
 # --- catch-up at start, on the real clock ----------------------------------
 # @yearly: a backup from this session covers the last slot (no run at
 # start); one from two years ago does not (one run at start, not one per
