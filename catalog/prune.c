@@ -109,34 +109,12 @@ del(struct repo *repo, const char *key, int *n, struct lb_err *err)
 	return r;
 }
 
-struct dirlist {
-	char **v;
-	size_t n;
-};
-
-static int
-dir_cb(void *arg, const char *key, uint64_t size)
-{
-	struct dirlist *d = arg;
-	char **v;
-
-	(void)size;
-	if ((v = realloc(d->v, (d->n + 1) * sizeof(*v))) == NULL)
-		return LB_E_NOMEM;
-	d->v = v;
-	if ((v[d->n] = strdup(key)) == NULL)
-		return LB_E_NOMEM;
-	d->n++;
-	return 0;
-}
-
 /* Manifest, member objects, anything else left in the backup's own
  * directory (objects of a failed run), catalog rows. */
 static int
 delete_backup(struct ops_env *e, const char *cluster, const struct pb *b, int *n_del,
     struct lb_err *err)
 {
-	struct dirlist d = { 0 };
 	char dir[1200];
 	size_t i;
 	int r = 0;
@@ -147,25 +125,15 @@ delete_backup(struct ops_env *e, const char *cluster, const struct pb *b, int *n
 	for (i = 0; i < b->n_objects; i++)
 		if ((r = del(e->repo, b->objects[i], n_del, err)) < 0)
 			goto out;
-	if (manifest_backup_dir(cluster, b->id, dir, sizeof(dir)) == 0) {
-		if ((r = repo_list(e->repo, dir, dir_cb, &d, err)) < 0) {
-			if (err->code == 0)
-				lb_err_set(err, LB_E_NOMEM, "out of memory");
-			goto out;
-		}
-		for (i = 0; i < d.n; i++)
-			if ((r = del(e->repo, d.v[i], n_del, err)) < 0)
-				goto out;
-	}
+	if (manifest_backup_dir(cluster, b->id, dir, sizeof(dir)) == 0 &&
+	    (r = repo_delete_prefix(e->repo, dir, n_del, err)) < 0)
+		goto out;
 	r = cat_delete_backup(e->cat, b->id, err);
 	if (r == LB_E_NOTFOUND) {
 		lb_err_clear(err);
 		r = 0;
 	}
 out:
-	for (i = 0; i < d.n; i++)
-		free(d.v[i]);
-	free(d.v);
 	return r;
 }
 

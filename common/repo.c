@@ -718,6 +718,56 @@ repo_delete(struct repo *r, const char *key, struct lb_err *err)
 	return rc;
 }
 
+struct keylist {
+	char **v;
+	size_t n;
+};
+
+static int
+collect_key(void *arg, const char *key, uint64_t size)
+{
+	struct keylist *l = arg;
+	char **v;
+
+	(void)size;
+	if ((v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL)
+		return LB_E_NOMEM;
+	l->v = v;
+	if ((v[l->n] = strdup(key)) == NULL)
+		return LB_E_NOMEM;
+	l->n++;
+	return 0;
+}
+
+int
+repo_delete_prefix(struct repo *r, const char *prefix, int *n, struct lb_err *err)
+{
+	struct keylist l = { NULL, 0 };
+	size_t i;
+	int rc;
+
+	if ((rc = repo_list(r, prefix, collect_key, &l, err)) < 0) {
+		if (err != NULL && err->code == 0)
+			lb_err_set(err, LB_E_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < l.n; i++) {
+		if ((rc = repo_delete(r, l.v[i], err)) == LB_E_NOTFOUND) {
+			lb_err_clear(err);
+			rc = 0;
+		} else if (rc < 0) {
+			goto out;
+		} else if (n != NULL) {
+			(*n)++;
+		}
+	}
+out:
+	for (i = 0; i < l.n; i++)
+		free(l.v[i]);
+	free(l.v);
+	return rc;
+}
+
 int
 repo_stat(struct repo *r, const char *key, uint64_t *size, struct lb_err *err)
 {

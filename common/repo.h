@@ -77,6 +77,12 @@ int repo_list(struct repo *r, const char *prefix,
  * are removed up to the root. */
 int repo_delete(struct repo *r, const char *key, struct lb_err *err);
 
+/* Deletes every object under prefix (relative, ending in '/'): all keys
+ * are listed first, then deleted, so no store sees deletes during its own
+ * listing.  Absent objects are fine.  *n (may be NULL) counts deletions. */
+int repo_delete_prefix(struct repo *r, const char *prefix, int *n,
+    struct lb_err *err);
+
 /* Size of key; LB_E_NOTFOUND if absent. */
 int repo_stat(struct repo *r, const char *key, uint64_t *size,
     struct lb_err *err);

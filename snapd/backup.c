@@ -479,17 +479,6 @@ collect_running(const struct cat_backup *b, void *arg)
 	return 0;
 }
 
-static int
-delete_cb(void *arg, const char *key, uint64_t size)
-{
-	struct lb_err err;
-
-	(void)size;
-	if (repo_delete(arg, key, &err) < 0 && err.code != LB_E_NOTFOUND)
-		log_warn("cleanup: %s", err.msg);
-	return 0;
-}
-
 /* A backup left running by a dead process: complete if its manifest made
  * it to the repository, else failed, and its leftovers removed. */
 static void
@@ -515,7 +504,8 @@ settle_one(struct backup_env *e, const char *cluster, const char *id)
 	if (repo_cleanup_orphans(e->repo, dir, 0, &n, &err) < 0 &&
 	    strstr(err.msg, "NotImplemented") == NULL)
 		log_warn("cleanup of backup %s: %s", id, err.msg);
-	repo_list(e->repo, dir, delete_cb, e->repo, &err);
+	if (repo_delete_prefix(e->repo, dir, NULL, &err) < 0)
+		log_warn("cleanup of backup %s: %s", id, err.msg);
 	if (cat_backup_finish(e->cat, id, CAT_FAILED,
 	    "interrupted: the process running it died", NULL, &err) < 0 ||
 	    cat_audit(e->cat, CAT_ACT_BACKUP, cluster, id, "failed",
