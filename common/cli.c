@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include <openssl/crypto.h>
@@ -118,4 +119,13 @@ lb_hex(const uint8_t *bytes, size_t len, char *out)
 		out[2 * i + 1] = digits[bytes[i] & 15];
 	}
 	out[2 * len] = '\0';
+}
+
+double
+lb_mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -46,6 +46,9 @@ void lb_cancel_on_signals(void);
 /* "1.5 GiB", "512 B": sizes for people (JSON output keeps bytes). */
 void lb_fmt_size(uint64_t bytes, char *out, size_t cap);
 
+/* Seconds on the monotonic clock: for durations and rates, never dates. */
+double lb_mono_now(void);
+
 /* Lower-case hex of len bytes; out holds 2 * len + 1. */
 void lb_hex(const uint8_t *bytes, size_t len, char *out);
 

@@ -333,8 +333,6 @@ out:
 
 /* ---- progress and report ------------------------------------------------------- */
 
-static double mono(void);
-
 /* On a terminal one line redrawn with bytes and rate; off one, a log line
  * every 10 s and at the end. */
 static void
@@ -343,7 +341,7 @@ on_progress(void *arg, const char *member, uint64_t done, uint64_t total,
 {
 	struct ctx *c = arg;
 	char a[32], b[32], rate[32];
-	double now = mono(), el;
+	double now = lb_mono_now(), el;
 
 	if (c->g->quiet || c->o->json)
 		return;
@@ -366,15 +364,6 @@ on_progress(void *arg, const char *member, uint64_t done, uint64_t total,
 	}
 	if (finished)
 		c->fetch_t0 = 0.0;
-}
-
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static const char *
@@ -542,7 +531,7 @@ static int
 wait_healthy(struct ctx *c, const size_t *idx, size_t n, int want_leader,
     struct etcd_status *st, struct lb_err *err)
 {
-	double deadline = mono() + (double)c->o->timeout_s;
+	double deadline = lb_mono_now() + (double)c->o->timeout_s;
 	struct etcd_client *ec = NULL;
 	struct lb_err e;
 	size_t i;
@@ -575,7 +564,7 @@ wait_healthy(struct ctx *c, const size_t *idx, size_t n, int want_leader,
 		if (lb_cancel)
 			return lb_err_set(err, LB_E_CANCELED, "interrupted while waiting for "
 			    "etcd");
-		if (mono() > deadline) {
+		if (lb_mono_now() > deadline) {
 			*err = e;
 			return lb_err_prefix(err, "not healthy after %ld s: ", c->o->timeout_s);
 		}
@@ -864,7 +853,7 @@ run_restore(struct ctx *c, struct lb_err *err)
 			goto out;
 		m->created = 1;
 	}
-	t0 = mono();
+	t0 = lb_mono_now();
 	log_info("restoring %zu data dir%s with %s", c->n_local, c->n_local == 1 ? "" : "s",
 	    c->tool.path);
 	for (i = 0; i < c->n_local; i++) {
@@ -895,8 +884,8 @@ run_restore(struct ctx *c, struct lb_err *err)
 		r = lb_err_set(err, LB_E_CANCELED, "interrupted");
 	if (r < 0)
 		goto out;
-	c->t_restore = mono() - t0;
-	t0 = mono();
+	c->t_restore = lb_mono_now() - t0;
+	t0 = lb_mono_now();
 	for (i = 0; i < c->n_local; i++) {
 		struct restore_member *m = &c->all[c->local[i]];
 		if (m->client_url == NULL)
@@ -950,7 +939,7 @@ run_restore(struct ctx *c, struct lb_err *err)
 	}
 	log_info("waiting for a leader and checking the data");
 	r = check_data(c, c->local, c->n_local, err);
-	c->t_up = mono() - t0;
+	c->t_up = lb_mono_now() - t0;
 out:
 	if (c->snap[0] != '\0' && !o->dry_run)
 		unlink(c->snap);
@@ -1032,9 +1021,9 @@ run_join(struct ctx *c, struct lb_err *err)
 	/* etcd refuses a new member until every member has been connected
 	 * for a while (5 s in 3.4: "unhealthy cluster"), which is the case
 	 * right after the previous join: wait for it, up to --timeout. */
-	deadline = mono() + (double)o->timeout_s;
+	deadline = lb_mono_now() + (double)o->timeout_s;
 	while ((r = etcd_admin_member_add(seed, peers, 1, &id, err)) < 0 &&
-	    strstr(err->msg, "unhealthy cluster") != NULL && mono() < deadline) {
+	    strstr(err->msg, "unhealthy cluster") != NULL && lb_mono_now() < deadline) {
 		log_info("the cluster is not ready for a new member yet; retrying");
 		lb_err_clear(err);
 		sleep(1);
@@ -1180,7 +1169,7 @@ restore_cmd(const struct lb_globals *g, int argc, char **argv)
 	struct restore_source_opts so = { 0 };
 	struct restore_select sel = { 0 };
 	struct lb_err err;
-	double t0 = mono();
+	double t0 = lb_mono_now();
 	int r, status = 2;
 
 	lb_err_clear(&err);
@@ -1250,7 +1239,7 @@ restore_cmd(const struct lb_globals *g, int argc, char **argv)
 done:
 	if (!o.dry_run)
 		audit(&c, "ok", NULL);
-	print_report(&c, o.dry_run ? "planned" : "ok", NULL, mono() - t0);
+	print_report(&c, o.dry_run ? "planned" : "ok", NULL, lb_mono_now() - t0);
 	status = 0;
 	goto out;
 fail:
@@ -1262,7 +1251,7 @@ fail:
 		roll_back(&c);
 	audit(&c, "failed", &err);
 	if (o.json)
-		print_report(&c, "failed", &err, mono() - t0);
+		print_report(&c, "failed", &err, lb_mono_now() - t0);
 out:
 	restore_source_close(c.src);
 	restore_members_free(c.all, c.n_all);

@@ -408,15 +408,6 @@ struct meter {
 	void *arg;
 };
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int
 meter_write(struct flt *f, const void *buf, size_t len, struct lb_err *err)
 {
@@ -424,7 +415,7 @@ meter_write(struct flt *f, const void *buf, size_t len, struct lb_err *err)
 	double t;
 
 	m->done += len;
-	if (m->fn != NULL && (t = now_s()) - m->last >= 0.25) {
+	if (m->fn != NULL && (t = lb_mono_now()) - m->last >= 0.25) {
 		m->last = t;
 		m->fn(m->arg, m->name, m->done, m->total, 0);
 	}
@@ -512,7 +503,7 @@ restore_fetch(struct restore_source *s, const char *prefer, const char *path,
 		const struct manifest_member *mm = &s->mf->members[idx[i]];
 
 		lb_err_clear(&e);
-		t0 = now_s();
+		t0 = lb_mono_now();
 		if ((r = build_chain(s, mm, path, progress, arg, &chain, &e)) < 0) {
 			*err = e;
 			return r;
@@ -526,7 +517,7 @@ restore_fetch(struct restore_source *s, const char *prefer, const char *path,
 		if (r == 0) {
 			got->member = mm;
 			got->db_size = mm->db_size;
-			got->seconds = now_s() - t0;
+			got->seconds = lb_mono_now() - t0;
 			return 0;
 		}
 		*err = e;
