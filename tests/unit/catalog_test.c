@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "catalog/catalog.h"
+#include "catalog/spool.h"
 #include "tests/harness.h"
 
 static char tmpdir[256];
@@ -682,6 +683,79 @@ test_two_connections(void)
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM clusters WHERE name = 'other'"), ==, 1);
 }
 
+static int
+audit_count_cb(const struct cat_audit_event *e, void *arg)
+{
+	if (e->backup_id != NULL && strcmp(e->backup_id, "s1") == 0)
+		(*(int *)arg)++;
+	return 0;
+}
+
+/* The spool: what a locked catalog could not take is replayed later, for
+ * one cluster only, once, and a locked catalog leaves it in place. */
+static void
+test_spool(void)
+{
+	struct lb_err err = { 0 };
+	struct cat *c = NULL;
+	struct cat_backup *b = NULL;
+	struct holder h;
+	pthread_t t;
+	char p[512], path[600];
+	char *mf = manifest("s1", "prod", T0, "complete", 2, 0);
+	struct cat_spool_rec rec = { "prod", "s1", "host1", T0, CAT_RUNNING, NULL, NULL, NULL };
+	struct cat_spool_rec other = { "dev", "d1", NULL, T0, CAT_FAILED, "no etcd", NULL, NULL };
+	struct cat_spool_rec late = { "prod", "s2", NULL, T0 + 60, CAT_FAILED, "boom", NULL,
+	    "{\"error\":\"boom\"}" };
+	FILE *fp;
+	int n = -1, audits = 0;
+
+	CHECK_OK(cat_open(newpath(p, sizeof(p)), 0, &c, &err), &err);
+	/* A start spooled, then replaced by the end. */
+	CHECK_OK(cat_spool_write(p, &rec, &err), &err);
+	rec.status = CAT_COMPLETE;
+	rec.manifest = mf;
+	rec.details = "{\"members_ok\":2}";
+	CHECK_OK(cat_spool_write(p, &rec, &err), &err);
+	CHECK_OK(cat_spool_write(p, &other, &err), &err);
+	snprintf(path, sizeof(path), "%s.pending/prod.zzz.json", p);
+	CHECK((fp = fopen(path, "w")) != NULL);
+	fputs("{not json", fp);
+	fclose(fp);
+
+	CHECK_OK(cat_spool_replay(c, p, "prod", &n, &err), &err);
+	CHECK_INT(n, ==, 1);
+	CHECK_OK(cat_backup_get(c, "s1", CAT_WITH_MEMBERS, &b, &err), &err);
+	CHECK_INT(b->status, ==, CAT_COMPLETE);
+	CHECK_INT(b->n_members, ==, 2);
+	cat_backup_free(b);
+	CHECK_OK(cat_audit_list(c, 0, 0, audit_count_cb, &audits, &err), &err);
+	CHECK_INT(audits, ==, 1);
+	snprintf(path, sizeof(path), "%s.pending/prod.zzz.json.bad", p);
+	CHECK(access(path, F_OK) == 0);
+	snprintf(path, sizeof(path), "%s.pending/dev.d1.json", p);
+	CHECK(access(path, F_OK) == 0);            /* another cluster's: untouched */
+	CHECK_INT(cat_backup_get(c, "d1", 0, &b, &err), ==, LB_E_NOTFOUND);
+	CHECK_OK(cat_spool_replay(c, p, "prod", &n, &err), &err);
+	CHECK_INT(n, ==, 0);                        /* once only */
+
+	/* Still locked: the record stays for the next time. */
+	CHECK_OK(cat_spool_write(p, &late, &err), &err);
+	cat_set_busy_timeout(c, 30);
+	start_holder(&h, &t, p, 300);
+	CHECK_INT(cat_spool_replay(c, p, "prod", &n, &err), ==, LB_E_BUSY);
+	pthread_join(t, NULL);
+	CHECK_INT(n, ==, 0);
+	CHECK_OK(cat_spool_replay(c, p, "prod", &n, &err), &err);
+	CHECK_INT(n, ==, 1);
+	CHECK_OK(cat_backup_get(c, "s2", 0, &b, &err), &err);
+	CHECK_INT(b->status, ==, CAT_FAILED);
+	CHECK_STR(b->error, "boom");
+	cat_backup_free(b);
+	cat_close(c);
+	free(mf);
+}
+
 static void
 test_corrupt_garbage(void)
 {
@@ -876,6 +950,7 @@ main(void)
 	RUN(test_verify_and_delete);
 	RUN(test_audit_append_only);
 	RUN(test_two_connections);
+	RUN(test_spool);
 	RUN(test_corrupt_garbage);
 	RUN(test_corrupt_truncated);
 	RUN(test_filters);
