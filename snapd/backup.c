@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "catalog/catalog.h"
+#include "catalog/spool.h"
 #include "common/age.h"
 #include "common/bbolt_scan.h"
 #include "common/log.h"
@@ -35,7 +36,8 @@
 
 struct backup_env {
 	const struct cfg *cfg;
-	struct repo *repo;
+	struct repo *repo;         /* NULL when it did not answer: repo_err */
+	struct lb_err repo_err;
 	struct setup_recipients rcpts;
 	char (*fingerprints)[AGE_FINGERPRINT_LEN];
 	struct cat *cat;           /* NULL when the catalog cannot be opened */
@@ -174,15 +176,6 @@ chain_finished(void *arg, size_t i, struct pull_target *t, struct lb_err *err)
 	return 0;
 }
 
-static double
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 progress_line(const struct run *run, size_t i, double elapsed, char *out,
     size_t cap)
@@ -212,7 +205,7 @@ progress_thread(void *arg)
 {
 	struct run *run = arg;
 	const enum backup_progress mode = run->env->progress;
-	const double start = mono_now();
+	const double start = lb_mono_now();
 	double last_log = start;
 	char line[256];
 	int drawn = 0;
@@ -220,7 +213,7 @@ progress_thread(void *arg)
 
 	for (;;) {
 		int stop = __atomic_load_n(&run->stop_progress, __ATOMIC_RELAXED);
-		double now = mono_now();
+		double now = lb_mono_now();
 
 		if (mode == PROGRESS_TTY) {
 			if (drawn)
@@ -526,6 +519,19 @@ settle_interrupted(struct backup_env *e, const char *cluster)
 	size_t i;
 	int n = 0;
 
+	/* Records the catalog could not take before, then rows of dead runs
+	 * (a spooled start becomes such a row). */
+	if (e->cat != NULL) {
+		if (cat_spool_replay(e->cat, cfg_get_str(e->cfg, NULL, "catalog"), cluster,
+		    &n, &err) < 0)
+			log_warn("catalog: %s; spooled records wait for the next run", err.msg);
+		else if (n > 0)
+			log_info("catalog: %d spooled records of cluster %s recorded", n,
+			    cluster);
+	}
+	if (e->repo == NULL)
+		return;
+	n = 0;
 	s.n = 0;
 	/* Collected first: settling writes to the catalog being read. */
 	if (e->cat != NULL && cat_backups_running(e->cat, cluster, collect_running,
@@ -546,23 +552,35 @@ settle_interrupted(struct backup_env *e, const char *cluster)
 		log_info("removed %d leftover uploads or temp files", n);
 }
 
+/* The catalog's part of a run, written now or, when the catalog is locked
+ * or unusable, spooled for the next run (catalog/spool.h). */
 static void
-catalog_record(struct backup_env *e, const char *cluster,
+catalog_write(struct backup_env *e, const struct cat_spool_rec *rec)
+{
+	const char *path = cfg_get_str(e->cfg, NULL, "catalog");
+	struct lb_err err;
+
+	lb_err_clear(&err);
+	if (e->cat != NULL && cat_spool_apply(e->cat, rec, &err) == 0) {
+		cat_spool_remove(path, rec);
+		return;
+	}
+	if (cat_spool_write(path, rec, &err) == 0)
+		log_warn("catalog: %s; backup %s kept in %s.pending for the next run",
+		    e->cat != NULL ? err.msg : "not open", rec->backup_id, path);
+	else
+		log_error("catalog: %s (the backup is in the repository; "
+		    "'lifeboat catalog rebuild' recovers it)", err.msg);
+}
+
+static void
+catalog_record(struct backup_env *e, struct cat_spool_rec *rec,
     const struct backup_result *res, const char *manifest_json)
 {
 	static const enum cat_status st[] = { CAT_COMPLETE, CAT_PARTIAL, CAT_FAILED };
-	static const char *const names[] = { "complete", "partial", "failed" };
-	struct lb_err err;
 	json_t *d;
 	char *details;
 
-	if (e->cat == NULL)
-		return;
-	if (cat_backup_finish(e->cat, res->backup_id, st[res->outcome],
-	    res->outcome == BACKUP_COMPLETE && !res->divergent ? NULL : res->err.msg,
-	    manifest_json, &err) < 0)
-		log_error("catalog: %s (the backup is in the repository; "
-		    "'lifeboat catalog rebuild' recovers it)", err.msg);
 	d = json_pack("{s:i,s:i,s:I,s:I,s:I,s:b,s:f}", "members_ok",
 	    (int)res->members_ok, "members_total", (int)res->members_total,
 	    "revision", (json_int_t)res->revision, "db_size", (json_int_t)res->db_size,
@@ -571,9 +589,11 @@ catalog_record(struct backup_env *e, const char *cluster,
 	if (d != NULL && res->err.code != 0)
 		json_object_set_new(d, "error", json_string(res->err.msg));
 	details = d != NULL ? json_dumps(d, JSON_COMPACT) : NULL;
-	if (cat_audit(e->cat, CAT_ACT_BACKUP, cluster, res->backup_id,
-	    names[res->outcome], details, &err) < 0)
-		log_error("catalog audit: %s", err.msg);
+	rec->status = st[res->outcome];
+	rec->error = res->outcome == BACKUP_COMPLETE && !res->divergent ? NULL : res->err.msg;
+	rec->manifest = manifest_json;
+	rec->details = details;
+	catalog_write(e, rec);
 	free(details);
 	json_decref(d);
 }
@@ -589,12 +609,14 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 	pthread_t progress;
 	char *password = NULL, *json = NULL, key[300], host[256] = "";
 	const char *const *eps = NULL;
-	double t0 = mono_now();
+	double t0 = lb_mono_now();
 	size_t n_eps, i;
-	int r, lock_fd = -1, have_progress = 0, running = 0;
+	struct cat_spool_rec rec;
+	int r, lock_fd = -1, have_progress = 0, begun = 0;
 
 	memset(res, 0, sizeof(*res));
 	memset(&run, 0, sizeof(run));
+	memset(&rec, 0, sizeof(rec));
 	run.env = e;
 	res->outcome = BACKUP_FAILED;
 	clock_gettime(CLOCK_REALTIME, &started);
@@ -610,15 +632,18 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 		goto out;
 	settle_interrupted(e, cluster);
 
-	if (e->cat != NULL) {
-		gethostname(host, sizeof(host) - 1);
-		if (cat_backup_begin(e->cat, cluster, res->backup_id,
-		    (int64_t)started.tv_sec, host, &res->err) < 0) {
-			log_warn("catalog: %s", res->err.msg);
-			lb_err_clear(&res->err);
-		} else {
-			running = 1;
-		}
+	gethostname(host, sizeof(host) - 1);
+	rec.cluster = cluster;
+	rec.backup_id = res->backup_id;
+	rec.host = host;
+	rec.started_at = (int64_t)started.tv_sec;
+	rec.status = CAT_RUNNING;
+	catalog_write(e, &rec);
+	begun = 1;
+	if (e->repo == NULL) {
+		res->err = e->repo_err;
+		r = res->err.code;
+		goto out;
 	}
 	n_eps = cfg_get_list(e->cfg, cluster, "endpoints", &eps);
 	if ((r = pull_plan_discover((char *const *)eps, n_eps, &o, &run.plan,
@@ -686,7 +711,7 @@ out:
 		__atomic_store_n(&run.stop_progress, 1, __ATOMIC_RELAXED);
 		pthread_join(progress, NULL);
 	}
-	res->seconds = mono_now() - t0;
+	res->seconds = lb_mono_now() - t0;
 	if (res->outcome == BACKUP_FAILED) {
 		/* Objects of members that did finish are not a backup. */
 		if (run.plan != NULL) {
@@ -698,8 +723,8 @@ out:
 		if (res->err.code == 0)
 			lb_err_set(&res->err, r, "backup failed");
 	}
-	if (running)
-		catalog_record(e, cluster, res, json);
+	if (begun)
+		catalog_record(e, &rec, res, json);
 	manifest_free(mf);
 	free(json);
 	free(run.m);
@@ -736,8 +761,15 @@ backup_env_open(const struct cfg *c, enum backup_progress progress,
 	}
 	for (i = 0; i < e->rcpts.n; i++)
 		age_recipient_fingerprint(e->rcpts.v[i], e->fingerprints[i]);
-	if ((r = setup_repo(c, &e->repo, err)) < 0)
-		goto out;
+	/* A repository that does not answer fails each backup on its own,
+	 * recorded as such; only a wrong configuration stops here. */
+	if ((r = setup_repo(c, &e->repo, &e->repo_err)) < 0) {
+		if (r == LB_E_CONFIG || r == LB_E_NOMEM) {
+			*err = e->repo_err;
+			goto out;
+		}
+		r = 0;
+	}
 	catalog = cfg_get_str(c, NULL, "catalog");
 	if (cat_open(catalog, 0, &e->cat, err) < 0) {
 		/* The repository is the truth; a broken catalog must not stop
