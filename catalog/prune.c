@@ -141,8 +141,11 @@ struct totals {
 	int kept, deleted, failed;
 };
 
+/* Applies cluster's retention; quiet (the daemon) sends what is deleted
+ * to the log instead of printing the plan. */
 static int
-prune_cluster(struct ops_env *e, const char *cluster, int dry_run, struct totals *t)
+prune_cluster(struct ops_env *e, const char *cluster, int dry_run, int quiet,
+    struct totals *t)
 {
 	struct lb_err err = { 0 };
 	struct cat_filter f = { .cluster = cluster, .status = -1, .newest_first = 1 };
@@ -160,17 +163,18 @@ prune_cluster(struct ops_env *e, const char *cluster, int dry_run, struct totals
 		lb_err_prefix(&err, "cluster %s: ", cluster);
 		goto out;
 	}
-	if (pol.keep_all)
-		printf("cluster %s: no retention set: keeping every backup\n", cluster);
-	else
-		printf("cluster %s: retention %s\n", cluster, policy);
+	if (!quiet)
+		printf("cluster %s: %s%s\n", cluster, pol.keep_all ?
+		    "no retention set: keeping every backup" : "retention ",
+		    pol.keep_all ? "" : policy);
 	if ((r = cat_backup_list(e->cat, &f, CAT_WITH_MEMBERS, collect, &l, &err)) < 0) {
 		if (err.code == 0)
 			lb_err_set(&err, LB_E_NOMEM, "out of memory");
 		goto out;
 	}
 	if (l.n == 0) {
-		printf("cluster %s: no backups\n", cluster);
+		if (!quiet)
+			printf("cluster %s: no backups\n", cluster);
 		goto out;
 	}
 	if ((rb = calloc(l.n, sizeof(*rb))) == NULL || (d = calloc(l.n, sizeof(*d))) == NULL) {
@@ -190,12 +194,17 @@ prune_cluster(struct ops_env *e, const char *cluster, int dry_run, struct totals
 		cat_time_format(b->started_at, when, sizeof(when));
 		if (d[i].keep) {
 			t->kept++;
-			printf("  keep    %-28s %s %-8s %s\n", b->id, when,
-			    cat_status_name(b->status), why);
+			if (!quiet)
+				printf("  keep    %-28s %s %-8s %s\n", b->id, when,
+				    cat_status_name(b->status), why);
 			continue;
 		}
-		printf("  %s %-28s %s %-8s %s\n", dry_run ? "would delete" : "delete ",
-		    b->id, when, cat_status_name(b->status), why);
+		if (quiet)
+			log_info("cluster=%s prune backup=%s status=%s reason=\"%s\"", cluster,
+			    b->id, cat_status_name(b->status), why);
+		else
+			printf("  %s %-28s %s %-8s %s\n", dry_run ? "would delete" : "delete ",
+			    b->id, when, cat_status_name(b->status), why);
 		if (dry_run) {
 			t->deleted++;
 			continue;
@@ -304,7 +313,7 @@ cat_cmd_prune(const struct lb_globals *g, int argc, char **argv)
 		const char *name = cfg_cluster_name(e.cfg, i);
 		if (cluster != NULL && strcmp(cluster, name) != 0)
 			continue;
-		if (prune_cluster(&e, name, dry_run, &t) < 0)
+		if (prune_cluster(&e, name, dry_run, 0, &t) < 0)
 			bad++;
 	}
 	printf("prune%s: %d kept, %d %s, %d failed\n", dry_run ? " (dry run)" : "", t.kept,
@@ -330,13 +339,13 @@ cat_prune_cluster(const struct lb_globals *g, const char *cluster, struct lb_err
 	if ((r = ops_open(g, NULL, OPS_REPO | OPS_CAT, &e, err)) < 0 ||
 	    (r = take_lock(e.catalog_path, &lock, err)) < 0)
 		goto out;
-	if ((r = prune_cluster(&e, cluster, 0, &t)) < 0 || t.failed > 0) {
+	if ((r = prune_cluster(&e, cluster, 0, 1, &t)) < 0 || t.failed > 0) {
 		r = lb_err_set(err, LB_E_PARTIAL, "prune of cluster %s: %d backup(s) "
 		    "could not be deleted (see the log)", cluster, t.failed);
 		goto out;
 	}
 	if (t.deleted > 0)
-		log_info("cluster %s: pruned %d backup(s), kept %d", cluster, t.deleted,
+		log_info("cluster=%s pruned=%d kept=%d", cluster, t.deleted,
 		    t.kept);
 out:
 	if (lock >= 0)

@@ -171,6 +171,7 @@ struct vctx {
 	struct age_identity *id;
 	int n_ok, n_failed;
 	int json;
+	int quiet;     /* the daemon's: results go to the log only */
 };
 
 static int
@@ -215,16 +216,18 @@ verify_backup(struct vctx *x, const char *backup_id)
 		    "of snapshot, revision checked on %d", checked,
 		    (unsigned long long)stored, (unsigned long long)plain, rev_checked);
 		x->n_ok++;
-		if (!x->json)
+		if (x->quiet)
+			log_info("cluster=%s backup=%s verify=ok %s", b->cluster, b->id, detail);
+		else if (!x->json)
 			printf("verified %s (%s): ok, %s\n", b->id, b->cluster, detail);
 	} else {
 		snprintf(detail, sizeof(detail), "%s", err.msg);
 		x->n_failed++;
 		log_error("verify failed: %s", err.msg);
-		if (!x->json)
+		if (!x->json && !x->quiet)
 			printf("verified %s (%s): FAILED\n", b->id, b->cluster);
 	}
-	if (x->json) {
+	if (x->json && !x->quiet) {
 		json_t *o = json_pack("{s:s, s:s, s:b, s:i, s:s}", "backup_id", b->id,
 		    "cluster", b->cluster, "ok", r == 0, "members", checked, "detail", detail);
 		char *txt = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -368,7 +371,7 @@ cat_verify_newest(const struct lb_globals *g, const char *cluster,
 	struct cat_backup *b = NULL;
 	int r;
 
-	x.json = 1;   /* one JSON line per backup, not a sentence for people */
+	x.quiet = 1;
 	if ((r = ops_open(g, NULL, OPS_REPO | OPS_CAT, &e, err)) < 0 ||
 	    (r = setup_identity(e.cfg, NULL, &x.id, err)) < 0 ||
 	    (r = cat_backup_latest(e.cat, cluster, CAT_COMPLETE, 0, &b, err)) < 0)

@@ -139,6 +139,8 @@ static const struct opt opts[] = {
 	{ "retention", C, T_STRING, "keep-last=12,keep-hourly=24,keep-daily=14,keep-weekly=8",
 	  0, 0, R, NULL, check_retention, NULL,
 	  "backups kept: keep-last, -hourly, -daily, -weekly, -monthly, -yearly=N" },
+	{ "jitter", C, T_DURATION, "0s", 0, 3600, R, NULL, NULL, "30s",
+	  "start each scheduled run up to this long after its slot, at random" },
 	{ "verify-schedule", C, T_STRING, NULL, 0, 0, R, NULL, check_schedule, "@daily",
 	  "when to restore the newest backup to a scratch directory and check it" },
 	{ "lock-prefix", C, T_STRING, "/lifeboat/lock/", 0, 0, R, NULL, check_lock_prefix,

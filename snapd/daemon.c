@@ -22,6 +22,7 @@
 
 #include "catalog/catalog.h"
 #include "catalog/ops.h"
+#include "common/cli.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "scheduler/cron.h"
@@ -44,7 +45,8 @@ struct cstate {
 	char name[80];
 	int present, enabled;
 	struct sched *sched;       /* replaced on reload under d->mu */
-	time_t next_due;           /* daemon clock */
+	time_t next_due;           /* the next slot, daemon clock */
+	time_t start_at;           /* next_due plus that slot's jitter */
 	time_t health_base;        /* start, or last success */
 	struct snapd_lock *lock;   /* NULL: lock-prefix unset */
 	char lock_prefix[1024];    /* (main) */
@@ -80,6 +82,7 @@ struct daemon {
 	char tz[80];               /* (main) timezone of the current config */
 };
 
+static time_t draw_jitter(const struct cfg *c, const char *cluster);
 static int apply_verify_schedule(struct daemon *d, struct cstate *cs,
     const struct cfg *c, time_t now, struct lb_err *err);
 
@@ -242,6 +245,7 @@ apply_config(struct daemon *d, const struct cfg *c, time_t now, struct lb_err *e
 			cs->sched = s;
 			if ((r = sched_next(cs->sched, now, d->tz, &cs->next_due, err)) < 0)
 				return lb_err_prefix(err, "cluster %s: ", name);
+			cs->start_at = cs->next_due + draw_jitter(c, name);
 		}
 		if (prefix == NULL)
 			prefix = "";
@@ -524,6 +528,16 @@ reap(struct daemon *d)
 	return running;
 }
 
+/* Seconds to wait after a slot: uniform in [0, jitter], so that many
+ * daemons on one schedule do not all reach etcd and the store at once. */
+static time_t
+draw_jitter(const struct cfg *c, const char *cluster)
+{
+	long long j = cfg_get_int(c, cluster, "jitter");
+
+	return j > 0 ? (time_t)arc4random_uniform((uint32_t)j + 1) : 0;
+}
+
 static void
 advance(struct daemon *d, struct cstate *cs, time_t now)
 {
@@ -536,6 +550,7 @@ advance(struct daemon *d, struct cstate *cs, time_t now)
 	}
 	pthread_mutex_lock(&d->mu);
 	cs->next_due = next;
+	cs->start_at = next + draw_jitter(d->cur->cfg, cs->name);
 	pthread_mutex_unlock(&d->mu);
 }
 
@@ -555,7 +570,7 @@ schedule(struct daemon *d, int *running)
 	for (i = 0; i < d->n_cs; i++) {
 		struct cstate *cs = d->cs[i];
 
-		if (SCHEDULED(cs) && cs->running && now >= cs->next_due) {
+		if (SCHEDULED(cs) && cs->running && now >= cs->start_at) {
 			log_warn("cluster=%s slot=%lld skipped: the previous run is still going",
 			    cs->name, (long long)cs->next_due);
 			pthread_mutex_lock(&d->mu);
@@ -569,8 +584,8 @@ schedule(struct daemon *d, int *running)
 		for (i = 0; i < d->n_cs; i++) {
 			struct cstate *cs = d->cs[i];
 
-			if (SCHEDULED(cs) && !cs->running && now >= cs->next_due &&
-			    (best == NULL || cs->next_due < best->next_due))
+			if (SCHEDULED(cs) && !cs->running && now >= cs->start_at &&
+			    (best == NULL || cs->start_at < best->start_at))
 				best = cs;
 		}
 		if (best == NULL)
@@ -582,11 +597,41 @@ schedule(struct daemon *d, int *running)
 	for (i = 0; i < d->n_cs; i++) {
 		struct cstate *cs = d->cs[i];
 
-		if (SCHEDULED(cs) && cs->next_due > now && cs->next_due < soonest)
-			soonest = cs->next_due;
+		if (SCHEDULED(cs) && cs->start_at > now && cs->start_at < soonest)
+			soonest = cs->start_at;
 	}
 #undef SCHEDULED
 	return soonest;
+}
+
+/* The wall clock moved by jump seconds (daemon clock) more than the
+ * monotonic clock did: NTP stepping after a long outage, a VM resumed, an
+ * operator's date -s.  Forwards, slots that went by run once each (the
+ * same rule as catch-up, by the normal schedule); backwards, every slot
+ * is computed again from now, else the next run would wait for the clock
+ * to come back.  Health is measured from a base moved by the jump, so a
+ * jump alone never makes /healthz fail or hides a real gap. */
+static void
+clock_jumped(struct daemon *d, double jump)
+{
+	struct lb_err err;
+	time_t now = dnow(d);
+	size_t i;
+
+	log_warn("the wall clock jumped %s by %.0fs; schedules follow it",
+	    jump > 0 ? "forwards" : "backwards", fabs(jump));
+	for (i = 0; i < d->n_cs; i++) {
+		struct cstate *cs = d->cs[i];
+
+		pthread_mutex_lock(&d->mu);
+		cs->health_base += (time_t)jump;
+		if (jump < 0 && cs->vsched != NULL &&
+		    sched_next(cs->vsched, now, d->tz, &cs->verify_due, &err) < 0)
+			cs->verify_due = now + 86400;
+		pthread_mutex_unlock(&d->mu);
+		if (jump < 0 && cs->sched != NULL)
+			advance(d, cs, now);
+	}
 }
 
 /* Catch-up: a cluster whose last success in the catalog is older than
@@ -621,7 +666,7 @@ catch_up(struct daemon *d)
 		if (missed) {
 			log_info("cluster=%s catch-up: no backup since its last slot; one run now",
 			    cs->name);
-			cs->next_due = now;
+			cs->next_due = cs->start_at = now;
 		}
 	}
 	cat_close(cat);
@@ -766,7 +811,7 @@ render_metrics(struct daemon *d, struct buf *b)
 	    cs->running && !cs->done));
 	FAMILY(b, "lifeboat_backup_next_run_timestamp_seconds", "gauge", "next scheduled slot");
 	EACH(bprintf(b, "lifeboat_backup_next_run_timestamp_seconds{cluster=\"%s\"} %lld\n",
-	    cs->name, cs->enabled ? (long long)cs->next_due : 0LL));
+	    cs->name, cs->enabled ? (long long)cs->start_at : 0LL));
 	FAMILY(b, "lifeboat_backup_overdue", "gauge",
 	    "1 when two scheduled backups passed without a complete one (/healthz fails)");
 	EACH(bprintf(b, "lifeboat_backup_overdue{cluster=\"%s\"} %d\n", cs->name,
@@ -876,7 +921,7 @@ snapd_cmd(const struct lb_globals *g, int argc, char **argv)
 	const char *listen;
 	char host[200] = "";
 	unsigned long long wd_usec;
-	double wd_next = 0, stop_deadline = 0;
+	double wd_next = 0, stop_deadline = 0, last_real, last_mono;
 	int ch, status = 0, stopping = 0, running = 0;
 
 	memset(&d, 0, sizeof(d));
@@ -947,16 +992,23 @@ snapd_cmd(const struct lb_globals *g, int argc, char **argv)
 	notify_send("READY=1\nSTATUS=running");
 	if ((wd_usec = notify_watchdog_usec()) > 0)
 		log_info("systemd watchdog every %.1fs", wd_usec / 1e6);
+	last_real = real_now();
+	last_mono = lb_mono_now();
 
 	for (;;) {
 		struct timespec ts;
 		siginfo_t si;
-		double wait, now_r;
+		double wait, now_r, now_m;
 		time_t next;
 		int sig;
 
 		running = reap(&d);
 		now_r = real_now();
+		now_m = lb_mono_now();
+		if (fabs((now_r - last_real) - (now_m - last_mono)) > SNAPD_CLOCK_JUMP_S)
+			clock_jumped(&d, ((now_r - last_real) - (now_m - last_mono)) * d.scale);
+		last_real = now_r;
+		last_mono = now_m;
 		if (stopping) {
 			if (running == 0)
 				break;

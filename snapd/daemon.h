@@ -19,6 +19,9 @@
  * new runs, give running ones SNAPD_GRACE_S seconds, then cancel them,
  * release the locks and exit 0.
  *
+ * Schedules follow the wall clock: a jump forwards runs each cluster
+ * whose slot went by once, a jump backwards computes every slot again.
+ *
  * `metrics-listen` serves /metrics (Prometheus text) and /healthz (503
  * when a cluster is overdue: see sched_overdue_at).
  *
@@ -37,6 +40,11 @@
 /* Seconds running backups get to finish after SIGTERM before they are
  * cancelled. */
 #define SNAPD_GRACE_S 30
+
+/* A wall clock that moves this many seconds more or less than the
+ * monotonic clock between two turns of the main loop has jumped (NTP
+ * slews far slower); the schedules are then made to follow it. */
+#define SNAPD_CLOCK_JUMP_S 30
 
 /* `lifeboat snapd`: returns 0 after a clean stop, 2 for a configuration
  * error at start, 1 when the daemon cannot start (metrics port taken). */
