@@ -11,7 +11,7 @@ debs="build-essential pkg-config clang libclang-rt-14-dev
 libcurl4-openssl-dev libssl-dev libzstd-dev libsqlite3-dev libarchive-dev
 libmicrohttpd-dev libjansson-dev libexpat1-dev
 etcd-server etcd-client age zstd openssl sqlite3 curl
-python3 python3-swift python3-croniter util-linux procps"
+python3 python3-swift python3-croniter util-linux procps libfaketime"
 
 missing=""
 for p in $debs; do

@@ -6,29 +6,6 @@
 # keeps the transfer under way long enough to kill it.
 . "$(dirname "$0")/../lib.sh"
 
-# slow_member NAME RATE: a 1-member etcd whose advertised client URL is a
-# relay passing RATE bytes a second; ~12 MB of incompressible data.
-slow_member() {
-	d=$T/$1; mkdir -p "$d"
-	rp=$(free_port); cp=$(free_port); pp=$(free_port)
-	python3 "$TOP/tests/tcpfault.py" "$rp" "$cp" --slow "$2" >"$d/relay.log" 2>&1 &
-	echo $! >>"$T/pids"
-	etcd --name "$1" --data-dir "$d/data" --listen-client-urls "http://127.0.0.1:$cp" \
-	    --advertise-client-urls "http://127.0.0.1:$rp" --listen-peer-urls "http://127.0.0.1:$pp" \
-	    --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
-	    --initial-cluster "$1=http://127.0.0.1:$pp" >"$d/etcd.log" 2>&1 &
-	echo $! >>"$T/pids"
-	wait_for 20 etcdctl --endpoints "http://127.0.0.1:$cp" endpoint health || return 1
-	python3 - "http://127.0.0.1:$cp" <<'PY'
-import base64, json, os, sys, urllib.request
-for i in range(100):
-    body = json.dumps({"key": base64.b64encode(b"blob%d" % i).decode(),
-                       "value": base64.b64encode(os.urandom(120000)).decode()}).encode()
-    urllib.request.urlopen(sys.argv[1] + "/v3/kv/put", body).read()
-PY
-	echo "http://127.0.0.1:$rp"
-}
-
 "$LIFEBOAT" keygen -o "$T/id.txt" >"$T/rcpt" 2>/dev/null
 conf() {   # conf FILE REPO ENDPOINT [extra global lines]
 	f=$1; repo=$2; ep=$3; shift 3
