@@ -64,8 +64,12 @@ recipients = $(cat "$T/recipient.txt")
 catalog = $T/catalog.db
 identity-file = $T/identity.txt
 
+metrics-listen = 127.0.0.1:$(free_port)
+
 [cluster:demo]
 endpoints = $demo_endpoints
+schedule = @every 1m
+retention = keep-last=4
 EOC
 say "the configuration"
 run cat "$T/lifeboat.conf"
@@ -80,6 +84,23 @@ obj=$(find "$T/repo" -name 'm1.db.zst.age' | sort | tail -n 1)
 printf '$ age -d -i identity.txt %s | zstd -d > plain.db\n' "${obj#$T/}"
 age -d -i "$T/identity.txt" "$obj" | zstd -dq >"$T/plain.db"
 run etcdctl snapshot status -w table "$T/plain.db"
+
+say "the snapshot daemon for 8 seconds, on a 30x test clock (@every 1m = every 2 s)"
+metrics=$(sed -n 's/^metrics-listen = //p' "$T/lifeboat.conf")
+printf '$ lifeboat snapd &   # LIFEBOAT_SNAPD_TIMESCALE=30: demos and tests only\n'
+LIFEBOAT_SNAPD_TIMESCALE=30 "$LIFEBOAT" --config "$T/lifeboat.conf" snapd 2>"$T/snapd.log" &
+snapd=$!
+echo "$snapd" >>"$T/pids"
+sleep 8
+printf '$ curl -s http://%s/metrics | grep ...\n' "$metrics"
+curl -s "http://$metrics/metrics" | grep -E '^lifeboat_(backups_total|backup_last_(success|duration|stored))' |
+    grep -v 'outcome="partial"'
+printf '$ curl -s http://%s/healthz\n' "$metrics"
+curl -s "http://$metrics/healthz"
+kill -TERM "$snapd"
+wait "$snapd"
+echo "snapd stopped (exit $?); its log:"
+sed 's/^/  /' "$T/snapd.log" | grep -E 'outcome=|prune|started|stopped' | head -n 12
 
 say "the catalog"
 run "$LIFEBOAT" --config "$T/lifeboat.conf" catalog list
