@@ -373,6 +373,38 @@ mode_name(enum mode m)
 	return n[m];
 }
 
+/* A join restores no backup, so it has no source and no catalog from
+ * it: its event goes to the catalog of this machine's configuration (or
+ * --catalog), and only when that catalog already exists. */
+static void
+audit_join(struct ctx *c, const char *outcome, const struct lb_err *err)
+{
+	const struct restore_member *self = &c->all[0];
+	struct cfg *cfg = NULL;
+	struct cat *cat = NULL;
+	struct lb_err e;
+	const char *path = c->o->catalog;
+	char *js = NULL;
+	json_t *d;
+
+	if (path == NULL && cfg_load(c->g->config_path, &cfg, &e) == 0)
+		path = cfg_get_str(cfg, NULL, "catalog");
+	if (path == NULL || access(path, F_OK) != 0 || cat_open(path, 0, &cat, &e) < 0)
+		goto out;
+	d = json_pack("{s:s,s:s,s:s,s:s,s:s*,s:b,s:s*}", "mode", "join", "seed",
+	    c->o->seed, "name", self->name, "peer_url", self->peer_url, "client_url",
+	    self->client_url, "start", c->o->start, "error",
+	    err != NULL && err->code != 0 ? err->msg : NULL);
+	if (d != NULL && (js = json_dumps(d, JSON_COMPACT)) != NULL &&
+	    cat_audit(cat, CAT_ACT_RESTORE, c->o->cluster, NULL, outcome, js, &e) < 0)
+		log_warn("catalog audit: %s", e.msg);
+	free(js);
+	json_decref(d);
+out:
+	cat_close(cat);
+	cfg_free(cfg);
+}
+
 static void
 audit(struct ctx *c, const char *outcome, const struct lb_err *err)
 {
@@ -383,6 +415,10 @@ audit(struct ctx *c, const char *outcome, const struct lb_err *err)
 	char *js;
 	size_t i;
 
+	if (c->o->mode == M_JOIN && c->n_all > 0) {
+		audit_join(c, outcome, err);
+		return;
+	}
 	if (c->src == NULL || (cat = restore_source_catalog(c->src)) == NULL)
 		return;
 	mf = restore_source_manifest(c->src);

@@ -282,7 +282,7 @@ check_rc=$?
 track "$T/sj"
 check seed_exit_0 test "$check_rc" -eq 0
 for n in s2 s3; do
-	"$LIFEBOAT" restore join --seed "$S1C" --name "$n" --client-url "http://127.0.0.1:$(free_port)" \
+	$LB restore join --seed "$S1C" --name "$n" --client-url "http://127.0.0.1:$(free_port)" \
 	    --peer-url "http://127.0.0.1:$(free_port)" --data-dir "$T/sj/$n" >"$T/join-$n.out" 2>&1
 	echo $? >"$T/join-$n.rc"
 	track "$T/sj"
@@ -304,9 +304,16 @@ GID=$(etcdctl --endpoints "$S1C" member list | grep unstarted | cut -d, -f1)
 etcdctl --endpoints "$S1C" member remove "$GID" >/dev/null 2>&1
 # A join whose member fails to start is removed again.
 check_fails join_start_fails 'etcd s5 exited' \
-    "$LIFEBOAT" restore join --seed "$S1C" --name s5 --client-url "http://127.0.0.1:$(free_port)" \
+    $LB restore join --seed "$S1C" --name s5 --client-url "http://127.0.0.1:$(free_port)" \
     --peer-url "http://127.0.0.1:$(free_port)" --data-dir "$T/sj/s5" --etcd-bin "$T/false-etcd"
 check join_failed_member_removed test "$(etcdctl --endpoints "$S1C" member list | wc -l)" -eq 3
+$LB catalog audit --json >"$T/join-audit.json"
+check joins_audited python3 -c '
+import json, sys
+ev = [(e["outcome"], e["details"]["name"]) for e in json.load(open(sys.argv[1]))
+      if e["action"] == "restore" and (e["details"] or {}).get("mode") == "join"]
+assert ev == [("ok", "s2"), ("ok", "s3"), ("failed", "s5")], ev
+' "$T/join-audit.json"
 stop_all "$T/sj"
 check_fails join_seed_down "seed $S1C is not reachable" \
     "$LIFEBOAT" restore join --seed "$S1C" --name s6 --client-url "http://127.0.0.1:$(free_port)" \
