@@ -151,6 +151,7 @@ struct restore_tool {
 	int is_etcdutl;
 	int has_bump_revision;
 	int has_mark_compacted;
+	int has_skip_hash_check;   /* the trailer, checked by the fetch, is not hashed again */
 };
 
 /* Finds the tool: override (a path, --etcdutl) if given, else etcdutl
