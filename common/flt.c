@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -527,4 +528,189 @@ flt_mem_data(const struct flt *f, size_t *len)
 
 	*len = m->len;
 	return m->data;
+}
+
+/* thread boundary: a ring of FLT_THREAD_BUFS buffers.  The writer fills
+ * the one at (head + count) % N and hands it over by count++; the thread
+ * writes the one at head into next and gives it back by head++, count--.
+ * Neither index moves under the other's feet, so only the counters need
+ * the lock. */
+
+struct flt_thread {
+	struct flt base;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;           /* count or state changed */
+	uint8_t *buf[FLT_THREAD_BUFS];
+	size_t len[FLT_THREAD_BUFS];
+	unsigned head, count;        /* mu */
+	size_t fill;                 /* writer: bytes in the buffer being filled */
+	int running;                 /* writer: the thread exists */
+	int draining, abandon;       /* mu: finish waits, free gives up */
+	int failed;                  /* mu: err holds the thread's error */
+	struct lb_err err;
+};
+
+static void *
+thread_main(void *arg)
+{
+	struct flt_thread *t = arg;
+	struct lb_err e;
+	unsigned i;
+
+	lb_err_clear(&e);
+	pthread_mutex_lock(&t->mu);
+	for (;;) {
+		while (t->count == 0 && !t->draining && !t->abandon)
+			pthread_cond_wait(&t->cv, &t->mu);
+		if (t->abandon || t->count == 0)
+			break;
+		i = t->head;
+		pthread_mutex_unlock(&t->mu);
+		if (flt_write(t->base.next, t->buf[i], t->len[i], &e) < 0) {
+			pthread_mutex_lock(&t->mu);
+			t->failed = 1;
+			t->err = e;
+			break;
+		}
+		pthread_mutex_lock(&t->mu);
+		t->head = (t->head + 1) % FLT_THREAD_BUFS;
+		t->count--;
+		pthread_cond_broadcast(&t->cv);
+	}
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+	return NULL;
+}
+
+/* Waits for a free buffer; returns its index, or -1 with err set when
+ * the thread has failed. */
+static int
+thread_slot(struct flt_thread *t, struct lb_err *err)
+{
+	int i;
+
+	pthread_mutex_lock(&t->mu);
+	while (t->count == FLT_THREAD_BUFS && !t->failed)
+		pthread_cond_wait(&t->cv, &t->mu);
+	if (t->failed) {
+		*err = t->err;
+		i = -1;
+	} else {
+		i = (int)((t->head + t->count) % FLT_THREAD_BUFS);
+	}
+	pthread_mutex_unlock(&t->mu);
+	return i;
+}
+
+static void
+thread_hand_over(struct flt_thread *t, int i)
+{
+	pthread_mutex_lock(&t->mu);
+	t->len[i] = t->fill;
+	t->count++;
+	t->fill = 0;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+}
+
+static int
+thread_write(struct flt *f, const void *buf, size_t len, struct lb_err *err)
+{
+	struct flt_thread *t = (struct flt_thread *)f;
+	const uint8_t *p = buf;
+	size_t n;
+	int i;
+
+	while (len > 0) {
+		if ((i = thread_slot(t, err)) < 0)
+			return err->code != 0 ? err->code : LB_E_INTERNAL;
+		n = FLT_THREAD_BUF_SIZE - t->fill;
+		if (n > len)
+			n = len;
+		memcpy(t->buf[i] + t->fill, p, n);
+		t->fill += n;
+		p += n;
+		len -= n;
+		if (t->fill == FLT_THREAD_BUF_SIZE)
+			thread_hand_over(t, i);
+	}
+	return 0;
+}
+
+static int
+thread_finish(struct flt *f, struct lb_err *err)
+{
+	struct flt_thread *t = (struct flt_thread *)f;
+	int i, failed;
+
+	if (t->fill > 0) {
+		if ((i = thread_slot(t, err)) < 0)
+			goto joined;
+		thread_hand_over(t, i);
+	}
+joined:
+	pthread_mutex_lock(&t->mu);
+	t->draining = 1;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+	pthread_join(t->th, NULL);
+	t->running = 0;
+	pthread_mutex_lock(&t->mu);
+	failed = t->failed;
+	if (failed)
+		*err = t->err;
+	pthread_mutex_unlock(&t->mu);
+	return failed ? (err->code != 0 ? err->code : LB_E_INTERNAL) : 0;
+}
+
+static void
+thread_free(struct flt *f)
+{
+	struct flt_thread *t = (struct flt_thread *)f;
+	int i;
+
+	if (t->running) {
+		pthread_mutex_lock(&t->mu);
+		t->abandon = 1;
+		pthread_cond_broadcast(&t->cv);
+		pthread_mutex_unlock(&t->mu);
+		pthread_join(t->th, NULL);
+	}
+	pthread_mutex_destroy(&t->mu);
+	pthread_cond_destroy(&t->cv);
+	for (i = 0; i < FLT_THREAD_BUFS; i++)
+		free(t->buf[i]);
+	free(t);
+}
+
+static const struct flt_ops thread_ops = {
+	"thread", thread_write, thread_finish, thread_free
+};
+
+int
+flt_thread_new(struct flt *next, struct flt **out, struct lb_err *err)
+{
+	struct flt_thread *t;
+	int i;
+
+	*out = NULL;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	t->base.ops = &thread_ops;
+	t->base.next = next;
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->cv, NULL);
+	for (i = 0; i < FLT_THREAD_BUFS; i++)
+		if ((t->buf[i] = malloc(FLT_THREAD_BUF_SIZE)) == NULL)
+			goto nomem;
+	if (pthread_create(&t->th, NULL, thread_main, t) != 0)
+		goto nomem;
+	t->running = 1;
+	*out = &t->base;
+	return 0;
+nomem:
+	t->base.next = NULL;
+	thread_free(&t->base);
+	return lb_err_set(err, LB_E_NOMEM, "out of memory (thread stage)");
 }

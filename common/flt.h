@@ -68,6 +68,17 @@ uint64_t flt_etcd_trailer_db_size(const struct flt *f);
 /* The trailer itself (etcd's sha256 of the database); valid after finish. */
 void flt_etcd_trailer_hash(const struct flt *f, uint8_t out[32]);
 
+/* A thread boundary: bytes written here are copied into a few buffers of
+ * its own and written into next by a thread of the stage, so that the
+ * stages after it (hashing, writing a file) run beside the ones before
+ * it (decrypting, decompressing) instead of after them.  next and its
+ * followers are touched only by that thread until finish returns, and an
+ * error of theirs comes back from a later write or from finish.  Costs
+ * FLT_THREAD_BUFS * FLT_THREAD_BUF_SIZE bytes. */
+#define FLT_THREAD_BUFS 4
+#define FLT_THREAD_BUF_SIZE (1024 * 1024)
+int flt_thread_new(struct flt *next, struct flt **out, struct lb_err *err);
+
 /* Sinks. */
 
 /* Writes to path atomically: a temp file in the same directory, fsync on

@@ -180,6 +180,58 @@ mem_sink_enforces_its_limit(void)
 	CHECK_INT(r, <, 0);
 }
 
+/* Through a thread stage every byte arrives in order, whatever the split;
+ * the trailer behind it still sees the whole stream. */
+static void
+thread_stage_passes_everything_in_order(void)
+{
+	static const size_t steps[] = { 777, 4093, FLT_THREAD_BUF_SIZE, 3 * FLT_THREAD_BUF_SIZE + 5 };
+	struct lb_err err;
+	size_t len, got, off, i;
+	uint8_t *buf = make_snapshot(9 * FLT_THREAD_BUF_SIZE + 123, &len);
+
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct flt *mem = flt_mem_new(1 << 26), *tr = flt_etcd_trailer_new(mem), *th;
+		size_t step = steps[i];
+
+		CHECK_OK(flt_thread_new(tr, &th, &err), &err);
+		for (off = 0; off < len; off += step)
+			CHECK_OK(flt_write(th, buf + off, len - off < step ? len - off : step,
+			    &err), &err);
+		CHECK_OK(flt_finish(th, &err), &err);
+		CHECK(memcmp(flt_mem_data(mem, &got), buf, len) == 0);
+		CHECK_INT(got, ==, len);
+		CHECK_INT(flt_etcd_trailer_db_size(tr), ==, len - 32);
+		flt_free(th);
+	}
+	free(buf);
+}
+
+/* An error behind the thread comes back to the writer (at a later write
+ * or at finish), and freeing an unfinished thread stage stops its thread. */
+static void
+thread_stage_reports_errors_and_frees(void)
+{
+	uint8_t chunk[64 * 1024];
+	struct lb_err err;
+	struct flt *th;
+	int r = 0, i;
+
+	memset(chunk, 'x', sizeof(chunk));
+	CHECK_OK(flt_thread_new(flt_mem_new(100), &th, &err), &err);
+	for (i = 0; i < 200 && r == 0; i++)   /* 12.5 MiB: past every buffer */
+		r = flt_write(th, chunk, sizeof(chunk), &err);
+	if (r == 0)
+		r = flt_finish(th, &err);
+	CHECK_INT(r, <, 0);
+	CHECK(err.msg[0] != '\0');
+	flt_free(th);
+
+	CHECK_OK(flt_thread_new(flt_mem_new(1 << 24), &th, &err), &err);
+	CHECK_OK(flt_write(th, chunk, sizeof(chunk), &err), &err);
+	flt_free(th);                           /* never finished */
+}
+
 int
 main(void)
 {
@@ -190,5 +242,7 @@ main(void)
 	RUN(file_sink_is_atomic);
 	RUN(file_sink_reports_missing_directory);
 	RUN(mem_sink_enforces_its_limit);
+	RUN(thread_stage_passes_everything_in_order);
+	RUN(thread_stage_reports_errors_and_frees);
 	return TH_DONE();
 }
