@@ -42,6 +42,7 @@ echo "# runs rss_kib seconds"
 n=0; next=0
 while [ "$n" -lt "$RUNS" ] && kill -0 $pid 2>/dev/null; do
 	n=$(grep -c 'outcome=complete' "$T/s.log")
+	case $n in ''|*[!0-9]*) n=0 ;; esac
 	if [ "$n" -ge "$next" ]; then
 		echo "$n $(awk '/^VmRSS/ { print $2 }' /proc/$pid/status) $(( $(date +%s) - start ))"
 		next=$((next + 10))
