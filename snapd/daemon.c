@@ -809,7 +809,8 @@ render_metrics(struct daemon *d, struct buf *b)
 	FAMILY(b, "lifeboat_backup_running", "gauge", "1 while a backup runs");
 	EACH(bprintf(b, "lifeboat_backup_running{cluster=\"%s\"} %d\n", cs->name,
 	    cs->running && !cs->done));
-	FAMILY(b, "lifeboat_backup_next_run_timestamp_seconds", "gauge", "next scheduled slot");
+	FAMILY(b, "lifeboat_backup_next_run_timestamp_seconds", "gauge",
+	    "start of the next scheduled run (its slot plus jitter)");
 	EACH(bprintf(b, "lifeboat_backup_next_run_timestamp_seconds{cluster=\"%s\"} %lld\n",
 	    cs->name, cs->enabled ? (long long)cs->start_at : 0LL));
 	FAMILY(b, "lifeboat_backup_overdue", "gauge",
