@@ -154,13 +154,13 @@ cat_spool_replay(struct cat *c, const char *catalog_path, const char *cluster,
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, name);
 		lb_err_clear(&perr);
-		if (spool_read(path, &root, &r, &perr) < 0 || strcmp(r.cluster, cluster) != 0) {
+		if (spool_read(path, &root, &r, &perr) < 0) {
 			snprintf(bad, sizeof(bad), "%s.bad", path);
-			log_error("catalog spool: %s; set aside as %s", perr.code != 0 ?
-			    perr.msg : "another cluster's record", bad);
+			log_error("catalog spool: %s; set aside as %s", perr.msg, bad);
 			if (rename(path, bad) < 0)
 				log_error("catalog spool: rename %s: %s", path, strerror(errno));
-		} else if ((rc = cat_spool_apply(c, &r, err)) == 0) {
+		} else if (strcmp(r.cluster, cluster) == 0 &&   /* not cluster a.b's */
+		    (rc = cat_spool_apply(c, &r, err)) == 0) {
 			if (unlink(path) < 0 && errno != ENOENT)
 				log_warn("catalog spool: cannot remove %s: %s", path,
 				    strerror(errno));

@@ -705,6 +705,8 @@ test_spool(void)
 	char *mf = manifest("s1", "prod", T0, "complete", 2, 0);
 	struct cat_spool_rec rec = { "prod", "s1", "host1", T0, CAT_RUNNING, NULL, NULL, NULL };
 	struct cat_spool_rec other = { "dev", "d1", NULL, T0, CAT_FAILED, "no etcd", NULL, NULL };
+	/* its file name starts with "prod." too */
+	struct cat_spool_rec dotted = { "prod.eu", "e1", NULL, T0, CAT_FAILED, "x", NULL, NULL };
 	struct cat_spool_rec late = { "prod", "s2", NULL, T0 + 60, CAT_FAILED, "boom", NULL,
 	    "{\"error\":\"boom\"}" };
 	FILE *fp;
@@ -718,6 +720,7 @@ test_spool(void)
 	rec.details = "{\"members_ok\":2}";
 	CHECK_OK(cat_spool_write(p, &rec, &err), &err);
 	CHECK_OK(cat_spool_write(p, &other, &err), &err);
+	CHECK_OK(cat_spool_write(p, &dotted, &err), &err);
 	snprintf(path, sizeof(path), "%s.pending/prod.zzz.json", p);
 	CHECK((fp = fopen(path, "w")) != NULL);
 	fputs("{not json", fp);
@@ -735,6 +738,8 @@ test_spool(void)
 	CHECK(access(path, F_OK) == 0);
 	snprintf(path, sizeof(path), "%s.pending/dev.d1.json", p);
 	CHECK(access(path, F_OK) == 0);            /* another cluster's: untouched */
+	snprintf(path, sizeof(path), "%s.pending/prod.eu.e1.json", p);
+	CHECK(access(path, F_OK) == 0);
 	CHECK_INT(cat_backup_get(c, "d1", 0, &b, &err), ==, LB_E_NOTFOUND);
 	CHECK_OK(cat_spool_replay(c, p, "prod", &n, &err), &err);
 	CHECK_INT(n, ==, 0);                        /* once only */
