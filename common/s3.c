@@ -1356,6 +1356,22 @@ s3_delete_object(struct s3 *s, const char *key, struct lb_err *err)
 	return r;
 }
 
+/* One page of a listing: runs q (its query built) and parses the answer
+ * into l; what names the listing in errors. */
+static int
+list_page(struct s3 *s, struct req *q, const char *what, const char *prefix,
+    struct s3_xml_list *l, struct lb_err *err)
+{
+	int r;
+
+	if ((r = req_run(s, NULL, q, err)) < 0)
+		return r;
+	if ((r = s3_xml_parse_list(q->resp.p ? q->resp.p : "", q->resp.len, l, err)) < 0)
+		return lb_err_prefix(err, "s3 %s %s/%s: ", what, s->bucket, prefix);
+	req_clear(q);
+	return 0;
+}
+
 int
 s3_list(struct s3 *s, const char *prefix,
     int (*cb)(void *arg, const char *key, uint64_t size), void *arg,
@@ -1380,14 +1396,8 @@ s3_list(struct s3 *s, const char *prefix,
 			r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 			break;
 		}
-		if ((r = req_run(s, NULL, &q, err)) < 0)
+		if ((r = list_page(s, &q, "list", prefix, &l, err)) < 0)
 			break;
-		if ((r = s3_xml_parse_list(q.resp.p ? q.resp.p : "", q.resp.len,
-		    &l, err)) < 0) {
-			lb_err_prefix(err, "s3 list %s/%s: ", s->bucket, prefix);
-			break;
-		}
-		req_clear(&q);
 		for (i = 0; i < l.n; i++)
 			if ((r = cb(arg, l.items[i].key, l.items[i].size)) < 0)
 				goto out;
@@ -1427,14 +1437,8 @@ s3_list_uploads(struct s3 *s, const char *prefix,
 			r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 			break;
 		}
-		if ((r = req_run(s, NULL, &q, err)) < 0)
+		if ((r = list_page(s, &q, "list uploads", prefix, &l, err)) < 0)
 			break;
-		if ((r = s3_xml_parse_list(q.resp.p ? q.resp.p : "", q.resp.len,
-		    &l, err)) < 0) {
-			lb_err_prefix(err, "s3 list uploads %s/%s: ", s->bucket, prefix);
-			break;
-		}
-		req_clear(&q);
 		for (i = 0; i < l.n; i++)
 			if ((r = cb(arg, l.items[i].key, l.items[i].upload_id,
 			    l.items[i].initiated)) < 0)
