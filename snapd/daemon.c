@@ -461,10 +461,12 @@ run_main(void *arg)
 	cs->last_divergent = res.divergent;
 	if (res.divergent)
 		cs->divergent_total++;
-	if (outcome == OUT_COMPLETE) {
+	if (outcome == OUT_COMPLETE)
 		cs->last_success = cs->last_attempt;
-		cs->health_base = cs->last_success;
-	}
+	/* A partial backup restores (from the members it has), so it keeps
+	 * the cluster healthy; the partial outcome has its own metric. */
+	if (outcome != OUT_FAILED)
+		cs->health_base = cs->last_attempt;
 	pthread_mutex_unlock(&d->mu);
 done:
 	pthread_mutex_lock(&d->mu);
@@ -814,7 +816,7 @@ render_metrics(struct daemon *d, struct buf *b)
 	EACH(bprintf(b, "lifeboat_backup_next_run_timestamp_seconds{cluster=\"%s\"} %lld\n",
 	    cs->name, cs->enabled ? (long long)cs->start_at : 0LL));
 	FAMILY(b, "lifeboat_backup_overdue", "gauge",
-	    "1 when two scheduled backups passed without a complete one (/healthz fails)");
+	    "1 when two scheduled backups passed without a complete or partial one (/healthz fails)");
 	EACH(bprintf(b, "lifeboat_backup_overdue{cluster=\"%s\"} %d\n", cs->name,
 	    cs->enabled && now > overdue_at(d, cs)));
 	FAMILY(b, "lifeboat_lock_held", "gauge",

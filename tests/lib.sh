@@ -116,20 +116,10 @@ etcd_cluster() {
 		eps="${eps:+$eps,}$scheme://127.0.0.1:$cp"
 		i=$((i + 1))
 	done
+	printf '%s\n%s\n' "$initial" "$tlsargs" >"$dir/cluster.args"
 	i=1
 	while [ "$i" -le "$n" ]; do
-		# shellcheck disable=SC2086
-		etcd --name "m$i" --data-dir "$dir/m$i.data" \
-		    --listen-client-urls "$(cat "$dir/m$i.url")" \
-		    --advertise-client-urls "$(cat "$dir/m$i.url")" \
-		    --listen-peer-urls "$(cat "$dir/m$i.peer")" \
-		    --initial-advertise-peer-urls "$(cat "$dir/m$i.peer")" \
-		    --initial-cluster "$initial" --initial-cluster-state new \
-		    --initial-cluster-token "$cname-$$" $tlsargs \
-		    --logger zap --log-outputs stderr \
-		    >"$dir/m$i.log" 2>&1 &
-		echo $! >>"$T/pids"
-		echo $! >"$dir/m$i.pid"
+		etcd_start "$cname" "$i"
 		i=$((i + 1))
 	done
 	eval "${cname}_endpoints=$eps"
@@ -140,6 +130,26 @@ etcd_cluster() {
 	fi
 	wait_for 30 etcdctl --endpoints "$eps" "$@" endpoint health ||
 		{ echo "etcd cluster $cname did not become healthy" >&2; return 1; }
+}
+
+# etcd_start NAME I: starts member I of cluster NAME (made by
+# etcd_cluster) in the background: again after etcd_stop, on its data.
+etcd_start() {
+	dir=$T/$1
+	initial=$(sed -n 1p "$dir/cluster.args")
+	tlsargs=$(sed -n 2p "$dir/cluster.args")
+	# shellcheck disable=SC2086
+	etcd --name "m$2" --data-dir "$dir/m$2.data" \
+	    --listen-client-urls "$(cat "$dir/m$2.url")" \
+	    --advertise-client-urls "$(cat "$dir/m$2.url")" \
+	    --listen-peer-urls "$(cat "$dir/m$2.peer")" \
+	    --initial-advertise-peer-urls "$(cat "$dir/m$2.peer")" \
+	    --initial-cluster "$initial" --initial-cluster-state new \
+	    --initial-cluster-token "$1-$$" $tlsargs \
+	    --logger zap --log-outputs stderr \
+	    >>"$dir/m$2.log" 2>&1 &
+	echo $! >>"$T/pids"
+	echo $! >"$dir/m$2.pid"
 }
 
 # etcd_stop NAME I: stops member I of cluster NAME (by its pid).

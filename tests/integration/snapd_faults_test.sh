@@ -3,7 +3,8 @@
 # a real etcd, s3rver and SQLite, on the test clock (an `@every 1m`
 # schedule fires every 2 real seconds) unless said otherwise.
 #
-# Proves: two daemons on one cluster for an hour of schedule take exactly
+# Proves: a member down gives partial backups and health stays good, and
+# the next run after it is back is full; two daemons on one cluster for an hour of schedule take exactly
 # one backup per slot; S3 down for several runs fails those runs (health goes bad) and
 # the daemon recovers by itself when it is back, with nothing dangling; a
 # long read of the catalog does not hold backups up, and a write lock held
@@ -117,6 +118,21 @@ gaps = [b - a for a, b in zip(s, s[1:]) if b - a != 60]
 assert not gaps, "slots missed: %s" % gaps
 ' "$T/ha.slots"
 check ha_hour_both_took_part sh -c "grep -q 'skipped: another lifeboat holds the lock' '$T/ha1.log' '$T/ha2.log'"
+
+# --- a member down: partial backups, health still good, then full again ---
+etcd_cluster three 3 || fail setup "3-member cluster"
+write_conf part "$three_endpoints" "@every 1m"
+start part || fail part_start "$(tail -n 3 "$T/part.log")"
+check part_full_first wait_for 30 count_at_least part complete 1
+etcd_stop three 3
+check part_member_down_partial wait_for 30 count_at_least part partial 3
+check part_last_outcome_partial test "$(metric part 'lifeboat_backup_last_outcome{cluster="c1",outcome="partial"}')" = 1
+# Three partial runs took more than two intervals: health holds.
+check part_health_good status_is part 200
+etcd_start three 3
+n=$(count part complete)
+check part_full_again wait_for 30 count_at_least part complete $((n + 1))
+stop part
 
 # --- S3 down for several runs, and back -----------------------------------
 if s3rver_start; then
