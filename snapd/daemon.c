@@ -347,6 +347,17 @@ apply_verify_schedule(struct daemon *d, struct cstate *cs, const struct cfg *c,
 	return 0;
 }
 
+/* The next verify slot after now (d->mu held; a day on when the
+ * schedule cannot tell, which it could when it was parsed). */
+static void
+advance_verify(struct daemon *d, struct cstate *cs, time_t now)
+{
+	struct lb_err err;
+
+	if (sched_next(cs->vsched, now, d->tz, &cs->verify_due, &err) < 0)
+		cs->verify_due = now + 86400;
+}
+
 static void
 verify_if_due(struct daemon *d, struct cstate *cs, const struct cfg *c)
 {
@@ -357,18 +368,17 @@ verify_if_due(struct daemon *d, struct cstate *cs, const struct cfg *c)
 
 	pthread_mutex_lock(&d->mu);
 	due = cs->vsched != NULL && now >= cs->verify_due;
-	if (due && sched_next(cs->vsched, now, d->tz, &cs->verify_due, &err) < 0)
-		cs->verify_due = now + 86400;
+	if (due)
+		advance_verify(d, cs, now);
 	pthread_mutex_unlock(&d->mu);
 	if (!due)
 		return;
 	g.config_path = cfg_source(c);
 	g.config_explicit = 1;
 	lb_err_clear(&err);
-	ok = cat_verify_newest(&g, cs->name, &err) == 0;
-	if (ok)
-		log_info("cluster=%s verify=ok", cs->name);
-	else
+	/* A good result is logged by the verification itself, with its
+	 * detail; a failure may come before it (no identity, no backup). */
+	if (!(ok = cat_verify_newest(&g, cs->name, &err) == 0))
 		log_error("cluster=%s verify=failed: %s", cs->name, err.msg);
 	pthread_mutex_lock(&d->mu);
 	if (ok)
@@ -616,7 +626,6 @@ schedule(struct daemon *d, int *running)
 static void
 clock_jumped(struct daemon *d, double jump)
 {
-	struct lb_err err;
 	time_t now = dnow(d);
 	size_t i;
 
@@ -627,9 +636,8 @@ clock_jumped(struct daemon *d, double jump)
 
 		pthread_mutex_lock(&d->mu);
 		cs->health_base += (time_t)jump;
-		if (jump < 0 && cs->vsched != NULL &&
-		    sched_next(cs->vsched, now, d->tz, &cs->verify_due, &err) < 0)
-			cs->verify_due = now + 86400;
+		if (jump < 0 && cs->vsched != NULL)
+			advance_verify(d, cs, now);
 		pthread_mutex_unlock(&d->mu);
 		if (jump < 0 && cs->sched != NULL)
 			advance(d, cs, now);
@@ -1001,15 +1009,16 @@ snapd_cmd(const struct lb_globals *g, int argc, char **argv)
 	for (;;) {
 		struct timespec ts;
 		siginfo_t si;
-		double wait, now_r, now_m;
+		double wait, now_r, now_m, drift;
 		time_t next;
 		int sig;
 
 		running = reap(&d);
 		now_r = real_now();
 		now_m = lb_mono_now();
-		if (fabs((now_r - last_real) - (now_m - last_mono)) > SNAPD_CLOCK_JUMP_S)
-			clock_jumped(&d, ((now_r - last_real) - (now_m - last_mono)) * d.scale);
+		drift = (now_r - last_real) - (now_m - last_mono);
+		if (fabs(drift) > SNAPD_CLOCK_JUMP_S)
+			clock_jumped(&d, drift * d.scale);
 		last_real = now_r;
 		last_mono = now_m;
 		if (stopping) {
