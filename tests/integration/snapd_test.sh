@@ -141,9 +141,10 @@ check sigterm_lock_released grep -q 'lock=/lifeboat/lock/c1 released' "$T/a.log"
 write_conf p "@every 1m"
 printf 'retention = keep-last=2\n' >>"$T/p.conf"
 start p
-prunes() { "$LIFEBOAT" catalog audit --catalog "$T/p.db" --json 2>/dev/null |
-	python3 -c 'import json,sys; print(sum(e["action"] == "prune" and e["outcome"] == "ok" and e["backup_id"] is not None for e in json.load(sys.stdin)))'; }
-pruned_two() { [ "$(prunes)" -ge 2 ]; }
+# audited_ok NAME ACTION: audit events of ACTION on a backup, outcome ok.
+audited_ok() { "$LIFEBOAT" catalog audit --catalog "$T/$1.db" --json 2>/dev/null |
+	python3 -c 'import json,sys; print(sum(e["action"] == sys.argv[1] and e["outcome"] == "ok" and e["backup_id"] is not None for e in json.load(sys.stdin)))' "$2"; }
+pruned_two() { [ "$(audited_ok p prune)" -ge 2 ]; }
 check retention_prunes_after_backup wait_for 30 pruned_two
 kill -TERM "$(cat "$T/p.pid")"
 wait "$(cat "$T/p.pid")"
@@ -154,16 +155,14 @@ check retention_repo_matches test "$(find "$T/repo-p" -name manifest.json | wc -
 write_conf v "@every 1m" "identity-file = $T/id.txt"
 printf 'verify-schedule = @every 2m\n' >>"$T/v.conf"
 start v
-verifies() { "$LIFEBOAT" catalog audit --catalog "$T/v.db" --json 2>/dev/null |
-	python3 -c 'import json,sys; print(sum(e["action"] == "verify" and e["outcome"] == "ok" for e in json.load(sys.stdin)))'; }
-verified_once() { [ "$(verifies)" -ge 1 ]; }
+verified_once() { [ "$(audited_ok v verify)" -ge 1 ]; }
 check verify_schedule_runs wait_for 30 verified_once
 n=$(metric v 'lifeboat_verify_total{cluster="c1",result="ok"}')
 if [ "${n:-0}" -ge 1 ]; then ok verify_metric_counts
 else fail verify_metric_counts "lifeboat_verify_total ok = ${n:-none}"; fi
 kill -TERM "$(cat "$T/v.pid")"
 wait "$(cat "$T/v.pid")"
-check verify_fewer_than_backups test "$(verifies)" -lt "$(completes v)"
+check verify_fewer_than_backups test "$(audited_ok v verify)" -lt "$(completes v)"
 
 # --- catch-up at start, on the real clock ----------------------------------
 # @yearly: a backup from this session covers the last slot (no run at
