@@ -99,6 +99,29 @@ cat_spool_remove(const char *catalog_path, const struct cat_spool_rec *r)
 		log_warn("catalog spool: cannot remove %s: %s", path, strerror(errno));
 }
 
+int
+cat_spool_has(const char *catalog_path, const char *cluster, const char *backup_id,
+    struct lb_err *err)
+{
+	const struct cat_spool_rec r = { .cluster = cluster, .backup_id = backup_id };
+	static const char *const suffix[] = { "", ".bad" };
+	char path[4200], name[4210];
+	struct stat st;
+	size_t i;
+	int rc;
+
+	if ((rc = spool_path(catalog_path, &r, path, sizeof(path), err)) < 0)
+		return rc;
+	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(name, sizeof(name), "%s%s", path, suffix[i]);
+		if (stat(name, &st) == 0)
+			return 1;
+		if (errno != ENOENT)
+			return lb_err_sys(err, LB_E_IO, errno, "catalog spool %s", name);
+	}
+	return 0;
+}
+
 /* Reads one spooled record; its strings point into *root. */
 static int
 spool_read(const char *path, json_t **root, struct cat_spool_rec *r, struct lb_err *err)
@@ -161,6 +184,9 @@ cat_spool_replay(struct cat *c, const char *catalog_path, const char *cluster,
 				log_error("catalog spool: rename %s: %s", path, strerror(errno));
 		} else if (strcmp(r.cluster, cluster) == 0 &&   /* not cluster a.b's */
 		    (rc = cat_spool_apply(c, &r, err)) == 0) {
+			/* Garbage only now: the catalog has committed all of it
+			 * (apply is idempotent, so a crash before the unlink
+			 * replays it harmlessly). */
 			if (unlink(path) < 0 && errno != ENOENT)
 				log_warn("catalog spool: cannot remove %s: %s", path,
 				    strerror(errno));

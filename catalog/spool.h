@@ -48,6 +48,12 @@ int cat_spool_write(const char *catalog_path, const struct cat_spool_rec *r,
 /* Drops the spooled record of r's backup, if any. */
 void cat_spool_remove(const char *catalog_path, const struct cat_spool_rec *r);
 
+/* Whether a spooled record (kept, or set aside as unreadable) names
+ * backup_id of cluster: 1 yes, 0 no, < 0 when the spool cannot be read
+ * (which a caller deciding whether to delete must treat as yes). */
+int cat_spool_has(const char *catalog_path, const char *cluster,
+    const char *backup_id, struct lb_err *err);
+
 /* Applies and removes every spooled record of cluster, oldest first; *n
  * counts those applied.  Stops at the first that cannot be written (the
  * catalog is still locked): it and the rest stay for the next time.  A

@@ -472,38 +472,67 @@ collect_running(const struct cat_backup *b, void *arg)
 	return 0;
 }
 
-/* A backup left running by a dead process: complete if its manifest made
- * it to the repository, else failed, and its leftovers removed. */
+/* A backup left running by a dead process.  Its manifest decides, and
+ * only a certain answer acts:
+ * - the manifest is there: the run finished; it is recorded as complete
+ *   (if the catalog cannot take it now, a later run records it);
+ * - the store says the manifest is absent (404, ENOENT) and no spooled
+ *   record names the id: the run never finished, and nothing else writes
+ *   under its id (ids are unique, and its run lock is ours now), so what
+ *   lies in its directory is garbage and goes;
+ * - anything else (a GET that fails or is too large, a spool that cannot
+ *   be read, a catalog that cannot record): no proof either way, so
+ *   nothing is deleted and the row stays running for a later run. */
 static void
 settle_one(struct backup_env *e, const char *cluster, const char *id)
 {
+	const char *catalog = cfg_get_str(e->cfg, NULL, "catalog");
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	char dir[256], key[300], *json = NULL;
 	struct lb_err err;
-	int n = 0;
+	int r, n = 0;
 
+	lb_err_clear(&err);
 	if (manifest_backup_dir(cluster, id, dir, sizeof(dir)) < 0)
 		return;
 	snprintf(key, sizeof(key), "%s%s", dir, MANIFEST_NAME);
-	if (repo_get_buf(e->repo, key, MANIFEST_MAX, &buf, &len, &err) == 0 &&
-	    (json = strndup((const char *)buf, len)) != NULL &&
-	    cat_record_manifest(e->cat, json, &err) == 0) {
-		log_warn("backup %s was interrupted after its manifest was written; "
-		    "recorded as complete", id);
+	if ((r = repo_get_buf(e->repo, key, MANIFEST_MAX, &buf, &len, &err)) == 0) {
+		if ((json = strndup((const char *)buf, len)) == NULL ||
+		    cat_record_manifest(e->cat, json, &err) < 0)
+			log_warn("backup %s was interrupted after its manifest was written, "
+			    "which cannot be recorded now (%s); kept for the next run", id,
+			    json == NULL ? "out of memory" : err.msg);
+		else
+			log_warn("backup %s was interrupted after its manifest was written; "
+			    "recorded as complete", id);
 		goto out;
 	}
-	/* Nothing else writes under this id: its leftovers go now. */
+	if (r != LB_E_NOTFOUND) {
+		log_warn("backup %s was interrupted; its manifest cannot be read (%s); "
+		    "nothing removed, the next run settles it", id, err.msg);
+		goto out;
+	}
+	if ((r = cat_spool_has(catalog, cluster, id, &err)) != 0) {
+		log_warn("backup %s was interrupted; %s; nothing removed, the next run "
+		    "settles it", id, r > 0 ? "its record waits in the catalog spool" :
+		    err.msg);
+		goto out;
+	}
 	if (repo_cleanup_orphans(e->repo, dir, 0, &n, &err) < 0 &&
 	    strstr(err.msg, "NotImplemented") == NULL)
 		log_warn("cleanup of backup %s: %s", id, err.msg);
-	if (repo_delete_prefix(e->repo, dir, NULL, &err) < 0)
-		log_warn("cleanup of backup %s: %s", id, err.msg);
+	if (repo_delete_prefix(e->repo, dir, NULL, &err) < 0) {
+		log_warn("cleanup of backup %s: %s; the next run tries again", id, err.msg);
+		goto out;
+	}
 	if (cat_backup_finish(e->cat, id, CAT_FAILED,
 	    "interrupted: the process running it died", NULL, &err) < 0 ||
 	    cat_audit(e->cat, CAT_ACT_BACKUP, cluster, id, "failed",
-	    "{\"reason\":\"interrupted\"}", &err) < 0)
+	    "{\"reason\":\"interrupted\"}", &err) < 0) {
 		log_warn("catalog: %s", err.msg);
+		goto out;
+	}
 	log_warn("backup %s was interrupted; marked failed, its leftovers removed", id);
 out:
 	free(json);
@@ -562,6 +591,8 @@ catalog_write(struct backup_env *e, const struct cat_spool_rec *rec)
 
 	lb_err_clear(&err);
 	if (e->cat != NULL && cat_spool_apply(e->cat, rec, &err) == 0) {
+		/* An earlier record of this run (its spooled start) is
+		 * superseded by what the catalog has just committed. */
 		cat_spool_remove(path, rec);
 		return;
 	}

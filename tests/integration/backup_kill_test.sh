@@ -81,3 +81,74 @@ assert [x["status"] for x in b] == ["failed", "complete"], b
 else
 	echo "SKIP strict_s3: $strict_s3_why"
 fi
+
+# --- settling deletes only with proof that the run never finished ----------
+# A complete backup whose row is set back to running looks like a run that
+# died after its manifest.  Unless the manifest is certainly absent and no
+# spooled record names the id, settling must leave every byte of it alone.
+conf "$T/proof.conf" "file://$T/repo-proof" "$ep"
+PC=$T/catalog-proof.conf.db
+"$LIFEBOAT" --config "$T/proof.conf" backup --quiet >"$T/proof.out" 2>&1
+pid_=$(LIFEBOAT_CATALOG=$PC "$LIFEBOAT" catalog list --json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+bdir=$(dirname "$(find "$T/repo-proof" -path "*/$pid_/manifest.json")")
+files() { find "$bdir" -type f 2>/dev/null | sort | xargs -r sha256sum; }
+files >"$T/proof.before"
+check proof_backup_has_objects test "$(wc -l <"$T/proof.before")" -ge 2
+unfinish() { sqlite3 "$PC" "UPDATE backups SET status='running' WHERE id='$pid_'"; }
+status_of() {
+	sqlite3 "$PC" "SELECT status FROM backups WHERE id='$pid_'"
+}
+
+# The catalog write-locked by another session: the manifest can be read but
+# not recorded (it used to be deleted with its objects).
+unfinish
+python3 - "$PC" >"$T/proof-lock.out" 2>&1 <<'PY' &
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(45)
+c.execute("ROLLBACK")
+PY
+lpid=$!
+echo "$lpid" >>"$T/pids"
+wait_for 5 test -s "$T/proof-lock.out"
+"$LIFEBOAT" --config "$T/proof.conf" backup --quiet >"$T/proof-locked.out" 2>&1
+kill "$lpid" 2>/dev/null; wait "$lpid" 2>/dev/null
+files >"$T/proof.after"
+check proof_locked_catalog_keeps_complete_backup cmp "$T/proof.before" "$T/proof.after"
+check proof_locked_catalog_says_why grep -q "cannot be recorded now" "$T/proof-locked.out"
+check proof_locked_then_recorded_complete sh -c '
+	"$1" --config "$2" backup --quiet >/dev/null 2>&1
+	test "$(sqlite3 "$3" "SELECT status FROM backups WHERE id='\''$4'\''")" = complete
+' sh "$LIFEBOAT" "$T/proof.conf" "$PC" "$pid_"
+
+# A manifest that cannot be read (over the 4 MiB a manifest may have):
+# no proof either way, nothing goes, the row stays running.
+unfinish
+cp "$bdir/manifest.json" "$T/manifest.keep"
+head -c 5000000 /dev/zero >"$bdir/manifest.json"
+files >"$T/proof.before2"
+"$LIFEBOAT" --config "$T/proof.conf" backup --quiet >"$T/proof-big.out" 2>&1
+files >"$T/proof.after2"
+check proof_unreadable_manifest_keeps_backup cmp "$T/proof.before2" "$T/proof.after2"
+check proof_unreadable_manifest_row_running test "$(status_of)" = running
+cp "$T/manifest.keep" "$bdir/manifest.json"
+
+# The manifest absent, but a spooled record names the id (its end waits for
+# the catalog): nothing goes either.
+mv "$bdir/manifest.json" "$T/manifest.keep"
+mkdir -p "$PC.pending"
+printf '{"cluster":"k","backup_id":"%s","started_at":0,"status":"failed"}' "$pid_" \
+    >"$PC.pending/k.$pid_.json.bad"
+files >"$T/proof.before3"
+"$LIFEBOAT" --config "$T/proof.conf" backup --quiet >"$T/proof-spool.out" 2>&1
+files >"$T/proof.after3"
+check proof_spooled_record_keeps_backup cmp "$T/proof.before3" "$T/proof.after3"
+check proof_spooled_record_row_running test "$(status_of)" = running
+# With the proof complete (no manifest, no spooled record), it goes.
+rm -f "$PC.pending/k.$pid_.json.bad"
+"$LIFEBOAT" --config "$T/proof.conf" backup --quiet >"$T/proof-gone.out" 2>&1
+check proof_certain_garbage_removed test ! -e "$bdir"
+check proof_certain_garbage_marked_failed test "$(status_of)" = failed
