@@ -168,6 +168,38 @@ flt_count_bytes(const struct flt *f)
 	return ((const struct flt_count *)f)->bytes;
 }
 
+/* check stage: a veto on the whole stream */
+
+struct flt_check {
+	struct flt base;
+	flt_check_fn check;
+	void *arg;
+};
+
+static int
+check_finish(struct flt *f, struct lb_err *err)
+{
+	struct flt_check *c = (struct flt_check *)f;
+
+	return c->check(c->arg, err);
+}
+
+static const struct flt_ops check_ops = { "check", pass_on, check_finish, plain_free };
+
+struct flt *
+flt_check_new(struct flt *next, flt_check_fn check, void *arg)
+{
+	struct flt_check *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->base.ops = &check_ops;
+	c->base.next = next;
+	c->check = check;
+	c->arg = arg;
+	return &c->base;
+}
+
 /* etcd trailer check: hashes every byte that can no longer be part of the
  * last 32, which it keeps in a small window until the stream ends. */
 

@@ -59,6 +59,13 @@ void flt_sha256_digest(const struct flt *f, uint8_t out[32]);
 struct flt *flt_count_new(struct flt *next);
 uint64_t flt_count_bytes(const struct flt *f);
 
+/* A veto: passes bytes on untouched, and its finish calls check(arg),
+ * which judges the whole stream from what the stages before it found (a
+ * bbolt scan's verdict, say).  A check that fails stops the chain before
+ * the stages after it finish, so the sink never commits. */
+typedef int (*flt_check_fn)(void *arg, struct lb_err *err);
+struct flt *flt_check_new(struct flt *next, flt_check_fn check, void *arg);
+
 /* Checks etcd's snapshot trailer: the last 32 bytes of the stream must be
  * the sha256 of all bytes before them.  finish fails with LB_E_CORRUPT when
  * they are not (or the stream is shorter than 32 bytes). */

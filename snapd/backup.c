@@ -104,7 +104,24 @@ flt_progress_new(struct flt *next, uint64_t *counter)
 	return &p->base;
 }
 
-/* progress -> bbolt scan -> zstd -> age -> sha256 -> progress -> object */
+/* The scan's verdict, before the object is committed: bytes that are
+ * not a bbolt database must never become a member object. */
+static int
+check_bbolt(void *arg, struct lb_err *err)
+{
+	struct member_run *m = arg;
+	struct bbolt_scan sc;
+	int r;
+
+	if ((r = flt_bbolt_scan_result(m->scan, &sc, err)) < 0)
+		return r;
+	if (!sc.is_bbolt)
+		return lb_err_set(err, LB_E_CORRUPT, "bbolt: %s", sc.why);
+	return 0;
+}
+
+/* progress -> bbolt scan -> check -> zstd -> age -> sha256 -> progress
+ * -> object */
 static int
 make_chain(void *arg, size_t i, struct pull_target *t, struct flt **chain,
     struct lb_err *err)
@@ -134,6 +151,9 @@ make_chain(void *arg, size_t i, struct pull_target *t, struct flt **chain,
 	f = g;
 	if ((r = flt_zstd_new(e->level, e->threads, f, &g, err)) < 0)
 		goto fail;
+	f = g;
+	if ((g = flt_check_new(f, check_bbolt, m)) == NULL)
+		goto nomem;
 	f = g;
 	if ((g = flt_bbolt_scan_new(f)) == NULL)
 		goto nomem;
@@ -165,8 +185,6 @@ chain_finished(void *arg, size_t i, struct pull_target *t, struct lb_err *err)
 	m->stored_size = __atomic_load_n(&m->stored, __ATOMIC_RELAXED);
 	if ((r = flt_bbolt_scan_result(m->scan, &sc, err)) < 0)
 		return r;
-	if (!sc.is_bbolt)
-		return lb_err_set(err, LB_E_CORRUPT, "bbolt: %s", sc.why);
 	/* The revision etcdctl snapshot status would print; the Status taken
 	 * before the pull is a lower bound when the scan cannot tell. */
 	m->revision = sc.revision_known ? (int64_t)sc.revision : -1;

@@ -232,6 +232,44 @@ thread_stage_reports_errors_and_frees(void)
 	flt_free(th);                           /* never finished */
 }
 
+static int
+refuse(void *arg, struct lb_err *err)
+{
+	return *(int *)arg ? lb_err_set(err, LB_E_CORRUPT, "not acceptable") : 0;
+}
+
+/* The check stage's veto comes before the sink commits: a refused stream
+ * leaves nothing at the destination (backup's bbolt check depends on it). */
+static void
+check_stage_vetoes_the_commit(void)
+{
+	char dir[] = "/tmp/lifeboat-flt.XXXXXX", path[256], cmd[300];
+	struct lb_err err;
+	struct flt *sink, *f;
+	struct stat st;
+	int no = 1;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/x.db", dir);
+	CHECK_OK(flt_file_new(path, 0600, &sink, &err), &err);
+	CHECK((f = flt_check_new(sink, refuse, &no)) != NULL);
+	CHECK_OK(flt_write(f, "bytes", 5, &err), &err);
+	CHECK_INT(flt_finish(f, &err), ==, LB_E_CORRUPT);
+	CHECK_STR(err.msg, "not acceptable");
+	flt_free(f);
+	CHECK(stat(path, &st) < 0);
+
+	no = 0;
+	CHECK_OK(flt_file_new(path, 0600, &sink, &err), &err);
+	CHECK((f = flt_check_new(sink, refuse, &no)) != NULL);
+	CHECK_OK(flt_write(f, "bytes", 5, &err), &err);
+	CHECK_OK(flt_finish(f, &err), &err);
+	flt_free(f);
+	CHECK(stat(path, &st) == 0 && st.st_size == 5);
+	snprintf(cmd, sizeof(cmd), "test $(ls -A %s | wc -l) -eq 1 && rm -r %s", dir, dir);
+	CHECK_INT(system(cmd), ==, 0);
+}
+
 int
 main(void)
 {
@@ -244,5 +282,6 @@ main(void)
 	RUN(mem_sink_enforces_its_limit);
 	RUN(thread_stage_passes_everything_in_order);
 	RUN(thread_stage_reports_errors_and_frees);
+	RUN(check_stage_vetoes_the_commit);
 	return TH_DONE();
 }
