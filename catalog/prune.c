@@ -110,23 +110,45 @@ del(struct repo *repo, const char *key, int *n, struct lb_err *err)
 }
 
 /* Manifest, member objects, anything else left in the backup's own
- * directory (objects of a failed run), catalog rows. */
+ * directory (objects of a failed run), catalog rows.  What makes this
+ * certain: retention dropped the backup (never the newest verified
+ * complete one), and the directory is the backup's own (its id is unique).
+ * A backup the catalog knows without a manifest (a failed run) goes only
+ * if the store says its manifest is absent: a manifest there means the
+ * catalog is behind the repository (its end still spooled, say), and
+ * anything but a clean "not found" is doubt; both keep it. */
 static int
 delete_backup(struct ops_env *e, const char *cluster, const struct pb *b, int *n_del,
     struct lb_err *err)
 {
-	char dir[1200];
+	char dir[1200], key[1300];
+	uint64_t size;
 	size_t i;
 	int r = 0;
 
 	*n_del = 0;
+	if ((r = manifest_backup_dir(cluster, b->id, dir, sizeof(dir))) < 0)
+		return lb_err_set(err, LB_E_INTERNAL, "backup id %s: no directory", b->id);
+	if (b->manifest_key == NULL) {
+		snprintf(key, sizeof(key), "%s%s", dir, MANIFEST_NAME);
+		r = repo_stat(e->repo, key, &size, err);
+		if (r == 0)
+			return lb_err_set(err, LB_E_EXISTS, "kept: the repository has its "
+			    "manifest %s although the catalog says %s ('lifeboat catalog "
+			    "rebuild' records it)", key, cat_status_name(b->status));
+		if (r != LB_E_NOTFOUND) {
+			lb_err_prefix(err, "kept: cannot tell whether its manifest exists: ");
+			return r;
+		}
+		lb_err_clear(err);
+		r = 0;
+	}
 	if (b->manifest_key != NULL && (r = del(e->repo, b->manifest_key, n_del, err)) < 0)
 		goto out;
 	for (i = 0; i < b->n_objects; i++)
 		if ((r = del(e->repo, b->objects[i], n_del, err)) < 0)
 			goto out;
-	if (manifest_backup_dir(cluster, b->id, dir, sizeof(dir)) == 0 &&
-	    (r = repo_delete_prefix(e->repo, dir, n_del, err)) < 0)
+	if ((r = repo_delete_prefix(e->repo, dir, n_del, err)) < 0)
 		goto out;
 	r = cat_delete_backup(e->cat, b->id, err);
 	if (r == LB_E_NOTFOUND) {

@@ -307,6 +307,24 @@ for i in ("20250401T120000Z-bbbbb1", "20250301T120000Z-bbbbb2"):
 assert not [e for e in p if e["outcome"] != "ok"]
 ' "$T/pr1.out" "$T/pr2.out" "$s1" "$s2" "$LIFEBOAT" "$T/cat/catalog.db"
 
+# A backup the catalog calls failed while its manifest is in the repository
+# (the catalog behind the bucket): prune has no proof it is garbage and
+# deletes nothing of it; once rebuild has recorded it, retention applies.
+craft prod 20250201T120000Z-ccccc1 2025-02-01T12:00:00Z
+LB catalog rebuild >/dev/null 2>&1
+sqlite3 "$T/cat/catalog.db" "UPDATE backups SET status='failed', manifest_key=NULL,
+    manifest=NULL WHERE id='20250201T120000Z-ccccc1'"
+find "$T/repo/prod/2025/02/01" -type f | sort | xargs sha256sum >"$T/behind.before"
+check_exit prune_catalog_behind_repo 1 "20250201T120000Z-ccccc1: kept: the repository has its manifest" \
+    LB catalog prune
+find "$T/repo/prod/2025/02/01" -type f | sort | xargs sha256sum >"$T/behind.after"
+check prune_catalog_behind_repo_deletes_nothing cmp "$T/behind.before" "$T/behind.after"
+check prune_catalog_behind_repo_has_manifest test -f \
+    "$T/repo/prod/2025/02/01/20250201T120000Z-ccccc1/manifest.json"
+LB catalog rebuild >/dev/null 2>&1
+check prune_after_rebuild LB catalog prune
+check prune_after_rebuild_removed test ! -e "$T/repo/prod/2025/02/01/20250201T120000Z-ccccc1"
+
 # --- export / import ---------------------------------------------------------
 NEWEST=$(python3 -c "import json,sys; print([b for b in json.load(open(sys.argv[1])) if b['cluster']=='prod'][-1]['id'])" "$T/p_after.json")
 check export LB catalog export "$NEWEST" -o "$T/bundle.tar"
