@@ -461,7 +461,12 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 }
 
 /* Stops what restore started, removes the data dirs it created, and moves
- * back what --force moved aside. */
+ * back what --force moved aside.  A data dir is removed only when created
+ * is set, which happens only after restore_dir_prepare found it absent or
+ * empty, or moved the old one aside: whatever is in it now, restore put
+ * there.  A dir that was not empty without --force is refused before
+ * anything changes, and is never touched (restore_test: data_dir_not_empty,
+ * rolled_back_old_dir_back). */
 static void
 roll_back(struct ctx *c)
 {

@@ -587,8 +587,12 @@ settle_interrupted(struct backup_env *e, const char *cluster)
 	for (i = 0; i < s.n; i++)
 		settle_one(e, s.clusters[i], s.ids[i]);
 	/* Multipart uploads and temp files of killed runs elsewhere in the
-	 * cluster's tree; a day keeps another appliance's running upload
-	 * safe.  Some stores cannot list uploads (s3rver); that is no fault. */
+	 * cluster's tree.  They cannot hold a backup: objects commit
+	 * atomically, so a temp file or an open upload is never what a
+	 * manifest names.  The day is the proof that no writer is left (a
+	 * write stalled for 60 s is aborted, and no run lasts a day), so
+	 * another appliance's upload in progress is not cut short.  Some
+	 * stores cannot list uploads (s3rver); that is no fault. */
 	snprintf(tree, sizeof(tree), "%s/", cluster);
 	if (repo_cleanup_orphans(e->repo, tree, 86400, &n, &err) < 0) {
 		if (strstr(err.msg, "NotImplemented") != NULL)
