@@ -651,6 +651,46 @@ catalog_record(struct backup_env *e, struct cat_spool_rec *rec,
 	json_decref(d);
 }
 
+/* What a failed run stored is not a backup and goes, but only with proof
+ * that no manifest names it: a manifest PUT that failed may have landed
+ * all the same (its answer lost on the way back), so then the store is
+ * asked.  A manifest that is there makes the run what it was about to be.
+ * Returns 1 when the run is settled (nothing of it left, or it turned out
+ * finished), 0 when in doubt: nothing is deleted, and the next run's
+ * settling decides by the same rule. */
+static int
+discard_run(struct backup_env *e, const struct run *run, int manifest_sent,
+    struct backup_result *res)
+{
+	char key[300];
+	uint64_t size;
+	struct lb_err err;
+	int r;
+
+	lb_err_clear(&err);
+	if (manifest_sent) {
+		snprintf(key, sizeof(key), "%s%s", run->dir, MANIFEST_NAME);
+		if ((r = repo_stat(e->repo, key, &size, &err)) == 0) {
+			log_warn("backup %s: the manifest landed although its upload "
+			    "reported an error (%s)", res->backup_id, res->err.msg);
+			res->outcome = res->members_ok == run->plan->n ? BACKUP_COMPLETE :
+			    BACKUP_PARTIAL;
+			lb_err_clear(&res->err);
+			return 1;
+		}
+		if (r != LB_E_NOTFOUND)
+			return 0;
+	}
+	/* The manifest is certainly absent and this run is the only writer
+	 * under its id: its directory is garbage. */
+	if (repo_delete_prefix(e->repo, run->dir, NULL, &err) < 0) {
+		log_warn("backup %s: cannot remove what it stored: %s", res->backup_id,
+		    err.msg);
+		return 0;
+	}
+	return 1;
+}
+
 int
 backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *res)
 {
@@ -665,7 +705,7 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 	double t0 = lb_mono_now();
 	size_t n_eps, i;
 	struct cat_spool_rec rec;
-	int r, lock_fd = -1, have_progress = 0, begun = 0;
+	int r, lock_fd = -1, have_progress = 0, begun = 0, manifest_sent = 0;
 
 	memset(res, 0, sizeof(*res));
 	memset(&run, 0, sizeof(run));
@@ -751,6 +791,7 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 		goto out;
 	/* The manifest last: until it exists the backup does not. */
 	snprintf(key, sizeof(key), "%s%s", run.dir, MANIFEST_NAME);
+	manifest_sent = 1;
 	if ((r = repo_put_buf(e->repo, key, json, strlen(json), &res->err)) < 0) {
 		lb_err_prefix(&res->err, "manifest: ");
 		goto out;
@@ -766,18 +807,21 @@ out:
 	}
 	res->seconds = lb_mono_now() - t0;
 	if (res->outcome == BACKUP_FAILED) {
-		/* Objects of members that did finish are not a backup. */
-		if (run.plan != NULL) {
-			struct lb_err derr;
-			for (i = 0; i < run.plan->n; i++)
-				if (run.plan->t[i].rc == 0)
-					repo_delete(e->repo, run.m[i].key, &derr);
-		}
 		if (res->err.code == 0)
 			lb_err_set(&res->err, r, "backup failed");
+		if (run.plan != NULL && discard_run(e, &run, manifest_sent, res)) {
+			if (res->outcome != BACKUP_FAILED)
+				r = 0;
+		} else if (run.plan != NULL) {
+			log_error("backup %s: %s; what it stored is kept, and the next run of "
+			    "cluster %s settles it", res->backup_id, res->err.msg, cluster);
+			begun = 0;    /* the row stays running: settling decides */
+		}
+
 	}
+	/* A failed run has no manifest in the repository, whatever it built. */
 	if (begun)
-		catalog_record(e, &rec, res, json);
+		catalog_record(e, &rec, res, res->outcome == BACKUP_FAILED ? NULL : json);
 	manifest_free(mf);
 	free(json);
 	free(run.m);

@@ -185,6 +185,19 @@ s3rver_start() {
 		{ echo "s3rver did not start: $(tail -n 3 "$T/s3rver.log")" >&2; return 1; }
 }
 
+# s3fault_start CONTROL: starts tests/s3fault.py in front of the S3 server
+# at $S3_ENDPOINT (s3rver: it checks no signature, so relayed requests
+# stay valid); faults follow the JSON in file CONTROL, read per request.
+# Exports S3_FAULT_ENDPOINT; faults are logged to $T/s3fault.log.
+s3fault_start() {
+	fport=$(free_port)
+	python3 "$TOP/tests/s3fault.py" "$fport" "${S3_ENDPOINT##*:}" "$1" \
+	    >"$T/s3fault.log" 2>&1 &
+	echo $! >>"$T/pids"
+	export S3_FAULT_ENDPOINT="http://127.0.0.1:$fport"
+	wait_for 10 grep -q ready "$T/s3fault.log"
+}
+
 # strict_s3_start: starts the SigV4-checking server (/work/shared/strict-s3,
 # OpenStack Swift s3api; override with STRICT_S3_DIR) with its state under
 # $T/strict-s3.  Exports S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY,

@@ -152,3 +152,54 @@ rm -f "$PC.pending/k.$pid_.json.bad"
 "$LIFEBOAT" --config "$T/proof.conf" backup --quiet >"$T/proof-gone.out" 2>&1
 check proof_certain_garbage_removed test ! -e "$bdir"
 check proof_certain_garbage_marked_failed test "$(status_of)" = failed
+
+# --- a failed run removes what it stored only when no manifest names it -----
+# s3rver behind the fault relay.  A manifest PUT whose answer is lost (the
+# server stored it) used to fail the run and delete its member objects,
+# leaving a manifest that names nothing.
+if s3rver_start && s3fault_start "$T/faults.json"; then
+	conf "$T/f.conf" "s3://$S3_BUCKET/f" "$ep" "s3-endpoint = $S3_FAULT_ENDPOINT" \
+	    "s3-region = $S3_REGION" "s3-access-key-id = $S3_ACCESS_KEY" \
+	    "s3-secret-access-key-file = $T/s3r.secret" "identity-file = $T/id.txt"
+	printf '%s\n' "$S3_SECRET_KEY" >"$T/s3r.secret"; chmod 600 "$T/s3r.secret"
+	FC=$T/catalog-f.conf.db
+	LF() { LIFEBOAT_CATALOG=$FC "$LIFEBOAT" --config "$T/f.conf" "$@"; }
+	last_status() {
+		sqlite3 "$FC" "SELECT status FROM backups ORDER BY id DESC LIMIT 1"
+	}
+	manifests() { find "$T/s3rver/$S3_BUCKET" -name 'manifest.json*' | grep -c .; }
+
+	echo '{"plost": 1, "match": "manifest.json", "method": "PUT"}' >"$T/faults.json"
+	LF backup --quiet >"$T/lost.out" 2>&1
+	check lost_answer_fault_injected grep -q "FAULT lost PUT .*manifest.json" "$T/s3fault.log"
+	check lost_answer_backup_complete test "$(last_status)" = complete
+	: >"$T/faults.json"
+	check lost_answer_backup_verifies LF catalog verify latest
+
+	echo '{"p503": 1, "match": "manifest.json", "method": "PUT"}' >"$T/faults.json"
+	n0=$(find "$T/s3rver/$S3_BUCKET" -type f | grep -c .)
+	LF backup --quiet >"$T/m503.out" 2>&1
+	check manifest_refused_run_failed test "$(last_status)" = failed
+	check manifest_refused_objects_removed test \
+	    "$(find "$T/s3rver/$S3_BUCKET" -type f | grep -c .)" -eq "$n0"
+
+	# The manifest refused and the store unable to say whether it is
+	# there: in doubt nothing goes and the row stays running; the next
+	# run, with the store well again, settles it.
+	echo '{"p503": 1, "match": "manifest.json"}' >"$T/faults.json"
+	n0=$(find "$T/s3rver/$S3_BUCKET" -type f | grep -c .)
+	LF backup --quiet >"$T/doubt.out" 2>&1
+	check doubt_row_stays_running test "$(last_status)" = running
+	check doubt_objects_kept test \
+	    "$(find "$T/s3rver/$S3_BUCKET" -type f | grep -c .)" -gt "$n0"
+	check doubt_says_why grep -q "the next run of cluster k settles it" "$T/doubt.out"
+	: >"$T/faults.json"
+	LF backup --quiet >"$T/settled.out" 2>&1
+	check doubt_settled_next_run test "$(sqlite3 "$FC" \
+	    "SELECT count(*) FROM backups WHERE status='running'")" -eq 0
+	check doubt_leftovers_removed test \
+	    "$(find "$T/s3rver/$S3_BUCKET" -name '*.db.zst.age*' | grep -c .)" -eq \
+	    "$(( $(manifests) * 1 ))"
+else
+	echo "SKIP s3fault: s3rver or the fault relay did not start"
+fi
