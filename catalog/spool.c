@@ -147,12 +147,25 @@ spool_read(const char *path, json_t **root, struct cat_spool_rec *r, struct lb_e
 	return 0;
 }
 
+/* A record that cannot be used is renamed, never deleted: a person may
+ * still read it, and settling still sees its id (cat_spool_has). */
+static void
+set_aside(const char *path, const char *why)
+{
+	char bad[4410];
+
+	snprintf(bad, sizeof(bad), "%s.bad", path);
+	log_error("catalog spool: %s; set aside as %s", why, bad);
+	if (rename(path, bad) < 0)
+		log_error("catalog spool: rename %s: %s", path, strerror(errno));
+}
+
 int
 cat_spool_replay(struct cat *c, const char *catalog_path, const char *cluster,
     int *n, struct lb_err *err)
 {
 	struct dirent **names = NULL;
-	char dir[4096], path[4400], bad[4410], prefix[200];
+	char dir[4096], path[4400], prefix[200];
 	int count, i, rc = 0;
 
 	*n = 0;
@@ -178,19 +191,25 @@ cat_spool_replay(struct cat *c, const char *catalog_path, const char *cluster,
 		snprintf(path, sizeof(path), "%s/%s", dir, name);
 		lb_err_clear(&perr);
 		if (spool_read(path, &root, &r, &perr) < 0) {
-			snprintf(bad, sizeof(bad), "%s.bad", path);
-			log_error("catalog spool: %s; set aside as %s", perr.msg, bad);
-			if (rename(path, bad) < 0)
-				log_error("catalog spool: rename %s: %s", path, strerror(errno));
-		} else if (strcmp(r.cluster, cluster) == 0 &&   /* not cluster a.b's */
-		    (rc = cat_spool_apply(c, &r, err)) == 0) {
-			/* Garbage only now: the catalog has committed all of it
-			 * (apply is idempotent, so a crash before the unlink
-			 * replays it harmlessly). */
-			if (unlink(path) < 0 && errno != ENOENT)
-				log_warn("catalog spool: cannot remove %s: %s", path,
-				    strerror(errno));
-			(*n)++;
+			set_aside(path, perr.msg);
+		} else if (strcmp(r.cluster, cluster) == 0) {   /* not cluster a.b's */
+			rc = cat_spool_apply(c, &r, err);
+			if (rc < 0 && rc != LB_E_BUSY && rc != LB_E_IO && rc != LB_E_NOSPACE &&
+			    rc != LB_E_NOMEM) {
+				/* Refused for what it says, not for a lock or the
+				 * disk: it would be refused for ever, and must not
+				 * hold up the records behind it. */
+				set_aside(path, err->msg);
+				rc = 0;
+			} else if (rc == 0) {
+				/* Garbage only now: the catalog has committed all
+				 * of it (apply is idempotent, so a crash before the
+				 * unlink replays it harmlessly). */
+				if (unlink(path) < 0 && errno != ENOENT)
+					log_warn("catalog spool: cannot remove %s: %s", path,
+					    strerror(errno));
+				(*n)++;
+			}
 		}
 		json_decref(root);
 	}

@@ -709,6 +709,11 @@ test_spool(void)
 	struct cat_spool_rec dotted = { "prod.eu", "e1", NULL, T0, CAT_FAILED, "x", NULL, NULL };
 	struct cat_spool_rec late = { "prod", "s2", NULL, T0 + 60, CAT_FAILED, "boom", NULL,
 	    "{\"error\":\"boom\"}" };
+	char *mf3 = manifest("s3", "prod", T0 + 120, "complete", 1, 0);
+	struct cat_spool_rec bad = { "prod", "s3", NULL, T0 + 120, CAT_FAILED, "x", NULL,
+	    NULL };
+	struct cat_spool_rec after = { "prod", "s4", NULL, T0 + 180, CAT_FAILED, "y", NULL,
+	    NULL };
 	FILE *fp;
 	int n = -1, audits = 0;
 
@@ -757,8 +762,26 @@ test_spool(void)
 	CHECK_INT(b->status, ==, CAT_FAILED);
 	CHECK_STR(b->error, "boom");
 	cat_backup_free(b);
+
+	/* A record the catalog refuses for ever (a complete manifest on a
+	 * failed run) is set aside, still named for settling, and the one
+	 * behind it is applied. */
+	bad.manifest = mf3;
+	CHECK_OK(cat_spool_write(p, &bad, &err), &err);
+	CHECK_OK(cat_spool_write(p, &after, &err), &err);
+	CHECK_INT(cat_spool_has(p, "prod", "s3", &err), ==, 1);
+	CHECK_INT(cat_spool_has(p, "prod", "s9", &err), ==, 0);
+	CHECK_OK(cat_spool_replay(c, p, "prod", &n, &err), &err);
+	CHECK_INT(n, ==, 1);
+	snprintf(path, sizeof(path), "%s.pending/prod.s3.json.bad", p);
+	CHECK(access(path, F_OK) == 0);
+	CHECK_INT(cat_spool_has(p, "prod", "s3", &err), ==, 1);
+	CHECK_OK(cat_backup_get(c, "s4", 0, &b, &err), &err);
+	CHECK_INT(b->status, ==, CAT_FAILED);
+	cat_backup_free(b);
 	cat_close(c);
 	free(mf);
+	free(mf3);
 }
 
 static void
