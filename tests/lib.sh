@@ -252,3 +252,30 @@ for i in range(100):
 PY
 	echo "http://127.0.0.1:$rp"
 }
+
+# catalog_matches_repo ROWS-JSON REPO-URL: the catalog (ROWS-JSON, the
+# output of `catalog list --json`) and the repository agree: no running
+# row, no id twice, every object in a backup directory with a manifest,
+# no temp file, and the manifests are exactly the catalog's complete and
+# partial backups.  S3 credentials come from S3_* in the environment.
+catalog_matches_repo() {
+	"$(dirname "$LIFEBOAT")/tools/repotool" "$2" list >"$1.keys" || return 1
+	python3 - "$1" "$1.keys" <<'PY'
+import json, sys
+rows = json.load(open(sys.argv[1]))
+keys = [l.split()[0] for l in open(sys.argv[2]) if l.strip()]
+ids = [r["id"] for r in rows]
+assert len(ids) == len(set(ids)), "an id twice: %s" % ids
+assert not [r for r in rows if r["status"] == "running"], "running rows left"
+dirs = {}
+for k in keys:
+    parts = k.split("/")
+    assert ".lifeboat-" not in parts[-1], "temp file left: " + k
+    dirs.setdefault(parts[-2], set()).add(parts[-1])
+dangling = [d for d, f in dirs.items() if "manifest.json" not in f]
+assert not dangling, "objects without a manifest: %s" % dangling
+stored = {r["id"] for r in rows if r["status"] in ("complete", "partial")}
+assert set(dirs) == stored, "repository %s, catalog %s" % (sorted(dirs), sorted(stored))
+assert stored, "no backup at all"
+PY
+}

@@ -18,7 +18,6 @@
 SCALE=30
 T0=$(date +%s)
 export LIFEBOAT_SNAPD_TIMESCALE="$SCALE@$T0"
-RT=$(dirname "$LIFEBOAT")/tools/repotool
 
 cport=$(free_port); pport=$(free_port)
 EP=http://127.0.0.1:$cport
@@ -68,31 +67,10 @@ with_status() { rows "$1" | python3 -c 'import json,sys; print(sum(b["status"] =
 completes() { with_status "$1" complete; }
 completes_at_least() { [ "$(completes "$1")" -ge "$2" ]; }
 
-# consistent NAME REPO-URL: the catalog and the repository agree: no
-# running row, no id twice, every object in a backup directory with a
-# manifest, no temp file, and the manifests are exactly the catalog's
-# complete and partial backups.
+# consistent NAME REPO-URL: see catalog_matches_repo in lib.sh.
 consistent() {
 	rows "$1" >"$T/$1.rows.json"
-	"$RT" "$2" list >"$T/$1.keys" || return 1
-	python3 - "$T/$1.rows.json" "$T/$1.keys" <<'PY'
-import json, sys
-rows = json.load(open(sys.argv[1]))
-keys = [l.split()[0] for l in open(sys.argv[2]) if l.strip()]
-ids = [r["id"] for r in rows]
-assert len(ids) == len(set(ids)), "an id twice: %s" % ids
-assert not [r for r in rows if r["status"] == "running"], "running rows left"
-dirs = {}
-for k in keys:
-    parts = k.split("/")
-    assert ".lifeboat-" not in parts[-1], "temp file left: " + k
-    dirs.setdefault(parts[-2], set()).add(parts[-1])
-dangling = [d for d, f in dirs.items() if "manifest.json" not in f]
-assert not dangling, "objects without a manifest: %s" % dangling
-stored = {r["id"] for r in rows if r["status"] in ("complete", "partial")}
-assert set(dirs) == stored, "repository %s, catalog %s" % (sorted(dirs), sorted(stored))
-assert stored, "no backup at all"
-PY
+	catalog_matches_repo "$T/$1.rows.json" "$2"
 }
 
 # --- two daemons for an hour of schedule: exactly one backup per slot -----
