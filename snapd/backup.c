@@ -505,6 +505,7 @@ static void
 settle_one(struct backup_env *e, const char *cluster, const char *id)
 {
 	const char *catalog = cfg_get_str(e->cfg, NULL, "catalog");
+	struct manifest *mf = NULL;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	char dir[256], key[300], *json = NULL;
@@ -516,14 +517,17 @@ settle_one(struct backup_env *e, const char *cluster, const char *id)
 		return;
 	snprintf(key, sizeof(key), "%s%s", dir, MANIFEST_NAME);
 	if ((r = repo_get_buf(e->repo, key, MANIFEST_MAX, &buf, &len, &err)) == 0) {
-		if ((json = strndup((const char *)buf, len)) == NULL ||
-		    cat_record_manifest(e->cat, json, &err) < 0)
+		if ((r = manifest_parse((const char *)buf, len, &mf, &err)) < 0 ||
+		    (json = strndup((const char *)buf, len)) == NULL ||
+		    cat_record_manifest(e->cat, json, &err) < 0 ||
+		    cat_audit(e->cat, CAT_ACT_BACKUP, cluster, id, mf->status,
+		    "{\"reason\":\"interrupted after its manifest\"}", &err) < 0)
 			log_warn("backup %s was interrupted after its manifest was written, "
 			    "which cannot be recorded now (%s); kept for the next run", id,
-			    json == NULL ? "out of memory" : err.msg);
+			    json == NULL && r == 0 ? "out of memory" : err.msg);
 		else
 			log_warn("backup %s was interrupted after its manifest was written; "
-			    "recorded as complete", id);
+			    "recorded as %s", id, mf->status);
 		goto out;
 	}
 	if (r != LB_E_NOTFOUND) {
@@ -553,6 +557,7 @@ settle_one(struct backup_env *e, const char *cluster, const char *id)
 	}
 	log_warn("backup %s was interrupted; marked failed, its leftovers removed", id);
 out:
+	manifest_free(mf);
 	free(json);
 	free(buf);
 }

@@ -123,6 +123,9 @@ check proof_locked_then_recorded_complete sh -c '
 	"$1" --config "$2" backup --quiet >/dev/null 2>&1
 	test "$(sqlite3 "$3" "SELECT status FROM backups WHERE id='\''$4'\''")" = complete
 ' sh "$LIFEBOAT" "$T/proof.conf" "$PC" "$pid_"
+# settling it audited: its first run's event, and the settlement's
+check proof_settled_audited test "$(sqlite3 "$PC" "SELECT count(*) FROM audit
+    WHERE backup_id='$pid_' AND action='backup' AND outcome='complete'")" -eq 2
 
 # A manifest that cannot be read (over the 4 MiB a manifest may have):
 # no proof either way, nothing goes, the row stays running.
