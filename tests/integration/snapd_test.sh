@@ -13,7 +13,8 @@
 # than the interval skip slots; max-concurrent-clusters holds; without
 # write access to the lock key the lock is off and the log says so; at
 # start, one catch-up run when the catalog misses the last slot, none
-# when it does not.
+# when it does not; a SIGHUP while the lock is held (over TLS) keeps the
+# lock renewed and the daemon alive (run this under the ASan build).
 . "$(dirname "$0")/../lib.sh"
 
 SCALE=30
@@ -296,3 +297,38 @@ held=$(metric r 'lifeboat_lock_held{cluster="c1"}')
 if [ "$held" = "-1" ]; then ok lock_off_metric; else fail lock_off_metric "lock_held=$held"; fi
 kill -TERM "$(cat "$T/r.pid")"
 wait "$(cat "$T/r.pid")"
+
+# --- SIGHUP while holding the lock, over TLS ------------------------------
+# The lock's renewing thread outlives the run that took the lock, and a
+# reload frees that run's configuration: its etcd client must not borrow
+# the TLS paths from it (the ASan build died on the first renewal after
+# SIGHUP; the plain build lost the lock).  On the real clock with
+# @yearly: one run at start (empty catalog), then only renewals, so the
+# renewals use the start's client for the whole test.
+(
+unset LIFEBOAT_SNAPD_TIMESCALE
+etcd_cluster t 1 tls || { fail tls_setup "etcd with TLS did not start"; exit 0; }
+TLS="--endpoints $t_endpoints --cacert $T/certs/ca.crt --cert $T/certs/client.crt --key $T/certs/client.key"
+write_conf l "@yearly"
+sed -i "s|^endpoints = .*|endpoints = $t_endpoints\ncacert = $T/certs/ca.crt\ncert = $T/certs/client.crt\nkey = $T/certs/client.key|" "$T/l.conf"
+start l
+check reload_lock_taken wait_for 20 grep -q 'outcome=complete' "$T/l.log"
+grep -q 'lock=/lifeboat/lock/c1 taken' "$T/l.log" || fail reload_lock_taken "no lock in $T/l.log"
+kill -HUP "$(cat "$T/l.pid")"
+check reload_with_lock_taken wait_for 5 sh -c "curl -s '$(url l /metrics)' | grep -q 'reloads_total{result=\"ok\"} 1'"
+# Past the lease's TTL (15 s): only renewals keep the key.
+sleep 17
+check reload_daemon_alive kill -0 "$(cat "$T/l.pid")"
+# shellcheck disable=SC2086
+check reload_lock_kept_in_etcd sh -c "etcdctl $TLS get /lifeboat/lock/c1 --print-value-only | grep -q 'pid $(cat "$T/l.pid")'"
+held=$(metric l 'lifeboat_lock_held{cluster="c1"}')
+if [ "$held" = "1" ]; then ok reload_lock_held_metric; else fail reload_lock_held_metric "lock_held=${held:-none}"; fi
+if grep -aq 'lock.*lost\|keepalive' "$T/l.log"
+then fail reload_lock_renewed "$(grep -a -m1 'lock.*lost\|keepalive' "$T/l.log")"
+else ok reload_lock_renewed; fi
+kill -TERM "$(cat "$T/l.pid")"
+wait "$(cat "$T/l.pid")"
+rc=$?
+if [ "$rc" -eq 0 ]; then ok reload_lock_exits_0; else fail reload_lock_exits_0 "exit $rc: $(tail -n 5 "$T/l.log")"; fi
+check reload_lock_released grep -q 'lock=/lifeboat/lock/c1 released' "$T/l.log"
+)
