@@ -396,7 +396,7 @@ advance_verify(struct daemon *d, struct cstate *cs, time_t now)
 static void
 verify_if_due(struct daemon *d, struct cstate *cs, const struct cfg *c)
 {
-	struct lb_globals g = { 0 };
+	struct ops_env e;
 	struct lb_err err;
 	time_t now = dnow(d);
 	int due, ok;
@@ -408,12 +408,15 @@ verify_if_due(struct daemon *d, struct cstate *cs, const struct cfg *c)
 	pthread_mutex_unlock(&d->mu);
 	if (!due)
 		return;
-	g.config_path = cfg_source(c);
-	g.config_explicit = 1;
 	lb_err_clear(&err);
-	/* A good result is logged by the verification itself, with its
-	 * detail; a failure may come before it (no identity, no backup). */
-	if (!(ok = cat_verify_newest(&g, cs->name, &err) == 0))
+	/* On the configuration this run started with, never the file: an
+	 * edit whose reload was refused must not take effect here.  A good
+	 * result is logged by the verification itself, with its detail; a
+	 * failure may come before it (no identity, no backup). */
+	ok = ops_open_cfg(c, OPS_REPO | OPS_CAT, &e, &err) == 0 &&
+	    cat_verify_newest(&e, cs->name, &err) == 0;
+	ops_close(&e);
+	if (!ok)
 		log_error("cluster=%s verify=failed: %s", cs->name, err.msg);
 	pthread_mutex_lock(&d->mu);
 	if (ok)
@@ -427,16 +430,17 @@ verify_if_due(struct daemon *d, struct cstate *cs, const struct cfg *c)
 static void
 prune_after_backup(const struct cfg *c, const char *cluster)
 {
-	struct lb_globals g = { 0 };
+	struct ops_env e;
 	struct lb_err err;
 
 	if (!cfg_is_set(c, cluster, "retention"))
 		return;
-	g.config_path = cfg_source(c);
-	g.config_explicit = 1;
 	lb_err_clear(&err);
-	if (cat_prune_cluster(&g, cluster, &err) < 0)
+	/* The run's configuration, as for verify_if_due. */
+	if (ops_open_cfg(c, OPS_REPO | OPS_CAT, &e, &err) < 0 ||
+	    cat_prune_cluster(&e, cluster, &err) < 0)
 		log_error("cluster=%s prune: %s", cluster, err.msg);
+	ops_close(&e);
 }
 
 static void *

@@ -11,10 +11,13 @@
 # daemons against one cluster take exactly one backup per slot (etcd
 # lock), and the standby takes over when the holder is killed; runs longer
 # than the interval skip slots; max-concurrent-clusters holds; without
-# write access to the lock key the lock is off and the log says so; at
-# start, one catch-up run when the catalog misses the last slot, none
-# when it does not; a SIGHUP while the lock is held (over TLS) keeps the
-# lock renewed and the daemon alive (run this under the ASan build).
+# write access to the lock key the lock is off and the log says so;
+# prune and verify use the running configuration (not the file after a
+# refused reload, not $LIFEBOAT_CATALOG); at start, one catch-up run
+# when the catalog misses the last slot, none when it does not; a SIGHUP
+# while the lock is held (over TLS) keeps the lock renewed and the
+# daemon alive (run this under the ASan build too), and one that
+# disables the cluster releases its lock.
 . "$(dirname "$0")/../lib.sh"
 
 SCALE=30
@@ -164,6 +167,32 @@ else fail verify_metric_counts "lifeboat_verify_total ok = ${n:-none}"; fi
 kill -TERM "$(cat "$T/v.pid")"
 wait "$(cat "$T/v.pid")"
 check verify_fewer_than_backups test "$(audited_ok v verify)" -lt "$(completes v)"
+
+# --- prune and verify use the running configuration ----------------------
+# Not the file: an edit whose reload was refused (catalog cannot change
+# on reload) must not take effect for them either; and not
+# $LIFEBOAT_CATALOG, which backups ignore: the daemon works on the
+# catalog and retention it is running, whatever the environment says.
+write_conf e "@every 1m" "identity-file = $T/id.txt"
+printf 'retention = keep-last=3\nverify-schedule = @every 2m\n' >>"$T/e.conf"
+export LIFEBOAT_CATALOG="$T/env.db"
+start e
+unset LIFEBOAT_CATALOG
+pruned_and_verified() { [ "$(audited_ok e prune)" -ge "$1" ] && [ "$(audited_ok e verify)" -ge "$2" ]; }
+# within SECONDS CMD...: wait_for on the clock (two catalog reads a try).
+within() { end=$(($(date +%s) + $1)); shift
+	until "$@"; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.5; done; }
+check running_cfg_prune_verify within 30 pruned_and_verified 1 1
+check running_cfg_env_catalog_ignored test ! -e "$T/env.db"
+sed -i "s|^catalog = .*|catalog = $T/edited.db|; s|^retention = .*|retention = keep-last=1|" "$T/e.conf"
+kill -HUP "$(cat "$T/e.pid")"
+check running_cfg_reload_refused wait_for 5 grep -q 'reload refused.*catalog cannot change' "$T/e.log"
+p0=$(audited_ok e prune); v0=$(audited_ok e verify)
+check running_cfg_after_refused_reload within 30 pruned_and_verified $((p0 + 2)) $((v0 + 1))
+kill -TERM "$(cat "$T/e.pid")"
+wait "$(cat "$T/e.pid")"
+check running_cfg_retention_kept test "$(completes e)" -eq 3
+check running_cfg_edited_catalog_unused test ! -e "$T/edited.db"
 
 # --- catch-up at start, on the real clock ----------------------------------
 # @yearly: a backup from this session covers the last slot (no run at
