@@ -260,9 +260,10 @@ apply_config(struct daemon *d, const struct cfg *c, time_t now, struct lb_err *e
 /* Makes each cluster's lock follow lock_want (apply_config): a cluster
  * removed or disabled by a reload releases its lock, else its renewing
  * thread would keep every standby out for ever; a new lock-prefix moves
- * it.  Only between runs, since a run uses its lock; the main thread
- * calls it after a reload and after joining runs, without d->mu (a
- * release talks to etcd), and swaps cs->lock under d->mu for /metrics.
+ * it.  Only between runs, since a run uses its lock: the main thread
+ * calls it at each turn of its loop, after joining runs (so also after a
+ * reload), without d->mu (a release talks to etcd), and swaps cs->lock
+ * under d->mu for /metrics.
  * A lock that cannot be made is logged; returns -1 if one could not. */
 static int
 sync_locks(struct daemon *d)
