@@ -352,16 +352,14 @@ out:
 }
 
 int
-cat_prune_cluster(const struct lb_globals *g, const char *cluster, struct lb_err *err)
+cat_prune_cluster(struct ops_env *e, const char *cluster, struct lb_err *err)
 {
-	struct ops_env e = { 0 };
 	struct totals t = { 0 };
 	int r, lock = -1;
 
-	if ((r = ops_open(g, NULL, OPS_REPO | OPS_CAT, &e, err)) < 0 ||
-	    (r = take_lock(e.catalog_path, &lock, err)) < 0)
+	if ((r = take_lock(e->catalog_path, &lock, err)) < 0)
 		goto out;
-	if ((r = prune_cluster(&e, cluster, 0, 1, &t)) < 0 || t.failed > 0) {
+	if ((r = prune_cluster(e, cluster, 0, 1, &t)) < 0 || t.failed > 0) {
 		r = lb_err_set(err, LB_E_PARTIAL, "prune of cluster %s: %d backup(s) "
 		    "could not be deleted (see the log)", cluster, t.failed);
 		goto out;
@@ -372,6 +370,5 @@ cat_prune_cluster(const struct lb_globals *g, const char *cluster, struct lb_err
 out:
 	if (lock >= 0)
 		close(lock);
-	ops_close(&e);
 	return r;
 }

@@ -363,25 +363,21 @@ out:
 }
 
 int
-cat_verify_newest(const struct lb_globals *g, const char *cluster,
-    struct lb_err *err)
+cat_verify_newest(struct ops_env *e, const char *cluster, struct lb_err *err)
 {
-	struct ops_env e = { 0 };
 	struct vctx x = { 0 };
 	struct cat_backup *b = NULL;
 	int r;
 
 	x.quiet = 1;
-	if ((r = ops_open(g, NULL, OPS_REPO | OPS_CAT, &e, err)) < 0 ||
-	    (r = setup_identity(e.cfg, NULL, &x.id, err)) < 0 ||
-	    (r = cat_backup_latest(e.cat, cluster, CAT_COMPLETE, 0, &b, err)) < 0)
+	if ((r = setup_identity(e->cfg, NULL, &x.id, err)) < 0 ||
+	    (r = cat_backup_latest(e->cat, cluster, CAT_COMPLETE, 0, &b, err)) < 0)
 		goto out;
-	x.e = &e;
+	x.e = e;
 	if ((r = verify_backup(&x, b->id)) < 0)
 		lb_err_set(err, r, "verification of backup %s failed (see the log)", b->id);
 out:
 	cat_backup_free(b);
 	age_identity_free(x.id);
-	ops_close(&e);
 	return r;
 }

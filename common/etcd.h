@@ -69,7 +69,9 @@ struct etcd_snapshot_info {
 };
 
 /* Opens a client to endpoint and, when o->user is set, authenticates
- * (Auth.Authenticate) so later calls carry the token. */
+ * (Auth.Authenticate) so later calls carry the token.  The client keeps
+ * its own copies of what it needs from o (except o->cancel), so o need
+ * not outlive this call. */
 int etcd_open(const char *endpoint, const struct etcd_opts *o,
     struct etcd_client **out, struct lb_err *err);
 

@@ -55,8 +55,19 @@ grpc_conn_new(const char *endpoint, const struct grpc_opts *o,
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return lb_err_set(err, LB_E_NOMEM, "out of memory");
-	if (o != NULL)
+	/* The connection owns its TLS paths: a client can outlive the
+	 * configuration it was opened from (the daemon's lock renewals run
+	 * across a reload that frees it). */
+	if (o != NULL) {
 		c->opts = *o;
+		c->opts.cacert = c->opts.cert = c->opts.key = NULL;
+		if ((o->cacert != NULL && (c->opts.cacert = strdup(o->cacert)) == NULL) ||
+		    (o->cert != NULL && (c->opts.cert = strdup(o->cert)) == NULL) ||
+		    (o->key != NULL && (c->opts.key = strdup(o->key)) == NULL)) {
+			r = lb_err_set(err, LB_E_NOMEM, "out of memory");
+			goto out;
+		}
+	}
 	if (c->opts.connect_timeout_s <= 0)
 		c->opts.connect_timeout_s = 10;
 	if (c->opts.stall_timeout_s <= 0)
@@ -102,6 +113,9 @@ grpc_conn_free(struct grpc_conn *c)
 		free(c->token_header);
 	}
 	free(c->endpoint);
+	free((char *)c->opts.cacert);
+	free((char *)c->opts.cert);
+	free((char *)c->opts.key);
 	free(c);
 }
 

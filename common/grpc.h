@@ -63,7 +63,9 @@ int grpc_deframe_clean(const struct grpc_deframer *d);
 void grpc_deframer_release(struct grpc_deframer *d);
 
 /* Prepares a connection to endpoint ("http://h:p", "https://h:p" or
- * "h:p", which means http).  Nothing is sent yet.  o is copied. */
+ * "h:p", which means http).  Nothing is sent yet.  o is copied, its
+ * paths included, so o and its strings need not outlive the call (the
+ * cancel flag must live as long as the connection). */
 int grpc_conn_new(const char *endpoint, const struct grpc_opts *o,
     struct grpc_conn **out, struct lb_err *err);
 

@@ -48,8 +48,9 @@ struct cstate {
 	time_t next_due;           /* the next slot, daemon clock */
 	time_t start_at;           /* next_due plus that slot's jitter */
 	time_t health_base;        /* start, or last success */
-	struct snapd_lock *lock;   /* NULL: lock-prefix unset */
-	char lock_prefix[1024];    /* (main) */
+	struct snapd_lock *lock;   /* NULL: lock-prefix unset; set by main */
+	char lock_prefix[1024];    /* (main) the prefix of lock */
+	char lock_want[1024];      /* (main) the configured one, "" when off */
 	pthread_t thread;          /* (main) */
 	int running, done;
 	/* counters for /metrics */
@@ -204,8 +205,10 @@ apply_config(struct daemon *d, const struct cfg *c, time_t now, struct lb_err *e
 	size_t i;
 	int r;
 
-	for (i = 0; i < d->n_cs; i++)
+	for (i = 0; i < d->n_cs; i++) {
 		d->cs[i]->present = 0;
+		d->cs[i]->lock_want[0] = '\0';
+	}
 	if (strcmp(d->tz, cfg_get_str(c, NULL, "timezone")) != 0) {
 		/* Another zone moves every cron slot. */
 		snprintf(d->tz, sizeof(d->tz), "%s", cfg_get_str(c, NULL, "timezone"));
@@ -247,20 +250,53 @@ apply_config(struct daemon *d, const struct cfg *c, time_t now, struct lb_err *e
 				return lb_err_prefix(err, "cluster %s: ", name);
 			cs->start_at = cs->next_due + draw_jitter(c, name);
 		}
-		if (prefix == NULL)
-			prefix = "";
-		if (strcmp(cs->lock_prefix, prefix) != 0 && !cs->running) {
-			if (cs->lock != NULL)
-				lock_release(cs->lock, c);
-			lock_free(cs->lock);
-			cs->lock = NULL;
-			snprintf(cs->lock_prefix, sizeof(cs->lock_prefix), "%s", prefix);
-			if (*prefix != '\0' && (r = lock_new(name, prefix, d->owner,
-			    &d->cancel, &cs->lock, err)) < 0)
-				return r;
-		}
+		/* A disabled cluster holds no lock: a standby runs it. */
+		snprintf(cs->lock_want, sizeof(cs->lock_want), "%s",
+		    prefix != NULL && cs->enabled ? prefix : "");
 	}
 	return 0;
+}
+
+/* Makes each cluster's lock follow lock_want (apply_config): a cluster
+ * removed or disabled by a reload releases its lock, else its renewing
+ * thread would keep every standby out for ever; a new lock-prefix moves
+ * it.  Only between runs, since a run uses its lock: the main thread
+ * calls it at each turn of its loop, after joining runs (so also after a
+ * reload), without d->mu (a release talks to etcd), and swaps cs->lock
+ * under d->mu for /metrics.
+ * A lock that cannot be made is logged; returns -1 if one could not. */
+static int
+sync_locks(struct daemon *d)
+{
+	struct snapd_lock *old, *nl;
+	struct lb_err err;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < d->n_cs; i++) {
+		struct cstate *cs = d->cs[i];
+
+		if (cs->running || strcmp(cs->lock_prefix, cs->lock_want) == 0)
+			continue;
+		pthread_mutex_lock(&d->mu);
+		old = cs->lock;
+		cs->lock = NULL;
+		pthread_mutex_unlock(&d->mu);
+		if (old != NULL)
+			lock_release(old, d->cur->cfg);
+		lock_free(old);
+		snprintf(cs->lock_prefix, sizeof(cs->lock_prefix), "%s", cs->lock_want);
+		nl = NULL;
+		if (cs->lock_want[0] != '\0' && lock_new(cs->name, cs->lock_want,
+		    d->owner, &d->cancel, &nl, &err) < 0) {
+			log_error("cluster=%s lock: %s", cs->name, err.msg);
+			r = -1;
+		}
+		pthread_mutex_lock(&d->mu);
+		cs->lock = nl;
+		pthread_mutex_unlock(&d->mu);
+	}
+	return r;
 }
 
 static void
@@ -361,7 +397,7 @@ advance_verify(struct daemon *d, struct cstate *cs, time_t now)
 static void
 verify_if_due(struct daemon *d, struct cstate *cs, const struct cfg *c)
 {
-	struct lb_globals g = { 0 };
+	struct ops_env e;
 	struct lb_err err;
 	time_t now = dnow(d);
 	int due, ok;
@@ -373,12 +409,15 @@ verify_if_due(struct daemon *d, struct cstate *cs, const struct cfg *c)
 	pthread_mutex_unlock(&d->mu);
 	if (!due)
 		return;
-	g.config_path = cfg_source(c);
-	g.config_explicit = 1;
 	lb_err_clear(&err);
-	/* A good result is logged by the verification itself, with its
-	 * detail; a failure may come before it (no identity, no backup). */
-	if (!(ok = cat_verify_newest(&g, cs->name, &err) == 0))
+	/* On the configuration this run started with, never the file: an
+	 * edit whose reload was refused must not take effect here.  A good
+	 * result is logged by the verification itself, with its detail; a
+	 * failure may come before it (no identity, no backup). */
+	ok = ops_open_cfg(c, OPS_REPO | OPS_CAT, &e, &err) == 0 &&
+	    cat_verify_newest(&e, cs->name, &err) == 0;
+	ops_close(&e);
+	if (!ok)
 		log_error("cluster=%s verify=failed: %s", cs->name, err.msg);
 	pthread_mutex_lock(&d->mu);
 	if (ok)
@@ -392,16 +431,17 @@ verify_if_due(struct daemon *d, struct cstate *cs, const struct cfg *c)
 static void
 prune_after_backup(const struct cfg *c, const char *cluster)
 {
-	struct lb_globals g = { 0 };
+	struct ops_env e;
 	struct lb_err err;
 
 	if (!cfg_is_set(c, cluster, "retention"))
 		return;
-	g.config_path = cfg_source(c);
-	g.config_explicit = 1;
 	lb_err_clear(&err);
-	if (cat_prune_cluster(&g, cluster, &err) < 0)
+	/* The run's configuration, as for verify_if_due. */
+	if (ops_open_cfg(c, OPS_REPO | OPS_CAT, &e, &err) < 0 ||
+	    cat_prune_cluster(&e, cluster, &err) < 0)
 		log_error("cluster=%s prune: %s", cluster, err.msg);
+	ops_close(&e);
 }
 
 static void *
@@ -988,6 +1028,10 @@ snapd_cmd(const struct lb_globals *g, int argc, char **argv)
 		status = 2;
 		goto out;
 	}
+	if (sync_locks(&d) < 0) {
+		status = 2;
+		goto out;
+	}
 	listen = cfg_get_str(c, NULL, "metrics-listen");
 	if (listen != NULL && strcmp(listen, "off") != 0) {
 		if (metrics_start(listen, render, &d, &ms, &err) < 0) {
@@ -1014,6 +1058,7 @@ snapd_cmd(const struct lb_globals *g, int argc, char **argv)
 		int sig;
 
 		running = reap(&d);
+		sync_locks(&d);
 		now_r = real_now();
 		now_m = lb_mono_now();
 		drift = (now_r - last_real) - (now_m - last_mono);

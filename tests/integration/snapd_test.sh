@@ -11,9 +11,13 @@
 # daemons against one cluster take exactly one backup per slot (etcd
 # lock), and the standby takes over when the holder is killed; runs longer
 # than the interval skip slots; max-concurrent-clusters holds; without
-# write access to the lock key the lock is off and the log says so; at
-# start, one catch-up run when the catalog misses the last slot, none
-# when it does not.
+# write access to the lock key the lock is off and the log says so;
+# prune and verify use the running configuration (not the file after a
+# refused reload, not $LIFEBOAT_CATALOG); at start, one catch-up run
+# when the catalog misses the last slot, none when it does not; a SIGHUP
+# while the lock is held (over TLS) keeps the lock renewed and the
+# daemon alive (run this under the ASan build too), and one that
+# disables the cluster releases its lock.
 . "$(dirname "$0")/../lib.sh"
 
 SCALE=30
@@ -164,6 +168,32 @@ kill -TERM "$(cat "$T/v.pid")"
 wait "$(cat "$T/v.pid")"
 check verify_fewer_than_backups test "$(audited_ok v verify)" -lt "$(completes v)"
 
+# --- prune and verify use the running configuration ----------------------
+# Not the file: an edit whose reload was refused (catalog cannot change
+# on reload) must not take effect for them either; and not
+# $LIFEBOAT_CATALOG, which backups ignore: the daemon works on the
+# catalog and retention it is running, whatever the environment says.
+write_conf e "@every 1m" "identity-file = $T/id.txt"
+printf 'retention = keep-last=3\nverify-schedule = @every 2m\n' >>"$T/e.conf"
+export LIFEBOAT_CATALOG="$T/env.db"
+start e
+unset LIFEBOAT_CATALOG
+pruned_and_verified() { [ "$(audited_ok e prune)" -ge "$1" ] && [ "$(audited_ok e verify)" -ge "$2" ]; }
+# within SECONDS CMD...: wait_for on the clock (two catalog reads a try).
+within() { end=$(($(date +%s) + $1)); shift
+	until "$@"; do [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.5; done; }
+check running_cfg_prune_verify within 30 pruned_and_verified 1 1
+check running_cfg_env_catalog_ignored test ! -e "$T/env.db"
+sed -i "s|^catalog = .*|catalog = $T/edited.db|; s|^retention = .*|retention = keep-last=1|" "$T/e.conf"
+kill -HUP "$(cat "$T/e.pid")"
+check running_cfg_reload_refused wait_for 5 grep -q 'reload refused.*catalog cannot change' "$T/e.log"
+p0=$(audited_ok e prune); v0=$(audited_ok e verify)
+check running_cfg_after_refused_reload within 30 pruned_and_verified $((p0 + 2)) $((v0 + 1))
+kill -TERM "$(cat "$T/e.pid")"
+wait "$(cat "$T/e.pid")"
+check running_cfg_retention_kept test "$(completes e)" -eq 3
+check running_cfg_edited_catalog_unused test ! -e "$T/edited.db"
+
 # --- catch-up at start, on the real clock ----------------------------------
 # @yearly: a backup from this session covers the last slot (no run at
 # start); one from two years ago does not (one run at start, not one per
@@ -208,9 +238,16 @@ start h2
 sleep 14
 # Slots of complete backups, from both logs: none may appear twice.
 slots() { grep -h 'outcome=complete' "$T/h1.log" "$T/h2.log" | sed 's/.*slot=\([0-9]*\).*/\1/'; }
-total=$(slots | wc -l)
-uniq=$(slots | sort -u | wc -l)
-n1=$(completes h1); n2=$(completes h2)
+# Counted between two reads of the logs that agree: a run finishing
+# between the logs and the catalogs would be counted on one side only.
+i=0
+while [ $i -lt 5 ]; do
+	total=$(slots | wc -l)
+	uniq=$(slots | sort -u | wc -l)
+	n1=$(completes h1); n2=$(completes h2)
+	[ "$(slots | wc -l)" -eq "$total" ] && break
+	i=$((i + 1))
+done
 echo "# two daemons: $n1 + $n2 backups in $total slots"
 if [ "$total" -ge 5 ] && [ "$total" -eq "$uniq" ] && [ $((n1 + n2)) -eq "$total" ]
 then ok ha_one_backup_per_slot
@@ -296,3 +333,47 @@ held=$(metric r 'lifeboat_lock_held{cluster="c1"}')
 if [ "$held" = "-1" ]; then ok lock_off_metric; else fail lock_off_metric "lock_held=$held"; fi
 kill -TERM "$(cat "$T/r.pid")"
 wait "$(cat "$T/r.pid")"
+
+# --- SIGHUP while holding the lock, over TLS ------------------------------
+# The lock's renewing thread outlives the run that took the lock, and a
+# reload frees that run's configuration: its etcd client must not borrow
+# the TLS paths from it (the ASan build died on the first renewal after
+# SIGHUP; the plain build lost the lock).  On the real clock with
+# @yearly: one run at start (empty catalog), then only renewals, so the
+# renewals use the start's client for the whole test.
+(
+unset LIFEBOAT_SNAPD_TIMESCALE
+etcd_cluster t 1 tls || { fail tls_setup "etcd with TLS did not start"; exit 0; }
+TLS="--endpoints $t_endpoints --cacert $T/certs/ca.crt --cert $T/certs/client.crt --key $T/certs/client.key"
+write_conf l "@yearly"
+sed -i "s|^endpoints = .*|endpoints = $t_endpoints\ncacert = $T/certs/ca.crt\ncert = $T/certs/client.crt\nkey = $T/certs/client.key|" "$T/l.conf"
+start l
+check reload_lock_taken wait_for 20 grep -q 'outcome=complete' "$T/l.log"
+grep -q 'lock=/lifeboat/lock/c1 taken' "$T/l.log" || fail reload_lock_taken "no lock in $T/l.log"
+kill -HUP "$(cat "$T/l.pid")"
+check reload_with_lock_taken wait_for 5 sh -c "curl -s '$(url l /metrics)' | grep -q 'reloads_total{result=\"ok\"} 1'"
+# Past the lease's TTL (15 s): only renewals keep the key.
+sleep 17
+check reload_daemon_alive kill -0 "$(cat "$T/l.pid")"
+# shellcheck disable=SC2086
+check reload_lock_kept_in_etcd sh -c "etcdctl $TLS get /lifeboat/lock/c1 --print-value-only | grep -q 'pid $(cat "$T/l.pid")'"
+held=$(metric l 'lifeboat_lock_held{cluster="c1"}')
+if [ "$held" = "1" ]; then ok reload_lock_held_metric; else fail reload_lock_held_metric "lock_held=${held:-none}"; fi
+if grep -aq 'lock.*lost\|keepalive' "$T/l.log"
+then fail reload_lock_renewed "$(grep -a -m1 'lock.*lost\|keepalive' "$T/l.log")"
+else ok reload_lock_renewed; fi
+# A reload that disables the cluster releases its lock now, well before
+# the TTL, instead of renewing it for ever and keeping standbys out.
+printf 'enabled = no\n' >>"$T/l.conf"
+kill -HUP "$(cat "$T/l.pid")"
+# An answer from etcd (it has a header) without the key.
+# shellcheck disable=SC2086
+lock_gone() { out=$(etcdctl $TLS get /lifeboat/lock/c1 -w json) &&
+	echo "$out" | grep -q '"revision"' && ! echo "$out" | grep -q '"kvs"'; }
+check reload_disabled_releases_lock wait_for 5 lock_gone
+check reload_disabled_lock_logged grep -q 'lock=/lifeboat/lock/c1 released' "$T/l.log"
+kill -TERM "$(cat "$T/l.pid")"
+wait "$(cat "$T/l.pid")"
+rc=$?
+if [ "$rc" -eq 0 ]; then ok reload_lock_exits_0; else fail reload_lock_exits_0 "exit $rc: $(tail -n 5 "$T/l.log")"; fi
+)
