@@ -113,6 +113,62 @@ out:
 	return r;
 }
 
+static int
+is_https(const char *url)
+{
+	return strncmp(url, "https://", 8) == 0;
+}
+
+int
+etcd_endpoints_tls(const char *const *endpoints, size_t n, int tls_files,
+    struct lb_err *err)
+{
+	const char *plain = NULL, *tls = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (is_https(endpoints[i]))
+			tls = tls != NULL ? tls : endpoints[i];
+		else
+			plain = plain != NULL ? plain : endpoints[i];
+	}
+	if (plain != NULL && tls != NULL)
+		return lb_err_set(err, LB_E_CONFIG, "etcd endpoints mix plain http (%s) "
+		    "and https (%s): the password and snapshots would cross the network "
+		    "in clear on the first (hint: https:// for every endpoint)", plain, tls);
+	if (plain != NULL && tls_files)
+		return lb_err_set(err, LB_E_CONFIG, "etcd endpoint %s is plain http but "
+		    "cacert, cert or key is set: the password and snapshots would cross "
+		    "the network in clear (hint: https://)", plain);
+	return tls != NULL;
+}
+
+const char *
+etcd_member_url(const struct etcd_member *m, int tls, struct lb_err *err)
+{
+	size_t i;
+
+	if (m->n_client_urls == 0) {
+		lb_err_set(err, LB_E_NOTFOUND, "member has no client URL (not started yet?)");
+		return NULL;
+	}
+	for (i = 0; !tls && i < m->n_client_urls; i++)
+		if (strncmp(m->client_urls[i], "http://", 7) == 0)
+			return m->client_urls[i];
+	/* TLS where plain http was configured leaks nothing: take it. */
+	for (i = 0; i < m->n_client_urls; i++)
+		if (is_https(m->client_urls[i]))
+			return m->client_urls[i];
+	if (!tls)
+		return m->client_urls[0];
+	lb_err_set(err, LB_E_TLS, "member advertises no https client URL (only %s%s) "
+	    "while the configured endpoints use https: not sending the password or "
+	    "taking the snapshot in clear (hint: add an https URL to the member's "
+	    "--advertise-client-urls)", m->client_urls[0],
+	    m->n_client_urls > 1 ? ", ..." : "");
+	return NULL;
+}
+
 int
 etcd_open(const char *endpoint, const struct etcd_opts *o,
     struct etcd_client **out, struct lb_err *err)

@@ -129,6 +129,14 @@ printf '[global]\nrepo = file://%s/r3\ncatalog = %s/c3.db\n[cluster:c1]\nendpoin
 check_fails no_recipients 'no recipients' "$LIFEBOAT" --config "$T/bad3.conf" backup
 check no_recipients_stores_nothing test ! -e "$T/r3/c1"
 check_fails unknown_cluster 'no \[cluster:zz\] section' "$LIFEBOAT" --config "$T/file.conf" backup --cluster zz
+# Plain http beside TLS files would send the password and snapshots in clear.
+printf '[global]\nrepo = file://%s/r5\nrecipients = %s\ncatalog = %s/c5.db\n[cluster:c1]\nendpoints = %s\ncacert = %s/ca.pem\n' \
+    "$T" "$(cat "$T/rcpt1")" "$T" "$EP" "$T" >"$T/bad5.conf"
+check_fails config_http_with_cacert 'bad5.conf:5: \[cluster:c1\] etcd endpoint http://127.0.0.1:[0-9]+ is plain http but cacert' \
+    "$LIFEBOAT" --config "$T/bad5.conf" backup
+"$LIFEBOAT" --config "$T/bad5.conf" config check >/dev/null 2>&1
+check config_http_with_cacert_exit_2 test $? -eq 2
+check config_http_with_cacert_stores_nothing test ! -e "$T/r5/c1"
 
 # --- s3:// on s3rver ---------------------------------------------------
 RT=$(dirname "$LIFEBOAT")/tools/repotool

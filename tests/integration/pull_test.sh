@@ -171,3 +171,47 @@ check_fails tls_no_client_cert 'etcd https://127.0.0.1:[0-9]+: .*(tls|certificat
     "$LIFEBOAT" pull --endpoints "$c2_endpoints" --out-dir "$T/tls" --cacert "$C/ca.crt"
 check_fails tls_cert_without_key '--cert and --key go together' \
     "$LIFEBOAT" pull --endpoints "$c2_endpoints" --out-dir "$T/tls" --cert "$C/client.crt"
+
+# A member reached over TLS is never reached over plain http, whatever it
+# advertises: a member listening on both and advertising both is pulled on
+# https; one advertising only http fails and says why.  Both are real etcd
+# members listening on an https and an http client URL.
+tls_member() {   # tls_member NAME ADVERTISE(http|both): prints its https URL
+	mdir=$T/adv-$1; mkdir -p "$mdir"
+	sp=$(free_port); hp=$(free_port); pp=$(free_port)
+	adv="http://127.0.0.1:$hp"
+	[ "$2" = both ] && adv="$adv,https://127.0.0.1:$sp"
+	etcd --name "$1" --data-dir "$mdir/data" \
+	    --listen-client-urls "https://127.0.0.1:$sp,http://127.0.0.1:$hp" \
+	    --advertise-client-urls "$adv" --listen-peer-urls "http://127.0.0.1:$pp" \
+	    --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
+	    --initial-cluster "$1=http://127.0.0.1:$pp" \
+	    --cert-file "$C/server.crt" --key-file "$C/server.key" --client-cert-auth \
+	    --trusted-ca-file "$C/ca.crt" >"$mdir/etcd.log" 2>&1 &
+	echo $! >>"$T/pids"
+	wait_for 20 etcdctl --endpoints "http://127.0.0.1:$hp" endpoint health
+	echo "https://127.0.0.1:$sp"
+}
+TLSO="--cacert $C/ca.crt --cert $C/client.crt --key $C/client.key"
+both_ep=$(tls_member both both)
+mkdir "$T/adv"
+# shellcheck disable=SC2086
+"$LIFEBOAT" pull --endpoints "$both_ep" --out-dir "$T/adv" --json $TLSO >"$T/adv.json" 2>"$T/adv.err"
+check tls_member_pulled_on_https python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["pulled"] == 1, r
+assert r["members"][0]["endpoint"] == sys.argv[2], r["members"][0]["endpoint"]
+' "$T/adv.json" "$both_ep"
+http_ep=$(tls_member plainonly http)
+# shellcheck disable=SC2086
+check_fails tls_member_http_only_refused 'etcd plainonly: member advertises no https client URL \(only http://127.0.0.1:[0-9]+\) while the configured endpoints use https' \
+    "$LIFEBOAT" pull --endpoints "$http_ep" --out-dir "$T/adv" $TLSO
+check tls_member_http_only_no_file test ! -e "$T/adv/plainonly.db"
+# An http endpoint with TLS files, or beside an https one: a usage error.
+# shellcheck disable=SC2086
+"$LIFEBOAT" pull --endpoints "http://127.0.0.1:1" --out-dir "$T/adv" $TLSO 2>"$T/mix.err"
+check http_endpoint_with_cacert_exit_2 test $? -eq 2
+check http_endpoint_with_cacert_says_why grep -q 'etcd endpoint http://127.0.0.1:1 is plain http but cacert, cert or key is set' "$T/mix.err"
+check_fails endpoints_mix_http_https 'etcd endpoints mix plain http \(http://127.0.0.1:1\) and https' \
+    "$LIFEBOAT" pull --endpoints "$both_ep,http://127.0.0.1:1" --out-dir "$T/adv"
