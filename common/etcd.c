@@ -16,6 +16,7 @@
 
 struct etcd_client {
 	struct grpc_conn *conn;
+	char *user;                /* for messages; NULL without auth */
 };
 
 /* ResponseHeader */
@@ -190,6 +191,10 @@ etcd_open(const char *endpoint, const struct etcd_opts *o,
 	}
 	if ((r = grpc_conn_new(endpoint, &go, &c->conn, err)) < 0)
 		goto out;
+	if (o != NULL && o->user != NULL && (c->user = strdup(o->user)) == NULL) {
+		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
+		goto out;
+	}
 	if (o != NULL && o->user != NULL &&
 	    (r = authenticate(c, o->user, o->password, err)) < 0)
 		goto out;
@@ -206,6 +211,7 @@ etcd_close(struct etcd_client *c)
 	if (c == NULL)
 		return;
 	grpc_conn_free(c->conn);
+	free(c->user);
 	free(c);
 }
 
@@ -409,6 +415,25 @@ etcd_members_free(struct etcd_members *m)
 	free(m);
 }
 
+/* etcd lets only users with the root role call Snapshot and HashKV, and
+ * refuses the others with grpc-status 2 "auth: permission denied", which
+ * says nothing of the role: say it. */
+static int
+root_role_needed(const struct etcd_client *c, const char *what, int r,
+    struct lb_err *err)
+{
+	if ((r != LB_E_REMOTE && r != LB_E_AUTH) ||
+	    strstr(err->msg, "permission denied") == NULL)
+		return r;
+	if (c->user != NULL)
+		return lb_err_set(err, LB_E_AUTH, "permission denied: %s needs an etcd "
+		    "user with the root role, and '%s' has not got it (hint: etcdctl "
+		    "user grant-role %s root)", what, c->user, c->user);
+	return lb_err_set(err, LB_E_AUTH, "permission denied: %s needs the root "
+	    "role, and the user of this connection (the client certificate's common "
+	    "name) has not got it (hint: grant it the root role, or set user)", what);
+}
+
 struct snap_state {
 	struct flt *dest;
 	struct etcd_snapshot_info *info;
@@ -454,8 +479,9 @@ etcd_snapshot(struct etcd_client *c, struct flt *dest,
 	memset(info, 0, sizeof(*info));
 	s.dest = dest;
 	s.info = info;
-	return grpc_call(c->conn, "/etcdserverpb.Maintenance/Snapshot", NULL, 0, 1,
-	    on_snapshot_msg, &s, err);
+	return root_role_needed(c, "a snapshot", grpc_call(c->conn,
+	    "/etcdserverpb.Maintenance/Snapshot", NULL, 0, 1, on_snapshot_msg, &s, err),
+	    err);
 }
 
 int
@@ -477,8 +503,10 @@ etcd_hashkv(struct etcd_client *c, int64_t rev, uint32_t *hash,
 	if (rev > 0)
 		pb_put_varint_field(&w, 1, (uint64_t)rev);
 	if ((r = grpc_unary(c->conn, "/etcdserverpb.Maintenance/HashKV", req, w.len,
-	    &resp, &len, err)) < 0)
+	    &resp, &len, err)) < 0) {
+		r = root_role_needed(c, "HashKV", r, err);
 		goto out;
+	}
 	pb_reader_init(&rd, resp, len);
 	while ((k = pb_next(&rd, &f)) > 0) {
 		if (f.num == 1 && f.wire == PB_BYTES)

@@ -141,7 +141,7 @@ check auth_password_from_env env LIFEBOAT_ETCD_PASSWORD=r00t-secret \
 check_fails auth_wrong_password "authentication as 'root' failed" \
     "$LIFEBOAT" pull --endpoints "$EP" --out-dir "$T/auth" --user root --password-file "$T/wrong.pw"
 check auth_secret_not_in_output sh -c "! grep -q Wr0ngPassw0rd '$T/cf.err'"
-check_fails auth_not_root 'etcd m[123] .*permission denied' \
+check_fails auth_not_root "etcd m[123] .*permission denied: a snapshot needs an etcd user with the root role, and 'alice' has not got it" \
     "$LIFEBOAT" pull --endpoints "$EP" --out-dir "$T/auth" --user alice --password-file "$T/alice.pw"
 check_fails auth_no_password "no password for etcd user 'root'" \
     env -u LIFEBOAT_ETCD_PASSWORD "$LIFEBOAT" pull --endpoints "$EP" --out-dir "$T/auth" --user root
@@ -167,8 +167,19 @@ check tls_files_valid sh -c "etcdctl snapshot status '$T/tls/m3.db' >/dev/null 2
 check_fails tls_wrong_ca 'certificate not trusted.*hint: check cacert' \
     "$LIFEBOAT" pull --endpoints "$c2_endpoints" --out-dir "$T/tls" \
     --cacert "$C/otherca.crt" --cert "$C/client.crt" --key "$C/client.key"
-check_fails tls_no_client_cert 'etcd https://127.0.0.1:[0-9]+: .*(tls|certificate)' \
+check_fails tls_no_client_cert 'etcd https://127.0.0.1:[0-9]+: tls handshake failed: the server requires a client certificate and none was given' \
     "$LIFEBOAT" pull --endpoints "$c2_endpoints" --out-dir "$T/tls" --cacert "$C/ca.crt"
+# A client certificate from a CA the members do not trust: with TLS 1.3
+# the refusal comes after the handshake, as a reset or an alert.
+( cd "$C" && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout other.key -out other.csr -subj /CN=client 2>/dev/null &&
+  openssl x509 -req -in other.csr -CA otherca.crt -CAkey otherca.key \
+    -CAcreateserial -out other.crt -days 2 -extfile client.ext 2>/dev/null )
+for i in 1 2 3; do
+	check_fails "tls_client_cert_other_ca_$i" 'etcd https://127.0.0.1:[0-9]+: tls handshake failed: the server refused the client certificate .*/other.crt \(issued by /CN=lifeboat test otherca\)' \
+	    "$LIFEBOAT" pull --endpoints "$c2_endpoints" --out-dir "$T/tls" \
+	    --cacert "$C/ca.crt" --cert "$C/other.crt" --key "$C/other.key"
+done
 check_fails tls_cert_without_key '--cert and --key go together' \
     "$LIFEBOAT" pull --endpoints "$c2_endpoints" --out-dir "$T/tls" --cert "$C/client.crt"
 
