@@ -167,7 +167,8 @@ open_ro(const struct lb_globals *g, const struct opts *o, struct cat **c,
 	if ((r = cfg_load(g->config_path, &cfg, err)) < 0) {
 		/* No configuration is fine for a reader, unless one was named. */
 		if (g->config_explicit || r != LB_E_NOTFOUND)
-			return r;
+			/* a named file that is missing: a configuration error */
+			return r == LB_E_NOTFOUND ? (err->code = LB_E_CONFIG) : r;
 		lb_err_clear(err);
 		return cat_open(cat_default_path(NULL), CAT_OPEN_READONLY, c, err);
 	}

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "etcd.h"
@@ -1177,6 +1178,7 @@ out:
 int
 cfg_load(const char *path, struct cfg **out, struct lb_err *err)
 {
+	struct stat st;
 	FILE *fp = NULL;
 	char *buf = NULL;
 	size_t n;
@@ -1186,6 +1188,13 @@ cfg_load(const char *path, struct cfg **out, struct lb_err *err)
 	if ((fp = fopen(path, "re")) == NULL) {
 		r = lb_err_sys(err, errno == ENOENT ? LB_E_NOTFOUND : LB_E_IO, errno,
 		    "cannot read configuration %s", path);
+		goto out;
+	}
+	/* a directory opens, then fails to read: it is the wrong path given,
+	 * a configuration error like a missing file (a pipe is fine) */
+	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		r = lb_err_set(err, LB_E_CONFIG, "configuration %s is a directory "
+		    "(hint: --config names the file, e.g. %s/lifeboat.conf)", path, path);
 		goto out;
 	}
 	if ((buf = malloc(CFG_FILE_MAX + 1)) == NULL) {

@@ -291,7 +291,10 @@ hashkv_round(struct hashkv_job *jobs, size_t n, struct lb_err *err)
 
 /* HashKV at one revision every member has, compared across members:
  * etcd has shipped data-inconsistency bugs, and a backup is where people
- * should learn of one.  With a single member there is nothing to compare. */
+ * should learn of one.  A single member's HashKV is recorded too (restore
+ * checks the restored data against it): in a one-member cluster nothing
+ * can diverge, so it is consistent; one member answering of several is
+ * not a comparison ("consistent": null). */
 static void
 check_consistency(struct run *run, const struct etcd_opts *o,
     struct manifest *mf, struct backup_result *res)
@@ -310,7 +313,7 @@ check_consistency(struct run *run, const struct etcd_opts *o,
 		jobs[n].opts = o;
 		idx[n++] = i;
 	}
-	if (n < 2)
+	if (n == 0)
 		return;
 	if (hashkv_round(jobs, n, &err) < 0)
 		goto fail;
@@ -329,7 +332,7 @@ check_consistency(struct run *run, const struct etcd_opts *o,
 			differ++;
 	}
 	mf->consistency_revision = rev;
-	mf->consistent = differ == 0;
+	mf->consistent = n >= 2 || p->n == 1 ? differ == 0 : -1;
 	if (differ > 0) {
 		res->divergent = 1;
 		log_error("cluster %s: members DIVERGE: HashKV at revision %lld differs "
@@ -446,8 +449,9 @@ lock_cluster(const struct cfg *c, const char *cluster, int *fd,
 		close(*fd);
 		*fd = -1;
 		if (e == EWOULDBLOCK)
-			return lb_err_set(err, LB_E_BUSY, "cluster %s: another backup of "
-			    "it is running on this machine (lock %s)", cluster, path);
+			/* callers name the cluster already */
+			return lb_err_set(err, LB_E_BUSY, "another backup of this cluster "
+			    "is running on this machine (lock %s held)", path);
 		return lb_err_sys(err, LB_E_IO, e, "lock %s", path);
 	}
 	return 0;

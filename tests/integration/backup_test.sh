@@ -102,6 +102,33 @@ check progress_logged_off_terminal grep -q 'progress m1 .*pulled' "$T/prog.err"
 "$LIFEBOAT" --config "$T/file.conf" backup --quiet >/dev/null 2>"$T/quiet.err"
 check quiet_is_quiet test ! -s "$T/quiet.err"
 
+# A one-member cluster: nothing can diverge, so its manifest says
+# consistent (not false) and records the member's HashKV for restore.
+etcd_cluster s1 1 || fail s1_setup "one-member cluster did not start"
+printf '[global]\nrepo = file://%s/repo1\nrecipients = %s\ncatalog = %s/c1m.db\n[cluster:s1]\nendpoints = %s\n' \
+    "$T" "$(cat "$T/rcpt1")" "$T" "$s1_endpoints" >"$T/one.conf"
+check backup_one_member "$LIFEBOAT" --config "$T/one.conf" backup
+check one_member_manifest_consistent python3 -c '
+import json, sys, glob
+m = json.load(open(glob.glob(sys.argv[1] + "/s1/*/*/*/*/manifest.json")[0]))
+c = m["consistency"]
+assert c["consistent"] is True and len(c["hashes"]) == 1 and c["revision"] > 0, c
+' "$T/repo1"
+etcd_stop s1 1
+
+# A second backup of the cluster while one runs (its lock held): refused,
+# the cluster named once.
+python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); open(sys.argv[2], "w").close(); time.sleep(60)' \
+    "$T/catalog.db.c1.lock" "$T/locked" &
+lockpid=$!
+echo "$lockpid" >>"$T/pids"
+wait_for 10 test -e "$T/locked"
+check_fails concurrent_backup_refused '^lifeboat: error: cluster c1: another backup of this cluster is running on this machine \(lock .*catalog.db.c1.lock held\)$' \
+    "$LIFEBOAT" --config "$T/file.conf" backup
+check concurrent_backup_cluster_named_once sh -c "! grep -q 'c1: cluster c1' '$T/cf.err' '$T/cf.out'"
+kill "$lockpid"
+
 # Break-glass: only the repository and the identity, no lifeboat.
 obj=$(find "$T/repo" -name m2.db.zst.age | head -n 1)
 age -d -i "$T/id.txt" "$obj" | zstd -dq >"$T/bg.db"
@@ -121,6 +148,18 @@ kill "$bgpid"
 # --- bad input: one clear line, non-zero exit, nothing stored -----------
 check_fails config_missing 'lifeboat.conf|no such file|cannot read' \
     "$LIFEBOAT" --config "$T/nope/lifeboat.conf" backup
+# A directory for --config, or a missing file: exit 2 (configuration), from
+# every command that reads it.
+for cmd in "config check" backup "catalog list" "catalog prune"; do
+	n=$(echo "$cmd" | tr ' ' _)
+	# shellcheck disable=SC2086
+	"$LIFEBOAT" --config "$T" $cmd >/dev/null 2>"$T/cdir.err"
+	check "config_dir_exit_2_$n" test $? -eq 2
+	check "config_dir_says_directory_$n" grep -q "configuration $T is a directory" "$T/cdir.err"
+	# shellcheck disable=SC2086
+	"$LIFEBOAT" --config "$T/nope.conf" $cmd >/dev/null 2>/dev/null
+	check "config_missing_exit_2_$n" test $? -eq 2
+done
 printf '[global]\nrepo = file://%s/r2\nrecipients = %s\ncompres-level = 3\n' "$T" "$(cat "$T/rcpt1")" >"$T/bad1.conf"
 check_fails config_unknown_option 'bad1.conf:4: .*compres-level' "$LIFEBOAT" --config "$T/bad1.conf" backup
 printf '[global]\nrepo = ftp://x\n' >"$T/bad2.conf"

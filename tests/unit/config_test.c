@@ -620,6 +620,12 @@ load_reads_files(void)
 	CHECK_INT(cfg_load(path, &c, &err), ==, LB_E_CONFIG);
 	CHECK_CONTAINS(err.msg, "contains a NUL byte");
 	CHECK(c == NULL);
+	/* a directory given for the file: a configuration error (exit 2),
+	 * as a missing file is, not an I/O error (exit 1) */
+	CHECK_INT(cfg_load(tmpdir, &c, &err), ==, LB_E_CONFIG);
+	CHECK_CONTAINS(err.msg, "is a directory");
+	CHECK_INT(lb_err_exit_status(err.code), ==, 2);
+	CHECK(c == NULL);
 }
 
 int
