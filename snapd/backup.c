@@ -673,7 +673,9 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 		res->stored += run.m[i].stored_size;
 		if (run.plan->t[i].rc != 0) {
 			log_error("%s", run.plan->t[i].err.msg);
-			if (res->err.code == 0)
+			/* the error to act on (auth, TLS) before a down member's */
+			if (res->err.code == 0 || (res->err.code == LB_E_NET &&
+			    run.plan->t[i].err.code != LB_E_NET))
 				res->err = run.plan->t[i].err;
 		}
 	}

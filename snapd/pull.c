@@ -25,6 +25,7 @@ pull_plan_discover(char *const *endpoints, size_t n_endpoints,
 	struct etcd_client *c = NULL;
 	struct etcd_status st;
 	struct pull_plan *p = NULL;
+	struct lb_err e, best;
 	size_t i;
 	int r = LB_E_USAGE, tls;
 
@@ -36,19 +37,30 @@ pull_plan_discover(char *const *endpoints, size_t n_endpoints,
 	if ((tls = etcd_endpoints_tls((const char *const *)endpoints, n_endpoints,
 	    o->cacert != NULL || o->cert != NULL || o->key != NULL, err)) < 0)
 		return tls;
+	lb_err_clear(&best);
 	for (i = 0; i < n_endpoints; i++) {
-		if ((r = etcd_open(endpoints[i], o, &c, err)) == 0 &&
-		    (r = etcd_member_list(c, &ms, err)) == 0)
+		lb_err_clear(&e);
+		if ((r = etcd_open(endpoints[i], o, &c, &e)) == 0 &&
+		    (r = etcd_member_list(c, &ms, &e)) == 0)
 			break;
-		lb_err_prefix(err, "etcd %s: ", endpoints[i]);
-		/* Auth and TLS errors will not get better at the next endpoint
-		 * of the same cluster, but a down member might. */
-		log_debug("member list: %s", err->msg);
+		lb_err_prefix(&e, "etcd %s: ", endpoints[i]);
+		log_debug("member list: %s", e.msg);
+		/* A down member may be followed by one that answers; what is
+		 * reported if none does is the first error a person must act
+		 * on (a wrong password, TLS), not a down member's refusal. */
+		if (best.code == 0 || (best.code == LB_E_NET && e.code != LB_E_NET) ||
+		    r == LB_E_CANCELED)
+			best = e;
 		etcd_close(c);
 		c = NULL;
+		if (r == LB_E_CANCELED)
+			break;
 	}
-	if (ms == NULL)
+	if (ms == NULL) {
+		*err = best;
+		r = best.code != 0 ? best.code : LB_E_INTERNAL;
 		goto out;
+	}
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
 	    (p->t = calloc(ms->n, sizeof(*p->t))) == NULL) {
 		r = lb_err_set(err, LB_E_NOMEM, "out of memory");

@@ -150,6 +150,18 @@ check_fails auth_required 'etcd m[123] .*(user name is empty|permission denied|a
 
 # One member down: the others still complete, exit status 3.
 etcd_stop c1 2
+# A wrong password with a member down: the error is the authentication,
+# which a person must fix, not the down member's refusal (asked last).
+check_fails auth_wrong_password_member_down "authentication as 'root' failed" \
+    "$LIFEBOAT" pull --endpoints "$EP1,$(cat "$T/c1/m3.url"),$(cat "$T/c1/m2.url")" \
+    --out-dir "$T/auth" --user root --password-file "$T/wrong.pw"
+# The same through lifeboat backup (it discovers the members the same way).
+"$LIFEBOAT" keygen -o "$T/id.txt" >"$T/rcpt" 2>/dev/null
+printf '[global]\nrepo = file://%s/brepo\nrecipients = %s\ncatalog = %s/b.db\n[cluster:c1]\nendpoints = %s\nuser = root\npassword-file = %s\n' \
+    "$T" "$(cat "$T/rcpt")" "$T" "$EP1,$(cat "$T/c1/m3.url"),$(cat "$T/c1/m2.url")" \
+    "$T/wrong.pw" >"$T/wrongpw.conf"
+check_fails backup_wrong_password_member_down "cluster c1: etcd http://127.0.0.1:[0-9]+: authentication as 'root' failed" \
+    "$LIFEBOAT" --config "$T/wrongpw.conf" backup
 rm -f "$T/out"/*.db
 "$LIFEBOAT" pull --endpoints "$EP" --out-dir "$T/out" --user root \
     --password-file "$T/root.pw" >/dev/null 2>"$T/partial.err"
