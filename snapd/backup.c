@@ -842,7 +842,7 @@ print_results(const struct backup_result *res, const char *const *names,
     size_t n, int json)
 {
 	static const char *const outcome[] = { "complete", "partial", "failed" };
-	char db[32], st[32];
+	char db[32], pl[32], st[32];
 	size_t i;
 
 	if (json) {
@@ -868,14 +868,16 @@ print_results(const struct backup_result *res, const char *const *names,
 	for (i = 0; i < n; i++) {
 		const struct backup_result *b = &res[i];
 		lb_fmt_size(b->db_size, db, sizeof(db));
+		lb_fmt_size(b->pulled, pl, sizeof(pl));
 		lb_fmt_size(b->stored, st, sizeof(st));
+		/* db: one member's; pulled and stored: every member's, their ratio */
 		if (b->outcome == BACKUP_FAILED)
 			printf("%s: backup failed: %s\n", names[i], b->err.msg);
 		else
 			printf("%s: backup %s %s: %zu/%zu members, revision %lld, db %s, "
-			    "stored %s (ratio %.1f), %.1fs%s\n", names[i], b->backup_id,
-			    outcome[b->outcome], b->members_ok, b->members_total,
-			    (long long)b->revision, db, st,
+			    "snapshots %s stored as %s (ratio %.1f), %.1fs%s\n", names[i],
+			    b->backup_id, outcome[b->outcome], b->members_ok, b->members_total,
+			    (long long)b->revision, db, pl, st,
 			    b->stored ? (double)b->pulled / (double)b->stored : 0.0,
 			    b->seconds, b->divergent ? ", MEMBERS DIVERGE" : "");
 	}

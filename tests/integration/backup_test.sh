@@ -97,8 +97,11 @@ assert any(e["action"] == "backup" and e["outcome"] == "complete" for e in a), a
 ' "$T/audit.json"
 
 # Off a terminal, progress is logged; --quiet silences it.
-"$LIFEBOAT" --config "$T/file.conf" backup >/dev/null 2>"$T/prog.err"
+"$LIFEBOAT" --config "$T/file.conf" backup >"$T/prog.out" 2>"$T/prog.err"
 check progress_logged_off_terminal grep -q 'progress m1 .*pulled' "$T/prog.err"
+# The sizes say what they measure: one member's db, then all the
+# snapshots and what they were stored as (the ratio of those two).
+check result_line_sizes_labelled grep -Eq '^c1: backup [^ ]+ complete: 3/3 members, revision [0-9]+, db [0-9.]+ [KM]iB, snapshots [0-9.]+ [KM]iB stored as [0-9.]+ [KM]iB \(ratio [0-9.]+\), ' "$T/prog.out"
 "$LIFEBOAT" --config "$T/file.conf" backup --quiet >/dev/null 2>"$T/quiet.err"
 check quiet_is_quiet test ! -s "$T/quiet.err"
 
@@ -169,9 +172,10 @@ check_fails no_recipients 'no recipients' "$LIFEBOAT" --config "$T/bad3.conf" ba
 check no_recipients_stores_nothing test ! -e "$T/r3/c1"
 check_fails unknown_cluster 'no \[cluster:zz\] section' "$LIFEBOAT" --config "$T/file.conf" backup --cluster zz
 # Plain http beside TLS files would send the password and snapshots in clear.
-printf '[global]\nrepo = file://%s/r5\nrecipients = %s\ncatalog = %s/c5.db\n[cluster:c1]\nendpoints = %s\ncacert = %s/ca.pem\n' \
+make_certs "$T/certs"
+printf '[global]\nrepo = file://%s/r5\nrecipients = %s\ncatalog = %s/c5.db\n[cluster:c1]\nendpoints = %s\ncacert = %s/certs/ca.crt\n' \
     "$T" "$(cat "$T/rcpt1")" "$T" "$EP" "$T" >"$T/bad5.conf"
-check_fails config_http_with_cacert 'bad5.conf:5: \[cluster:c1\] etcd endpoint http://127.0.0.1:[0-9]+ is plain http but cacert' \
+check_fails config_http_with_cacert 'bad5.conf:6: \[cluster:c1\] etcd endpoint http://127.0.0.1:[0-9]+ is plain http but cacert' \
     "$LIFEBOAT" --config "$T/bad5.conf" backup
 "$LIFEBOAT" --config "$T/bad5.conf" config check >/dev/null 2>&1
 check config_http_with_cacert_exit_2 test $? -eq 2
