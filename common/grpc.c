@@ -78,8 +78,8 @@ grpc_conn_new(const char *endpoint, const struct grpc_opts *o,
 	    strncmp(endpoint, "https://", 8) == 0) {
 		c->endpoint = strndup(endpoint, n);
 	} else {
-		r = lb_err_set(err, LB_E_USAGE,
-		    "etcd endpoint %s: scheme must be http:// or https://", endpoint);
+		/* callers name the endpoint */
+		r = lb_err_set(err, LB_E_USAGE, "scheme must be http:// or https://");
 		goto out;
 	}
 	if (c->endpoint == NULL || (c->curl = curl_easy_init()) == NULL) {

@@ -71,7 +71,7 @@ check_fails out_dir_missing 'out-dir .*/nope: no such directory' \
     "$LIFEBOAT" pull --endpoints "$EP" --out-dir "$T/nope"
 check_fails unreachable_endpoint 'etcd http://127.0.0.1:[0-9]+: cannot connect: Connection refused' \
     "$LIFEBOAT" pull --endpoints "http://127.0.0.1:$(free_port)" --out-dir "$T/out"
-check_fails bad_scheme 'scheme must be http:// or https://' \
+check_fails bad_scheme '^lifeboat: error: etcd ftp://127.0.0.1:1: scheme must be http:// or https://$' \
     "$LIFEBOAT" pull --endpoints "ftp://127.0.0.1:1" --out-dir "$T/out"
 hp=$(free_port)
 python3 -m http.server "$hp" --bind 127.0.0.1 >/dev/null 2>&1 &
