@@ -35,7 +35,8 @@ pull_plan_discover(char *const *endpoints, size_t n_endpoints,
 	/* The members are reached the way the configuration reaches the
 	 * cluster: never over plain http when it says TLS. */
 	if ((tls = etcd_endpoints_tls((const char *const *)endpoints, n_endpoints,
-	    o->cacert != NULL || o->cert != NULL || o->key != NULL, err)) < 0)
+	    o != NULL && (o->cacert != NULL || o->cert != NULL || o->key != NULL),
+	    err)) < 0)
 		return tls;
 	lb_err_clear(&best);
 	for (i = 0; i < n_endpoints; i++) {
