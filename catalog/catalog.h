@@ -232,6 +232,11 @@ int cat_backup_latest(struct cat *c, const char *cluster, int status,
 /* Frees a backup from cat_backup_get/latest; NULL is fine. */
 void cat_backup_free(struct cat_backup *b);
 
+/* The bytes of every member snapshot the backup holds (the plaintext
+ * behind stored_size; db_size is one member's database), or -1 when the
+ * catalog does not know them. */
+int64_t cat_backup_snapshots_size(const struct cat_backup *b);
+
 /* Builds the JSON object the CLI prints for a backup (new reference):
  * id, cluster, status, times in RFC 3339, sizes in bytes, members, and the
  * manifest as an object when loaded.  Returns NULL when out of memory.

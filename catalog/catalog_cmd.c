@@ -167,7 +167,8 @@ open_ro(const struct lb_globals *g, const struct opts *o, struct cat **c,
 	if ((r = cfg_load(g->config_path, &cfg, err)) < 0) {
 		/* No configuration is fine for a reader, unless one was named. */
 		if (g->config_explicit || r != LB_E_NOTFOUND)
-			return r;
+			/* a named file that is missing: a configuration error */
+			return r == LB_E_NOTFOUND ? (err->code = LB_E_CONFIG) : r;
 		lb_err_clear(err);
 		return cat_open(cat_default_path(NULL), CAT_OPEN_READONLY, c, err);
 	}
@@ -232,28 +233,15 @@ opt_num(int64_t v, char *buf, size_t len)
 	return buf;
 }
 
-/* Snapshot bytes per stored byte over the member objects: db_size is one
- * member's database, stored_size all objects together. */
+/* Snapshot bytes per stored byte, over the same member objects. */
 static const char *
 ratio(const struct cat_backup *b, char *buf, size_t len)
 {
-	double db = 0, stored = 0;
-	int i;
+	int64_t snaps = cat_backup_snapshots_size(b);
 
-	for (i = 0; i < b->n_members; i++) {
-		const struct cat_member *m = &b->members[i];
-		if (m->db_size > 0 && m->stored_size > 0) {
-			db += (double)m->db_size;
-			stored += (double)m->stored_size;
-		}
-	}
-	if (!b->members_loaded && b->db_size > 0 && b->members_ok > 0) {
-		db = (double)b->db_size * b->members_ok;
-		stored = (double)b->stored_size;
-	}
-	if (db <= 0 || stored <= 0)
+	if (snaps <= 0 || b->stored_size <= 0)
 		return "-";
-	snprintf(buf, len, "%.2fx", db / stored);
+	snprintf(buf, len, "%.2fx", (double)snaps / (double)b->stored_size);
 	return buf;
 }
 
@@ -300,14 +288,18 @@ list_row(const struct cat_backup *b, void *arg)
 		json_decref(o);
 		return r < 0 ? lb_err_set(x->err, LB_E_NOMEM, "out of memory") : 0;
 	}
+	/* SNAPSHOTS and STORED are both over every member object of the
+	 * backup, so RATIO is one divided by the other; one member's database
+	 * size is in 'catalog show'. */
 	if (x->count++ == 0)
 		printf("%-28s %-19s %-12s %-7s %10s %10s %10s %6s %-8s %s\n", "ID", "STARTED",
-		    "CLUSTER", "MEMBERS", "REVISION", "DB SIZE", "STORED", "RATIO", "STATUS",
+		    "CLUSTER", "MEMBERS", "REVISION", "SNAPSHOTS", "STORED", "RATIO", "STATUS",
 		    "VERIFIED");
 	snprintf(mem, sizeof(mem), "%d/%d", b->members_ok, b->members_total);
 	printf("%-28s %-19s %-12s %-7s %10s %10s %10s %6s %-8s %s%s%s\n", b->id,
 	    human_time(b->started_at, t1, sizeof(t1)), b->cluster, mem,
-	    opt_num(b->revision, n1, sizeof(n1)), human_size(b->db_size, s1, sizeof(s1)),
+	    opt_num(b->revision, n1, sizeof(n1)),
+	    human_size(cat_backup_snapshots_size(b), s1, sizeof(s1)),
 	    human_size(b->stored_size, s2, sizeof(s2)),
 	    ratio(b, rt, sizeof(rt)), cat_status_name(b->status),
 	    human_time(b->verified_at, t2, sizeof(t2)),
@@ -401,9 +393,11 @@ show_human(const struct cat_backup *b)
 		    (long long)(b->finished_at - b->started_at));
 	printf("host       %s\n", b->host ? b->host : "-");
 	printf("revision   %s\n", opt_num(b->revision, n1, sizeof(n1)));
-	printf("size       %s, stored %s (ratio %s)\n", human_size(b->db_size, s1, sizeof(s1)),
-	    human_size(b->stored_size, s2, sizeof(s2)),
-	    ratio(b, rt, sizeof(rt)));
+	printf("db size    %s (one member's database)\n",
+	    human_size(b->db_size, s1, sizeof(s1)));
+	printf("stored     %s of member snapshots as %s (ratio %s)\n",
+	    human_size(cat_backup_snapshots_size(b), s1, sizeof(s1)),
+	    human_size(b->stored_size, s2, sizeof(s2)), ratio(b, rt, sizeof(rt)));
 	if (b->verified_at >= 0)
 		printf("verified   %s %s%s%s\n", cat_time_format(b->verified_at, t, sizeof(t)),
 		    b->verify_status ? b->verify_status : "", b->verify_detail ? ": " : "",

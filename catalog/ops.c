@@ -37,8 +37,12 @@ ops_open(const struct lb_globals *g, const char *catalog_flag, unsigned need,
 	int r;
 
 	memset(e, 0, sizeof(*e));
-	if ((r = cfg_load(g->config_path, &e->own_cfg, err)) < 0)
+	if ((r = cfg_load(g->config_path, &e->own_cfg, err)) < 0) {
+		/* no configuration is a configuration error (exit 2) */
+		if (r == LB_E_NOTFOUND)
+			r = err->code = LB_E_CONFIG;
 		return r;
+	}
 	e->cfg = e->own_cfg;
 	/* As list/show/audit: the flag, then $LIFEBOAT_CATALOG; then the
 	 * configuration, which those read-only commands do not load. */

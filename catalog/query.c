@@ -378,6 +378,21 @@ j_time(int64_t t)
 	return t >= 0 ? json_string(cat_time_format(t, buf, sizeof(buf))) : json_null();
 }
 
+int64_t
+cat_backup_snapshots_size(const struct cat_backup *b)
+{
+	int64_t sum = 0;
+	int i;
+
+	/* the members that were stored: stored_size sums the same ones */
+	for (i = 0; i < b->n_members; i++)
+		if (b->members[i].db_size > 0 && b->members[i].stored_size > 0)
+			sum += b->members[i].db_size;
+	if (!b->members_loaded && b->db_size > 0 && b->members_ok > 0)
+		sum = b->db_size * b->members_ok;
+	return sum > 0 ? sum : -1;
+}
+
 static json_t *
 member_json(const struct cat_member *m)
 {
@@ -402,6 +417,7 @@ void *
 cat_backup_to_json(const struct cat_backup *b)
 {
 	json_t *o, *arr, *mf;
+	int64_t snaps;
 	int i;
 
 	o = json_pack("{s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:i, s:i, s:o, s:o, "
@@ -425,6 +441,13 @@ cat_backup_to_json(const struct cat_backup *b)
 	    "host", j_str(b->host));
 	if (o == NULL)
 		return NULL;
+	/* added beside db_size (one member's database) and stored_size (all
+	 * objects): the plaintext behind stored_size, and their ratio */
+	snaps = cat_backup_snapshots_size(b);
+	if (json_object_set_new(o, "snapshots_size", j_int(snaps)) < 0 ||
+	    json_object_set_new(o, "ratio", snaps > 0 && b->stored_size > 0 ?
+	    json_real((double)snaps / (double)b->stored_size) : json_null()) < 0)
+		goto fail;
 	if (b->members_loaded) {
 		if ((arr = json_array()) == NULL || json_object_set_new(o, "members", arr) < 0)
 			goto fail;

@@ -109,6 +109,29 @@ lb_fmt_size(uint64_t bytes, char *out, size_t cap)
 }
 
 void
+lb_fmt_when(int64_t t, int64_t now, char *out, size_t cap)
+{
+	int64_t d = now >= t ? now - t : t - now;
+	char date[32] = "?", ago[32];
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) != NULL)
+		strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm);
+	if (d < 120)
+		snprintf(ago, sizeof(ago), "%lld s", (long long)d);
+	else if (d < 2 * 3600)
+		snprintf(ago, sizeof(ago), "%lld min", (long long)(d / 60));
+	else if (d < 2 * 86400)
+		snprintf(ago, sizeof(ago), "%lld h", (long long)(d / 3600));
+	else
+		snprintf(ago, sizeof(ago), "%lld d", (long long)(d / 86400));
+	snprintf(out, cap, "%s, %s%s", date, now >= t ? "" : "in ", ago);
+	if (now >= t)
+		snprintf(out + strlen(out), cap - strlen(out), " ago");
+}
+
+void
 lb_hex(const uint8_t *bytes, size_t len, char *out)
 {
 	static const char digits[] = "0123456789abcdef";

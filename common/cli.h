@@ -46,6 +46,10 @@ void lb_cancel_on_signals(void);
 /* "1.5 GiB", "512 B": sizes for people (JSON output keeps bytes). */
 void lb_fmt_size(uint64_t bytes, char *out, size_t cap);
 
+/* "2026-11-30 10:04 UTC, 2 h ago": a moment for people, against now
+ * ("in 5 min" when it is ahead). */
+void lb_fmt_when(int64_t t, int64_t now, char *out, size_t cap);
+
 /* Seconds on the monotonic clock: for durations and rates, never dates. */
 double lb_mono_now(void);
 

@@ -13,8 +13,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "etcd.h"
 #include "log.h"
 #include "zstd_filter.h"
 
@@ -1061,11 +1063,28 @@ is_set(const struct section *s, const char *key)
 	return s->v[find_opt(key)].line > 0;
 }
 
+/* Plain http endpoints where the section asks for TLS (or beside https
+ * ones) would carry the password and the snapshots in clear. */
+static int
+check_endpoints_tls(struct parser *p, const struct section *s)
+{
+	const struct val *ep = &s->v[find_opt("endpoints")];
+	struct lb_err e;
+
+	if (ep->n_items == 0 || etcd_endpoints_tls((const char *const *)ep->items,
+	    ep->n_items, is_set(s, "cacert") || is_set(s, "cert") || is_set(s, "key"),
+	    &e) >= 0)
+		return 0;
+	p->line = ep->line;
+	return perr(p, "[cluster:%s] %s", s->name, e.msg);
+}
+
 /* What one option cannot say alone: required options, pairs. */
 static int
 check_section(struct parser *p, struct section *s, enum opt_section sec)
 {
 	size_t i;
+	int r;
 
 	p->line = s->line;
 	for (i = 0; i < N_OPTS; i++) {
@@ -1083,6 +1102,8 @@ check_section(struct parser *p, struct section *s, enum opt_section sec)
 			    is_set(s, "cert") ? "cert" : "key", is_set(s, "cert") ? "key" : "cert");
 		if (is_set(s, "password-file") && !is_set(s, "user"))
 			return perr(p, "[cluster:%s] sets password-file without user", s->name);
+		if ((r = check_endpoints_tls(p, s)) < 0)
+			return r;
 	}
 	return 0;
 }
@@ -1157,6 +1178,7 @@ out:
 int
 cfg_load(const char *path, struct cfg **out, struct lb_err *err)
 {
+	struct stat st;
 	FILE *fp = NULL;
 	char *buf = NULL;
 	size_t n;
@@ -1166,6 +1188,13 @@ cfg_load(const char *path, struct cfg **out, struct lb_err *err)
 	if ((fp = fopen(path, "re")) == NULL) {
 		r = lb_err_sys(err, errno == ENOENT ? LB_E_NOTFOUND : LB_E_IO, errno,
 		    "cannot read configuration %s", path);
+		goto out;
+	}
+	/* a directory opens, then fails to read: it is the wrong path given,
+	 * a configuration error like a missing file (a pipe is fine) */
+	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		r = lb_err_set(err, LB_E_CONFIG, "configuration %s is a directory "
+		    "(hint: --config names the file, e.g. %s/lifeboat.conf)", path, path);
 		goto out;
 	}
 	if ((buf = malloc(CFG_FILE_MAX + 1)) == NULL) {

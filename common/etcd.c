@@ -16,6 +16,7 @@
 
 struct etcd_client {
 	struct grpc_conn *conn;
+	char *user;                /* for messages; NULL without auth */
 };
 
 /* ResponseHeader */
@@ -113,6 +114,62 @@ out:
 	return r;
 }
 
+static int
+is_https(const char *url)
+{
+	return strncmp(url, "https://", 8) == 0;
+}
+
+int
+etcd_endpoints_tls(const char *const *endpoints, size_t n, int tls_files,
+    struct lb_err *err)
+{
+	const char *plain = NULL, *tls = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (is_https(endpoints[i]))
+			tls = tls != NULL ? tls : endpoints[i];
+		else
+			plain = plain != NULL ? plain : endpoints[i];
+	}
+	if (plain != NULL && tls != NULL)
+		return lb_err_set(err, LB_E_CONFIG, "etcd endpoints mix plain http (%s) "
+		    "and https (%s): the password and snapshots would cross the network "
+		    "in clear on the first (hint: https:// for every endpoint)", plain, tls);
+	if (plain != NULL && tls_files)
+		return lb_err_set(err, LB_E_CONFIG, "etcd endpoint %s is plain http but "
+		    "cacert, cert or key is set: the password and snapshots would cross "
+		    "the network in clear (hint: https://)", plain);
+	return tls != NULL;
+}
+
+const char *
+etcd_member_url(const struct etcd_member *m, int tls, struct lb_err *err)
+{
+	size_t i;
+
+	if (m->n_client_urls == 0) {
+		lb_err_set(err, LB_E_NOTFOUND, "member has no client URL (not started yet?)");
+		return NULL;
+	}
+	for (i = 0; !tls && i < m->n_client_urls; i++)
+		if (strncmp(m->client_urls[i], "http://", 7) == 0)
+			return m->client_urls[i];
+	/* TLS where plain http was configured leaks nothing: take it. */
+	for (i = 0; i < m->n_client_urls; i++)
+		if (is_https(m->client_urls[i]))
+			return m->client_urls[i];
+	if (!tls)
+		return m->client_urls[0];
+	lb_err_set(err, LB_E_TLS, "member advertises no https client URL (only %s%s) "
+	    "while the configured endpoints use https: not sending the password or "
+	    "taking the snapshot in clear (hint: add an https URL to the member's "
+	    "--advertise-client-urls)", m->client_urls[0],
+	    m->n_client_urls > 1 ? ", ..." : "");
+	return NULL;
+}
+
 int
 etcd_open(const char *endpoint, const struct etcd_opts *o,
     struct etcd_client **out, struct lb_err *err)
@@ -134,6 +191,10 @@ etcd_open(const char *endpoint, const struct etcd_opts *o,
 	}
 	if ((r = grpc_conn_new(endpoint, &go, &c->conn, err)) < 0)
 		goto out;
+	if (o != NULL && o->user != NULL && (c->user = strdup(o->user)) == NULL) {
+		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
+		goto out;
+	}
 	if (o != NULL && o->user != NULL &&
 	    (r = authenticate(c, o->user, o->password, err)) < 0)
 		goto out;
@@ -150,6 +211,7 @@ etcd_close(struct etcd_client *c)
 	if (c == NULL)
 		return;
 	grpc_conn_free(c->conn);
+	free(c->user);
 	free(c);
 }
 
@@ -353,6 +415,25 @@ etcd_members_free(struct etcd_members *m)
 	free(m);
 }
 
+/* etcd lets only users with the root role call Snapshot and HashKV, and
+ * refuses the others with grpc-status 2 "auth: permission denied", which
+ * says nothing of the role: say it. */
+static int
+root_role_needed(const struct etcd_client *c, const char *what, int r,
+    struct lb_err *err)
+{
+	if ((r != LB_E_REMOTE && r != LB_E_AUTH) ||
+	    strstr(err->msg, "permission denied") == NULL)
+		return r;
+	if (c->user != NULL)
+		return lb_err_set(err, LB_E_AUTH, "permission denied: %s needs an etcd "
+		    "user with the root role, and '%s' has not got it (hint: etcdctl "
+		    "user grant-role %s root)", what, c->user, c->user);
+	return lb_err_set(err, LB_E_AUTH, "permission denied: %s needs the root "
+	    "role, and the user of this connection (the client certificate's common "
+	    "name) has not got it (hint: grant it the root role, or set user)", what);
+}
+
 struct snap_state {
 	struct flt *dest;
 	struct etcd_snapshot_info *info;
@@ -398,8 +479,9 @@ etcd_snapshot(struct etcd_client *c, struct flt *dest,
 	memset(info, 0, sizeof(*info));
 	s.dest = dest;
 	s.info = info;
-	return grpc_call(c->conn, "/etcdserverpb.Maintenance/Snapshot", NULL, 0, 1,
-	    on_snapshot_msg, &s, err);
+	return root_role_needed(c, "a snapshot", grpc_call(c->conn,
+	    "/etcdserverpb.Maintenance/Snapshot", NULL, 0, 1, on_snapshot_msg, &s, err),
+	    err);
 }
 
 int
@@ -421,8 +503,10 @@ etcd_hashkv(struct etcd_client *c, int64_t rev, uint32_t *hash,
 	if (rev > 0)
 		pb_put_varint_field(&w, 1, (uint64_t)rev);
 	if ((r = grpc_unary(c->conn, "/etcdserverpb.Maintenance/HashKV", req, w.len,
-	    &resp, &len, err)) < 0)
+	    &resp, &len, err)) < 0) {
+		r = root_role_needed(c, "HashKV", r, err);
 		goto out;
+	}
 	pb_reader_init(&rd, resp, len);
 	while ((k = pb_next(&rd, &f)) > 0) {
 		if (f.num == 1 && f.wire == PB_BYTES)

@@ -68,6 +68,24 @@ struct etcd_snapshot_info {
 	int64_t header_revision;   /* revision in the response header, if any */
 };
 
+/* Whether the endpoints of one cluster speak TLS: 1 when they are all
+ * https://, 0 when they are all plain (http:// or no scheme).  An http
+ * endpoint beside an https one, or beside TLS files (tls_files: cacert,
+ * cert or key given), is LB_E_CONFIG: the password, the token and the
+ * snapshots would cross the network in clear where the configuration
+ * asks for TLS. */
+int etcd_endpoints_tls(const char *const *endpoints, size_t n, int tls_files,
+    struct lb_err *err);
+
+/* The client URL of member m that matches the configured endpoints'
+ * transport (tls from etcd_endpoints_tls): with TLS its first https://
+ * URL, never an http:// one; without, its first http:// URL, else its
+ * first https:// one (no secret can leak over TLS).  NULL with err set
+ * (LB_E_TLS, or LB_E_NOTFOUND for a member without client URLs) when it
+ * has none that fits. */
+const char *etcd_member_url(const struct etcd_member *m, int tls,
+    struct lb_err *err);
+
 /* Opens a client to endpoint and, when o->user is set, authenticates
  * (Auth.Authenticate) so later calls carry the token.  The client keeps
  * its own copies of what it needs from o (except o->cancel), so o need

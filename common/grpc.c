@@ -18,6 +18,9 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #define UNARY_TIMEOUT_S 60L
 #define GRPC_MESSAGE_MAX 256
@@ -86,8 +89,8 @@ grpc_conn_new(const char *endpoint, const struct grpc_opts *o,
 	    strncmp(endpoint, "https://", 8) == 0) {
 		c->endpoint = strndup(endpoint, n);
 	} else {
-		r = lb_err_set(err, LB_E_USAGE,
-		    "etcd endpoint %s: scheme must be http:// or https://", endpoint);
+		/* callers name the endpoint */
+		r = lb_err_set(err, LB_E_USAGE, "scheme must be http:// or https://");
 		goto out;
 	}
 	if (c->endpoint == NULL || (c->curl = curl_easy_init()) == NULL) {
@@ -331,6 +334,47 @@ status_code(int grpc_status, const char *msg)
 	return LB_E_REMOTE;
 }
 
+/* The issuer of the first certificate in a PEM file, "" if unreadable. */
+static void
+cert_issuer(const char *path, char *out, size_t cap)
+{
+	X509 *x = NULL;
+	FILE *fp;
+
+	out[0] = '\0';
+	if ((fp = fopen(path, "re")) == NULL)
+		return;
+	x = PEM_read_X509(fp, NULL, NULL, NULL);
+	fclose(fp);
+	ERR_clear_error();
+	if (x != NULL)
+		X509_NAME_oneline(X509_get_issuer_name(x), out, (int)cap);
+	X509_free(x);
+}
+
+/* An https connection that died before any HTTP answer.  With TLS 1.3 a
+ * server checks the client's certificate after the client considers the
+ * handshake done, so its refusal (an alert, or a reset when the request
+ * was already on its way) arrives as a failed read or write of the
+ * request: that, and not a non-etcd peer, is what it means here. */
+static int
+tls_refused(struct call *k, const char *detail)
+{
+	const struct grpc_opts *o = &k->conn->opts;
+	char issuer[256];
+
+	if (o->cert == NULL)
+		return lb_err_set(k->err, LB_E_TLS, "tls handshake failed: the server "
+		    "requires a client certificate and none was given, so it closed the "
+		    "connection: %s (hint: cert and key)", detail);
+	cert_issuer(o->cert, issuer, sizeof(issuer));
+	return lb_err_set(k->err, LB_E_TLS, "tls handshake failed: the server "
+	    "refused the client certificate %s%s%s%s and closed the connection: %s "
+	    "(hint: the members accept only client certificates signed by a CA in "
+	    "their --trusted-ca-file)", o->cert, issuer[0] != '\0' ? " (issued by " : "",
+	    issuer, issuer[0] != '\0' ? ")" : "", detail);
+}
+
 /* Turns a libcurl failure into a message that names the cause. */
 static int
 curl_failure(struct call *k, CURLcode cc)
@@ -374,11 +418,8 @@ curl_failure(struct call *k, CURLcode cc)
 	case CURLE_PARTIAL_FILE:
 	case CURLE_GOT_NOTHING:
 	case CURLE_SEND_ERROR:
-		if (!k->checked && strncmp(c->endpoint, "https", 5) == 0 &&
-		    (cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR))
-			return lb_err_set(k->err, LB_E_TLS,
-			    "connection closed during tls setup: %s "
-			    "(hint: the server may require a client certificate)", detail);
+		if (!k->checked && strncmp(c->endpoint, "https", 5) == 0)
+			return tls_refused(k, detail);
 		if (!k->checked)
 			return lb_err_set(k->err, LB_E_PROTO,
 			    "no HTTP/2 gRPC answer: %s (hint: is this an etcd client URL?)",

@@ -86,6 +86,7 @@ manifest_new(void)
 
 	if (m == NULL)
 		return NULL;
+	m->consistent = -1;
 	if ((m->compression = strdup("zstd")) == NULL ||
 	    (m->encryption = strdup("age-v1")) == NULL ||
 	    (m->lifeboat_version = strdup(LB_VERSION)) == NULL) {
@@ -191,7 +192,8 @@ manifest_to_json(const struct manifest *m, char **out, struct lb_err *err)
 			json_object_set_new(hashes, mm->name, json_integer(mm->hashkv));
 	}
 	json_object_set_new(cons, "revision", json_integer(m->consistency_revision));
-	json_object_set_new(cons, "consistent", json_boolean(m->consistent));
+	json_object_set_new(cons, "consistent", m->consistent < 0 ? json_null() :
+	    json_boolean(m->consistent));
 	json_object_set_new(cons, "hashes", hashes);
 	hashes = NULL;
 	json_object_set_new(cons, "error", m->consistency_error != NULL ?
@@ -396,6 +398,7 @@ manifest_parse(const char *json, size_t len, struct manifest **out,
 		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 		goto out;
 	}
+	m->consistent = -1;
 	if ((r = get_fields(root, m, backup_fields, NFIELDS(backup_fields), 1, "",
 	    err)) < 0)
 		goto out;
@@ -430,7 +433,8 @@ manifest_parse(const char *json, size_t len, struct manifest **out,
 	v = json_object_get(root, "consistency");
 	if (json_is_object(v)) {
 		m->consistency_revision = json_integer_value(json_object_get(v, "revision"));
-		m->consistent = json_is_true(json_object_get(v, "consistent"));
+		json_t *cv = json_object_get(v, "consistent");
+		m->consistent = json_is_boolean(cv) ? json_is_true(cv) : -1;
 		const char *ce = json_string_value(json_object_get(v, "error"));
 		if (ce != NULL && (m->consistency_error = strdup(ce)) == NULL)
 			goto nomem;

@@ -68,7 +68,9 @@ struct manifest {
 	char **recipients;         /* fingerprints */
 	size_t n_recipients;
 	int64_t consistency_revision;   /* 0: not checked */
-	int consistent;                 /* 1 if every HashKV agreed */
+	int consistent;                 /* 1 if every HashKV agreed, 0 if
+	                                 * they differ, -1 not compared
+	                                 * ("consistent": null) */
 	char *consistency_error;        /* why it could not be checked */
 	struct manifest_member *members;
 	size_t n_members;

@@ -287,7 +287,8 @@ load_cfg(const struct lb_globals *g, const struct opts *o, struct cfg **out,
 	*out = NULL;
 	r = cfg_load(g->config_path, &file, err);
 	if (r < 0 && !(r == LB_E_NOTFOUND && !g->config_explicit && o->repo != NULL))
-		return r;
+		/* no configuration is a configuration error (exit 2) */
+		return r == LB_E_NOTFOUND ? (err->code = LB_E_CONFIG) : r;
 	if (o->repo == NULL) {
 		*out = file;
 		return 0;

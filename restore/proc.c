@@ -301,6 +301,54 @@ restore_dir_prepare(const char *dir, int force, char *moved_to, size_t cap,
 
 /* ---- child processes -------------------------------------------------------- */
 
+/* The environment of etcd and its restore tool: an allow-list, not
+ * lifeboat's own environment.  Ours holds secrets (AWS_SECRET_ACCESS_KEY,
+ * AWS_SESSION_TOKEN, LIFEBOAT_ETCD_PASSWORD_*, whatever a wrapper adds)
+ * that a long-running etcd would keep readable in /proc/PID/environ for
+ * its whole life; a deny-list misses the next new one.  Kept: what finds
+ * programs and files (PATH, HOME, TMPDIR, USER, LOGNAME), time and
+ * language (TZ, LANG, LANGUAGE, LC_*), the Go runtime's tuning
+ * (GOMAXPROCS, GOMEMLIMIT, GOGC) and ETCD_UNSUPPORTED_ARCH, which etcd
+ * reads itself even with a config file.  Other ETCD_* are not passed:
+ * etcd takes its whole configuration from the file restore writes and
+ * ignores them then.  ETCDCTL_API=3 is set, so an etcdctl restore tool
+ * speaks v3 whatever the caller's shell says.  The pointers are
+ * environ's own (posix_spawn copies them); free only the array. */
+static char **
+child_env(void)
+{
+	static const char *const keep[] = { "PATH", "HOME", "TMPDIR", "USER",
+	    "LOGNAME", "TZ", "LANG", "LANGUAGE", "GOMAXPROCS", "GOMEMLIMIT", "GOGC",
+	    "ETCD_UNSUPPORTED_ARCH" };
+	static char api[] = "ETCDCTL_API=3";
+	size_t n = 0, k = 0, i, len;
+	char **env;
+
+	while (environ != NULL && environ[n] != NULL)
+		n++;
+	if ((env = calloc(n + 2, sizeof(*env))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		const char *e = environ[i], *eq = strchr(e, '=');
+		size_t j;
+
+		if (eq == NULL)
+			continue;
+		len = (size_t)(eq - e);
+		if (len > 3 && strncmp(e, "LC_", 3) == 0) {
+			env[k++] = environ[i];
+			continue;
+		}
+		for (j = 0; j < sizeof(keep) / sizeof(keep[0]); j++)
+			if (strlen(keep[j]) == len && strncmp(e, keep[j], len) == 0) {
+				env[k++] = environ[i];
+				break;
+			}
+	}
+	env[k] = api;
+	return env;
+}
+
 /* Runs argv with stdin from /dev/null and stdout+stderr to log_path (or
  * to a pipe when capture is not NULL, read back into capture). */
 static int
@@ -309,8 +357,11 @@ spawn(char *const argv[], const char *log_path, int setsid_, pid_t *pid,
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
+	char **env;
 	int rc;
 
+	if ((env = child_env()) == NULL)
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&at);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -319,9 +370,10 @@ spawn(char *const argv[], const char *log_path, int setsid_, pid_t *pid,
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
 	if (setsid_)
 		posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID);
-	rc = posix_spawnp(pid, argv[0], &fa, &at, argv, environ);
+	rc = posix_spawnp(pid, argv[0], &fa, &at, argv, env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
+	free(env);
 	if (rc != 0)
 		return lb_err_sys(err, rc == ENOENT ? LB_E_NOTFOUND : LB_E_IO, rc,
 		    "cannot run %s", argv[0]);

@@ -309,7 +309,10 @@ hashkv_round(struct hashkv_job *jobs, size_t n, struct lb_err *err)
 
 /* HashKV at one revision every member has, compared across members:
  * etcd has shipped data-inconsistency bugs, and a backup is where people
- * should learn of one.  With a single member there is nothing to compare. */
+ * should learn of one.  A single member's HashKV is recorded too (restore
+ * checks the restored data against it): in a one-member cluster nothing
+ * can diverge, so it is consistent; one member answering of several is
+ * not a comparison ("consistent": null). */
 static void
 check_consistency(struct run *run, const struct etcd_opts *o,
     struct manifest *mf, struct backup_result *res)
@@ -328,7 +331,7 @@ check_consistency(struct run *run, const struct etcd_opts *o,
 		jobs[n].opts = o;
 		idx[n++] = i;
 	}
-	if (n < 2)
+	if (n == 0)
 		return;
 	if (hashkv_round(jobs, n, &err) < 0)
 		goto fail;
@@ -347,7 +350,7 @@ check_consistency(struct run *run, const struct etcd_opts *o,
 			differ++;
 	}
 	mf->consistency_revision = rev;
-	mf->consistent = differ == 0;
+	mf->consistent = n >= 2 || p->n == 1 ? differ == 0 : -1;
 	if (differ > 0) {
 		res->divergent = 1;
 		log_error("cluster %s: members DIVERGE: HashKV at revision %lld differs "
@@ -464,8 +467,9 @@ lock_cluster(const struct cfg *c, const char *cluster, int *fd,
 		close(*fd);
 		*fd = -1;
 		if (e == EWOULDBLOCK)
-			return lb_err_set(err, LB_E_BUSY, "cluster %s: another backup of "
-			    "it is running on this machine (lock %s)", cluster, path);
+			/* callers name the cluster already */
+			return lb_err_set(err, LB_E_BUSY, "another backup of this cluster "
+			    "is running on this machine (lock %s held)", path);
 		return lb_err_sys(err, LB_E_IO, e, "lock %s", path);
 	}
 	return 0;
@@ -767,7 +771,9 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 		res->stored += run.m[i].stored_size;
 		if (run.plan->t[i].rc != 0) {
 			log_error("%s", run.plan->t[i].err.msg);
-			if (res->err.code == 0)
+			/* the error to act on (auth, TLS) before a down member's */
+			if (res->err.code == 0 || (res->err.code == LB_E_NET &&
+			    run.plan->t[i].err.code != LB_E_NET))
 				res->err = run.plan->t[i].err;
 		}
 	}
@@ -938,7 +944,7 @@ print_results(const struct backup_result *res, const char *const *names,
     size_t n, int json)
 {
 	static const char *const outcome[] = { "complete", "partial", "failed" };
-	char db[32], st[32];
+	char db[32], pl[32], st[32];
 	size_t i;
 
 	if (json) {
@@ -964,14 +970,16 @@ print_results(const struct backup_result *res, const char *const *names,
 	for (i = 0; i < n; i++) {
 		const struct backup_result *b = &res[i];
 		lb_fmt_size(b->db_size, db, sizeof(db));
+		lb_fmt_size(b->pulled, pl, sizeof(pl));
 		lb_fmt_size(b->stored, st, sizeof(st));
+		/* db: one member's; pulled and stored: every member's, their ratio */
 		if (b->outcome == BACKUP_FAILED)
 			printf("%s: backup failed: %s\n", names[i], b->err.msg);
 		else
 			printf("%s: backup %s %s: %zu/%zu members, revision %lld, db %s, "
-			    "stored %s (ratio %.1f), %.1fs%s\n", names[i], b->backup_id,
-			    outcome[b->outcome], b->members_ok, b->members_total,
-			    (long long)b->revision, db, st,
+			    "snapshots %s stored as %s (ratio %.1f), %.1fs%s\n", names[i],
+			    b->backup_id, outcome[b->outcome], b->members_ok, b->members_total,
+			    (long long)b->revision, db, pl, st,
 			    b->stored ? (double)b->pulled / (double)b->stored : 0.0,
 			    b->seconds, b->divergent ? ", MEMBERS DIVERGE" : "");
 	}

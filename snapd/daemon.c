@@ -907,9 +907,14 @@ render(void *arg, const char *path, char **body, unsigned *status)
 				continue;
 			at = overdue_at(d, cs);
 			if (now > at) {
-				bprintf(&b, "cluster %s: no complete backup since %lld "
-				    "(overdue since %lld)\n", cs->name, (long long)cs->health_base,
-				    (long long)at);
+				char since[64], due[64];
+
+				/* health_base: the last complete or partial backup,
+				 * or the daemon's start when there was none since */
+				lb_fmt_when(cs->health_base, now, since, sizeof(since));
+				lb_fmt_when(at, now, due, sizeof(due));
+				bprintf(&b, "cluster %s: no backup since %s (overdue since "
+				    "%s)\n", cs->name, since, due);
 				bad++;
 			}
 		}

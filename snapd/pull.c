@@ -25,25 +25,43 @@ pull_plan_discover(char *const *endpoints, size_t n_endpoints,
 	struct etcd_client *c = NULL;
 	struct etcd_status st;
 	struct pull_plan *p = NULL;
+	struct lb_err e, best;
 	size_t i;
-	int r = LB_E_USAGE;
+	int r = LB_E_USAGE, tls;
 
 	*out = NULL;
 	if (n_endpoints == 0)
 		return lb_err_set(err, LB_E_USAGE, "no etcd endpoints given");
+	/* The members are reached the way the configuration reaches the
+	 * cluster: never over plain http when it says TLS. */
+	if ((tls = etcd_endpoints_tls((const char *const *)endpoints, n_endpoints,
+	    o != NULL && (o->cacert != NULL || o->cert != NULL || o->key != NULL),
+	    err)) < 0)
+		return tls;
+	lb_err_clear(&best);
 	for (i = 0; i < n_endpoints; i++) {
-		if ((r = etcd_open(endpoints[i], o, &c, err)) == 0 &&
-		    (r = etcd_member_list(c, &ms, err)) == 0)
+		lb_err_clear(&e);
+		if ((r = etcd_open(endpoints[i], o, &c, &e)) == 0 &&
+		    (r = etcd_member_list(c, &ms, &e)) == 0)
 			break;
-		lb_err_prefix(err, "etcd %s: ", endpoints[i]);
-		/* Auth and TLS errors will not get better at the next endpoint
-		 * of the same cluster, but a down member might. */
-		log_debug("member list: %s", err->msg);
+		lb_err_prefix(&e, "etcd %s: ", endpoints[i]);
+		log_debug("member list: %s", e.msg);
+		/* A down member may be followed by one that answers; what is
+		 * reported if none does is the first error a person must act
+		 * on (a wrong password, TLS), not a down member's refusal. */
+		if (best.code == 0 || (best.code == LB_E_NET && e.code != LB_E_NET) ||
+		    r == LB_E_CANCELED)
+			best = e;
 		etcd_close(c);
 		c = NULL;
+		if (r == LB_E_CANCELED)
+			break;
 	}
-	if (ms == NULL)
+	if (ms == NULL) {
+		*err = best;
+		r = best.code != 0 ? best.code : LB_E_INTERNAL;
 		goto out;
+	}
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
 	    (p->t = calloc(ms->n, sizeof(*p->t))) == NULL) {
 		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
@@ -55,14 +73,18 @@ pull_plan_discover(char *const *endpoints, size_t n_endpoints,
 	for (i = 0; i < ms->n; i++) {
 		const struct etcd_member *m = &ms->v[i];
 		struct pull_target *t = &p->t[p->n++];
+		const char *url;
 
 		t->id = m->id;
 		etcd_id_str(m->id, t->id_hex);
 		t->is_learner = m->is_learner;
 		t->is_leader = m->id == p->leader;
 		t->name = strdup(m->name[0] != '\0' ? m->name : t->id_hex);
-		t->endpoint = m->n_client_urls > 0 ? strdup(m->client_urls[0]) : NULL;
-		if (t->name == NULL || (m->n_client_urls > 0 && t->endpoint == NULL)) {
+		/* No URL that fits: this member fails with t->err, the others
+		 * are still pulled. */
+		url = etcd_member_url(m, tls, &t->err);
+		t->endpoint = url != NULL ? strdup(url) : NULL;
+		if (t->name == NULL || (url != NULL && t->endpoint == NULL)) {
 			r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 			goto out;
 		}
@@ -111,12 +133,13 @@ pull_one(struct run_ctx *ctx, size_t i)
 	int r;
 
 	clock_gettime(CLOCK_REALTIME, &t->started);
-	lb_err_clear(&t->err);
 	if (t->endpoint == NULL) {
-		r = lb_err_set(&t->err, LB_E_NOTFOUND,
-		    "member has no client URL (not started yet?)");
+		/* discovery said why */
+		r = t->err.code != 0 ? t->err.code : lb_err_set(&t->err, LB_E_NOTFOUND,
+		    "member has no client URL");
 		goto out;
 	}
+	lb_err_clear(&t->err);
 	if ((r = etcd_open(t->endpoint, ctx->opts, &c, &t->err)) < 0 ||
 	    (r = etcd_status(c, &t->status, &t->err)) < 0)
 		goto out;
@@ -143,9 +166,10 @@ out:
 	etcd_close(c);
 	clock_gettime(CLOCK_REALTIME, &t->finished);
 	t->rc = r;
-	if (r < 0)
-		lb_err_prefix(&t->err, "etcd %s (%s): ", t->name,
-		    t->endpoint != NULL ? t->endpoint : "no client URL");
+	if (r < 0 && t->endpoint != NULL)
+		lb_err_prefix(&t->err, "etcd %s (%s): ", t->name, t->endpoint);
+	else if (r < 0)
+		lb_err_prefix(&t->err, "etcd %s: ", t->name);
 }
 
 static void *
@@ -451,6 +475,11 @@ pull_cmd(const struct lb_globals *g, int argc, char **argv)
 	}
 	if ((eps = split_list(endpoints, &n_eps)) == NULL || n_eps == 0) {
 		log_error("--endpoints: no endpoint given");
+		goto out;
+	}
+	if (etcd_endpoints_tls((const char *const *)eps, n_eps, o.cacert != NULL ||
+	    o.cert != NULL || o.key != NULL, &err) < 0) {
+		log_error("%s", err.msg);
 		goto out;
 	}
 	if (resolve_password(o.user, password_file, &password, &err) < 0) {

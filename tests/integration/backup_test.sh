@@ -97,10 +97,40 @@ assert any(e["action"] == "backup" and e["outcome"] == "complete" for e in a), a
 ' "$T/audit.json"
 
 # Off a terminal, progress is logged; --quiet silences it.
-"$LIFEBOAT" --config "$T/file.conf" backup >/dev/null 2>"$T/prog.err"
+"$LIFEBOAT" --config "$T/file.conf" backup >"$T/prog.out" 2>"$T/prog.err"
 check progress_logged_off_terminal grep -q 'progress m1 .*pulled' "$T/prog.err"
+# The sizes say what they measure: one member's db, then all the
+# snapshots and what they were stored as (the ratio of those two).
+check result_line_sizes_labelled grep -Eq '^c1: backup [^ ]+ complete: 3/3 members, revision [0-9]+, db [0-9.]+ [KM]iB, snapshots [0-9.]+ [KM]iB stored as [0-9.]+ [KM]iB \(ratio [0-9.]+\), ' "$T/prog.out"
 "$LIFEBOAT" --config "$T/file.conf" backup --quiet >/dev/null 2>"$T/quiet.err"
 check quiet_is_quiet test ! -s "$T/quiet.err"
+
+# A one-member cluster: nothing can diverge, so its manifest says
+# consistent (not false) and records the member's HashKV for restore.
+etcd_cluster s1 1 || fail s1_setup "one-member cluster did not start"
+printf '[global]\nrepo = file://%s/repo1\nrecipients = %s\ncatalog = %s/c1m.db\n[cluster:s1]\nendpoints = %s\n' \
+    "$T" "$(cat "$T/rcpt1")" "$T" "$s1_endpoints" >"$T/one.conf"
+check backup_one_member "$LIFEBOAT" --config "$T/one.conf" backup
+check one_member_manifest_consistent python3 -c '
+import json, sys, glob
+m = json.load(open(glob.glob(sys.argv[1] + "/s1/*/*/*/*/manifest.json")[0]))
+c = m["consistency"]
+assert c["consistent"] is True and len(c["hashes"]) == 1 and c["revision"] > 0, c
+' "$T/repo1"
+etcd_stop s1 1
+
+# A second backup of the cluster while one runs (its lock held): refused,
+# the cluster named once.
+python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); open(sys.argv[2], "w").close(); time.sleep(60)' \
+    "$T/catalog.db.c1.lock" "$T/locked" &
+lockpid=$!
+echo "$lockpid" >>"$T/pids"
+wait_for 10 test -e "$T/locked"
+check_fails concurrent_backup_refused '^lifeboat: error: cluster c1: another backup of this cluster is running on this machine \(lock .*catalog.db.c1.lock held\)$' \
+    "$LIFEBOAT" --config "$T/file.conf" backup
+check concurrent_backup_cluster_named_once sh -c "! grep -q 'c1: cluster c1' '$T/cf.err' '$T/cf.out'"
+kill "$lockpid"
 
 # Break-glass: only the repository and the identity, no lifeboat.
 obj=$(find "$T/repo" -name m2.db.zst.age | head -n 1)
@@ -121,6 +151,18 @@ kill "$bgpid"
 # --- bad input: one clear line, non-zero exit, nothing stored -----------
 check_fails config_missing 'lifeboat.conf|no such file|cannot read' \
     "$LIFEBOAT" --config "$T/nope/lifeboat.conf" backup
+# A directory for --config, or a missing file: exit 2 (configuration), from
+# every command that reads it.
+for cmd in "config check" backup "catalog list" "catalog prune"; do
+	n=$(echo "$cmd" | tr ' ' _)
+	# shellcheck disable=SC2086
+	"$LIFEBOAT" --config "$T" $cmd >/dev/null 2>"$T/cdir.err"
+	check "config_dir_exit_2_$n" test $? -eq 2
+	check "config_dir_says_directory_$n" grep -q "configuration $T is a directory" "$T/cdir.err"
+	# shellcheck disable=SC2086
+	"$LIFEBOAT" --config "$T/nope.conf" $cmd >/dev/null 2>/dev/null
+	check "config_missing_exit_2_$n" test $? -eq 2
+done
 printf '[global]\nrepo = file://%s/r2\nrecipients = %s\ncompres-level = 3\n' "$T" "$(cat "$T/rcpt1")" >"$T/bad1.conf"
 check_fails config_unknown_option 'bad1.conf:4: .*compres-level' "$LIFEBOAT" --config "$T/bad1.conf" backup
 printf '[global]\nrepo = ftp://x\n' >"$T/bad2.conf"
@@ -129,6 +171,15 @@ printf '[global]\nrepo = file://%s/r3\ncatalog = %s/c3.db\n[cluster:c1]\nendpoin
 check_fails no_recipients 'no recipients' "$LIFEBOAT" --config "$T/bad3.conf" backup
 check no_recipients_stores_nothing test ! -e "$T/r3/c1"
 check_fails unknown_cluster 'no \[cluster:zz\] section' "$LIFEBOAT" --config "$T/file.conf" backup --cluster zz
+# Plain http beside TLS files would send the password and snapshots in clear.
+make_certs "$T/certs"
+printf '[global]\nrepo = file://%s/r5\nrecipients = %s\ncatalog = %s/c5.db\n[cluster:c1]\nendpoints = %s\ncacert = %s/certs/ca.crt\n' \
+    "$T" "$(cat "$T/rcpt1")" "$T" "$EP" "$T" >"$T/bad5.conf"
+check_fails config_http_with_cacert 'bad5.conf:6: \[cluster:c1\] etcd endpoint http://127.0.0.1:[0-9]+ is plain http but cacert' \
+    "$LIFEBOAT" --config "$T/bad5.conf" backup
+"$LIFEBOAT" --config "$T/bad5.conf" config check >/dev/null 2>&1
+check config_http_with_cacert_exit_2 test $? -eq 2
+check config_http_with_cacert_stores_nothing test ! -e "$T/r5/c1"
 
 # --- s3:// on s3rver ---------------------------------------------------
 RT=$(dirname "$LIFEBOAT")/tools/repotool

@@ -93,6 +93,7 @@ b = d[1]
 assert b["cluster"] == "prod" and b["status"] == "complete"
 assert b["started_at"] == "2025-11-21T23:45:00Z" and b["finished_at"] == "2025-11-21T23:45:09Z"
 assert b["revision"] == 12345 and b["db_size"] == 1048576 and b["stored_size"] == 900000
+assert b["snapshots_size"] == 3 * 1048576 and abs(b["ratio"] - 3 * 1048576 / 900000) < 1e-9, b
 assert isinstance(b["verified_at"], str) and b["verified_at"].endswith("Z"), b["verified_at"]
 assert b["verify_status"] == "ok"
 m = b["members"]
@@ -123,7 +124,10 @@ pyjson list_json_empty "$T/none.json" 'assert d == []'
 # The table for people: header, human sizes, ratio, verification.
 "$LIFEBOAT" catalog list --catalog "$DB" >"$T/table.txt" 2>&1
 check list_table_header grep -q '^ID  *STARTED  *CLUSTER  *MEMBERS' "$T/table.txt"
-check list_table_row grep -Eq '^20251121T234500Z-3f9a1c +2025-11-21 23:45:00 +prod +3/3 +12345 +1.0 MiB +878.9 KiB +3.50x +complete +[0-9-]+ [0-9:]+ ok$' "$T/table.txt"
+# SNAPSHOTS and STORED are both over the three member objects (1 MiB
+# databases each): RATIO is the one over the other.
+check list_table_sizes_header grep -Eq '^ID .* REVISION +SNAPSHOTS +STORED +RATIO +STATUS' "$T/table.txt"
+check list_table_row grep -Eq '^20251121T234500Z-3f9a1c +2025-11-21 23:45:00 +prod +3/3 +12345 +3.0 MiB +878.9 KiB +3.50x +complete +[0-9-]+ [0-9:]+ ok$' "$T/table.txt"
 check list_table_partial grep -Eq '^20251122T004500Z-000001 .* 2/3 .* partial ' "$T/table.txt"
 check_exit list_bad_time 2 "bad time 'yesterday'" "$LIFEBOAT" catalog list --catalog "$DB" --since yesterday
 check_exit list_bad_status 2 "unknown status" "$LIFEBOAT" catalog list --catalog "$DB" --status done
@@ -142,6 +146,7 @@ assert d["members"][0]["raft_index"] == 100 and d["members"][0]["etcd_sha256"] =
 pyjson show_latest "$T/latest.json" 'assert d["id"] == "recent-prod" and d["status"] == "complete"'
 "$LIFEBOAT" catalog show latest --cluster dev --catalog "$DB" >"$T/latest.txt"
 check show_human grep -q '^backup     20251121T120000Z-0000d1$' "$T/latest.txt"
+check show_human_sizes sh -c "grep -q '^db size    1.0 MiB (one member.s database)$' '$T/latest.txt' && grep -Eq '^stored     1.0 MiB of member snapshots as 293.0 KiB \(ratio 3.50x\)$' '$T/latest.txt'"
 check show_human_manifest grep -q '"format": "lifeboat-manifest/1"' "$T/latest.txt"
 check_exit show_unknown 1 "no backup nosuch" "$LIFEBOAT" catalog show nosuch --catalog "$DB"
 check_exit show_latest_none 1 "no complete backup of cluster qa" "$LIFEBOAT" catalog show latest --cluster qa --catalog "$DB"

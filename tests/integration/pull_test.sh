@@ -71,7 +71,7 @@ check_fails out_dir_missing 'out-dir .*/nope: no such directory' \
     "$LIFEBOAT" pull --endpoints "$EP" --out-dir "$T/nope"
 check_fails unreachable_endpoint 'etcd http://127.0.0.1:[0-9]+: cannot connect: Connection refused' \
     "$LIFEBOAT" pull --endpoints "http://127.0.0.1:$(free_port)" --out-dir "$T/out"
-check_fails bad_scheme 'scheme must be http:// or https://' \
+check_fails bad_scheme '^lifeboat: error: etcd ftp://127.0.0.1:1: scheme must be http:// or https://$' \
     "$LIFEBOAT" pull --endpoints "ftp://127.0.0.1:1" --out-dir "$T/out"
 hp=$(free_port)
 python3 -m http.server "$hp" --bind 127.0.0.1 >/dev/null 2>&1 &
@@ -141,7 +141,7 @@ check auth_password_from_env env LIFEBOAT_ETCD_PASSWORD=r00t-secret \
 check_fails auth_wrong_password "authentication as 'root' failed" \
     "$LIFEBOAT" pull --endpoints "$EP" --out-dir "$T/auth" --user root --password-file "$T/wrong.pw"
 check auth_secret_not_in_output sh -c "! grep -q Wr0ngPassw0rd '$T/cf.err'"
-check_fails auth_not_root 'etcd m[123] .*permission denied' \
+check_fails auth_not_root "etcd m[123] .*permission denied: a snapshot needs an etcd user with the root role, and 'alice' has not got it" \
     "$LIFEBOAT" pull --endpoints "$EP" --out-dir "$T/auth" --user alice --password-file "$T/alice.pw"
 check_fails auth_no_password "no password for etcd user 'root'" \
     env -u LIFEBOAT_ETCD_PASSWORD "$LIFEBOAT" pull --endpoints "$EP" --out-dir "$T/auth" --user root
@@ -150,6 +150,18 @@ check_fails auth_required 'etcd m[123] .*(user name is empty|permission denied|a
 
 # One member down: the others still complete, exit status 3.
 etcd_stop c1 2
+# A wrong password with a member down: the error is the authentication,
+# which a person must fix, not the down member's refusal (asked last).
+check_fails auth_wrong_password_member_down "authentication as 'root' failed" \
+    "$LIFEBOAT" pull --endpoints "$EP1,$(cat "$T/c1/m3.url"),$(cat "$T/c1/m2.url")" \
+    --out-dir "$T/auth" --user root --password-file "$T/wrong.pw"
+# The same through lifeboat backup (it discovers the members the same way).
+"$LIFEBOAT" keygen -o "$T/id.txt" >"$T/rcpt" 2>/dev/null
+printf '[global]\nrepo = file://%s/brepo\nrecipients = %s\ncatalog = %s/b.db\n[cluster:c1]\nendpoints = %s\nuser = root\npassword-file = %s\n' \
+    "$T" "$(cat "$T/rcpt")" "$T" "$EP1,$(cat "$T/c1/m3.url"),$(cat "$T/c1/m2.url")" \
+    "$T/wrong.pw" >"$T/wrongpw.conf"
+check_fails backup_wrong_password_member_down "cluster c1: etcd http://127.0.0.1:[0-9]+: authentication as 'root' failed" \
+    "$LIFEBOAT" --config "$T/wrongpw.conf" backup
 rm -f "$T/out"/*.db
 "$LIFEBOAT" pull --endpoints "$EP" --out-dir "$T/out" --user root \
     --password-file "$T/root.pw" >/dev/null 2>"$T/partial.err"
@@ -167,7 +179,62 @@ check tls_files_valid sh -c "etcdctl snapshot status '$T/tls/m3.db' >/dev/null 2
 check_fails tls_wrong_ca 'certificate not trusted.*hint: check cacert' \
     "$LIFEBOAT" pull --endpoints "$c2_endpoints" --out-dir "$T/tls" \
     --cacert "$C/otherca.crt" --cert "$C/client.crt" --key "$C/client.key"
-check_fails tls_no_client_cert 'etcd https://127.0.0.1:[0-9]+: .*(tls|certificate)' \
+check_fails tls_no_client_cert 'etcd https://127.0.0.1:[0-9]+: tls handshake failed: the server requires a client certificate and none was given' \
     "$LIFEBOAT" pull --endpoints "$c2_endpoints" --out-dir "$T/tls" --cacert "$C/ca.crt"
+# A client certificate from a CA the members do not trust: with TLS 1.3
+# the refusal comes after the handshake, as a reset or an alert.
+( cd "$C" && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout other.key -out other.csr -subj /CN=client 2>/dev/null &&
+  openssl x509 -req -in other.csr -CA otherca.crt -CAkey otherca.key \
+    -CAcreateserial -out other.crt -days 2 -extfile client.ext 2>/dev/null )
+for i in 1 2 3; do
+	check_fails "tls_client_cert_other_ca_$i" 'etcd https://127.0.0.1:[0-9]+: tls handshake failed: the server refused the client certificate .*/other.crt \(issued by /CN=lifeboat test otherca\)' \
+	    "$LIFEBOAT" pull --endpoints "$c2_endpoints" --out-dir "$T/tls" \
+	    --cacert "$C/ca.crt" --cert "$C/other.crt" --key "$C/other.key"
+done
 check_fails tls_cert_without_key '--cert and --key go together' \
     "$LIFEBOAT" pull --endpoints "$c2_endpoints" --out-dir "$T/tls" --cert "$C/client.crt"
+
+# A member reached over TLS is never reached over plain http, whatever it
+# advertises: a member listening on both and advertising both is pulled on
+# https; one advertising only http fails and says why.  Both are real etcd
+# members listening on an https and an http client URL.
+tls_member() {   # tls_member NAME ADVERTISE(http|both): prints its https URL
+	mdir=$T/adv-$1; mkdir -p "$mdir"
+	sp=$(free_port); hp=$(free_port); pp=$(free_port)
+	adv="http://127.0.0.1:$hp"
+	[ "$2" = both ] && adv="$adv,https://127.0.0.1:$sp"
+	etcd --name "$1" --data-dir "$mdir/data" \
+	    --listen-client-urls "https://127.0.0.1:$sp,http://127.0.0.1:$hp" \
+	    --advertise-client-urls "$adv" --listen-peer-urls "http://127.0.0.1:$pp" \
+	    --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
+	    --initial-cluster "$1=http://127.0.0.1:$pp" \
+	    --cert-file "$C/server.crt" --key-file "$C/server.key" --client-cert-auth \
+	    --trusted-ca-file "$C/ca.crt" >"$mdir/etcd.log" 2>&1 &
+	echo $! >>"$T/pids"
+	wait_for 20 etcdctl --endpoints "http://127.0.0.1:$hp" endpoint health
+	echo "https://127.0.0.1:$sp"
+}
+TLSO="--cacert $C/ca.crt --cert $C/client.crt --key $C/client.key"
+both_ep=$(tls_member both both)
+mkdir "$T/adv"
+# shellcheck disable=SC2086
+"$LIFEBOAT" pull --endpoints "$both_ep" --out-dir "$T/adv" --json $TLSO >"$T/adv.json" 2>"$T/adv.err"
+check tls_member_pulled_on_https python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["pulled"] == 1, r
+assert r["members"][0]["endpoint"] == sys.argv[2], r["members"][0]["endpoint"]
+' "$T/adv.json" "$both_ep"
+http_ep=$(tls_member plainonly http)
+# shellcheck disable=SC2086
+check_fails tls_member_http_only_refused 'etcd plainonly: member advertises no https client URL \(only http://127.0.0.1:[0-9]+\) while the configured endpoints use https' \
+    "$LIFEBOAT" pull --endpoints "$http_ep" --out-dir "$T/adv" $TLSO
+check tls_member_http_only_no_file test ! -e "$T/adv/plainonly.db"
+# An http endpoint with TLS files, or beside an https one: a usage error.
+# shellcheck disable=SC2086
+"$LIFEBOAT" pull --endpoints "http://127.0.0.1:1" --out-dir "$T/adv" $TLSO 2>"$T/mix.err"
+check http_endpoint_with_cacert_exit_2 test $? -eq 2
+check http_endpoint_with_cacert_says_why grep -q 'etcd endpoint http://127.0.0.1:1 is plain http but cacert, cert or key is set' "$T/mix.err"
+check_fails endpoints_mix_http_https 'etcd endpoints mix plain http \(http://127.0.0.1:1\) and https' \
+    "$LIFEBOAT" pull --endpoints "$both_ep,http://127.0.0.1:1" --out-dir "$T/adv"

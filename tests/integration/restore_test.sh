@@ -103,10 +103,30 @@ check dry_run_plan grep -q "backup      $B2" "$T/dry.out"
 check dry_run_touches_nothing test ! -e "$T/dry"
 
 # --- 3: whole cluster, latest backup, from the catalog ---
+# With secrets in lifeboat's environment, as a wrapper or a unit would
+# set them: neither the restore tool nor the etcd members get them.  The
+# tool runs through a wrapper that records its environment.
 new_members
-$LB restore cluster --cluster c1 --members "$MEMBERS" --base-dir "$T/rc" --start >"$T/rc.out" 2>&1
+tool=$(command -v etcdutl || command -v etcdctl)
+mkdir -p "$T/wrap"
+printf '#!/bin/sh\nenv >>"%s/tool.env"\nexec "%s" "$@"\n' "$T" "$tool" >"$T/wrap/$(basename "$tool")"
+chmod +x "$T/wrap/$(basename "$tool")"
+env AWS_ACCESS_KEY_ID=AKIALEAKTEST AWS_SECRET_ACCESS_KEY=leak-aws-secret \
+    AWS_SESSION_TOKEN=leak-aws-token LIFEBOAT_ETCD_PASSWORD_PROD=leak-etcd-pw \
+    LIFEBOAT_RESTORE_PROBE=leak-other \
+    $LB restore cluster --cluster c1 --members "$MEMBERS" --base-dir "$T/rc" --start \
+    --etcdutl "$T/wrap/$(basename "$tool")" >"$T/rc.out" 2>&1
 rc=$?
 track "$T/rc"
+for m in r1 r2 r3; do
+	tr '\0' '\n' <"/proc/$(cat "$T/rc/$m.pid")/environ" >"$T/$m.env" 2>/dev/null
+done
+check child_env_etcd_read test -s "$T/r1.env" -a -s "$T/r3.env"
+check child_env_etcd_no_secrets sh -c "! grep -h -e '^AWS_' -e '^LIFEBOAT_' -e leak- '$T'/r[123].env"
+check child_env_etcd_keeps_path grep -q '^PATH=' "$T/r2.env"
+check child_env_tool_ran test -s "$T/tool.env"
+check child_env_tool_no_secrets sh -c "! grep -e '^AWS_' -e '^LIFEBOAT_' -e leak- '$T/tool.env'"
+check child_env_tool_api_3 grep -qx 'ETCDCTL_API=3' "$T/tool.env"
 check cluster_restore_exit_0 test "$rc" -eq 0
 check cluster_report grep -q "3 members checked, one leader" "$T/rc.out"
 check cluster_hashkv_matches_backup grep -q "HashKV matches the backup's record" "$T/rc.out"

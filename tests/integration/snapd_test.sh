@@ -123,7 +123,10 @@ check reload_good_taken wait_for 5 sh -c "curl -s '$(url a /metrics)' | grep -q 
 etcd_down
 # Two intervals are 4 real seconds; allow for the run in flight.
 check healthz_503_when_down wait_for 15 status_is a 503
-curl -s "$(url a /healthz)" | sed 's/^/#   /'
+curl -s "$(url a /healthz)" >"$T/health.body"
+sed 's/^/#   /' "$T/health.body"
+# Dates and ages a person reads, not epoch seconds.
+check healthz_503_body_readable grep -Eq '^cluster c1: no backup since [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2} UTC, [0-9]+ (s|min|h|d) ago \(overdue since [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2} UTC, [0-9]+ (s|min|h|d) ago\)$' "$T/health.body"
 failed=$(metric a 'lifeboat_backups_total{cluster="c1",outcome="failed"}')
 if [ "${failed:-0}" -ge 1 ]; then ok metrics_count_failures
 else fail metrics_count_failures "failed = ${failed:-none}"; fi

@@ -263,6 +263,19 @@ static const struct {
 	{ G CL "cert = /c.pem\n", "lifeboat.conf:3: [cluster:c1] sets cert without key" },
 	{ G CL "password-file = /pw\n",
 	  "lifeboat.conf:3: [cluster:c1] sets password-file without user" },
+	/* plain http where the section asks for TLS: the password would leak */
+	{ G "[cluster:c1]\nendpoints = http://e:2379\ncacert = /ca.pem\n",
+	  "lifeboat.conf:4: [cluster:c1] etcd endpoint http://e:2379 is plain http but "
+	  "cacert, cert or key is set: the password and snapshots would cross the network "
+	  "in clear (hint: https://)" },
+	{ G "[cluster:c1]\ncert = /c.pem\nkey = /k.pem\nendpoints = http://e:2379\n",
+	  "lifeboat.conf:6: [cluster:c1] etcd endpoint http://e:2379 is plain http but "
+	  "cacert, cert or key is set: the password and snapshots would cross the network "
+	  "in clear (hint: https://)" },
+	{ G "[cluster:c1]\nendpoints = https://a:2379, http://b:2379\n",
+	  "lifeboat.conf:4: [cluster:c1] etcd endpoints mix plain http (http://b:2379) and "
+	  "https (https://a:2379): the password and snapshots would cross the network in "
+	  "clear on the first (hint: https:// for every endpoint)" },
 	{ G "log-level = info\x01\n", "lifeboat.conf:3: control character in line" },
 	/* a secret value is never echoed, even when it is wrong */
 	{ G "s3-access-key-id = AKIA SECRET\n",
@@ -606,6 +619,12 @@ load_reads_files(void)
 	}
 	CHECK_INT(cfg_load(path, &c, &err), ==, LB_E_CONFIG);
 	CHECK_CONTAINS(err.msg, "contains a NUL byte");
+	CHECK(c == NULL);
+	/* a directory given for the file: a configuration error (exit 2),
+	 * as a missing file is, not an I/O error (exit 1) */
+	CHECK_INT(cfg_load(tmpdir, &c, &err), ==, LB_E_CONFIG);
+	CHECK_CONTAINS(err.msg, "is a directory");
+	CHECK_INT(lb_err_exit_status(err.code), ==, 2);
 	CHECK(c == NULL);
 }
 

@@ -78,7 +78,31 @@ round_trip(void)
 	CHECK_INT(p->members[0].hashkv, ==, 4242);
 	CHECK_INT(p->members[1].has_hashkv, ==, 0);
 	CHECK(manifest_best_member(p) == &p->members[0]);
+	CHECK_INT(p->consistent, ==, 1);
 	manifest_free(p);
+}
+
+/* "consistent" says true, false or, when nothing was compared (one
+ * member answering of several, a failed check), null: never a false
+ * that reads as divergence. */
+static void
+consistency_not_compared_is_null(void)
+{
+	struct manifest *m = sample(), *p = NULL;
+	struct lb_err err;
+	char *json = NULL;
+
+	m->consistent = -1;
+	CHECK_OK(manifest_to_json(m, &json, &err), &err);
+	CHECK(strstr(json, "\"consistent\": null") != NULL);
+	CHECK_OK(manifest_parse(json, strlen(json), &p, &err), &err);
+	CHECK_INT(p->consistent, ==, -1);
+	manifest_free(p);
+	free(json);
+	manifest_free(m);
+	m = manifest_new();
+	CHECK_INT(m->consistent, ==, -1);
+	manifest_free(m);
 }
 
 /* Parses text and expects an LB_E_CORRUPT error containing want. */
@@ -166,6 +190,7 @@ int
 main(void)
 {
 	RUN(round_trip);
+	RUN(consistency_not_compared_is_null);
 	RUN(rejects_bad_manifests);
 	RUN(backup_ids_sort_by_time_and_map_to_dirs);
 	return TH_DONE();
