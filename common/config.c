@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "scheduler/cron.h"
+#include "scheduler/retention.h"
 #include "zstd_filter.h"
 
 enum opt_section { SEC_GLOBAL, SEC_CLUSTER };
@@ -135,14 +137,19 @@ static const struct opt opts[] = {
 	  "/etc/lifeboat/prod/password",
 	  "file whose first line is the etcd user's password" },
 	{ "schedule", C, T_STRING, "@every 10m", 0, 0, R, NULL, check_schedule, NULL,
-	  "when to back up: a cron expression (m h dom mon dow) or @every DURATION" },
-	{ "retention", C, T_STRING, "keep-last=12,keep-hourly=24,keep-daily=14,keep-weekly=8",
-	  0, 0, R, NULL, check_retention, NULL,
-	  "backups kept: keep-last, -hourly, -daily, -weekly, -monthly, -yearly=N" },
+	  "when to back up: a cron expression (m h dom mon dow) or @every DURATION; "
+	  "at most once a minute (@every 1m)" },
+	/* No default, as restic's forget and pgBackRest: nothing is deleted
+	 * by a policy nobody wrote down; config check says so. */
+	{ "retention", C, T_STRING, NULL, 0, 0, R, NULL, check_retention,
+	  "keep-last=12,keep-hourly=24,keep-daily=14,keep-weekly=8",
+	  "backups kept: keep-last, -hourly, -daily, -weekly, -monthly, -yearly=N "
+	  "(unset: every backup is kept, prune deletes nothing)" },
 	{ "jitter", C, T_DURATION, "0s", 0, 3600, R, NULL, NULL, "30s",
 	  "start each scheduled run up to this long after its slot, at random" },
 	{ "verify-schedule", C, T_STRING, NULL, 0, 0, R, NULL, check_schedule, "@daily",
-	  "when to restore the newest backup to a scratch directory and check it" },
+	  "when to restore the newest backup to a scratch directory and check it "
+	  "(needs identity-file; at most once per backup run)" },
 	{ "lock-prefix", C, T_STRING, "/lifeboat/lock/", 0, 0, R, NULL, check_lock_prefix,
 	  NULL, "etcd key prefix of the lock that keeps two appliances from overlapping" },
 };
@@ -718,97 +725,35 @@ check_timezone(const char *v, char *w, size_t n)
 	return 0;
 }
 
-/* Shape only: the scheduler module owns what a schedule means. */
+/* Schedules and retention policies have one parser each, the one the
+ * daemon and prune use (scheduler/), so a value this file accepts is one
+ * they accept: both are pure (no I/O, no clock) and depend only on err.h.
+ * Their messages start with what they parsed, so only the key is added. */
 static int
 check_schedule(const char *v, char *w, size_t n)
 {
-	static const char *const named[] = {
-		"@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually"
-	};
-	char dw[LB_ERR_MSG_MAX];
-	long long secs;
-	const char *p;
-	size_t i, fields = 0;
-	int in_field = 0;
+	struct lb_err e = { 0 };
+	struct sched *s = NULL;
 
-	if (strncmp(v, "@every ", 7) == 0) {
-		for (p = v + 7; *p == ' '; p++)
-			;
-		if (parse_duration(p, &secs, dw, sizeof(dw)) < 0)
-			return why(w, n, "%s", dw);
-		if (secs < 60)
-			return why(w, n, "%s is more often than once a minute", v);
-		return 0;
-	}
-	for (i = 0; i < sizeof(named) / sizeof(named[0]); i++)
-		if (strcmp(v, named[i]) == 0)
-			return 0;
-	for (p = v; *p != '\0'; p++) {
-		if (*p == ' ' || *p == '\t') {
-			in_field = 0;
-			continue;
-		}
-		if (!isalnum((unsigned char)*p) && strchr("*,/-?", *p) == NULL)
-			break;
-		if (!in_field)
-			fields++;
-		in_field = 1;
-	}
-	if (*p != '\0' || fields != 5)
-		return why(w, n, "%s is not a cron expression (m h dom mon dow) "
-		    "or @every DURATION", v);
+	if (sched_parse(v, &s, &e) < 0)
+		return why(w, n, "%s", e.msg);
+	sched_free(s);
 	return 0;
 }
 
 static int
 check_retention(const char *v, char *w, size_t n)
 {
-	static const char *const keys[] = {
-		"keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly",
-		"keep-yearly"
-	};
-	unsigned seen = 0;
-	const char *p = v, *eq, *end;
-	char num[24];
-	long long count;
-	size_t i, klen;
+	struct lb_err e = { 0 };
+	struct ret_policy pol;
+	const char *msg = e.msg;
 
-	for (;;) {
-		end = strchr(p, ',');
-		if (end == NULL)
-			end = p + strlen(p);
-		while (*p == ' ')
-			p++;
-		eq = memchr(p, '=', (size_t)(end - p));
-		if (eq == NULL)
-			return why(w, n, "%.*s is not keep-PERIOD=N", (int)(end - p), p);
-		klen = (size_t)(eq - p);
-		while (klen > 0 && p[klen - 1] == ' ')
-			klen--;
-		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-			if (strlen(keys[i]) == klen && strncmp(keys[i], p, klen) == 0)
-				break;
-		if (i == sizeof(keys) / sizeof(keys[0]))
-			return why(w, n, "unknown rule %.*s (keep-last, keep-hourly, keep-daily, "
-			    "keep-weekly, keep-monthly or keep-yearly)", (int)klen, p);
-		if (seen & (1u << i))
-			return why(w, n, "%s is given twice", keys[i]);
-		seen |= 1u << i;
-		for (eq++; *eq == ' '; eq++)
-			;
-		klen = (size_t)(end - eq);
-		while (klen > 0 && eq[klen - 1] == ' ')
-			klen--;
-		if (klen == 0 || klen >= sizeof(num))
-			return why(w, n, "%s needs a count", keys[i]);
-		memcpy(num, eq, klen);
-		num[klen] = '\0';
-		if (parse_ll(num, &count) < 0 || count < 1 || count > 100000)
-			return why(w, n, "%s=%s is not a count of 1..100000", keys[i], num);
-		if (*end == '\0')
-			return 0;
-		p = end + 1;
+	if (ret_policy_parse(v, &pol, &e) < 0) {
+		if (strncmp(msg, "retention: ", 11) == 0)
+			msg += 11;
+		return why(w, n, "%s", msg);
 	}
+	return 0;
 }
 
 static int
@@ -1580,6 +1525,9 @@ cfg_print(const struct cfg *c, FILE *fp)
 
 		fprintf(fp, "\n[cluster:%s]\n", s->name);
 		print_section(s, SEC_CLUSTER, fp);
+		if (cfg_get_str(c, s->name, "retention") == NULL)
+			fprintf(fp, "# retention: none, every backup is kept (prune deletes "
+			    "nothing)\n");
 		cfg_etcd_password_env(s->name, env, sizeof(env));
 		fprintf(fp, "# etcd password: %s%s\n",
 		    cfg_get_str(c, s->name, "password-file") != NULL ? "password-file" :
