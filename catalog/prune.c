@@ -183,7 +183,8 @@ prune_cluster(struct ops_env *e, const char *cluster, int dry_run, int quiet,
 	}
 	for (i = 0; i < l.n; i++)
 		rb[i] = (struct ret_backup){ l.v[i].id, l.v[i].started_at,
-		    ret_status_of(l.v[i].status), l.v[i].verified };
+		    ret_status_of(l.v[i].status), l.v[i].verified,
+		    cat_is_future(l.v[i].started_at, (int64_t)time(NULL)) };
 	if ((r = ret_plan(rb, l.n, &pol, d, &err)) < 0)
 		goto out;
 	for (i = 0; i < l.n; i++) {
@@ -194,6 +195,14 @@ prune_cluster(struct ops_env *e, const char *cluster, int dry_run, int quiet,
 		cat_time_format(b->started_at, when, sizeof(when));
 		if (d[i].keep) {
 			t->kept++;
+			/* Each prune says so again: the stamp shadows nothing now,
+			 * but someone should find out which clock was wrong. */
+			if (d[i].why == RET_WHY_FUTURE && !dry_run)
+				ops_audit(e->cat, CAT_ACT_PRUNE, cluster, b->id, "kept-future",
+				    "{s:s, s:s}", "reason", why, "started_at", when);
+			if (d[i].why == RET_WHY_FUTURE && quiet)
+				log_warn("cluster=%s backup=%s started_at=%s is in the future: kept, "
+				    "not counted by retention", cluster, b->id, when);
 			if (!quiet)
 				printf("  keep    %-28s %s %-8s %s\n", b->id, when,
 				    cat_status_name(b->status), why);
