@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "probe.h"
 #include "scheduler/cron.h"
 #include "scheduler/retention.h"
 #include "zstd_filter.h"
@@ -1580,12 +1581,55 @@ check_files(const struct cfg *c, struct lb_err *err)
 	return 0;
 }
 
+/* What parses but would fail once the daemon runs, each problem named
+ * with its fix (all of them, not the first).  Returns the number of
+ * problems; the warnings do not count. */
+static int
+check_runtime(const struct cfg *c)
+{
+	const char *id = cfg_get_str(c, NULL, "identity-file");
+	const char *tz = cfg_get_str(c, NULL, "timezone");
+	size_t i;
+	int bad = 0;
+
+	if (!sched_tz_valid(tz)) {
+		log_error("timezone: %s is not in the tz database: lifeboat snapd would "
+		    "refuse to start", tz);
+		bad++;
+	}
+	for (i = 0; i < c->n_clusters; i++) {
+		const char *name = c->clusters[i]->name;
+
+		/* The daemon would start and /healthz stay 200 while every
+		 * scheduled verification fails. */
+		if (cfg_get_str(c, name, "verify-schedule") != NULL) {
+			if (id == NULL) {
+				log_error("[cluster:%s] verify-schedule is set but identity-file "
+				    "is not: every scheduled verification would fail (set "
+				    "identity-file to the age identity, readable by lifeboat "
+				    "snapd)", name);
+				bad++;
+			} else if (access(id, R_OK) < 0) {
+				log_error("[cluster:%s] verify-schedule needs identity-file %s, "
+				    "which cannot be read here (%s): every scheduled "
+				    "verification would fail", name, id, strerror(errno));
+				bad++;
+			}
+		}
+		if (cfg_get_str(c, name, "retention") == NULL)
+			log_warn("[cluster:%s] no retention: every backup is kept and prune "
+			    "deletes nothing (set e.g. retention = keep-last=12,keep-daily=14)",
+			    name);
+	}
+	return bad;
+}
+
 int
 cfg_cmd_config(const struct lb_globals *g, int argc, char **argv)
 {
 	struct lb_err err = { 0 };
 	struct cfg *c = NULL;
-	int r;
+	int r, probe = 0, bad, failed = 0;
 
 	if (argc == 2 && strcmp(argv[1], "options") == 0) {
 		cfg_print_options(stdout);
@@ -1593,11 +1637,20 @@ cfg_cmd_config(const struct lb_globals *g, int argc, char **argv)
 	}
 	if (argc == 2 && strcmp(argv[1], "example") == 0)
 		return cfg_write_example(stdout) == 0 ? 0 : 1;
+	if (argc == 3 && strcmp(argv[1], "check") == 0 && strcmp(argv[2], "--probe") == 0) {
+		probe = 1;
+		argc = 2;
+	}
 	if (argc != 2 || strcmp(argv[1], "check") != 0) {
 		fprintf(argc == 2 && (strcmp(argv[1], "--help") == 0 ||
 		    strcmp(argv[1], "-h") == 0) ? stdout : stderr,
-		    "usage: lifeboat config check     load the configuration, read the files "
-		    "it names, print it (secrets masked)\n"
+		    "usage: lifeboat config check [--probe]\n"
+		    "                                 load the configuration, read the files it "
+		    "names, print it (secrets masked)\n"
+		    "                                 and say what would fail once running; "
+		    "--probe: also reach the\n"
+		    "                                 repository (write and delete a probe "
+		    "object) and every etcd endpoint\n"
 		    "       lifeboat config options   list every option\n"
 		    "       lifeboat config example   print an example configuration\n");
 		return argc == 2 && (strcmp(argv[1], "--help") == 0 ||
@@ -1615,6 +1668,17 @@ cfg_cmd_config(const struct lb_globals *g, int argc, char **argv)
 		    lb_err_exit_status(r);
 	}
 	r = cfg_print(c, stdout);
+	bad = check_runtime(c);
+	if (probe) {
+		printf("\n# probe\n");
+		failed = probe_config(c, stdout);
+	}
 	cfg_free(c);
+	if (bad > 0)
+		return lb_err_exit_status(LB_E_CONFIG);
+	if (failed > 0) {
+		log_error("probe: %d check%s failed", failed, failed == 1 ? "" : "s");
+		return 1;
+	}
 	return r == 0 ? 0 : 1;
 }
