@@ -109,6 +109,7 @@ struct cat_filter {
 	int64_t until;        /* started_at < until when > 0 */
 	int newest_first;     /* default oldest first */
 	int64_t limit;        /* at most this many when > 0 */
+	int skip_future;      /* leave out backups cat_is_future calls future */
 };
 
 /* One audit event.  details is JSON text (an object) or NULL. */
@@ -225,7 +226,8 @@ int cat_backup_get(struct cat *c, const char *backup_id, unsigned with,
     struct cat_backup **out, struct lb_err *err);
 
 /* Loads the newest backup (by started_at) with the given status (-1 any)
- * in cluster (NULL = any cluster).  LB_E_NOTFOUND if there is none. */
+ * in cluster (NULL = any cluster), leaving out backups stamped in the
+ * future (cat_is_future).  LB_E_NOTFOUND if there is none. */
 int cat_backup_latest(struct cat *c, const char *cluster, int status,
     unsigned with, struct cat_backup **out, struct lb_err *err);
 
@@ -256,6 +258,18 @@ const char *cat_action_name(enum cat_action a);
  * ago ("90s", "30m", "24h", "7d", "2w") counted back from now.  A bad one
  * is LB_E_USAGE naming the value. */
 int cat_time_parse(const char *s, int64_t now, int64_t *out, struct lb_err *err);
+
+/* A backup stamped more than CAT_FUTURE_SKEW_S after the reader's clock
+ * was taken with a clock that ran ahead (or this one runs behind).  Such
+ * a stamp would otherwise stay "latest" and fill retention slots until
+ * the real time catches up with it, shadowing every newer backup: it is
+ * listed with a flag, kept, and never chosen as latest or by --at, and
+ * never counted by retention.  Five minutes is far beyond what NTP
+ * leaves and far below a wrong date, year or time zone. */
+#define CAT_FUTURE_SKEW_S 300
+
+/* 1 if started_at is more than CAT_FUTURE_SKEW_S after now, else 0. */
+int cat_is_future(int64_t started_at, int64_t now);
 
 /* Formats Unix seconds as "2026-11-21T23:45:00Z" into buf (>= 21 bytes). */
 char *cat_time_format(int64_t t, char *buf, size_t len);

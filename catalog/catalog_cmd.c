@@ -304,6 +304,10 @@ list_row(const struct cat_backup *b, void *arg)
 	    ratio(b, rt, sizeof(rt)), cat_status_name(b->status),
 	    human_time(b->verified_at, t2, sizeof(t2)),
 	    b->verify_status != NULL ? " " : "", b->verify_status != NULL ? b->verify_status : "");
+	if (cat_is_future(b->started_at, (int64_t)time(NULL))) {
+		printf("  ^ FUTURE: started after this host's clock (a clock ran ahead?): never "
+		    "latest or --at, not counted by retention\n");
+	}
 	return 0;
 }
 
@@ -386,7 +390,9 @@ show_human(const struct cat_backup *b)
 	printf("backup     %s\n", b->id);
 	printf("cluster    %s%s%s%s\n", b->cluster, b->cluster_id ? " (id " : "",
 	    b->cluster_id ? b->cluster_id : "", b->cluster_id ? ")" : "");
-	printf("status     %s\n", cat_status_name(b->status));
+	printf("status     %s%s\n", cat_status_name(b->status),
+	    cat_is_future(b->started_at, (int64_t)time(NULL)) ? " (FUTURE: started after "
+	    "this host's clock; never latest or --at, not counted by retention)" : "");
 	printf("started    %s\n", b->started_at >= 0 ? cat_time_format(b->started_at, t, sizeof(t)) : "-");
 	if (b->finished_at >= 0)
 		printf("finished   %s (%llds)\n", cat_time_format(b->finished_at, t, sizeof(t)),

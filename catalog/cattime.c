@@ -139,3 +139,9 @@ cat_now(void)
 {
 	return (int64_t)time(NULL);
 }
+
+int
+cat_is_future(int64_t started_at, int64_t now)
+{
+	return started_at > now && started_at - now > CAT_FUTURE_SKEW_S;
+}

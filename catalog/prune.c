@@ -178,6 +178,7 @@ prune_cluster(struct ops_env *e, const char *cluster, int dry_run, int quiet,
 	const char *policy = cfg_is_set(e->cfg, cluster, "retention") ?
 	    cfg_get_str(e->cfg, cluster, "retention") : NULL;
 	char why[256], when[32];
+	int64_t now = (int64_t)time(NULL), off;
 	size_t i;
 	int r;
 
@@ -203,9 +204,20 @@ prune_cluster(struct ops_env *e, const char *cluster, int dry_run, int quiet,
 		r = lb_err_set(&err, LB_E_NOMEM, "out of memory");
 		goto out;
 	}
+	/* "Future" by the repository's clock when it has one: this host's
+	 * may be the wrong one, and then its own backups are the future
+	 * ones that must not push real backups out. */
+	if (repo_clock_offset(e->repo, &off) == 0) {
+		if (off < -CAT_FUTURE_SKEW_S || off > CAT_FUTURE_SKEW_S)
+			log_warn("cluster %s: this host's clock is %llds %s the repository's "
+			    "(its Date): retention goes by the repository's", cluster,
+			    (long long)(off < 0 ? -off : off), off < 0 ? "ahead of" : "behind");
+		now += off;
+	}
 	for (i = 0; i < l.n; i++)
 		rb[i] = (struct ret_backup){ l.v[i].id, l.v[i].started_at,
-		    ret_status_of(l.v[i].status), l.v[i].verified };
+		    ret_status_of(l.v[i].status), l.v[i].verified,
+		    cat_is_future(l.v[i].started_at, now) };
 	if ((r = ret_plan(rb, l.n, &pol, d, &err)) < 0)
 		goto out;
 	for (i = 0; i < l.n; i++) {
@@ -216,6 +228,14 @@ prune_cluster(struct ops_env *e, const char *cluster, int dry_run, int quiet,
 		cat_time_format(b->started_at, when, sizeof(when));
 		if (d[i].keep) {
 			t->kept++;
+			/* Each prune says so again: the stamp shadows nothing now,
+			 * but someone should find out which clock was wrong. */
+			if (d[i].why == RET_WHY_FUTURE && !dry_run)
+				ops_audit(e->cat, CAT_ACT_PRUNE, cluster, b->id, "kept-future",
+				    "{s:s, s:s}", "reason", why, "started_at", when);
+			if (d[i].why == RET_WHY_FUTURE && quiet)
+				log_warn("cluster=%s backup=%s started_at=%s is in the future: kept, "
+				    "not counted by retention", cluster, b->id, when);
 			if (!quiet)
 				printf("  keep    %-28s %s %-8s %s\n", b->id, when,
 				    cat_status_name(b->status), why);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -167,6 +168,8 @@ query_backups(struct cat *c, const struct cat_filter *f, const char *id, unsigne
 		n += (size_t)snprintf(sql + n, sizeof(sql) - n, " AND started_at >= :since");
 	if (f != NULL && f->until > 0)
 		n += (size_t)snprintf(sql + n, sizeof(sql) - n, " AND started_at < :until");
+	if (f != NULL && f->skip_future)
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, " AND started_at <= :future");
 	n += (size_t)snprintf(sql + n, sizeof(sql) - n, f != NULL && f->newest_first ?
 	    " ORDER BY started_at DESC, id DESC" : " ORDER BY started_at, id");
 	if (f != NULL && f->limit > 0)
@@ -190,6 +193,9 @@ query_backups(struct cat *c, const struct cat_filter *f, const char *id, unsigne
 			sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":until"), f->until);
 		if (f->limit > 0)
 			sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":limit"), f->limit);
+		if (f->skip_future)
+			sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":future"),
+			    (int64_t)time(NULL) + CAT_FUTURE_SKEW_S);
 	}
 	if ((with & CAT_WITH_MEMBERS) && (r = cat_prepare(c, "SELECT " MEMBER_COLS
 	    " FROM members WHERE backup_id = ?1 ORDER BY name", &mst, err)) < 0)
@@ -295,7 +301,7 @@ cat_backup_latest(struct cat *c, const char *cluster, int status, unsigned with,
     struct cat_backup **out, struct lb_err *err)
 {
 	struct cat_filter f = { .cluster = cluster, .status = status, .newest_first = 1,
-	    .limit = 1 };
+	    .limit = 1, .skip_future = 1 };
 	int r = get_impl(c, &f, NULL, with, out, err);
 
 	if (r == LB_E_NOTFOUND)
@@ -446,7 +452,9 @@ cat_backup_to_json(const struct cat_backup *b)
 	snaps = cat_backup_snapshots_size(b);
 	if (json_object_set_new(o, "snapshots_size", j_int(snaps)) < 0 ||
 	    json_object_set_new(o, "ratio", snaps > 0 && b->stored_size > 0 ?
-	    json_real((double)snaps / (double)b->stored_size) : json_null()) < 0)
+	    json_real((double)snaps / (double)b->stored_size) : json_null()) < 0 ||
+	    json_object_set_new(o, "future",
+	    json_boolean(cat_is_future(b->started_at, (int64_t)time(NULL)))) < 0)
 		goto fail;
 	if (b->members_loaded) {
 		if ((arr = json_array()) == NULL || json_object_set_new(o, "members", arr) < 0)

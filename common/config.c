@@ -18,6 +18,9 @@
 
 #include "etcd.h"
 #include "log.h"
+#include "probe.h"
+#include "scheduler/cron.h"
+#include "scheduler/retention.h"
 #include "zstd_filter.h"
 
 enum opt_section { SEC_GLOBAL, SEC_CLUSTER };
@@ -137,14 +140,19 @@ static const struct opt opts[] = {
 	  "/etc/lifeboat/prod/password",
 	  "file whose first line is the etcd user's password" },
 	{ "schedule", C, T_STRING, "@every 10m", 0, 0, R, NULL, check_schedule, NULL,
-	  "when to back up: a cron expression (m h dom mon dow) or @every DURATION" },
-	{ "retention", C, T_STRING, "keep-last=12,keep-hourly=24,keep-daily=14,keep-weekly=8",
-	  0, 0, R, NULL, check_retention, NULL,
-	  "backups kept: keep-last, -hourly, -daily, -weekly, -monthly, -yearly=N" },
+	  "when to back up: a cron expression (m h dom mon dow) or @every DURATION; "
+	  "at most once a minute (@every 1m)" },
+	/* No default, as restic's forget and pgBackRest: nothing is deleted
+	 * by a policy nobody wrote down; config check says so. */
+	{ "retention", C, T_STRING, NULL, 0, 0, R, NULL, check_retention,
+	  "keep-last=12,keep-hourly=24,keep-daily=14,keep-weekly=8",
+	  "backups kept: keep-last, -hourly, -daily, -weekly, -monthly, -yearly=N "
+	  "(unset: every backup is kept, prune deletes nothing)" },
 	{ "jitter", C, T_DURATION, "0s", 0, 3600, R, NULL, NULL, "30s",
 	  "start each scheduled run up to this long after its slot, at random" },
 	{ "verify-schedule", C, T_STRING, NULL, 0, 0, R, NULL, check_schedule, "@daily",
-	  "when to restore the newest backup to a scratch directory and check it" },
+	  "when to restore the newest backup to a scratch directory and check it "
+	  "(needs identity-file; at most once per backup run)" },
 	{ "lock-prefix", C, T_STRING, "/lifeboat/lock/", 0, 0, R, NULL, check_lock_prefix,
 	  NULL, "etcd key prefix of the lock that keeps two appliances from overlapping" },
 };
@@ -720,97 +728,35 @@ check_timezone(const char *v, char *w, size_t n)
 	return 0;
 }
 
-/* Shape only: the scheduler module owns what a schedule means. */
+/* Schedules and retention policies have one parser each, the one the
+ * daemon and prune use (scheduler/), so a value this file accepts is one
+ * they accept: both are pure (no I/O, no clock) and depend only on err.h.
+ * Their messages start with what they parsed, so only the key is added. */
 static int
 check_schedule(const char *v, char *w, size_t n)
 {
-	static const char *const named[] = {
-		"@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually"
-	};
-	char dw[LB_ERR_MSG_MAX];
-	long long secs;
-	const char *p;
-	size_t i, fields = 0;
-	int in_field = 0;
+	struct lb_err e = { 0 };
+	struct sched *s = NULL;
 
-	if (strncmp(v, "@every ", 7) == 0) {
-		for (p = v + 7; *p == ' '; p++)
-			;
-		if (parse_duration(p, &secs, dw, sizeof(dw)) < 0)
-			return why(w, n, "%s", dw);
-		if (secs < 60)
-			return why(w, n, "%s is more often than once a minute", v);
-		return 0;
-	}
-	for (i = 0; i < sizeof(named) / sizeof(named[0]); i++)
-		if (strcmp(v, named[i]) == 0)
-			return 0;
-	for (p = v; *p != '\0'; p++) {
-		if (*p == ' ' || *p == '\t') {
-			in_field = 0;
-			continue;
-		}
-		if (!isalnum((unsigned char)*p) && strchr("*,/-?", *p) == NULL)
-			break;
-		if (!in_field)
-			fields++;
-		in_field = 1;
-	}
-	if (*p != '\0' || fields != 5)
-		return why(w, n, "%s is not a cron expression (m h dom mon dow) "
-		    "or @every DURATION", v);
+	if (sched_parse(v, &s, &e) < 0)
+		return why(w, n, "%s", e.msg);
+	sched_free(s);
 	return 0;
 }
 
 static int
 check_retention(const char *v, char *w, size_t n)
 {
-	static const char *const keys[] = {
-		"keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly",
-		"keep-yearly"
-	};
-	unsigned seen = 0;
-	const char *p = v, *eq, *end;
-	char num[24];
-	long long count;
-	size_t i, klen;
+	struct lb_err e = { 0 };
+	struct ret_policy pol;
+	const char *msg = e.msg;
 
-	for (;;) {
-		end = strchr(p, ',');
-		if (end == NULL)
-			end = p + strlen(p);
-		while (*p == ' ')
-			p++;
-		eq = memchr(p, '=', (size_t)(end - p));
-		if (eq == NULL)
-			return why(w, n, "%.*s is not keep-PERIOD=N", (int)(end - p), p);
-		klen = (size_t)(eq - p);
-		while (klen > 0 && p[klen - 1] == ' ')
-			klen--;
-		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-			if (strlen(keys[i]) == klen && strncmp(keys[i], p, klen) == 0)
-				break;
-		if (i == sizeof(keys) / sizeof(keys[0]))
-			return why(w, n, "unknown rule %.*s (keep-last, keep-hourly, keep-daily, "
-			    "keep-weekly, keep-monthly or keep-yearly)", (int)klen, p);
-		if (seen & (1u << i))
-			return why(w, n, "%s is given twice", keys[i]);
-		seen |= 1u << i;
-		for (eq++; *eq == ' '; eq++)
-			;
-		klen = (size_t)(end - eq);
-		while (klen > 0 && eq[klen - 1] == ' ')
-			klen--;
-		if (klen == 0 || klen >= sizeof(num))
-			return why(w, n, "%s needs a count", keys[i]);
-		memcpy(num, eq, klen);
-		num[klen] = '\0';
-		if (parse_ll(num, &count) < 0 || count < 1 || count > 100000)
-			return why(w, n, "%s=%s is not a count of 1..100000", keys[i], num);
-		if (*end == '\0')
-			return 0;
-		p = end + 1;
+	if (ret_policy_parse(v, &pol, &e) < 0) {
+		if (strncmp(msg, "retention: ", 11) == 0)
+			msg += 11;
+		return why(w, n, "%s", msg);
 	}
+	return 0;
 }
 
 static int
@@ -1609,6 +1555,9 @@ cfg_print(const struct cfg *c, FILE *fp)
 
 		fprintf(fp, "\n[cluster:%s]\n", s->name);
 		print_section(s, SEC_CLUSTER, fp);
+		if (cfg_get_str(c, s->name, "retention") == NULL)
+			fprintf(fp, "# retention: none, every backup is kept (prune deletes "
+			    "nothing)\n");
 		cfg_etcd_password_env(s->name, env, sizeof(env));
 		fprintf(fp, "# etcd password: %s%s\n",
 		    cfg_get_str(c, s->name, "password-file") != NULL ? "password-file" :
@@ -1661,12 +1610,55 @@ check_files(const struct cfg *c, struct lb_err *err)
 	return 0;
 }
 
+/* What parses but would fail once the daemon runs, each problem named
+ * with its fix (all of them, not the first).  Returns the number of
+ * problems; the warnings do not count. */
+static int
+check_runtime(const struct cfg *c)
+{
+	const char *id = cfg_get_str(c, NULL, "identity-file");
+	const char *tz = cfg_get_str(c, NULL, "timezone");
+	size_t i;
+	int bad = 0;
+
+	if (!sched_tz_valid(tz)) {
+		log_error("timezone: %s is not in the tz database: lifeboat snapd would "
+		    "refuse to start", tz);
+		bad++;
+	}
+	for (i = 0; i < c->n_clusters; i++) {
+		const char *name = c->clusters[i]->name;
+
+		/* The daemon would start and /healthz stay 200 while every
+		 * scheduled verification fails. */
+		if (cfg_get_str(c, name, "verify-schedule") != NULL) {
+			if (id == NULL) {
+				log_error("[cluster:%s] verify-schedule is set but identity-file "
+				    "is not: every scheduled verification would fail (set "
+				    "identity-file to the age identity, readable by lifeboat "
+				    "snapd)", name);
+				bad++;
+			} else if (access(id, R_OK) < 0) {
+				log_error("[cluster:%s] verify-schedule needs identity-file %s, "
+				    "which cannot be read here (%s): every scheduled "
+				    "verification would fail", name, id, strerror(errno));
+				bad++;
+			}
+		}
+		if (cfg_get_str(c, name, "retention") == NULL)
+			log_warn("[cluster:%s] no retention: every backup is kept and prune "
+			    "deletes nothing (set e.g. retention = keep-last=12,keep-daily=14)",
+			    name);
+	}
+	return bad;
+}
+
 int
 cfg_cmd_config(const struct lb_globals *g, int argc, char **argv)
 {
 	struct lb_err err = { 0 };
 	struct cfg *c = NULL;
-	int r;
+	int r, probe = 0, bad, failed = 0;
 
 	if (argc == 2 && strcmp(argv[1], "options") == 0) {
 		cfg_print_options(stdout);
@@ -1674,11 +1666,20 @@ cfg_cmd_config(const struct lb_globals *g, int argc, char **argv)
 	}
 	if (argc == 2 && strcmp(argv[1], "example") == 0)
 		return cfg_write_example(stdout) == 0 ? 0 : 1;
+	if (argc == 3 && strcmp(argv[1], "check") == 0 && strcmp(argv[2], "--probe") == 0) {
+		probe = 1;
+		argc = 2;
+	}
 	if (argc != 2 || strcmp(argv[1], "check") != 0) {
 		fprintf(argc == 2 && (strcmp(argv[1], "--help") == 0 ||
 		    strcmp(argv[1], "-h") == 0) ? stdout : stderr,
-		    "usage: lifeboat config check     load the configuration, read the files "
-		    "it names, print it (secrets masked)\n"
+		    "usage: lifeboat config check [--probe]\n"
+		    "                                 load the configuration, read the files it "
+		    "names, print it (secrets masked)\n"
+		    "                                 and say what would fail once running; "
+		    "--probe: also reach the\n"
+		    "                                 repository (write and delete a probe "
+		    "object) and every etcd endpoint\n"
 		    "       lifeboat config options   list every option\n"
 		    "       lifeboat config example   print an example configuration\n");
 		return argc == 2 && (strcmp(argv[1], "--help") == 0 ||
@@ -1696,6 +1697,17 @@ cfg_cmd_config(const struct lb_globals *g, int argc, char **argv)
 		    lb_err_exit_status(r);
 	}
 	r = cfg_print(c, stdout);
+	bad = check_runtime(c);
+	if (probe) {
+		printf("\n# probe\n");
+		failed = probe_config(c, stdout);
+	}
 	cfg_free(c);
+	if (bad > 0)
+		return lb_err_exit_status(LB_E_CONFIG);
+	if (failed > 0) {
+		log_error("probe: %d check%s failed", failed, failed == 1 ? "" : "s");
+		return 1;
+	}
 	return r == 0 ? 0 : 1;
 }

@@ -131,10 +131,13 @@ void cfg_print_options(FILE *fp);
  * contrib/lifeboat.conf.example).  Returns 0 or LB_E_IO. */
 int cfg_write_example(FILE *fp);
 
-/* `lifeboat config check|options|example`: check loads the configuration
- * (--config), reads every secret and certificate file it names, and prints
- * the effective configuration with secrets masked; exit status 0, or 2 on
- * a configuration error. */
+/* `lifeboat config check [--probe]|options|example`: check loads the
+ * configuration (--config), reads every secret and certificate file it
+ * names, prints the effective configuration with secrets masked, and
+ * reports what would fail once running (verify-schedule without a
+ * readable identity, a time zone not in the tz database); --probe also
+ * reaches the repository and every etcd endpoint (probe.h).  Exit status
+ * 0, 2 on a configuration error or problem, 1 when a probe failed. */
 int cfg_cmd_config(const struct lb_globals *g, int argc, char **argv);
 
 #endif

@@ -596,6 +596,13 @@ repo_url(const struct repo *r)
 	return r->url;
 }
 
+int
+repo_clock_offset(struct repo *r, int64_t *offset)
+{
+	*offset = 0;
+	return r->kind == REPO_S3 ? s3_clock_offset(r->s3, offset) : LB_E_NOTFOUND;
+}
+
 /* ---------------------------------------------------------------- dispatch */
 
 int

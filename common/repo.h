@@ -46,6 +46,11 @@ void repo_close(struct repo *r);
 /* The URL for messages, never with credentials. */
 const char *repo_url(const struct repo *r);
 
+/* The repository's own clock minus this host's, in seconds, when it has
+ * one (s3: the Date of the server's last answer; repo_open already asked
+ * it something); LB_E_NOTFOUND for a file repository. */
+int repo_clock_offset(struct repo *r, int64_t *offset);
+
 /* A sink stage for the filter chain that writes object key.  finish
  * commits it (file: fsync, rename, fsync dir, mode 0600, parent dirs
  * created 0700; s3: one PUT if it fits in one part, else a multipart

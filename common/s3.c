@@ -60,6 +60,10 @@ struct s3 {
 	CURL *pool[S3_POOL_MAX];
 	size_t pool_n;
 	int pool_ready;
+	/* The server's clock (its Date header) minus ours at its last
+	 * answer, under pool_lock: an independent clock (s3_clock_offset). */
+	int64_t clock_offset;
+	int have_clock;
 };
 
 /* Borrows an idle handle, or makes one; NULL when out of memory. */
@@ -679,6 +683,7 @@ struct req {
 	long status;
 	struct dbuf resp;
 	char etag[128];
+	time_t date;                /* the answer's Date header, 0: none */
 	uint64_t delivered;         /* bytes handed to dest over all tries */
 	uint64_t from;              /* first byte asked for in this try */
 	curl_off_t content_length;
@@ -733,6 +738,14 @@ req_header(char *data, size_t sz, size_t nm, void *ud)
 	size_t n = sz * nm, len;
 	const char *v;
 
+	if (n > 5 && n < 128 && strncasecmp(data, "date:", 5) == 0) {
+		char d[128];
+
+		memcpy(d, data + 5, n - 5);
+		d[n - 5] = '\0';
+		if ((q->date = curl_getdate(d, NULL)) < 0)
+			q->date = 0;
+	}
 	if (n > 5 && strncasecmp(data, "etag:", 5) == 0) {
 		v = data + 5;
 		len = n - 5;
@@ -969,7 +982,14 @@ req_run(struct s3 *s, CURL *h, struct req *q, struct lb_err *err)
 			r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 			goto out;
 		}
+		q->date = 0;
 		c = curl_easy_perform(h);
+		if (q->date > 0) {
+			pthread_mutex_lock(&s->pool_lock);
+			s->clock_offset = (int64_t)q->date - (int64_t)time(NULL);
+			s->have_clock = 1;
+			pthread_mutex_unlock(&s->pool_lock);
+		}
 		st = 0;
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
 		q->status = st;
@@ -1261,6 +1281,18 @@ s3_free(struct s3 *s)
 	secret_free(s->secret_key);
 	secret_free(s->session_token);
 	free(s);
+}
+
+int
+s3_clock_offset(struct s3 *s, int64_t *offset)
+{
+	int r;
+
+	pthread_mutex_lock(&s->pool_lock);
+	r = s->have_clock ? 0 : LB_E_NOTFOUND;
+	*offset = s->clock_offset;
+	pthread_mutex_unlock(&s->pool_lock);
+	return r;
 }
 
 const char *

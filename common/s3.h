@@ -89,6 +89,12 @@ int s3_abort_upload(struct s3 *s, const char *key, const char *upload_id,
 /* For messages: "s3://bucket" (never credentials). */
 const char *s3_bucket(const struct s3 *s);
 
+/* The server's clock minus this host's, in seconds, from the Date header
+ * of its last answer (to the second; a request takes a moment, so only a
+ * difference of minutes means anything).  LB_E_NOTFOUND before any
+ * answer with a Date. */
+int s3_clock_offset(struct s3 *s, int64_t *offset);
+
 /* Percent-encodes src as RFC 3986 wants for SigV4 (A-Z a-z 0-9 - _ . ~
  * kept, upper-case hex); keep_slash keeps '/' (paths).  Returns a malloc'd
  * string or NULL when out of memory. */

@@ -75,6 +75,7 @@ from_catalog(struct restore_source *s, const struct restore_select *sel,
 		f.until = sel->at + 1;
 		f.newest_first = 1;
 		f.limit = 1;
+		f.skip_future = 1;
 		if ((r = cat_backup_list(s->cat, &f, CAT_WITH_MANIFEST, take_first,
 		    &json, err)) < 0)
 			goto out;
@@ -182,10 +183,14 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
 			if (strcmp(m->backup_id, sel->backup_id) == 0)
 				break;
 		} else if (strcmp(m->status, "complete") == 0) {
-			if (sel->at <= 0)
-				break;
-			if (cat_time_parse(m->started_at, (int64_t)time(NULL), &started,
-			    &e2) == 0 && started <= sel->at)
+			int64_t now = (int64_t)time(NULL);
+			int ok = cat_time_parse(m->started_at, now, &started, &e2) == 0;
+
+			/* as cat_backup_latest: a stamp ahead of our clock is skipped */
+			if (ok && cat_is_future(started, now))
+				log_warn("%s: started_at %s is in the future (taken with a clock "
+				    "that ran ahead?); skipped", k.v[i], m->started_at);
+			else if (sel->at <= 0 || (ok && started <= sel->at))
 				break;
 		}
 		manifest_free(m);

@@ -51,6 +51,8 @@ static const struct {
 #define SEARCH_DAYS 3660
 #define EVERY_MAX (366L * 86400)
 
+static int64_t civil_next(const struct sched *s, int64_t c);
+
 static int
 parse_value(const char *p, size_t len, int f, int *out)
 {
@@ -187,8 +189,9 @@ parse_every(const char *expr, const char *p, long *out, struct lb_err *err)
 			return lb_err_set(err, LB_E_CONFIG, "%s: longer than 366 days", expr);
 		p = end + 1;
 	}
-	if (total < 1)
-		return lb_err_set(err, LB_E_CONFIG, "%s: the interval must be at least 1s", expr);
+	if (total < SCHED_EVERY_MIN)
+		return lb_err_set(err, LB_E_CONFIG, "%s: more often than once a minute "
+		    "(the shortest interval is 1m)", expr);
 	*out = total;
 	return 0;
 bad:
@@ -229,6 +232,13 @@ sched_parse(const char *expr, struct sched **out, struct lb_err *err)
 		text = shorthands[i].expr;
 	}
 	r = parse_cron(expr, text, s, err);
+	/* Whether a day-of-month exists in the months given does not depend
+	 * on the year but for 29 February, which comes within eight years of
+	 * any date: ten years from a fixed date find a match for every
+	 * schedule that ever fires, the same answer on every host and day. */
+	if (r == 0 && civil_next(s, 946684800 /* 2000-01-01 */) < 0)
+		r = lb_err_set(err, LB_E_CONFIG, "%s: never fires (no month given has the "
+		    "day of month given)", expr);
 out:
 	if (r == 0) {
 		*out = s;

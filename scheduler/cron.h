@@ -43,12 +43,19 @@ struct sched;
 /* Longest expression accepted. */
 #define SCHED_EXPR_MAX 256
 
+/* The shortest interval: a backup a minute, as often as cron can say.
+ * "@every 30s" is refused rather than run every minute in silence. */
+#define SCHED_EVERY_MIN 60
+
 /* The schedule used when a cluster sets none. */
 #define SCHED_DEFAULT "@every 10m"
 
 /* Parses expr.  *out is a new schedule freed with sched_free; on failure
  * *out is NULL and err (LB_E_CONFIG) names the field and why:
- * "0 25 * * *: hour: 25 is out of range 0..23". */
+ * "0 25 * * *: hour: 25 is out of range 0..23".  An interval under
+ * SCHED_EVERY_MIN and a cron expression that never fires ("0 0 31 2 *")
+ * are refused here, so whoever parses a schedule (config check, the
+ * daemon) agrees on which ones are valid. */
 int sched_parse(const char *expr, struct sched **out, struct lb_err *err);
 
 /* Frees s; NULL is fine. */

@@ -161,6 +161,11 @@ ret_plan(const struct ret_backup *b, size_t n, const struct ret_policy *p,
 			d->why = RET_WHY_RUNNING;
 			continue;
 		}
+		if (x->future) {
+			d->keep = 1;
+			d->why = RET_WHY_FUTURE;
+			continue;
+		}
 		if (p->keep_all) {
 			d->keep = 1;
 			d->why = RET_WHY_KEEP_ALL;
@@ -219,6 +224,7 @@ ret_why_string(unsigned why, char *buf, size_t len)
 		{ RET_WHY_NEWER_PARTIAL, "incomplete, newer than every complete backup" },
 		{ RET_WHY_NO_COMPLETE, "incomplete, but no complete backup exists" },
 		{ RET_WHY_RUNNING, "running" },
+		{ RET_WHY_FUTURE, "stamped in the future (a clock ran ahead), not counted" },
 		{ RET_WHY_EXPIRED, "expired (no rule keeps it)" },
 		{ RET_WHY_SUPERSEDED, "incomplete, superseded by a newer complete backup" },
 	};

@@ -19,6 +19,10 @@
  * and prune must not race a backup that is finishing); an older one is
  * deleted, since a complete backup supersedes it.  With no complete
  * backup at all, nothing partial is deleted.  Running backups are kept.
+ * A backup the caller marks future (stamped ahead of the clock: see
+ * catalog.h, cat_is_future) is kept and fills no slot: counted, a stamp a
+ * year ahead would take keep-last's first slot for a year and push a real
+ * backup out; deleted, a backup would go on the word of a wrong clock.
  */
 #ifndef LB_RETENTION_H
 #define LB_RETENTION_H
@@ -55,6 +59,7 @@ struct ret_backup {
 	int64_t time;              /* start, Unix seconds (UTC) */
 	enum ret_status status;
 	int verified;              /* 1 if its last verification passed */
+	int future;                /* 1 if stamped ahead of the clock */
 };
 
 /* Why a backup is kept (bits) or deleted (RET_WHY_DELETE_*). */
@@ -64,6 +69,7 @@ struct ret_backup {
 #define RET_WHY_NEWER_PARTIAL (1u << 10)       /* partial/failed, newer than any complete */
 #define RET_WHY_NO_COMPLETE   (1u << 11)       /* partial/failed, no complete one exists */
 #define RET_WHY_RUNNING       (1u << 12)
+#define RET_WHY_FUTURE        (1u << 13)       /* stamped in the future, not counted */
 #define RET_WHY_EXPIRED       (1u << 16)       /* delete: complete, no rule keeps it */
 #define RET_WHY_SUPERSEDED    (1u << 17)       /* delete: partial/failed, older than a complete */
 

@@ -64,6 +64,7 @@ struct cstate {
 	struct sched *vsched;      /* NULL: not set */
 	time_t verify_due;         /* daemon clock */
 	unsigned long long verify_ok, verify_failed;
+	long long future;          /* backups stamped ahead of the clock, -1 unknown */
 };
 
 struct daemon {
@@ -427,6 +428,34 @@ verify_if_due(struct daemon *d, struct cstate *cs, const struct cfg *c)
 	pthread_mutex_unlock(&d->mu);
 }
 
+static int
+count_one(const struct cat_backup *b, void *arg)
+{
+	(void)b;
+	(*(long long *)arg)++;
+	return 0;
+}
+
+/* The backups of cluster stamped more than CAT_FUTURE_SKEW_S after the
+ * real clock (catalog times are real, whatever the test clock): latest,
+ * --at and retention leave them aside, this gauge makes them seen. */
+static long long
+count_future(const char *catalog, const char *cluster)
+{
+	struct cat_filter f = { .cluster = cluster, .status = -1 };
+	struct cat *cat = NULL;
+	struct lb_err err;
+	long long n = 0;
+
+	f.since = (int64_t)time(NULL) + CAT_FUTURE_SKEW_S + 1;
+	if (cat_open(catalog, CAT_OPEN_READONLY, &cat, &err) < 0)
+		return err.code == LB_E_NOTFOUND ? 0 : -1;
+	if (cat_backup_list(cat, &f, 0, count_one, &n, &err) < 0)
+		n = -1;
+	cat_close(cat);
+	return n;
+}
+
 /* Retention applies after each backup of a cluster that sets one. */
 static void
 prune_after_backup(const struct cfg *c, const char *cluster)
@@ -454,6 +483,7 @@ run_main(void *arg)
 	struct backup_env *env = NULL;
 	struct backup_result res;
 	struct lb_err err;
+	long long future = -1;
 	int held = 1, r, outcome;
 
 	memset(&res, 0, sizeof(res));
@@ -483,6 +513,7 @@ run_main(void *arg)
 			prune_after_backup(c, cs->name);
 			verify_if_due(d, cs, c);
 		}
+		future = count_future(cfg_get_str(c, NULL, "catalog"), cs->name);
 	} else {
 		res.outcome = BACKUP_FAILED;
 	}
@@ -509,6 +540,8 @@ run_main(void *arg)
 	cs->stored_total += res.stored;
 	cs->total[outcome]++;
 	cs->last_divergent = res.divergent;
+	if (future >= 0)
+		cs->future = future;
 	if (res.divergent)
 		cs->divergent_total++;
 	if (outcome == OUT_COMPLETE)
@@ -713,6 +746,7 @@ catch_up(struct daemon *d)
 				cs->health_base = (time_t)b->started_at;
 		}
 		cat_backup_free(b);
+		cs->future = count_future(path, cs->name);
 		if (missed) {
 			log_info("cluster=%s catch-up: no backup since its last slot; one run now",
 			    cs->name);
@@ -871,6 +905,11 @@ render_metrics(struct daemon *d, struct buf *b)
 	    "1 while this daemon holds the cluster's etcd lock (renewed between slots); -1 when the lock is off");
 	EACH(bprintf(b, "lifeboat_lock_held{cluster=\"%s\"} %d\n", cs->name,
 	    cs->lock == NULL || lock_is_off(cs->lock) ? -1 : lock_is_held(cs->lock)));
+	FAMILY(b, "lifeboat_backups_future", "gauge",
+	    "backups in the catalog stamped more than 5m after this host's clock: "
+	    "never latest, not counted by retention (-1: unknown)");
+	EACH(bprintf(b, "lifeboat_backups_future{cluster=\"%s\"} %lld\n", cs->name,
+	    cs->future));
 	FAMILY(b, "lifeboat_verify_total", "counter",
 	    "scheduled verifications of the newest backup by result");
 	EACH(bprintf(b, "lifeboat_verify_total{cluster=\"%s\",result=\"ok\"} %llu\n"

@@ -382,3 +382,85 @@ assert {"rebuild", "prune", "export"} <= acts, acts
 ev = json.loads(os.popen(sys.argv[1] + " catalog audit --json --catalog " + sys.argv[3]).read())
 assert [e["outcome"] for e in ev if e["action"] == "import"] == ["ok"], ev
 ' "$LIFEBOAT" "$T/cat/catalog.db" "$T/cat3/catalog.db"
+
+# --- a clock a year ahead (libfaketime) ------------------------------------
+# One backup taken with the clock a year ahead, then normal ones: the
+# future one is flagged and kept, and never shadows the newer ones (latest,
+# --at, restore from the catalog and from the bucket, keep-last=2).
+FT=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1
+if [ -f "$FT" ]; then
+	mkdir -p "$T/cat5"
+	cat >"$T/f.conf" <<CONF
+[global]
+repo = file://$T/repo5
+recipients = $RCPT
+catalog = $T/cat5/catalog.db
+identity-file = $T/id.txt
+[cluster:prod]
+endpoints = $e_endpoints
+retention = keep-last=2
+CONF
+	LB5() { LIFEBOAT_CATALOG=$T/cat5/catalog.db "$LIFEBOAT" --config "$T/f.conf" "$@"; }
+	check future_backup env LD_PRELOAD="$FT" FAKETIME="+365d" \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	    LIFEBOAT_CATALOG="$T/cat5/catalog.db" "$LIFEBOAT" --config "$T/f.conf" \
+	    backup --cluster prod --no-progress
+	for n in 1 2 3; do
+		check "future_then_backup_$n" LB5 backup --cluster prod --no-progress
+	done
+	LB5 catalog list --json >"$T/list5.json"
+	FUT=$(python3 -c "import json,sys; print(max(json.load(open(sys.argv[1])), key=lambda b: b['started_at'])['id'])" "$T/list5.json")
+	NEWEST5=$(python3 -c "import json,sys; l=json.load(open(sys.argv[1])); print(sorted(b['id'] for b in l if b['id'] != sys.argv[2])[-1])" "$T/list5.json" "$FUT")
+	pycheck future_flagged_in_json '
+l = json.load(open(sys.argv[1]))
+assert len(l) == 4, l
+assert [b["id"] for b in l if b["future"]] == [sys.argv[2]], [(b["id"], b["future"]) for b in l]
+' "$T/list5.json" "$FUT"
+	LB5 catalog list >"$T/list5.txt"
+	check future_flagged_in_list grep -q "FUTURE: started after this host's clock" "$T/list5.txt"
+	check future_not_latest sh -c "LIFEBOAT_CATALOG=$T/cat5/catalog.db $LIFEBOAT --config $T/f.conf catalog show latest --cluster prod | grep -q '^backup *$NEWEST5'"
+	ms="r1=http://127.0.0.1:$(free_port)@http://127.0.0.1:$(free_port)"
+	check future_not_restored sh -c "LIFEBOAT_CATALOG=$T/cat5/catalog.db $LIFEBOAT --config $T/f.conf restore cluster --cluster prod --members $ms --base-dir $T/dry5 --dry-run 2>&1 | grep -q 'backup  *$NEWEST5'"
+	check future_not_at sh -c "LIFEBOAT_CATALOG=$T/cat5/catalog.db $LIFEBOAT --config $T/f.conf restore cluster --cluster prod --at 2099-01-01 --members $ms --base-dir $T/dry5 --dry-run 2>&1 | grep -q 'backup  *$NEWEST5'"
+	"$LIFEBOAT" restore cluster --repo "file://$T/repo5" --identity "$T/id.txt" --cluster prod --members "$ms" \
+	    --base-dir "$T/dry5" --dry-run >"$T/dry5.out" 2>&1
+	check future_not_restored_from_bucket grep -q "backup  *$NEWEST5" "$T/dry5.out"
+	check future_skipped_with_warning grep -q "$FUT/manifest.json: started_at .* is in the future" "$T/dry5.out"
+	check future_prune LB5 catalog prune --cluster prod
+	LB5 catalog list --json >"$T/list6.json"
+	pycheck future_kept_not_counted '
+l = json.load(open(sys.argv[1]))
+ids = sorted(b["id"] for b in l)
+# the future one, and keep-last=2 of the three real ones
+assert len(ids) == 3 and sys.argv[2] in ids and sys.argv[3] in ids, ids
+' "$T/list6.json" "$FUT" "$NEWEST5"
+	pycheck future_audited '
+ev = json.loads(os.popen(sys.argv[1] + " catalog audit --json --catalog " + sys.argv[2]).read())
+assert [e["backup_id"] for e in ev if e["outcome"] == "kept-future"] == [sys.argv[3]], ev
+' "$LIFEBOAT" "$T/cat5/catalog.db" "$FUT"
+	# A clock 10 minutes ahead (S3 stores refuse requests 15 minutes off,
+	# so a year ahead cannot even prune there): two backups, then prune on
+	# that clock.  The repository's clock (s3rver's Date) says which
+	# backups are in the future, so the two real ones stay (on this host's
+	# clock alone, the two stamped ahead were the newest and the real ones
+	# went).
+	if [ -n "${S3_BUCKET:-}" ]; then
+		FAKE="env LD_PRELOAD=$FT FAKETIME=+10m ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 LIFEBOAT_CATALOG=$T/cat5/catalog.db"
+		check future_again_1 $FAKE "$LIFEBOAT" --config "$T/f.conf" backup --cluster prod --no-progress
+		check future_again_2 $FAKE "$LIFEBOAT" --config "$T/f.conf" backup --cluster prod --no-progress
+		sed "s|^repo = .*|repo = s3://$S3_BUCKET/lb5\ns3-endpoint = $S3_ENDPOINT\ns3-region = us-east-1|" \
+		    "$T/f.conf" >"$T/g.conf"
+		$FAKE "$LIFEBOAT" --config "$T/g.conf" catalog prune --cluster prod >"$T/gprune.out" 2>&1
+		check future_prune_wrong_clock test $? -eq 0
+		check future_prune_warns_clock grep -q "this host's clock is [0-9]*s ahead of the repository's" "$T/gprune.out"
+		LB5 catalog list --json >"$T/list7.json"
+		pycheck future_wrong_clock_keeps_real '
+l = json.load(open(sys.argv[1]))
+real = [b["id"] for b in l if not b["future"]]
+assert sorted(real) == sorted(json.load(open(sys.argv[2])) and [b["id"] for b in json.load(open(sys.argv[2])) if not b["future"]]), (real, l)
+assert len(real) == 2 and len(l) == 5, [(b["id"], b["future"]) for b in l]
+' "$T/list7.json" "$T/list6.json"
+	fi
+else
+	echo "SKIP clock a year ahead: libfaketime is not installed ($FT)"
+fi

@@ -144,6 +144,21 @@ then ok sigterm_no_running_row
 else fail sigterm_no_running_row "$("$LIFEBOAT" catalog list --catalog "$T/a.db" --status running)"; fi
 check sigterm_lock_released grep -q 'lock=/lifeboat/lock/c1 released' "$T/a.log"
 
+# --- a backup stamped in the future: counted by a gauge, not "latest" -------
+FT=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1
+if [ -f "$FT" ]; then
+	write_conf fu "@every 1m"
+	check future_backup_taken env LD_PRELOAD="$FT" FAKETIME="+365d" \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	    "$LIFEBOAT" --config "$T/fu.conf" backup --no-progress
+	start fu || fail future_start "$(tail -n 3 "$T/fu.log")"
+	check future_gauge wait_for 10 sh -c "curl -s '$(url fu /metrics)' | grep -q '^lifeboat_backups_future{cluster=\"c1\"} 1\$'"
+	kill -TERM "$(cat "$T/fu.pid")"
+	wait "$(cat "$T/fu.pid")"
+else
+	echo "SKIP future backup gauge: libfaketime is not installed ($FT)"
+fi
+
 # --- retention after each backup ------------------------------------------
 write_conf p "@every 1m"
 printf 'retention = keep-last=2\n' >>"$T/p.conf"

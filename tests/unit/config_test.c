@@ -236,18 +236,36 @@ static const struct {
 	  " is not an age recipient (checksum mismatch: a typo?)" },
 	{ G "recipients = age1abc\n",
 	  "lifeboat.conf:3: recipients: age1abc is not an age recipient (age1 and 58 characters)" },
+	/* schedule and retention are parsed by the parsers the daemon and
+	 * prune use (scheduler/), so what passes here runs there */
 	{ G CL "retention = keep-last=7,keep-forever=1\n",
-	  "lifeboat.conf:5: retention: unknown rule keep-forever (keep-last, keep-hourly, "
+	  "lifeboat.conf:5: retention: unknown rule 'keep-forever' (keep-last, keep-hourly, "
 	  "keep-daily, keep-weekly, keep-monthly or keep-yearly)" },
 	{ G CL "retention = keep-daily=0\n",
-	  "lifeboat.conf:5: retention: keep-daily=0 is not a count of 1..100000" },
+	  "lifeboat.conf:5: retention: every count is 0, which would delete every backup "
+	  "but the newest verified one (leave retention unset to keep everything)" },
 	{ G CL "retention = keep-daily=3,keep-daily=4\n",
 	  "lifeboat.conf:5: retention: keep-daily is given twice" },
+	{ G CL "retention = keep-last=2000000\n",
+	  "lifeboat.conf:5: retention: keep-last: 2000000 is more than 1000000" },
+	{ G CL "retention = keep-last=1,\n",
+	  "lifeboat.conf:5: retention: '' is not keep-PERIOD=N" },
 	{ G CL "schedule = every day\n",
-	  "lifeboat.conf:5: schedule: every day is not a cron expression (m h dom mon dow) "
-	  "or @every DURATION" },
+	  "lifeboat.conf:5: schedule: every day: minute: 'every' is not a value, range "
+	  "or step" },
 	{ G CL "schedule = @every 30s\n",
-	  "lifeboat.conf:5: schedule: @every 30s is more often than once a minute" },
+	  "lifeboat.conf:5: schedule: @every 30s: more often than once a minute "
+	  "(the shortest interval is 1m)" },
+	{ G CL "schedule = 61 * * * *\n",
+	  "lifeboat.conf:5: schedule: 61 * * * *: minute: '61' is out of range 0..59" },
+	{ G CL "schedule = 0 0 31 2 *\n",
+	  "lifeboat.conf:5: schedule: 0 0 31 2 *: never fires (no month given has the day "
+	  "of month given)" },
+	{ G CL "verify-schedule = 0 0 30 2 *\n",
+	  "lifeboat.conf:5: verify-schedule: 0 0 30 2 *: never fires (no month given has "
+	  "the day of month given)" },
+	{ G CL "schedule = @every 1w\n",
+	  "lifeboat.conf:5: schedule: @every 1w: not a duration (like 90s, 10m, 1h30m, 1d)" },
 	{ G "metrics-listen = 9793\n",
 	  "lifeboat.conf:3: metrics-listen: 9793 is not HOST:PORT or off" },
 	{ G "timezone = ../../etc/passwd\n",

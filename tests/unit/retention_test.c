@@ -68,20 +68,25 @@ policy_parsing(void)
 	CHECK_INT(ret_policy_parse("keep-last=0,keep-daily=0", &p, &err), ==, LB_E_CONFIG);
 	CHECK_CONTAINS(err.msg, "every count is 0");
 	CHECK_INT(ret_policy_parse("keep-last=1,", &p, &err), ==, LB_E_CONFIG);
+	/* a count of 0 turns one rule off when another keeps something; the
+	 * configuration accepts exactly this (it calls this parser) */
+	CHECK_OK(ret_policy_parse("keep-last=3,\tkeep-daily=0", &p, &err), &err);
+	CHECK_INT(p.keep[RET_LAST], ==, 3);
+	CHECK_INT(p.keep[RET_DAILY], ==, 0);
 }
 
 static void
 keep_last_counts_complete_only(void)
 {
 	struct ret_backup b[] = {
-		{ "b1", at("2026-11-20T10:00:00Z"), RET_COMPLETE, 0 },
-		{ "b2", at("2026-11-20T11:00:00Z"), RET_COMPLETE, 0 },
-		{ "b3", at("2026-11-20T12:00:00Z"), RET_PARTIAL, 0 },
-		{ "b4", at("2026-11-20T13:00:00Z"), RET_COMPLETE, 0 },
-		{ "b5", at("2026-11-20T14:00:00Z"), RET_FAILED, 0 },
-		{ "b6", at("2026-11-20T15:00:00Z"), RET_COMPLETE, 0 },
-		{ "b7", at("2026-11-20T16:00:00Z"), RET_PARTIAL, 0 },
-		{ "b8", at("2026-11-20T17:00:00Z"), RET_RUNNING, 0 },
+		{ "b1", at("2026-11-20T10:00:00Z"), RET_COMPLETE, 0, 0 },
+		{ "b2", at("2026-11-20T11:00:00Z"), RET_COMPLETE, 0, 0 },
+		{ "b3", at("2026-11-20T12:00:00Z"), RET_PARTIAL, 0, 0 },
+		{ "b4", at("2026-11-20T13:00:00Z"), RET_COMPLETE, 0, 0 },
+		{ "b5", at("2026-11-20T14:00:00Z"), RET_FAILED, 0, 0 },
+		{ "b6", at("2026-11-20T15:00:00Z"), RET_COMPLETE, 0, 0 },
+		{ "b7", at("2026-11-20T16:00:00Z"), RET_PARTIAL, 0, 0 },
+		{ "b8", at("2026-11-20T17:00:00Z"), RET_RUNNING, 0, 0 },
 	};
 	struct ret_decision d[8];
 	char why[256];
@@ -104,14 +109,45 @@ keep_last_counts_complete_only(void)
 	    sizeof(why)), "keep-last, keep-daily, newest verified");
 }
 
+/* One backup taken with the clock a year ahead, then normal ones: it is
+ * kept, and keep-last=2 still keeps the two newest real backups (before,
+ * the future stamp took the first slot and a real backup was deleted). */
+static void
+future_backup_is_kept_and_not_counted(void)
+{
+	struct ret_backup b[] = {
+		{ "b1", at("2026-11-20T10:00:00Z"), RET_COMPLETE, 0, 0 },
+		{ "b2", at("2027-11-20T11:00:00Z"), RET_COMPLETE, 1, 1 },
+		{ "b3", at("2026-11-20T12:00:00Z"), RET_COMPLETE, 0, 0 },
+		{ "b4", at("2026-11-20T13:00:00Z"), RET_COMPLETE, 0, 0 },
+		{ "b5", at("2026-11-20T14:00:00Z"), RET_PARTIAL, 0, 0 },
+	};
+	struct ret_decision d[5];
+	char why[256];
+
+	CHECK_INT(plan_str("keep-last=2", b, 5, d), ==, 0);
+	CHECK(!d[0].keep && d[0].why == RET_WHY_EXPIRED);
+	CHECK(d[1].keep && d[1].why == RET_WHY_FUTURE);
+	CHECK(d[2].keep && d[2].why == RET_WHY_RULE(RET_LAST));
+	CHECK(d[3].keep && d[3].why == RET_WHY_RULE(RET_LAST));
+	/* newer than every real complete backup: the future one does not
+	 * supersede it */
+	CHECK(d[4].keep && d[4].why == RET_WHY_NEWER_PARTIAL);
+	CHECK_STR(ret_why_string(d[1].why, why, sizeof(why)),
+	    "stamped in the future (a clock ran ahead), not counted");
+	/* kept even with no policy, under its own reason */
+	CHECK_INT(plan_str(NULL, b, 5, d), ==, 0);
+	CHECK(d[1].keep && d[1].why == RET_WHY_FUTURE);
+}
+
 static void
 newest_verified_is_never_deleted(void)
 {
 	struct ret_backup b[] = {
-		{ "b1", at("2026-11-18T10:00:00Z"), RET_COMPLETE, 1 },
-		{ "b2", at("2026-11-19T10:00:00Z"), RET_COMPLETE, 1 },
-		{ "b3", at("2026-11-20T10:00:00Z"), RET_COMPLETE, 0 },
-		{ "b4", at("2026-11-21T10:00:00Z"), RET_COMPLETE, 0 },
+		{ "b1", at("2026-11-18T10:00:00Z"), RET_COMPLETE, 1, 0 },
+		{ "b2", at("2026-11-19T10:00:00Z"), RET_COMPLETE, 1, 0 },
+		{ "b3", at("2026-11-20T10:00:00Z"), RET_COMPLETE, 0, 0 },
+		{ "b4", at("2026-11-21T10:00:00Z"), RET_COMPLETE, 0, 0 },
 	};
 	struct ret_decision d[4];
 
@@ -126,8 +162,8 @@ static void
 no_policy_keeps_everything(void)
 {
 	struct ret_backup b[] = {
-		{ "b1", at("2020-01-01T00:00:00Z"), RET_COMPLETE, 0 },
-		{ "b2", at("2021-01-01T00:00:00Z"), RET_FAILED, 0 },
+		{ "b1", at("2020-01-01T00:00:00Z"), RET_COMPLETE, 0, 0 },
+		{ "b2", at("2021-01-01T00:00:00Z"), RET_FAILED, 0, 0 },
 	};
 	struct ret_decision d[2];
 
@@ -141,8 +177,8 @@ static void
 only_partial_backups_are_all_kept(void)
 {
 	struct ret_backup b[] = {
-		{ "b1", at("2026-01-01T00:00:00Z"), RET_PARTIAL, 0 },
-		{ "b2", at("2026-01-02T00:00:00Z"), RET_PARTIAL, 0 },
+		{ "b1", at("2026-01-01T00:00:00Z"), RET_PARTIAL, 0, 0 },
+		{ "b2", at("2026-01-02T00:00:00Z"), RET_PARTIAL, 0, 0 },
 	};
 	struct ret_decision d[2];
 
@@ -158,13 +194,13 @@ static void
 daily_newest_per_day_gaps_free(void)
 {
 	struct ret_backup b[] = {
-		{ "a", at("2026-11-10T08:00:00Z"), RET_COMPLETE, 0 },
-		{ "b", at("2026-11-10T20:00:00Z"), RET_COMPLETE, 0 },
-		{ "c", at("2026-11-12T08:00:00Z"), RET_COMPLETE, 0 },
-		{ "d", at("2026-11-12T23:59:59Z"), RET_COMPLETE, 0 },
-		{ "e", at("2026-11-13T00:00:00Z"), RET_COMPLETE, 0 },
-		{ "f", at("2026-11-13T09:00:00Z"), RET_COMPLETE, 0 },
-		{ "g", at("2026-11-09T09:00:00Z"), RET_COMPLETE, 0 },
+		{ "a", at("2026-11-10T08:00:00Z"), RET_COMPLETE, 0, 0 },
+		{ "b", at("2026-11-10T20:00:00Z"), RET_COMPLETE, 0, 0 },
+		{ "c", at("2026-11-12T08:00:00Z"), RET_COMPLETE, 0, 0 },
+		{ "d", at("2026-11-12T23:59:59Z"), RET_COMPLETE, 0, 0 },
+		{ "e", at("2026-11-13T00:00:00Z"), RET_COMPLETE, 0, 0 },
+		{ "f", at("2026-11-13T09:00:00Z"), RET_COMPLETE, 0, 0 },
+		{ "g", at("2026-11-09T09:00:00Z"), RET_COMPLETE, 0, 0 },
 	};
 	struct ret_decision d[7];
 
@@ -188,10 +224,10 @@ static void
 weekly_iso_weeks_and_yearly(void)
 {
 	struct ret_backup b[] = {
-		{ "sun", at("2025-12-28T12:00:00Z"), RET_COMPLETE, 0 },
-		{ "mon", at("2025-12-29T12:00:00Z"), RET_COMPLETE, 0 },
-		{ "fri", at("2026-01-02T12:00:00Z"), RET_COMPLETE, 0 },
-		{ "old", at("2024-06-01T12:00:00Z"), RET_COMPLETE, 0 },
+		{ "sun", at("2025-12-28T12:00:00Z"), RET_COMPLETE, 0, 0 },
+		{ "mon", at("2025-12-29T12:00:00Z"), RET_COMPLETE, 0, 0 },
+		{ "fri", at("2026-01-02T12:00:00Z"), RET_COMPLETE, 0, 0 },
+		{ "old", at("2024-06-01T12:00:00Z"), RET_COMPLETE, 0, 0 },
 	};
 	struct ret_decision d[4];
 
@@ -261,7 +297,7 @@ a_year_against_the_oracle(void)
 		seed = seed * 1103515245 + 12345;
 		t += 3600 * (1 + (seed >> 16) % 10) + (seed >> 8) % 600;
 		snprintf(ids[n], sizeof(ids[n]), "b%05zu", n);
-		b[2999 - n] = (struct ret_backup){ ids[n], t, RET_COMPLETE, 0 };
+		b[2999 - n] = (struct ret_backup){ ids[n], t, RET_COMPLETE, 0, 0 };
 		n++;
 	}
 	for (rule = 0; rule < RET_N_RULES; rule++) {
@@ -291,6 +327,7 @@ main(void)
 {
 	RUN(policy_parsing);
 	RUN(keep_last_counts_complete_only);
+	RUN(future_backup_is_kept_and_not_counted);
 	RUN(newest_verified_is_never_deleted);
 	RUN(no_policy_keeps_everything);
 	RUN(only_partial_backups_are_all_kept);
