@@ -182,7 +182,7 @@ verify_backup(struct vctx *x, const char *backup_id)
 	struct vstats vs;
 	uint64_t stored = 0, plain = 0;
 	char detail[LB_ERR_MSG_MAX + 64];
-	int i, r, checked = 0, rev_checked = 0;
+	int i, r, checked = 0, rev_checked = 0, verdict;
 
 	if ((r = cat_backup_get(x->e->cat, backup_id, CAT_WITH_MEMBERS, &b, &err)) < 0) {
 		log_error("verify %s: %s", backup_id, err.msg);
@@ -211,6 +211,12 @@ verify_backup(struct vctx *x, const char *backup_id)
 	if (r == 0 && checked == 0)
 		r = lb_err_set(&err, LB_E_CORRUPT, "backup %s: no member object to verify "
 		    "(status %s)", b->id, cat_status_name(b->status));
+	/* Only a verdict on the stored bytes (missing, damaged, not what the
+	 * manifest says) is recorded against the backup: a network or store
+	 * fault, a full disk or the wrong identity given says nothing about
+	 * them, and must not turn a good backup bad (retention protects the
+	 * newest verified one). */
+	verdict = r == 0 || r == LB_E_CORRUPT || r == LB_E_NOTFOUND;
 	if (r == 0) {
 		snprintf(detail, sizeof(detail), "%d member(s), %llu bytes stored, %llu bytes "
 		    "of snapshot, revision checked on %d", checked,
@@ -223,9 +229,10 @@ verify_backup(struct vctx *x, const char *backup_id)
 	} else {
 		snprintf(detail, sizeof(detail), "%s", err.msg);
 		x->n_failed++;
-		log_error("verify failed: %s", err.msg);
+		log_error("verify %s: %s", verdict ? "failed" : "could not finish", err.msg);
 		if (!x->json && !x->quiet)
-			printf("verified %s (%s): FAILED\n", b->id, b->cluster);
+			printf("verified %s (%s): %s\n", b->id, b->cluster, verdict ? "FAILED" :
+			    "not checked (the backup keeps its earlier verdict)");
 	}
 	if (x->json && !x->quiet) {
 		json_t *o = json_pack("{s:s, s:s, s:b, s:i, s:s}", "backup_id", b->id,
@@ -236,9 +243,10 @@ verify_backup(struct vctx *x, const char *backup_id)
 		free(txt);
 		json_decref(o);
 	}
-	if (cat_set_verified(x->e->cat, b->id, 0, r == 0, detail, &merr) < 0)
+	if (verdict && cat_set_verified(x->e->cat, b->id, 0, r == 0, detail, &merr) < 0)
 		log_error("verify %s: cannot record the result: %s", b->id, merr.msg);
-	ops_audit(x->e->cat, CAT_ACT_VERIFY, b->cluster, b->id, r == 0 ? "ok" : "failed",
+	ops_audit(x->e->cat, CAT_ACT_VERIFY, b->cluster, b->id,
+	    r == 0 ? "ok" : verdict ? "failed" : "error",
 	    "{s:i, s:I, s:I, s:s?, s:b}", "members", checked, "stored_bytes",
 	    (json_int_t)stored, "snapshot_bytes", (json_int_t)plain,
 	    "error", r == 0 ? NULL : err.msg, "revision_checked", rev_checked == checked);

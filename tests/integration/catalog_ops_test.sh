@@ -108,10 +108,19 @@ cp "$T/obj.bak" "$T/repo/$OBJ"
 check_exit verify_wrong_identity 1 "backup $B1 member $MEMBER " \
     LB catalog verify "$B1" --identity "$T/wrong.txt"
 check verify_good_again LB catalog verify "$B1"
+# The wrong identity says nothing about the stored bytes: the run fails,
+# but the backup keeps its verdict (no downgrade of a good backup).
+check_exit verify_wrong_identity_after_ok 1 "not checked|wrong identity" \
+    LB catalog verify "$B1" --identity "$T/wrong.txt"
+LB catalog show "$B1" --json >"$T/show3.json"
+pycheck verify_wrong_identity_keeps_verdict '
+b = json.load(open(sys.argv[1]))
+assert b["verify_status"] == "ok", b
+' "$T/show3.json"
 pycheck verify_audited '
 ev = json.loads(os.popen(sys.argv[1] + " catalog audit --json --catalog " + sys.argv[2]).read())
 v = [e for e in ev if e["action"] == "verify"]
-assert len([e for e in v if e["outcome"] == "failed"]) == 3, v
+assert [e["outcome"] for e in v if e["outcome"] != "ok"] == ["failed", "failed", "error", "error"], v
 assert any(e["outcome"] == "ok" and e["backup_id"] == sys.argv[3] for e in v)
 ' "$LIFEBOAT" "$T/cat/catalog.db" "$B1"
 
