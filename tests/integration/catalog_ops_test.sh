@@ -364,3 +364,67 @@ assert {"rebuild", "prune", "export"} <= acts, acts
 ev = json.loads(os.popen(sys.argv[1] + " catalog audit --json --catalog " + sys.argv[3]).read())
 assert [e["outcome"] for e in ev if e["action"] == "import"] == ["ok"], ev
 ' "$LIFEBOAT" "$T/cat/catalog.db" "$T/cat3/catalog.db"
+
+# --- import never overwrites or deletes what it did not write ---------------
+# A truncated copy of a bundle whose backup is already in the repository:
+# its manifest is the repository's, so it is skipped and nothing written;
+# with a different manifest (same id) it is refused; objects of the id
+# without a manifest (an unfinished run) are refused too.  Each time the
+# existing keys stay byte for byte as they were.  Run against file:// and
+# s3rver.
+BSIZE=$(wc -c <"$T/bundle.tar")
+head -c $((BSIZE * 3 / 4)) "$T/bundle.tar" >"$T/trunc.tar"
+python3 - "$T/bundle.tar" "$T/other.tar" <<'PY'
+import io, json, sys, tarfile
+src = tarfile.open(sys.argv[1])
+with tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT) as t:
+    for i, m in enumerate(src.getmembers()):
+        d = src.extractfile(m).read()
+        if i == 0:
+            j = json.loads(d)
+            j["hostname"] = "another-" + str(j.get("hostname"))
+            d = json.dumps(j).encode()
+            m.size = len(d)
+        elif i == 3:
+            d = d[:len(d) // 2]   # damaged: the import fails after writing
+            m.size = len(d)
+        t.addfile(m, io.BytesIO(d))
+PY
+# out_has PATTERN CMD...: CMD exits 0 and its stdout matches PATTERN.
+out_has() { pat=$1; shift; "$@" >"$T/oh.out" 2>"$T/oh.err" && grep -Eq -e "$pat" "$T/oh.out"; }
+snap_repo() { (cd "$1" && find . -type f -exec sha256sum {} + | sort); }
+snap_repo "$T/repo3" >"$T/repo3.before"
+check import_truncated_existing_skipped out_has "already in .* same manifest: nothing imported" \
+    LC catalog import "$T/trunc.tar"
+check_exit import_other_manifest_refused 1 "backup $NEWEST is already in the repository .* different manifest" \
+    LC catalog import "$T/other.tar"
+snap_repo "$T/repo3" >"$T/repo3.after"
+check import_existing_untouched cmp "$T/repo3.before" "$T/repo3.after"
+check verify_existing_after_imports LC catalog verify "$NEWEST"
+# Objects of the id without a manifest: refused, and the leftover stays.
+MK=$(python3 -c "import json,sys; print([b for b in json.load(open(sys.argv[1])) if b['id']==sys.argv[2]][0]['manifest_key'])" "$T/c_list.json" "$NEWEST")
+OB=$(python3 -c "import json,sys; print([b for b in json.load(open(sys.argv[1])) if b['id']==sys.argv[2]][0]['members'][0]['location'])" "$T/c_list.json" "$NEWEST")
+mkdir -p "$T/repo5/$(dirname "$OB")"
+echo leftover >"$T/repo5/$OB"
+conf "$T/f.conf" "file://$T/repo5" "$T/cat5/catalog.db"
+mkdir -p "$T/cat5"
+check_exit import_leftover_refused 1 "already holds 1 object\(s\) of backup $NEWEST .* but no manifest" \
+    "$LIFEBOAT" --config "$T/f.conf" catalog import "$T/bundle.tar"
+check import_leftover_untouched sh -c "test \"\$(cat '$T/repo5/$OB')\" = leftover && test ! -e '$T/repo5/$MK'"
+if [ -n "${S3_ENDPOINT:-}" ]; then
+	# NEWEST was copied into s3rver above.
+	s3_snap() {
+		"$REPOTOOL" "s3://$S3_BUCKET/lb" list | sort | while read -r k _; do
+			printf '%s %s\n' "$k" "$("$REPOTOOL" "s3://$S3_BUCKET/lb" get "$k" | sha256sum | cut -c1-64)"
+		done
+	}
+	s3_snap >"$T/s3imp.before"
+	check s3_has_newest grep -q "$NEWEST/manifest.json" "$T/s3imp.before"
+	check s3_import_truncated_existing_skipped out_has "already in .* same manifest" \
+	    LS catalog import "$T/trunc.tar"
+	check_exit s3_import_other_manifest_refused 1 "backup $NEWEST is already in the repository" \
+	    LS catalog import "$T/other.tar"
+	s3_snap >"$T/s3imp.after"
+	check s3_import_existing_untouched cmp "$T/s3imp.before" "$T/s3imp.after"
+	check s3_verify_existing_after_imports LS catalog verify "$NEWEST"
+fi
