@@ -8,8 +8,16 @@ The first segment of the object key picks the behaviour:
   resetget/...  the first GET sends half the body and resets the connection;
                 later GETs honour Range, so a client can resume
   resetput/...  every upload of a multipart part is reset mid-body
+  x500-.../    (a key with a directory whose name starts "x500-"): every
+                request answers 500 InternalError
   anything else works normally (PUT, GET with Range, HEAD, DELETE,
   multipart initiate/part/complete/abort, ListObjectsV2 without paging)
+
+ListObjectsV2 with a prefix that starts with
+  looptoken/    answers every page truncated and empty, with the same
+                NextContinuationToken (a server that repeats itself)
+  loopkeys/     answers every page truncated with a new token but the same
+                key (the listing never moves forward)
 
 Usage: fake_s3.py PORT LOGFILE; every request is logged as
 "METHOD PATH STATUS" to LOGFILE.  It checks no signature.
@@ -86,7 +94,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.body()
                 self.error(503, "SlowDown", "please reduce your request rate")
                 return True
-        if mode == "broken":
+        if mode == "broken" or "/x500-" in "/" + key:
             self.body()
             self.error(500, "InternalError")
             return True
@@ -96,6 +104,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         bucket, key, q = self.parse()
         if not key:
             pre = q.get("prefix", "")
+            if pre.startswith("looptoken/") or pre.startswith("loopkeys/"):
+                n = int(q.get("continuation-token", "0") or "0")
+                same = pre.startswith("looptoken/")
+                items = "" if same else (
+                    "<Contents><Key>%sa</Key><Size>1</Size></Contents>" % pre)
+                xml = ("<ListBucketResult><IsTruncated>true</IsTruncated>%s"
+                       "<NextContinuationToken>%s</NextContinuationToken>"
+                       "</ListBucketResult>"
+                       % (items, "7" if same else str(n + 1))).encode()
+                return self.send(200, xml)
             items = "".join("<Contents><Key>%s</Key><Size>%d</Size></Contents>"
                             % (k, len(v)) for k, v in sorted(objects.items())
                             if k.startswith(pre))
