@@ -430,8 +430,8 @@ meter_free(struct flt *f)
 
 static const struct flt_ops meter_ops = { "progress", meter_write, NULL, meter_free };
 
-/* Builds source -> meter -> count -> sha256 -> age -> zstd -d -> thread
- * -> trailer -> gate -> file, from the file backwards (each stage owns
+/* Builds source -> meter -> count -> sha256 -> age -> zstd -d -> bound
+ * -> thread -> trailer -> gate -> file, from the file backwards (each stage owns
  * the next).  The thread boundary lets hashing and writing the plaintext
  * (3x the stored bytes) run beside receiving, decrypting and
  * decompressing: a third less wall time for a large snapshot. */
@@ -459,6 +459,9 @@ build_chain(struct restore_source *s, const struct manifest_member *mm,
 	g->trailer = tail = t;
 	if ((r = flt_thread_new(tail, &t, err)) < 0)
 		goto out;
+	tail = t;
+	if ((t = flt_snapshot_bound_new(tail, mm->db_size)) == NULL)
+		goto nomem;
 	tail = t;
 	if ((r = flt_unzstd_new(tail, &t, err)) < 0)
 		goto out;
