@@ -40,6 +40,19 @@ take_first(const struct cat_backup *b, void *arg)
 	return 1;
 }
 
+/* Keeps a copy of the one backup listed (ids and times only). */
+static int
+take_oldest(const struct cat_backup *b, void *arg)
+{
+	struct cat_backup **out = arg;
+
+	if ((*out = calloc(1, sizeof(**out))) == NULL ||
+	    ((*out)->id = strdup(b->id)) == NULL)
+		return LB_E_NOMEM;
+	(*out)->started_at = b->started_at;
+	return 1;
+}
+
 static int
 from_catalog(struct restore_source *s, const struct restore_select *sel,
     struct lb_err *err)
@@ -69,21 +82,29 @@ from_catalog(struct restore_source *s, const struct restore_select *sel,
 			    cat_status_name(b->status));
 			goto out;
 		}
-	} else if (sel->at > 0) {
+	} else if (sel->at_set) {
 		f.cluster = sel->cluster;
 		f.status = CAT_COMPLETE;
 		f.until = sel->at + 1;
 		f.newest_first = 1;
 		f.limit = 1;
-		if ((r = cat_backup_list(s->cat, &f, CAT_WITH_MANIFEST, take_first,
-		    &json, err)) < 0)
+		/* until <= 0 would mean "no bound": nothing is that old. */
+		if (f.until > 0 && (r = cat_backup_list(s->cat, &f, CAT_WITH_MANIFEST,
+		    take_first, &json, err)) < 0)
 			goto out;
 		r = 0;
 		if (json == NULL) {
-			char t[32];
+			char t[32], t2[32], old[200] = "";
+			struct cat_filter f2 = { .cluster = sel->cluster, .status = CAT_COMPLETE,
+			    .limit = 1 };
+			struct lb_err e2;
+			if (cat_backup_list(s->cat, &f2, 0, take_oldest, &b, &e2) >= 0 &&
+			    b != NULL)
+				snprintf(old, sizeof(old), "; the oldest is %s, taken at %s",
+				    b->id, cat_time_format(b->started_at, t2, sizeof(t2)));
 			r = lb_err_set(err, LB_E_NOTFOUND, "no complete backup of cluster "
-			    "%s taken at or before %s in the catalog", sel->cluster,
-			    cat_time_format(sel->at, t, sizeof(t)));
+			    "%s taken at or before %s in the catalog%s", sel->cluster,
+			    cat_time_format(sel->at, t, sizeof(t)), old);
 			goto out;
 		}
 	} else {
@@ -144,6 +165,23 @@ collect_manifest(void *arg, const char *key, uint64_t size)
 	return 0;
 }
 
+/* A manifest from the bucket is believed only where it belongs: at its
+ * own backup's key, with an id that agrees with its started_at (keys sort
+ * by id, --at goes by started_at: a far-future key holding an old time
+ * would otherwise win every --at). */
+static int
+valid_at_key(const struct manifest *m, const char *key, struct lb_err *err)
+{
+	char dir[1200], want[1300];
+
+	if (manifest_backup_dir(m->cluster, m->backup_id, dir, sizeof(dir)) < 0 ||
+	    snprintf(want, sizeof(want), "%s%s", dir, MANIFEST_NAME) >= (int)sizeof(want) ||
+	    strcmp(want, key) != 0)
+		return lb_err_set(err, LB_E_CORRUPT, "manifest of backup %s (cluster %s) is "
+		    "not at its own key %s", m->backup_id, m->cluster, want);
+	return cat_backup_time_check(m->backup_id, m->started_at, err);
+}
+
 /* Backup ids sort by time, and so do the keys of one cluster
  * (<cluster>/<YYYY>/<MM>/<DD>/<id>/), so the list read backwards is
  * newest first. */
@@ -152,7 +190,7 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
     struct lb_err *err)
 {
 	struct keys k = { 0 };
-	char prefix[300] = "";
+	char prefix[300] = "", oldest[200] = "";
 	struct manifest *m = NULL;
 	uint8_t *buf = NULL;
 	size_t len, i;
@@ -172,9 +210,18 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
 
 		free(buf);
 		buf = NULL;
-		if ((r = repo_get_buf(s->repo, k.v[i], MANIFEST_MAX, &buf, &len, err)) < 0)
-			goto out;
-		if (manifest_parse((const char *)buf, len, &m, &e2) < 0) {
+		manifest_free(m);
+		m = NULL;
+		/* One bad manifest (too large, unreadable, malformed, or not what
+		 * its key says) must not block a restore from the others. */
+		lb_err_clear(&e2);
+		if ((r = repo_get_buf(s->repo, k.v[i], MANIFEST_MAX, &buf, &len, &e2)) < 0 ||
+		    (r = manifest_parse((const char *)buf, len, &m, &e2)) < 0 ||
+		    (r = valid_at_key(m, k.v[i], &e2)) < 0) {
+			if (r == LB_E_NOMEM) {
+				*err = e2;
+				goto out;
+			}
 			log_warn("%s: %s; skipped", k.v[i], e2.msg);
 			continue;
 		}
@@ -182,12 +229,17 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
 			if (strcmp(m->backup_id, sel->backup_id) == 0)
 				break;
 		} else if (strcmp(m->status, "complete") == 0) {
-			if (sel->at <= 0)
+			if (!sel->at_set)
 				break;
 			if (cat_time_parse(m->started_at, (int64_t)time(NULL), &started,
 			    &e2) == 0 && started <= sel->at)
 				break;
+			/* Newest first: the last one seen is the oldest. */
+			snprintf(oldest, sizeof(oldest), "; the oldest is %s, taken at %s",
+			    m->backup_id, m->started_at);
 		}
+	}
+	if (i == (size_t)-1) {
 		manifest_free(m);
 		m = NULL;
 	}
@@ -197,10 +249,10 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
 			r = lb_err_set(err, LB_E_NOTFOUND, "backup %s not found in %s%s%s",
 			    sel->backup_id, repo_url(s->repo), sel->cluster ? " under " : "",
 			    sel->cluster ? prefix : "");
-		else if (sel->at > 0)
+		else if (sel->at_set)
 			r = lb_err_set(err, LB_E_NOTFOUND, "no complete backup of cluster %s "
-			    "taken at or before %s in %s", sel->cluster,
-			    cat_time_format(sel->at, t, sizeof(t)), repo_url(s->repo));
+			    "taken at or before %s in %s%s", sel->cluster,
+			    cat_time_format(sel->at, t, sizeof(t)), repo_url(s->repo), oldest);
 		else
 			r = lb_err_set(err, LB_E_NOTFOUND, "no complete backup of cluster %s "
 			    "in %s", sel->cluster, repo_url(s->repo));
