@@ -8,8 +8,10 @@ The first segment of the object key picks the behaviour:
   resetget/...  the first GET sends half the body and resets the connection;
                 later GETs honour Range, so a client can resume
   resetput/...  every upload of a multipart part is reset mid-body
-  x500-.../    (a key with a directory whose name starts "x500-"): every
-                request answers 500 InternalError
+  ...x500...    (a key that contains "x500" anywhere): every GET and HEAD
+                answers 500 InternalError (it can be written, never read)
+  ...unlisted... (a key that contains "unlisted"): works, but is left out
+                of every listing (a listing that misses a key)
   anything else works normally (PUT, GET with Range, HEAD, DELETE,
   multipart initiate/part/complete/abort, ListObjectsV2 without paging)
 
@@ -94,7 +96,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.body()
                 self.error(503, "SlowDown", "please reduce your request rate")
                 return True
-        if mode == "broken" or "/x500-" in "/" + key:
+        if mode == "broken" or ("x500" in key and self.command in ("GET", "HEAD")):
             self.body()
             self.error(500, "InternalError")
             return True
@@ -116,7 +118,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send(200, xml)
             items = "".join("<Contents><Key>%s</Key><Size>%d</Size></Contents>"
                             % (k, len(v)) for k, v in sorted(objects.items())
-                            if k.startswith(pre))
+                            if k.startswith(pre) and "unlisted" not in k)
             xml = ("<ListBucketResult><IsTruncated>false</IsTruncated>%s"
                    "</ListBucketResult>" % items).encode()
             return self.send(200, xml)
@@ -147,6 +149,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_HEAD(self):
         bucket, key, q = self.parse()
+        if key and self.fault(key):
+            return
         if key not in objects:
             return self.send(404, method="HEAD")
         self.send_response(200)
