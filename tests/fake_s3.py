@@ -12,6 +12,8 @@ The first segment of the object key picks the behaviour:
                 answers 500 InternalError (it can be written, never read)
   ...unlisted... (a key that contains "unlisted"): works, but is left out
                 of every listing (a listing that misses a key)
+  ...lostack.../manifest.json: a PUT stores the object, then answers 500
+                (a write that landed although its writer saw it fail)
   anything else works normally (PUT, GET with Range, HEAD, DELETE,
   multipart initiate/part/complete/abort, ListObjectsV2 without paging)
 
@@ -174,6 +176,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             up[int(q["partNumber"])] = data
             return self.send(200, headers={"ETag": '"p%s"' % q["partNumber"]})
         objects[key] = self.body()
+        if "lostack" in key and key.endswith("manifest.json"):
+            # stored, but the answer is lost: the writer cannot know
+            return self.error(500, "InternalError")
         self.send(200, headers={"ETag": '"x"'})
 
     def do_POST(self):

@@ -508,3 +508,19 @@ assert "kept backup 20250305T120000Z-unlisted: its manifest" in err, err
 assert "kept backup 20250306T120000Z-unlisted-x500: its manifest" in err and "500" in err, err
 assert "dropped backup " in err, err
 ' "$T/h.json" "$T/h.err"
+
+# An import whose manifest PUT fails although the manifest landed (the
+# fake stores it, then answers 500): the manifest's absence is not proven,
+# so the objects it names are kept, never a manifest without its objects.
+craft prod 20250307T120000Z-lostack 2025-03-07T12:00:00Z
+LB catalog rebuild >/dev/null 2>&1
+LB catalog export 20250307T120000Z-lostack -o "$T/lostack.tar" >/dev/null 2>&1
+AWS_ACCESS_KEY_ID=fake AWS_SECRET_ACCESS_KEY=fake "$LIFEBOAT" --config "$T/h.conf" \
+    catalog import "$T/lostack.tar" >"$T/l.out" 2>"$T/l.err"
+check import_manifest_unproven_fails test $? -ne 0
+check import_manifest_unproven_says_kept grep -q "may have been written: keeping the 3 object(s)" "$T/l.err"
+n=0
+for o in $(python3 -c "import tarfile,sys; print(' '.join(tarfile.open(sys.argv[1]).getnames()[1:]))" "$T/lostack.tar"); do
+	curl -sf -o /dev/null "http://127.0.0.1:$fport/fakeb/lb/$o" && n=$((n + 1))
+done
+check import_manifest_unproven_objects_kept test "$n" -eq 3
