@@ -7,7 +7,9 @@
  * repository too.  Objects stream between the repository and the archive
  * through the filter chain, never whole in memory; import checks each
  * object's sha256 against the manifest before the object is committed,
- * and writes the manifest last.
+ * and writes the manifest last.  Import writes only keys it creates (a
+ * backup id already in the repository is refused, or skipped when its
+ * manifest is the bundle's), so its rollback deletes nothing else.
  */
 #include "catalog/ops.h"
 
@@ -343,9 +345,66 @@ struct written {
 	size_t n;
 };
 
+/* Counts the keys under a backup's directory and notes its manifest. */
+struct present {
+	const char *mkey;
+	size_t n;
+	int manifest;
+};
+
+static int
+present_cb(void *arg, const char *key, uint64_t size)
+{
+	struct present *p = arg;
+
+	(void)size;
+	p->n++;
+	if (strcmp(key, p->mkey) == 0)
+		p->manifest = 1;
+	return 0;
+}
+
+/* Import writes only keys it creates, so it may delete them again: a
+ * backup id with anything in the repository already is not ours.  A
+ * manifest byte for byte the bundle's is the same backup (*same = 1,
+ * nothing to write); anything else, or a listing that fails (no proof
+ * of absence), refuses the import before a byte is written. */
+static int
+check_absent(struct repo *repo, const char *path, const struct manifest *m,
+    const char *dir, const char *mkey, const char *mjson, size_t mlen, int *same,
+    struct lb_err *err)
+{
+	struct present p = { mkey, 0, 0 };
+	uint8_t *cur = NULL;
+	size_t clen = 0;
+	int r;
+
+	*same = 0;
+	if ((r = repo_list(repo, dir, present_cb, &p, err)) < 0)
+		return lb_err_prefix(err, "bundle %s: cannot tell whether backup %s is "
+		    "already in the repository: ", path, m->backup_id);
+	if (p.n == 0)
+		return 0;
+	if (!p.manifest)
+		return lb_err_set(err, LB_E_EXISTS, "bundle %s: the repository already holds "
+		    "%zu object(s) of backup %s under %s but no manifest (an unfinished run "
+		    "or import, settled by the next backup run): not imported", path, p.n,
+		    m->backup_id, dir);
+	if ((r = repo_get_buf(repo, mkey, MANIFEST_MAX, &cur, &clen, err)) < 0)
+		return lb_err_prefix(err, "bundle %s: backup %s is already in the "
+		    "repository and its manifest cannot be read: ", path, m->backup_id);
+	*same = clen == mlen && memcmp(cur, mjson, mlen) == 0;
+	free(cur);
+	if (!*same)
+		return lb_err_set(err, LB_E_EXISTS, "bundle %s: backup %s is already in the "
+		    "repository (%s) with a different manifest: not imported (import never "
+		    "overwrites a backup)", path, m->backup_id, mkey);
+	return 0;
+}
+
 static int
 import_bundle(struct ops_env *e, const char *path, char **id_out, char **cluster_out,
-    uint64_t *bytes, struct lb_err *err)
+    uint64_t *bytes, int *skipped, struct lb_err *err)
 {
 	struct archive *a = NULL;
 	struct archive_entry *en;
@@ -356,9 +415,10 @@ import_bundle(struct ops_env *e, const char *path, char **id_out, char **cluster
 	unsigned char *seen = NULL;
 	uint8_t *buf = NULL;
 	size_t i, mlen = 0;
-	int r = 0, ar, done = 0;
+	int r = 0, ar, done = 0, same = 0, mput = 0;
 
 	*bytes = 0;
+	*skipped = 0;
 	if ((buf = malloc(BUNDLE_BUF)) == NULL) {
 		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 		goto out;
@@ -422,6 +482,11 @@ import_bundle(struct ops_env *e, const char *path, char **id_out, char **cluster
 				r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 				goto out;
 			}
+			if ((r = check_absent(e->repo, path, m, dir, mkey, mjson, mlen, &same,
+			    err)) < 0)
+				goto out;
+			if (same)
+				break;   /* the rest of the bundle is not needed */
 			continue;
 		}
 		for (i = 0; i < m->n_members; i++)
@@ -440,6 +505,22 @@ import_bundle(struct ops_env *e, const char *path, char **id_out, char **cluster
 			    "manifest says %llu", path, what, (long long)size,
 			    (unsigned long long)m->members[i].stored_size);
 			goto out;
+		}
+		/* Checked again per key, right before writing it: only a key
+		 * proven absent (not found, not merely unreadable) becomes ours. */
+		{
+			uint64_t sz;
+			struct lb_err e2 = { 0 };
+			int s2 = repo_stat(e->repo, name, &sz, &e2);
+			if (s2 != LB_E_NOTFOUND) {
+				if (s2 == 0)
+					r = lb_err_set(err, LB_E_EXISTS, "bundle %s: %s already "
+					    "exists in the repository: not imported", path, name);
+				else
+					r = lb_err_set(err, s2, "bundle %s: cannot tell whether %s "
+					    "exists: %s", path, name, e2.msg);
+				goto out;
+			}
 		}
 		if ((r = repo_put_new(e->repo, name, &sink, err)) < 0)
 			goto out;
@@ -468,6 +549,18 @@ import_bundle(struct ops_env *e, const char *path, char **id_out, char **cluster
 		w.keys[w.n++] = m->members[i].object;
 		*bytes += (uint64_t)size;
 	}
+	if (same) {
+		/* The repository has this very backup: write nothing, and let
+		 * the catalog know it (importing into a new catalog). */
+		*skipped = 1;
+		done = 1;
+		if ((r = cat_record_manifest_key(e->cat, mjson, mkey, err)) < 0)
+			goto out;
+		if ((*id_out = strdup(m->backup_id)) == NULL ||
+		    (*cluster_out = strdup(m->cluster)) == NULL)
+			r = lb_err_set(err, LB_E_NOMEM, "out of memory");
+		goto out;
+	}
 	if (ar != ARCHIVE_EOF) {
 		r = lb_err_set(err, LB_E_CORRUPT, "bundle %s: %s", path, archive_error_string(a));
 		goto out;
@@ -483,6 +576,7 @@ import_bundle(struct ops_env *e, const char *path, char **id_out, char **cluster
 			goto out;
 		}
 	/* The manifest last: until it exists the backup does not. */
+	mput = 1;
 	if ((r = repo_put_buf(e->repo, mkey, mjson, mlen, err)) < 0)
 		goto out;
 	done = 1;
@@ -497,13 +591,27 @@ out:
 	flt_free(chain);
 	flt_free(sink);
 	/* Objects of a bundle that failed would be a backup without a
-	 * manifest: remove them. */
-	if (r < 0 && !done)
-		for (i = 0; i < w.n; i++) {
-			struct lb_err e2 = { 0 };
+	 * manifest: remove them.  What makes each deletion certain: every key
+	 * in w was absent (repo_stat: not found) right before this import
+	 * wrote it, in a backup directory that held nothing when the import
+	 * began (check_absent), so this import created it; and no manifest
+	 * names it: ours was never attempted, or a failed write of it is
+	 * proven absent now.  A manifest whose write failed but that may have
+	 * landed (a timeout) keeps every object, for a later verify to judge. */
+	if (r < 0 && !done && w.n > 0) {
+		struct lb_err e2 = { 0 };
+		uint64_t sz;
+		int gone = !mput || repo_stat(e->repo, mkey, &sz, &e2) == LB_E_NOTFOUND;
+
+		for (i = 0; gone && i < w.n; i++) {
+			lb_err_clear(&e2);
 			if (repo_delete(e->repo, w.keys[i], &e2) < 0)
 				log_warn("import: cannot remove %s: %s", w.keys[i], e2.msg);
 		}
+		if (!gone)
+			log_warn("import: the manifest %s may have been written: keeping the "
+			    "%zu object(s) this import wrote", mkey, w.n);
+	}
 	if (r < 0 && *id_out == NULL && m != NULL) {
 		*id_out = strdup(m->backup_id);
 		*cluster_out = strdup(m->cluster);
@@ -532,7 +640,7 @@ cat_cmd_import(const struct lb_globals *g, int argc, char **argv)
 	const char *catalog = NULL;
 	char *id = NULL, *cluster = NULL;
 	uint64_t bytes = 0;
-	int ch, status = 2;
+	int ch, status = 2, skipped = 0;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -550,10 +658,18 @@ cat_cmd_import(const struct lb_globals *g, int argc, char **argv)
 		status = ops_fail(&err);
 		goto done;
 	}
-	if (import_bundle(&e, argv[optind], &id, &cluster, &bytes, &err) < 0) {
+	if (import_bundle(&e, argv[optind], &id, &cluster, &bytes, &skipped, &err) < 0) {
 		status = ops_fail(&err);
 		ops_audit(e.cat, CAT_ACT_IMPORT, cluster, id, "failed", "{s:s, s:s}",
 		    "file", argv[optind], "error", err.msg);
+		goto done;
+	}
+	if (skipped) {
+		printf("%s (%s) is already in %s with the same manifest: nothing imported\n",
+		    id, cluster, repo_url(e.repo));
+		ops_audit(e.cat, CAT_ACT_IMPORT, cluster, id, "ok", "{s:s, s:b}", "file",
+		    argv[optind], "already_present", 1);
+		status = 0;
 		goto done;
 	}
 	printf("imported %s (%s) from %s into %s (%llu bytes of objects)\n", id, cluster,

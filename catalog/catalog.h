@@ -271,6 +271,14 @@ int cat_time_parse(const char *s, int64_t now, int64_t *out, struct lb_err *err)
 /* 1 if started_at is more than CAT_FUTURE_SKEW_S after now, else 0. */
 int cat_is_future(int64_t started_at, int64_t now);
 
+/* Checks that a backup id's leading time (YYYYMMDDTHHMMSS) and the
+ * manifest's started_at agree within CAT_ID_SKEW_S: a manifest read from
+ * the repository that fails this is invalid (LB_E_CORRUPT), since keys and
+ * "newest" are ordered by id and --at by started_at. */
+#define CAT_ID_SKEW_S 60
+int cat_backup_time_check(const char *backup_id, const char *started_at,
+    struct lb_err *err);
+
 /* Formats Unix seconds as "2026-11-21T23:45:00Z" into buf (>= 21 bytes). */
 char *cat_time_format(int64_t t, char *buf, size_t len);
 

@@ -123,6 +123,33 @@ bad:
 	    "2026-11-21T10:00:00Z, a date like 2026-11-21, or an age like 24h or 7d)", s);
 }
 
+int
+cat_backup_time_check(const char *backup_id, const char *started_at, struct lb_err *err)
+{
+	char iso[21];
+	int64_t id_t, st;
+
+	/* The id starts "YYYYMMDDTHHMMSS" (manifest_new_backup_id), read
+	 * here as the RFC 3339 time it spells. */
+	if (backup_id == NULL || strlen(backup_id) < 16 || backup_id[8] != 'T')
+		return lb_err_set(err, LB_E_CORRUPT, "backup id '%.64s' does not start with "
+		    "its time (YYYYMMDDTHHMMSS)", backup_id ? backup_id : "");
+	snprintf(iso, sizeof(iso), "%.4s-%.2s-%.2sT%.2s:%.2s:%.2sZ", backup_id,
+	    backup_id + 4, backup_id + 6, backup_id + 9, backup_id + 11, backup_id + 13);
+	if (cat_time_rfc3339(iso, &id_t) < 0)
+		return lb_err_set(err, LB_E_CORRUPT, "backup id '%.64s' does not start with "
+		    "its time (YYYYMMDDTHHMMSS)", backup_id);
+	if (started_at == NULL || cat_time_rfc3339(started_at, &st) < 0)
+		return lb_err_set(err, LB_E_CORRUPT, "backup %s: started_at '%.40s' is not an "
+		    "RFC 3339 time", backup_id, started_at ? started_at : "");
+	/* The id is stamped right after started_at is read. */
+	if (id_t < st - CAT_ID_SKEW_S || id_t > st + CAT_ID_SKEW_S)
+		return lb_err_set(err, LB_E_CORRUPT, "backup %s: its id and started_at %s "
+		    "disagree (more than %d s apart): an invalid manifest", backup_id,
+		    started_at, CAT_ID_SKEW_S);
+	return 0;
+}
+
 char *
 cat_time_format(int64_t t, char *buf, size_t len)
 {

@@ -7,7 +7,8 @@
  * does not parse, or sits in the wrong directory, is reported and not
  * recorded; one whose objects are missing or of the wrong size is
  * recorded with a failed verification naming the member, so it is never
- * listed as good.  Catalog rows whose manifest is gone are dropped.
+ * listed as good.  Catalog rows whose manifest is gone (not listed, and
+ * not found when read directly) are dropped.
  */
 #include "catalog/cat_impl.h"
 #include "catalog/ops.h"
@@ -127,6 +128,10 @@ check_manifest(const struct rb *x, struct slot *s, const struct manifest *m,
 	    strcmp(want, s->key) != 0)
 		return lb_err_set(err, LB_E_CORRUPT, "manifest of backup %s (cluster %s) is "
 		    "not in that backup's directory %s", m->backup_id, m->cluster, dir);
+	/* Ids order the keys and "newest"; started_at orders --at and
+	 * retention: a manifest where they disagree is not believed. */
+	if (cat_backup_time_check(m->backup_id, m->started_at, err) < 0)
+		return LB_E_CORRUPT;
 	snprintf(s->backup_id, sizeof(s->backup_id), "%s", m->backup_id);
 	snprintf(s->cluster, sizeof(s->cluster), "%s", m->cluster);
 	for (i = 0; i < m->n_members && s->missing == NULL; i++) {
@@ -256,6 +261,7 @@ next:
 struct stale {
 	const struct rb *x;
 	char **ids;
+	char **keys;               /* their manifest keys */
 	size_t n;
 };
 
@@ -269,13 +275,19 @@ stale_cb(const struct cat_backup *b, void *arg)
 		return 0;
 	if (find_obj(st->x, b->manifest_key) != NULL)
 		return 0;
-	if ((v = realloc(st->ids, (st->n + 1) * sizeof(*v))) == NULL ||
-	    (v[st->n] = strdup(b->id)) == NULL) {
-		if (v != NULL)
-			st->ids = v;
+	if ((v = realloc(st->keys, (st->n + 1) * sizeof(*v))) == NULL)
+		return LB_E_NOMEM;
+	st->keys = v;
+	v[st->n] = NULL;
+	if ((v = realloc(st->ids, (st->n + 1) * sizeof(*v))) == NULL)
+		return LB_E_NOMEM;
+	st->ids = v;
+	v[st->n] = NULL;
+	if ((st->ids[st->n] = strdup(b->id)) == NULL ||
+	    (st->keys[st->n] = strdup(b->manifest_key)) == NULL) {
+		free(st->ids[st->n]);
 		return LB_E_NOMEM;
 	}
-	st->ids = v;
 	st->n++;
 	return 0;
 }
@@ -297,7 +309,7 @@ cat_cmd_rebuild(const struct lb_globals *g, int argc, char **argv)
 	struct timespec t0, t1;
 	const char *catalog = NULL;
 	int ch, n_threads = REBUILD_THREADS, started = 0, status = 2, i;
-	size_t k, recorded = 0, bad = 0, missing = 0, dropped = 0;
+	size_t k, recorded = 0, bad = 0, missing = 0, dropped = 0, kept = 0;
 	double secs;
 
 	optind = 0;
@@ -388,6 +400,22 @@ cat_cmd_rebuild(const struct lb_globals *g, int argc, char **argv)
 		goto out;
 	}
 	for (k = 0; k < st.n; k++) {
+		uint64_t sz;
+
+		lb_err_clear(&err);
+		/* What makes this deletion certain: the manifest is not in a
+		 * listing that completed, and a direct read of its key says it
+		 * is not there (404 / ENOENT).  A listing can miss a key (a
+		 * store's eventual consistency, a server's bug); a read that
+		 * fails otherwise (5xx, timeout) proves nothing: the row stays
+		 * for a later rebuild. */
+		if (repo_stat(e.repo, st.keys[k], &sz, &err) != LB_E_NOTFOUND) {
+			kept++;
+			log_warn("rebuild: kept backup %s: its manifest %s is not in the listing "
+			    "but %s", st.ids[k], st.keys[k], err.code != 0 ? err.msg :
+			    "is there when read directly");
+			continue;
+		}
 		lb_err_clear(&err);
 		if (cat_delete_backup(e.cat, st.ids[k], &err) < 0) {
 			log_error("rebuild: %s", err.msg);
@@ -402,12 +430,16 @@ cat_cmd_rebuild(const struct lb_globals *g, int argc, char **argv)
 	printf("rebuild: %zu manifest(s) in %s, %zu recorded, %zu malformed, %zu with "
 	    "missing objects, %zu dropped, %.1fs\n", x.n_slots, repo_url(e.repo), recorded,
 	    bad, missing, dropped, secs);
-	status = bad + missing > 0 ? lb_err_exit_status(LB_E_PARTIAL) : 0;
+	if (kept > 0)
+		printf("rebuild: %zu backup(s) not in the listing kept: their manifests were "
+		    "not proven absent\n", kept);
+	status = bad + missing + kept > 0 ? lb_err_exit_status(LB_E_PARTIAL) : 0;
 	ops_audit(e.cat, CAT_ACT_REBUILD, NULL, NULL, status == 0 ? "ok" : "partial",
-	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:f}", "repo", repo_url(e.repo),
+	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "repo", repo_url(e.repo),
 	    "manifests", (json_int_t)x.n_slots, "recorded", (json_int_t)recorded,
 	    "malformed", (json_int_t)bad, "missing_objects", (json_int_t)missing,
-	    "dropped", (json_int_t)dropped, "seconds", secs);
+	    "dropped", (json_int_t)dropped, "kept_unproven", (json_int_t)kept,
+	    "seconds", secs);
 out:
 	for (k = 0; k < x.n_objs; k++)
 		free(x.objs[k].key);
@@ -418,9 +450,12 @@ out:
 		free(x.slots[k].missing);
 	}
 	free(x.slots);
-	for (k = 0; k < st.n; k++)
+	for (k = 0; k < st.n; k++) {
 		free(st.ids[k]);
+		free(st.keys[k]);
+	}
 	free(st.ids);
+	free(st.keys);
 	pthread_mutex_destroy(&x.mu);
 	ops_close(&e);
 	return status;

@@ -4,7 +4,7 @@
  * path without touching the disk:
  *
  *   repo_get -> sha256 + count (stored bytes) -> age open -> zstd -d
- *     -> bbolt scan (meta pages, revision) -> etcd trailer check -> discard
+ *     -> size bound (the manifest's db_size) -> bbolt scan (meta pages, revision) -> etcd trailer check -> discard
  *
  * then the digests and sizes are compared with the manifest, the result
  * is recorded (cat_set_verified) and audited.  pgBackRest's verify, taken
@@ -85,6 +85,10 @@ verify_member(struct repo *repo, const struct age_identity *id, const struct cat
 	    (r = push(&chain, pcount = flt_count_new(chain), err)) < 0 ||
 	    (r = push(&chain, trailer = flt_etcd_trailer_new(chain), err)) < 0 ||
 	    (r = push(&chain, bolt = flt_bbolt_scan_new(chain), err)) < 0)
+		goto out;
+	/* Stops a small object that expands past the manifest's size. */
+	if (m->db_size >= 0 &&
+	    (r = push(&chain, flt_snapshot_bound_new(chain, (uint64_t)m->db_size), err)) < 0)
 		goto out;
 	if ((r = flt_unzstd_new(chain, &next, err)) < 0)
 		goto out;

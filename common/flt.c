@@ -200,10 +200,51 @@ flt_check_new(struct flt *next, flt_check_fn check, void *arg)
 	return &c->base;
 }
 
+#define TRAILER_LEN 32   /* etcd's sha256 after the database */
+
+/* snapshot size bound: the manifest says how big the plaintext is, so a
+ * small object that decompresses into far more (a zstd bomb, or a
+ * manifest that lies) is stopped at its first byte beyond that, before
+ * the disk fills or the time runs out. */
+
+struct flt_bound {
+	struct flt base;
+	uint64_t bytes, max, db_size;
+};
+
+static int
+bound_write(struct flt *f, const void *buf, size_t len, struct lb_err *err)
+{
+	struct flt_bound *b = (struct flt_bound *)f;
+
+	if (len > b->max - b->bytes)
+		return lb_err_set(err, LB_E_CORRUPT, "the snapshot decompresses to more than "
+		    "the manifest's db_size %llu + etcd's %d-byte trailer: stopped at byte "
+		    "%llu (a decompression bomb or a wrong manifest)",
+		    (unsigned long long)b->db_size, TRAILER_LEN,
+		    (unsigned long long)b->max + 1);
+	b->bytes += len;
+	return pass_on(f, buf, len, err);
+}
+
+static const struct flt_ops bound_ops = { "size-bound", bound_write, NULL, plain_free };
+
+struct flt *
+flt_snapshot_bound_new(struct flt *next, uint64_t db_size)
+{
+	struct flt_bound *b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	b->base.ops = &bound_ops;
+	b->base.next = next;
+	b->db_size = db_size;
+	b->max = db_size > UINT64_MAX - TRAILER_LEN ? UINT64_MAX : db_size + TRAILER_LEN;
+	return &b->base;
+}
+
 /* etcd trailer check: hashes every byte that can no longer be part of the
  * last 32, which it keeps in a small window until the stream ends. */
-
-#define TRAILER_LEN 32
 
 struct flt_trailer {
 	struct flt base;

@@ -1410,7 +1410,7 @@ s3_list(struct s3 *s, const char *prefix,
     struct lb_err *err)
 {
 	struct s3_xml_list l;
-	char *token = NULL, mk[24];
+	char *token = NULL, *last = NULL, mk[24];
 	struct req q;
 	size_t i;
 	int r = 0;
@@ -1430,11 +1430,33 @@ s3_list(struct s3 *s, const char *prefix,
 		}
 		if ((r = list_page(s, &q, "list", prefix, &l, err)) < 0)
 			break;
+		/* A server that answers a page again (the same token, or keys
+		 * that do not move forward) would list for ever: every page must
+		 * start after the last key of the one before. */
+		if (l.n > 0 && last != NULL && strcmp(l.items[0].key, last) <= 0) {
+			r = lb_err_set(err, LB_E_PROTO, "s3 list %s/%s: the server listed key "
+			    "'%.200s' again or out of order after '%.200s' (a listing that "
+			    "would never end): stopped", s->bucket, prefix, l.items[0].key, last);
+			break;
+		}
 		for (i = 0; i < l.n; i++)
 			if ((r = cb(arg, l.items[i].key, l.items[i].size)) < 0)
 				goto out;
 		if (!l.truncated)
 			break;
+		if (token != NULL && l.next_token != NULL && strcmp(token, l.next_token) == 0) {
+			r = lb_err_set(err, LB_E_PROTO, "s3 list %s/%s: the server repeated "
+			    "continuation token '%.64s' (a listing that would never end): "
+			    "stopped", s->bucket, prefix, token);
+			break;
+		}
+		if (l.n > 0) {
+			free(last);
+			if ((last = strdup(l.items[l.n - 1].key)) == NULL) {
+				r = lb_err_set(err, LB_E_NOMEM, "out of memory");
+				break;
+			}
+		}
 		free(token);
 		token = l.next_token;
 		l.next_token = NULL;
@@ -1444,6 +1466,7 @@ out:
 	req_clear(&q);
 	s3_xml_list_clear(&l);
 	free(token);
+	free(last);
 	return r;
 }
 
@@ -1477,6 +1500,15 @@ s3_list_uploads(struct s3 *s, const char *prefix,
 				goto out;
 		if (!l.truncated || l.next_key_marker == NULL)
 			break;
+		/* The same markers again would list for ever. */
+		if (km != NULL && strcmp(km, l.next_key_marker) == 0 &&
+		    (um == NULL) == (l.next_upload_marker == NULL) &&
+		    (um == NULL || strcmp(um, l.next_upload_marker) == 0)) {
+			r = lb_err_set(err, LB_E_PROTO, "s3 list uploads %s/%s: the server "
+			    "repeated its markers ('%.200s') (a listing that would never end): "
+			    "stopped", s->bucket, prefix, km);
+			break;
+		}
 		free(km);
 		free(um);
 		km = l.next_key_marker;

@@ -1267,6 +1267,7 @@ restore_cmd(const struct lb_globals *g, int argc, char **argv)
 		lb_err_prefix(&err, "--at: ");
 		goto fail;
 	}
+	sel.at_set = o.at_s != NULL;
 	if ((r = load_cfg(g, &o, &cfg, &err)) < 0)
 		goto fail;
 	so.cfg = cfg;

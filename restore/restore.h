@@ -31,14 +31,17 @@ struct restore_source;
 
 /* ---- the source ------------------------------------------------------- */
 
-/* Which backup.  backup_id "latest" (or NULL with at == 0) means the newest
- * complete backup of cluster; at > 0 (Unix seconds) the newest complete
- * backup started at or before at.  A named backup_id may be partial (it is
- * restorable while one member object is good). */
+/* Which backup.  backup_id "latest" (or NULL without at_set) means the
+ * newest complete backup of cluster; with at_set, the newest complete
+ * backup started at or before at (Unix seconds; 0 is 1970-01-01, not
+ * "unset"), and none is LB_E_NOTFOUND naming the oldest there is.  A named
+ * backup_id may be partial (it is restorable while one member object is
+ * good). */
 struct restore_select {
 	const char *cluster;       /* required unless backup_id names one */
 	const char *backup_id;
 	int64_t at;
+	int at_set;                /* 1: --at was given */
 };
 
 struct restore_source_opts {

@@ -40,6 +40,19 @@ take_first(const struct cat_backup *b, void *arg)
 	return 1;
 }
 
+/* Keeps a copy of the one backup listed (ids and times only). */
+static int
+take_oldest(const struct cat_backup *b, void *arg)
+{
+	struct cat_backup **out = arg;
+
+	if ((*out = calloc(1, sizeof(**out))) == NULL ||
+	    ((*out)->id = strdup(b->id)) == NULL)
+		return LB_E_NOMEM;
+	(*out)->started_at = b->started_at;
+	return 1;
+}
+
 static int
 from_catalog(struct restore_source *s, const struct restore_select *sel,
     struct lb_err *err)
@@ -69,22 +82,30 @@ from_catalog(struct restore_source *s, const struct restore_select *sel,
 			    cat_status_name(b->status));
 			goto out;
 		}
-	} else if (sel->at > 0) {
+	} else if (sel->at_set) {
 		f.cluster = sel->cluster;
 		f.status = CAT_COMPLETE;
 		f.until = sel->at + 1;
 		f.newest_first = 1;
 		f.limit = 1;
 		f.skip_future = 1;
-		if ((r = cat_backup_list(s->cat, &f, CAT_WITH_MANIFEST, take_first,
-		    &json, err)) < 0)
+		/* until <= 0 would mean "no bound": nothing is that old. */
+		if (f.until > 0 && (r = cat_backup_list(s->cat, &f, CAT_WITH_MANIFEST,
+		    take_first, &json, err)) < 0)
 			goto out;
 		r = 0;
 		if (json == NULL) {
-			char t[32];
+			char t[32], t2[32], old[200] = "";
+			struct cat_filter f2 = { .cluster = sel->cluster, .status = CAT_COMPLETE,
+			    .limit = 1 };
+			struct lb_err e2;
+			if (cat_backup_list(s->cat, &f2, 0, take_oldest, &b, &e2) >= 0 &&
+			    b != NULL)
+				snprintf(old, sizeof(old), "; the oldest is %s, taken at %s",
+				    b->id, cat_time_format(b->started_at, t2, sizeof(t2)));
 			r = lb_err_set(err, LB_E_NOTFOUND, "no complete backup of cluster "
-			    "%s taken at or before %s in the catalog", sel->cluster,
-			    cat_time_format(sel->at, t, sizeof(t)));
+			    "%s taken at or before %s in the catalog%s", sel->cluster,
+			    cat_time_format(sel->at, t, sizeof(t)), old);
 			goto out;
 		}
 	} else {
@@ -145,6 +166,23 @@ collect_manifest(void *arg, const char *key, uint64_t size)
 	return 0;
 }
 
+/* A manifest from the bucket is believed only where it belongs: at its
+ * own backup's key, with an id that agrees with its started_at (keys sort
+ * by id, --at goes by started_at: a far-future key holding an old time
+ * would otherwise win every --at). */
+static int
+valid_at_key(const struct manifest *m, const char *key, struct lb_err *err)
+{
+	char dir[1200], want[1300];
+
+	if (manifest_backup_dir(m->cluster, m->backup_id, dir, sizeof(dir)) < 0 ||
+	    snprintf(want, sizeof(want), "%s%s", dir, MANIFEST_NAME) >= (int)sizeof(want) ||
+	    strcmp(want, key) != 0)
+		return lb_err_set(err, LB_E_CORRUPT, "manifest of backup %s (cluster %s) is "
+		    "not at its own key %s", m->backup_id, m->cluster, want);
+	return cat_backup_time_check(m->backup_id, m->started_at, err);
+}
+
 /* Backup ids sort by time, and so do the keys of one cluster
  * (<cluster>/<YYYY>/<MM>/<DD>/<id>/), so the list read backwards is
  * newest first. */
@@ -153,7 +191,7 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
     struct lb_err *err)
 {
 	struct keys k = { 0 };
-	char prefix[300] = "";
+	char prefix[300] = "", oldest[200] = "";
 	struct manifest *m = NULL;
 	uint8_t *buf = NULL;
 	size_t len, i;
@@ -173,9 +211,18 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
 
 		free(buf);
 		buf = NULL;
-		if ((r = repo_get_buf(s->repo, k.v[i], MANIFEST_MAX, &buf, &len, err)) < 0)
-			goto out;
-		if (manifest_parse((const char *)buf, len, &m, &e2) < 0) {
+		manifest_free(m);
+		m = NULL;
+		/* One bad manifest (too large, unreadable, malformed, or not what
+		 * its key says) must not block a restore from the others. */
+		lb_err_clear(&e2);
+		if ((r = repo_get_buf(s->repo, k.v[i], MANIFEST_MAX, &buf, &len, &e2)) < 0 ||
+		    (r = manifest_parse((const char *)buf, len, &m, &e2)) < 0 ||
+		    (r = valid_at_key(m, k.v[i], &e2)) < 0) {
+			if (r == LB_E_NOMEM) {
+				*err = e2;
+				goto out;
+			}
 			log_warn("%s: %s; skipped", k.v[i], e2.msg);
 			continue;
 		}
@@ -187,12 +234,19 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
 			int ok = cat_time_parse(m->started_at, now, &started, &e2) == 0;
 
 			/* as cat_backup_latest: a stamp ahead of our clock is skipped */
-			if (ok && cat_is_future(started, now))
+			if (ok && cat_is_future(started, now)) {
 				log_warn("%s: started_at %s is in the future (taken with a clock "
 				    "that ran ahead?); skipped", k.v[i], m->started_at);
-			else if (sel->at <= 0 || (ok && started <= sel->at))
+				continue;
+			}
+			if (!sel->at_set || (ok && started <= sel->at))
 				break;
+			/* Newest first: the last one seen is the oldest. */
+			snprintf(oldest, sizeof(oldest), "; the oldest is %s, taken at %s",
+			    m->backup_id, m->started_at);
 		}
+	}
+	if (i == (size_t)-1) {
 		manifest_free(m);
 		m = NULL;
 	}
@@ -202,10 +256,10 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
 			r = lb_err_set(err, LB_E_NOTFOUND, "backup %s not found in %s%s%s",
 			    sel->backup_id, repo_url(s->repo), sel->cluster ? " under " : "",
 			    sel->cluster ? prefix : "");
-		else if (sel->at > 0)
+		else if (sel->at_set)
 			r = lb_err_set(err, LB_E_NOTFOUND, "no complete backup of cluster %s "
-			    "taken at or before %s in %s", sel->cluster,
-			    cat_time_format(sel->at, t, sizeof(t)), repo_url(s->repo));
+			    "taken at or before %s in %s%s", sel->cluster,
+			    cat_time_format(sel->at, t, sizeof(t)), repo_url(s->repo), oldest);
 		else
 			r = lb_err_set(err, LB_E_NOTFOUND, "no complete backup of cluster %s "
 			    "in %s", sel->cluster, repo_url(s->repo));
@@ -435,8 +489,8 @@ meter_free(struct flt *f)
 
 static const struct flt_ops meter_ops = { "progress", meter_write, NULL, meter_free };
 
-/* Builds source -> meter -> count -> sha256 -> age -> zstd -d -> thread
- * -> trailer -> gate -> file, from the file backwards (each stage owns
+/* Builds source -> meter -> count -> sha256 -> age -> zstd -d -> bound
+ * -> thread -> trailer -> gate -> file, from the file backwards (each stage owns
  * the next).  The thread boundary lets hashing and writing the plaintext
  * (3x the stored bytes) run beside receiving, decrypting and
  * decompressing: a third less wall time for a large snapshot. */
@@ -464,6 +518,9 @@ build_chain(struct restore_source *s, const struct manifest_member *mm,
 	g->trailer = tail = t;
 	if ((r = flt_thread_new(tail, &t, err)) < 0)
 		goto out;
+	tail = t;
+	if ((t = flt_snapshot_bound_new(tail, mm->db_size)) == NULL)
+		goto nomem;
 	tail = t;
 	if ((r = flt_unzstd_new(tail, &t, err)) < 0)
 		goto out;

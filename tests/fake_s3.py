@@ -8,8 +8,20 @@ The first segment of the object key picks the behaviour:
   resetget/...  the first GET sends half the body and resets the connection;
                 later GETs honour Range, so a client can resume
   resetput/...  every upload of a multipart part is reset mid-body
+  ...x500...    (a key that contains "x500" anywhere): every GET and HEAD
+                answers 500 InternalError (it can be written, never read)
+  ...unlisted... (a key that contains "unlisted"): works, but is left out
+                of every listing (a listing that misses a key)
+  ...lostack.../manifest.json: a PUT stores the object, then answers 500
+                (a write that landed although its writer saw it fail)
   anything else works normally (PUT, GET with Range, HEAD, DELETE,
   multipart initiate/part/complete/abort, ListObjectsV2 without paging)
+
+ListObjectsV2 with a prefix that starts with
+  looptoken/    answers every page truncated and empty, with the same
+                NextContinuationToken (a server that repeats itself)
+  loopkeys/     answers every page truncated with a new token but the same
+                key (the listing never moves forward)
 
 Usage: fake_s3.py PORT LOGFILE; every request is logged as
 "METHOD PATH STATUS" to LOGFILE.  It checks no signature.
@@ -86,7 +98,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.body()
                 self.error(503, "SlowDown", "please reduce your request rate")
                 return True
-        if mode == "broken":
+        if mode == "broken" or ("x500" in key and self.command in ("GET", "HEAD")):
             self.body()
             self.error(500, "InternalError")
             return True
@@ -96,9 +108,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         bucket, key, q = self.parse()
         if not key:
             pre = q.get("prefix", "")
+            if pre.startswith("looptoken/") or pre.startswith("loopkeys/"):
+                n = int(q.get("continuation-token", "0") or "0")
+                same = pre.startswith("looptoken/")
+                items = "" if same else (
+                    "<Contents><Key>%sa</Key><Size>1</Size></Contents>" % pre)
+                xml = ("<ListBucketResult><IsTruncated>true</IsTruncated>%s"
+                       "<NextContinuationToken>%s</NextContinuationToken>"
+                       "</ListBucketResult>"
+                       % (items, "7" if same else str(n + 1))).encode()
+                return self.send(200, xml)
             items = "".join("<Contents><Key>%s</Key><Size>%d</Size></Contents>"
                             % (k, len(v)) for k, v in sorted(objects.items())
-                            if k.startswith(pre))
+                            if k.startswith(pre) and "unlisted" not in k)
             xml = ("<ListBucketResult><IsTruncated>false</IsTruncated>%s"
                    "</ListBucketResult>" % items).encode()
             return self.send(200, xml)
@@ -129,6 +151,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_HEAD(self):
         bucket, key, q = self.parse()
+        if key and self.fault(key):
+            return
         if key not in objects:
             return self.send(404, method="HEAD")
         self.send_response(200)
@@ -152,6 +176,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             up[int(q["partNumber"])] = data
             return self.send(200, headers={"ETag": '"p%s"' % q["partNumber"]})
         objects[key] = self.body()
+        if "lostack" in key and key.endswith("manifest.json"):
+            # stored, but the answer is lost: the writer cannot know
+            return self.error(500, "InternalError")
         self.send(200, headers={"ETag": '"x"'})
 
     def do_POST(self):

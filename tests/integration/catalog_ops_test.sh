@@ -157,6 +157,52 @@ check_exit verify_not_bbolt 1 "backup 20250201T000000Z-fake01 member .*bbolt: no
 rm -r "$T/repo/prod/2025/02"
 LB catalog rebuild >/dev/null 2>&1
 
+# fake_backup ID STARTED_AT PLAINTEXT-FILE DB_SIZE: a one-member backup
+# written with the age and zstd CLIs, its manifest made from a real one.
+fake_backup() {
+	fb_dir=prod/$(echo "$1" | cut -c1-4)/$(echo "$1" | cut -c5-6)/$(echo "$1" | cut -c7-8)/$1
+	mkdir -p "$T/repo/$fb_dir"
+	zstd -q -c "$3" | age -r "$RCPT" >"$T/repo/$fb_dir/m1.db.zst.age"
+	python3 - "$T/repo" "$fb_dir" "$T/list0.json" "$1" "$2" "$4" <<'PY'
+import hashlib, json, os, sys
+repo, d, listing, bid, started, db_size = sys.argv[1:]
+src = [b for b in json.load(open(listing)) if b["cluster"] == "prod"][0]
+m = json.load(open(os.path.join(repo, src["manifest_key"])))
+obj = open(os.path.join(repo, d, "m1.db.zst.age"), "rb").read()
+mm = m["members"][0]
+mm.update(object=d + "/m1.db.zst.age", stored_size=len(obj),
+          stored_sha256=hashlib.sha256(obj).hexdigest(), db_size=int(db_size))
+m["members"] = [mm]
+m.update(backup_id=bid, started_at=started, finished_at=started, stored_size=len(obj))
+open(os.path.join(repo, d, "manifest.json"), "w").write(json.dumps(m))
+PY
+}
+
+# A decompression bomb: 64 MiB of zeros in a few KB, whose manifest says
+# db_size 20480.  Verify stops at the first byte past 20480 + 32.
+head -c 67108864 /dev/zero >"$T/bomb.db"
+fake_backup 20250203T000000Z-bomb01 2025-02-03T00:00:00Z "$T/bomb.db" 20480
+rm -f "$T/bomb.db"
+LB catalog rebuild >/dev/null 2>&1
+check_exit verify_bomb_stopped 1 "backup 20250203T000000Z-bomb01 member .*decompresses to more than the manifest's db_size 20480 .*stopped at byte 20513" \
+    LB catalog verify 20250203T000000Z-bomb01
+rm -r "$T/repo/prod/2025/02"
+
+# A manifest whose id and started_at disagree (a far-future key holding
+# an old time) is not recorded by rebuild: it would be "latest" for ever
+# and picked by every --at.
+python3 - "$T/fake.db" <<'PY'
+import hashlib, os, sys
+db = os.urandom(8192)
+open(sys.argv[1], "wb").write(db + hashlib.sha256(db).digest())
+PY
+fake_backup 20990101T000000Z-future 2025-01-01T00:00:00Z "$T/fake.db" 8192
+check_exit rebuild_refuses_id_time_mismatch 3 "20990101T000000Z-future/manifest.json: backup 20990101T000000Z-future: its id and started_at 2025-01-01T00:00:00Z disagree" \
+    LB catalog rebuild
+check rebuild_id_time_mismatch_not_recorded sh -c "! LIFEBOAT_CATALOG='$T/cat/catalog.db' '$LIFEBOAT' catalog list | grep -q 20990101T000000Z-future"
+rm -r "$T/repo/prod/2099"
+LB catalog rebuild >/dev/null 2>&1
+
 # --- rebuild (file) ----------------------------------------------------------
 LB catalog list --json >"$T/before.json"
 rm -f "$T/cat/catalog.db" "$T/cat/catalog.db-wal" "$T/cat/catalog.db-shm"
@@ -473,3 +519,117 @@ assert len(real) == 2 and len(l) == 5, [(b["id"], b["future"]) for b in l]
 else
 	echo "SKIP clock a year ahead: libfaketime is not installed ($FT)"
 fi
+
+# --- import never overwrites or deletes what it did not write ---------------
+# A truncated copy of a bundle whose backup is already in the repository:
+# its manifest is the repository's, so it is skipped and nothing written;
+# with a different manifest (same id) it is refused; objects of the id
+# without a manifest (an unfinished run) are refused too.  Each time the
+# existing keys stay byte for byte as they were.  Run against file:// and
+# s3rver.
+BSIZE=$(wc -c <"$T/bundle.tar")
+head -c $((BSIZE * 3 / 4)) "$T/bundle.tar" >"$T/trunc.tar"
+python3 - "$T/bundle.tar" "$T/other.tar" <<'PY'
+import io, json, sys, tarfile
+src = tarfile.open(sys.argv[1])
+with tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT) as t:
+    for i, m in enumerate(src.getmembers()):
+        d = src.extractfile(m).read()
+        if i == 0:
+            j = json.loads(d)
+            j["hostname"] = "another-" + str(j.get("hostname"))
+            d = json.dumps(j).encode()
+            m.size = len(d)
+        elif i == 3:
+            d = d[:len(d) // 2]   # damaged: the import fails after writing
+            m.size = len(d)
+        t.addfile(m, io.BytesIO(d))
+PY
+# out_has PATTERN CMD...: CMD exits 0 and its stdout matches PATTERN.
+out_has() { pat=$1; shift; "$@" >"$T/oh.out" 2>"$T/oh.err" && grep -Eq -e "$pat" "$T/oh.out"; }
+snap_repo() { (cd "$1" && find . -type f -exec sha256sum {} + | sort); }
+snap_repo "$T/repo3" >"$T/repo3.before"
+check import_truncated_existing_skipped out_has "already in .* same manifest: nothing imported" \
+    LC catalog import "$T/trunc.tar"
+check_exit import_other_manifest_refused 1 "backup $NEWEST is already in the repository .* different manifest" \
+    LC catalog import "$T/other.tar"
+snap_repo "$T/repo3" >"$T/repo3.after"
+check import_existing_untouched cmp "$T/repo3.before" "$T/repo3.after"
+check verify_existing_after_imports LC catalog verify "$NEWEST"
+# Objects of the id without a manifest: refused, and the leftover stays.
+MK=$(python3 -c "import json,sys; print([b for b in json.load(open(sys.argv[1])) if b['id']==sys.argv[2]][0]['manifest_key'])" "$T/c_list.json" "$NEWEST")
+OB=$(python3 -c "import json,sys; print([b for b in json.load(open(sys.argv[1])) if b['id']==sys.argv[2]][0]['members'][0]['location'])" "$T/c_list.json" "$NEWEST")
+mkdir -p "$T/repo5/$(dirname "$OB")"
+echo leftover >"$T/repo5/$OB"
+conf "$T/f.conf" "file://$T/repo5" "$T/cat5/catalog.db"
+mkdir -p "$T/cat5"
+check_exit import_leftover_refused 1 "already holds 1 object\(s\) of backup $NEWEST .* but no manifest" \
+    "$LIFEBOAT" --config "$T/f.conf" catalog import "$T/bundle.tar"
+check import_leftover_untouched sh -c "test \"\$(cat '$T/repo5/$OB')\" = leftover && test ! -e '$T/repo5/$MK'"
+if [ -n "${S3_ENDPOINT:-}" ]; then
+	# NEWEST was copied into s3rver above.
+	s3_snap() {
+		"$REPOTOOL" "s3://$S3_BUCKET/lb" list | sort | while read -r k _; do
+			printf '%s %s\n' "$k" "$("$REPOTOOL" "s3://$S3_BUCKET/lb" get "$k" | sha256sum | cut -c1-64)"
+		done
+	}
+	s3_snap >"$T/s3imp.before"
+	check s3_has_newest grep -q "$NEWEST/manifest.json" "$T/s3imp.before"
+	check s3_import_truncated_existing_skipped out_has "already in .* same manifest" \
+	    LS catalog import "$T/trunc.tar"
+	check_exit s3_import_other_manifest_refused 1 "backup $NEWEST is already in the repository" \
+	    LS catalog import "$T/other.tar"
+	s3_snap >"$T/s3imp.after"
+	check s3_import_existing_untouched cmp "$T/s3imp.before" "$T/s3imp.after"
+	check s3_verify_existing_after_imports LS catalog verify "$NEWEST"
+fi
+
+# --- rebuild drops a row only when its manifest is proven absent -------------
+# A fake S3 (tests/fake_s3.py: a real server cannot be made to leave a key
+# out of a listing on demand) holds two manifests it does not list: one
+# that reads fine and one whose reads fail with 500.  Rebuilding a catalog
+# that has them against it keeps both rows; rows whose manifests are
+# simply not there (404) are dropped.
+craft prod 20250305T120000Z-unlisted 2025-03-05T12:00:00Z
+craft prod 20250306T120000Z-unlisted-x500 2025-03-06T12:00:00Z
+mkdir -p "$T/cat6"
+conf "$T/g.conf" "file://$T/repo" "$T/cat6/catalog.db"
+"$LIFEBOAT" --config "$T/g.conf" catalog rebuild >/dev/null 2>&1
+fport=$(free_port)
+python3 "$TOP/tests/fake_s3.py" "$fport" "$T/fake.log" >"$T/fake.out" 2>&1 &
+echo $! >>"$T/pids"
+wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$fport/fakeb/?list-type=2"
+for id in 20250305T120000Z-unlisted 20250306T120000Z-unlisted-x500; do
+	k=prod/2025/03/$(echo "$id" | cut -c7-8)/$id/manifest.json
+	curl -sf -X PUT --data-binary "@$T/repo/$k" "http://127.0.0.1:$fport/fakeb/lb/$k" >/dev/null
+done
+sed -e "s|^repo = .*|repo = s3://fakeb/lb|" -e "s|^s3-endpoint = .*|s3-endpoint = http://127.0.0.1:$fport|" \
+    "$T/g.conf" >"$T/h.conf"
+AWS_ACCESS_KEY_ID=fake AWS_SECRET_ACCESS_KEY=fake "$LIFEBOAT" --config "$T/h.conf" catalog rebuild \
+    >"$T/h.out" 2>"$T/h.err"
+check rebuild_unproven_exit_3 test $? -eq 3
+LIFEBOAT_CATALOG=$T/cat6/catalog.db "$LIFEBOAT" catalog list --json >"$T/h.json"
+pycheck rebuild_keeps_unproven_drops_proven '
+ids = [b["id"] for b in json.load(open(sys.argv[1]))]
+assert sorted(ids) == ["20250305T120000Z-unlisted", "20250306T120000Z-unlisted-x500"], ids
+err = open(sys.argv[2]).read()
+assert "kept backup 20250305T120000Z-unlisted: its manifest" in err, err
+assert "kept backup 20250306T120000Z-unlisted-x500: its manifest" in err and "500" in err, err
+assert "dropped backup " in err, err
+' "$T/h.json" "$T/h.err"
+
+# An import whose manifest PUT fails although the manifest landed (the
+# fake stores it, then answers 500): the manifest's absence is not proven,
+# so the objects it names are kept, never a manifest without its objects.
+craft prod 20250307T120000Z-lostack 2025-03-07T12:00:00Z
+LB catalog rebuild >/dev/null 2>&1
+LB catalog export 20250307T120000Z-lostack -o "$T/lostack.tar" >/dev/null 2>&1
+AWS_ACCESS_KEY_ID=fake AWS_SECRET_ACCESS_KEY=fake "$LIFEBOAT" --config "$T/h.conf" \
+    catalog import "$T/lostack.tar" >"$T/l.out" 2>"$T/l.err"
+check import_manifest_unproven_fails test $? -ne 0
+check import_manifest_unproven_says_kept grep -q "may have been written: keeping the 3 object(s)" "$T/l.err"
+n=0
+for o in $(python3 -c "import tarfile,sys; print(' '.join(tarfile.open(sys.argv[1]).getnames()[1:]))" "$T/lostack.tar"); do
+	curl -sf -o /dev/null "http://127.0.0.1:$fport/fakeb/lb/$o" && n=$((n + 1))
+done
+check import_manifest_unproven_objects_kept test "$n" -eq 3

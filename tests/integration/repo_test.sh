@@ -172,3 +172,9 @@ check_fails fake/reset_put_fails 'net: s3 PUT fakeb/resetput/a: .*reset' \
     "$RT" "$fu" put resetput/a <"$T/mid"
 check fake/reset_put_aborted test "$(count '^ABORT resetput/a')" = 1
 check_fails fake/reset_put_no_object 'notfound' "$RT" "$fu" stat resetput/a
+# A listing that repeats its continuation token, or its keys, would run
+# (and grow) for ever: it fails at the first repeat.
+check_fails fake/list_repeated_token 'repeated continuation token' \
+    timeout 20 "$RT" "$fu" list looptoken/
+check_fails fake/list_repeated_keys "listed key 'loopkeys/a' again" \
+    timeout 20 "$RT" "$fu" list loopkeys/

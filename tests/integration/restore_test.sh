@@ -167,6 +167,83 @@ check at_names_backup1 grep -q "restored backup $B1" "$T/ra.out"
 stop_all "$T/ra"
 check_fails at_before_any 'no complete backup of cluster c1 taken at or before' \
     $LB restore cluster --cluster c1 --at 2001-01-01 --members "$MEMBERS" --base-dir "$T/ra0"
+# 1970-01-01T00:00:00Z is time 0, not "no --at": an error naming the oldest
+# backup, from the catalog and from the repository.
+check_fails at_epoch_catalog "taken at or before 1970-01-01T00:00:00Z in the catalog; the oldest is $B1" \
+    $LB restore cluster --cluster c1 --at 1970-01-01T00:00:00Z --members "$MEMBERS" \
+    --base-dir "$T/ra0" --dry-run
+check_fails at_epoch_repo "taken at or before 1970-01-01T00:00:00Z in file://$T/repo; the oldest is $B1" \
+    $LB restore cluster --repo "file://$T/repo" --cluster c1 --at 1970-01-01T00:00:00Z \
+    --members "$MEMBERS" --base-dir "$T/ra0" --dry-run
+check_fails at_before_1970_catalog "the oldest is $B1" \
+    $LB restore cluster --cluster c1 --at 1970-01-01T00:00:00+01:00 --members "$MEMBERS" \
+    --base-dir "$T/ra0" --dry-run
+
+# --- bad manifests in the bucket do not block a restore from the others ---
+# Newer keys holding: a manifest over the size limit, a copy of B1's at
+# another backup's key, and one whose far-future id disagrees with its
+# old started_at.  Each is skipped with a warning naming its key.
+cp -r "$T/repo" "$T/repo8"
+MK1=$(find "$T/repo" -path "*$B1*" -name manifest.json)
+mkdir -p "$T/repo8/c1/2099/01/01/20990101T000000Z-huge00" "$T/repo8/c1/2097/01/01/20970101T000000Z-copy00"
+head -c 5000000 /dev/zero | tr '\0' ' ' >"$T/repo8/c1/2099/01/01/20990101T000000Z-huge00/manifest.json"
+cp "$MK1" "$T/repo8/c1/2097/01/01/20970101T000000Z-copy00/manifest.json"
+python3 - "$MK1" "$T/repo8" <<'PY'
+import json, os, sys
+m = json.load(open(sys.argv[1]))
+m["backup_id"] = "20980101T000000Z-future"
+d = os.path.join(sys.argv[2], "c1/2098/01/01/20980101T000000Z-future")
+os.makedirs(d)
+open(os.path.join(d, "manifest.json"), "w").write(json.dumps(m))
+PY
+R8="$LB restore cluster --repo file://$T/repo8 --cluster c1 --members $MEMBERS --base-dir $T/r8 --dry-run"
+$R8 >"$T/r8.out" 2>&1
+check bad_manifests_latest_is_b2 grep -q "backup      $B2" "$T/r8.out"
+check bad_manifest_oversized_named grep -q "20990101T000000Z-huge00/manifest.json: .*; skipped" "$T/r8.out"
+check bad_manifest_wrong_key_named grep -q "20970101T000000Z-copy00/manifest.json: manifest of backup $B1 .*not at its own key.*; skipped" "$T/r8.out"
+check bad_manifest_id_time_named grep -q "20980101T000000Z-future/manifest.json: backup 20980101T000000Z-future: its id and started_at .* disagree.*; skipped" "$T/r8.out"
+$R8 --at "$AT" >"$T/r8at.out" 2>&1
+check bad_manifests_at_is_b1 grep -q "backup      $B1" "$T/r8at.out"
+# An unreadable manifest (every GET answers 500) in a fake S3: a real
+# server cannot be made to fail one key on demand.
+fport=$(free_port)
+python3 "$TOP/tests/fake_s3.py" "$fport" "$T/fake.log" >"$T/fake.out" 2>&1 &
+echo $! >>"$T/pids"
+wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$fport/fakeb/?list-type=2"
+for k in "${MK1#"$T/repo/"}" "$(cd "$T/repo" && find . -path "*$B2*" -name manifest.json | cut -c3-)" \
+    c1/2099/01/02/20990102T000000Z-x500/manifest.json; do
+	[ -f "$T/repo/$k" ] || echo '{}' >"$T/x500.json"
+	f=$T/repo/$k; [ -f "$f" ] || f=$T/x500.json
+	curl -sf -X PUT --data-binary "@$f" "http://127.0.0.1:$fport/fakeb/lb/$k" >/dev/null
+done
+sed "s|^\[global\]|[global]\ns3-endpoint = http://127.0.0.1:$fport|" "$T/lb.conf" >"$T/lbf.conf"
+AWS_ACCESS_KEY_ID=fake AWS_SECRET_ACCESS_KEY=fake "$LIFEBOAT" --config "$T/lbf.conf" restore cluster \
+    --repo s3://fakeb/lb --cluster c1 --members "$MEMBERS" --base-dir "$T/r8" --dry-run >"$T/r8s.out" 2>&1
+check unreadable_manifest_latest_is_b2 grep -q "backup      $B2" "$T/r8s.out"
+check unreadable_manifest_named grep -q "20990102T000000Z-x500/manifest.json: .*500.*; skipped" "$T/r8s.out"
+
+# --- a decompression bomb: 64 MiB of zeros in a few KB, whose manifest
+# says db_size 20480: restore stops at the first byte past 20480 + 32 ---
+BD=c1/2025/01/01/20250101T000000Z-bomb01
+mkdir -p "$T/repo9/$BD"
+head -c 67108864 /dev/zero | zstd -q -c | age -r "$(cat "$T/rcpt")" >"$T/repo9/$BD/m1.db.zst.age"
+python3 - "$MK1" "$T/repo9" "$BD" <<'PY'
+import hashlib, json, os, sys
+m = json.load(open(sys.argv[1]))
+repo, d = sys.argv[2], sys.argv[3]
+obj = open(os.path.join(repo, d, "m1.db.zst.age"), "rb").read()
+mm = [x for x in m["members"] if x["name"] == "m1"][0]
+mm.update(object=d + "/m1.db.zst.age", stored_size=len(obj),
+          stored_sha256=hashlib.sha256(obj).hexdigest(), db_size=20480)
+m["members"] = [mm]
+m.update(backup_id=d.split("/")[-1], started_at="2025-01-01T00:00:00Z",
+         finished_at="2025-01-01T00:00:01Z", stored_size=len(obj), status="complete")
+open(os.path.join(repo, d, "manifest.json"), "w").write(json.dumps(m))
+PY
+check_fails bomb_stopped "decompresses to more than the manifest's db_size 20480 .*stopped at byte 20513" \
+    $LB restore cluster --repo "file://$T/repo9" --cluster c1 --backup 20250101T000000Z-bomb01 \
+    --members "$MEMBERS" --base-dir "$T/r9"
+check bomb_nothing_left sh -c "! find '$T/r9' -type f 2>/dev/null | grep -q ."
 
 # --- a corrupted member object: fallback to the next member's ---
 DIR2=$(dirname "$(find "$T/repo" -path "*$B2*" -name m2.db.zst.age)")

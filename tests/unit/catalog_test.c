@@ -958,6 +958,30 @@ test_time_parse(void)
 	CHECK_CONTAINS(err.msg, "bad time");
 }
 
+static void
+test_backup_time_check(void)
+{
+	struct lb_err err = { 0 };
+
+	CHECK_OK(cat_backup_time_check("20261121T234500.123Z-3f9a1c", "2026-11-21T23:45:00Z",
+	    &err), &err);
+	CHECK_OK(cat_backup_time_check("20261121T234500Z-3f9a1c", "2026-11-21T23:44:59Z",
+	    &err), &err);
+	CHECK_OK(cat_backup_time_check("20261121T234600Z-3f9a1c", "2026-11-21T23:45:00Z",
+	    &err), &err);
+	CHECK_INT(cat_backup_time_check("20991121T234500Z-3f9a1c", "2026-11-21T23:45:00Z",
+	    &err), ==, LB_E_CORRUPT);
+	CHECK_CONTAINS(err.msg, "disagree");
+	CHECK_INT(cat_backup_time_check("20261121T234601Z-3f9a1c", "2026-11-21T23:45:00Z",
+	    &err), ==, LB_E_CORRUPT);
+	CHECK_INT(cat_backup_time_check("recent-prod", "2026-11-21T23:45:00Z", &err), ==,
+	    LB_E_CORRUPT);
+	CHECK_INT(cat_backup_time_check("20261321T234500Z-3f9a1c", "2026-11-21T23:45:00Z",
+	    &err), ==, LB_E_CORRUPT);
+	CHECK_INT(cat_backup_time_check("20261121T234500Z-3f9a1c", "yesterday", &err), ==,
+	    LB_E_CORRUPT);
+}
+
 int
 main(void)
 {
@@ -983,6 +1007,7 @@ main(void)
 	RUN(test_corrupt_truncated);
 	RUN(test_filters);
 	RUN(test_time_parse);
+	RUN(test_backup_time_check);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);

@@ -270,9 +270,35 @@ check_stage_vetoes_the_commit(void)
 	CHECK_INT(system(cmd), ==, 0);
 }
 
+/* Exactly db_size + 32 bytes pass; the first byte beyond fails, passing
+ * nothing of that write on. */
+static void
+bound_stops_at_first_byte_beyond(void)
+{
+	struct lb_err err = { 0 };
+	struct flt *mem = flt_mem_new(1 << 20), *b;
+	uint8_t buf[100] = { 0 };
+	size_t got;
+
+	CHECK((b = flt_snapshot_bound_new(mem, 100)) != NULL);
+	CHECK_OK(flt_write(b, buf, 100, &err), &err);
+	CHECK_OK(flt_write(b, buf, 32, &err), &err);
+	CHECK_INT(flt_write(b, buf, 1, &err), ==, LB_E_CORRUPT);
+	CHECK_CONTAINS(err.msg, "db_size 100");
+	CHECK_CONTAINS(err.msg, "stopped at byte 133");
+	flt_mem_data(mem, &got);
+	CHECK_INT(got, ==, 132);
+	flt_free(b);
+	/* one write that crosses the bound at once */
+	CHECK((b = flt_snapshot_bound_new(flt_mem_new(1 << 20), 10)) != NULL);
+	CHECK_INT(flt_write(b, buf, 43, &err), ==, LB_E_CORRUPT);
+	flt_free(b);
+}
+
 int
 main(void)
 {
+	RUN(bound_stops_at_first_byte_beyond);
 	RUN(trailer_accepts_good_stream_in_any_split);
 	RUN(trailer_rejects_flipped_bytes);
 	RUN(trailer_rejects_short_stream);

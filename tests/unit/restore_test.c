@@ -538,8 +538,14 @@ test_fetch_checks_manifest_sha(void)
 	/* --at before the backup */
 	sel.cluster = "c1";
 	sel.at = 1000000000;
+	sel.at_set = 1;
 	CHECK_INT(restore_source_open(&so, &sel, &src, &err), ==, LB_E_NOTFOUND);
 	CHECK_CONTAINS(err.msg, "taken at or before 2001-09-09T01:46:40Z");
+	CHECK_CONTAINS(err.msg, "the oldest is 20261121T000000Z-abcdef");
+	/* 0 is 1970-01-01, not "no --at" */
+	sel.at = 0;
+	CHECK_INT(restore_source_open(&so, &sel, &src, &err), ==, LB_E_NOTFOUND);
+	CHECK_CONTAINS(err.msg, "the oldest is 20261121T000000Z-abcdef");
 	sel.at = 1900000000;
 	CHECK_OK(restore_source_open(&so, &sel, &src, &err), &err);
 	restore_source_close(src);
