@@ -169,6 +169,18 @@ check partial_exit_3 test $? -eq 3
 check partial_names_member grep -Eq 'etcd m2 \(http://127.0.0.1:[0-9]+\): cannot connect' "$T/partial.err"
 check partial_others_written test -f "$T/out/m1.db" -a -f "$T/out/m3.db" -a ! -f "$T/out/m2.db"
 
+# A user without the root role, with the member etcd lists first down:
+# the backup's error is the missing role, not that member's refusal.
+etcd_start c1 2
+wait_for 20 etcdctl --endpoints "$(cat "$T/c1/m2.url")" --user root:r00t-secret endpoint health
+first=$(etcdctl --endpoints "$EP" --user root:r00t-secret member list | head -n 1 | cut -d, -f3 | tr -d ' ')
+etcd_stop c1 "${first#m}"
+printf '[global]\nrepo = file://%s/brepo\nrecipients = %s\ncatalog = %s/b.db\n[cluster:c1]\nendpoints = %s\nuser = alice\npassword-file = %s\n' \
+    "$T" "$(cat "$T/rcpt")" "$T" "$EP" "$T/alice.pw" >"$T/alice.conf"
+check_fails backup_not_root_first_member_down "^lifeboat: error: cluster c1: etcd m[123] .*permission denied: a snapshot needs an etcd user with the root role" \
+    "$LIFEBOAT" --config "$T/alice.conf" backup
+check backup_not_root_not_connection_refused sh -c "! grep -q 'error: cluster c1: .*cannot connect' '$T/cf.err'"
+
 # TLS with client certificates.
 etcd_cluster c2 3 tls || { fail tls_setup "tls cluster did not start"; exit 1; }
 mkdir "$T/tls"
