@@ -253,6 +253,23 @@ PY
 	echo "http://127.0.0.1:$rp"
 }
 
+# catalog_lock DB SECONDS: another session write-locks the SQLite catalog
+# DB (BEGIN IMMEDIATE) for SECONDS, in the background; returns once the
+# lock is held, with the holder's pid in $lock_pid.
+catalog_lock() {
+	python3 - "$1" "$2" >"$T/catalog_lock.out" 2>&1 <<'PY' &
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+c.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+c.execute("ROLLBACK")
+PY
+	lock_pid=$!
+	echo "$lock_pid" >>"$T/pids"
+	wait_for 50 grep -q locked "$T/catalog_lock.out"
+}
+
 # catalog_matches_repo ROWS-JSON REPO-URL: the catalog (ROWS-JSON, the
 # output of `catalog list --json`) and the repository agree: no running
 # row, no id twice, every object in a backup directory with a manifest,

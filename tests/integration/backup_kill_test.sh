@@ -103,19 +103,9 @@ status_of() {
 # The catalog write-locked by another session: the manifest can be read but
 # not recorded (it used to be deleted with its objects).
 unfinish
-python3 - "$PC" >"$T/proof-lock.out" 2>&1 <<'PY' &
-import sqlite3, sys, time
-c = sqlite3.connect(sys.argv[1], isolation_level=None)
-c.execute("BEGIN IMMEDIATE")
-print("locked", flush=True)
-time.sleep(45)
-c.execute("ROLLBACK")
-PY
-lpid=$!
-echo "$lpid" >>"$T/pids"
-wait_for 5 test -s "$T/proof-lock.out"
+catalog_lock "$PC" 45
 "$LIFEBOAT" --config "$T/proof.conf" backup --quiet >"$T/proof-locked.out" 2>&1
-kill "$lpid" 2>/dev/null; wait "$lpid" 2>/dev/null
+kill "$lock_pid" 2>/dev/null; wait "$lock_pid" 2>/dev/null
 files >"$T/proof.after"
 check proof_locked_catalog_keeps_complete_backup cmp "$T/proof.before" "$T/proof.after"
 check proof_locked_catalog_says_why grep -q "cannot be recorded now" "$T/proof-locked.out"
@@ -171,6 +161,7 @@ if s3rver_start && s3fault_start "$T/faults.json"; then
 		sqlite3 "$FC" "SELECT status FROM backups ORDER BY id DESC LIMIT 1"
 	}
 	manifests() { find "$T/s3rver/$S3_BUCKET" -name 'manifest.json*' | grep -c .; }
+	stored() { find "$T/s3rver/$S3_BUCKET" -type f | grep -c .; }
 
 	echo '{"plost": 1, "match": "manifest.json", "method": "PUT"}' >"$T/faults.json"
 	LF backup --quiet >"$T/lost.out" 2>&1
@@ -180,21 +171,19 @@ if s3rver_start && s3fault_start "$T/faults.json"; then
 	check lost_answer_backup_verifies LF catalog verify latest
 
 	echo '{"p503": 1, "match": "manifest.json", "method": "PUT"}' >"$T/faults.json"
-	n0=$(find "$T/s3rver/$S3_BUCKET" -type f | grep -c .)
+	n0=$(stored)
 	LF backup --quiet >"$T/m503.out" 2>&1
 	check manifest_refused_run_failed test "$(last_status)" = failed
-	check manifest_refused_objects_removed test \
-	    "$(find "$T/s3rver/$S3_BUCKET" -type f | grep -c .)" -eq "$n0"
+	check manifest_refused_objects_removed test "$(stored)" -eq "$n0"
 
 	# The manifest refused and the store unable to say whether it is
 	# there: in doubt nothing goes and the row stays running; the next
 	# run, with the store well again, settles it.
 	echo '{"p503": 1, "match": "manifest.json"}' >"$T/faults.json"
-	n0=$(find "$T/s3rver/$S3_BUCKET" -type f | grep -c .)
+	n0=$(stored)
 	LF backup --quiet >"$T/doubt.out" 2>&1
 	check doubt_row_stays_running test "$(last_status)" = running
-	check doubt_objects_kept test \
-	    "$(find "$T/s3rver/$S3_BUCKET" -type f | grep -c .)" -gt "$n0"
+	check doubt_objects_kept test "$(stored)" -gt "$n0"
 	check doubt_says_why grep -q "the next run of cluster k settles it" "$T/doubt.out"
 	: >"$T/faults.json"
 	LF backup --quiet >"$T/settled.out" 2>&1

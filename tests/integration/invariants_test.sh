@@ -96,15 +96,8 @@ while read -r what pause a b c; do
 		start
 		kills=$((kills + 1)) ;;
 	lock)
-		python3 - "$T/inv.db" "$a" >/dev/null 2>&1 <<'PY' &
-import sqlite3, sys, time
-c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=1)
-c.execute("BEGIN IMMEDIATE")
-time.sleep(int(sys.argv[2]))
-c.execute("ROLLBACK")
-PY
-		echo $! >>"$T/pids"
-		echo $! >>"$T/lockpids"
+		catalog_lock "$T/inv.db" "$a"
+		echo "$lock_pid" >>"$T/lockpids"
 		locks=$((locks + 1)) ;;
 	s3)
 		printf '{"p503": %s, "preset": %s, "plost": %s, "seed": %s}\n' \

@@ -164,20 +164,10 @@ check cat_backups_recorded_during_long_read wait_for 12 completes_at_least cat $
 wait "$rpid"
 # A write lock held past the busy timeout: runs keep going, what they
 # would have recorded waits in the spool and lands once the lock is gone.
-python3 - "$T/cat.db" >"$T/writer.out" 2>&1 <<'PY' &
-import sqlite3, sys, time
-c = sqlite3.connect(sys.argv[1], isolation_level=None)
-c.execute("BEGIN IMMEDIATE")
-print("locked", flush=True)
-time.sleep(25)
-c.execute("ROLLBACK")
-PY
-wpid=$!
-echo "$wpid" >>"$T/pids"
-wait_for 5 test -s "$T/writer.out"
+catalog_lock "$T/cat.db" 25
 check cat_spooled_while_locked wait_for 30 grep -q "kept in $T/cat.db.pending" "$T/cat.log"
 check cat_spool_has_records sh -c "ls '$T/cat.db.pending' | grep -q '^c1\..*\.json$'"
-wait "$wpid"
+wait "$lock_pid"
 check cat_spool_replayed wait_for 40 grep -q 'spooled records of cluster c1 recorded' "$T/cat.log"
 check cat_spool_empty wait_for 20 sh -c "! ls '$T/cat.db.pending' | grep -q json"
 stop cat
