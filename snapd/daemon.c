@@ -438,9 +438,11 @@ count_one(const struct cat_backup *b, void *arg)
 
 /* The backups of cluster stamped more than CAT_FUTURE_SKEW_S after the
  * real clock (catalog times are real, whatever the test clock): latest,
- * --at and retention leave them aside, this gauge makes them seen. */
+ * --at and retention leave them aside, the gauge makes them seen, and
+ * the audit log says so when there are more than `before` (once, not at
+ * every run). */
 static long long
-count_future(const char *catalog, const char *cluster)
+count_future(const char *catalog, const char *cluster, long long before)
 {
 	struct cat_filter f = { .cluster = cluster, .status = -1 };
 	struct cat *cat = NULL;
@@ -453,6 +455,16 @@ count_future(const char *catalog, const char *cluster)
 	if (cat_backup_list(cat, &f, 0, count_one, &n, &err) < 0)
 		n = -1;
 	cat_close(cat);
+	if (n > 0 && before >= 0 && n > before) {
+		log_warn("cluster=%s backups_future=%lld: stamped more than %ds after this "
+		    "host's clock (a clock ran ahead?): never latest, not counted by "
+		    "retention", cluster, n, CAT_FUTURE_SKEW_S);
+		if (cat_open(catalog, 0, &cat, &err) == 0) {
+			ops_audit(cat, CAT_ACT_BACKUP, cluster, NULL, "future-stamped",
+			    "{s:i, s:i}", "backups", (int)n, "skew_s", CAT_FUTURE_SKEW_S);
+			cat_close(cat);
+		}
+	}
 	return n;
 }
 
@@ -513,7 +525,6 @@ run_main(void *arg)
 			prune_after_backup(c, cs->name);
 			verify_if_due(d, cs, c);
 		}
-		future = count_future(cfg_get_str(c, NULL, "catalog"), cs->name);
 	} else {
 		res.outcome = BACKUP_FAILED;
 	}
@@ -530,6 +541,11 @@ run_main(void *arg)
 		log_error("cluster=%s slot=%lld backup=%s outcome=%s members=%zu/%zu: %s",
 		    cs->name, (long long)a->slot, res.backup_id, out_names[outcome],
 		    res.members_ok, res.members_total, res.err.msg);
+	/* after the outcome is logged: a catalog read does not delay it */
+	pthread_mutex_lock(&d->mu);
+	future = cs->future;
+	pthread_mutex_unlock(&d->mu);
+	future = count_future(cfg_get_str(c, NULL, "catalog"), cs->name, future);
 	pthread_mutex_lock(&d->mu);
 	cs->last_attempt = dnow(d);
 	cs->last_outcome = outcome;
@@ -746,7 +762,7 @@ catch_up(struct daemon *d)
 				cs->health_base = (time_t)b->started_at;
 		}
 		cat_backup_free(b);
-		cs->future = count_future(path, cs->name);
+		cs->future = count_future(path, cs->name, cs->future);
 		if (missed) {
 			log_info("cluster=%s catch-up: no backup since its last slot; one run now",
 			    cs->name);

@@ -153,6 +153,13 @@ if [ -f "$FT" ]; then
 	    "$LIFEBOAT" --config "$T/fu.conf" backup --no-progress
 	start fu || fail future_start "$(tail -n 3 "$T/fu.log")"
 	check future_gauge wait_for 10 sh -c "curl -s '$(url fu /metrics)' | grep -q '^lifeboat_backups_future{cluster=\"c1\"} 1\$'"
+	# once, although the gauge is counted again after every run
+	sleep 3
+	check future_audited_once python3 -c "
+import json, os, sys
+ev = json.loads(os.popen(sys.argv[1] + ' catalog audit --json --catalog ' + sys.argv[2]).read())
+assert [e['outcome'] for e in ev].count('future-stamped') == 1, ev
+" "$LIFEBOAT" "$T/fu.db"
 	kill -TERM "$(cat "$T/fu.pid")"
 	wait "$(cat "$T/fu.pid")"
 else

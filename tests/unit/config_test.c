@@ -138,6 +138,9 @@ defaults_fill_what_is_not_set(void)
 	CHECK_STR(cfg_get_str(c, "a", "lock-prefix"), "/lifeboat/lock/");
 	CHECK_INT(cfg_get_int(c, "a", "enabled"), ==, 1);
 	CHECK(cfg_get_str(c, "a", "verify-schedule") == NULL);
+	/* no retention unless written down (restic, pgBackRest): prune and
+	 * the daemon then keep every backup, and config check says so */
+	CHECK(cfg_get_str(c, "a", "retention") == NULL);
 	CHECK(!cfg_is_set(c, NULL, "compress-level"));
 	CHECK(cfg_is_set(c, NULL, "repo"));
 	cfg_free(c);
@@ -528,6 +531,8 @@ print_masks_secrets(void)
 	CHECK_CONTAINS(out, "[cluster:dev]\nendpoints = http://127.0.0.1:2379\n"
 	    "enabled = yes    # default\n");
 	CHECK_CONTAINS(out, "# etcd password: password-file");
+	/* dev sets no retention: the effective configuration says what that means */
+	CHECK_CONTAINS(out, "# retention: none, every backup is kept (prune deletes nothing)\n");
 	free(out);
 }
 
@@ -591,6 +596,8 @@ options_listing_shows_the_table(void)
 	CHECK_CONTAINS(out, "  s3-access-key-id           string, secret, reloadable\n");
 	CHECK_CONTAINS(out, "[cluster:NAME]\n  endpoints                  list, 1..32 items, "
 	    "required, reloadable\n");
+	CHECK_CONTAINS(out, "at most once a minute (@every 1m)");
+	CHECK_CONTAINS(out, "(unset: every backup is kept, prune deletes nothing)");
 	free(out);
 }
 
