@@ -144,6 +144,20 @@ spool_read(const char *path, json_t **root, struct cat_spool_rec *r, struct lb_e
 		    status);
 	r->status = (enum cat_status)st;
 	r->started_at = started;
+	/* What the catalog would refuse for ever must not hold up the records
+	 * behind it: a manifest belongs to a finished run, and says so. */
+	if (r->manifest != NULL) {
+		json_t *m = json_loads(r->manifest, 0, NULL);
+		const char *id = json_string_value(json_object_get(m, "backup_id"));
+		const char *ms = json_string_value(json_object_get(m, "status"));
+		int same = id != NULL && ms != NULL && strcmp(id, r->backup_id) == 0 &&
+		    strcmp(ms, status) == 0;
+
+		json_decref(m);
+		if (!same)
+			return lb_err_set(err, LB_E_CORRUPT, "%s: its manifest is not that of "
+			    "backup %s with status %s", path, r->backup_id, status);
+	}
 	return 0;
 }
 
@@ -193,15 +207,7 @@ cat_spool_replay(struct cat *c, const char *catalog_path, const char *cluster,
 		if (spool_read(path, &root, &r, &perr) < 0) {
 			set_aside(path, perr.msg);
 		} else if (strcmp(r.cluster, cluster) == 0) {   /* not cluster a.b's */
-			rc = cat_spool_apply(c, &r, err);
-			if (rc < 0 && rc != LB_E_BUSY && rc != LB_E_IO && rc != LB_E_NOSPACE &&
-			    rc != LB_E_NOMEM) {
-				/* Refused for what it says, not for a lock or the
-				 * disk: it would be refused for ever, and must not
-				 * hold up the records behind it. */
-				set_aside(path, err->msg);
-				rc = 0;
-			} else if (rc == 0) {
+			if ((rc = cat_spool_apply(c, &r, err)) == 0) {
 				/* Garbage only now: the catalog has committed all
 				 * of it (apply is idempotent, so a crash before the
 				 * unlink replays it harmlessly). */

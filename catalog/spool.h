@@ -57,8 +57,9 @@ int cat_spool_has(const char *catalog_path, const char *cluster,
 /* Applies and removes every spooled record of cluster, oldest first; *n
  * counts those applied.  Stops at the first that cannot be written (the
  * catalog is still locked): it and the rest stay for the next time.  A
- * record that cannot be parsed, or that the catalog refuses for what it
- * says (not for a lock or the disk), is renamed to "*.bad" and skipped. */
+ * record that cannot be parsed, or whose manifest is not that of its own
+ * backup and status (the catalog would refuse it for ever), is renamed to
+ * "*.bad" and skipped. */
 int cat_spool_replay(struct cat *c, const char *catalog_path, const char *cluster,
     int *n, struct lb_err *err);
 

@@ -107,11 +107,11 @@ verify_member(struct repo *repo, const struct age_identity *id, const struct cat
 		if (r != LB_E_NOTFOUND && r != LB_E_NET && r != LB_E_CANCELED &&
 		    stored_digest(repo, m->location, hex, &e2) == 0 &&
 		    strcasecmp(hex, m->sha256) != 0)
-			lb_err_set(err, LB_E_CORRUPT, "stored sha256 mismatch: manifest has "
+			r = lb_err_set(err, LB_E_CORRUPT, "stored sha256 mismatch: manifest has "
 			    "%.16s..., object has %.16s... (the object was changed or damaged "
 			    "in the repository)", m->sha256, hex);
 		else if (r == LB_E_NOTFOUND)
-			lb_err_set(err, LB_E_NOTFOUND, "object %s is missing from the "
+			r = lb_err_set(err, LB_E_NOTFOUND, "object %s is missing from the "
 			    "repository", m->location);
 		goto out;
 	}

@@ -660,6 +660,15 @@ catalog_record(struct backup_env *e, struct cat_spool_rec *rec,
 	json_decref(d);
 }
 
+/* The outcome of a run whose manifest is in the repository. */
+static void
+set_finished(struct backup_result *res, size_t n_members)
+{
+	res->outcome = res->members_ok == n_members ? BACKUP_COMPLETE : BACKUP_PARTIAL;
+	if (res->divergent && res->outcome == BACKUP_COMPLETE)
+		lb_err_set(&res->err, LB_E_CORRUPT, "members diverge (HashKV)");
+}
+
 /* What a failed run stored is not a backup and goes, but only with proof
  * that no manifest names it: a manifest PUT that failed may have landed
  * all the same (its answer lost on the way back), so then the store is
@@ -682,9 +691,8 @@ discard_run(struct backup_env *e, const struct run *run, int manifest_sent,
 		if ((r = repo_stat(e->repo, key, &size, &err)) == 0) {
 			log_warn("backup %s: the manifest landed although its upload "
 			    "reported an error (%s)", res->backup_id, res->err.msg);
-			res->outcome = res->members_ok == run->plan->n ? BACKUP_COMPLETE :
-			    BACKUP_PARTIAL;
 			lb_err_clear(&res->err);
+			set_finished(res, run->plan->n);
 			return 1;
 		}
 		if (r != LB_E_NOTFOUND)
@@ -807,9 +815,7 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 		lb_err_prefix(&res->err, "manifest: ");
 		goto out;
 	}
-	res->outcome = res->members_ok == run.plan->n ? BACKUP_COMPLETE : BACKUP_PARTIAL;
-	if (res->divergent && res->outcome == BACKUP_COMPLETE)
-		lb_err_set(&res->err, LB_E_CORRUPT, "members diverge (HashKV)");
+	set_finished(res, run.plan->n);
 	r = 0;
 out:
 	if (have_progress) {

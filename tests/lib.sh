@@ -272,9 +272,9 @@ PY
 
 # catalog_matches_repo ROWS-JSON REPO-URL: the catalog (ROWS-JSON, the
 # output of `catalog list --json`) and the repository agree: no running
-# row, no id twice, every object in a backup directory with a manifest,
-# no temp file, and the manifests are exactly the catalog's complete and
-# partial backups.  S3 credentials come from S3_* in the environment.
+# row, no id twice (in the catalog or the repository), every object in a
+# backup directory with a manifest, no temp file, and the manifests are
+# exactly the catalog's complete and partial backups.  S3 credentials come from S3_* in the environment.
 catalog_matches_repo() {
 	"$(dirname "$LIFEBOAT")/tools/repotool" "$2" list >"$1.keys" || return 1
 	python3 - "$1" "$1.keys" <<'PY'
@@ -284,11 +284,14 @@ keys = [l.split()[0] for l in open(sys.argv[2]) if l.strip()]
 ids = [r["id"] for r in rows]
 assert len(ids) == len(set(ids)), "an id twice: %s" % ids
 assert not [r for r in rows if r["status"] == "running"], "running rows left"
-dirs = {}
+dirs, where = {}, {}
 for k in keys:
     parts = k.split("/")
     assert ".lifeboat-" not in parts[-1], "temp file left: " + k
     dirs.setdefault(parts[-2], set()).add(parts[-1])
+    where.setdefault(parts[-2], set()).add("/".join(parts[:-1]))
+twice = [i for i, w in where.items() if len(w) > 1]
+assert not twice, "an id in two places of the repository: %s" % twice
 dangling = [d for d, f in dirs.items() if "manifest.json" not in f]
 assert not dangling, "objects without a manifest: %s" % dangling
 stored = {r["id"] for r in rows if r["status"] in ("complete", "partial")}

@@ -117,10 +117,28 @@ pycheck verify_wrong_identity_keeps_verdict '
 b = json.load(open(sys.argv[1]))
 assert b["verify_status"] == "ok", b
 ' "$T/show3.json"
+# A damaged age header (a byte of the recipient stanza) fails to open too,
+# but the stored bytes no longer match the manifest: that is a verdict.
+python3 - "$T/repo/$OBJ" <<'PY'
+import sys
+p = sys.argv[1]
+d = bytearray(open(p, 'rb').read())
+i = d.index(b"\n", d.index(b"-> X25519")) + 5    # inside the stanza's body
+d[i] = ord("A") if d[i] != ord("A") else ord("B")
+open(p, 'wb').write(bytes(d))
+PY
+check_exit verify_damaged_header 1 "stored sha256 mismatch" LB catalog verify "$B1"
+LB catalog show "$B1" --json >"$T/show4.json"
+pycheck verify_damaged_header_recorded_failed '
+b = json.load(open(sys.argv[1]))
+assert b["verify_status"] == "failed", b
+' "$T/show4.json"
+cp "$T/obj.bak" "$T/repo/$OBJ"
+check verify_good_once_more LB catalog verify "$B1"
 pycheck verify_audited '
 ev = json.loads(os.popen(sys.argv[1] + " catalog audit --json --catalog " + sys.argv[2]).read())
 v = [e for e in ev if e["action"] == "verify"]
-assert [e["outcome"] for e in v if e["outcome"] != "ok"] == ["failed", "failed", "error", "error"], v
+assert [e["outcome"] for e in v if e["outcome"] != "ok"] == ["failed", "failed", "error", "error", "failed"], v
 assert any(e["outcome"] == "ok" and e["backup_id"] == sys.argv[3] for e in v)
 ' "$LIFEBOAT" "$T/cat/catalog.db" "$B1"
 
