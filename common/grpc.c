@@ -352,11 +352,13 @@ cert_issuer(const char *path, char *out, size_t cap)
 	X509_free(x);
 }
 
-/* An https connection that died before any HTTP answer.  With TLS 1.3 a
- * server checks the client's certificate after the client considers the
- * handshake done, so its refusal (an alert, or a reset when the request
- * was already on its way) arrives as a failed read or write of the
- * request: that, and not a non-etcd peer, is what it means here. */
+/* An https connection whose first read or write failed before any HTTP
+ * answer.  With TLS 1.3 a server checks the client's certificate after
+ * the client considers the handshake done, so its refusal (an alert, or a
+ * reset when the request was already on its way) arrives as exactly that:
+ * a failed read or write of the request, not a non-etcd peer.  Other
+ * failures before an answer (nothing at all, broken HTTP/2) are not
+ * taken for it. */
 static int
 tls_refused(struct call *k, const char *detail)
 {
@@ -412,13 +414,17 @@ curl_failure(struct call *k, CURLcode cc)
 	case CURLE_SSL_CONNECT_ERROR:
 		return lb_err_set(k->err, LB_E_TLS,
 		    "tls handshake failed: %s (hint: check cert, key and cacert)", detail);
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
-	case CURLE_RECV_ERROR:
 	case CURLE_PARTIAL_FILE:
 	case CURLE_GOT_NOTHING:
-	case CURLE_SEND_ERROR:
-		if (!k->checked && strncmp(c->endpoint, "https", 5) == 0)
+		/* (nghttp2 reports the socket's failure as an HTTP/2 error) */
+		if (!k->checked && strncmp(c->endpoint, "https", 5) == 0 &&
+		    (cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR ||
+		    strstr(detail, "Send failure") != NULL ||
+		    strstr(detail, "Recv failure") != NULL))
 			return tls_refused(k, detail);
 		if (!k->checked)
 			return lb_err_set(k->err, LB_E_PROTO,
