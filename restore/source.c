@@ -191,11 +191,11 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
     struct lb_err *err)
 {
 	struct keys k = { 0 };
-	char prefix[300] = "", oldest[200] = "";
+	char prefix[300] = "", oldest[200] = "", skipped[1600] = "";
 	struct manifest *m = NULL;
 	uint8_t *buf = NULL;
 	size_t len, i;
-	int r, named = sel->backup_id != NULL && strcmp(sel->backup_id, "latest") != 0;
+	int r, n_skipped = 0, named = sel->backup_id != NULL && strcmp(sel->backup_id, "latest") != 0;
 
 	if (sel->cluster != NULL)
 		snprintf(prefix, sizeof(prefix), "%s/", sel->cluster);
@@ -219,11 +219,17 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
 		if ((r = repo_get_buf(s->repo, k.v[i], MANIFEST_MAX, &buf, &len, &e2)) < 0 ||
 		    (r = manifest_parse((const char *)buf, len, &m, &e2)) < 0 ||
 		    (r = valid_at_key(m, k.v[i], &e2)) < 0) {
-			if (r == LB_E_NOMEM) {
+			/* The store refusing us refuses every manifest alike. */
+			if (r == LB_E_NOMEM || r == LB_E_AUTH || r == LB_E_TLS ||
+			    r == LB_E_CANCELED) {
 				*err = e2;
 				goto out;
 			}
 			log_warn("%s: %s; skipped", k.v[i], e2.msg);
+			snprintf(skipped, sizeof(skipped), "; %d manifest%s skipped, the last "
+			    "%s: %.200s", n_skipped + 1, n_skipped == 0 ? "" : "s",
+			    k.v[i], e2.msg);
+			n_skipped++;
 			continue;
 		}
 		if (named) {
@@ -252,17 +258,19 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
 	}
 	if (m == NULL) {
 		char t[32];
+		/* A manifest skipped may be the one wanted: say why it was. */
 		if (named)
-			r = lb_err_set(err, LB_E_NOTFOUND, "backup %s not found in %s%s%s",
+			r = lb_err_set(err, LB_E_NOTFOUND, "backup %s not found in %s%s%s%s",
 			    sel->backup_id, repo_url(s->repo), sel->cluster ? " under " : "",
-			    sel->cluster ? prefix : "");
+			    sel->cluster ? prefix : "", skipped);
 		else if (sel->at_set)
 			r = lb_err_set(err, LB_E_NOTFOUND, "no complete backup of cluster %s "
-			    "taken at or before %s in %s%s", sel->cluster,
-			    cat_time_format(sel->at, t, sizeof(t)), repo_url(s->repo), oldest);
+			    "taken at or before %s in %s%s%s", sel->cluster,
+			    cat_time_format(sel->at, t, sizeof(t)), repo_url(s->repo), oldest,
+			    skipped);
 		else
 			r = lb_err_set(err, LB_E_NOTFOUND, "no complete backup of cluster %s "
-			    "in %s", sel->cluster, repo_url(s->repo));
+			    "in %s%s", sel->cluster, repo_url(s->repo), skipped);
 		goto out;
 	}
 	if (sel->cluster != NULL && strcmp(m->cluster, sel->cluster) != 0) {

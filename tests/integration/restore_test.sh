@@ -221,6 +221,11 @@ AWS_ACCESS_KEY_ID=fake AWS_SECRET_ACCESS_KEY=fake "$LIFEBOAT" --config "$T/lbf.c
     --repo s3://fakeb/lb --cluster c1 --members "$MEMBERS" --base-dir "$T/r8" --dry-run >"$T/r8s.out" 2>&1
 check unreadable_manifest_latest_is_b2 grep -q "backup      $B2" "$T/r8s.out"
 check unreadable_manifest_named grep -q "20990102T000000Z-x500/manifest.json: .*500.*; skipped" "$T/r8s.out"
+# Asked for by id, the unreadable one is not "not found": the error says why.
+AWS_ACCESS_KEY_ID=fake AWS_SECRET_ACCESS_KEY=fake "$LIFEBOAT" --config "$T/lbf.conf" restore cluster \
+    --repo s3://fakeb/lb --cluster c1 --backup 20990102T000000Z-x500 --members "$MEMBERS" \
+    --base-dir "$T/r8n" --dry-run >"$T/r8n.out" 2>&1
+check unreadable_manifest_by_id_says_why grep -q "backup 20990102T000000Z-x500 not found in .*1 manifest skipped, the last .*x500/manifest.json: .*500" "$T/r8n.out"
 
 # --- a decompression bomb: 64 MiB of zeros in a few KB, whose manifest
 # says db_size 20480: restore stops at the first byte past 20480 + 32 ---
