@@ -387,8 +387,9 @@ check_absent(struct repo *repo, const char *path, const struct manifest *m,
 		return 0;
 	if (!p.manifest)
 		return lb_err_set(err, LB_E_EXISTS, "bundle %s: the repository already holds "
-		    "%zu object(s) of backup %s under %s but no manifest (an unfinished run "
-		    "or import, settled by the next backup run): not imported", path, p.n,
+		    "%zu object(s) of backup %s under %s but no manifest (a run that has not "
+		    "been settled yet, or an earlier import that kept what it wrote): not "
+		    "imported", path, p.n,
 		    m->backup_id, dir);
 	if ((r = repo_get_buf(repo, mkey, MANIFEST_MAX, &cur, &clen, err)) < 0)
 		return lb_err_prefix(err, "bundle %s: backup %s is already in the "
@@ -508,19 +509,15 @@ import_bundle(struct ops_env *e, const char *path, char **id_out, char **cluster
 		}
 		/* Checked again per key, right before writing it: only a key
 		 * proven absent (not found, not merely unreadable) becomes ours. */
-		{
-			uint64_t sz;
-			struct lb_err e2 = { 0 };
-			int s2 = repo_stat(e->repo, name, &sz, &e2);
-			if (s2 != LB_E_NOTFOUND) {
-				if (s2 == 0)
-					r = lb_err_set(err, LB_E_EXISTS, "bundle %s: %s already "
-					    "exists in the repository: not imported", path, name);
-				else
-					r = lb_err_set(err, s2, "bundle %s: cannot tell whether %s "
-					    "exists: %s", path, name, e2.msg);
-				goto out;
-			}
+		if ((r = repo_absent(e->repo, name, err)) == 0) {
+			r = lb_err_set(err, LB_E_EXISTS, "bundle %s: %s already exists in the "
+			    "repository: not imported", path, name);
+			goto out;
+		}
+		if (r < 0) {
+			lb_err_prefix(err, "bundle %s: cannot tell whether %s exists: ", path,
+			    name);
+			goto out;
 		}
 		if ((r = repo_put_new(e->repo, name, &sink, err)) < 0)
 			goto out;
@@ -592,16 +589,17 @@ out:
 	flt_free(sink);
 	/* Objects of a bundle that failed would be a backup without a
 	 * manifest: remove them.  What makes each deletion certain: every key
-	 * in w was absent (repo_stat: not found) right before this import
+	 * in w was absent (repo_absent) right before this import
 	 * wrote it, in a backup directory that held nothing when the import
 	 * began (check_absent), so this import created it; and no manifest
 	 * names it: ours was never attempted, or a failed write of it is
 	 * proven absent now.  A manifest whose write failed but that may have
-	 * landed (a timeout) keeps every object, for a later verify to judge. */
+	 * landed (a timeout) keeps every object: if it did land they are a
+	 * backup ('catalog rebuild' lists it), and if not they stay, reported
+	 * here, for a person to remove; nothing settles them by itself. */
 	if (r < 0 && !done && w.n > 0) {
 		struct lb_err e2 = { 0 };
-		uint64_t sz;
-		int gone = !mput || repo_stat(e->repo, mkey, &sz, &e2) == LB_E_NOTFOUND;
+		int gone = !mput || repo_absent(e->repo, mkey, &e2) == 1;
 
 		for (i = 0; gone && i < w.n; i++) {
 			lb_err_clear(&e2);

@@ -122,7 +122,6 @@ delete_backup(struct ops_env *e, const char *cluster, const struct pb *b, int *n
     struct lb_err *err)
 {
 	char dir[1200], key[1300];
-	uint64_t size;
 	size_t i;
 	int r = 0;
 
@@ -131,16 +130,14 @@ delete_backup(struct ops_env *e, const char *cluster, const struct pb *b, int *n
 		return lb_err_set(err, LB_E_INTERNAL, "backup id %s: no directory", b->id);
 	if (b->manifest_key == NULL) {
 		snprintf(key, sizeof(key), "%s%s", dir, MANIFEST_NAME);
-		r = repo_stat(e->repo, key, &size, err);
-		if (r == 0)
+		if ((r = repo_absent(e->repo, key, err)) == 0)
 			return lb_err_set(err, LB_E_EXISTS, "kept: the repository has its "
 			    "manifest %s although the catalog says %s ('lifeboat catalog "
 			    "rebuild' records it)", key, cat_status_name(b->status));
-		if (r != LB_E_NOTFOUND) {
+		if (r < 0) {
 			lb_err_prefix(err, "kept: cannot tell whether its manifest exists: ");
 			return r;
 		}
-		lb_err_clear(err);
 		r = 0;
 	}
 	if (b->manifest_key != NULL && (r = del(e->repo, b->manifest_key, n_del, err)) < 0)

@@ -400,8 +400,6 @@ cat_cmd_rebuild(const struct lb_globals *g, int argc, char **argv)
 		goto out;
 	}
 	for (k = 0; k < st.n; k++) {
-		uint64_t sz;
-
 		lb_err_clear(&err);
 		/* What makes this deletion certain: the manifest is not in a
 		 * listing that completed, and a direct read of its key says it
@@ -409,7 +407,7 @@ cat_cmd_rebuild(const struct lb_globals *g, int argc, char **argv)
 		 * store's eventual consistency, a server's bug); a read that
 		 * fails otherwise (5xx, timeout) proves nothing: the row stays
 		 * for a later rebuild. */
-		if (repo_stat(e.repo, st.keys[k], &sz, &err) != LB_E_NOTFOUND) {
+		if (repo_absent(e.repo, st.keys[k], &err) != 1) {
 			kept++;
 			log_warn("rebuild: kept backup %s: its manifest %s is not in the listing "
 			    "but %s", st.ids[k], st.keys[k], err.code != 0 ? err.msg :

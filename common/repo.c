@@ -792,6 +792,19 @@ repo_stat(struct repo *r, const char *key, uint64_t *size, struct lb_err *err)
 }
 
 int
+repo_absent(struct repo *r, const char *key, struct lb_err *err)
+{
+	uint64_t size;
+	int rc = repo_stat(r, key, &size, err);
+
+	if (rc == LB_E_NOTFOUND) {
+		lb_err_clear(err);
+		return 1;
+	}
+	return rc;
+}
+
+int
 repo_cleanup_orphans(struct repo *r, const char *prefix, long max_age_s, int *n,
     struct lb_err *err)
 {

@@ -92,6 +92,11 @@ int repo_delete_prefix(struct repo *r, const char *prefix, int *n,
 int repo_stat(struct repo *r, const char *key, uint64_t *size,
     struct lb_err *err);
 
+/* The one proof a deletion may rest on: 1 when the store says key is
+ * absent (404, ENOENT), 0 when it is there, < 0 when it cannot tell (a
+ * 5xx, a timeout: err says why), which a caller must treat as present. */
+int repo_absent(struct repo *r, const char *key, struct lb_err *err);
+
 /* Removes leftovers of interrupted writes under prefix (relative; NULL or
  * "" for the whole repository) older than max_age_s: file temp files
  * (*.lifeboat-XXXXXX) and S3 multipart uploads; 0 removes them all.  *n

@@ -681,21 +681,20 @@ discard_run(struct backup_env *e, const struct run *run, int manifest_sent,
     struct backup_result *res)
 {
 	char key[300];
-	uint64_t size;
 	struct lb_err err;
 	int r;
 
 	lb_err_clear(&err);
 	if (manifest_sent) {
 		snprintf(key, sizeof(key), "%s%s", run->dir, MANIFEST_NAME);
-		if ((r = repo_stat(e->repo, key, &size, &err)) == 0) {
+		if ((r = repo_absent(e->repo, key, &err)) == 0) {
 			log_warn("backup %s: the manifest landed although its upload "
 			    "reported an error (%s)", res->backup_id, res->err.msg);
 			lb_err_clear(&res->err);
 			set_finished(res, run->plan->n);
 			return 1;
 		}
-		if (r != LB_E_NOTFOUND)
+		if (r < 0)
 			return 0;
 	}
 	/* The manifest is certainly absent and this run is the only writer

@@ -124,7 +124,7 @@ check_exit probe_auth_root 0 "^ok +cluster c1 $EP: .*snapshot allowed to user ro
     "$LIFEBOAT" --config "$T/root.conf" config check --probe
 conf alice "user = alice" "password-file = $T/alice.pw"
 check_exit probe_auth_not_root 1 \
-    "^FAILED +cluster c1 $EP: snapshot: a snapshot needs the root role \(etcdctl user grant-role alice root\)" \
+    "^FAILED +cluster c1 $EP: snapshot: permission denied: a snapshot needs an etcd user with the root role, and 'alice' has not got it \(hint: etcdctl user grant-role alice root\)$" \
     "$LIFEBOAT" --config "$T/alice.conf" config check --probe
 conf wrong "user = root" "password-file = $T/wrong.pw"
 check_exit probe_auth_wrong_password 1 "^FAILED +cluster c1 $EP: connect: .*authentication as 'root' failed" \
