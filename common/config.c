@@ -764,6 +764,9 @@ check_lock_prefix(const char *v, char *w, size_t n)
 {
 	if (v[0] != '/' || has_space_or_ctl(v))
 		return why(w, n, "%s is not an etcd key prefix starting with /", v);
+	/* with a cluster name, it must fit the lock's key (snapd/lock.c) */
+	if (strlen(v) > 512)
+		return why(w, n, "%.40s...: longer than 512 bytes", v);
 	return 0;
 }
 

@@ -286,13 +286,15 @@ sync_locks(struct daemon *d)
 		if (old != NULL)
 			lock_release(old, d->cur->cfg);
 		lock_free(old);
-		snprintf(cs->lock_prefix, sizeof(cs->lock_prefix), "%s", cs->lock_want);
 		nl = NULL;
 		if (cs->lock_want[0] != '\0' && lock_new(cs->name, cs->lock_want,
 		    d->owner, &d->cancel, &nl, &err) < 0) {
+			/* out of memory only (the configuration bounds the
+			 * prefix): lock_prefix stays, so the next turn retries */
 			log_error("cluster=%s lock: %s", cs->name, err.msg);
 			r = -1;
-		}
+		} else
+			snprintf(cs->lock_prefix, sizeof(cs->lock_prefix), "%s", cs->lock_want);
 		pthread_mutex_lock(&d->mu);
 		cs->lock = nl;
 		pthread_mutex_unlock(&d->mu);

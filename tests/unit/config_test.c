@@ -162,6 +162,11 @@ fails_with(const char *text, const char *msg, char *got, size_t got_len)
 #define G "[global]\nrepo = file:///b\n"
 #define CL "[cluster:c1]\nendpoints = https://e:2379\n"
 
+/* 600 and 39 bytes of a long lock-prefix */
+#define LONG40 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define LONG600 LONG40 LONG40 LONG40 LONG40 LONG40 LONG40 LONG40 LONG40 LONG40 \
+	LONG40 LONG40 LONG40 LONG40 LONG40 LONG40 "aaaaaaaaaaaaaaa"
+
 static const struct {
 	const char *text, *msg;
 } bad[] = {
@@ -267,6 +272,8 @@ static const struct {
 	{ G CL "verify-schedule = 0 0 30 2 *\n",
 	  "lifeboat.conf:5: verify-schedule: 0 0 30 2 *: never fires (no month given has "
 	  "the day of month given)" },
+	{ G CL "lock-prefix = /" LONG600 "\n",
+	  "lifeboat.conf:5: lock-prefix: /" LONG40 "...: longer than 512 bytes" },
 	{ G CL "schedule = @every 1w\n",
 	  "lifeboat.conf:5: schedule: @every 1w: not a duration (like 90s, 10m, 1h30m, 1d)" },
 	{ G "metrics-listen = 9793\n",
