@@ -49,6 +49,30 @@ check_fails() {
 	fi
 }
 
+# check_exit NAME STATUS PATTERN CMD...: CMD exits with STATUS and its
+# stderr matches PATTERN (an extended regex); with CHECK_EXIT_ALL=1 set by
+# the test, its stdout and stderr together.  What CMD printed stays in
+# $T/ce.out and $T/ce.err (with CHECK_EXIT_ALL=1: both in $T/ce.out).
+check_exit() {
+	name=$1; want=$2; pat=$3; shift 3
+	if [ "${CHECK_EXIT_ALL:-}" = 1 ]; then
+		ce_file=$T/ce.out ce_what=output
+		"$@" >"$ce_file" 2>&1
+	else
+		ce_file=$T/ce.err ce_what=stderr
+		"$@" >"$T/ce.out" 2>"$ce_file"
+	fi
+	got=$?
+	if [ "$got" -ne "$want" ]; then
+		fail "$name" "exit $got, want $want: $(head -c 400 "$ce_file" | tr '\n' ' ')"
+	elif ! grep -Eq -e "$pat" "$ce_file"; then
+		fail "$name" "$ce_what lacks /$pat/: $(head -c 400 "$ce_file" | tr '\n' ' ')"
+	else
+		ok "$name"
+		grep -E -e "$pat" "$ce_file" | head -n 1 | sed 's/^/#   /'
+	fi
+}
+
 # free_port: prints a TCP port nobody listens on right now.
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

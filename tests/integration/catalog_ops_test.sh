@@ -12,22 +12,6 @@ cd "$TOP" || exit 1
 REPOTOOL=$(dirname "$LIFEBOAT")/tools/repotool
 [ -x "$REPOTOOL" ] || { fail build_repotool "$REPOTOOL missing (make test)"; exit 1; }
 
-# check_exit NAME STATUS PATTERN CMD...: CMD exits with STATUS and its
-# stderr matches PATTERN (an extended regex).
-check_exit() {
-	name=$1; want=$2; pat=$3; shift 3
-	"$@" >"$T/ce.out" 2>"$T/ce.err"
-	got=$?
-	if [ "$got" -ne "$want" ]; then
-		fail "$name" "exit $got, want $want: $(head -c 300 "$T/ce.err" | tr '\n' ' ')"
-	elif ! grep -Eq -e "$pat" "$T/ce.err"; then
-		fail "$name" "stderr lacks /$pat/: $(head -c 300 "$T/ce.err" | tr '\n' ' ')"
-	else
-		ok "$name"
-		grep -E -e "$pat" "$T/ce.err" | head -n 1 | sed 's/^/#   /'
-	fi
-}
-
 # pycheck NAME PYTHON ARGS...: runs PYTHON (sys.argv[1:] = ARGS).
 pycheck() {
 	name=$1; code=$2; shift 2

@@ -11,21 +11,6 @@ DB=$T/cat/catalog.db
 FIX=$(dirname "$LIFEBOAT")/tools/catalog_fixture
 [ -x "$FIX" ] || { fail build_fixture "$FIX missing (make test)"; exit 1; }
 
-# check_exit NAME STATUS PATTERN CMD...: CMD exits with STATUS and its
-# stderr matches PATTERN.
-check_exit() {
-	name=$1; want=$2; pat=$3; shift 3
-	"$@" >"$T/ce.out" 2>"$T/ce.err"
-	got=$?
-	if [ "$got" -ne "$want" ]; then
-		fail "$name" "exit $got, want $want: $(head -c 200 "$T/ce.err")"
-	elif ! grep -Eq "$pat" "$T/ce.err"; then
-		fail "$name" "stderr lacks /$pat/: $(head -c 300 "$T/ce.err" | tr '\n' ' ')"
-	else
-		ok "$name"
-	fi
-}
-
 # pyjson NAME FILE PYTHON: runs PYTHON with `d` = the JSON in FILE.
 pyjson() {
 	name=$1; file=$2; code=$3
