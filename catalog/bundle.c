@@ -471,13 +471,13 @@ import_bundle(struct ops_env *e, const char *path, char **id_out, char **cluster
 				lb_err_prefix(err, "bundle %s: ", path);
 				goto out;
 			}
-			if (manifest_backup_dir(m->cluster, m->backup_id, dir, sizeof(dir)) < 0 ||
-			    snprintf(mkey, sizeof(mkey), "%s%s", dir, MANIFEST_NAME) >= (int)sizeof(mkey) ||
-			    strcmp(mkey, name) != 0) {
-				r = lb_err_set(err, LB_E_CORRUPT, "bundle %s: manifest at %s belongs "
-				    "at %s", path, name, mkey);
+			if ((r = manifest_check_key(m, name, err)) < 0) {
+				lb_err_prefix(err, "bundle %s: %s: ", path, name);
 				goto out;
 			}
+			/* fits: manifest_check_key has just built the same key */
+			manifest_backup_dir(m->cluster, m->backup_id, dir, sizeof(dir));
+			snprintf(mkey, sizeof(mkey), "%s", name);
 			if ((seen = calloc(m->n_members, 1)) == NULL ||
 			    (w.keys = calloc(m->n_members, sizeof(char *))) == NULL) {
 				r = lb_err_set(err, LB_E_NOMEM, "out of memory");

@@ -126,10 +126,10 @@ delete_backup(struct ops_env *e, const char *cluster, const struct pb *b, int *n
 	int r = 0;
 
 	*n_del = 0;
-	if ((r = manifest_backup_dir(cluster, b->id, dir, sizeof(dir))) < 0)
+	if (manifest_backup_dir(cluster, b->id, dir, sizeof(dir)) < 0 ||
+	    manifest_key(cluster, b->id, key, sizeof(key)) < 0)
 		return lb_err_set(err, LB_E_INTERNAL, "backup id %s: no directory", b->id);
 	if (b->manifest_key == NULL) {
-		snprintf(key, sizeof(key), "%s%s", dir, MANIFEST_NAME);
 		if ((r = repo_absent(e->repo, key, err)) == 0)
 			return lb_err_set(err, LB_E_EXISTS, "kept: the repository has its "
 			    "manifest %s although the catalog says %s ('lifeboat catalog "

@@ -120,14 +120,10 @@ static int
 check_manifest(const struct rb *x, struct slot *s, const struct manifest *m,
     struct lb_err *err)
 {
-	char dir[1200], want[1300];
 	size_t i;
 
-	if (manifest_backup_dir(m->cluster, m->backup_id, dir, sizeof(dir)) < 0 ||
-	    snprintf(want, sizeof(want), "%s%s", dir, MANIFEST_NAME) >= (int)sizeof(want) ||
-	    strcmp(want, s->key) != 0)
-		return lb_err_set(err, LB_E_CORRUPT, "manifest of backup %s (cluster %s) is "
-		    "not in that backup's directory %s", m->backup_id, m->cluster, dir);
+	if (manifest_check_key(m, s->key, err) < 0)
+		return LB_E_CORRUPT;
 	/* Ids order the keys and "newest"; started_at orders --at and
 	 * retention: a manifest where they disagree is not believed. */
 	if (cat_backup_time_check(m->backup_id, m->started_at, err) < 0)

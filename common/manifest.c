@@ -550,3 +550,26 @@ manifest_backup_dir(const char *cluster, const char *backup_id, char *out,
 	    backup_id + 4, backup_id + 6, backup_id);
 	return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
+
+int
+manifest_key(const char *cluster, const char *backup_id, char *out, size_t cap)
+{
+	char dir[1024];
+
+	if (manifest_backup_dir(cluster, backup_id, dir, sizeof(dir)) < 0)
+		return -1;
+	int n = snprintf(out, cap, "%s%s", dir, MANIFEST_NAME);
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+int
+manifest_check_key(const struct manifest *m, const char *key, struct lb_err *err)
+{
+	char want[1100];
+
+	if (manifest_key(m->cluster, m->backup_id, want, sizeof(want)) < 0 ||
+	    strcmp(want, key) != 0)
+		return lb_err_set(err, LB_E_CORRUPT, "manifest of backup %s (cluster %s) is "
+		    "not at its own key %s", m->backup_id, m->cluster, want);
+	return 0;
+}

@@ -112,6 +112,14 @@ void manifest_new_backup_id(char out[32]);
 int manifest_backup_dir(const char *cluster, const char *backup_id,
     char *out, size_t cap);
 
+/* manifest_backup_dir + MANIFEST_NAME: where backup_id's manifest lives. */
+int manifest_key(const char *cluster, const char *backup_id, char *out, size_t cap);
+
+/* LB_E_CORRUPT unless m was read from key, its own backup's manifest key:
+ * a manifest copied under another backup's key must not pass for that
+ * backup (keys sort by id, and "newest" is read from them). */
+int manifest_check_key(const struct manifest *m, const char *key, struct lb_err *err);
+
 /* Now as RFC 3339 UTC ("2026-11-21T23:45:00Z"); out holds 32. */
 void manifest_now(char out[32]);
 

@@ -173,13 +173,10 @@ collect_manifest(void *arg, const char *key, uint64_t size)
 static int
 valid_at_key(const struct manifest *m, const char *key, struct lb_err *err)
 {
-	char dir[1200], want[1300];
+	int r;
 
-	if (manifest_backup_dir(m->cluster, m->backup_id, dir, sizeof(dir)) < 0 ||
-	    snprintf(want, sizeof(want), "%s%s", dir, MANIFEST_NAME) >= (int)sizeof(want) ||
-	    strcmp(want, key) != 0)
-		return lb_err_set(err, LB_E_CORRUPT, "manifest of backup %s (cluster %s) is "
-		    "not at its own key %s", m->backup_id, m->cluster, want);
+	if ((r = manifest_check_key(m, key, err)) < 0)
+		return r;
 	return cat_backup_time_check(m->backup_id, m->started_at, err);
 }
 

@@ -65,6 +65,7 @@ struct run {
 	struct pull_plan *plan;
 	struct member_run *m;
 	char dir[256];
+	char mkey[300];            /* its manifest's key */
 	int stop_progress;         /* atomic */
 };
 
@@ -517,9 +518,9 @@ settle_one(struct backup_env *e, const char *cluster, const char *id)
 	int r, n = 0;
 
 	lb_err_clear(&err);
-	if (manifest_backup_dir(cluster, id, dir, sizeof(dir)) < 0)
+	if (manifest_backup_dir(cluster, id, dir, sizeof(dir)) < 0 ||
+	    manifest_key(cluster, id, key, sizeof(key)) < 0)
 		return;
-	snprintf(key, sizeof(key), "%s%s", dir, MANIFEST_NAME);
 	if ((r = repo_get_buf(e->repo, key, MANIFEST_MAX, &buf, &len, &err)) == 0) {
 		if ((r = manifest_parse((const char *)buf, len, &mf, &err)) < 0 ||
 		    (json = strndup((const char *)buf, len)) == NULL ||
@@ -680,14 +681,12 @@ static int
 discard_run(struct backup_env *e, const struct run *run, int manifest_sent,
     struct backup_result *res)
 {
-	char key[300];
 	struct lb_err err;
 	int r;
 
 	lb_err_clear(&err);
 	if (manifest_sent) {
-		snprintf(key, sizeof(key), "%s%s", run->dir, MANIFEST_NAME);
-		if ((r = repo_absent(e->repo, key, &err)) == 0) {
+		if ((r = repo_absent(e->repo, run->mkey, &err)) == 0) {
 			log_warn("backup %s: the manifest landed although its upload "
 			    "reported an error (%s)", res->backup_id, res->err.msg);
 			lb_err_clear(&res->err);
@@ -716,7 +715,7 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 	struct run run;
 	struct timespec started, finished;
 	pthread_t progress;
-	char *password = NULL, *json = NULL, key[300], host[256] = "";
+	char *password = NULL, *json = NULL, host[256] = "";
 	const char *const *eps = NULL;
 	double t0 = lb_mono_now();
 	size_t n_eps, i;
@@ -730,7 +729,8 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 	res->outcome = BACKUP_FAILED;
 	clock_gettime(CLOCK_REALTIME, &started);
 	manifest_new_backup_id(res->backup_id);
-	if (manifest_backup_dir(cluster, res->backup_id, run.dir, sizeof(run.dir)) < 0) {
+	if (manifest_backup_dir(cluster, res->backup_id, run.dir, sizeof(run.dir)) < 0 ||
+	    manifest_key(cluster, res->backup_id, run.mkey, sizeof(run.mkey)) < 0) {
 		r = lb_err_set(&res->err, LB_E_CONFIG, "cluster name too long");
 		goto out;
 	}
@@ -808,9 +808,8 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 	if ((r = manifest_to_json(mf, &json, &res->err)) < 0)
 		goto out;
 	/* The manifest last: until it exists the backup does not. */
-	snprintf(key, sizeof(key), "%s%s", run.dir, MANIFEST_NAME);
 	manifest_sent = 1;
-	if ((r = repo_put_buf(e->repo, key, json, strlen(json), &res->err)) < 0) {
+	if ((r = repo_put_buf(e->repo, run.mkey, json, strlen(json), &res->err)) < 0) {
 		lb_err_prefix(&res->err, "manifest: ");
 		goto out;
 	}
