@@ -24,10 +24,10 @@ VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
 	   -Wno-format-nonliteral
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DLB_VERSION='"$(VERSION)"' $(WARN) \
-	     -I. -Icommon -Itests $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
+	     -I. -Itests $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 LDLIBS   = $(PKG_LIBS) -lpthread -lm
 
-MODULES = common catalog scheduler snapd restore
+MODULES = common etcd snapshot stream repo catalog scheduler env backup ops restore snapd cmd
 SRCS    = $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 OBJS    = $(SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS = $(wildcard tests/unit/*_test.c)
@@ -67,7 +67,7 @@ test: $(BUILD)/lifeboat $(UNIT_BINS)
 # library is compiled once with coverage and sanitizers, then each harness
 # is linked against it.
 FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DLB_VERSION='"$(VERSION)"' -I. -Icommon \
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DLB_VERSION='"$(VERSION)"' -I. \
 	      $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_OBJS = $(SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
 $(BUILD)/fuzz/obj/%.o: %.c

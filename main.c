@@ -10,15 +10,15 @@
 #include <curl/curl.h>
 
 #include "catalog/catalog.h"
-#include "common/age.h"
-#include "common/bbolt.h"
+#include "stream/age.h"
+#include "snapshot/bbolt.h"
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "restore/restore.h"
-#include "snapd/backup.h"
+#include "backup/backup.h"
 #include "snapd/daemon.h"
-#include "snapd/pull.h"
+#include "backup/pull.h"
 
 static int cmd_version(const struct lb_globals *g, int argc, char **argv);
 static int cmd_help(const struct lb_globals *g, int argc, char **argv);

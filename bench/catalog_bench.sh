@@ -19,7 +19,7 @@ PKGS="sqlite3 jansson libcurl openssl libzstd libarchive libmicrohttpd expat"
 
 [ -f "$BUILD/liblifeboat.a" ] || { echo "run make first" >&2; exit 1; }
 # shellcheck disable=SC2046
-cc -std=c11 -D_GNU_SOURCE -O2 -I. -Icommon $(pkg-config --cflags $PKGS) \
+cc -std=c11 -D_GNU_SOURCE -O2 -I. $(pkg-config --cflags $PKGS) \
     -o "$out/catalog_bench" bench/catalog_bench.c "$BUILD/liblifeboat.a" \
     $(pkg-config --libs $PKGS) -lpthread -lm
 

@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "common/flt.h"
+#include "stream/flt.h"
 #include "common/log.h"
 
 #define SPOOL_MAX (2 * CAT_MANIFEST_MAX)  /* a manifest and a little more */

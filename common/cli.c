@@ -3,7 +3,7 @@
  * come from argv alone: a password on the command line is visible to every
  * user through ps.
  */
-#include "cli.h"
+#include "common/cli.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
 
 #include <openssl/crypto.h>
 
-#include "log.h"
+#include "common/log.h"
 
 #define SECRET_MAX 4096
 

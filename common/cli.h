@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "common/err.h"
 
 struct lb_globals {
 	const char *config_path;  /* --config, $LIFEBOAT_CONFIG or the default */

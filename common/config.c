@@ -5,7 +5,7 @@
  * configuration).  What an option means belongs to the module that reads
  * it; this file only guarantees that a value is well formed.
  */
-#include "config.h"
+#include "common/config.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -16,12 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "etcd.h"
-#include "log.h"
-#include "probe.h"
+#include "etcd/etcd.h"
+#include "common/log.h"
+#include "ops/probe.h"
 #include "scheduler/cron.h"
 #include "scheduler/retention.h"
-#include "zstd_filter.h"
+#include "stream/zstd_filter.h"
 
 enum opt_section { SEC_GLOBAL, SEC_CLUSTER };
 

@@ -30,8 +30,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "cli.h"
-#include "err.h"
+#include "common/cli.h"
+#include "common/err.h"
 
 struct cfg;
 

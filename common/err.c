@@ -1,7 +1,7 @@
 /*
  * err.c: the error table and the message helpers of err.h.
  */
-#include "err.h"
+#include "common/err.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -2,7 +2,7 @@
  * log.c: formats and writes the lines of log.h.  One write(2) per line so
  * lines from concurrent threads do not interleave.
  */
-#include "log.h"
+#include "common/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -10,7 +10,7 @@
  * point a failure stops what was started, removes what restore created and
  * moves the old data dirs back.
  */
-#include "restore.h"
+#include "restore/restore.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -29,8 +29,8 @@
 #include <jansson.h>
 
 #include "catalog/catalog.h"
-#include "common/etcd.h"
-#include "common/etcd_admin.h"
+#include "etcd/etcd.h"
+#include "etcd/etcd_admin.h"
 #include "common/log.h"
 
 /* Revisions added on restore when the tool can (etcdutl 3.5+): etcd's

@@ -3,7 +3,7 @@
  * data directories, etcd's restore tool and etcd itself.  Child processes
  * are started with posix_spawn and an argv, never through a shell.
  */
-#include "restore.h"
+#include "restore/restore.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/flt.h"
+#include "stream/flt.h"
 #include "common/log.h"
 
 extern char **environ;

@@ -11,7 +11,8 @@
  *     etcd started detached from its config file;
  *   - the commands: `lifeboat restore cluster|member|seed|join`, which
  *     wait for health and check revision, key count and HashKV.
- * restore/ uses common/ and catalog/, never snapd/.
+ * restore/ uses the rooms below it (etcd/, stream/, repo/, catalog/, env/),
+ * never backup/, ops/ or snapd/.
  */
 #ifndef LB_RESTORE_H
 #define LB_RESTORE_H
@@ -24,7 +25,7 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/err.h"
-#include "common/manifest.h"
+#include "repo/manifest.h"
 
 struct cat;
 struct restore_source;

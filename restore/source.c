@@ -3,7 +3,7 @@
  * verified plaintext snapshot file (restore.h, "the source").  Reads the
  * catalog or the repository; writes only the snapshot file.
  */
-#include "restore.h"
+#include "restore/restore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +13,12 @@
 
 
 #include "catalog/catalog.h"
-#include "common/age.h"
-#include "common/flt.h"
+#include "stream/age.h"
+#include "stream/flt.h"
 #include "common/log.h"
-#include "common/repo.h"
-#include "common/setup.h"
-#include "common/zstd_filter.h"
+#include "repo/repo.h"
+#include "env/setup.h"
+#include "stream/zstd_filter.h"
 
 struct restore_source {
 	struct repo *repo;

@@ -4,7 +4,7 @@
  * as if it were UTC, so calendar arithmetic needs no zone); only turning
  * a matching civil minute into an instant asks the tz database.
  */
-#include "cron.h"
+#include "scheduler/cron.h"
 
 #include <ctype.h>
 #include <limits.h>

@@ -6,7 +6,7 @@
  * run holds a reference to the configuration it started with, so a reload
  * never frees a configuration a run is still reading.
  */
-#include "daemon.h"
+#include "snapd/daemon.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -21,12 +21,12 @@
 #include <unistd.h>
 
 #include "catalog/catalog.h"
-#include "catalog/ops.h"
+#include "ops/ops.h"
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "scheduler/cron.h"
-#include "snapd/backup.h"
+#include "backup/backup.h"
 #include "snapd/lock.h"
 #include "snapd/metrics.h"
 #include "snapd/notify.h"

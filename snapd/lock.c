@@ -3,7 +3,7 @@
  * A mutex guards the lease id and the etcd client, which the run thread
  * (at each slot), the renewing thread and the release at shutdown share.
  */
-#include "lock.h"
+#include "snapd/lock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -14,10 +14,10 @@
 #include <time.h>
 
 #include "common/cli.h"
-#include "common/etcd.h"
-#include "common/etcd_lock.h"
+#include "etcd/etcd.h"
+#include "etcd/etcd_lock.h"
 #include "common/log.h"
-#include "common/setup.h"
+#include "env/setup.h"
 
 struct snapd_lock {
 	pthread_mutex_t mu;

@@ -2,7 +2,7 @@
  * metrics.c: the HTTP server of metrics.h on libmicrohttpd's internal
  * polling thread.  GET and HEAD only; anything else is 405.
  */
-#include "metrics.h"
+#include "snapd/metrics.h"
 
 #include <netdb.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * message keeps it stateless; messages are rare (ready, reload, stop and
  * a watchdog ping every few seconds).
  */
-#include "notify.h"
+#include "snapd/notify.h"
 
 #include <errno.h>
 #include <stddef.h>

@@ -42,7 +42,7 @@ check_fails() {
 	if "$@" >"$T/cf.out" 2>"$T/cf.err"; then
 		fail "$name" "exited 0"
 	elif ! grep -Eq -e "$pat" "$T/cf.err"; then
-		fail "$name" "stderr lacks /$pat/: $(head -c 300 "$T/cf.err" | tr '\n' ' ')"
+		fail "$name" "stderr lacks /$pat/: ...$(tail -c 600 "$T/cf.err" | tr '\n' ' ')"
 	else
 		ok "$name"
 		grep -E -e "$pat" "$T/cf.err" | head -n 1 | sed 's/^/#   /'
@@ -64,9 +64,9 @@ check_exit() {
 	fi
 	got=$?
 	if [ "$got" -ne "$want" ]; then
-		fail "$name" "exit $got, want $want: $(head -c 400 "$ce_file" | tr '\n' ' ')"
+		fail "$name" "exit $got, want $want: ...$(tail -c 600 "$ce_file" | tr '\n' ' ')"
 	elif ! grep -Eq -e "$pat" "$ce_file"; then
-		fail "$name" "$ce_what lacks /$pat/: $(head -c 400 "$ce_file" | tr '\n' ' ')"
+		fail "$name" "$ce_what lacks /$pat/: ...$(tail -c 600 "$ce_file" | tr '\n' ' ')"
 	else
 		ok "$name"
 		grep -E -e "$pat" "$ce_file" | head -n 1 | sed 's/^/#   /'

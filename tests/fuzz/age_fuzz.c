@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "age.h"
+#include "stream/age.h"
 
 #define FUZZ_IDENTITY \
 	"AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0\n"

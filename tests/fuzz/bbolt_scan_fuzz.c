@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/bbolt_scan.h"
-#include "common/flt.h"
+#include "snapshot/bbolt_scan.h"
+#include "stream/flt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/etcd.h"
-#include "common/grpc.h"
+#include "etcd/etcd.h"
+#include "etcd/grpc.h"
 
 static int
 on_msg(void *arg, const uint8_t *msg, size_t len, struct lb_err *err)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "s3.h"
+#include "repo/s3.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# repo_test.sh: the repository layer (common/repo.h) end to end, through
+# repo_test.sh: the repository layer (repo/repo.h) end to end, through
 # build/tools/repotool: the file driver on a real file system (and a full
 # 1 MiB tmpfs when mount is allowed), the S3 driver against s3rver and the
 # SigV4-checking strict server, and a fault-injecting fake (tests/fake_s3.py)

@@ -22,9 +22,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "flt.h"
-#include "repo.h"
-#include "s3.h"
+#include "stream/flt.h"
+#include "repo/repo.h"
+#include "repo/s3.h"
 
 static int
 print_cb(void *arg, const char *key, uint64_t size)

@@ -20,8 +20,8 @@
 
 #include <jansson.h>
 
-#include "bbolt_scan.h"
-#include "flt.h"
+#include "snapshot/bbolt_scan.h"
+#include "stream/flt.h"
 
 /* A sink that drops what it gets, so only the scan is measured. */
 static int

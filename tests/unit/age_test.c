@@ -1,5 +1,5 @@
 /*
- * age_test.c: tests of the age module (common/age.h): Bech32 keys and
+ * age_test.c: tests of the age module (stream/age.h): Bech32 keys and
  * identity files, encrypt/decrypt round trips through the filter chain in
  * odd write sizes, tampering and truncation, and the C2SP testkit vectors
  * in tests/unit/age_testkit (the zlib-compressed ones stored inflated).
@@ -18,7 +18,7 @@
 
 #include <openssl/evp.h>
 
-#include "age.h"
+#include "stream/age.h"
 #include "tests/harness.h"
 
 #define TESTKIT_DIR "tests/unit/age_testkit"

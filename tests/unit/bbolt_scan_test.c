@@ -10,9 +10,9 @@
  */
 #include "harness.h"
 
-#include "bbolt.h"
-#include "bbolt_scan.h"
-#include "flt.h"
+#include "snapshot/bbolt.h"
+#include "snapshot/bbolt_scan.h"
+#include "stream/flt.h"
 
 #define LEAF 0x02
 #define BRANCH 0x01

@@ -13,7 +13,7 @@
 #include <openssl/sha.h>
 
 #include "../harness.h"
-#include "common/bbolt.h"
+#include "snapshot/bbolt.h"
 
 #define PS 512
 #define NPAGES 6

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 
 #include "common/config.h"
-#include "common/zstd_filter.h"
+#include "stream/zstd_filter.h"
 #include "tests/harness.h"
 
 #define R1 "age10qfsx08dz538plp5x86w376cghuklq3yvvgcs98zwpzrcvyv8pksn4a6ta"

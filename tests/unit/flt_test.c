@@ -10,7 +10,7 @@
 #include <openssl/sha.h>
 
 #include "harness.h"
-#include "common/flt.h"
+#include "stream/flt.h"
 
 /* A snapshot-shaped stream: data followed by sha256(data). */
 static uint8_t *

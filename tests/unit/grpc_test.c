@@ -4,9 +4,9 @@
  * built field by field.
  */
 #include "harness.h"
-#include "common/etcd.h"
-#include "common/grpc.h"
-#include "common/pb.h"
+#include "etcd/etcd.h"
+#include "etcd/grpc.h"
+#include "etcd/pb.h"
 
 struct got {
 	size_t n;

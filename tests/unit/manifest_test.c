@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "common/manifest.h"
+#include "repo/manifest.h"
 
 static struct manifest *
 sample(void)

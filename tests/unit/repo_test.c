@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "../harness.h"
-#include "repo.h"
+#include "repo/repo.h"
 
 static char root[64];
 static char url[128];

@@ -20,14 +20,14 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "common/age.h"
+#include "stream/age.h"
 #include "common/config.h"
-#include "common/etcd_admin.h"
-#include "common/flt.h"
-#include "common/manifest.h"
-#include "common/pb.h"
-#include "common/repo.h"
-#include "common/zstd_filter.h"
+#include "etcd/etcd_admin.h"
+#include "stream/flt.h"
+#include "repo/manifest.h"
+#include "etcd/pb.h"
+#include "repo/repo.h"
+#include "stream/zstd_filter.h"
 #include "harness.h"
 #include "restore/restore.h"
 

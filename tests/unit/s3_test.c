@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "../harness.h"
-#include "s3.h"
+#include "repo/s3.h"
 
 static void
 uri_encode_keeps_unreserved_and_uppercases_hex(void)

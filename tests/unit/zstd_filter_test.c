@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/flt.h"
-#include "common/zstd_filter.h"
+#include "stream/flt.h"
+#include "stream/zstd_filter.h"
 #include "tests/harness.h"
 
 static char tmpdir[] = "/tmp/lb-zstd-test.XXXXXX";

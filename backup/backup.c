@@ -1,0 +1,1069 @@
+/*
+ * backup.c: one backup of one cluster (backup.h), and `lifeboat backup`.
+ *
+ * Order matters for what a crash leaves behind: member objects are
+ * committed one by one (each atomic), the manifest is written only after
+ * all of them, and the catalog row goes from running to its outcome only
+ * after the manifest.  A run killed at any point leaves at most objects
+ * without a manifest (never listed as restorable) and a running row, which
+ * the next run of the same cluster settles against the repository.
+ */
+#include "backup/backup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "catalog/catalog.h"
+#include "catalog/spool.h"
+#include "stream/age.h"
+#include "snapshot/bbolt_scan.h"
+#include "common/log.h"
+#include "repo/manifest.h"
+#include "repo/repo.h"
+#include "env/setup.h"
+#include "stream/zstd_filter.h"
+#include "backup/pull.h"
+
+struct backup_env {
+	const struct cfg *cfg;
+	struct repo *repo;         /* NULL when it did not answer: repo_err */
+	struct lb_err repo_err;
+	struct setup_recipients rcpts;
+	char (*fingerprints)[AGE_FINGERPRINT_LEN];
+	struct cat *cat;           /* NULL when the catalog cannot be opened */
+	enum backup_progress progress;
+	const volatile sig_atomic_t *cancel;
+	int level, threads;
+};
+
+/* What one member's chain reports while and after it runs. */
+struct member_run {
+	uint64_t pulled;           /* atomic: plaintext bytes into zstd */
+	uint64_t stored;           /* atomic: bytes into the repository */
+	uint64_t expected;         /* atomic: db size from Status, for ETA */
+	int done;                  /* atomic */
+	struct flt *sha;           /* sha256 of the stored bytes */
+	struct flt *scan;          /* the snapshot's own revision */
+	int64_t revision;          /* -1 when the scan could not tell */
+	char key[512];
+	char stored_sha256[65];
+	uint64_t stored_size;
+};
+
+struct run {
+	struct backup_env *env;
+	struct pull_plan *plan;
+	struct member_run *m;
+	char dir[256];
+	char mkey[300];            /* its manifest's key */
+	int stop_progress;         /* atomic */
+};
+
+/* A counting observer whose counter outlives the chain, for progress. */
+struct flt_progress {
+	struct flt base;
+	uint64_t *counter;
+};
+
+static int
+progress_write(struct flt *f, const void *buf, size_t len, struct lb_err *err)
+{
+	__atomic_fetch_add(((struct flt_progress *)f)->counter, len, __ATOMIC_RELAXED);
+	return flt_write(f->next, buf, len, err);
+}
+
+static void
+progress_free(struct flt *f)
+{
+	free(f);
+}
+
+static const struct flt_ops progress_ops = {
+	"progress", progress_write, NULL, progress_free
+};
+
+static struct flt *
+flt_progress_new(struct flt *next, uint64_t *counter)
+{
+	struct flt_progress *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	p->base.ops = &progress_ops;
+	p->base.next = next;
+	p->counter = counter;
+	return &p->base;
+}
+
+/* The scan's verdict, before the object is committed: bytes that are
+ * not a bbolt database must never become a member object. */
+static int
+check_bbolt(void *arg, struct lb_err *err)
+{
+	struct member_run *m = arg;
+	struct bbolt_scan sc;
+	int r;
+
+	if ((r = flt_bbolt_scan_result(m->scan, &sc, err)) < 0)
+		return r;
+	if (!sc.is_bbolt)
+		return lb_err_set(err, LB_E_CORRUPT, "bbolt: %s", sc.why);
+	return 0;
+}
+
+/* progress -> bbolt scan -> check -> zstd -> age -> sha256 -> progress
+ * -> object */
+static int
+make_chain(void *arg, size_t i, struct pull_target *t, struct flt **chain,
+    struct lb_err *err)
+{
+	struct run *run = arg;
+	struct member_run *m = &run->m[i];
+	struct backup_env *e = run->env;
+	struct flt *f = NULL, *g;
+	char name[128];
+	int r;
+
+	*chain = NULL;
+	__atomic_store_n(&m->expected, (uint64_t)t->status.db_size, __ATOMIC_RELAXED);
+	pull_safe_name(t->name, name, sizeof(name));
+	snprintf(m->key, sizeof(m->key), "%s%s.db.zst.age", run->dir, name);
+	if ((r = repo_put_new(e->repo, m->key, &f, err)) < 0)
+		return r;
+	if ((g = flt_progress_new(f, &m->stored)) == NULL)
+		goto nomem;
+	f = g;
+	if ((g = flt_sha256_new(f)) == NULL)
+		goto nomem;
+	f = g;
+	m->sha = f;
+	if ((r = flt_age_enc_new(e->rcpts.v, e->rcpts.n, f, &g, err)) < 0)
+		goto fail;
+	f = g;
+	if ((r = flt_zstd_new(e->level, e->threads, f, &g, err)) < 0)
+		goto fail;
+	f = g;
+	if ((g = flt_check_new(f, check_bbolt, m)) == NULL)
+		goto nomem;
+	f = g;
+	if ((g = flt_bbolt_scan_new(f)) == NULL)
+		goto nomem;
+	f = g;
+	m->scan = f;
+	if ((g = flt_progress_new(f, &m->pulled)) == NULL)
+		goto nomem;
+	*chain = g;
+	return 0;
+nomem:
+	r = lb_err_set(err, LB_E_NOMEM, "out of memory");
+fail:
+	m->sha = NULL;
+	m->scan = NULL;
+	flt_free(f);
+	return r;
+}
+
+static int
+chain_finished(void *arg, size_t i, struct pull_target *t, struct lb_err *err)
+{
+	struct member_run *m = &((struct run *)arg)->m[i];
+	struct bbolt_scan sc;
+	uint8_t d[32];
+	int r;
+
+	flt_sha256_digest(m->sha, d);
+	lb_hex(d, 32, m->stored_sha256);
+	m->stored_size = __atomic_load_n(&m->stored, __ATOMIC_RELAXED);
+	if ((r = flt_bbolt_scan_result(m->scan, &sc, err)) < 0)
+		return r;
+	/* The revision etcdctl snapshot status would print; the Status taken
+	 * before the pull is a lower bound when the scan cannot tell. */
+	m->revision = sc.revision_known ? (int64_t)sc.revision : -1;
+	if (!sc.revision_known)
+		log_warn("%s: snapshot revision unknown (%s); recording %lld from Status",
+		    t->name, sc.why, (long long)t->status.revision);
+	return 0;
+}
+
+static void
+progress_line(const struct run *run, size_t i, double elapsed, char *out,
+    size_t cap)
+{
+	const struct member_run *m = &run->m[i];
+	uint64_t pulled = __atomic_load_n(&m->pulled, __ATOMIC_RELAXED);
+	uint64_t stored = __atomic_load_n(&m->stored, __ATOMIC_RELAXED);
+	uint64_t expected = __atomic_load_n(&m->expected, __ATOMIC_RELAXED);
+	double rate = elapsed > 0 ? (double)pulled / elapsed : 0;
+	char p[32], s[32], rt[32], eta[32] = "";
+
+	lb_fmt_size(pulled, p, sizeof(p));
+	lb_fmt_size(stored, s, sizeof(s));
+	lb_fmt_size((uint64_t)rate, rt, sizeof(rt));
+	if (__atomic_load_n(&m->done, __ATOMIC_RELAXED))
+		snprintf(eta, sizeof(eta), "done");
+	else if (expected > pulled && rate > 0)
+		snprintf(eta, sizeof(eta), "ETA %.0fs", (double)(expected - pulled) / rate);
+	snprintf(out, cap, "%-16s pulled %10s  stored %10s  %10s/s  %s",
+	    run->plan->t[i].name, p, s, rt, eta);
+}
+
+/* Draws each member's progress: redrawn in place on a terminal, a log
+ * line every 10 s otherwise. */
+static void *
+progress_thread(void *arg)
+{
+	struct run *run = arg;
+	const enum backup_progress mode = run->env->progress;
+	const double start = lb_mono_now();
+	double last_log = start;
+	char line[256];
+	int drawn = 0;
+	size_t i;
+
+	for (;;) {
+		int stop = __atomic_load_n(&run->stop_progress, __ATOMIC_RELAXED);
+		double now = lb_mono_now();
+
+		if (mode == PROGRESS_TTY) {
+			if (drawn)
+				fprintf(stderr, "\033[%zuA", run->plan->n);
+			for (i = 0; i < run->plan->n; i++) {
+				progress_line(run, i, now - start, line, sizeof(line));
+				fprintf(stderr, "\r%s\033[K\n", line);
+			}
+			drawn = 1;
+		} else if (now - last_log >= 10 || stop) {
+			last_log = now;
+			for (i = 0; i < run->plan->n; i++) {
+				progress_line(run, i, now - start, line, sizeof(line));
+				log_info("progress %s", line);
+			}
+		}
+		if (stop)
+			break;
+		usleep(250 * 1000);
+	}
+	return NULL;
+}
+
+struct hashkv_job {
+	const char *endpoint;
+	const struct etcd_opts *opts;
+	int64_t rev;                /* in: 0 = ask Status first; out: revision */
+	uint32_t hash;
+	int rc;
+	struct lb_err err;
+};
+
+static void *
+hashkv_thread(void *arg)
+{
+	struct hashkv_job *j = arg;
+	struct etcd_client *c = NULL;
+	struct etcd_status st;
+
+	if ((j->rc = etcd_open(j->endpoint, j->opts, &c, &j->err)) == 0) {
+		if (j->rev == 0) {
+			if ((j->rc = etcd_status(c, &st, &j->err)) == 0)
+				j->rev = st.revision;
+		} else {
+			j->rc = etcd_hashkv(c, j->rev, &j->hash, NULL, NULL, &j->err);
+		}
+	}
+	etcd_close(c);
+	return NULL;
+}
+
+/* Runs one call per job on every member at once: HashKV walks a member's
+ * whole key space, so members answer in parallel rather than in turn. */
+static int
+hashkv_round(struct hashkv_job *jobs, size_t n, struct lb_err *err)
+{
+	pthread_t th[64];
+	size_t i, started = 0;
+
+	for (i = 0; i < n && i < 64; i++, started++)
+		if (pthread_create(&th[i], NULL, hashkv_thread, &jobs[i]) != 0)
+			break;
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < n; i++) {
+		if (i >= started)
+			return lb_err_set(err, LB_E_NOMEM, "cannot start a thread");
+		if (jobs[i].rc < 0) {
+			*err = jobs[i].err;
+			return jobs[i].rc;
+		}
+	}
+	return 0;
+}
+
+/* HashKV at one revision every member has, compared across members:
+ * etcd has shipped data-inconsistency bugs, and a backup is where people
+ * should learn of one.  A single member's HashKV is recorded too (restore
+ * checks the restored data against it): in a one-member cluster nothing
+ * can diverge, so it is consistent; one member answering of several is
+ * not a comparison ("consistent": null). */
+static void
+check_consistency(struct run *run, const struct etcd_opts *o,
+    struct manifest *mf, struct backup_result *res)
+{
+	struct pull_plan *p = run->plan;
+	struct hashkv_job jobs[64];
+	size_t idx[64], i, n = 0, differ = 0;
+	struct lb_err err;
+	int64_t rev = 0;
+
+	for (i = 0; i < p->n && n < 64; i++) {
+		if (p->t[i].rc != 0)
+			continue;
+		memset(&jobs[n], 0, sizeof(jobs[n]));
+		jobs[n].endpoint = p->t[i].endpoint;
+		jobs[n].opts = o;
+		idx[n++] = i;
+	}
+	if (n == 0)
+		return;
+	if (hashkv_round(jobs, n, &err) < 0)
+		goto fail;
+	for (i = 0; i < n; i++)
+		if (rev == 0 || jobs[i].rev < rev)
+			rev = jobs[i].rev;
+	for (i = 0; i < n; i++)
+		jobs[i].rev = rev;
+	if (hashkv_round(jobs, n, &err) < 0)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		struct manifest_member *mm = &mf->members[idx[i]];
+		mm->has_hashkv = 1;
+		mm->hashkv = jobs[i].hash;
+		if (jobs[i].hash != jobs[0].hash)
+			differ++;
+	}
+	mf->consistency_revision = rev;
+	mf->consistent = n >= 2 || p->n == 1 ? differ == 0 : -1;
+	if (differ > 0) {
+		res->divergent = 1;
+		log_error("cluster %s: members DIVERGE: HashKV at revision %lld differs "
+		    "across members (see the manifest of backup %s); the cluster's data "
+		    "is inconsistent", mf->cluster, (long long)rev, mf->backup_id);
+	}
+	return;
+fail:
+	lb_err_prefix(&err, "consistency check: ");
+	log_warn("cluster %s: %s", mf->cluster, err.msg);
+	mf->consistency_error = strdup(err.msg);
+}
+
+static void
+ts_rfc3339(const struct timespec *ts, char **out)
+{
+	char buf[32];
+	struct tm tm;
+
+	gmtime_r(&ts->tv_sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	*out = strdup(buf);
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+/* Fills the manifest from the pull; NULL fields are out of memory, which
+ * manifest_to_json then reports. */
+static void
+fill_manifest(struct run *run, struct manifest *mf, const char *cluster,
+    const char *backup_id, const struct timespec *started)
+{
+	struct pull_plan *p = run->plan;
+	char idbuf[17], host[256] = "";
+	const struct manifest_member *best;
+	size_t i;
+
+	mf->backup_id = strdup(backup_id);
+	mf->cluster = strdup(cluster);
+	etcd_id_str(p->cluster_id, idbuf);
+	mf->cluster_id = strdup(idbuf);
+	ts_rfc3339(started, &mf->started_at);
+	gethostname(host, sizeof(host) - 1);
+	mf->hostname = strdup(host);
+	mf->compress_level = run->env->level;
+	mf->compress_threads = run->env->threads;
+	if ((mf->recipients = calloc(run->env->rcpts.n, sizeof(char *))) != NULL)
+		for (i = 0; i < run->env->rcpts.n; i++)
+			mf->recipients[mf->n_recipients++] = strdup(run->env->fingerprints[i]);
+	for (i = 0; i < p->n; i++) {
+		const struct pull_target *t = &p->t[i];
+		struct manifest_member *mm = manifest_add_member(mf);
+		char hex[65];
+
+		if (mm == NULL)
+			break;
+		mm->name = strdup(t->name);
+		mm->id = strdup(t->id_hex);
+		mm->endpoint = dup_or_null(t->endpoint);
+		mm->learner = t->is_learner;
+		mm->leader = t->is_leader;
+		ts_rfc3339(&t->started, &mm->started_at);
+		ts_rfc3339(&t->finished, &mm->finished_at);
+		if (t->is_leader)
+			mf->leader = strdup(t->name);
+		if (t->status.version[0] != '\0') {
+			mm->etcd_version = strdup(t->status.version);
+			if (mf->etcd_version == NULL)
+				mf->etcd_version = strdup(t->status.version);
+		}
+		if (t->rc != 0) {
+			mm->status = strdup("failed");
+			mm->error = strdup(t->err.msg);
+			continue;
+		}
+		mm->status = strdup("ok");
+		mm->revision = run->m[i].revision >= 0 ? run->m[i].revision :
+		    t->status.revision;
+		mm->raft_index = t->status.raft_index;
+		mm->raft_term = t->status.raft_term;
+		mm->db_size = t->db_size;
+		lb_hex(t->etcd_sha256, 32, hex);
+		mm->etcd_sha256 = strdup(hex);
+		mm->object = strdup(run->m[i].key);
+		mm->stored_size = run->m[i].stored_size;
+		mm->stored_sha256 = strdup(run->m[i].stored_sha256);
+		mf->stored_size += mm->stored_size;
+	}
+	if ((best = manifest_best_member(mf)) != NULL) {
+		mf->revision = best->revision;
+		mf->db_size = best->db_size;
+	}
+}
+
+/* A per-cluster lock file beside the catalog: one backup of a cluster at
+ * a time on this machine, and a running row seen while holding it is the
+ * leftover of a dead process. */
+static int
+lock_cluster(const struct cfg *c, const char *cluster, int *fd,
+    struct lb_err *err)
+{
+	const char *catalog = cfg_get_str(c, NULL, "catalog");
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s.%s.lock", catalog, cluster);
+	if ((*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return lb_err_sys(err, LB_E_IO, errno, "lock file %s", path);
+	if (flock(*fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		close(*fd);
+		*fd = -1;
+		if (e == EWOULDBLOCK)
+			/* callers name the cluster already */
+			return lb_err_set(err, LB_E_BUSY, "another backup of this cluster "
+			    "is running on this machine (lock %s held)", path);
+		return lb_err_sys(err, LB_E_IO, e, "lock %s", path);
+	}
+	return 0;
+}
+
+struct settle {
+	char ids[16][64];
+	char clusters[16][64];
+	size_t n;
+};
+
+static int
+collect_running(const struct cat_backup *b, void *arg)
+{
+	struct settle *s = arg;
+
+	if (s->n < 16) {
+		snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", b->id);
+		snprintf(s->clusters[s->n], sizeof(s->clusters[0]), "%s", b->cluster);
+		s->n++;
+	}
+	return 0;
+}
+
+/* A backup left running by a dead process.  Its manifest decides, and
+ * only a certain answer acts:
+ * - the manifest is there: the run finished; it is recorded as complete
+ *   (if the catalog cannot take it now, a later run records it);
+ * - the store says the manifest is absent (404, ENOENT) and no spooled
+ *   record names the id: the run never finished, and nothing else writes
+ *   under its id (ids are unique, and its run lock is ours now), so what
+ *   lies in its directory is garbage and goes;
+ * - anything else (a GET that fails or is too large, a spool that cannot
+ *   be read, a catalog that cannot record): no proof either way, so
+ *   nothing is deleted and the row stays running for a later run. */
+static void
+settle_one(struct backup_env *e, const char *cluster, const char *id)
+{
+	const char *catalog = cfg_get_str(e->cfg, NULL, "catalog");
+	struct manifest *mf = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char dir[256], key[300], *json = NULL;
+	struct lb_err err;
+	int r, n = 0;
+
+	lb_err_clear(&err);
+	if (manifest_backup_dir(cluster, id, dir, sizeof(dir)) < 0 ||
+	    manifest_key(cluster, id, key, sizeof(key)) < 0)
+		return;
+	if ((r = repo_get_buf(e->repo, key, MANIFEST_MAX, &buf, &len, &err)) == 0) {
+		if ((r = manifest_parse((const char *)buf, len, &mf, &err)) < 0 ||
+		    (json = strndup((const char *)buf, len)) == NULL ||
+		    cat_record_manifest(e->cat, json, &err) < 0 ||
+		    cat_audit(e->cat, CAT_ACT_BACKUP, cluster, id, mf->status,
+		    "{\"reason\":\"interrupted after its manifest\"}", &err) < 0)
+			log_warn("backup %s was interrupted after its manifest was written, "
+			    "which cannot be recorded now (%s); kept for the next run", id,
+			    json == NULL && r == 0 ? "out of memory" : err.msg);
+		else
+			log_warn("backup %s was interrupted after its manifest was written; "
+			    "recorded as %s", id, mf->status);
+		goto out;
+	}
+	if (r != LB_E_NOTFOUND) {
+		log_warn("backup %s was interrupted; its manifest cannot be read (%s); "
+		    "nothing removed, the next run settles it", id, err.msg);
+		goto out;
+	}
+	if ((r = cat_spool_has(catalog, cluster, id, &err)) != 0) {
+		log_warn("backup %s was interrupted; %s; nothing removed, the next run "
+		    "settles it", id, r > 0 ? "its record waits in the catalog spool" :
+		    err.msg);
+		goto out;
+	}
+	if (repo_cleanup_orphans(e->repo, dir, 0, &n, &err) < 0 &&
+	    strstr(err.msg, "NotImplemented") == NULL)
+		log_warn("cleanup of backup %s: %s", id, err.msg);
+	if (repo_delete_prefix(e->repo, dir, NULL, &err) < 0) {
+		log_warn("cleanup of backup %s: %s; the next run tries again", id, err.msg);
+		goto out;
+	}
+	if (cat_backup_finish(e->cat, id, CAT_FAILED,
+	    "interrupted: the process running it died", NULL, &err) < 0 ||
+	    cat_audit(e->cat, CAT_ACT_BACKUP, cluster, id, "failed",
+	    "{\"reason\":\"interrupted\"}", &err) < 0) {
+		log_warn("catalog: %s", err.msg);
+		goto out;
+	}
+	log_warn("backup %s was interrupted; marked failed, its leftovers removed", id);
+out:
+	manifest_free(mf);
+	free(json);
+	free(buf);
+}
+
+static void
+settle_interrupted(struct backup_env *e, const char *cluster)
+{
+	struct settle s;
+	struct lb_err err;
+	char tree[256];
+	size_t i;
+	int n = 0;
+
+	/* Records the catalog could not take before, then rows of dead runs
+	 * (a spooled start becomes such a row). */
+	if (e->cat != NULL) {
+		if (cat_spool_replay(e->cat, cfg_get_str(e->cfg, NULL, "catalog"), cluster,
+		    &n, &err) < 0)
+			log_warn("catalog: %s; spooled records wait for the next run", err.msg);
+		else if (n > 0)
+			log_info("catalog: %d spooled records of cluster %s recorded", n,
+			    cluster);
+	}
+	if (e->repo == NULL)
+		return;
+	n = 0;
+	s.n = 0;
+	/* Collected first: settling writes to the catalog being read. */
+	if (e->cat != NULL && cat_backups_running(e->cat, cluster, collect_running,
+	    &s, &err) < 0)
+		log_warn("catalog: %s", err.msg);
+	for (i = 0; i < s.n; i++)
+		settle_one(e, s.clusters[i], s.ids[i]);
+	/* Multipart uploads and temp files of killed runs elsewhere in the
+	 * cluster's tree.  They cannot hold a backup: objects commit
+	 * atomically, so a temp file or an open upload is never what a
+	 * manifest names.  The day is the proof that no writer is left (a
+	 * write stalled for 60 s is aborted, and no run lasts a day), so
+	 * another appliance's upload in progress is not cut short.  Some
+	 * stores cannot list uploads (s3rver); that is no fault. */
+	snprintf(tree, sizeof(tree), "%s/", cluster);
+	if (repo_cleanup_orphans(e->repo, tree, 86400, &n, &err) < 0) {
+		if (strstr(err.msg, "NotImplemented") != NULL)
+			log_debug("cleanup: %s", err.msg);
+		else
+			log_warn("cleanup: %s", err.msg);
+	} else if (n > 0)
+		log_info("removed %d leftover uploads or temp files", n);
+}
+
+/* The catalog's part of a run, written now or, when the catalog is locked
+ * or unusable, spooled for the next run (catalog/spool.h). */
+static void
+catalog_write(struct backup_env *e, const struct cat_spool_rec *rec)
+{
+	const char *path = cfg_get_str(e->cfg, NULL, "catalog");
+	struct lb_err err;
+
+	lb_err_clear(&err);
+	if (e->cat != NULL && cat_spool_apply(e->cat, rec, &err) == 0) {
+		/* An earlier record of this run (its spooled start) is
+		 * superseded by what the catalog has just committed. */
+		cat_spool_remove(path, rec);
+		return;
+	}
+	if (cat_spool_write(path, rec, &err) == 0)
+		log_warn("catalog: %s; backup %s kept in %s.pending for the next run",
+		    e->cat != NULL ? err.msg : "not open", rec->backup_id, path);
+	else
+		log_error("catalog: %s (the backup is in the repository; "
+		    "'lifeboat catalog rebuild' recovers it)", err.msg);
+}
+
+static void
+catalog_record(struct backup_env *e, struct cat_spool_rec *rec,
+    const struct backup_result *res, const char *manifest_json)
+{
+	static const enum cat_status st[] = { CAT_COMPLETE, CAT_PARTIAL, CAT_FAILED };
+	json_t *d;
+	char *details;
+
+	d = json_pack("{s:i,s:i,s:I,s:I,s:I,s:b,s:f}", "members_ok",
+	    (int)res->members_ok, "members_total", (int)res->members_total,
+	    "revision", (json_int_t)res->revision, "db_size", (json_int_t)res->db_size,
+	    "stored_size", (json_int_t)res->stored, "divergent", res->divergent,
+	    "seconds", res->seconds);
+	if (d != NULL && res->err.code != 0)
+		json_object_set_new(d, "error", json_string(res->err.msg));
+	details = d != NULL ? json_dumps(d, JSON_COMPACT) : NULL;
+	rec->status = st[res->outcome];
+	rec->error = res->outcome == BACKUP_COMPLETE && !res->divergent ? NULL : res->err.msg;
+	rec->manifest = manifest_json;
+	rec->details = details;
+	catalog_write(e, rec);
+	free(details);
+	json_decref(d);
+}
+
+/* The outcome of a run whose manifest is in the repository. */
+static void
+set_finished(struct backup_result *res, size_t n_members)
+{
+	res->outcome = res->members_ok == n_members ? BACKUP_COMPLETE : BACKUP_PARTIAL;
+	if (res->divergent && res->outcome == BACKUP_COMPLETE)
+		lb_err_set(&res->err, LB_E_CORRUPT, "members diverge (HashKV)");
+}
+
+/* What a failed run stored is not a backup and goes, but only with proof
+ * that no manifest names it: a manifest PUT that failed may have landed
+ * all the same (its answer lost on the way back), so then the store is
+ * asked.  A manifest that is there makes the run what it was about to be.
+ * Returns 1 when the run is settled (nothing of it left, or it turned out
+ * finished), 0 when in doubt: nothing is deleted, and the next run's
+ * settling decides by the same rule. */
+static int
+discard_run(struct backup_env *e, const struct run *run, int manifest_sent,
+    struct backup_result *res)
+{
+	struct lb_err err;
+	int r;
+
+	lb_err_clear(&err);
+	if (manifest_sent) {
+		if ((r = repo_absent(e->repo, run->mkey, &err)) == 0) {
+			log_warn("backup %s: the manifest landed although its upload "
+			    "reported an error (%s)", res->backup_id, res->err.msg);
+			lb_err_clear(&res->err);
+			set_finished(res, run->plan->n);
+			return 1;
+		}
+		if (r < 0)
+			return 0;
+	}
+	/* The manifest is certainly absent and this run is the only writer
+	 * under its id: its directory is garbage. */
+	if (repo_delete_prefix(e->repo, run->dir, NULL, &err) < 0) {
+		log_warn("backup %s: cannot remove what it stored: %s", res->backup_id,
+		    err.msg);
+		return 0;
+	}
+	return 1;
+}
+
+int
+backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *res)
+{
+	struct etcd_opts o;
+	struct pull_hooks hooks;
+	struct manifest *mf = NULL;
+	struct run run;
+	struct timespec started, finished;
+	pthread_t progress;
+	char *password = NULL, *json = NULL, host[256] = "";
+	const char *const *eps = NULL;
+	double t0 = lb_mono_now();
+	size_t n_eps, i;
+	struct cat_spool_rec rec;
+	int r, lock_fd = -1, have_progress = 0, begun = 0, manifest_sent = 0;
+
+	memset(res, 0, sizeof(*res));
+	memset(&run, 0, sizeof(run));
+	memset(&rec, 0, sizeof(rec));
+	run.env = e;
+	res->outcome = BACKUP_FAILED;
+	clock_gettime(CLOCK_REALTIME, &started);
+	manifest_new_backup_id(res->backup_id);
+	if (manifest_backup_dir(cluster, res->backup_id, run.dir, sizeof(run.dir)) < 0 ||
+	    manifest_key(cluster, res->backup_id, run.mkey, sizeof(run.mkey)) < 0) {
+		r = lb_err_set(&res->err, LB_E_CONFIG, "cluster name too long");
+		goto out;
+	}
+	if ((r = setup_etcd_opts(e->cfg, cluster, &o, &password, &res->err)) < 0)
+		goto out;
+	o.cancel = e->cancel;
+	if ((r = lock_cluster(e->cfg, cluster, &lock_fd, &res->err)) < 0)
+		goto out;
+	settle_interrupted(e, cluster);
+
+	gethostname(host, sizeof(host) - 1);
+	rec.cluster = cluster;
+	rec.backup_id = res->backup_id;
+	rec.host = host;
+	rec.started_at = (int64_t)started.tv_sec;
+	rec.status = CAT_RUNNING;
+	catalog_write(e, &rec);
+	begun = 1;
+	if (e->repo == NULL) {
+		res->err = e->repo_err;
+		r = res->err.code;
+		goto out;
+	}
+	n_eps = cfg_get_list(e->cfg, cluster, "endpoints", &eps);
+	if ((r = pull_plan_discover((char *const *)eps, n_eps, &o, &run.plan,
+	    &res->err)) < 0)
+		goto out;
+	res->members_total = run.plan->n;
+	if ((run.m = calloc(run.plan->n, sizeof(*run.m))) == NULL) {
+		r = lb_err_set(&res->err, LB_E_NOMEM, "out of memory");
+		goto out;
+	}
+	log_info("backup %s of cluster %s: %zu members", res->backup_id, cluster,
+	    run.plan->n);
+	if (e->progress != PROGRESS_NONE &&
+	    pthread_create(&progress, NULL, progress_thread, &run) == 0)
+		have_progress = 1;
+	hooks.make_chain = make_chain;
+	hooks.finished = chain_finished;
+	hooks.arg = &run;
+	res->members_ok = pull_run(run.plan, &o, (int)run.plan->n, &hooks);
+	for (i = 0; i < run.plan->n; i++) {
+		__atomic_store_n(&run.m[i].done, 1, __ATOMIC_RELAXED);
+		res->pulled += run.m[i].pulled;
+		res->stored += run.m[i].stored_size;
+		if (run.plan->t[i].rc != 0) {
+			log_error("%s", run.plan->t[i].err.msg);
+			/* the error to act on (auth, TLS) before a down member's */
+			if (res->err.code == 0 || (res->err.code == LB_E_NET &&
+			    run.plan->t[i].err.code != LB_E_NET))
+				res->err = run.plan->t[i].err;
+		}
+	}
+	if (have_progress) {
+		__atomic_store_n(&run.stop_progress, 1, __ATOMIC_RELAXED);
+		pthread_join(progress, NULL);
+		have_progress = 0;
+	}
+	if (res->members_ok == 0) {
+		r = res->err.code != 0 ? res->err.code : LB_E_INTERNAL;
+		goto out;
+	}
+
+	if ((mf = manifest_new()) == NULL) {
+		r = lb_err_set(&res->err, LB_E_NOMEM, "out of memory");
+		goto out;
+	}
+	fill_manifest(&run, mf, cluster, res->backup_id, &started);
+	check_consistency(&run, &o, mf, res);
+	mf->status = strdup(res->members_ok == run.plan->n ? "complete" : "partial");
+	clock_gettime(CLOCK_REALTIME, &finished);
+	ts_rfc3339(&finished, &mf->finished_at);
+	res->revision = mf->revision;
+	res->db_size = mf->db_size;
+	if ((r = manifest_to_json(mf, &json, &res->err)) < 0)
+		goto out;
+	/* The manifest last: until it exists the backup does not. */
+	manifest_sent = 1;
+	if ((r = repo_put_buf(e->repo, run.mkey, json, strlen(json), &res->err)) < 0) {
+		lb_err_prefix(&res->err, "manifest: ");
+		goto out;
+	}
+	set_finished(res, run.plan->n);
+	r = 0;
+out:
+	if (have_progress) {
+		__atomic_store_n(&run.stop_progress, 1, __ATOMIC_RELAXED);
+		pthread_join(progress, NULL);
+	}
+	res->seconds = lb_mono_now() - t0;
+	if (res->outcome == BACKUP_FAILED) {
+		if (res->err.code == 0)
+			lb_err_set(&res->err, r, "backup failed");
+		if (run.plan != NULL && discard_run(e, &run, manifest_sent, res)) {
+			if (res->outcome != BACKUP_FAILED)
+				r = 0;
+		} else if (run.plan != NULL) {
+			log_error("backup %s: %s; what it stored is kept, and the next run of "
+			    "cluster %s settles it", res->backup_id, res->err.msg, cluster);
+			begun = 0;    /* the row stays running: settling decides */
+		}
+
+	}
+	/* A failed run has no manifest in the repository, whatever it built. */
+	if (begun)
+		catalog_record(e, &rec, res, res->outcome == BACKUP_FAILED ? NULL : json);
+	manifest_free(mf);
+	free(json);
+	free(run.m);
+	pull_plan_free(run.plan);
+	lb_secret_free(password);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return r;
+}
+
+int
+backup_env_open(const struct cfg *c, enum backup_progress progress,
+    const volatile sig_atomic_t *cancel, struct backup_env **out,
+    struct lb_err *err)
+{
+	struct backup_env *e;
+	const char *catalog;
+	size_t i;
+	int r;
+
+	*out = NULL;
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	e->cfg = c;
+	e->progress = progress;
+	e->cancel = cancel;
+	e->level = (int)cfg_get_int(c, NULL, "compress-level");
+	e->threads = (int)cfg_get_int(c, NULL, "compress-threads");
+	if ((r = setup_recipients(c, &e->rcpts, err)) < 0)
+		goto out;
+	if ((e->fingerprints = calloc(e->rcpts.n, sizeof(*e->fingerprints))) == NULL) {
+		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < e->rcpts.n; i++)
+		age_recipient_fingerprint(e->rcpts.v[i], e->fingerprints[i]);
+	/* A repository that does not answer fails each backup on its own,
+	 * recorded as such; only a wrong configuration stops here. */
+	if ((r = setup_repo(c, &e->repo, &e->repo_err)) < 0) {
+		if (r == LB_E_CONFIG || r == LB_E_NOMEM) {
+			*err = e->repo_err;
+			goto out;
+		}
+		r = 0;
+	}
+	catalog = cfg_get_str(c, NULL, "catalog");
+	if (cat_open(catalog, 0, &e->cat, err) < 0) {
+		/* The repository is the truth; a broken catalog must not stop
+		 * backups, and rebuild recovers what it missed. */
+		log_error("catalog: %s; backing up without it", err->msg);
+		lb_err_clear(err);
+		e->cat = NULL;
+	}
+	*out = e;
+	e = NULL;
+out:
+	backup_env_close(e);
+	return r;
+}
+
+void
+backup_env_close(struct backup_env *e)
+{
+	if (e == NULL)
+		return;
+	cat_close(e->cat);
+	repo_close(e->repo);
+	setup_recipients_release(&e->rcpts);
+	free(e->fingerprints);
+	free(e);
+}
+
+int
+backup_exit_status(const struct backup_result *res, size_t n)
+{
+	int status = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (res[i].outcome == BACKUP_FAILED)
+			return 1;
+		if (res[i].divergent)
+			status = 4;
+		else if (res[i].outcome == BACKUP_PARTIAL && status == 0)
+			status = 3;
+	}
+	return status;
+}
+
+static void
+backup_usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: lifeboat backup [--cluster NAME] [--json] [--quiet]\n"
+	    "\n"
+	    "Backs up every configured cluster (or one): a snapshot of every member,\n"
+	    "verified, compressed with zstd, encrypted with age, stored in the\n"
+	    "repository with a manifest, and recorded in the catalog.\n"
+	    "\n"
+	    "  --cluster NAME   only this [cluster:NAME]\n"
+	    "  --json           print the results as JSON\n"
+	    "  --no-progress    no progress display\n"
+	    "\n"
+	    "Exit status: 0 complete, 3 partial (a member failed), 4 members'\n"
+	    "data diverge (HashKV), 1 failed, 2 usage or configuration.\n");
+}
+
+static void
+print_results(const struct backup_result *res, const char *const *names,
+    size_t n, int json)
+{
+	static const char *const outcome[] = { "complete", "partial", "failed" };
+	char db[32], pl[32], st[32];
+	size_t i;
+
+	if (json) {
+		json_t *arr = json_array();
+		for (i = 0; i < n; i++) {
+			const struct backup_result *b = &res[i];
+			json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:b,s:f}",
+			    "cluster", names[i], "backup_id", b->backup_id, "status",
+			    outcome[b->outcome], "members_ok", (int)b->members_ok,
+			    "members_total", (int)b->members_total, "revision",
+			    (json_int_t)b->revision, "db_size", (json_int_t)b->db_size,
+			    "pulled", (json_int_t)b->pulled, "stored", (json_int_t)b->stored,
+			    "divergent", b->divergent, "seconds", b->seconds);
+			if (o != NULL && b->err.code != 0)
+				json_object_set_new(o, "error", json_string(b->err.msg));
+			json_array_append_new(arr, o);
+		}
+		json_dumpf(arr, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(arr);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		const struct backup_result *b = &res[i];
+		lb_fmt_size(b->db_size, db, sizeof(db));
+		lb_fmt_size(b->pulled, pl, sizeof(pl));
+		lb_fmt_size(b->stored, st, sizeof(st));
+		/* db: one member's; pulled and stored: every member's, their ratio */
+		if (b->outcome == BACKUP_FAILED)
+			printf("%s: backup failed: %s\n", names[i], b->err.msg);
+		else
+			printf("%s: backup %s %s: %zu/%zu members, revision %lld, db %s, "
+			    "snapshots %s stored as %s (ratio %.1f), %.1fs%s\n", names[i],
+			    b->backup_id, outcome[b->outcome], b->members_ok, b->members_total,
+			    (long long)b->revision, db, pl, st,
+			    b->stored ? (double)b->pulled / (double)b->stored : 0.0,
+			    b->seconds, b->divergent ? ", MEMBERS DIVERGE" : "");
+	}
+}
+
+int
+backup_cmd(const struct lb_globals *g, int argc, char **argv)
+{
+	enum { O_JSON = 256, O_NOPROG };
+	static const struct option longopts[] = {
+		{ "cluster", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "no-progress", no_argument, NULL, O_NOPROG },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct backup_result *res = NULL;
+	struct backup_env *env = NULL;
+	struct cfg *cfg = NULL;
+	struct lb_err err;
+	const char *only = NULL, **names = NULL;
+	enum backup_progress prog;
+	size_t i, n = 0;
+	int opt, json = 0, noprog = 0, status = 2;
+
+	lb_err_clear(&err);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': only = optarg; break;
+		case O_JSON: json = 1; break;
+		case O_NOPROG: noprog = 1; break;
+		case 'h': backup_usage(stdout); return 0;
+		default: backup_usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		backup_usage(stderr);
+		return 2;
+	}
+	if (cfg_load(g->config_path, &cfg, &err) < 0) {
+		log_error("%s", err.msg);
+		goto out;
+	}
+	if (only != NULL && !cfg_has_cluster(cfg, only)) {
+		log_error("%s: no [cluster:%s] section", cfg_source(cfg), only);
+		goto out;
+	}
+	if (cfg_cluster_count(cfg) == 0) {
+		log_error("%s: no [cluster:NAME] section to back up", cfg_source(cfg));
+		goto out;
+	}
+	prog = g->quiet || noprog || json ? PROGRESS_NONE :
+	    isatty(STDERR_FILENO) ? PROGRESS_TTY : PROGRESS_LOG;
+	lb_cancel_on_signals();
+	status = 1;
+	if (backup_env_open(cfg, prog, &lb_cancel, &env, &err) < 0) {
+		log_error("%s", err.msg);
+		status = lb_err_exit_status(err.code);
+		goto out;
+	}
+	if ((res = calloc(cfg_cluster_count(cfg), sizeof(*res))) == NULL ||
+	    (names = calloc(cfg_cluster_count(cfg), sizeof(*names))) == NULL)
+		goto out;
+	for (i = 0; i < cfg_cluster_count(cfg) && !lb_cancel; i++) {
+		const char *name = cfg_cluster_name(cfg, i);
+		if (only != NULL && strcmp(name, only) != 0)
+			continue;
+		names[n] = name;
+		if (backup_cluster(env, name, &res[n]) < 0)
+			log_error("cluster %s: %s", name, res[n].err.msg);
+		n++;
+	}
+	fflush(stderr);
+	print_results(res, names, n, json);
+	status = backup_exit_status(res, n);
+out:
+	backup_env_close(env);
+	free(res);
+	free(names);
+	cfg_free(cfg);
+	return status;
+}

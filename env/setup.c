@@ -1,0 +1,156 @@
+/*
+ * setup.c: configuration to repository, keys and etcd options (setup.h).
+ */
+#include "env/setup.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cli.h"
+
+int
+setup_repo(const struct cfg *c, struct repo **out, struct lb_err *err)
+{
+	struct repo_opts o = { 0 };
+	char *ak = NULL, *sk = NULL, *tok = NULL;
+	const char *style;
+	int r;
+
+	*out = NULL;
+	if ((o.url = cfg_get_str(c, NULL, "repo")) == NULL)
+		return lb_err_set(err, LB_E_CONFIG, "%s: no repo configured "
+		    "(hint: repo = file:///var/lib/lifeboat/repo or s3://bucket/prefix)",
+		    cfg_source(c));
+	o.s3_endpoint = cfg_get_str(c, NULL, "s3-endpoint");
+	o.s3_region = cfg_get_str(c, NULL, "s3-region");
+	style = cfg_get_str(c, NULL, "s3-uri-style");
+	o.s3_host_style = style != NULL && strcmp(style, "host") == 0;
+	o.s3_ca_file = cfg_get_str(c, NULL, "s3-ca-file");
+	o.connect_timeout_s = (long)cfg_get_int(c, NULL, "connect-timeout");
+	o.stall_timeout_s = (long)cfg_get_int(c, NULL, "stall-timeout");
+	o.s3_part_size = (size_t)cfg_get_int(c, NULL, "s3-part-size");
+	if (strncmp(o.url, "s3://", 5) == 0 &&
+	    (r = cfg_s3_credentials(c, &ak, &sk, &tok, err)) < 0)
+		goto out;
+	o.s3_access_key = ak;
+	o.s3_secret_key = sk;
+	o.s3_session_token = tok;
+	r = repo_open(&o, out, err);
+out:
+	lb_secret_free(ak);
+	lb_secret_free(sk);
+	lb_secret_free(tok);
+	return r;
+}
+
+static int
+add_recipient(struct setup_recipients *out, const char *s, const char *where,
+    struct lb_err *err)
+{
+	struct age_recipient *rc = NULL, **v;
+	int r;
+
+	if ((r = age_recipient_parse(s, &rc, err)) < 0)
+		return lb_err_prefix(err, "%s: ", where);
+	if ((v = realloc(out->v, (out->n + 1) * sizeof(*v))) == NULL) {
+		age_recipient_free(rc);
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	}
+	out->v = v;
+	out->v[out->n++] = rc;
+	return 0;
+}
+
+int
+setup_recipients(const struct cfg *c, struct setup_recipients *out,
+    struct lb_err *err)
+{
+	const char *const *list = NULL, *path;
+	char line[512], where[600];
+	FILE *fp = NULL;
+	size_t i, n, lineno = 0;
+	int r = 0;
+
+	out->v = NULL;
+	out->n = 0;
+	n = cfg_get_list(c, NULL, "recipients", &list);
+	for (i = 0; i < n && r == 0; i++)
+		r = add_recipient(out, list[i], "recipients", err);
+	if (r == 0 && (path = cfg_get_str(c, NULL, "recipients-file")) != NULL) {
+		if ((fp = fopen(path, "re")) == NULL) {
+			r = lb_err_sys(err, LB_E_CONFIG, errno, "recipients-file %s", path);
+			goto out;
+		}
+		while (r == 0 && fgets(line, sizeof(line), fp) != NULL) {
+			char *s = line;
+			lineno++;
+			s[strcspn(s, "\r\n")] = '\0';
+			while (*s == ' ' || *s == '\t')
+				s++;
+			if (*s == '\0' || *s == '#')
+				continue;
+			snprintf(where, sizeof(where), "%s:%zu", path, lineno);
+			r = add_recipient(out, s, where, err);
+		}
+	}
+	if (r == 0 && out->n == 0)
+		r = lb_err_set(err, LB_E_CONFIG, "%s: no recipients to encrypt to "
+		    "(hint: recipients = age1... from 'lifeboat keygen')", cfg_source(c));
+out:
+	if (fp != NULL)
+		fclose(fp);
+	if (r < 0)
+		setup_recipients_release(out);
+	return r;
+}
+
+void
+setup_recipients_release(struct setup_recipients *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		age_recipient_free(r->v[i]);
+	free(r->v);
+	r->v = NULL;
+	r->n = 0;
+}
+
+int
+setup_identity(const struct cfg *c, const char *path, struct age_identity **out,
+    struct lb_err *err)
+{
+	*out = NULL;
+	if (path == NULL && c != NULL)
+		path = cfg_get_str(c, NULL, "identity-file");
+	if (path == NULL)
+		return lb_err_set(err, LB_E_CONFIG, "no identity to decrypt with "
+		    "(hint: identity-file in the config, or --identity FILE)");
+	return age_identity_load(path, out, err);
+}
+
+int
+setup_etcd_opts(const struct cfg *c, const char *cluster, struct etcd_opts *o,
+    char **password, struct lb_err *err)
+{
+	int r;
+
+	memset(o, 0, sizeof(*o));
+	*password = NULL;
+	o->cacert = cfg_get_str(c, cluster, "cacert");
+	o->cert = cfg_get_str(c, cluster, "cert");
+	o->key = cfg_get_str(c, cluster, "key");
+	o->user = cfg_get_str(c, cluster, "user");
+	o->connect_timeout_s = (long)cfg_get_int(c, NULL, "connect-timeout");
+	o->stall_timeout_s = (long)cfg_get_int(c, NULL, "stall-timeout");
+	if ((r = cfg_etcd_password(c, cluster, password, err)) < 0)
+		return r;
+	if (o->user != NULL && *password == NULL) {
+		char env[128];
+		return lb_err_set(err, LB_E_CONFIG, "cluster %s: no password for etcd "
+		    "user '%s' (hint: password-file, or $%s)", cluster, o->user,
+		    cfg_etcd_password_env(cluster, env, sizeof(env)));
+	}
+	o->password = *password;
+	return 0;
+}

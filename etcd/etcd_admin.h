@@ -1,0 +1,39 @@
+/*
+ * etcd_admin.h: cluster administration calls that restore needs and the
+ * backup path does not: adding and removing members, and counting keys.
+ * Built on the connection of an etcd_client (etcd_conn), so etcd/etcd.c
+ * stays the small read-only client the daemon uses.
+ */
+#ifndef LB_ETCD_ADMIN_H
+#define LB_ETCD_ADMIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "etcd/etcd.h"
+
+/* Cluster.MemberAdd of a voting member with the given peer URLs (1..8).
+ * *id is the new member's id.  The member does not run yet: the caller
+ * starts it with initial-cluster-state=existing, or removes it again. */
+int etcd_admin_member_add(struct etcd_client *c, const char *const *peer_urls,
+    size_t n, uint64_t *id, struct lb_err *err);
+
+/* Cluster.MemberRemove of member id. */
+int etcd_admin_member_remove(struct etcd_client *c, uint64_t id,
+    struct lb_err *err);
+
+/* KV.Range with count_only over the whole keyspace at revision rev (0:
+ * the latest); serializable = 1 answers from this member's own store
+ * without a round through the leader, which is what a per-member check
+ * wants.  *count is the number of keys, *header_rev the revision the
+ * member answered at. */
+int etcd_admin_count(struct etcd_client *c, int64_t rev, int serializable,
+    int64_t *count, int64_t *header_rev, struct lb_err *err);
+
+/* Decoders, exposed for the unit test; -1 on a malformed message. */
+int etcd_admin_decode_add(const uint8_t *buf, size_t len, uint64_t *id);
+int etcd_admin_decode_range(const uint8_t *buf, size_t len, int64_t *count,
+    int64_t *header_rev);
+
+#endif

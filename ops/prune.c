@@ -1,0 +1,391 @@
+/*
+ * prune.c: `lifeboat catalog prune`: each cluster's `retention` applied
+ * to its backups (the plan is scheduler/retention.c's), per cluster, other
+ * clusters untouched.  A backup goes manifest first (from then on it no
+ * longer exists for restore or rebuild), then its objects, then its
+ * catalog rows, then an audit event: an interrupted prune never leaves a
+ * manifest pointing at deleted objects.  One prune at a time: an flock on
+ * "<catalog>.prune.lock", taken before the catalog is read, so a second
+ * prune waits and then finds nothing left to delete twice.
+ */
+#include "ops/ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/log.h"
+#include "repo/manifest.h"
+#include "scheduler/retention.h"
+
+#define PRUNE_LOCK_WAIT_S 120
+
+struct pb {
+	char *id;
+	char *manifest_key;
+	char **objects;
+	size_t n_objects;
+	int64_t started_at;
+	enum cat_status status;
+	int verified;
+};
+
+struct pl {
+	struct pb *v;
+	size_t n;
+};
+
+static void
+pl_free(struct pl *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].id);
+		free(l->v[i].manifest_key);
+		for (size_t j = 0; j < l->v[i].n_objects; j++)
+			free(l->v[i].objects[j]);
+		free(l->v[i].objects);
+	}
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static int
+collect(const struct cat_backup *b, void *arg)
+{
+	struct pl *l = arg;
+	struct pb *v, *p;
+	int i;
+
+	if ((v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL)
+		return LB_E_NOMEM;
+	l->v = v;
+	p = &v[l->n++];
+	memset(p, 0, sizeof(*p));
+	p->started_at = b->started_at;
+	p->status = b->status;
+	p->verified = b->verify_status != NULL && strcmp(b->verify_status, "ok") == 0;
+	if ((p->id = strdup(b->id)) == NULL ||
+	    (b->manifest_key != NULL && (p->manifest_key = strdup(b->manifest_key)) == NULL) ||
+	    (p->objects = calloc((size_t)b->n_members + 1, sizeof(char *))) == NULL)
+		return LB_E_NOMEM;
+	for (i = 0; i < b->n_members; i++)
+		if (b->members[i].location != NULL &&
+		    (p->objects[p->n_objects++] = strdup(b->members[i].location)) == NULL)
+			return LB_E_NOMEM;
+	return 0;
+}
+
+static enum ret_status
+ret_status_of(enum cat_status s)
+{
+	switch (s) {
+	case CAT_COMPLETE: return RET_COMPLETE;
+	case CAT_PARTIAL: return RET_PARTIAL;
+	case CAT_FAILED: return RET_FAILED;
+	default: return RET_RUNNING;
+	}
+}
+
+/* Deletes key; absent is fine (a prune interrupted earlier). */
+static int
+del(struct repo *repo, const char *key, int *n, struct lb_err *err)
+{
+	int r = repo_delete(repo, key, err);
+
+	if (r == LB_E_NOTFOUND) {
+		lb_err_clear(err);
+		return 0;
+	}
+	if (r == 0)
+		(*n)++;
+	return r;
+}
+
+/* Manifest, member objects, anything else left in the backup's own
+ * directory (objects of a failed run), catalog rows.  What makes this
+ * certain: retention dropped the backup (never the newest verified
+ * complete one), and the directory is the backup's own (its id is unique).
+ * A backup the catalog knows without a manifest (a failed run) goes only
+ * if the store says its manifest is absent: a manifest there means the
+ * catalog is behind the repository (its end still spooled, say), and
+ * anything but a clean "not found" is doubt; both keep it. */
+static int
+delete_backup(struct ops_env *e, const char *cluster, const struct pb *b, int *n_del,
+    struct lb_err *err)
+{
+	char dir[1200], key[1300];
+	size_t i;
+	int r = 0;
+
+	*n_del = 0;
+	if (manifest_backup_dir(cluster, b->id, dir, sizeof(dir)) < 0 ||
+	    manifest_key(cluster, b->id, key, sizeof(key)) < 0)
+		return lb_err_set(err, LB_E_INTERNAL, "backup id %s: no directory", b->id);
+	if (b->manifest_key == NULL) {
+		if ((r = repo_absent(e->repo, key, err)) == 0)
+			return lb_err_set(err, LB_E_EXISTS, "kept: the repository has its "
+			    "manifest %s although the catalog says %s ('lifeboat catalog "
+			    "rebuild' records it)", key, cat_status_name(b->status));
+		if (r < 0) {
+			lb_err_prefix(err, "kept: cannot tell whether its manifest exists: ");
+			return r;
+		}
+		r = 0;
+	}
+	if (b->manifest_key != NULL && (r = del(e->repo, b->manifest_key, n_del, err)) < 0)
+		goto out;
+	for (i = 0; i < b->n_objects; i++)
+		if ((r = del(e->repo, b->objects[i], n_del, err)) < 0)
+			goto out;
+	if ((r = repo_delete_prefix(e->repo, dir, n_del, err)) < 0)
+		goto out;
+	r = cat_delete_backup(e->cat, b->id, err);
+	if (r == LB_E_NOTFOUND) {
+		lb_err_clear(err);
+		r = 0;
+	}
+out:
+	return r;
+}
+
+struct totals {
+	int kept, deleted, failed;
+};
+
+/* Applies cluster's retention; quiet (the daemon) sends what is deleted
+ * to the log instead of printing the plan. */
+static int
+prune_cluster(struct ops_env *e, const char *cluster, int dry_run, int quiet,
+    struct totals *t)
+{
+	struct lb_err err = { 0 };
+	struct cat_filter f = { .cluster = cluster, .status = -1, .newest_first = 1 };
+	struct ret_policy pol;
+	struct ret_backup *rb = NULL;
+	struct ret_decision *d = NULL;
+	struct pl l = { 0 };
+	const char *policy = cfg_is_set(e->cfg, cluster, "retention") ?
+	    cfg_get_str(e->cfg, cluster, "retention") : NULL;
+	char why[256], when[32];
+	int64_t now = (int64_t)time(NULL), off;
+	size_t i;
+	int r;
+
+	if ((r = ret_policy_parse(policy, &pol, &err)) < 0) {
+		lb_err_prefix(&err, "cluster %s: ", cluster);
+		goto out;
+	}
+	if (!quiet)
+		printf("cluster %s: %s%s\n", cluster, pol.keep_all ?
+		    "no retention set: keeping every backup" : "retention ",
+		    pol.keep_all ? "" : policy);
+	if ((r = cat_backup_list(e->cat, &f, CAT_WITH_MEMBERS, collect, &l, &err)) < 0) {
+		if (err.code == 0)
+			lb_err_set(&err, LB_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (l.n == 0) {
+		if (!quiet)
+			printf("cluster %s: no backups\n", cluster);
+		goto out;
+	}
+	if ((rb = calloc(l.n, sizeof(*rb))) == NULL || (d = calloc(l.n, sizeof(*d))) == NULL) {
+		r = lb_err_set(&err, LB_E_NOMEM, "out of memory");
+		goto out;
+	}
+	/* "Future" by the repository's clock when it has one: this host's
+	 * may be the wrong one, and then its own backups are the future
+	 * ones that must not push real backups out. */
+	if (repo_clock_offset(e->repo, &off) == 0) {
+		if (off < -CAT_FUTURE_SKEW_S || off > CAT_FUTURE_SKEW_S)
+			log_warn("cluster %s: this host's clock is %llds %s the repository's "
+			    "(its Date): retention goes by the repository's", cluster,
+			    (long long)(off < 0 ? -off : off), off < 0 ? "ahead of" : "behind");
+		now += off;
+	}
+	for (i = 0; i < l.n; i++)
+		rb[i] = (struct ret_backup){ l.v[i].id, l.v[i].started_at,
+		    ret_status_of(l.v[i].status), l.v[i].verified,
+		    cat_is_future(l.v[i].started_at, now) };
+	if ((r = ret_plan(rb, l.n, &pol, d, &err)) < 0)
+		goto out;
+	for (i = 0; i < l.n; i++) {
+		const struct pb *b = &l.v[i];
+		int n_del = 0;
+
+		ret_why_string(d[i].why, why, sizeof(why));
+		cat_time_format(b->started_at, when, sizeof(when));
+		if (d[i].keep) {
+			t->kept++;
+			/* Each prune says so again: the stamp shadows nothing now,
+			 * but someone should find out which clock was wrong. */
+			if (d[i].why == RET_WHY_FUTURE && !dry_run)
+				ops_audit(e->cat, CAT_ACT_PRUNE, cluster, b->id, "kept-future",
+				    "{s:s, s:s}", "reason", why, "started_at", when);
+			if (d[i].why == RET_WHY_FUTURE && quiet)
+				log_warn("cluster=%s backup=%s started_at=%s is in the future: kept, "
+				    "not counted by retention", cluster, b->id, when);
+			if (!quiet)
+				printf("  keep    %-28s %s %-8s %s\n", b->id, when,
+				    cat_status_name(b->status), why);
+			continue;
+		}
+		if (quiet)
+			log_info("cluster=%s prune backup=%s status=%s reason=\"%s\"", cluster,
+			    b->id, cat_status_name(b->status), why);
+		else
+			printf("  %s %-28s %s %-8s %s\n", dry_run ? "would delete" : "delete ",
+			    b->id, when, cat_status_name(b->status), why);
+		if (dry_run) {
+			t->deleted++;
+			continue;
+		}
+		lb_err_clear(&err);
+		if (delete_backup(e, cluster, b, &n_del, &err) < 0) {
+			t->failed++;
+			log_error("prune %s: %s", b->id, err.msg);
+			ops_audit(e->cat, CAT_ACT_PRUNE, cluster, b->id, "failed",
+			    "{s:s, s:i, s:s}", "reason", why, "objects_deleted", n_del,
+			    "error", err.msg);
+			continue;
+		}
+		t->deleted++;
+		ops_audit(e->cat, CAT_ACT_PRUNE, cluster, b->id, "ok",
+		    "{s:s, s:s, s:i, s:s?}", "reason", why, "status",
+		    cat_status_name(b->status), "objects_deleted", n_del, "retention", policy);
+	}
+	r = 0;
+out:
+	if (r < 0)
+		log_error("prune: %s", err.msg);
+	free(rb);
+	free(d);
+	pl_free(&l);
+	return r;
+}
+
+/* Waits up to PRUNE_LOCK_WAIT_S for the prune lock beside the catalog. */
+static int
+take_lock(const char *catalog, int *fd_out, struct lb_err *err)
+{
+	char path[4096];
+	int fd, waited = 0;
+
+	*fd_out = -1;
+	if (snprintf(path, sizeof(path), "%s.prune.lock", catalog) >= (int)sizeof(path))
+		return lb_err_set(err, LB_E_CONFIG, "catalog path too long");
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return lb_err_sys(err, LB_E_IO, errno, "prune lock %s", path);
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK || lb_cancel || waited >= PRUNE_LOCK_WAIT_S * 10) {
+			int en = errno;
+			close(fd);
+			return en == EWOULDBLOCK ?
+			    lb_err_set(err, LB_E_BUSY, "another prune holds %s (waited %ds)",
+			    path, PRUNE_LOCK_WAIT_S) :
+			    lb_err_sys(err, LB_E_IO, en, "prune lock %s", path);
+		}
+		if (waited++ == 0)
+			log_info("another prune is running; waiting for %s", path);
+		usleep(100000);
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+int
+cat_cmd_prune(const struct lb_globals *g, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "catalog", required_argument, NULL, 'c' },
+		{ "cluster", required_argument, NULL, 'C' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *use = "usage: lifeboat catalog prune [--dry-run] [--cluster C] "
+	    "[--catalog PATH]\n";
+	struct lb_err err = { 0 };
+	struct ops_env e = { 0 };
+	struct totals t = { 0 };
+	const char *catalog = NULL, *cluster = NULL;
+	int ch, dry_run = 0, lock = -1, status = 2, bad = 0;
+	size_t i;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "hn", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'c': catalog = optarg; break;
+		case 'C': cluster = optarg; break;
+		case 'n': dry_run = 1; break;
+		case 'h': fputs(use, stdout); return 0;
+		default: fputs(use, stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fputs(use, stderr);
+		return 2;
+	}
+	if (ops_open(g, catalog, OPS_REPO | OPS_CAT, &e, &err) < 0) {
+		status = ops_fail(&err);
+		goto out;
+	}
+	if (cluster != NULL && !cfg_has_cluster(e.cfg, cluster)) {
+		lb_err_set(&err, LB_E_CONFIG, "prune: no [cluster:%s] in %s", cluster,
+		    cfg_source(e.cfg));
+		status = ops_fail(&err);
+		goto out;
+	}
+	if (!dry_run && take_lock(e.catalog_path, &lock, &err) < 0) {
+		status = ops_fail(&err);
+		goto out;
+	}
+	for (i = 0; i < cfg_cluster_count(e.cfg); i++) {
+		const char *name = cfg_cluster_name(e.cfg, i);
+		if (cluster != NULL && strcmp(cluster, name) != 0)
+			continue;
+		if (prune_cluster(&e, name, dry_run, 0, &t) < 0)
+			bad++;
+	}
+	printf("prune%s: %d kept, %d %s, %d failed\n", dry_run ? " (dry run)" : "", t.kept,
+	    t.deleted, dry_run ? "would be deleted" : "deleted", t.failed);
+	if (!dry_run)
+		ops_audit(e.cat, CAT_ACT_PRUNE, cluster, NULL, bad + t.failed ? "failed" : "ok",
+		    "{s:i, s:i, s:i}", "kept", t.kept, "deleted", t.deleted, "failed", t.failed);
+	status = bad + t.failed > 0 ? 1 : 0;
+out:
+	if (lock >= 0)
+		close(lock);   /* releases the flock */
+	ops_close(&e);
+	return status;
+}
+
+int
+cat_prune_cluster(struct ops_env *e, const char *cluster, struct lb_err *err)
+{
+	struct totals t = { 0 };
+	int r, lock = -1;
+
+	if ((r = take_lock(e->catalog_path, &lock, err)) < 0)
+		goto out;
+	if ((r = prune_cluster(e, cluster, 0, 1, &t)) < 0 || t.failed > 0) {
+		r = lb_err_set(err, LB_E_PARTIAL, "prune of cluster %s: %d backup(s) "
+		    "could not be deleted (see the log)", cluster, t.failed);
+		goto out;
+	}
+	if (t.deleted > 0)
+		log_info("cluster=%s pruned=%d kept=%d", cluster, t.deleted,
+		    t.kept);
+out:
+	if (lock >= 0)
+		close(lock);
+	return r;
+}

@@ -1,0 +1,456 @@
+/*
+ * rebuild.c: `lifeboat catalog rebuild`: the catalog recreated from the
+ * repository alone, for the night the appliance is gone.  One listing of
+ * the repository gives every manifest and every object with its size; a
+ * few threads (each with its own repository connection) fetch the
+ * manifests and record them in batched transactions.  A manifest that
+ * does not parse, or sits in the wrong directory, is reported and not
+ * recorded; one whose objects are missing or of the wrong size is
+ * recorded with a failed verification naming the member, so it is never
+ * listed as good.  Catalog rows whose manifest is gone (not listed, and
+ * not found when read directly) are dropped.
+ */
+#include "catalog/cat_impl.h"
+#include "ops/ops.h"
+
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "common/log.h"
+#include "repo/manifest.h"
+#include "env/setup.h"
+
+#define REBUILD_THREADS 4
+#define REBUILD_THREADS_MAX 32
+#define REBUILD_BATCH 256
+
+struct obj {
+	char *key;
+	uint64_t size;
+};
+
+/* What one manifest came to. */
+struct slot {
+	char *key;
+	char *problem;      /* why it was not recorded, or NULL */
+	char *missing;      /* recorded, but an object is missing: why */
+	char backup_id[MANIFEST_ID_MAX + 1];
+	char cluster[MANIFEST_NAME_MAX + 1];
+};
+
+struct rb {
+	struct ops_env *e;
+	struct obj *objs;          /* every key, bytewise sorted (repo_list order) */
+	size_t n_objs, cap_objs;
+	struct slot *slots;        /* manifests */
+	size_t n_slots, cap_slots;
+	size_t next;               /* next slot to fetch, under mu */
+	pthread_mutex_t mu;        /* next, the catalog, the batch */
+	int in_tx, batch;
+	int fatal;                 /* a catalog error: stop */
+	struct lb_err fatal_err;
+};
+
+static int
+is_manifest_key(const char *key)
+{
+	size_t n = strlen(key), m = strlen(MANIFEST_NAME);
+
+	return n > m && key[n - m - 1] == '/' && strcmp(key + n - m, MANIFEST_NAME) == 0;
+}
+
+static int
+list_cb(void *arg, const char *key, uint64_t size)
+{
+	struct rb *x = arg;
+
+	if (x->n_objs == x->cap_objs) {
+		size_t cap = x->cap_objs ? x->cap_objs * 2 : 1024;
+		struct obj *v = realloc(x->objs, cap * sizeof(*v));
+		if (v == NULL)
+			return LB_E_NOMEM;
+		x->objs = v;
+		x->cap_objs = cap;
+	}
+	if ((x->objs[x->n_objs].key = strdup(key)) == NULL)
+		return LB_E_NOMEM;
+	x->objs[x->n_objs++].size = size;
+	if (!is_manifest_key(key))
+		return 0;
+	if (x->n_slots == x->cap_slots) {
+		size_t cap = x->cap_slots ? x->cap_slots * 2 : 256;
+		struct slot *v = realloc(x->slots, cap * sizeof(*v));
+		if (v == NULL)
+			return LB_E_NOMEM;
+		x->slots = v;
+		x->cap_slots = cap;
+	}
+	memset(&x->slots[x->n_slots], 0, sizeof(x->slots[0]));
+	if ((x->slots[x->n_slots].key = strdup(key)) == NULL)
+		return LB_E_NOMEM;
+	x->n_slots++;
+	return 0;
+}
+
+static int
+obj_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct obj *)a)->key, ((const struct obj *)b)->key);
+}
+
+static const struct obj *
+find_obj(const struct rb *x, const char *key)
+{
+	struct obj k = { (char *)key, 0 };
+
+	if (x->n_objs == 0)
+		return NULL;
+	return bsearch(&k, x->objs, x->n_objs, sizeof(k), obj_cmp);
+}
+
+/* Checks what the catalog cannot: the manifest lives in its backup's own
+ * directory, and every object it names exists with the size it says. */
+static int
+check_manifest(const struct rb *x, struct slot *s, const struct manifest *m,
+    struct lb_err *err)
+{
+	size_t i;
+
+	if (manifest_check_key(m, s->key, err) < 0)
+		return LB_E_CORRUPT;
+	/* Ids order the keys and "newest"; started_at orders --at and
+	 * retention: a manifest where they disagree is not believed. */
+	if (cat_backup_time_check(m->backup_id, m->started_at, err) < 0)
+		return LB_E_CORRUPT;
+	snprintf(s->backup_id, sizeof(s->backup_id), "%s", m->backup_id);
+	snprintf(s->cluster, sizeof(s->cluster), "%s", m->cluster);
+	for (i = 0; i < m->n_members && s->missing == NULL; i++) {
+		const struct manifest_member *mm = &m->members[i];
+		const struct obj *o;
+		char buf[LB_ERR_MSG_MAX];
+
+		if (mm->object == NULL || strcmp(mm->status, "ok") != 0)
+			continue;
+		if ((o = find_obj(x, mm->object)) == NULL)
+			snprintf(buf, sizeof(buf), "member %s: object %s is missing from the "
+			    "repository", mm->name, mm->object);
+		else if (o->size != mm->stored_size)
+			snprintf(buf, sizeof(buf), "member %s: object %s is %llu bytes, the "
+			    "manifest says %llu", mm->name, mm->object,
+			    (unsigned long long)o->size, (unsigned long long)mm->stored_size);
+		else
+			continue;
+		if ((s->missing = strdup(buf)) == NULL)
+			return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* Records one manifest inside the shared batch transaction. */
+static int
+record(struct rb *x, const char *json, const char *key, struct lb_err *err)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&x->mu);
+	if (x->fatal) {
+		r = LB_E_CANCELED;
+		goto out;
+	}
+	if (!x->in_tx) {
+		if ((r = cat_tx_write(x->e->cat, &x->fatal_err)) < 0) {
+			x->fatal = 1;
+			goto out;
+		}
+		x->in_tx = 1;
+	}
+	/* A manifest that fails parses before any row is written, so the
+	 * batch stays clean; a SQLite failure ends the rebuild. */
+	if ((r = cat_manifest_record_tx(x->e->cat, json, key, NULL, -1, err)) < 0) {
+		if (r != LB_E_CORRUPT) {
+			x->fatal = 1;
+			x->fatal_err = *err;
+		}
+		goto out;
+	}
+	if (++x->batch >= REBUILD_BATCH) {
+		x->batch = 0;
+		x->in_tx = 0;
+		if ((r = cat_tx_commit(x->e->cat, &x->fatal_err)) < 0)
+			x->fatal = 1;
+	}
+out:
+	pthread_mutex_unlock(&x->mu);
+	return r;
+}
+
+static void *
+worker(void *arg)
+{
+	struct rb *x = arg;
+	struct repo *repo = NULL;
+	struct lb_err err = { 0 };
+	struct slot *s;
+	struct manifest *m = NULL;
+	uint8_t *buf = NULL;
+	size_t len, i;
+	int r;
+
+	if (setup_repo(x->e->cfg, &repo, &err) < 0) {
+		pthread_mutex_lock(&x->mu);
+		x->fatal = 1;
+		x->fatal_err = err;
+		pthread_mutex_unlock(&x->mu);
+		return NULL;
+	}
+	for (;;) {
+		pthread_mutex_lock(&x->mu);
+		i = x->next++;
+		r = x->fatal;
+		pthread_mutex_unlock(&x->mu);
+		if (r || i >= x->n_slots || lb_cancel)
+			break;
+		s = &x->slots[i];
+		lb_err_clear(&err);
+		if ((r = repo_get_buf(repo, s->key, CAT_MANIFEST_MAX, &buf, &len, &err)) < 0 ||
+		    (r = manifest_parse((const char *)buf, len, &m, &err)) < 0 ||
+		    (r = check_manifest(x, s, m, &err)) < 0)
+			goto next;
+		/* The catalog wants a NUL-terminated text; repo_get_buf's buffer
+		 * is exactly len bytes. */
+		{
+			char *txt = malloc(len + 1);
+			if (txt == NULL) {
+				r = lb_err_set(&err, LB_E_NOMEM, "out of memory");
+				goto next;
+			}
+			memcpy(txt, buf, len);
+			txt[len] = '\0';
+			r = record(x, txt, s->key, &err);
+			free(txt);
+		}
+next:
+		if (r < 0 && r != LB_E_CANCELED && (s->problem = strdup(err.msg)) == NULL)
+			s->problem = NULL;
+		if (r < 0) {
+			free(s->missing);
+			s->missing = NULL;
+		}
+		manifest_free(m);
+		m = NULL;
+		free(buf);
+		buf = NULL;
+	}
+	repo_close(repo);
+	return NULL;
+}
+
+/* Catalog rows (with a manifest) whose manifest is no longer in the
+ * repository: a prune that was interrupted, or a bucket restored from an
+ * older copy. */
+struct stale {
+	const struct rb *x;
+	char **ids;
+	char **keys;               /* their manifest keys */
+	size_t n;
+};
+
+static int
+stale_cb(const struct cat_backup *b, void *arg)
+{
+	struct stale *st = arg;
+	char **v;
+
+	if (b->manifest_key == NULL || (b->status != CAT_COMPLETE && b->status != CAT_PARTIAL))
+		return 0;
+	if (find_obj(st->x, b->manifest_key) != NULL)
+		return 0;
+	if ((v = realloc(st->keys, (st->n + 1) * sizeof(*v))) == NULL)
+		return LB_E_NOMEM;
+	st->keys = v;
+	v[st->n] = NULL;
+	if ((v = realloc(st->ids, (st->n + 1) * sizeof(*v))) == NULL)
+		return LB_E_NOMEM;
+	st->ids = v;
+	v[st->n] = NULL;
+	if ((st->ids[st->n] = strdup(b->id)) == NULL ||
+	    (st->keys[st->n] = strdup(b->manifest_key)) == NULL) {
+		free(st->ids[st->n]);
+		return LB_E_NOMEM;
+	}
+	st->n++;
+	return 0;
+}
+
+int
+cat_cmd_rebuild(const struct lb_globals *g, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "catalog", required_argument, NULL, 'c' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct lb_err err = { 0 };
+	struct ops_env e = { 0 };
+	struct rb x = { 0 };
+	struct stale st = { 0 };
+	pthread_t th[REBUILD_THREADS_MAX];
+	struct timespec t0, t1;
+	const char *catalog = NULL;
+	int ch, n_threads = REBUILD_THREADS, started = 0, status = 2, i;
+	size_t k, recorded = 0, bad = 0, missing = 0, dropped = 0, kept = 0;
+	double secs;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'c': catalog = optarg; break;
+		case 't':
+			n_threads = atoi(optarg);
+			if (n_threads < 1 || n_threads > REBUILD_THREADS_MAX) {
+				fprintf(stderr, "lifeboat catalog rebuild: --threads: 1 to %d\n",
+				    REBUILD_THREADS_MAX);
+				return 2;
+			}
+			break;
+		case 'h':
+			printf("usage: lifeboat catalog rebuild [--threads N] [--catalog PATH]\n");
+			return 0;
+		default:
+			fprintf(stderr, "usage: lifeboat catalog rebuild [--threads N] "
+			    "[--catalog PATH]\n");
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: lifeboat catalog rebuild [--threads N] [--catalog PATH]\n");
+		return 2;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_mutex_init(&x.mu, NULL);
+	x.e = &e;
+	if (ops_open(g, catalog, OPS_REPO | OPS_CAT, &e, &err) < 0) {
+		status = ops_fail(&err);
+		goto out;
+	}
+	if (repo_list(e.repo, "", list_cb, &x, &err) < 0) {
+		if (err.code == 0)
+			lb_err_set(&err, LB_E_NOMEM, "out of memory listing the repository");
+		status = ops_fail(&err);
+		goto out;
+	}
+	/* Listings are bytewise sorted already; sorting again makes the
+	 * binary search safe whatever a server does. */
+	if (x.n_objs > 0)
+		qsort(x.objs, x.n_objs, sizeof(x.objs[0]), obj_cmp);
+	if ((size_t)n_threads > x.n_slots)
+		n_threads = x.n_slots > 0 ? (int)x.n_slots : 1;
+	for (i = 0; i < n_threads; i++) {
+		if (pthread_create(&th[i], NULL, worker, &x) != 0)
+			break;
+		started++;
+	}
+	if (started == 0)
+		worker(&x);
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	if (x.in_tx && !x.fatal && cat_tx_commit(e.cat, &x.fatal_err) < 0)
+		x.fatal = 1;
+	if (x.fatal || lb_cancel) {
+		if (x.in_tx)
+			cat_tx_rollback(e.cat);
+		if (!x.fatal)
+			lb_err_set(&x.fatal_err, LB_E_CANCELED, "rebuild canceled");
+		lb_err_prefix(&x.fatal_err, "rebuild: ");
+		status = ops_fail(&x.fatal_err);
+		goto out;
+	}
+	for (k = 0; k < x.n_slots; k++) {
+		struct slot *s = &x.slots[k];
+		struct lb_err e2 = { 0 };
+
+		if (s->problem != NULL) {
+			bad++;
+			log_error("rebuild: %s: %s (not recorded)", s->key, s->problem);
+			continue;
+		}
+		recorded++;
+		if (s->missing == NULL)
+			continue;
+		missing++;
+		log_error("rebuild: backup %s: %s (recorded as failed verification)",
+		    s->backup_id, s->missing);
+		if (cat_set_verified(e.cat, s->backup_id, 0, 0, s->missing, &e2) < 0)
+			log_error("rebuild: backup %s: %s", s->backup_id, e2.msg);
+	}
+	st.x = &x;
+	if (cat_backup_list(e.cat, NULL, 0, stale_cb, &st, &err) < 0) {
+		status = ops_fail(&err);
+		goto out;
+	}
+	for (k = 0; k < st.n; k++) {
+		lb_err_clear(&err);
+		/* What makes this deletion certain: the manifest is not in a
+		 * listing that completed, and a direct read of its key says it
+		 * is not there (404 / ENOENT).  A listing can miss a key (a
+		 * store's eventual consistency, a server's bug); a read that
+		 * fails otherwise (5xx, timeout) proves nothing: the row stays
+		 * for a later rebuild. */
+		if (repo_absent(e.repo, st.keys[k], &err) != 1) {
+			kept++;
+			log_warn("rebuild: kept backup %s: its manifest %s is not in the listing "
+			    "but %s", st.ids[k], st.keys[k], err.code != 0 ? err.msg :
+			    "is there when read directly");
+			continue;
+		}
+		lb_err_clear(&err);
+		if (cat_delete_backup(e.cat, st.ids[k], &err) < 0) {
+			log_error("rebuild: %s", err.msg);
+			continue;
+		}
+		dropped++;
+		log_warn("rebuild: dropped backup %s from the catalog: its manifest is no "
+		    "longer in the repository", st.ids[k]);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("rebuild: %zu manifest(s) in %s, %zu recorded, %zu malformed, %zu with "
+	    "missing objects, %zu dropped, %.1fs\n", x.n_slots, repo_url(e.repo), recorded,
+	    bad, missing, dropped, secs);
+	if (kept > 0)
+		printf("rebuild: %zu backup(s) not in the listing kept: their manifests were "
+		    "not proven absent\n", kept);
+	status = bad + missing + kept > 0 ? lb_err_exit_status(LB_E_PARTIAL) : 0;
+	ops_audit(e.cat, CAT_ACT_REBUILD, NULL, NULL, status == 0 ? "ok" : "partial",
+	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "repo", repo_url(e.repo),
+	    "manifests", (json_int_t)x.n_slots, "recorded", (json_int_t)recorded,
+	    "malformed", (json_int_t)bad, "missing_objects", (json_int_t)missing,
+	    "dropped", (json_int_t)dropped, "kept_unproven", (json_int_t)kept,
+	    "seconds", secs);
+out:
+	for (k = 0; k < x.n_objs; k++)
+		free(x.objs[k].key);
+	free(x.objs);
+	for (k = 0; k < x.n_slots; k++) {
+		free(x.slots[k].key);
+		free(x.slots[k].problem);
+		free(x.slots[k].missing);
+	}
+	free(x.slots);
+	for (k = 0; k < st.n; k++) {
+		free(st.ids[k]);
+		free(st.keys[k]);
+	}
+	free(st.ids);
+	free(st.keys);
+	pthread_mutex_destroy(&x.mu);
+	ops_close(&e);
+	return status;
+}

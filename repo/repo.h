@@ -1,0 +1,108 @@
+/*
+ * repo.h: the repository, where backups are stored: one interface, two
+ * drivers chosen by URL (file:///abs/path, s3://bucket/prefix).
+ *
+ * Keys are relative to the repository root or prefix, '/'-separated, with
+ * no empty, "." or ".." segment, no leading or trailing '/', no control
+ * characters, at most 1024 bytes.  Both drivers list keys in the same
+ * (bytewise) order and report absent keys as LB_E_NOTFOUND.  Writes are
+ * atomic: a reader sees the whole object or nothing.
+ */
+#ifndef LB_REPO_H
+#define LB_REPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "stream/flt.h"
+
+struct repo;
+
+struct repo_opts {
+	const char *url;              /* file:///path or s3://bucket/prefix */
+	const char *s3_endpoint;      /* NULL: AWS for s3_region */
+	const char *s3_region;        /* NULL: us-east-1 */
+	int s3_host_style;            /* 1: bucket.endpoint, 0: endpoint/bucket */
+	const char *s3_ca_file;       /* NULL: system CAs */
+	/* NULL: from AWS_* env or ~/.aws/credentials [default] or
+	 * $AWS_SHARED_CREDENTIALS_FILE */
+	const char *s3_access_key;
+	const char *s3_secret_key;
+	const char *s3_session_token;
+	long connect_timeout_s;       /* 0: 10 s */
+	long stall_timeout_s;         /* 0: 60 s under 1 byte/s aborts */
+	size_t s3_part_size;          /* 0: 8 MiB; memory is 3 parts */
+};
+
+/* Opens the repository at o->url.  file: creates the root (0700) if it
+ * is missing.  s3: checks that the bucket exists and the credentials are
+ * accepted, so a wrong secret or bucket fails here with a clear message. */
+int repo_open(const struct repo_opts *o, struct repo **out, struct lb_err *err);
+
+/* Closes and frees; NULL is fine. */
+void repo_close(struct repo *r);
+
+/* The URL for messages, never with credentials. */
+const char *repo_url(const struct repo *r);
+
+/* The repository's own clock minus this host's, in seconds, when it has
+ * one (s3: the Date of the server's last answer; repo_open already asked
+ * it something); LB_E_NOTFOUND for a file repository. */
+int repo_clock_offset(struct repo *r, int64_t *offset);
+
+/* A sink stage for the filter chain that writes object key.  finish
+ * commits it (file: fsync, rename, fsync dir, mode 0600, parent dirs
+ * created 0700; s3: one PUT if it fits in one part, else a multipart
+ * upload completed).  flt_free without finish aborts: the temp file is
+ * removed or the multipart upload aborted, and key is left as it was. */
+int repo_put_new(struct repo *r, const char *key, struct flt **sink,
+    struct lb_err *err);
+
+/* Writes a whole small object (a manifest) atomically. */
+int repo_put_buf(struct repo *r, const char *key, const void *buf, size_t len,
+    struct lb_err *err);
+
+/* Streams object key into dest with flt_write (does not finish dest):
+ * bytes offset .. offset+length-1, length 0 = to the end. */
+int repo_get(struct repo *r, const char *key, uint64_t offset, uint64_t length,
+    struct flt *dest, struct lb_err *err);
+
+/* Reads a whole object of at most max bytes into a malloc'd buffer. */
+int repo_get_buf(struct repo *r, const char *key, size_t max, uint8_t **buf,
+    size_t *len, struct lb_err *err);
+
+/* Calls cb for each object whose key starts with prefix ("" = all), in
+ * bytewise key order; cb returning < 0 stops the walk with that code. */
+int repo_list(struct repo *r, const char *prefix,
+    int (*cb)(void *arg, const char *key, uint64_t size), void *arg,
+    struct lb_err *err);
+
+/* Deletes key; LB_E_NOTFOUND if absent.  file: empty parent directories
+ * are removed up to the root. */
+int repo_delete(struct repo *r, const char *key, struct lb_err *err);
+
+/* Deletes every object under prefix (relative, ending in '/'): all keys
+ * are listed first, then deleted, so no store sees deletes during its own
+ * listing.  Absent objects are fine.  *n (may be NULL) counts deletions. */
+int repo_delete_prefix(struct repo *r, const char *prefix, int *n,
+    struct lb_err *err);
+
+/* Size of key; LB_E_NOTFOUND if absent. */
+int repo_stat(struct repo *r, const char *key, uint64_t *size,
+    struct lb_err *err);
+
+/* The one proof a deletion may rest on: 1 when the store says key is
+ * absent (404, ENOENT), 0 when it is there, < 0 when it cannot tell (a
+ * 5xx, a timeout: err says why), which a caller must treat as present. */
+int repo_absent(struct repo *r, const char *key, struct lb_err *err);
+
+/* Removes leftovers of interrupted writes under prefix (relative; NULL or
+ * "" for the whole repository) older than max_age_s: file temp files
+ * (*.lifeboat-XXXXXX) and S3 multipart uploads; 0 removes them all.  *n
+ * is the number removed.
+ * A store that cannot list uploads (s3rver: 501) fails with LB_E_REMOTE. */
+int repo_cleanup_orphans(struct repo *r, const char *prefix, long max_age_s,
+    int *n, struct lb_err *err);
+
+#endif

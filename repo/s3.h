@@ -1,0 +1,138 @@
+/*
+ * s3.h: a small S3 client on libcurl's SigV4 signing, for the repository
+ * layer (repo.h).  It owns request building (canonical URLs that libcurl
+ * 7.88 signs right, see STRICT-S3.md), retries with backoff, parsing S3's
+ * XML with expat, and the multipart upload sink.  It does not know about
+ * repository prefixes: keys here are full object keys in one bucket.
+ *
+ * Memory: an upload sink holds at most S3_PART_SLOTS part buffers of the
+ * current part size (8 MiB until part 2000, then growing), so an 8 GiB
+ * upload peaks at 3 x 8 MiB = 24 MiB of buffers, 2 parts in flight while
+ * the third fills: enough to keep a store busy while a backup, with zstd's
+ * buffers, stays under 64 MiB.
+ */
+#ifndef LB_S3_H
+#define LB_S3_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "common/err.h"
+#include "stream/flt.h"
+
+#define S3_PART_SLOTS 3
+#define S3_PART_MIN (8u * 1024 * 1024)
+
+struct s3;
+
+struct s3_opts {
+	const char *endpoint;      /* http(s)://host[:port]; NULL: AWS for region */
+	const char *region;        /* NULL: us-east-1 */
+	int host_style;            /* 1: bucket.host/key, 0: host/bucket/key */
+	const char *ca_file;       /* NULL: the system's CAs */
+	const char *bucket;
+	const char *access_key;    /* all three NULL: AWS_* env, then the */
+	const char *secret_key;    /* shared credentials file (profile    */
+	const char *session_token; /* $AWS_PROFILE or default)            */
+	long connect_timeout_s;    /* 0: 10 s */
+	long stall_timeout_s;      /* 0: 60 s below 1 byte/s aborts a transfer */
+	size_t part_size;          /* first part size of uploads; 0: S3_PART_MIN */
+};
+
+/* Creates a client; resolves credentials; does no network I/O. */
+int s3_new(const struct s3_opts *o, struct s3 **out, struct lb_err *err);
+
+/* Frees the client and wipes its secrets; NULL is fine. */
+void s3_free(struct s3 *s);
+
+/* Checks that the bucket exists and that the credentials are accepted
+ * (a ListObjectsV2 of one key): "bucket X does not exist" and the like. */
+int s3_check_bucket(struct s3 *s, struct lb_err *err);
+
+/* One PUT of a buffer already in memory. */
+int s3_put_object(struct s3 *s, const char *key, const void *buf, size_t len,
+    struct lb_err *err);
+
+/* A sink that uploads what it is given to key: one PUT on finish if the
+ * whole object fits in one part, else a multipart upload with up to
+ * S3_PART_SLOTS - 1 parts in flight.  Freed unfinished, it aborts the
+ * multipart upload.  size_hint (0: unknown) only picks the part size. */
+int s3_upload_new(struct s3 *s, const char *key, uint64_t size_hint,
+    struct flt **out, struct lb_err *err);
+
+/* GETs key (bytes offset.. offset+length-1, length 0 = to the end) into
+ * dest with flt_write, resuming with a Range after a broken transfer. */
+int s3_get_object(struct s3 *s, const char *key, uint64_t offset,
+    uint64_t length, struct flt *dest, struct lb_err *err);
+
+/* HEAD: LB_E_NOTFOUND if absent. */
+int s3_head_object(struct s3 *s, const char *key, uint64_t *size,
+    struct lb_err *err);
+
+/* DELETE (S3 answers 204 for absent keys too: callers HEAD first). */
+int s3_delete_object(struct s3 *s, const char *key, struct lb_err *err);
+
+/* ListObjectsV2 under prefix, all pages, in key order. */
+int s3_list(struct s3 *s, const char *prefix,
+    int (*cb)(void *arg, const char *key, uint64_t size), void *arg,
+    struct lb_err *err);
+
+/* ListMultipartUploads under prefix, all pages. */
+int s3_list_uploads(struct s3 *s, const char *prefix,
+    int (*cb)(void *arg, const char *key, const char *upload_id,
+    time_t initiated), void *arg, struct lb_err *err);
+
+int s3_abort_upload(struct s3 *s, const char *key, const char *upload_id,
+    struct lb_err *err);
+
+/* For messages: "s3://bucket" (never credentials). */
+const char *s3_bucket(const struct s3 *s);
+
+/* The server's clock minus this host's, in seconds, from the Date header
+ * of its last answer (to the second; a request takes a moment, so only a
+ * difference of minutes means anything).  LB_E_NOTFOUND before any
+ * answer with a Date. */
+int s3_clock_offset(struct s3 *s, int64_t *offset);
+
+/* Percent-encodes src as RFC 3986 wants for SigV4 (A-Z a-z 0-9 - _ . ~
+ * kept, upper-case hex); keep_slash keeps '/' (paths).  Returns a malloc'd
+ * string or NULL when out of memory. */
+char *s3_uri_encode(const char *src, int keep_slash);
+
+/*
+ * The XML parsers, exposed for the fuzzer and unit tests.  Each parses one
+ * whole response body with expat and fails with LB_E_PROTO on anything
+ * that is not well-formed.
+ */
+struct s3_xml_list {            /* ListBucketResult, ListMultipartUploadsResult */
+	int truncated;
+	char *next_token;         /* NextContinuationToken */
+	char *next_key_marker;    /* NextKeyMarker (uploads) */
+	char *next_upload_marker; /* NextUploadIdMarker (uploads) */
+	size_t n;
+	struct s3_xml_item {
+		char *key;
+		uint64_t size;
+		char *upload_id;
+		time_t initiated;
+	} *items;
+};
+int s3_xml_parse_list(const char *xml, size_t len, struct s3_xml_list *out,
+    struct lb_err *err);
+void s3_xml_list_clear(struct s3_xml_list *l);
+
+/* <Error><Code>..</Code><Message>..</Message></Error>: code and message
+ * (bounded, may be empty) copied into the caller's buffers. */
+int s3_xml_parse_error(const char *xml, size_t len, char *code, size_t code_sz,
+    char *msg, size_t msg_sz);
+
+/* InitiateMultipartUploadResult's UploadId (malloc'd). */
+int s3_xml_parse_upload_id(const char *xml, size_t len, char **upload_id,
+    struct lb_err *err);
+
+/* CompleteMultipartUploadResult: fails with LB_E_REMOTE when the body is
+ * an <Error> (S3 may answer 200 and then fail). */
+int s3_xml_parse_complete(const char *xml, size_t len, struct lb_err *err);
+
+#endif

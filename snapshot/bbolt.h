@@ -1,0 +1,68 @@
+/*
+ * bbolt.h: a read-only reader of bbolt (BoltDB) databases as etcd writes
+ * them, and the `lifeboat inspect` command built on it.
+ *
+ * It computes what `etcdctl snapshot status` prints (revision, total key
+ * count, crc32c hash, total size) without etcd, checks etcd's sha256
+ * trailer, and refuses a damaged file with a one-line reason instead of
+ * crashing.  Pages are read on demand with pread (never the whole file),
+ * so memory stays flat whatever the size of the database; every page id,
+ * offset and length is checked against the file, each page is visited at
+ * most once (a cycle or a shared page is reported as corruption) and the
+ * tree depth and bucket nesting are bounded.  Not owned here: writing
+ * bbolt, or restoring a snapshot (etcdutl does that).
+ */
+#ifndef LB_BBOLT_H
+#define LB_BBOLT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/cli.h"
+#include "common/err.h"
+
+/* etcd's 32-byte sha256 trailer after the database. */
+enum {
+	BBOLT_TRAILER_ABSENT = 0,  /* size % 512 != 32: a raw member db copy */
+	BBOLT_TRAILER_OK = 1,      /* present and equal to sha256(database) */
+	BBOLT_TRAILER_BAD = 2      /* present and different: the file is damaged */
+};
+
+/* What bbolt_inspect_* found.  A plain struct of results (no pointers),
+ * filled only when the call returns 0. */
+struct bbolt_info {
+	uint64_t revision;          /* etcd: main revision of the last key of bucket "key" */
+	uint64_t compact_revision;  /* etcd: meta/finishedCompactRev, 0 if none */
+	uint64_t consistent_index;  /* etcd: meta/consistent_index, 0 if none */
+	uint64_t total_keys;        /* etcd's totalKey: entries of every top-level bucket */
+	uint64_t db_size;           /* etcd's totalSize: high water mark * page size */
+	uint64_t file_size;         /* bytes of the file, trailer included */
+	uint64_t txid;              /* bbolt transaction id of the meta page used */
+	uint32_t page_size;
+	uint32_t hash;              /* etcd's hash: crc32c of bucket names, keys, values */
+	int trailer;                /* BBOLT_TRAILER_* */
+	uint8_t sha256[32];         /* sha256 of the database bytes (before any trailer) */
+};
+
+/* Reads the bbolt database in the file at path and fills *out.  Returns 0
+ * when the database is readable, even if the trailer is BBOLT_TRAILER_BAD
+ * (the caller decides; `lifeboat inspect` fails then).  Returns LB_E_IO if
+ * the file cannot be read, LB_E_CORRUPT with a message naming the file and
+ * the fault if it is not a bbolt database, is truncated or is damaged. */
+int bbolt_inspect_file(const char *path, struct bbolt_info *out,
+    struct lb_err *err);
+
+/* The same on bytes in memory (the whole file, trailer included); name is
+ * used in messages only.  For tests and the fuzzer. */
+int bbolt_inspect_buf(const uint8_t *buf, size_t len, const char *name,
+    struct bbolt_info *out, struct lb_err *err);
+
+/* Short name of a trailer state: "ok", "absent" or "mismatch". */
+const char *bbolt_trailer_name(int trailer);
+
+/* `lifeboat inspect FILE [--json]`: prints what bbolt_inspect_file found.
+ * Exits 0 if the database is readable and its trailer is not bad, 1 with
+ * one line on stderr otherwise, 2 on a usage error. */
+int bbolt_cmd_inspect(const struct lb_globals *g, int argc, char **argv);
+
+#endif
