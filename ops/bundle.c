@@ -150,7 +150,7 @@ add_header(struct archive *a, const char *path, uint64_t size, struct lb_err *er
 }
 
 static int
-export_backup(struct ops_env *e, const char *id, const char *path, uint64_t *bytes,
+export_backup(struct lb_env *e, const char *id, const char *path, uint64_t *bytes,
     char **cluster, struct lb_err *err)
 {
 	struct cat_backup *b = NULL;
@@ -284,7 +284,7 @@ cat_cmd_export(const struct lb_globals *g, int argc, char **argv)
 	static const char *use = "usage: lifeboat catalog export ID -o FILE.tar "
 	    "[--catalog PATH]\n";
 	struct lb_err err = { 0 };
-	struct ops_env e = { 0 };
+	struct lb_env e = { 0 };
 	const char *catalog = NULL, *out = NULL;
 	char *cluster = NULL;
 	uint64_t bytes = 0;
@@ -303,7 +303,7 @@ cat_cmd_export(const struct lb_globals *g, int argc, char **argv)
 		fputs(use, stderr);
 		return 2;
 	}
-	if (ops_open(g, catalog, OPS_REPO | OPS_CAT, &e, &err) < 0) {
+	if (env_open(g->config_path, catalog, ENV_REPO | ENV_CAT, &e, &err) < 0) {
 		status = ops_fail(&err);
 		goto done;
 	}
@@ -320,7 +320,7 @@ cat_cmd_export(const struct lb_globals *g, int argc, char **argv)
 	status = 0;
 done:
 	free(cluster);
-	ops_close(&e);
+	env_close(&e);
 	return status;
 }
 
@@ -404,7 +404,7 @@ check_absent(struct repo *repo, const char *path, const struct manifest *m,
 }
 
 static int
-import_bundle(struct ops_env *e, const char *path, char **id_out, char **cluster_out,
+import_bundle(struct lb_env *e, const char *path, char **id_out, char **cluster_out,
     uint64_t *bytes, int *skipped, struct lb_err *err)
 {
 	struct archive *a = NULL;
@@ -634,7 +634,7 @@ cat_cmd_import(const struct lb_globals *g, int argc, char **argv)
 	};
 	static const char *use = "usage: lifeboat catalog import FILE.tar [--catalog PATH]\n";
 	struct lb_err err = { 0 };
-	struct ops_env e = { 0 };
+	struct lb_env e = { 0 };
 	const char *catalog = NULL;
 	char *id = NULL, *cluster = NULL;
 	uint64_t bytes = 0;
@@ -652,7 +652,7 @@ cat_cmd_import(const struct lb_globals *g, int argc, char **argv)
 		fputs(use, stderr);
 		return 2;
 	}
-	if (ops_open(g, catalog, OPS_REPO | OPS_CAT, &e, &err) < 0) {
+	if (env_open(g->config_path, catalog, ENV_REPO | ENV_CAT, &e, &err) < 0) {
 		status = ops_fail(&err);
 		goto done;
 	}
@@ -678,6 +678,6 @@ cat_cmd_import(const struct lb_globals *g, int argc, char **argv)
 done:
 	free(id);
 	free(cluster);
-	ops_close(&e);
+	env_close(&e);
 	return status;
 }

@@ -4,13 +4,14 @@
  * export and import.  cmd/catalog.c dispatches to them; this header is
  * internal to catalog/ (the public contract of the catalog is catalog.h).
  */
-#ifndef LB_CAT_OPS_H
-#define LB_CAT_OPS_H
+#ifndef LB_OPS_H
+#define LB_OPS_H
 
 #include "catalog/catalog.h"
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/err.h"
+#include "env/env.h"
 #include "stream/flt.h"
 #include "repo/repo.h"
 
@@ -25,39 +26,13 @@ int cat_cmd_export(const struct lb_globals *g, int argc, char **argv);
 /* `lifeboat catalog import FILE.tar`. */
 int cat_cmd_import(const struct lb_globals *g, int argc, char **argv);
 
-/* What an operation works on: a configuration and what was opened from
- * it.  Operations take it opened; they never load the file themselves. */
-struct ops_env {
-	const struct cfg *cfg;
-	struct repo *repo;
-	struct cat *cat;
-	const char *catalog_path;
-	struct cfg *own_cfg;       /* loaded by ops_open; NULL: the caller's */
-};
-
-#define OPS_REPO 0x1
-#define OPS_CAT  0x2
-
-/* For the commands: loads g's configuration and opens what need asks
- * for; the catalog is catalog_flag when not NULL, else $LIFEBOAT_CATALOG
- * when set, else the config's `catalog`. */
-int ops_open(const struct lb_globals *g, const char *catalog_flag, unsigned need,
-    struct ops_env *e, struct lb_err *err);
-/* For the daemon: opens what need asks for from c, the configuration it
- * is running (which must outlive e), and the catalog c names, as its
- * backups do (no $LIFEBOAT_CATALOG). */
-int ops_open_cfg(const struct cfg *c, unsigned need, struct ops_env *e,
-    struct lb_err *err);
-/* Closes what ops_open or ops_open_cfg opened; e is then empty. */
-void ops_close(struct ops_env *e);
-
 /* Applies cluster's retention now, under the prune lock, on e (repository
  * and catalog opened): what the daemon runs after each backup. */
-int cat_prune_cluster(struct ops_env *e, const char *cluster, struct lb_err *err);
+int cat_prune_cluster(struct lb_env *e, const char *cluster, struct lb_err *err);
 /* Verifies the newest complete backup of cluster end to end on e
  * (repository and catalog opened), records and audits the result: what
  * the daemon runs on `verify-schedule`.  Needs e's identity-file. */
-int cat_verify_newest(struct ops_env *e, const char *cluster, struct lb_err *err);
+int cat_verify_newest(struct lb_env *e, const char *cluster, struct lb_err *err);
 
 /* Appends an audit event whose details are the JSON object made by
  * json_pack(fmt, ...); a failure to audit is logged, not returned, so it

@@ -118,7 +118,7 @@ del(struct repo *repo, const char *key, int *n, struct lb_err *err)
  * catalog is behind the repository (its end still spooled, say), and
  * anything but a clean "not found" is doubt; both keep it. */
 static int
-delete_backup(struct ops_env *e, const char *cluster, const struct pb *b, int *n_del,
+delete_backup(struct lb_env *e, const char *cluster, const struct pb *b, int *n_del,
     struct lb_err *err)
 {
 	char dir[1200], key[1300];
@@ -163,7 +163,7 @@ struct totals {
 /* Applies cluster's retention; quiet (the daemon) sends what is deleted
  * to the log instead of printing the plan. */
 static int
-prune_cluster(struct ops_env *e, const char *cluster, int dry_run, int quiet,
+prune_cluster(struct lb_env *e, const char *cluster, int dry_run, int quiet,
     struct totals *t)
 {
 	struct lb_err err = { 0 };
@@ -314,7 +314,7 @@ cat_cmd_prune(const struct lb_globals *g, int argc, char **argv)
 	static const char *use = "usage: lifeboat catalog prune [--dry-run] [--cluster C] "
 	    "[--catalog PATH]\n";
 	struct lb_err err = { 0 };
-	struct ops_env e = { 0 };
+	struct lb_env e = { 0 };
 	struct totals t = { 0 };
 	const char *catalog = NULL, *cluster = NULL;
 	int ch, dry_run = 0, lock = -1, status = 2, bad = 0;
@@ -334,7 +334,7 @@ cat_cmd_prune(const struct lb_globals *g, int argc, char **argv)
 		fputs(use, stderr);
 		return 2;
 	}
-	if (ops_open(g, catalog, OPS_REPO | OPS_CAT, &e, &err) < 0) {
+	if (env_open(g->config_path, catalog, ENV_REPO | ENV_CAT, &e, &err) < 0) {
 		status = ops_fail(&err);
 		goto out;
 	}
@@ -364,12 +364,12 @@ cat_cmd_prune(const struct lb_globals *g, int argc, char **argv)
 out:
 	if (lock >= 0)
 		close(lock);   /* releases the flock */
-	ops_close(&e);
+	env_close(&e);
 	return status;
 }
 
 int
-cat_prune_cluster(struct ops_env *e, const char *cluster, struct lb_err *err)
+cat_prune_cluster(struct lb_env *e, const char *cluster, struct lb_err *err)
 {
 	struct totals t = { 0 };
 	int r, lock = -1;

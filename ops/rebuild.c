@@ -45,7 +45,7 @@ struct slot {
 };
 
 struct rb {
-	struct ops_env *e;
+	struct lb_env *e;
 	struct obj *objs;          /* every key, bytewise sorted (repo_list order) */
 	size_t n_objs, cap_objs;
 	struct slot *slots;        /* manifests */
@@ -298,7 +298,7 @@ cat_cmd_rebuild(const struct lb_globals *g, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct lb_err err = { 0 };
-	struct ops_env e = { 0 };
+	struct lb_env e = { 0 };
 	struct rb x = { 0 };
 	struct stale st = { 0 };
 	pthread_t th[REBUILD_THREADS_MAX];
@@ -336,7 +336,7 @@ cat_cmd_rebuild(const struct lb_globals *g, int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_mutex_init(&x.mu, NULL);
 	x.e = &e;
-	if (ops_open(g, catalog, OPS_REPO | OPS_CAT, &e, &err) < 0) {
+	if (env_open(g->config_path, catalog, ENV_REPO | ENV_CAT, &e, &err) < 0) {
 		status = ops_fail(&err);
 		goto out;
 	}
@@ -451,6 +451,6 @@ out:
 	free(st.ids);
 	free(st.keys);
 	pthread_mutex_destroy(&x.mu);
-	ops_close(&e);
+	env_close(&e);
 	return status;
 }

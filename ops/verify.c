@@ -171,7 +171,7 @@ out:
 /* --- one backup -------------------------------------------------------- */
 
 struct vctx {
-	struct ops_env *e;
+	struct lb_env *e;
 	struct age_identity *id;
 	int n_ok, n_failed;
 	int json;
@@ -299,7 +299,7 @@ cat_cmd_verify(const struct lb_globals *g, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct lb_err err = { 0 };
-	struct ops_env e = { 0 };
+	struct lb_env e = { 0 };
 	struct vctx x = { 0 };
 	struct idlist l = { 0 };
 	struct cat_backup *b = NULL;
@@ -324,7 +324,7 @@ cat_cmd_verify(const struct lb_globals *g, int argc, char **argv)
 	}
 	if (all ? optind != argc : optind != argc - 1)
 		goto usage;
-	if (ops_open(g, catalog, OPS_REPO | OPS_CAT, &e, &err) < 0 ||
+	if (env_open(g->config_path, catalog, ENV_REPO | ENV_CAT, &e, &err) < 0 ||
 	    setup_identity(e.cfg, identity, &x.id, &err) < 0) {
 		status = ops_fail(&err);
 		goto out;
@@ -370,12 +370,12 @@ out:
 	free(l.v);
 	cat_backup_free(b);
 	age_identity_free(x.id);
-	ops_close(&e);
+	env_close(&e);
 	return status;
 }
 
 int
-cat_verify_newest(struct ops_env *e, const char *cluster, struct lb_err *err)
+cat_verify_newest(struct lb_env *e, const char *cluster, struct lb_err *err)
 {
 	struct vctx x = { 0 };
 	struct cat_backup *b = NULL;

@@ -400,7 +400,7 @@ advance_verify(struct daemon *d, struct cstate *cs, time_t now)
 static void
 verify_if_due(struct daemon *d, struct cstate *cs, const struct cfg *c)
 {
-	struct ops_env e;
+	struct lb_env e;
 	struct lb_err err;
 	time_t now = dnow(d);
 	int due, ok;
@@ -417,9 +417,9 @@ verify_if_due(struct daemon *d, struct cstate *cs, const struct cfg *c)
 	 * edit whose reload was refused must not take effect here.  A good
 	 * result is logged by the verification itself, with its detail; a
 	 * failure may come before it (no identity, no backup). */
-	ok = ops_open_cfg(c, OPS_REPO | OPS_CAT, &e, &err) == 0 &&
+	ok = env_open_cfg(c, ENV_REPO | ENV_CAT, &e, &err) == 0 &&
 	    cat_verify_newest(&e, cs->name, &err) == 0;
-	ops_close(&e);
+	env_close(&e);
 	if (!ok)
 		log_error("cluster=%s verify=failed: %s", cs->name, err.msg);
 	pthread_mutex_lock(&d->mu);
@@ -474,17 +474,17 @@ count_future(const char *catalog, const char *cluster, long long before)
 static void
 prune_after_backup(const struct cfg *c, const char *cluster)
 {
-	struct ops_env e;
+	struct lb_env e;
 	struct lb_err err;
 
 	if (!cfg_is_set(c, cluster, "retention"))
 		return;
 	lb_err_clear(&err);
 	/* The run's configuration, as for verify_if_due. */
-	if (ops_open_cfg(c, OPS_REPO | OPS_CAT, &e, &err) < 0 ||
+	if (env_open_cfg(c, ENV_REPO | ENV_CAT, &e, &err) < 0 ||
 	    cat_prune_cluster(&e, cluster, &err) < 0)
 		log_error("cluster=%s prune: %s", cluster, err.msg);
-	ops_close(&e);
+	env_close(&e);
 }
 
 static void *
