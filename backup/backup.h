@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "common/cli.h"
-#include "common/config.h"
+#include "config/config.h"
 #include "common/err.h"
 
 enum backup_outcome { BACKUP_COMPLETE = 0, BACKUP_PARTIAL, BACKUP_FAILED };

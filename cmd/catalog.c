@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-#include "common/config.h"
+#include "config/config.h"
 #include "common/log.h"
 
 static int cmd_list(const struct lb_globals *g, int argc, char **argv);

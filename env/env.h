@@ -9,7 +9,7 @@
 #define LB_ENV_H
 
 #include "catalog/catalog.h"
-#include "common/config.h"
+#include "config/config.h"
 #include "common/err.h"
 #include "repo/repo.h"
 

@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "stream/age.h"
-#include "common/config.h"
+#include "config/config.h"
 #include "common/err.h"
 #include "etcd/etcd.h"
 #include "repo/repo.h"

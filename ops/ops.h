@@ -9,7 +9,7 @@
 
 #include "catalog/catalog.h"
 #include "common/cli.h"
-#include "common/config.h"
+#include "config/config.h"
 #include "common/err.h"
 #include "env/env.h"
 #include "stream/flt.h"

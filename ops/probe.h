@@ -8,7 +8,7 @@
 
 #include <stdio.h>
 
-#include "common/config.h"
+#include "config/config.h"
 
 /* The prefix of the one object the probe writes and deletes at the root
  * of the repository, followed by 32 random hex digits.  Backups live

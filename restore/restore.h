@@ -23,7 +23,7 @@
 #include <sys/types.h>
 
 #include "common/cli.h"
-#include "common/config.h"
+#include "config/config.h"
 #include "common/err.h"
 #include "repo/manifest.h"
 

@@ -23,7 +23,7 @@
 #include "catalog/catalog.h"
 #include "ops/ops.h"
 #include "common/cli.h"
-#include "common/config.h"
+#include "config/config.h"
 #include "common/log.h"
 #include "scheduler/cron.h"
 #include "backup/backup.h"

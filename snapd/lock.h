@@ -20,7 +20,7 @@
 
 #include <signal.h>
 
-#include "common/config.h"
+#include "config/config.h"
 #include "common/err.h"
 
 /* Lease TTL in seconds: a dead holder's lock frees after this long. */

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "common/config.h"
+#include "config/config.h"
 #include "stream/zstd_filter.h"
 #include "tests/harness.h"
 

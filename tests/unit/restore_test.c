@@ -21,7 +21,7 @@
 #include <openssl/rand.h>
 
 #include "stream/age.h"
-#include "common/config.h"
+#include "config/config.h"
 #include "etcd/etcd_admin.h"
 #include "stream/flt.h"
 #include "repo/manifest.h"
