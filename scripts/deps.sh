@@ -32,8 +32,13 @@ if [ -n "$missing" ]; then
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-# s3rver (npm): a real, fast S3 server for the tests; kept inside the tree.
-if [ ! -x "$top/tests/node_modules/.bin/s3rver" ]; then
-	echo "deps: installing s3rver (npm)" >&2
-	(cd "$top/tests" && npm install --no-audit --no-fund --silent >/dev/null)
+# s3rver (npm): a real, fast S3 server for the tests, installed into
+# tests/node_modules (not tracked) exactly as tests/package-lock.json pins
+# it.  The copy of the lock file kept beside it says which lock the
+# installed tree was made from, so a changed lock reinstalls.
+nm=$top/tests/node_modules
+if [ ! -x "$nm/.bin/s3rver" ] || ! cmp -s "$top/tests/package-lock.json" "$nm/.lifeboat-lock"; then
+	echo "deps: installing s3rver (npm ci)" >&2
+	(cd "$top/tests" && npm ci --no-audit --no-fund --silent >/dev/null)
+	cp "$top/tests/package-lock.json" "$nm/.lifeboat-lock"
 fi
