@@ -1,0 +1,42 @@
+#!/bin/sh
+# layers.sh: no arrow from a lower room to a higher one.
+#
+# Each room (top-level folder of the source) has a rank; a file may
+# include headers of its own room and of rooms of a lower rank, never of
+# a room of the same or a higher rank.  `make` runs this before linking,
+# so a wrong arrow fails the build where it is written.
+#
+#   0 common     errors, logging, small helpers
+#   1 stream     the filter chain and its stages (zstd, age, hashes)
+#   2 etcd snapshot repo scheduler
+#   3 catalog config
+#   4 env        configuration turned into opened repository, catalog, keys
+#   5 backup ops restore
+#   6 snapd      the daemon
+#   7 cmd        the commands
+#   8 main.c     the command table
+set -eu
+cd "$(dirname "$0")/.."
+
+# One pass: "file:room" pairs from every include, judged by awk.
+grep -o '^#include "[a-z_]*/' main.c */*.c */*.h 2>/dev/null |
+awk '
+BEGIN {
+	split("common:0 stream:1 etcd:2 snapshot:2 repo:2 scheduler:2 " \
+	    "catalog:3 config:3 env:4 backup:5 ops:5 restore:5 snapd:6 cmd:7 " \
+	    "main.c:8", kv, " ")
+	for (i in kv) { split(kv[i], p, ":"); rank[p[1]] = p[2] }
+}
+{
+	file = $0; sub(/:.*/, "", file)
+	room = file; sub(/\/.*/, "", room)
+	inc = $0; sub(/.*#include "/, "", inc); sub(/\/$/, "", inc)
+	if (!(room in rank) || !(inc in rank) || inc == room)
+		next
+	if (rank[inc] >= rank[room]) {
+		printf "layers: %s includes %s/ (rank %d), not below %s/ (rank %d)\n",
+		    file, inc, rank[inc], room, rank[room] > "/dev/stderr"
+		bad = 1
+	}
+}
+END { exit bad }'
