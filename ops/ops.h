@@ -87,7 +87,8 @@ struct ops_prune_totals {
 
 /* Applies each cluster's retention (o->cluster's only when set) on e,
  * under the prune lock beside the catalog unless o->dry_run, and audits
- * the whole prune.  cb sees every step of the plan as it happens.
+ * the whole prune.  cb sees every step of the plan as it happens (NULL:
+ * what is deleted goes to the log instead, as for the daemon).
  * Returns 0 once the clusters were gone through (t says how it went), a
  * negative LB_E_* when the prune could not start (an unknown cluster,
  * the lock). */
