@@ -9,9 +9,7 @@
 
 #include <curl/curl.h>
 
-#include "catalog/catalog.h"
-#include "stream/age.h"
-#include "snapshot/bbolt.h"
+#include "cmd/cmd.h"
 #include "common/cli.h"
 #include "config/config.h"
 #include "common/log.h"
@@ -32,10 +30,10 @@ static const struct {
 	{ "pull", pull_cmd, "pull a verified snapshot from every member" },
 	{ "restore", restore_cmd, "rebuild an etcd cluster from a backup" },
 	{ "snapd", snapd_cmd, "run the snapshot daemon (schedules, metrics, health)" },
-	{ "catalog", cat_cmd_catalog, "list, show, verify and audit backups" },
-	{ "keygen", age_cmd_keygen, "generate an age identity for encrypting backups" },
+	{ "catalog", cmd_catalog, "list, show, verify and audit backups" },
+	{ "keygen", cmd_keygen, "generate an age identity for encrypting backups" },
 	{ "config", cfg_cmd_config, "check the configuration, list its options" },
-	{ "inspect", bbolt_cmd_inspect, "read an etcd snapshot file: revision, keys, hash, trailer" },
+	{ "inspect", cmd_inspect, "read an etcd snapshot file: revision, keys, hash, trailer" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "list the commands" },
 };

@@ -282,9 +282,4 @@ int cat_backup_time_check(const char *backup_id, const char *started_at,
 /* Formats Unix seconds as "2026-11-21T23:45:00Z" into buf (>= 21 bytes). */
 char *cat_time_format(int64_t t, char *buf, size_t len);
 
-/* --- the command --------------------------------------------------------- */
-
-/* `lifeboat catalog SUBCOMMAND ...`: list, show, audit. */
-int cat_cmd_catalog(const struct lb_globals *g, int argc, char **argv);
-
 #endif

@@ -2,11 +2,10 @@
  * catalog.c: `lifeboat catalog SUBCOMMAND`: list, show and audit, for
  * people (tables, human sizes) and for scripts (--json).  Uses only the
  * public API of catalog.h.  Subcommands that need more than the catalog
- * (verify, rebuild, prune, export, import) are added to subcmds[] by the
- * parts that own them.
+ * (verify, rebuild, prune, export, import) have files of their own in
+ * cmd/ and their entries in subcmds[].
  */
-#include "catalog/catalog.h"
-#include "ops/ops.h"
+#include "cmd/cmd.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "catalog/catalog.h"
 #include "config/config.h"
 #include "common/log.h"
 
@@ -31,11 +31,11 @@ static const struct {
 	{ "list", cmd_list, "list backups, oldest first" },
 	{ "show", cmd_show, "show one backup in full (ID or 'latest')" },
 	{ "audit", cmd_audit, "list audit events (backups, verifications, prunes, restores)" },
-	{ "verify", cat_cmd_verify, "read back, decrypt and check backups end to end" },
-	{ "rebuild", cat_cmd_rebuild, "recreate the catalog from the repository's manifests" },
-	{ "prune", cat_cmd_prune, "delete backups the clusters' retention no longer keeps" },
-	{ "export", cat_cmd_export, "write one backup as a portable tar bundle" },
-	{ "import", cat_cmd_import, "read a bundle into the repository and the catalog" },
+	{ "verify", cmd_catalog_verify, "read back, decrypt and check backups end to end" },
+	{ "rebuild", cmd_catalog_rebuild, "recreate the catalog from the repository's manifests" },
+	{ "prune", cmd_catalog_prune, "delete backups the clusters' retention no longer keeps" },
+	{ "export", cmd_catalog_export, "write one backup as a portable tar bundle" },
+	{ "import", cmd_catalog_import, "read a bundle into the repository and the catalog" },
 };
 
 #define N_SUBCMDS (sizeof(subcmds) / sizeof(subcmds[0]))
@@ -127,7 +127,7 @@ usage(FILE *fp)
 }
 
 int
-cat_cmd_catalog(const struct lb_globals *g, int argc, char **argv)
+cmd_catalog(const struct lb_globals *g, int argc, char **argv)
 {
 	size_t i;
 

@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,55 +272,20 @@ out:
 }
 
 int
-cat_cmd_export(const struct lb_globals *g, int argc, char **argv)
+ops_export(struct lb_env *e, const char *backup_id, const char *path, uint64_t *bytes,
+    struct lb_err *err)
 {
-	static const struct option lo[] = {
-		{ "catalog", required_argument, NULL, 'c' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static const char *use = "usage: lifeboat catalog export ID -o FILE.tar "
-	    "[--catalog PATH]\n";
-	struct lb_err err = { 0 };
-	struct lb_env e = { 0 };
-	const char *catalog = NULL, *out = NULL;
 	char *cluster = NULL;
-	uint64_t bytes = 0;
-	int ch, status = 2;
+	int r;
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "ho:", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'c': catalog = optarg; break;
-		case 'o': out = optarg; break;
-		case 'h': fputs(use, stdout); return 0;
-		default: fputs(use, stderr); return 2;
-		}
-	}
-	if (optind != argc - 1 || out == NULL) {
-		fputs(use, stderr);
-		return 2;
-	}
-	if (env_open(g->config_path, catalog, ENV_REPO | ENV_CAT, &e, &err) < 0) {
-		status = ops_fail(&err);
-		goto done;
-	}
-	if (export_backup(&e, argv[optind], out, &bytes, &cluster, &err) < 0) {
-		status = ops_fail(&err);
-		ops_audit(e.cat, CAT_ACT_EXPORT, cluster, argv[optind], "failed",
-		    "{s:s, s:s}", "file", out, "error", err.msg);
-		goto done;
-	}
-	printf("exported %s to %s (%llu bytes of objects)\n", argv[optind], out,
-	    (unsigned long long)bytes);
-	ops_audit(e.cat, CAT_ACT_EXPORT, cluster, argv[optind], "ok", "{s:s, s:I}",
-	    "file", out, "bytes", (json_int_t)bytes);
-	status = 0;
-done:
+	if ((r = export_backup(e, backup_id, path, bytes, &cluster, err)) < 0)
+		ops_audit(e->cat, CAT_ACT_EXPORT, cluster, backup_id, "failed",
+		    "{s:s, s:s}", "file", path, "error", err->msg);
+	else
+		ops_audit(e->cat, CAT_ACT_EXPORT, cluster, backup_id, "ok", "{s:s, s:I}",
+		    "file", path, "bytes", (json_int_t)*bytes);
 	free(cluster);
-	env_close(&e);
-	return status;
+	return r;
 }
 
 /* --- import ------------------------------------------------------------ */
@@ -625,59 +589,30 @@ out:
 }
 
 int
-cat_cmd_import(const struct lb_globals *g, int argc, char **argv)
+ops_import(struct lb_env *e, const char *path, struct ops_import_result *res,
+    struct lb_err *err)
 {
-	static const struct option lo[] = {
-		{ "catalog", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static const char *use = "usage: lifeboat catalog import FILE.tar [--catalog PATH]\n";
-	struct lb_err err = { 0 };
-	struct lb_env e = { 0 };
-	const char *catalog = NULL;
 	char *id = NULL, *cluster = NULL;
-	uint64_t bytes = 0;
-	int ch, status = 2, skipped = 0;
+	int r;
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'c': catalog = optarg; break;
-		case 'h': fputs(use, stdout); return 0;
-		default: fputs(use, stderr); return 2;
-		}
+	memset(res, 0, sizeof(*res));
+	if ((r = import_bundle(e, path, &id, &cluster, &res->bytes, &res->skipped,
+	    err)) < 0) {
+		ops_audit(e->cat, CAT_ACT_IMPORT, cluster, id, "failed", "{s:s, s:s}",
+		    "file", path, "error", err->msg);
+		goto out;
 	}
-	if (optind != argc - 1) {
-		fputs(use, stderr);
-		return 2;
-	}
-	if (env_open(g->config_path, catalog, ENV_REPO | ENV_CAT, &e, &err) < 0) {
-		status = ops_fail(&err);
-		goto done;
-	}
-	if (import_bundle(&e, argv[optind], &id, &cluster, &bytes, &skipped, &err) < 0) {
-		status = ops_fail(&err);
-		ops_audit(e.cat, CAT_ACT_IMPORT, cluster, id, "failed", "{s:s, s:s}",
-		    "file", argv[optind], "error", err.msg);
-		goto done;
-	}
-	if (skipped) {
-		printf("%s (%s) is already in %s with the same manifest: nothing imported\n",
-		    id, cluster, repo_url(e.repo));
-		ops_audit(e.cat, CAT_ACT_IMPORT, cluster, id, "ok", "{s:s, s:b}", "file",
-		    argv[optind], "already_present", 1);
-		status = 0;
-		goto done;
-	}
-	printf("imported %s (%s) from %s into %s (%llu bytes of objects)\n", id, cluster,
-	    argv[optind], repo_url(e.repo), (unsigned long long)bytes);
-	ops_audit(e.cat, CAT_ACT_IMPORT, cluster, id, "ok", "{s:s, s:I}", "file",
-	    argv[optind], "bytes", (json_int_t)bytes);
-	status = 0;
-done:
+	/* import_bundle took both from a manifest that parsed: they fit */
+	snprintf(res->backup_id, sizeof(res->backup_id), "%s", id);
+	snprintf(res->cluster, sizeof(res->cluster), "%s", cluster);
+	if (res->skipped)
+		ops_audit(e->cat, CAT_ACT_IMPORT, cluster, id, "ok", "{s:s, s:b}", "file",
+		    path, "already_present", 1);
+	else
+		ops_audit(e->cat, CAT_ACT_IMPORT, cluster, id, "ok", "{s:s, s:I}", "file",
+		    path, "bytes", (json_int_t)res->bytes);
+out:
 	free(id);
 	free(cluster);
-	env_close(&e);
-	return status;
+	return r;
 }

@@ -61,10 +61,3 @@ ops_discard_new(void)
 		f->ops = &discard_ops;
 	return f;
 }
-
-int
-ops_fail(const struct lb_err *err)
-{
-	log_error("%s", err->msg);
-	return lb_err_exit_status(err->code);
-}

@@ -1,38 +1,149 @@
 /*
- * ops.h: the catalog subcommands that need more than the catalog (the
- * configuration, the repository, the identity): verify, rebuild, prune,
- * export and import.  cmd/catalog.c dispatches to them; this header is
- * internal to catalog/ (the public contract of the catalog is catalog.h).
+ * ops.h: operations on an opened repository and catalog (struct lb_env):
+ * verify, prune, rebuild, export and import.  They take the environment
+ * opened and plain options, and report through returned structs or a
+ * per-item callback; they never print to stdout, parse options or exit
+ * (progress and faults go to the log).  The commands around them, with
+ * their options and output, are in cmd/; the daemon calls
+ * ops_verify_newest and ops_prune_cluster.
  */
 #ifndef LB_OPS_H
 #define LB_OPS_H
 
+#include <stdint.h>
+
 #include "catalog/catalog.h"
-#include "common/cli.h"
 #include "config/config.h"
 #include "common/err.h"
 #include "env/env.h"
-#include "stream/flt.h"
+#include "repo/manifest.h"
 #include "repo/repo.h"
+#include "stream/age.h"
+#include "stream/flt.h"
 
-/* `lifeboat catalog verify ID|latest|--all [--cluster C] [--identity F]`. */
-int cat_cmd_verify(const struct lb_globals *g, int argc, char **argv);
-/* `lifeboat catalog rebuild [--threads N]`. */
-int cat_cmd_rebuild(const struct lb_globals *g, int argc, char **argv);
-/* `lifeboat catalog prune [--dry-run] [--cluster C]`. */
-int cat_cmd_prune(const struct lb_globals *g, int argc, char **argv);
-/* `lifeboat catalog export ID -o FILE.tar`. */
-int cat_cmd_export(const struct lb_globals *g, int argc, char **argv);
-/* `lifeboat catalog import FILE.tar`. */
-int cat_cmd_import(const struct lb_globals *g, int argc, char **argv);
+/* --- verify -------------------------------------------------------------- */
 
-/* Applies cluster's retention now, under the prune lock, on e (repository
- * and catalog opened): what the daemon runs after each backup. */
-int cat_prune_cluster(struct lb_env *e, const char *cluster, struct lb_err *err);
+/* The outcome of verifying one backup. */
+struct ops_verify_result {
+	const char *backup_id;
+	const char *cluster;
+	int ok;              /* every member object verified */
+	int verdict;         /* ok, or a verdict on the stored bytes (recorded);
+	                      * 0: could not finish, the backup keeps its own */
+	int members;         /* member objects checked */
+	const char *detail;  /* the summary when ok, else the error */
+};
+
+/* Called once per backup whose record could be read, before the result
+ * is recorded in the catalog. */
+typedef void (*ops_verify_cb)(const struct ops_verify_result *res, void *arg);
+
+/* Reads every member object of backup_id from e's repository through the
+ * whole restore path (stored sha256 and size, age open with id, zstd,
+ * bbolt meta pages and revision, etcd trailer), compares with the
+ * manifest, records the verdict (cat_set_verified) and audits it.  cb
+ * (may be NULL) sees the result.  Returns 0 if the backup verified, a
+ * negative LB_E_* otherwise (the fault is logged). */
+int ops_verify_backup(struct lb_env *e, const struct age_identity *id,
+    const char *backup_id, ops_verify_cb cb, void *arg);
+
 /* Verifies the newest complete backup of cluster end to end on e
  * (repository and catalog opened), records and audits the result: what
  * the daemon runs on `verify-schedule`.  Needs e's identity-file. */
-int cat_verify_newest(struct lb_env *e, const char *cluster, struct lb_err *err);
+int ops_verify_newest(struct lb_env *e, const char *cluster, struct lb_err *err);
+
+/* --- prune --------------------------------------------------------------- */
+
+struct ops_prune_opts {
+	const char *cluster;   /* NULL: every configured cluster */
+	int dry_run;           /* plan only: nothing deleted, no lock, no audit */
+};
+
+enum ops_prune_what {
+	OPS_PRUNE_POLICY,      /* a cluster's retention, before its plan */
+	OPS_PRUNE_EMPTY,       /* the cluster has no backups */
+	OPS_PRUNE_KEEP,        /* a backup retention keeps */
+	OPS_PRUNE_DELETE       /* a backup about to be deleted (or, dry run, would be) */
+};
+
+/* One step of a prune's plan; the strings live for the call only. */
+struct ops_prune_item {
+	enum ops_prune_what what;
+	const char *cluster;
+	const char *policy;    /* POLICY: the retention, NULL when none is set */
+	const char *backup_id; /* KEEP, DELETE */
+	const char *started;   /* KEEP, DELETE: started_at, formatted */
+	enum cat_status status;
+	const char *why;       /* KEEP, DELETE: retention's reason */
+};
+
+typedef void (*ops_prune_cb)(const struct ops_prune_item *it, int dry_run,
+    void *arg);
+
+struct ops_prune_totals {
+	int kept, deleted, failed;   /* backups (deleted: would be, on a dry run) */
+	int bad_clusters;            /* clusters whose prune failed (logged) */
+};
+
+/* Applies each cluster's retention (o->cluster's only when set) on e,
+ * under the prune lock beside the catalog unless o->dry_run, and audits
+ * the whole prune.  cb sees every step of the plan as it happens (NULL:
+ * what is deleted goes to the log instead, as for the daemon).
+ * Returns 0 once the clusters were gone through (t says how it went), a
+ * negative LB_E_* when the prune could not start (an unknown cluster,
+ * the lock). */
+int ops_prune(struct lb_env *e, const struct ops_prune_opts *o, ops_prune_cb cb,
+    void *arg, struct ops_prune_totals *t, struct lb_err *err);
+
+/* Applies cluster's retention now, under the prune lock, on e (repository
+ * and catalog opened): what the daemon runs after each backup.  What is
+ * deleted goes to the log. */
+int ops_prune_cluster(struct lb_env *e, const char *cluster, struct lb_err *err);
+
+/* --- rebuild ------------------------------------------------------------- */
+
+#define OPS_REBUILD_THREADS 4
+#define OPS_REBUILD_THREADS_MAX 32
+
+struct ops_rebuild_result {
+	size_t manifests;     /* found in the repository */
+	size_t recorded;
+	size_t malformed;     /* not recorded (logged) */
+	size_t missing;       /* recorded as failed: an object missing or of the wrong size */
+	size_t dropped;       /* catalog rows whose manifest is proven gone */
+	size_t kept;          /* rows not in the listing, whose manifest was not proven gone */
+	double seconds;
+};
+
+/* Recreates e's catalog from the manifests in e's repository, with
+ * threads (1 to OPS_REBUILD_THREADS_MAX) repository connections, and
+ * audits it.  Returns 0 when it ran to the end (*res says how it went; a
+ * manifest or row with a problem is logged), a negative LB_E_* when it
+ * stopped (listing, catalog, cancel). */
+int ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
+    struct lb_err *err);
+
+/* --- export and import --------------------------------------------------- */
+
+/* Writes backup_id as a tar bundle at path (atomically: a temp file
+ * renamed), and audits it.  *bytes gets the bytes of objects written. */
+int ops_export(struct lb_env *e, const char *backup_id, const char *path,
+    uint64_t *bytes, struct lb_err *err);
+
+struct ops_import_result {
+	char backup_id[MANIFEST_ID_MAX + 1];
+	char cluster[MANIFEST_NAME_MAX + 1];
+	uint64_t bytes;    /* bytes of objects written */
+	int skipped;       /* the repository had this very backup: nothing written */
+};
+
+/* Reads the bundle at path into e's repository and catalog, and audits
+ * it.  Never overwrites: a backup already there with another manifest is
+ * refused, with the same one skipped. */
+int ops_import(struct lb_env *e, const char *path, struct ops_import_result *res,
+    struct lb_err *err);
+
+/* --- shared by the operations -------------------------------------------- */
 
 /* Appends an audit event whose details are the JSON object made by
  * json_pack(fmt, ...); a failure to audit is logged, not returned, so it
@@ -42,8 +153,5 @@ void ops_audit(struct cat *c, enum cat_action action, const char *cluster,
 
 /* A sink that drops what it is given (verification reads to the end). */
 struct flt *ops_discard_new(void);
-
-/* Logs err and returns its exit status. */
-int ops_fail(const struct lb_err *err);
 
 #endif

@@ -1,7 +1,8 @@
 /*
- * prune.c: `lifeboat catalog prune`: each cluster's `retention` applied
- * to its backups (the plan is scheduler/retention.c's), per cluster, other
- * clusters untouched.  A backup goes manifest first (from then on it no
+ * prune.c: `lifeboat catalog prune` (cmd/prune.c) and the daemon's prune
+ * after each backup: each cluster's `retention` applied to its backups
+ * (the plan is scheduler/retention.c's), per cluster, other clusters
+ * untouched.  A backup goes manifest first (from then on it no
  * longer exists for restore or rebuild), then its objects, then its
  * catalog rows, then an audit event: an interrupted prune never leaves a
  * manifest pointing at deleted objects.  One prune at a time: an flock on
@@ -12,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "common/cli.h"
 #include "common/log.h"
 #include "repo/manifest.h"
 #include "scheduler/retention.h"
@@ -156,15 +157,11 @@ out:
 	return r;
 }
 
-struct totals {
-	int kept, deleted, failed;
-};
-
-/* Applies cluster's retention; quiet (the daemon) sends what is deleted
- * to the log instead of printing the plan. */
+/* Applies cluster's retention, telling cb each step of the plan; without
+ * a cb (the daemon) what is deleted goes to the log instead. */
 static int
-prune_cluster(struct lb_env *e, const char *cluster, int dry_run, int quiet,
-    struct totals *t)
+prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb cb,
+    void *arg, struct ops_prune_totals *t)
 {
 	struct lb_err err = { 0 };
 	struct cat_filter f = { .cluster = cluster, .status = -1, .newest_first = 1 };
@@ -177,16 +174,15 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, int quiet,
 	char why[256], when[32];
 	int64_t now = (int64_t)time(NULL), off;
 	size_t i;
-	int r;
+	int r, quiet = cb == NULL;
 
 	if ((r = ret_policy_parse(policy, &pol, &err)) < 0) {
 		lb_err_prefix(&err, "cluster %s: ", cluster);
 		goto out;
 	}
 	if (!quiet)
-		printf("cluster %s: %s%s\n", cluster, pol.keep_all ?
-		    "no retention set: keeping every backup" : "retention ",
-		    pol.keep_all ? "" : policy);
+		cb(&(struct ops_prune_item){ .what = OPS_PRUNE_POLICY, .cluster = cluster,
+		    .policy = pol.keep_all ? NULL : policy }, dry_run, arg);
 	if ((r = cat_backup_list(e->cat, &f, CAT_WITH_MEMBERS, collect, &l, &err)) < 0) {
 		if (err.code == 0)
 			lb_err_set(&err, LB_E_NOMEM, "out of memory");
@@ -194,7 +190,8 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, int quiet,
 	}
 	if (l.n == 0) {
 		if (!quiet)
-			printf("cluster %s: no backups\n", cluster);
+			cb(&(struct ops_prune_item){ .what = OPS_PRUNE_EMPTY,
+			    .cluster = cluster }, dry_run, arg);
 		goto out;
 	}
 	if ((rb = calloc(l.n, sizeof(*rb))) == NULL || (d = calloc(l.n, sizeof(*d))) == NULL) {
@@ -219,6 +216,8 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, int quiet,
 		goto out;
 	for (i = 0; i < l.n; i++) {
 		const struct pb *b = &l.v[i];
+		struct ops_prune_item it = { .cluster = cluster, .backup_id = b->id,
+		    .started = when, .status = b->status, .why = why };
 		int n_del = 0;
 
 		ret_why_string(d[i].why, why, sizeof(why));
@@ -233,17 +232,19 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, int quiet,
 			if (d[i].why == RET_WHY_FUTURE && quiet)
 				log_warn("cluster=%s backup=%s started_at=%s is in the future: kept, "
 				    "not counted by retention", cluster, b->id, when);
-			if (!quiet)
-				printf("  keep    %-28s %s %-8s %s\n", b->id, when,
-				    cat_status_name(b->status), why);
+			if (!quiet) {
+				it.what = OPS_PRUNE_KEEP;
+				cb(&it, dry_run, arg);
+			}
 			continue;
 		}
-		if (quiet)
+		if (quiet) {
 			log_info("cluster=%s prune backup=%s status=%s reason=\"%s\"", cluster,
 			    b->id, cat_status_name(b->status), why);
-		else
-			printf("  %s %-28s %s %-8s %s\n", dry_run ? "would delete" : "delete ",
-			    b->id, when, cat_status_name(b->status), why);
+		} else {
+			it.what = OPS_PRUNE_DELETE;
+			cb(&it, dry_run, arg);
+		}
 		if (dry_run) {
 			t->deleted++;
 			continue;
@@ -302,81 +303,46 @@ take_lock(const char *catalog, int *fd_out, struct lb_err *err)
 }
 
 int
-cat_cmd_prune(const struct lb_globals *g, int argc, char **argv)
+ops_prune(struct lb_env *e, const struct ops_prune_opts *o, ops_prune_cb cb, void *arg,
+    struct ops_prune_totals *t, struct lb_err *err)
 {
-	static const struct option lo[] = {
-		{ "catalog", required_argument, NULL, 'c' },
-		{ "cluster", required_argument, NULL, 'C' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static const char *use = "usage: lifeboat catalog prune [--dry-run] [--cluster C] "
-	    "[--catalog PATH]\n";
-	struct lb_err err = { 0 };
-	struct lb_env e = { 0 };
-	struct totals t = { 0 };
-	const char *catalog = NULL, *cluster = NULL;
-	int ch, dry_run = 0, lock = -1, status = 2, bad = 0;
+	int lock = -1, r = 0;
 	size_t i;
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "hn", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'c': catalog = optarg; break;
-		case 'C': cluster = optarg; break;
-		case 'n': dry_run = 1; break;
-		case 'h': fputs(use, stdout); return 0;
-		default: fputs(use, stderr); return 2;
-		}
-	}
-	if (optind != argc) {
-		fputs(use, stderr);
-		return 2;
-	}
-	if (env_open(g->config_path, catalog, ENV_REPO | ENV_CAT, &e, &err) < 0) {
-		status = ops_fail(&err);
+	memset(t, 0, sizeof(*t));
+	if (o->cluster != NULL && !cfg_has_cluster(e->cfg, o->cluster)) {
+		r = lb_err_set(err, LB_E_CONFIG, "prune: no [cluster:%s] in %s", o->cluster,
+		    cfg_source(e->cfg));
 		goto out;
 	}
-	if (cluster != NULL && !cfg_has_cluster(e.cfg, cluster)) {
-		lb_err_set(&err, LB_E_CONFIG, "prune: no [cluster:%s] in %s", cluster,
-		    cfg_source(e.cfg));
-		status = ops_fail(&err);
+	if (!o->dry_run && (r = take_lock(e->catalog_path, &lock, err)) < 0)
 		goto out;
-	}
-	if (!dry_run && take_lock(e.catalog_path, &lock, &err) < 0) {
-		status = ops_fail(&err);
-		goto out;
-	}
-	for (i = 0; i < cfg_cluster_count(e.cfg); i++) {
-		const char *name = cfg_cluster_name(e.cfg, i);
-		if (cluster != NULL && strcmp(cluster, name) != 0)
+	for (i = 0; i < cfg_cluster_count(e->cfg); i++) {
+		const char *name = cfg_cluster_name(e->cfg, i);
+		if (o->cluster != NULL && strcmp(o->cluster, name) != 0)
 			continue;
-		if (prune_cluster(&e, name, dry_run, 0, &t) < 0)
-			bad++;
+		if (prune_cluster(e, name, o->dry_run, cb, arg, t) < 0)
+			t->bad_clusters++;
 	}
-	printf("prune%s: %d kept, %d %s, %d failed\n", dry_run ? " (dry run)" : "", t.kept,
-	    t.deleted, dry_run ? "would be deleted" : "deleted", t.failed);
-	if (!dry_run)
-		ops_audit(e.cat, CAT_ACT_PRUNE, cluster, NULL, bad + t.failed ? "failed" : "ok",
-		    "{s:i, s:i, s:i}", "kept", t.kept, "deleted", t.deleted, "failed", t.failed);
-	status = bad + t.failed > 0 ? 1 : 0;
+	if (!o->dry_run)
+		ops_audit(e->cat, CAT_ACT_PRUNE, o->cluster, NULL,
+		    t->bad_clusters + t->failed ? "failed" : "ok", "{s:i, s:i, s:i}",
+		    "kept", t->kept, "deleted", t->deleted, "failed", t->failed);
 out:
 	if (lock >= 0)
 		close(lock);   /* releases the flock */
-	env_close(&e);
-	return status;
+	return r;
 }
 
 int
-cat_prune_cluster(struct lb_env *e, const char *cluster, struct lb_err *err)
+ops_prune_cluster(struct lb_env *e, const char *cluster, struct lb_err *err)
 {
-	struct totals t = { 0 };
+	struct ops_prune_totals t = { 0 };
 	int r, lock = -1;
 
 	if ((r = take_lock(e->catalog_path, &lock, err)) < 0)
 		goto out;
-	if ((r = prune_cluster(e, cluster, 0, 1, &t)) < 0 || t.failed > 0) {
+	if ((r = prune_cluster(e, cluster, 0, NULL, NULL, &t)) < 0 || t.failed > 0) {
 		r = lb_err_set(err, LB_E_PARTIAL, "prune of cluster %s: %d backup(s) "
 		    "could not be deleted (see the log)", cluster, t.failed);
 		goto out;

@@ -1,8 +1,8 @@
 /*
- * rebuild.c: `lifeboat catalog rebuild`: the catalog recreated from the
- * repository alone, for the night the appliance is gone.  One listing of
- * the repository gives every manifest and every object with its size; a
- * few threads (each with its own repository connection) fetch the
+ * rebuild.c: `lifeboat catalog rebuild` (cmd/rebuild.c): the catalog
+ * recreated from the repository alone, for the night the appliance is
+ * gone.  One listing of the repository gives every manifest and every
+ * object with its size; a few threads (each with its own repository connection) fetch the
  * manifests and record them in batched transactions.  A manifest that
  * does not parse, or sits in the wrong directory, is reported and not
  * recorded; one whose objects are missing or of the wrong size is
@@ -13,7 +13,6 @@
 #include "catalog/cat_impl.h"
 #include "ops/ops.h"
 
-#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +21,11 @@
 
 #include <jansson.h>
 
+#include "common/cli.h"
 #include "common/log.h"
 #include "repo/manifest.h"
 #include "env/setup.h"
 
-#define REBUILD_THREADS 4
-#define REBUILD_THREADS_MAX 32
 #define REBUILD_BATCH 256
 
 struct obj {
@@ -289,61 +287,28 @@ stale_cb(const struct cat_backup *b, void *arg)
 }
 
 int
-cat_cmd_rebuild(const struct lb_globals *g, int argc, char **argv)
+ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
+    struct lb_err *err)
 {
-	static const struct option lo[] = {
-		{ "catalog", required_argument, NULL, 'c' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct lb_err err = { 0 };
-	struct lb_env e = { 0 };
 	struct rb x = { 0 };
 	struct stale st = { 0 };
-	pthread_t th[REBUILD_THREADS_MAX];
+	pthread_t th[OPS_REBUILD_THREADS_MAX];
 	struct timespec t0, t1;
-	const char *catalog = NULL;
-	int ch, n_threads = REBUILD_THREADS, started = 0, status = 2, i;
-	size_t k, recorded = 0, bad = 0, missing = 0, dropped = 0, kept = 0;
-	double secs;
+	int n_threads = threads, started = 0, i, r = 0;
+	size_t k;
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'c': catalog = optarg; break;
-		case 't':
-			n_threads = atoi(optarg);
-			if (n_threads < 1 || n_threads > REBUILD_THREADS_MAX) {
-				fprintf(stderr, "lifeboat catalog rebuild: --threads: 1 to %d\n",
-				    REBUILD_THREADS_MAX);
-				return 2;
-			}
-			break;
-		case 'h':
-			printf("usage: lifeboat catalog rebuild [--threads N] [--catalog PATH]\n");
-			return 0;
-		default:
-			fprintf(stderr, "usage: lifeboat catalog rebuild [--threads N] "
-			    "[--catalog PATH]\n");
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "usage: lifeboat catalog rebuild [--threads N] [--catalog PATH]\n");
-		return 2;
-	}
+	memset(res, 0, sizeof(*res));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_mutex_init(&x.mu, NULL);
-	x.e = &e;
-	if (env_open(g->config_path, catalog, ENV_REPO | ENV_CAT, &e, &err) < 0) {
-		status = ops_fail(&err);
+	x.e = e;
+	if (n_threads < 1 || n_threads > OPS_REBUILD_THREADS_MAX) {
+		r = lb_err_set(err, LB_E_USAGE, "rebuild: threads: 1 to %d",
+		    OPS_REBUILD_THREADS_MAX);
 		goto out;
 	}
-	if (repo_list(e.repo, "", list_cb, &x, &err) < 0) {
-		if (err.code == 0)
-			lb_err_set(&err, LB_E_NOMEM, "out of memory listing the repository");
-		status = ops_fail(&err);
+	if ((r = repo_list(e->repo, "", list_cb, &x, err)) < 0) {
+		if (err->code == 0)
+			r = lb_err_set(err, LB_E_NOMEM, "out of memory listing the repository");
 		goto out;
 	}
 	/* Listings are bytewise sorted already; sorting again makes the
@@ -361,79 +326,77 @@ cat_cmd_rebuild(const struct lb_globals *g, int argc, char **argv)
 		worker(&x);
 	for (i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
-	if (x.in_tx && !x.fatal && cat_tx_commit(e.cat, &x.fatal_err) < 0)
+	if (x.in_tx && !x.fatal && cat_tx_commit(e->cat, &x.fatal_err) < 0)
 		x.fatal = 1;
 	if (x.fatal || lb_cancel) {
 		if (x.in_tx)
-			cat_tx_rollback(e.cat);
+			cat_tx_rollback(e->cat);
 		if (!x.fatal)
 			lb_err_set(&x.fatal_err, LB_E_CANCELED, "rebuild canceled");
 		lb_err_prefix(&x.fatal_err, "rebuild: ");
-		status = ops_fail(&x.fatal_err);
+		*err = x.fatal_err;
+		r = err->code < 0 ? err->code : LB_E_INTERNAL;
 		goto out;
 	}
+	res->manifests = x.n_slots;
 	for (k = 0; k < x.n_slots; k++) {
 		struct slot *s = &x.slots[k];
 		struct lb_err e2 = { 0 };
 
 		if (s->problem != NULL) {
-			bad++;
+			res->malformed++;
 			log_error("rebuild: %s: %s (not recorded)", s->key, s->problem);
 			continue;
 		}
-		recorded++;
+		res->recorded++;
 		if (s->missing == NULL)
 			continue;
-		missing++;
+		res->missing++;
 		log_error("rebuild: backup %s: %s (recorded as failed verification)",
 		    s->backup_id, s->missing);
-		if (cat_set_verified(e.cat, s->backup_id, 0, 0, s->missing, &e2) < 0)
+		if (cat_set_verified(e->cat, s->backup_id, 0, 0, s->missing, &e2) < 0)
 			log_error("rebuild: backup %s: %s", s->backup_id, e2.msg);
 	}
 	st.x = &x;
-	if (cat_backup_list(e.cat, NULL, 0, stale_cb, &st, &err) < 0) {
-		status = ops_fail(&err);
+	if ((r = cat_backup_list(e->cat, NULL, 0, stale_cb, &st, err)) < 0)
 		goto out;
-	}
 	for (k = 0; k < st.n; k++) {
-		lb_err_clear(&err);
+		lb_err_clear(err);
 		/* What makes this deletion certain: the manifest is not in a
 		 * listing that completed, and a direct read of its key says it
 		 * is not there (404 / ENOENT).  A listing can miss a key (a
 		 * store's eventual consistency, a server's bug); a read that
 		 * fails otherwise (5xx, timeout) proves nothing: the row stays
 		 * for a later rebuild. */
-		if (repo_absent(e.repo, st.keys[k], &err) != 1) {
-			kept++;
+		if (repo_absent(e->repo, st.keys[k], err) != 1) {
+			res->kept++;
 			log_warn("rebuild: kept backup %s: its manifest %s is not in the listing "
-			    "but %s", st.ids[k], st.keys[k], err.code != 0 ? err.msg :
+			    "but %s", st.ids[k], st.keys[k], err->code != 0 ? err->msg :
 			    "is there when read directly");
 			continue;
 		}
-		lb_err_clear(&err);
-		if (cat_delete_backup(e.cat, st.ids[k], &err) < 0) {
-			log_error("rebuild: %s", err.msg);
+		lb_err_clear(err);
+		if (cat_delete_backup(e->cat, st.ids[k], err) < 0) {
+			log_error("rebuild: %s", err->msg);
 			continue;
 		}
-		dropped++;
+		res->dropped++;
 		log_warn("rebuild: dropped backup %s from the catalog: its manifest is no "
 		    "longer in the repository", st.ids[k]);
 	}
+	lb_err_clear(err);
+	r = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	printf("rebuild: %zu manifest(s) in %s, %zu recorded, %zu malformed, %zu with "
-	    "missing objects, %zu dropped, %.1fs\n", x.n_slots, repo_url(e.repo), recorded,
-	    bad, missing, dropped, secs);
-	if (kept > 0)
-		printf("rebuild: %zu backup(s) not in the listing kept: their manifests were "
-		    "not proven absent\n", kept);
-	status = bad + missing + kept > 0 ? lb_err_exit_status(LB_E_PARTIAL) : 0;
-	ops_audit(e.cat, CAT_ACT_REBUILD, NULL, NULL, status == 0 ? "ok" : "partial",
-	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "repo", repo_url(e.repo),
-	    "manifests", (json_int_t)x.n_slots, "recorded", (json_int_t)recorded,
-	    "malformed", (json_int_t)bad, "missing_objects", (json_int_t)missing,
-	    "dropped", (json_int_t)dropped, "kept_unproven", (json_int_t)kept,
-	    "seconds", secs);
+	res->seconds = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ops_audit(e->cat, CAT_ACT_REBUILD, NULL, NULL,
+	    res->malformed + res->missing + res->kept == 0 ? "ok" : "partial",
+	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "repo", repo_url(e->repo),
+	    "manifests", (json_int_t)res->manifests, "recorded", (json_int_t)res->recorded,
+	    "malformed", (json_int_t)res->malformed,
+	    "missing_objects", (json_int_t)res->missing,
+	    "dropped", (json_int_t)res->dropped, "kept_unproven", (json_int_t)res->kept,
+	    "seconds", res->seconds);
 out:
 	for (k = 0; k < x.n_objs; k++)
 		free(x.objs[k].key);
@@ -451,6 +414,5 @@ out:
 	free(st.ids);
 	free(st.keys);
 	pthread_mutex_destroy(&x.mu);
-	env_close(&e);
-	return status;
+	return r;
 }

@@ -12,7 +12,6 @@
  */
 #include "ops/ops.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,27 +169,20 @@ out:
 
 /* --- one backup -------------------------------------------------------- */
 
-struct vctx {
-	struct lb_env *e;
-	struct age_identity *id;
-	int n_ok, n_failed;
-	int json;
-	int quiet;     /* the daemon's: results go to the log only */
-};
-
-static int
-verify_backup(struct vctx *x, const char *backup_id)
+int
+ops_verify_backup(struct lb_env *e, const struct age_identity *id,
+    const char *backup_id, ops_verify_cb cb, void *arg)
 {
 	struct lb_err err = { 0 }, merr = { 0 };
 	struct cat_backup *b = NULL;
+	struct ops_verify_result res;
 	struct vstats vs;
 	uint64_t stored = 0, plain = 0;
 	char detail[LB_ERR_MSG_MAX + 64];
 	int i, r, checked = 0, rev_checked = 0, verdict;
 
-	if ((r = cat_backup_get(x->e->cat, backup_id, CAT_WITH_MEMBERS, &b, &err)) < 0) {
+	if ((r = cat_backup_get(e->cat, backup_id, CAT_WITH_MEMBERS, &b, &err)) < 0) {
 		log_error("verify %s: %s", backup_id, err.msg);
-		x->n_failed++;
 		return r;
 	}
 	for (i = 0; i < b->n_members; i++) {
@@ -199,7 +191,7 @@ verify_backup(struct vctx *x, const char *backup_id)
 		if (strcmp(m->status, "ok") != 0)
 			continue;   /* nothing was stored for it */
 		lb_err_clear(&merr);
-		if ((r = verify_member(x->e->repo, x->id, m, &vs, &merr)) < 0) {
+		if ((r = verify_member(e->repo, id, m, &vs, &merr)) < 0) {
 			lb_err_set(&err, merr.code, "backup %s member %s (%s): %s", b->id,
 			    m->name, m->location ? m->location : "-", merr.msg);
 			break;
@@ -225,31 +217,17 @@ verify_backup(struct vctx *x, const char *backup_id)
 		snprintf(detail, sizeof(detail), "%d member(s), %llu bytes stored, %llu bytes "
 		    "of snapshot, revision checked on %d", checked,
 		    (unsigned long long)stored, (unsigned long long)plain, rev_checked);
-		x->n_ok++;
-		if (x->quiet)
-			log_info("cluster=%s backup=%s verify=ok %s", b->cluster, b->id, detail);
-		else if (!x->json)
-			printf("verified %s (%s): ok, %s\n", b->id, b->cluster, detail);
 	} else {
 		snprintf(detail, sizeof(detail), "%s", err.msg);
-		x->n_failed++;
 		log_error("verify %s: %s", verdict ? "failed" : "could not finish", err.msg);
-		if (!x->json && !x->quiet)
-			printf("verified %s (%s): %s\n", b->id, b->cluster, verdict ? "FAILED" :
-			    "not checked (the backup keeps its earlier verdict)");
 	}
-	if (x->json && !x->quiet) {
-		json_t *o = json_pack("{s:s, s:s, s:b, s:i, s:s}", "backup_id", b->id,
-		    "cluster", b->cluster, "ok", r == 0, "members", checked, "detail", detail);
-		char *txt = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-		if (txt != NULL)
-			printf("%s\n", txt);
-		free(txt);
-		json_decref(o);
-	}
-	if (verdict && cat_set_verified(x->e->cat, b->id, 0, r == 0, detail, &merr) < 0)
+	res = (struct ops_verify_result){ b->id, b->cluster, r == 0, verdict, checked,
+	    detail };
+	if (cb != NULL)
+		cb(&res, arg);
+	if (verdict && cat_set_verified(e->cat, b->id, 0, r == 0, detail, &merr) < 0)
 		log_error("verify %s: cannot record the result: %s", b->id, merr.msg);
-	ops_audit(x->e->cat, CAT_ACT_VERIFY, b->cluster, b->id,
+	ops_audit(e->cat, CAT_ACT_VERIFY, b->cluster, b->id,
 	    r == 0 ? "ok" : verdict ? "failed" : "error",
 	    "{s:i, s:I, s:I, s:s?, s:b}", "members", checked, "stored_bytes",
 	    (json_int_t)stored, "snapshot_bytes", (json_int_t)plain,
@@ -258,138 +236,30 @@ verify_backup(struct vctx *x, const char *backup_id)
 	return r;
 }
 
-/* Collects ids first: verification writes to the catalog, which must not
- * happen inside the listing's read. */
-struct idlist {
-	char **v;
-	size_t n;
-};
-
-static int
-collect(const struct cat_backup *b, void *arg)
+/* The daemon's results go to the log only. */
+static void
+log_result(const struct ops_verify_result *res, void *arg)
 {
-	struct idlist *l = arg;
-	char **v;
-
-	if (b->status != CAT_COMPLETE && b->status != CAT_PARTIAL)
-		return 0;
-	if ((v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL ||
-	    (v[l->n] = strdup(b->id)) == NULL) {
-		if (v != NULL)
-			l->v = v;
-		return LB_E_NOMEM;
-	}
-	l->v = v;
-	l->n++;
-	return 0;
-}
-
-enum { O_CATALOG = 1000, O_CLUSTER, O_IDENTITY, O_ALL, O_JSON };
-
-int
-cat_cmd_verify(const struct lb_globals *g, int argc, char **argv)
-{
-	static const struct option lo[] = {
-		{ "catalog", required_argument, NULL, O_CATALOG },
-		{ "cluster", required_argument, NULL, O_CLUSTER },
-		{ "identity", required_argument, NULL, O_IDENTITY },
-		{ "all", no_argument, NULL, O_ALL },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct lb_err err = { 0 };
-	struct lb_env e = { 0 };
-	struct vctx x = { 0 };
-	struct idlist l = { 0 };
-	struct cat_backup *b = NULL;
-	const char *catalog = NULL, *cluster = NULL, *identity = NULL;
-	int ch, all = 0, status = 2;
-	size_t i;
-
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (ch) {
-		case O_CATALOG: catalog = optarg; break;
-		case O_CLUSTER: cluster = optarg; break;
-		case O_IDENTITY: identity = optarg; break;
-		case O_ALL: all = 1; break;
-		case O_JSON: x.json = 1; break;
-		case 'h':
-			printf("usage: lifeboat catalog verify ID|latest|--all [--cluster C] "
-			    "[--identity FILE] [--catalog PATH] [--json]\n");
-			return 0;
-		default: goto usage;
-		}
-	}
-	if (all ? optind != argc : optind != argc - 1)
-		goto usage;
-	if (env_open(g->config_path, catalog, ENV_REPO | ENV_CAT, &e, &err) < 0 ||
-	    setup_identity(e.cfg, identity, &x.id, &err) < 0) {
-		status = ops_fail(&err);
-		goto out;
-	}
-	x.e = &e;
-	if (all) {
-		struct cat_filter f = { .cluster = cluster, .status = -1 };
-		if (cat_backup_list(e.cat, &f, 0, collect, &l, &err) < 0) {
-			if (err.code == 0)
-				lb_err_set(&err, LB_E_NOMEM, "out of memory");
-			status = ops_fail(&err);
-			goto out;
-		}
-		if (l.n == 0)
-			printf("no backups to verify\n");
-		for (i = 0; i < l.n; i++)
-			verify_backup(&x, l.v[i]);
-	} else if (strcmp(argv[optind], "latest") == 0) {
-		if (cat_backup_latest(e.cat, cluster, CAT_COMPLETE, 0, &b, &err) < 0) {
-			status = ops_fail(&err);
-			goto out;
-		}
-		verify_backup(&x, b->id);
-	} else {
-		if (cluster != NULL && (cat_backup_get(e.cat, argv[optind], 0, &b, &err) < 0 ||
-		    strcmp(b->cluster, cluster) != 0)) {
-			if (err.code == 0)
-				lb_err_set(&err, LB_E_NOTFOUND, "backup %s belongs to cluster %s, "
-				    "not %s", b->id, b->cluster, cluster);
-			status = ops_fail(&err);
-			goto out;
-		}
-		verify_backup(&x, argv[optind]);
-	}
-	status = x.n_failed == 0 ? 0 : 1;
-	goto out;
-usage:
-	fprintf(stderr, "usage: lifeboat catalog verify ID|latest|--all [--cluster C] "
-	    "[--identity FILE] [--catalog PATH] [--json]\n");
-out:
-	for (i = 0; i < l.n; i++)
-		free(l.v[i]);
-	free(l.v);
-	cat_backup_free(b);
-	age_identity_free(x.id);
-	env_close(&e);
-	return status;
+	(void)arg;
+	if (res->ok)
+		log_info("cluster=%s backup=%s verify=ok %s", res->cluster, res->backup_id,
+		    res->detail);
 }
 
 int
-cat_verify_newest(struct lb_env *e, const char *cluster, struct lb_err *err)
+ops_verify_newest(struct lb_env *e, const char *cluster, struct lb_err *err)
 {
-	struct vctx x = { 0 };
+	struct age_identity *id = NULL;
 	struct cat_backup *b = NULL;
 	int r;
 
-	x.quiet = 1;
-	if ((r = setup_identity(e->cfg, NULL, &x.id, err)) < 0 ||
+	if ((r = setup_identity(e->cfg, NULL, &id, err)) < 0 ||
 	    (r = cat_backup_latest(e->cat, cluster, CAT_COMPLETE, 0, &b, err)) < 0)
 		goto out;
-	x.e = e;
-	if ((r = verify_backup(&x, b->id)) < 0)
+	if ((r = ops_verify_backup(e, id, b->id, log_result, NULL)) < 0)
 		lb_err_set(err, r, "verification of backup %s failed (see the log)", b->id);
 out:
 	cat_backup_free(b);
-	age_identity_free(x.id);
+	age_identity_free(id);
 	return r;
 }

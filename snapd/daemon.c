@@ -418,7 +418,7 @@ verify_if_due(struct daemon *d, struct cstate *cs, const struct cfg *c)
 	 * result is logged by the verification itself, with its detail; a
 	 * failure may come before it (no identity, no backup). */
 	ok = env_open_cfg(c, ENV_REPO | ENV_CAT, &e, &err) == 0 &&
-	    cat_verify_newest(&e, cs->name, &err) == 0;
+	    ops_verify_newest(&e, cs->name, &err) == 0;
 	env_close(&e);
 	if (!ok)
 		log_error("cluster=%s verify=failed: %s", cs->name, err.msg);
@@ -482,7 +482,7 @@ prune_after_backup(const struct cfg *c, const char *cluster)
 	lb_err_clear(&err);
 	/* The run's configuration, as for verify_if_due. */
 	if (env_open_cfg(c, ENV_REPO | ENV_CAT, &e, &err) < 0 ||
-	    cat_prune_cluster(&e, cluster, &err) < 0)
+	    ops_prune_cluster(&e, cluster, &err) < 0)
 		log_error("cluster=%s prune: %s", cluster, err.msg);
 	env_close(&e);
 }

@@ -1,6 +1,6 @@
 /*
  * bbolt.h: a read-only reader of bbolt (BoltDB) databases as etcd writes
- * them, and the `lifeboat inspect` command built on it.
+ * them; the `lifeboat inspect` command (cmd/inspect.c) is built on it.
  *
  * It computes what `etcdctl snapshot status` prints (revision, total key
  * count, crc32c hash, total size) without etcd, checks etcd's sha256
@@ -18,7 +18,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/cli.h"
 #include "common/err.h"
 
 /* etcd's 32-byte sha256 trailer after the database. */
@@ -59,10 +58,5 @@ int bbolt_inspect_buf(const uint8_t *buf, size_t len, const char *name,
 
 /* Short name of a trailer state: "ok", "absent" or "mismatch". */
 const char *bbolt_trailer_name(int trailer);
-
-/* `lifeboat inspect FILE [--json]`: prints what bbolt_inspect_file found.
- * Exits 0 if the database is readable and its trailer is not bad, 1 with
- * one line on stderr otherwise, 2 on a usage error. */
-int bbolt_cmd_inspect(const struct lb_globals *g, int argc, char **argv);
 
 #endif

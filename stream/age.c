@@ -1,8 +1,9 @@
 /*
  * age.c: age keys (age.h): Bech32 as BIP 173 without its length limit,
- * "age1..." recipients, age-keygen style identity files, key generation
- * and the `keygen` command, plus the X25519 and HKDF primitives that
- * age_stream.c shares (age_int.h).  The file format lives in age_stream.c.
+ * "age1..." recipients, age-keygen style identity files, key generation,
+ * plus the X25519 and HKDF primitives that age_stream.c shares
+ * (age_int.h).  The file format lives in age_stream.c; the `keygen`
+ * command in cmd/keygen.c.
  */
 #include "stream/age_int.h"
 
@@ -537,11 +538,10 @@ out:
 	return r;
 }
 
-/* Writes text to a new file at path, mode 0600, atomically and never over
- * an existing file: a temp file beside it is fsync'd, then hard-linked to
- * path (link fails with EEXIST where rename would replace). */
-static int
-write_new_secret_file(const char *path, const char *text, struct lb_err *err)
+/* A temp file beside path is fsync'd, then hard-linked to path (link
+ * fails with EEXIST where rename would replace). */
+int
+age_identity_write_new(const char *path, const char *text, struct lb_err *err)
 {
 	size_t len = strlen(text), off = 0, n = strlen(path) + 32;
 	char *tmp, *copy = NULL;
@@ -592,68 +592,4 @@ out:
 	free(tmp);
 	free(copy);
 	return r;
-}
-
-static void
-keygen_usage(FILE *fp)
-{
-	fprintf(fp,
-	    "usage: lifeboat keygen -o FILE\n"
-	    "\n"
-	    "Generates an age X25519 identity (the private key that opens backups)\n"
-	    "and writes it to FILE in age-keygen's format, mode 0600; FILE must not\n"
-	    "exist.  Prints the public recipient (age1...) on stdout: put it in the\n"
-	    "configuration and keep FILE offline.  With -o -, the identity goes to\n"
-	    "stdout and the recipient to stderr.\n");
-}
-
-int
-age_cmd_keygen(const struct lb_globals *g, int argc, char **argv)
-{
-	struct lb_err err = { 0 };
-	const char *path = NULL;
-	char *text = NULL, *rcpt = NULL;
-	int i, r = 0;
-
-	(void)g;
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			keygen_usage(stdout);
-			return 0;
-		} else if ((strcmp(argv[i], "-o") == 0 ||
-		    strcmp(argv[i], "--output") == 0) && i + 1 < argc) {
-			path = argv[++i];
-		} else if (strncmp(argv[i], "--output=", 9) == 0) {
-			path = argv[i] + 9;
-		} else {
-			fprintf(stderr, "lifeboat keygen: unexpected argument '%s'\n",
-			    argv[i]);
-			keygen_usage(stderr);
-			return 2;
-		}
-	}
-	if (path == NULL || *path == '\0') {
-		fprintf(stderr, "lifeboat keygen: -o FILE is required\n");
-		keygen_usage(stderr);
-		return 2;
-	}
-	if ((r = age_keygen(&text, &rcpt, &err)) < 0)
-		goto out;
-	if (strcmp(path, "-") == 0) {
-		if (fputs(text, stdout) == EOF || fflush(stdout) != 0) {
-			r = lb_err_sys(&err, LB_E_IO, errno, "write identity to stdout");
-			goto out;
-		}
-		fprintf(stderr, "public key: %s\n", rcpt);
-	} else {
-		if ((r = write_new_secret_file(path, text, &err)) < 0)
-			goto out;
-		printf("%s\n", rcpt);
-	}
-out:
-	if (r < 0)
-		log_error("keygen: %s", err.msg);
-	lb_secret_free(text);
-	free(rcpt);
-	return r < 0 ? lb_err_exit_status(r) : 0;
 }

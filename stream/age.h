@@ -70,6 +70,12 @@ int age_identity_recipient(const struct age_identity *id, size_t i,
  * text with lb_secret_free and the recipient with free. */
 int age_keygen(char **identity_file_text, char **recipient, struct lb_err *err);
 
+/* Writes identity_file_text (from age_keygen) to a new file at path, mode
+ * 0600, atomically and never over an existing file (LB_E_EXISTS then, with
+ * a hint), and fsyncs the directory. */
+int age_identity_write_new(const char *path, const char *identity_file_text,
+    struct lb_err *err);
+
 /* An encrypting stage: everything written is encrypted to the n (1 to 64)
  * recipients, which are copied (the caller may free them afterwards).  The
  * header is emitted with the first bytes of output; plaintext is held
@@ -87,9 +93,5 @@ int flt_age_enc_new(struct age_recipient *const *rcpts, size_t n,
 int flt_age_dec_new(const struct age_identity *id, struct flt *next,
     struct flt **out, struct lb_err *err);
 
-/* `lifeboat keygen -o FILE`: writes a new identity file (mode 0600, never
- * over an existing file) and prints its recipient on stdout.  `-o -`
- * prints the identity file on stdout and the recipient on stderr. */
-int age_cmd_keygen(const struct lb_globals *g, int argc, char **argv);
 
 #endif

@@ -1,0 +1,71 @@
+/*
+ * rebuild.c: `lifeboat catalog rebuild [--threads N]`: options and the
+ * summary; the rebuild itself is ops_rebuild (ops/ops.h).  Exits with
+ * LB_E_PARTIAL's status when a manifest was malformed, an object missing
+ * or a row kept unproven.
+ */
+#include "cmd/cmd.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ops/ops.h"
+
+int
+cmd_catalog_rebuild(const struct lb_globals *g, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "catalog", required_argument, NULL, 'c' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct lb_err err = { 0 };
+	struct lb_env e = { 0 };
+	struct ops_rebuild_result res;
+	const char *catalog = NULL;
+	int ch, n_threads = OPS_REBUILD_THREADS, status = 2;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'c': catalog = optarg; break;
+		case 't':
+			n_threads = atoi(optarg);
+			if (n_threads < 1 || n_threads > OPS_REBUILD_THREADS_MAX) {
+				fprintf(stderr, "lifeboat catalog rebuild: --threads: 1 to %d\n",
+				    OPS_REBUILD_THREADS_MAX);
+				return 2;
+			}
+			break;
+		case 'h':
+			printf("usage: lifeboat catalog rebuild [--threads N] [--catalog PATH]\n");
+			return 0;
+		default:
+			fprintf(stderr, "usage: lifeboat catalog rebuild [--threads N] "
+			    "[--catalog PATH]\n");
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: lifeboat catalog rebuild [--threads N] [--catalog PATH]\n");
+		return 2;
+	}
+	if (env_open(g->config_path, catalog, ENV_REPO | ENV_CAT, &e, &err) < 0 ||
+	    ops_rebuild(&e, n_threads, &res, &err) < 0) {
+		status = cmd_fail(&err);
+		goto out;
+	}
+	printf("rebuild: %zu manifest(s) in %s, %zu recorded, %zu malformed, %zu with "
+	    "missing objects, %zu dropped, %.1fs\n", res.manifests, repo_url(e.repo),
+	    res.recorded, res.malformed, res.missing, res.dropped, res.seconds);
+	if (res.kept > 0)
+		printf("rebuild: %zu backup(s) not in the listing kept: their manifests were "
+		    "not proven absent\n", res.kept);
+	status = res.malformed + res.missing + res.kept > 0 ?
+	    lb_err_exit_status(LB_E_PARTIAL) : 0;
+out:
+	env_close(&e);
+	return status;
+}

@@ -1,0 +1,167 @@
+/*
+ * verify.c: `lifeboat catalog verify ID|latest|--all`: options, which
+ * backups, and the result lines (or JSON objects); the verification
+ * itself is ops_verify_backup (ops/ops.h).  Exits 0 if every backup
+ * verified, 1 if one did not.
+ */
+#include "cmd/cmd.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "env/setup.h"
+#include "ops/ops.h"
+
+struct vprint {
+	int json;
+};
+
+static void
+print_result(const struct ops_verify_result *res, void *arg)
+{
+	const struct vprint *p = arg;
+	json_t *o;
+	char *txt;
+
+	if (!p->json) {
+		if (res->ok)
+			printf("verified %s (%s): ok, %s\n", res->backup_id, res->cluster,
+			    res->detail);
+		else
+			printf("verified %s (%s): %s\n", res->backup_id, res->cluster,
+			    res->verdict ? "FAILED" :
+			    "not checked (the backup keeps its earlier verdict)");
+		return;
+	}
+	o = json_pack("{s:s, s:s, s:b, s:i, s:s}", "backup_id", res->backup_id,
+	    "cluster", res->cluster, "ok", res->ok, "members", res->members, "detail",
+	    res->detail);
+	txt = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (txt != NULL)
+		printf("%s\n", txt);
+	free(txt);
+	json_decref(o);
+}
+
+/* Collects ids first: verification writes to the catalog, which must not
+ * happen inside the listing's read. */
+struct idlist {
+	char **v;
+	size_t n;
+};
+
+static int
+collect(const struct cat_backup *b, void *arg)
+{
+	struct idlist *l = arg;
+	char **v;
+
+	if (b->status != CAT_COMPLETE && b->status != CAT_PARTIAL)
+		return 0;
+	if ((v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL ||
+	    (v[l->n] = strdup(b->id)) == NULL) {
+		if (v != NULL)
+			l->v = v;
+		return LB_E_NOMEM;
+	}
+	l->v = v;
+	l->n++;
+	return 0;
+}
+
+enum { O_CATALOG = 1000, O_CLUSTER, O_IDENTITY, O_ALL, O_JSON };
+
+int
+cmd_catalog_verify(const struct lb_globals *g, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "catalog", required_argument, NULL, O_CATALOG },
+		{ "cluster", required_argument, NULL, O_CLUSTER },
+		{ "identity", required_argument, NULL, O_IDENTITY },
+		{ "all", no_argument, NULL, O_ALL },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct lb_err err = { 0 };
+	struct lb_env e = { 0 };
+	struct vprint p = { 0 };
+	struct idlist l = { 0 };
+	struct age_identity *id = NULL;
+	struct cat_backup *b = NULL;
+	const char *catalog = NULL, *cluster = NULL, *identity = NULL;
+	int ch, all = 0, status = 2, n_failed = 0;
+	size_t i;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (ch) {
+		case O_CATALOG: catalog = optarg; break;
+		case O_CLUSTER: cluster = optarg; break;
+		case O_IDENTITY: identity = optarg; break;
+		case O_ALL: all = 1; break;
+		case O_JSON: p.json = 1; break;
+		case 'h':
+			printf("usage: lifeboat catalog verify ID|latest|--all [--cluster C] "
+			    "[--identity FILE] [--catalog PATH] [--json]\n");
+			return 0;
+		default: goto usage;
+		}
+	}
+	if (all ? optind != argc : optind != argc - 1)
+		goto usage;
+	if (env_open(g->config_path, catalog, ENV_REPO | ENV_CAT, &e, &err) < 0 ||
+	    setup_identity(e.cfg, identity, &id, &err) < 0) {
+		status = cmd_fail(&err);
+		goto out;
+	}
+	if (all) {
+		struct cat_filter f = { .cluster = cluster, .status = -1 };
+		if (cat_backup_list(e.cat, &f, 0, collect, &l, &err) < 0) {
+			if (err.code == 0)
+				lb_err_set(&err, LB_E_NOMEM, "out of memory");
+			status = cmd_fail(&err);
+			goto out;
+		}
+		if (l.n == 0)
+			printf("no backups to verify\n");
+		for (i = 0; i < l.n; i++)
+			if (ops_verify_backup(&e, id, l.v[i], print_result, &p) < 0)
+				n_failed++;
+	} else if (strcmp(argv[optind], "latest") == 0) {
+		if (cat_backup_latest(e.cat, cluster, CAT_COMPLETE, 0, &b, &err) < 0) {
+			status = cmd_fail(&err);
+			goto out;
+		}
+		if (ops_verify_backup(&e, id, b->id, print_result, &p) < 0)
+			n_failed++;
+	} else {
+		if (cluster != NULL && (cat_backup_get(e.cat, argv[optind], 0, &b, &err) < 0 ||
+		    strcmp(b->cluster, cluster) != 0)) {
+			if (err.code == 0)
+				lb_err_set(&err, LB_E_NOTFOUND, "backup %s belongs to cluster %s, "
+				    "not %s", b->id, b->cluster, cluster);
+			status = cmd_fail(&err);
+			goto out;
+		}
+		if (ops_verify_backup(&e, id, argv[optind], print_result, &p) < 0)
+			n_failed++;
+	}
+	status = n_failed == 0 ? 0 : 1;
+	goto out;
+usage:
+	fprintf(stderr, "usage: lifeboat catalog verify ID|latest|--all [--cluster C] "
+	    "[--identity FILE] [--catalog PATH] [--json]\n");
+out:
+	for (i = 0; i < l.n; i++)
+		free(l.v[i]);
+	free(l.v);
+	cat_backup_free(b);
+	age_identity_free(id);
+	env_close(&e);
+	return status;
+}
