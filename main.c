@@ -13,6 +13,7 @@
 #include "stream/age.h"
 #include "snapshot/bbolt.h"
 #include "common/cli.h"
+#include "cmd/config.h"
 #include "config/config.h"
 #include "common/log.h"
 #include "restore/restore.h"
