@@ -11,6 +11,7 @@
 
 #include "cmd/cmd.h"
 #include "common/cli.h"
+#include "cmd/config.h"
 #include "config/config.h"
 #include "common/log.h"
 #include "restore/restore.h"

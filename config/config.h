@@ -1,10 +1,11 @@
 /*
  * config.h: the configuration file, parsed once into an immutable struct.
  *
- * One table in config.c declares every option (name, section, type,
- * default, range, secret?, reloadable?, one-line help), in the way of
- * Redis's static_configs[]; it drives the parser, validation,
- * `lifeboat config options` and contrib/lifeboat.conf.example.
+ * One table, config/options.def, declares every option (name, section,
+ * type, default, range, secret?, reloadable?, one-line help), in the way
+ * of Redis's static_configs[]; it drives the parser, validation,
+ * `lifeboat config options` and contrib/lifeboat.conf.example, and gives
+ * each option a typed id (CFG_REPO, CFG_S3_REGION...) for the getters.
  *
  * Format (in the spirit of pgbackrest.conf):
  *
@@ -34,6 +35,18 @@
 #include "common/err.h"
 
 struct cfg;
+
+/* The id of every option: its name upper-cased, '-' turned into '_'
+ * (s3-part-size is CFG_S3_PART_SIZE). */
+enum cfg_opt {
+#define CFG_OPT(id, ...) CFG_##id,
+#include "config/options.def"
+#undef CFG_OPT
+	CFG_N_OPTS
+};
+
+/* The name of option id in the file ("s3-part-size"). */
+const char *cfg_opt_name(enum cfg_opt id);
 
 /* Largest configuration file accepted, and longest line. */
 #define CFG_FILE_MAX (1024 * 1024)
@@ -69,24 +82,46 @@ int cfg_has_cluster(const struct cfg *c, const char *name);
  * option, an option of the other section, a cluster that does not exist or
  * a getter that does not fit the option's type is a bug in the caller and
  * aborts.  Options that are not set take their default.
+ *
+ * key is an id, cfg_get_str(c, NULL, CFG_CATALOG), so a misspelt option
+ * does not compile; or a name, cfg_get_str(c, NULL, "catalog"), looked up
+ * when it runs, for names that come from elsewhere (and the tests that
+ * were written before the ids).  A C11 _Generic picks the function by the
+ * type of key: a string is a name, anything else an id.
  */
+#define CFG_BY_KEY_(fn, key) _Generic((key), \
+	char *: fn##_by_name, const char *: fn##_by_name, default: fn##_by_id)
 
 /* The value as written (quotes removed) or the default; NULL when the
  * option is unset and has no default.  Works for every type, secret ones
  * included (s3-access-key-id): never log what it returns for those. */
-const char *cfg_get_str(const struct cfg *c, const char *cluster, const char *key);
+#define cfg_get_str(c, cluster, key) CFG_BY_KEY_(cfg_get_str, key)(c, cluster, key)
+const char *cfg_get_str_by_id(const struct cfg *c, const char *cluster,
+    enum cfg_opt id);
+const char *cfg_get_str_by_name(const struct cfg *c, const char *cluster,
+    const char *name);
 
-/* int: the number; bool: 1 or 0; duration: seconds; size: bytes.
- * 0 when unset without default. */
-long long cfg_get_int(const struct cfg *c, const char *cluster, const char *key);
+/* int: the number; bool: 1 or 0; duration: seconds; size: bytes; enum:
+ * the index of the choice.  0 when unset without default. */
+#define cfg_get_int(c, cluster, key) CFG_BY_KEY_(cfg_get_int, key)(c, cluster, key)
+long long cfg_get_int_by_id(const struct cfg *c, const char *cluster,
+    enum cfg_opt id);
+long long cfg_get_int_by_name(const struct cfg *c, const char *cluster,
+    const char *name);
 
 /* A list option (endpoints, recipients): sets *out to the items, owned by
  * c, and returns their count (0 when unset). */
-size_t cfg_get_list(const struct cfg *c, const char *cluster, const char *key,
-    const char *const **out);
+#define cfg_get_list(c, cluster, key, out) \
+	CFG_BY_KEY_(cfg_get_list, key)(c, cluster, key, out)
+size_t cfg_get_list_by_id(const struct cfg *c, const char *cluster,
+    enum cfg_opt id, const char *const **out);
+size_t cfg_get_list_by_name(const struct cfg *c, const char *cluster,
+    const char *name, const char *const **out);
 
 /* 1 if the option was set in the file, 0 if it has its default. */
-int cfg_is_set(const struct cfg *c, const char *cluster, const char *key);
+#define cfg_is_set(c, cluster, key) CFG_BY_KEY_(cfg_is_set, key)(c, cluster, key)
+int cfg_is_set_by_id(const struct cfg *c, const char *cluster, enum cfg_opt id);
+int cfg_is_set_by_name(const struct cfg *c, const char *cluster, const char *name);
 
 /* S3 credentials.  The access key id is s3-access-key-id or else
  * $AWS_ACCESS_KEY_ID; the secret is the first line of
@@ -130,14 +165,5 @@ void cfg_print_options(FILE *fp);
 /* Writes the example configuration generated from the table (the text of
  * contrib/lifeboat.conf.example).  Returns 0 or LB_E_IO. */
 int cfg_write_example(FILE *fp);
-
-/* `lifeboat config check [--probe]|options|example`: check loads the
- * configuration (--config), reads every secret and certificate file it
- * names, prints the effective configuration with secrets masked, and
- * reports what would fail once running (verify-schedule without a
- * readable identity, a time zone not in the tz database); --probe also
- * reaches the repository and every etcd endpoint (probe.h).  Exit status
- * 0, 2 on a configuration error or problem, 1 when a probe failed. */
-int cfg_cmd_config(const struct lb_globals *g, int argc, char **argv);
 
 #endif

@@ -42,7 +42,7 @@ env_open(const char *config_path, const char *catalog_flag, unsigned need,
 	 * configuration, which those read-only commands do not load. */
 	e->catalog_path = catalog_flag != NULL ? catalog_flag : getenv("LIFEBOAT_CATALOG");
 	if (e->catalog_path == NULL || e->catalog_path[0] == '\0')
-		e->catalog_path = cfg_get_str(e->cfg, NULL, "catalog");
+		e->catalog_path = cfg_get_str(e->cfg, NULL, CFG_CATALOG);
 	return open_parts(need, e, err);
 }
 
@@ -52,7 +52,7 @@ env_open_cfg(const struct cfg *c, unsigned need, struct lb_env *e,
 {
 	memset(e, 0, sizeof(*e));
 	e->cfg = c;
-	e->catalog_path = cfg_get_str(c, NULL, "catalog");
+	e->catalog_path = cfg_get_str(c, NULL, CFG_CATALOG);
 	return open_parts(need, e, err);
 }
 

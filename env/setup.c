@@ -19,18 +19,18 @@ setup_repo(const struct cfg *c, struct repo **out, struct lb_err *err)
 	int r;
 
 	*out = NULL;
-	if ((o.url = cfg_get_str(c, NULL, "repo")) == NULL)
+	if ((o.url = cfg_get_str(c, NULL, CFG_REPO)) == NULL)
 		return lb_err_set(err, LB_E_CONFIG, "%s: no repo configured "
 		    "(hint: repo = file:///var/lib/lifeboat/repo or s3://bucket/prefix)",
 		    cfg_source(c));
-	o.s3_endpoint = cfg_get_str(c, NULL, "s3-endpoint");
-	o.s3_region = cfg_get_str(c, NULL, "s3-region");
-	style = cfg_get_str(c, NULL, "s3-uri-style");
+	o.s3_endpoint = cfg_get_str(c, NULL, CFG_S3_ENDPOINT);
+	o.s3_region = cfg_get_str(c, NULL, CFG_S3_REGION);
+	style = cfg_get_str(c, NULL, CFG_S3_URI_STYLE);
 	o.s3_host_style = style != NULL && strcmp(style, "host") == 0;
-	o.s3_ca_file = cfg_get_str(c, NULL, "s3-ca-file");
-	o.connect_timeout_s = (long)cfg_get_int(c, NULL, "connect-timeout");
-	o.stall_timeout_s = (long)cfg_get_int(c, NULL, "stall-timeout");
-	o.s3_part_size = (size_t)cfg_get_int(c, NULL, "s3-part-size");
+	o.s3_ca_file = cfg_get_str(c, NULL, CFG_S3_CA_FILE);
+	o.connect_timeout_s = (long)cfg_get_int(c, NULL, CFG_CONNECT_TIMEOUT);
+	o.stall_timeout_s = (long)cfg_get_int(c, NULL, CFG_STALL_TIMEOUT);
+	o.s3_part_size = (size_t)cfg_get_int(c, NULL, CFG_S3_PART_SIZE);
 	if (strncmp(o.url, "s3://", 5) == 0 &&
 	    (r = cfg_s3_credentials(c, &ak, &sk, &tok, err)) < 0)
 		goto out;
@@ -75,10 +75,10 @@ setup_recipients(const struct cfg *c, struct setup_recipients *out,
 
 	out->v = NULL;
 	out->n = 0;
-	n = cfg_get_list(c, NULL, "recipients", &list);
+	n = cfg_get_list(c, NULL, CFG_RECIPIENTS, &list);
 	for (i = 0; i < n && r == 0; i++)
 		r = add_recipient(out, list[i], "recipients", err);
-	if (r == 0 && (path = cfg_get_str(c, NULL, "recipients-file")) != NULL) {
+	if (r == 0 && (path = cfg_get_str(c, NULL, CFG_RECIPIENTS_FILE)) != NULL) {
 		if ((fp = fopen(path, "re")) == NULL) {
 			r = lb_err_sys(err, LB_E_CONFIG, errno, "recipients-file %s", path);
 			goto out;
@@ -122,7 +122,7 @@ setup_identity(const struct cfg *c, const char *path, struct age_identity **out,
 {
 	*out = NULL;
 	if (path == NULL && c != NULL)
-		path = cfg_get_str(c, NULL, "identity-file");
+		path = cfg_get_str(c, NULL, CFG_IDENTITY_FILE);
 	if (path == NULL)
 		return lb_err_set(err, LB_E_CONFIG, "no identity to decrypt with "
 		    "(hint: identity-file in the config, or --identity FILE)");
@@ -137,12 +137,12 @@ setup_etcd_opts(const struct cfg *c, const char *cluster, struct etcd_opts *o,
 
 	memset(o, 0, sizeof(*o));
 	*password = NULL;
-	o->cacert = cfg_get_str(c, cluster, "cacert");
-	o->cert = cfg_get_str(c, cluster, "cert");
-	o->key = cfg_get_str(c, cluster, "key");
-	o->user = cfg_get_str(c, cluster, "user");
-	o->connect_timeout_s = (long)cfg_get_int(c, NULL, "connect-timeout");
-	o->stall_timeout_s = (long)cfg_get_int(c, NULL, "stall-timeout");
+	o->cacert = cfg_get_str(c, cluster, CFG_CACERT);
+	o->cert = cfg_get_str(c, cluster, CFG_CERT);
+	o->key = cfg_get_str(c, cluster, CFG_KEY);
+	o->user = cfg_get_str(c, cluster, CFG_USER);
+	o->connect_timeout_s = (long)cfg_get_int(c, NULL, CFG_CONNECT_TIMEOUT);
+	o->stall_timeout_s = (long)cfg_get_int(c, NULL, CFG_STALL_TIMEOUT);
 	if ((r = cfg_etcd_password(c, cluster, password, err)) < 0)
 		return r;
 	if (o->user != NULL && *password == NULL) {

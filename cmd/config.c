@@ -1,0 +1,162 @@
+/*
+ * config.c: `lifeboat config check [--probe]|options|example` (config.h).
+ * The configuration module parses and prints; this command adds what only
+ * a command does: reading the files and secrets the configuration names,
+ * the problems that would show once running, and the probe (ops/probe.h).
+ */
+#include "cmd/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/secret.h"
+#include "config/config.h"
+#include "ops/probe.h"
+#include "scheduler/cron.h"
+
+/* Every file the configuration names must be readable now, rather than
+ * at 3 a.m.; the identity may be kept offline, so it only warns. */
+static int
+check_files(const struct cfg *c, struct lb_err *err)
+{
+	static const enum cfg_opt gfiles[] = { CFG_S3_CA_FILE, CFG_RECIPIENTS_FILE };
+	static const enum cfg_opt cfiles[] = { CFG_CACERT, CFG_CERT, CFG_KEY };
+	const char *path;
+	char *a = NULL, *b = NULL, *t = NULL;
+	size_t i, k;
+	int r;
+
+	for (i = 0; i < 2; i++)
+		if ((path = cfg_get_str(c, NULL, gfiles[i])) != NULL && access(path, R_OK) < 0)
+			return lb_err_sys(err, LB_E_CONFIG, errno, "%s: cannot read %s",
+			    cfg_opt_name(gfiles[i]), path);
+	if ((path = cfg_get_str(c, NULL, CFG_IDENTITY_FILE)) != NULL &&
+	    access(path, R_OK) < 0)
+		log_warn("identity-file %s is not readable here: verification and "
+		    "restore need it", path);
+	if ((r = cfg_s3_credentials(c, &a, &b, &t, err)) < 0)
+		return r;
+	lb_secret_free(a);
+	lb_secret_free(b);
+	lb_secret_free(t);
+	for (k = 0; k < cfg_cluster_count(c); k++) {
+		const char *name = cfg_cluster_name(c, k);
+
+		for (i = 0; i < 3; i++)
+			if ((path = cfg_get_str(c, name, cfiles[i])) != NULL &&
+			    access(path, R_OK) < 0)
+				return lb_err_sys(err, LB_E_CONFIG, errno,
+				    "cluster %s: %s: cannot read %s", name,
+				    cfg_opt_name(cfiles[i]), path);
+		if ((r = cfg_etcd_password(c, name, &a, err)) < 0)
+			return r;
+		lb_secret_free(a);
+		a = NULL;
+	}
+	return 0;
+}
+
+/* What parses but would fail once the daemon runs, each problem named
+ * with its fix (all of them, not the first).  Returns the number of
+ * problems; the warnings do not count. */
+static int
+check_runtime(const struct cfg *c)
+{
+	const char *id = cfg_get_str(c, NULL, CFG_IDENTITY_FILE);
+	const char *tz = cfg_get_str(c, NULL, CFG_TIMEZONE);
+	size_t i;
+	int bad = 0;
+
+	if (!sched_tz_valid(tz)) {
+		log_error("timezone: %s is not in the tz database: lifeboat snapd would "
+		    "refuse to start", tz);
+		bad++;
+	}
+	for (i = 0; i < cfg_cluster_count(c); i++) {
+		const char *name = cfg_cluster_name(c, i);
+
+		/* The daemon would start and /healthz stay 200 while every
+		 * scheduled verification fails. */
+		if (cfg_get_str(c, name, CFG_VERIFY_SCHEDULE) != NULL) {
+			if (id == NULL) {
+				log_error("[cluster:%s] verify-schedule is set but identity-file "
+				    "is not: every scheduled verification would fail (set "
+				    "identity-file to the age identity, readable by lifeboat "
+				    "snapd)", name);
+				bad++;
+			} else if (access(id, R_OK) < 0) {
+				log_error("[cluster:%s] verify-schedule needs identity-file %s, "
+				    "which cannot be read here (%s): every scheduled "
+				    "verification would fail", name, id, strerror(errno));
+				bad++;
+			}
+		}
+		if (cfg_get_str(c, name, CFG_RETENTION) == NULL)
+			log_warn("[cluster:%s] no retention: every backup is kept and prune "
+			    "deletes nothing (set e.g. retention = keep-last=12,keep-daily=14)",
+			    name);
+	}
+	return bad;
+}
+
+int
+cfg_cmd_config(const struct lb_globals *g, int argc, char **argv)
+{
+	struct lb_err err = { 0 };
+	struct cfg *c = NULL;
+	int r, probe = 0, bad, failed = 0;
+
+	if (argc == 2 && strcmp(argv[1], "options") == 0) {
+		cfg_print_options(stdout);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "example") == 0)
+		return cfg_write_example(stdout) == 0 ? 0 : 1;
+	if (argc == 3 && strcmp(argv[1], "check") == 0 && strcmp(argv[2], "--probe") == 0) {
+		probe = 1;
+		argc = 2;
+	}
+	if (argc != 2 || strcmp(argv[1], "check") != 0) {
+		fprintf(argc == 2 && (strcmp(argv[1], "--help") == 0 ||
+		    strcmp(argv[1], "-h") == 0) ? stdout : stderr,
+		    "usage: lifeboat config check [--probe]\n"
+		    "                                 load the configuration, read the files it "
+		    "names, print it (secrets masked)\n"
+		    "                                 and say what would fail once running; "
+		    "--probe: also reach the\n"
+		    "                                 repository (write and delete a probe "
+		    "object) and every etcd endpoint\n"
+		    "       lifeboat config options   list every option\n"
+		    "       lifeboat config example   print an example configuration\n");
+		return argc == 2 && (strcmp(argv[1], "--help") == 0 ||
+		    strcmp(argv[1], "-h") == 0) ? 0 : 2;
+	}
+	if ((r = cfg_load(g->config_path, &c, &err)) < 0 ||
+	    (r = check_files(c, &err)) < 0) {
+		if (r == LB_E_NOTFOUND && !g->config_explicit)
+			lb_err_prefix(&err, "no configuration (hint: --config FILE or "
+			    "$LIFEBOAT_CONFIG): ");
+		log_error("%s", err.msg);
+		cfg_free(c);
+		/* a missing file is as much a configuration problem as a bad one */
+		return r == LB_E_NOTFOUND ? lb_err_exit_status(LB_E_CONFIG) :
+		    lb_err_exit_status(r);
+	}
+	r = cfg_print(c, stdout);
+	bad = check_runtime(c);
+	if (probe) {
+		printf("\n# probe\n");
+		failed = probe_config(c, stdout);
+	}
+	cfg_free(c);
+	if (bad > 0)
+		return lb_err_exit_status(LB_E_CONFIG);
+	if (failed > 0) {
+		log_error("probe: %d check%s failed", failed, failed == 1 ? "" : "s");
+		return 1;
+	}
+	return r == 0 ? 0 : 1;
+}

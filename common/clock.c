@@ -1,0 +1,15 @@
+/*
+ * clock.c: the monotonic clock (clock.h).
+ */
+#include "common/clock.h"
+
+#include <time.h>
+
+double
+lb_mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
