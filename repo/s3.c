@@ -390,6 +390,20 @@ backoff_sleep(int attempt)
 		;
 }
 
+/* The code of an S3 error answer that is neither "not found" nor a
+ * bucket's absence.  A store that lacks a feature (s3rver lists no
+ * multipart uploads) says 501 NotImplemented: its own code, so callers
+ * decide on it and never on the message. */
+static int
+error_code(long st, const char *code)
+{
+	if (st == 501 || strcmp(code, "NotImplemented") == 0)
+		return LB_E_UNSUPPORTED;
+	if (st == 401 || st == 403)
+		return LB_E_AUTH;
+	return LB_E_REMOTE;
+}
+
 /* "bucket/key" or "bucket" for messages. */
 static void
 what_of(const struct s3 *s, const struct s3_req *q, char *buf, size_t sz)
@@ -497,13 +511,14 @@ s3_req_run(struct s3 *s, CURL *h, struct s3_req *q, struct lb_err *err)
 	struct s3_dbuf url = { .max = 64 * 1024 };
 	struct curl_slist *hdrs = NULL;
 	struct lb_err sink_err;
-	char ebuf[CURL_ERROR_SIZE], range[64], what[400], code[64], msg[256];
+	char ebuf[CURL_ERROR_SIZE], range[64], what[400], msg[256], gave_up[48];
 	CURLcode c = CURLE_OK;
 	CURL *borrowed = NULL;
 	int attempt, r = 0, retry;
 	long st;
 
 	what_of(s, q, what, sizeof(what));
+	snprintf(gave_up, sizeof(gave_up), " (gave up after %d tries)", S3_TRIES);
 	if (h == NULL && (h = borrowed = handle_get(s)) == NULL) {
 		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 		goto out;
@@ -521,6 +536,7 @@ s3_req_run(struct s3 *s, CURL *h, struct s3_req *q, struct lb_err *err)
 		q->errbody.max = S3_ERRBODY_MAX;
 		q->resp.len = 0;
 		q->etag[0] = '\0';
+		q->code[0] = '\0';
 		q->sink_rc = 0;
 		lb_err_clear(&sink_err);
 		q->sink_err = &sink_err;
@@ -569,7 +585,7 @@ s3_req_run(struct s3 *s, CURL *h, struct s3_req *q, struct lb_err *err)
 				continue;
 			r = lb_err_set(err, LB_E_NET, "s3 %s %s: %s%s", q->method,
 			    what, ebuf[0] ? ebuf : curl_easy_strerror(c),
-			    retry ? " (gave up after 5 tries)" : "");
+			    retry ? gave_up : "");
 			goto out;
 		}
 		if (st >= 200 && st <= 299) {
@@ -578,33 +594,33 @@ s3_req_run(struct s3 *s, CURL *h, struct s3_req *q, struct lb_err *err)
 			r = 0;
 			goto out;
 		}
-		code[0] = msg[0] = '\0';
+		q->code[0] = msg[0] = '\0';
 		if (q->errbody.len > 0)
-			s3_xml_parse_error(q->errbody.p, q->errbody.len, code,
-			    sizeof(code), msg, sizeof(msg));
+			s3_xml_parse_error(q->errbody.p, q->errbody.len, q->code,
+			    sizeof(q->code), msg, sizeof(msg));
 		retry = (st >= 500 && st != 501) || st == 429 ||
-		    strcmp(code, "SlowDown") == 0 ||
-		    strcmp(code, "RequestTimeout") == 0 ||
-		    strcmp(code, "InternalError") == 0;
+		    strcmp(q->code, "SlowDown") == 0 ||
+		    strcmp(q->code, "RequestTimeout") == 0 ||
+		    strcmp(q->code, "InternalError") == 0;
 		log_debug("s3 %s %s: try %d: http %ld %s", q->method, what,
-		    attempt, st, code);
+		    attempt, st, q->code);
 		if (retry && attempt < S3_TRIES)
 			continue;
-		if (strcmp(code, "NoSuchBucket") == 0 ||
-		    (st == 404 && q->key == NULL && code[0] == '\0')) {
+		if (strcmp(q->code, "NoSuchBucket") == 0 ||
+		    (st == 404 && q->key == NULL && q->code[0] == '\0')) {
 			r = lb_err_set(err, LB_E_NOTFOUND,
 			    "s3 %s %s: bucket %s does not exist%s", q->method,
 			    what, s->bucket, " (hint: check the repository url)");
-		} else if (st == 404 && (code[0] == '\0' ||
-		    strcmp(code, "NoSuchKey") == 0)) {
+		} else if (st == 404 && (q->code[0] == '\0' ||
+		    strcmp(q->code, "NoSuchKey") == 0)) {
 			r = lb_err_set(err, LB_E_NOTFOUND, "s3 %s %s: not found",
 			    q->method, what);
 		} else {
-			r = lb_err_set(err, st == 401 || st == 403 ? LB_E_AUTH :
-			    LB_E_REMOTE, "s3 %s %s: %ld %s%s%s%s%s", q->method,
-			    what, st, code[0] ? code : "(no error code)",
-			    msg[0] ? ": " : "", msg, hint_for(code),
-			    retry ? " (gave up after 5 tries)" : "");
+			r = lb_err_set(err, error_code(st, q->code),
+			    "s3 %s %s: %ld %s%s%s%s%s", q->method,
+			    what, st, q->code[0] ? q->code : "(no error code)",
+			    msg[0] ? ": " : "", msg, hint_for(q->code),
+			    retry ? gave_up : "");
 		}
 		goto out;
 	}

@@ -94,6 +94,7 @@ struct s3_req {
 	long status;
 	struct s3_dbuf resp;
 	char etag[128];
+	char code[64];              /* S3's error code of a failure, "" if none */
 	time_t date;                /* the answer's Date header, 0: none */
 	uint64_t delivered;         /* bytes handed to dest over all tries */
 	uint64_t from;              /* first byte asked for in this try */
@@ -107,7 +108,7 @@ struct s3_req {
 
 /* Runs q with retries, on h or (h NULL) on a handle of the pool.  On an
  * S3 error fills err with "s3 METHOD bucket/key: STATUS Code: message
- * (hint)". */
+ * (hint)" and keeps S3's error code in q->code. */
 int s3_req_run(struct s3 *s, CURL *h, struct s3_req *q, struct lb_err *err);
 
 /* Frees what the request holds (query, answer); the struct may be reused

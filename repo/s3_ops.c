@@ -248,6 +248,13 @@ s3_abort_upload(struct s3 *s, const char *key, const char *upload_id,
 		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 	else
 		r = s3_req_run(s, NULL, &q, err);
+	/* Gone already (completed, or aborted by someone else): S3's code
+	 * says so; the message stays S3's. */
+	if (r < 0 && strcmp(q.code, "NoSuchUpload") == 0) {
+		r = LB_E_NOTFOUND;
+		if (err != NULL)
+			err->code = r;
+	}
 	s3_req_clear(&q);
 	return r;
 }
