@@ -59,8 +59,9 @@ orphan_cb(void *arg, const char *key, const char *upload_id, time_t initiated)
 	if (initiated > o->cutoff)
 		return 0;
 	if ((rc = s3_abort_upload(o->r->s3, key, upload_id, o->err)) < 0) {
-		/* Gone meanwhile (another cleanup, or it completed): fine. */
-		if (rc == LB_E_NOTFOUND || strstr(o->err->msg, "NoSuchUpload"))
+		/* Gone meanwhile (another cleanup, or it completed): fine.
+		 * s3_abort_upload says so with LB_E_NOTFOUND (NoSuchUpload). */
+		if (rc == LB_E_NOTFOUND)
 			return 0;
 		return rc;
 	}
