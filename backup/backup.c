@@ -547,7 +547,7 @@ settle_one(struct backup_env *e, const char *cluster, const char *id)
 		goto out;
 	}
 	if (repo_cleanup_orphans(e->repo, dir, 0, &n, &err) < 0 &&
-	    strstr(err.msg, "NotImplemented") == NULL)
+	    err.code != LB_E_UNSUPPORTED)
 		log_warn("cleanup of backup %s: %s", id, err.msg);
 	if (repo_delete_prefix(e->repo, dir, NULL, &err) < 0) {
 		log_warn("cleanup of backup %s: %s; the next run tries again", id, err.msg);
@@ -605,7 +605,7 @@ settle_interrupted(struct backup_env *e, const char *cluster)
 	 * stores cannot list uploads (s3rver); that is no fault. */
 	snprintf(tree, sizeof(tree), "%s/", cluster);
 	if (repo_cleanup_orphans(e->repo, tree, 86400, &n, &err) < 0) {
-		if (strstr(err.msg, "NotImplemented") != NULL)
+		if (err.code == LB_E_UNSUPPORTED)
 			log_debug("cleanup: %s", err.msg);
 		else
 			log_warn("cleanup: %s", err.msg);

@@ -32,6 +32,9 @@ static const struct {
 	{ LB_E_PARTIAL, "partial", 3 },
 	{ LB_E_CANCELED, "canceled", 1 },
 	{ LB_E_BUSY, "busy", 1 },
+	/* 1 like LB_E_REMOTE, which these answers were before they had a
+	 * code of their own: no exit status changed with it. */
+	{ LB_E_UNSUPPORTED, "unsupported", 1 },
 };
 
 void

@@ -32,7 +32,8 @@ enum {
 	LB_E_PARTIAL = -16,  /* some of a set of jobs failed */
 	LB_E_CANCELED = -17, /* stopped by a signal or by the caller */
 	LB_E_BUSY = -18,     /* locked by someone else */
-	LB_E__MIN = -19
+	LB_E_UNSUPPORTED = -19, /* the peer does not implement what was asked (S3 501) */
+	LB_E__MIN = -20
 };
 
 #define LB_ERR_MSG_MAX 512

@@ -417,7 +417,8 @@ etcd_members_free(struct etcd_members *m)
 
 /* etcd lets only users with the root role call Snapshot and HashKV, and
  * refuses the others with grpc-status 2 "auth: permission denied", which
- * says nothing of the role: say it. */
+ * says nothing of the role: say it.  Status 2 (UNKNOWN) is no code to
+ * decide on, so etcd's message text is what is matched. */
 static int
 root_role_needed(const struct etcd_client *c, const char *what, int r,
     struct lb_err *err)

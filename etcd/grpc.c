@@ -327,6 +327,9 @@ status_code(int grpc_status, const char *msg)
 	case 5:  /* NOT_FOUND */
 		return LB_E_NOTFOUND;
 	}
+	/* etcd refuses a login with INVALID_ARGUMENT (its rpctypes), the
+	 * status of many other faults: the server's message is all that
+	 * tells them apart, so this one decision rests on etcd's text. */
 	if (strstr(msg, "authentication failed") != NULL ||
 	    strstr(msg, "user name is empty") != NULL ||
 	    strstr(msg, "invalid auth token") != NULL)
@@ -398,6 +401,7 @@ curl_failure(struct call *k, CURLcode cc)
 			return lb_err_sys(k->err, LB_E_NET, (int)oserr, "cannot connect");
 		return lb_err_set(k->err, LB_E_NET, "cannot connect: %s", detail);
 	case CURLE_OPERATION_TIMEDOUT:
+		/* One code for both timeouts; only libcurl's text says which. */
 		if (strstr(detail, "onnect") != NULL || strstr(detail, "after 0 bytes") != NULL)
 			return lb_err_set(k->err, LB_E_NET,
 			    "timed out connecting after %ld s", c->opts.connect_timeout_s);

@@ -101,7 +101,8 @@ int repo_absent(struct repo *r, const char *key, struct lb_err *err);
  * "" for the whole repository) older than max_age_s: file temp files
  * (*.lifeboat-XXXXXX) and S3 multipart uploads; 0 removes them all.  *n
  * is the number removed.
- * A store that cannot list uploads (s3rver: 501) fails with LB_E_REMOTE. */
+ * A store that cannot list uploads (s3rver: 501) fails with
+ * LB_E_UNSUPPORTED. */
 int repo_cleanup_orphans(struct repo *r, const char *prefix, long max_age_s,
     int *n, struct lb_err *err);
 

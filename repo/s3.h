@@ -5,6 +5,11 @@
  * XML with expat, and the multipart upload sink.  It does not know about
  * repository prefixes: keys here are full object keys in one bucket.
  *
+ * Errors carry S3's answer in the message and its meaning in the code:
+ * LB_E_NOTFOUND (no such key or bucket), LB_E_AUTH (401, 403),
+ * LB_E_UNSUPPORTED (501 NotImplemented), LB_E_REMOTE (any other answer),
+ * LB_E_NET and LB_E_TLS (no answer).  Callers decide on the code.
+ *
  * Memory: an upload sink holds at most S3_PART_SLOTS part buffers of the
  * current part size (8 MiB until part 2000, then growing), so an 8 GiB
  * upload peaks at 3 x 8 MiB = 24 MiB of buffers, 2 parts in flight while
@@ -78,11 +83,15 @@ int s3_list(struct s3 *s, const char *prefix,
     int (*cb)(void *arg, const char *key, uint64_t size), void *arg,
     struct lb_err *err);
 
-/* ListMultipartUploads under prefix, all pages. */
+/* ListMultipartUploads under prefix, all pages.  A store that cannot
+ * list uploads (s3rver: 501 NotImplemented) fails with LB_E_UNSUPPORTED,
+ * as does any request such a store refuses that way. */
 int s3_list_uploads(struct s3 *s, const char *prefix,
     int (*cb)(void *arg, const char *key, const char *upload_id,
     time_t initiated), void *arg, struct lb_err *err);
 
+/* AbortMultipartUpload: LB_E_NOTFOUND when the upload is gone already
+ * (S3's NoSuchUpload: completed, or aborted by someone else). */
 int s3_abort_upload(struct s3 *s, const char *key, const char *upload_id,
     struct lb_err *err);
 

@@ -1,0 +1,241 @@
+/*
+ * repo_s3.c: the s3:// driver of the repository (repo_int.h), a thin
+ * layer over the S3 client (s3.h): it adds the repository's prefix to
+ * keys and takes it off listed ones, turns S3's 204 for a DELETE of an
+ * absent key into LB_E_NOTFOUND, and aborts multipart uploads that
+ * interrupted writes left behind.
+ */
+#include "repo/repo_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "repo/s3.h"
+
+/* The object key of a repository key: the prefix put in front (malloc'd). */
+static int
+full_key(const struct repo *r, const char *key, char **out, struct lb_err *err)
+{
+	size_t n = strlen(r->prefix) + strlen(key) + 1;
+
+	if ((*out = malloc(n)) == NULL)
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	snprintf(*out, n, "%s%s", r->prefix, key);
+	return 0;
+}
+
+struct strip {
+	size_t plen;
+	int (*cb)(void *arg, const char *key, uint64_t size);
+	void *arg;
+};
+
+static int
+strip_cb(void *arg, const char *key, uint64_t size)
+{
+	struct strip *s = arg;
+
+	if (strlen(key) < s->plen)
+		return 0;
+	return s->cb(s->arg, key + s->plen, size);
+}
+
+struct orphans {
+	struct repo *r;
+	time_t cutoff;
+	int n;
+	struct lb_err *err;
+};
+
+static int
+orphan_cb(void *arg, const char *key, const char *upload_id, time_t initiated)
+{
+	struct orphans *o = arg;
+	int rc;
+
+	if (initiated > o->cutoff)
+		return 0;
+	if ((rc = s3_abort_upload(o->r->s3, key, upload_id, o->err)) < 0) {
+		/* Gone meanwhile (another cleanup, or it completed): fine.
+		 * s3_abort_upload says so with LB_E_NOTFOUND (NoSuchUpload). */
+		if (rc == LB_E_NOTFOUND)
+			return 0;
+		return rc;
+	}
+	log_info("aborted orphan multipart upload of %s", key);
+	o->n++;
+	return 0;
+}
+
+static int
+rs3_open(struct repo *r, const struct repo_opts *o, const char *rest,
+    struct lb_err *err)
+{
+	struct s3_opts so;
+	char bucket[256], *p;
+	const char *slash = strchr(rest, '/');
+	size_t blen = slash ? (size_t)(slash - rest) : strlen(rest), n;
+	int rc;
+
+	if (blen == 0 || blen >= sizeof(bucket))
+		return lb_err_set(err, LB_E_CONFIG,
+		    "repository url s3://%.200s has no bucket", rest);
+	memcpy(bucket, rest, blen);
+	bucket[blen] = '\0';
+	/* The prefix: trailing slashes dropped, one added back. */
+	p = slash ? strdup(slash + 1) : strdup("");
+	if (p == NULL)
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	n = strlen(p);
+	while (n > 0 && p[n - 1] == '/')
+		p[--n] = '\0';
+	if (n > 0 && repo_key_check(p, 0, err) < 0) {
+		free(p);
+		return lb_err_set(err, LB_E_CONFIG,
+		    "repository url s3://%.200s has an invalid prefix", rest);
+	}
+	if ((r->prefix = malloc(n + 2)) == NULL) {
+		free(p);
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	}
+	snprintf(r->prefix, n + 2, "%s%s", p, n > 0 ? "/" : "");
+	free(p);
+	if ((r->url = malloc(blen + n + 8)) == NULL)
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	snprintf(r->url, blen + n + 8, "s3://%s%s%.*s", bucket, n ? "/" : "",
+	    (int)n, r->prefix);
+	memset(&so, 0, sizeof(so));
+	so.endpoint = o->s3_endpoint;
+	so.region = o->s3_region;
+	so.host_style = o->s3_host_style;
+	so.ca_file = o->s3_ca_file;
+	so.bucket = bucket;
+	so.access_key = o->s3_access_key;
+	so.secret_key = o->s3_secret_key;
+	so.session_token = o->s3_session_token;
+	so.connect_timeout_s = o->connect_timeout_s;
+	so.part_size = o->s3_part_size;
+	so.stall_timeout_s = o->stall_timeout_s;
+	if ((rc = s3_new(&so, &r->s3, err)) < 0)
+		return rc;
+	return s3_check_bucket(r->s3, err);
+}
+
+static void
+rs3_close(struct repo *r)
+{
+	s3_free(r->s3);
+	free(r->prefix);
+}
+
+static int
+rs3_clock_offset(struct repo *r, int64_t *offset)
+{
+	return s3_clock_offset(r->s3, offset);
+}
+
+static int
+rs3_put_new(struct repo *r, const char *key, struct flt **sink,
+    struct lb_err *err)
+{
+	char *full = NULL;
+	int rc;
+
+	if ((rc = full_key(r, key, &full, err)) == 0)
+		rc = s3_upload_new(r->s3, full, 0, sink, err);
+	free(full);
+	return rc;
+}
+
+static int
+rs3_get(struct repo *r, const char *key, uint64_t offset, uint64_t length,
+    struct flt *dest, struct lb_err *err)
+{
+	char *full = NULL;
+	int rc;
+
+	if ((rc = full_key(r, key, &full, err)) == 0)
+		rc = s3_get_object(r->s3, full, offset, length, dest, err);
+	free(full);
+	return rc;
+}
+
+static int
+rs3_list(struct repo *r, const char *prefix,
+    int (*cb)(void *arg, const char *key, uint64_t size), void *arg,
+    struct lb_err *err)
+{
+	struct strip st;
+	char *full = NULL;
+	int rc;
+
+	st.plen = strlen(r->prefix);
+	st.cb = cb;
+	st.arg = arg;
+	if ((rc = full_key(r, prefix, &full, err)) == 0)
+		rc = s3_list(r->s3, full, strip_cb, &st, err);
+	free(full);
+	return rc;
+}
+
+static int
+rs3_delete(struct repo *r, const char *key, struct lb_err *err)
+{
+	char *full = NULL;
+	int rc;
+
+	/* S3 says 204 for absent keys too; the contract wants NOTFOUND. */
+	if ((rc = full_key(r, key, &full, err)) == 0 &&
+	    (rc = s3_head_object(r->s3, full, NULL, err)) == 0)
+		rc = s3_delete_object(r->s3, full, err);
+	free(full);
+	return rc;
+}
+
+static int
+rs3_stat(struct repo *r, const char *key, uint64_t *size, struct lb_err *err)
+{
+	char *full = NULL;
+	int rc;
+
+	if ((rc = full_key(r, key, &full, err)) == 0)
+		rc = s3_head_object(r->s3, full, size, err);
+	free(full);
+	return rc;
+}
+
+static int
+rs3_cleanup(struct repo *r, const char *prefix, long max_age_s, int *n,
+    struct lb_err *err)
+{
+	struct orphans o;
+	char *full = NULL;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.r = r;
+	/* 0 means every upload: a server's Initiated may run a second
+	 * ahead of our clock (rounding), which must not spare one. */
+	o.cutoff = max_age_s <= 0 ? (time_t)INT64_MAX : time(NULL) - max_age_s;
+	o.err = err;
+	if ((rc = full_key(r, prefix, &full, err)) == 0)
+		rc = s3_list_uploads(r->s3, full, orphan_cb, &o, err);
+	free(full);
+	*n = o.n;
+	return rc;
+}
+
+const struct repo_driver repo_s3_driver = {
+	.open = rs3_open,
+	.close = rs3_close,
+	.clock_offset = rs3_clock_offset,
+	.put_new = rs3_put_new,
+	.get = rs3_get,
+	.list = rs3_list,
+	.del = rs3_delete,
+	.stat = rs3_stat,
+	.cleanup = rs3_cleanup,
+};

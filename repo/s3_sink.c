@@ -1,0 +1,357 @@
+/*
+ * s3_sink.c: the upload sink of s3.h (s3_upload_new), the last stage of a
+ * filter chain.  Bytes fill one of S3_PART_SLOTS part buffers; a full one
+ * goes to a thread of its own as one part of a multipart upload, and the
+ * slot is reused only after its part is done, so memory stays bounded
+ * whatever the object's size.  An object that fits in one part is a
+ * single PUT; a sink freed unfinished aborts its upload.
+ */
+#include "repo/s3_int.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "common/log.h"
+
+#define S3_PART_GROW_EVERY 2000          /* parts per part-size step */
+#define S3_MAX_PARTS 10000
+
+struct slot {
+	struct upload *u;
+	CURL *h;
+	pthread_t th;
+	int running;
+	uint8_t *buf;
+	size_t cap, len;
+	unsigned int part;
+	char etag[128];
+	int rc;
+	struct lb_err err;
+};
+
+struct upload {
+	struct flt base;
+	struct s3 *s;
+	char *key;
+	char *upload_id;
+	uint64_t size_hint;
+	size_t base_part;
+	unsigned int parts;        /* parts handed to a thread so far */
+	struct slot slots[S3_PART_SLOTS];
+	int cur;                   /* the slot being filled */
+	char (*etags)[128];
+	size_t etags_cap;
+	int rc;                    /* sticky first failure */
+	struct lb_err err;
+	volatile int cancel;
+	int committed;
+};
+
+static void *
+part_thread(void *arg)
+{
+	struct slot *sl = arg;
+	struct upload *u = sl->u;
+	struct s3_req q;
+	char md5[32], pn[16];
+
+	memset(&q, 0, sizeof(q));
+	s3_md5_b64(sl->buf, sl->len, md5);
+	snprintf(pn, sizeof(pn), "%u", sl->part);
+	q.method = "PUT";
+	q.key = u->key;
+	q.body = sl->buf;
+	q.body_len = sl->len;
+	q.content_md5 = md5;
+	q.cancel = &u->cancel;
+	lb_err_clear(&sl->err);
+	if (s3_query_add(&q.q, "partNumber", pn) < 0 ||
+	    s3_query_add(&q.q, "uploadId", u->upload_id) < 0)
+		sl->rc = lb_err_set(&sl->err, LB_E_NOMEM, "out of memory");
+	else
+		sl->rc = s3_req_run(u->s, sl->h, &q, &sl->err);
+	if (sl->rc == 0 && q.etag[0] == '\0')
+		sl->rc = lb_err_set(&sl->err, LB_E_PROTO,
+		    "s3 PUT %s/%s part %u: no ETag in the answer", u->s->bucket,
+		    u->key, sl->part);
+	snprintf(sl->etag, sizeof(sl->etag), "%s", q.etag);
+	s3_req_clear(&q);
+	return NULL;
+}
+
+/* Waits for the slot's part, recording its ETag or its failure. */
+static void
+slot_join(struct upload *u, struct slot *sl)
+{
+	if (!sl->running)
+		return;
+	pthread_join(sl->th, NULL);
+	sl->running = 0;
+	if (sl->rc < 0) {
+		if (u->rc == 0) {
+			u->rc = sl->rc;
+			u->err = sl->err;
+		}
+	} else {
+		memcpy(u->etags[sl->part - 1], sl->etag, sizeof(sl->etag));
+	}
+	sl->len = 0;
+}
+
+/* Part size for part number n: a size hint picks one that fits in 9000
+ * parts; without one, it grows every S3_PART_GROW_EVERY parts so that
+ * 10,000 parts hold far more than etcd's 8 GiB. */
+static size_t
+part_size_for(const struct upload *u, unsigned int n)
+{
+	return u->base_part * (1 + (n - 1) / S3_PART_GROW_EVERY);
+}
+
+static int
+upload_initiate(struct upload *u, struct lb_err *err)
+{
+	struct s3_req q;
+	int r;
+
+	memset(&q, 0, sizeof(q));
+	q.method = "POST";
+	q.key = u->key;
+	q.body = "";
+	q.body_len = 0;
+	if (s3_query_add(&q.q, "uploads", "") < 0)
+		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
+	else if ((r = s3_req_run(u->s, NULL, &q, err)) == 0 &&
+	    (r = s3_xml_parse_upload_id(q.resp.p ? q.resp.p : "", q.resp.len,
+	    &u->upload_id, err)) < 0)
+		lb_err_prefix(err, "s3 POST %s/%s: ", u->s->bucket, u->key);
+	s3_req_clear(&q);
+	return r;
+}
+
+/* Makes a failure sticky: later writes and finish report it again. */
+static int
+upload_fail(struct upload *u, int r, const struct lb_err *err)
+{
+	if (u->rc == 0) {
+		u->rc = r;
+		if (err != NULL)
+			u->err = *err;
+	}
+	return r;
+}
+
+/* Hands the current slot to a thread and moves to the next slot. */
+static int
+upload_dispatch(struct upload *u, struct lb_err *err)
+{
+	struct slot *sl = &u->slots[u->cur];
+	size_t i;
+	void *p;
+	int r;
+
+	if (u->upload_id == NULL && (r = upload_initiate(u, err)) < 0)
+		return upload_fail(u, r, err);
+	if (u->parts >= S3_MAX_PARTS)
+		return lb_err_set(err, LB_E_INTERNAL, "s3 upload of %s exceeds %d parts",
+		    u->key, S3_MAX_PARTS);
+	if (u->parts >= u->etags_cap) {
+		i = u->etags_cap ? u->etags_cap * 2 : 64;
+		if ((p = realloc(u->etags, i * sizeof(*u->etags))) == NULL)
+			return lb_err_set(err, LB_E_NOMEM, "out of memory");
+		u->etags = p;
+		u->etags_cap = i;
+	}
+	if (sl->h == NULL && (sl->h = curl_easy_init()) == NULL)
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	sl->part = ++u->parts;
+	sl->u = u;
+	if (pthread_create(&sl->th, NULL, part_thread, sl) != 0)
+		return lb_err_set(err, LB_E_INTERNAL, "cannot start an upload thread");
+	sl->running = 1;
+	u->cur = (u->cur + 1) % S3_PART_SLOTS;
+	/* Bounded memory: wait for the oldest part before reusing its slot. */
+	slot_join(u, &u->slots[u->cur]);
+	if (u->rc < 0) {
+		if (err != NULL)
+			*err = u->err;
+		return u->rc;
+	}
+	return 0;
+}
+
+static int
+upload_write(struct flt *f, const void *buf, size_t len, struct lb_err *err)
+{
+	struct upload *u = (struct upload *)f;
+	const uint8_t *p = buf;
+	struct slot *sl;
+	size_t want, take;
+	void *nb;
+	int r;
+
+	if (u->rc < 0) {
+		if (err != NULL)
+			*err = u->err;
+		return u->rc;
+	}
+	while (len > 0) {
+		sl = &u->slots[u->cur];
+		want = part_size_for(u, u->parts + 1);
+		if (sl->cap != want) {
+			if ((nb = realloc(sl->buf, want)) == NULL)
+				return lb_err_set(err, LB_E_NOMEM, "out of memory");
+			sl->buf = nb;
+			sl->cap = want;
+		}
+		take = want - sl->len < len ? want - sl->len : len;
+		memcpy(sl->buf + sl->len, p, take);
+		sl->len += take;
+		p += take;
+		len -= take;
+		if (sl->len == want && (r = upload_dispatch(u, err)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int
+upload_complete(struct upload *u, struct lb_err *err)
+{
+	struct s3_dbuf body = { .max = 2 * 1024 * 1024 };
+	struct s3_req q;
+	unsigned int i;
+	const char *c;
+	int r = 0;
+
+	memset(&q, 0, sizeof(q));
+	if (s3_dbuf_printf(&body, "<CompleteMultipartUpload>") < 0)
+		goto nomem;
+	for (i = 0; i < u->parts; i++) {
+		if (s3_dbuf_printf(&body, "<Part><PartNumber>%u</PartNumber><ETag>",
+		    i + 1) < 0)
+			goto nomem;
+		for (c = u->etags[i]; *c; c++)
+			if ((*c == '&' ? s3_dbuf_add(&body, "&amp;", 5) :
+			    *c == '<' ? s3_dbuf_add(&body, "&lt;", 4) :
+			    s3_dbuf_add(&body, c, 1)) < 0)
+				goto nomem;
+		if (s3_dbuf_printf(&body, "</ETag></Part>") < 0)
+			goto nomem;
+	}
+	if (s3_dbuf_printf(&body, "</CompleteMultipartUpload>") < 0)
+		goto nomem;
+	q.method = "POST";
+	q.key = u->key;
+	q.body = body.p;
+	q.body_len = body.len;
+	if (s3_query_add(&q.q, "uploadId", u->upload_id) < 0)
+		goto nomem;
+	if ((r = s3_req_run(u->s, NULL, &q, err)) == 0 &&
+	    (r = s3_xml_parse_complete(q.resp.p ? q.resp.p : "", q.resp.len,
+	    err)) < 0)
+		lb_err_prefix(err, "s3 POST %s/%s: ", u->s->bucket, u->key);
+	goto out;
+nomem:
+	r = lb_err_set(err, LB_E_NOMEM, "out of memory");
+out:
+	s3_req_clear(&q);
+	s3_dbuf_free(&body);
+	return r;
+}
+
+static int
+upload_finish(struct flt *f, struct lb_err *err)
+{
+	struct upload *u = (struct upload *)f;
+	struct slot *sl = &u->slots[u->cur];
+	int i, r;
+
+	if (u->rc < 0) {
+		if (err != NULL)
+			*err = u->err;
+		return u->rc;
+	}
+	if (u->parts == 0) {
+		/* Small object: one PUT, no multipart state to clean up. */
+		if ((r = s3_put_object(u->s, u->key, sl->buf != NULL ? sl->buf :
+		    (const uint8_t *)"", sl->len, err)) < 0)
+			return r;
+		u->committed = 1;
+		return 0;
+	}
+	if (sl->len > 0 && (r = upload_dispatch(u, err)) < 0)
+		return r;
+	for (i = 0; i < S3_PART_SLOTS; i++)
+		slot_join(u, &u->slots[i]);
+	if (u->rc < 0) {
+		if (err != NULL)
+			*err = u->err;
+		return u->rc;
+	}
+	if ((r = upload_complete(u, err)) < 0)
+		return upload_fail(u, r, err);
+	u->committed = 1;
+	return 0;
+}
+
+static void
+upload_free(struct flt *f)
+{
+	struct upload *u = (struct upload *)f;
+	struct lb_err e;
+	int i;
+
+	u->cancel = 1;
+	for (i = 0; i < S3_PART_SLOTS; i++)
+		slot_join(u, &u->slots[i]);
+	if (u->upload_id != NULL && !u->committed) {
+		lb_err_clear(&e);
+		if (s3_abort_upload(u->s, u->key, u->upload_id, &e) < 0)
+			log_warn("abort of s3 multipart upload %s failed: %s "
+			    "(cleanup-orphans removes it later)", u->key, e.msg);
+	}
+	for (i = 0; i < S3_PART_SLOTS; i++) {
+		if (u->slots[i].h != NULL)
+			curl_easy_cleanup(u->slots[i].h);
+		free(u->slots[i].buf);
+	}
+	free(u->etags);
+	free(u->upload_id);
+	free(u->key);
+	free(u);
+}
+
+static const struct flt_ops upload_ops = {
+	"s3", upload_write, upload_finish, upload_free
+};
+
+int
+s3_upload_new(struct s3 *s, const char *key, uint64_t size_hint,
+    struct flt **out, struct lb_err *err)
+{
+	struct upload *u;
+	uint64_t want;
+
+	*out = NULL;
+	if ((u = calloc(1, sizeof(*u))) == NULL ||
+	    (u->key = strdup(key)) == NULL) {
+		free(u);
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	}
+	u->base.ops = &upload_ops;
+	u->s = s;
+	u->size_hint = size_hint;
+	u->base_part = s->part_size;
+	want = size_hint / 9000 + 1;
+	if (want > u->base_part) {
+		/* Whole MiB, so parts are easy to read in server logs. */
+		want = (want + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);
+		u->base_part = (size_t)want;
+	}
+	*out = &u->base;
+	return 0;
+}
