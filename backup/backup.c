@@ -27,6 +27,7 @@
 #include "catalog/spool.h"
 #include "stream/age.h"
 #include "snapshot/bbolt_scan.h"
+#include "snapshot/gate.h"
 #include "common/log.h"
 #include "repo/manifest.h"
 #include "repo/repo.h"
@@ -105,72 +106,46 @@ flt_progress_new(struct flt *next, uint64_t *counter)
 	return &p->base;
 }
 
-/* The scan's verdict, before the object is committed: bytes that are
- * not a bbolt database must never become a member object. */
+/* progress -> bbolt scan -> gate -> zstd -> age -> sha256 -> progress
+ * -> object, after pull's etcd trailer check.  There is no record yet, so
+ * the gate (snapshot/gate.h) only refuses bytes that are not a bbolt
+ * database: those must never become a member object. */
 static int
-check_bbolt(void *arg, struct lb_err *err)
-{
-	struct member_run *m = arg;
-	struct bbolt_scan sc;
-	int r;
-
-	if ((r = flt_bbolt_scan_result(m->scan, &sc, err)) < 0)
-		return r;
-	if (!sc.is_bbolt)
-		return lb_err_set(err, LB_E_CORRUPT, "bbolt: %s", sc.why);
-	return 0;
-}
-
-/* progress -> bbolt scan -> check -> zstd -> age -> sha256 -> progress
- * -> object */
-static int
-make_chain(void *arg, size_t i, struct pull_target *t, struct flt **chain,
+make_chain(void *arg, size_t i, struct pull_target *t, struct flt_chain *c,
     struct lb_err *err)
 {
+	static const struct gate_want want = { -1, NULL, NULL, -1, -1, 1 };
 	struct run *run = arg;
 	struct member_run *m = &run->m[i];
 	struct backup_env *e = run->env;
-	struct flt *f = NULL, *g;
+	struct gate_obs obs = { 0 };
+	struct flt *f, *sha, *scan;
 	char name[128];
 	int r;
 
-	*chain = NULL;
+	m->sha = NULL;
+	m->scan = NULL;
 	__atomic_store_n(&m->expected, (uint64_t)t->status.db_size, __ATOMIC_RELAXED);
 	pull_safe_name(t->name, name, sizeof(name));
 	snprintf(m->key, sizeof(m->key), "%s%s.db.zst.age", run->dir, name);
-	if ((r = repo_put_new(e->repo, m->key, &f, err)) < 0)
+	if ((r = flt_chain_add(c, flt_progress_new(NULL, &m->pulled), NULL, err)) < 0 ||
+	    (r = flt_chain_add(c, flt_bbolt_scan_new(NULL), &scan, err)) < 0)
 		return r;
-	if ((g = flt_progress_new(f, &m->stored)) == NULL)
-		goto nomem;
-	f = g;
-	if ((g = flt_sha256_new(f)) == NULL)
-		goto nomem;
-	f = g;
-	m->sha = f;
-	if ((r = flt_age_enc_new(e->rcpts.v, e->rcpts.n, f, &g, err)) < 0)
-		goto fail;
-	f = g;
-	if ((r = flt_zstd_new(e->level, e->threads, f, &g, err)) < 0)
-		goto fail;
-	f = g;
-	if ((g = flt_check_new(f, check_bbolt, m)) == NULL)
-		goto nomem;
-	f = g;
-	if ((g = flt_bbolt_scan_new(f)) == NULL)
-		goto nomem;
-	f = g;
-	m->scan = f;
-	if ((g = flt_progress_new(f, &m->pulled)) == NULL)
-		goto nomem;
-	*chain = g;
+	obs.scan = scan;
+	if ((r = gate_new(&want, &obs, GATE_WORDS_VERIFY, NULL, &f, err)) < 0 ||
+	    (r = flt_chain_add(c, f, NULL, err)) < 0 ||
+	    (r = flt_zstd_new(e->level, e->threads, NULL, &f, err)) < 0 ||
+	    (r = flt_chain_add(c, f, NULL, err)) < 0 ||
+	    (r = flt_age_enc_new(e->rcpts.v, e->rcpts.n, NULL, &f, err)) < 0 ||
+	    (r = flt_chain_add(c, f, NULL, err)) < 0 ||
+	    (r = flt_chain_add(c, flt_sha256_new(NULL), &sha, err)) < 0 ||
+	    (r = flt_chain_add(c, flt_progress_new(NULL, &m->stored), NULL, err)) < 0 ||
+	    (r = repo_put_new(e->repo, m->key, &f, err)) < 0 ||
+	    (r = flt_chain_add(c, f, NULL, err)) < 0)
+		return r;
+	m->sha = sha;
+	m->scan = scan;
 	return 0;
-nomem:
-	r = lb_err_set(err, LB_E_NOMEM, "out of memory");
-fail:
-	m->sha = NULL;
-	m->scan = NULL;
-	flt_free(f);
-	return r;
 }
 
 static int

@@ -129,7 +129,8 @@ pull_one(struct run_ctx *ctx, size_t i)
 	struct pull_target *t = &ctx->plan->t[i];
 	struct etcd_snapshot_info info;
 	struct etcd_client *c = NULL;
-	struct flt *chain = NULL, *head = NULL;
+	struct flt_chain *b = NULL;
+	struct flt *head = NULL, *trailer;
 	int r;
 
 	clock_gettime(CLOCK_REALTIME, &t->started);
@@ -143,26 +144,27 @@ pull_one(struct run_ctx *ctx, size_t i)
 	if ((r = etcd_open(t->endpoint, ctx->opts, &c, &t->err)) < 0 ||
 	    (r = etcd_status(c, &t->status, &t->err)) < 0)
 		goto out;
-	if ((r = ctx->hooks->make_chain(ctx->hooks->arg, i, t, &chain, &t->err)) < 0)
+	if ((r = flt_chain_new(&b, &t->err)) < 0 ||
+	    (r = flt_chain_add(b, flt_etcd_trailer_new(NULL), &trailer, &t->err)) < 0 ||
+	    (r = ctx->hooks->make_chain(ctx->hooks->arg, i, t, b, &t->err)) < 0)
 		goto out;
-	if ((head = flt_etcd_trailer_new(chain)) == NULL) {
-		r = lb_err_set(&t->err, LB_E_NOMEM, "out of memory");
+	r = flt_chain_build(b, &head, &t->err);
+	b = NULL;
+	if (r < 0)
 		goto out;
-	}
-	chain = NULL;
 	if ((r = etcd_snapshot(c, head, &info, &t->err)) < 0)
 		goto out;
 	t->bytes = info.bytes;
 	if ((r = flt_finish(head, &t->err)) < 0)
 		goto out;
-	t->db_size = flt_etcd_trailer_db_size(head);
-	flt_etcd_trailer_hash(head, t->etcd_sha256);
+	t->db_size = flt_etcd_trailer_db_size(trailer);
+	flt_etcd_trailer_hash(trailer, t->etcd_sha256);
 	if (ctx->hooks->finished != NULL &&
 	    (r = ctx->hooks->finished(ctx->hooks->arg, i, t, &t->err)) < 0)
 		goto out;
 out:
+	flt_chain_free(b);
 	flt_free(head);
-	flt_free(chain);
 	etcd_close(c);
 	clock_gettime(CLOCK_REALTIME, &t->finished);
 	t->rc = r;
@@ -250,16 +252,20 @@ pull_safe_name(const char *name, char *out, size_t cap)
 }
 
 static int
-pull_file_chain(void *arg, size_t i, struct pull_target *t, struct flt **chain,
+pull_file_chain(void *arg, size_t i, struct pull_target *t, struct flt_chain *c,
     struct lb_err *err)
 {
 	const struct pull_files *pf = arg;
 	char name[128], path[4096];
+	struct flt *f;
+	int r;
 
 	(void)i;
 	pull_safe_name(t->name, name, sizeof(name));
 	snprintf(path, sizeof(path), "%s/%s.db", pf->out_dir, name);
-	return flt_file_new(path, 0600, chain, err);
+	if ((r = flt_file_new(path, 0600, &f, err)) < 0)
+		return r;
+	return flt_chain_add(c, f, NULL, err);
 }
 
 static void

@@ -53,9 +53,10 @@ int pull_plan_discover(char *const *endpoints, size_t n_endpoints,
 void pull_plan_free(struct pull_plan *p);
 
 struct pull_hooks {
-	/* Builds the caller's chain for target i; it is freed by pull_run. */
+	/* Adds the caller's stages for target i to c, in reading order after
+	 * etcd's trailer check, its sink last; the chain is freed by pull_run. */
 	int (*make_chain)(void *arg, size_t i, struct pull_target *t,
-	    struct flt **chain, struct lb_err *err);
+	    struct flt_chain *c, struct lb_err *err);
 	/* Optional: called after the chain finished, before it is freed, to
 	 * read results off its stages (digests, sizes). */
 	int (*finished)(void *arg, size_t i, struct pull_target *t,

@@ -104,27 +104,43 @@ expect_free(struct flt *f)
 static const struct flt_ops expect_ops = { "expect-sha256", expect_write, expect_finish,
 	expect_free };
 
-/* Builds sha256 -> expect -> next; on failure next is still the caller's. */
+/* Builds [count ->] sha256 -> expect -> sink, the count only when asked
+ * for (its handle in *count).  Owns sink from the call on, even when it
+ * fails. */
 static int
-checked_chain(struct flt *next, const char *want, const char *what, struct flt **out,
-    struct lb_err *err)
+checked_chain(struct flt *sink, const char *want, const char *what, struct flt **count,
+    struct flt **out, struct lb_err *err)
 {
-	struct flt_expect *x = calloc(1, sizeof(*x));
+	struct flt_chain *c = NULL;
+	struct flt_expect *x;
 	struct flt *sha;
+	int r;
 
-	if (x == NULL)
-		return lb_err_set(err, LB_E_NOMEM, "out of memory");
-	x->base.ops = &expect_ops;
-	x->base.next = next;
-	snprintf(x->want, sizeof(x->want), "%s", want);
-	x->what = what;
-	if ((sha = flt_sha256_new(&x->base)) == NULL) {
-		free(x);
-		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	*out = NULL;
+	if ((r = flt_chain_new(&c, err)) < 0) {
+		flt_free(sink);
+		return r;
 	}
-	x->sha = sha;
-	*out = sha;
-	return 0;
+	if ((count != NULL && (r = flt_chain_add(c, flt_count_new(NULL), count, err)) < 0) ||
+	    (r = flt_chain_add(c, flt_sha256_new(NULL), &sha, err)) < 0)
+		goto fail;
+	if ((x = calloc(1, sizeof(*x))) != NULL) {
+		x->base.ops = &expect_ops;
+		x->sha = sha;
+		snprintf(x->want, sizeof(x->want), "%s", want);
+		x->what = what;
+	}
+	if ((r = flt_chain_add(c, x != NULL ? &x->base : NULL, NULL, err)) < 0)
+		goto fail;
+	r = flt_chain_add(c, sink, NULL, err);
+	sink = NULL;
+	if (r < 0)
+		goto fail;
+	return flt_chain_build(c, out, err);
+fail:
+	flt_free(sink);
+	flt_chain_free(c);
+	return r;
 }
 
 /* --- export ------------------------------------------------------------ */
@@ -206,6 +222,7 @@ export_backup(struct lb_env *e, const char *id, const char *path, uint64_t *byte
 	}
 	for (i = 0; i < m->n_members; i++) {
 		const struct manifest_member *mm = &m->members[i];
+		struct flt *cnt;
 		char what[1200];
 
 		if (strcmp(mm->status, "ok") != 0 || mm->object == NULL)
@@ -219,28 +236,19 @@ export_backup(struct lb_env *e, const char *id, const char *path, uint64_t *byte
 		}
 		sink->base.ops = &ar_ops;
 		sink->a = a;
-		if ((r = checked_chain(&sink->base, mm->stored_sha256, what, &chain, err)) < 0) {
-			free(sink);
-			goto out;
-		}
 		/* A short object would leave libarchive to pad with zeros: the
 		 * count must match before the entry is closed. */
-		{
-			struct flt *cnt = flt_count_new(chain);
-			if (cnt == NULL) {
-				r = lb_err_set(err, LB_E_NOMEM, "out of memory");
-				goto out;
-			}
-			chain = cnt;
-		}
+		if ((r = checked_chain(&sink->base, mm->stored_sha256, what, &cnt, &chain,
+		    err)) < 0)
+			goto out;
 		if ((r = repo_get(e->repo, mm->object, 0, 0, chain, err)) < 0 ||
 		    (r = flt_finish(chain, err)) < 0) {
 			lb_err_prefix(err, "backup %s %s: ", id, what);
 			goto out;
 		}
-		if (flt_count_bytes(chain) != mm->stored_size) {
+		if (flt_count_bytes(cnt) != mm->stored_size) {
 			r = lb_err_set(err, LB_E_CORRUPT, "backup %s %s: %llu bytes, the manifest "
-			    "says %llu", id, what, (unsigned long long)flt_count_bytes(chain),
+			    "says %llu", id, what, (unsigned long long)flt_count_bytes(cnt),
 			    (unsigned long long)mm->stored_size);
 			goto out;
 		}
@@ -485,9 +493,10 @@ import_bundle(struct lb_env *e, const char *path, char **id_out, char **cluster_
 		}
 		if ((r = repo_put_new(e->repo, name, &sink, err)) < 0)
 			goto out;
-		if ((r = checked_chain(sink, m->members[i].stored_sha256, what, &chain, err)) < 0)
-			goto out;
+		r = checked_chain(sink, m->members[i].stored_sha256, what, NULL, &chain, err);
 		sink = NULL;
+		if (r < 0)
+			goto out;
 		for (;;) {
 			la_ssize_t n = archive_read_data(a, buf, BUNDLE_BUF);
 			if (n < 0) {

@@ -21,6 +21,7 @@
 
 #include "stream/age.h"
 #include "snapshot/bbolt_scan.h"
+#include "snapshot/gate.h"
 #include "common/log.h"
 #include "env/setup.h"
 #include "stream/zstd_filter.h"
@@ -34,35 +35,30 @@ struct vstats {
 	char revision_note[160];   /* why it was not, when it was not */
 };
 
-/* Pushes a new stage onto *chain, or fails leaving *chain as it was. */
-static int
-push(struct flt **chain, struct flt *stage, struct lb_err *err)
-{
-	if (stage == NULL)
-		return lb_err_set(err, LB_E_NOMEM, "out of memory");
-	*chain = stage;
-	return 0;
-}
-
 /* Reads key through sha256 only, to tell a damaged object from a wrong
  * identity after the full chain failed. */
 static int
 stored_digest(struct repo *repo, const char *key, char hex[65], struct lb_err *err)
 {
-	struct flt *sink = ops_discard_new(), *sha = NULL;
+	struct flt_chain *c = NULL;
+	struct flt *chain = NULL, *sha;
 	uint8_t d[32];
 	int r;
 
-	if (sink == NULL || (sha = flt_sha256_new(sink)) == NULL) {
-		flt_free(sink);
-		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	if ((r = flt_chain_new(&c, err)) < 0 ||
+	    (r = flt_chain_add(c, flt_sha256_new(NULL), &sha, err)) < 0 ||
+	    (r = flt_chain_add(c, ops_discard_new(), NULL, err)) < 0) {
+		flt_chain_free(c);
+		return r;
 	}
-	if ((r = repo_get(repo, key, 0, 0, sha, err)) == 0 &&
-	    (r = flt_finish(sha, err)) == 0) {
+	if ((r = flt_chain_build(c, &chain, err)) < 0)
+		return r;
+	if ((r = repo_get(repo, key, 0, 0, chain, err)) == 0 &&
+	    (r = flt_finish(chain, err)) == 0) {
 		flt_sha256_digest(sha, d);
 		lb_hex(d, sizeof(d), hex);
 	}
-	flt_free(sha);
+	flt_free(chain);
 	return r;
 }
 
@@ -70,33 +66,39 @@ static int
 verify_member(struct repo *repo, const struct age_identity *id, const struct cat_member *m,
     struct vstats *vs, struct lb_err *err)
 {
-	struct flt *chain = NULL, *sha, *count, *trailer, *bolt, *pcount, *next = NULL;
-	struct bbolt_scan sc;
-	uint8_t d[32];
-	char hex[65], hex2[65];
+	const struct gate_want want = {
+		m->stored_size, m->sha256, m->etcd_sha256, m->db_size, m->revision, 1
+	};
+	struct gate_obs obs = { 0 };
+	struct gate_seen seen;
+	struct flt_chain *c = NULL;
+	struct flt *chain = NULL, *t, *sha, *count, *trailer, *bolt, *pcount;
+	char hex[65];
 	int r;
 
 	memset(vs, 0, sizeof(*vs));
 	if (m->location == NULL || m->sha256 == NULL || m->etcd_sha256 == NULL)
 		return lb_err_set(err, LB_E_CORRUPT, "no object recorded for this member");
-	/* Built from the sink backwards; each stage owns the rest. */
-	if ((r = push(&chain, ops_discard_new(), err)) < 0 ||
-	    (r = push(&chain, pcount = flt_count_new(chain), err)) < 0 ||
-	    (r = push(&chain, trailer = flt_etcd_trailer_new(chain), err)) < 0 ||
-	    (r = push(&chain, bolt = flt_bbolt_scan_new(chain), err)) < 0)
+	if ((r = flt_chain_new(&c, err)) < 0 ||
+	    (r = flt_chain_add(c, flt_sha256_new(NULL), &sha, err)) < 0 ||
+	    (r = flt_chain_add(c, flt_count_new(NULL), &count, err)) < 0 ||
+	    (r = flt_age_dec_new(id, NULL, &t, err)) < 0 ||
+	    (r = flt_chain_add(c, t, NULL, err)) < 0 ||
+	    (r = flt_unzstd_new(NULL, &t, err)) < 0 ||
+	    (r = flt_chain_add(c, t, NULL, err)) < 0)
 		goto out;
 	/* Stops a small object that expands past the manifest's size. */
-	if (m->db_size >= 0 &&
-	    (r = push(&chain, flt_snapshot_bound_new(chain, (uint64_t)m->db_size), err)) < 0)
+	if (m->db_size >= 0 && (r = flt_chain_add(c,
+	    flt_snapshot_bound_new(NULL, (uint64_t)m->db_size), NULL, err)) < 0)
 		goto out;
-	if ((r = flt_unzstd_new(chain, &next, err)) < 0)
+	if ((r = flt_chain_add(c, flt_bbolt_scan_new(NULL), &bolt, err)) < 0 ||
+	    (r = flt_chain_add(c, flt_etcd_trailer_new(NULL), &trailer, err)) < 0 ||
+	    (r = flt_chain_add(c, flt_count_new(NULL), &pcount, err)) < 0 ||
+	    (r = flt_chain_add(c, ops_discard_new(), NULL, err)) < 0)
 		goto out;
-	chain = next;
-	if ((r = flt_age_dec_new(id, chain, &next, err)) < 0)
-		goto out;
-	chain = next;
-	if ((r = push(&chain, count = flt_count_new(chain), err)) < 0 ||
-	    (r = push(&chain, sha = flt_sha256_new(chain), err)) < 0)
+	r = flt_chain_build(c, &chain, err);
+	c = NULL;
+	if (r < 0)
 		goto out;
 	if ((r = repo_get(repo, m->location, 0, 0, chain, err)) < 0 ||
 	    (r = flt_finish(chain, err)) < 0) {
@@ -116,53 +118,16 @@ verify_member(struct repo *repo, const struct age_identity *id, const struct cat
 	}
 	vs->stored = flt_count_bytes(count);
 	vs->plain = flt_count_bytes(pcount);
-	flt_sha256_digest(sha, d);
-	lb_hex(d, sizeof(d), hex);
-	if (strcasecmp(hex, m->sha256) != 0) {
-		r = lb_err_set(err, LB_E_CORRUPT, "stored sha256 mismatch: manifest has "
-		    "%.16s..., object has %.16s...", m->sha256, hex);
+	obs.count = count;
+	obs.sha256 = sha;
+	obs.trailer = trailer;
+	obs.scan = bolt;
+	if ((r = gate_judge(&want, &obs, GATE_WORDS_VERIFY, &seen, err)) < 0)
 		goto out;
-	}
-	if (m->stored_size >= 0 && vs->stored != (uint64_t)m->stored_size) {
-		r = lb_err_set(err, LB_E_CORRUPT, "stored size %llu, manifest has %lld",
-		    (unsigned long long)vs->stored, (long long)m->stored_size);
-		goto out;
-	}
-	flt_etcd_trailer_hash(trailer, d);
-	lb_hex(d, sizeof(d), hex2);
-	if (strcasecmp(hex2, m->etcd_sha256) != 0) {
-		r = lb_err_set(err, LB_E_CORRUPT, "etcd sha256 %.16s... differs from the "
-		    "manifest's %.16s...", hex2, m->etcd_sha256);
-		goto out;
-	}
-	if (m->db_size >= 0 && flt_etcd_trailer_db_size(trailer) != (uint64_t)m->db_size) {
-		r = lb_err_set(err, LB_E_CORRUPT, "database is %llu bytes, manifest has %lld",
-		    (unsigned long long)flt_etcd_trailer_db_size(trailer),
-		    (long long)m->db_size);
-		goto out;
-	}
-	if ((r = flt_bbolt_scan_result(bolt, &sc, err)) < 0)
-		goto out;
-	if (!sc.is_bbolt) {
-		r = lb_err_set(err, LB_E_CORRUPT, "bbolt: %s", sc.why);
-		goto out;
-	}
-	if (sc.db_size != flt_etcd_trailer_db_size(trailer)) {
-		r = lb_err_set(err, LB_E_CORRUPT, "bbolt: its meta page says %llu bytes, "
-		    "the snapshot holds %llu", (unsigned long long)sc.db_size,
-		    (unsigned long long)flt_etcd_trailer_db_size(trailer));
-		goto out;
-	}
-	if (!sc.revision_known) {
-		snprintf(vs->revision_note, sizeof(vs->revision_note), "%s", sc.why);
-	} else if (m->revision >= 0 && sc.revision != (uint64_t)m->revision) {
-		r = lb_err_set(err, LB_E_CORRUPT, "snapshot revision is %llu, the manifest "
-		    "has %lld", (unsigned long long)sc.revision, (long long)m->revision);
-		goto out;
-	} else {
-		vs->revision_checked = 1;
-	}
+	vs->revision_checked = seen.revision_checked;
+	snprintf(vs->revision_note, sizeof(vs->revision_note), "%s", seen.revision_note);
 out:
+	flt_chain_free(c);
 	flt_free(chain);
 	return r;
 }

@@ -16,6 +16,8 @@
 #include "stream/age.h"
 #include "stream/flt.h"
 #include "common/log.h"
+#include "snapshot/bbolt_scan.h"
+#include "snapshot/gate.h"
 #include "repo/repo.h"
 #include "env/setup.h"
 #include "stream/zstd_filter.h"
@@ -412,56 +414,6 @@ restore_source_order(const struct restore_source *s, const char *prefer,
 
 /* ---- fetching ------------------------------------------------------------ */
 
-/* The last stage before the file: when the chain finishes, every stage
- * before this one has finished, so the stored bytes' sha256 and size and
- * etcd's trailer are known; a mismatch with the manifest fails here and
- * the file is never committed. */
-struct gate {
-	struct flt base;
-	const struct flt *sha, *count, *trailer;
-	const struct manifest_member *mm;
-	restore_progress_fn progress;
-	void *arg;
-};
-
-static int
-gate_finish(struct flt *f, struct lb_err *err)
-{
-	struct gate *g = (struct gate *)f;
-	uint8_t d[32];
-	char hex[65];
-
-	if (flt_count_bytes(g->count) != g->mm->stored_size)
-		return lb_err_set(err, LB_E_CORRUPT, "stored size %llu, manifest says %llu",
-		    (unsigned long long)flt_count_bytes(g->count),
-		    (unsigned long long)g->mm->stored_size);
-	flt_sha256_digest(g->sha, d);
-	lb_hex(d, 32, hex);
-	if (strcasecmp(hex, g->mm->stored_sha256) != 0)
-		return lb_err_set(err, LB_E_CORRUPT, "sha256 of the stored object is %.16s..., "
-		    "manifest says %.16s...", hex, g->mm->stored_sha256);
-	flt_etcd_trailer_hash(g->trailer, d);
-	lb_hex(d, 32, hex);
-	if (g->mm->etcd_sha256 != NULL && strcasecmp(hex, g->mm->etcd_sha256) != 0)
-		return lb_err_set(err, LB_E_CORRUPT, "etcd's snapshot hash differs from "
-		    "the manifest's");
-	return 0;
-}
-
-static int
-gate_write(struct flt *f, const void *buf, size_t len, struct lb_err *err)
-{
-	return flt_write(f->next, buf, len, err);
-}
-
-static void
-gate_free(struct flt *f)
-{
-	free(f);
-}
-
-static const struct flt_ops gate_ops = { "verify", gate_write, gate_finish, gate_free };
-
 /* Reports progress on the stored bytes, at most a few times a second. */
 struct meter {
 	struct flt base;
@@ -495,8 +447,10 @@ meter_free(struct flt *f)
 static const struct flt_ops meter_ops = { "progress", meter_write, NULL, meter_free };
 
 /* Builds source -> meter -> count -> sha256 -> age -> zstd -d -> bound
- * -> thread -> trailer -> gate -> file, from the file backwards (each stage owns
- * the next).  The thread boundary lets hashing and writing the plaintext
+ * -> thread -> bbolt scan -> trailer -> gate -> file.  The gate is the
+ * manifest's veto (snapshot/gate.h): when the chain finishes, every stage
+ * before it has finished, so a mismatch fails there and the file is never
+ * committed.  The thread boundary lets hashing and writing the plaintext
  * (3x the stored bytes) run beside receiving, decrypting and
  * decompressing: a third less wall time for a large snapshot. */
 static int
@@ -504,55 +458,52 @@ build_chain(struct restore_source *s, const struct manifest_member *mm,
     const char *path, restore_progress_fn progress, void *arg,
     struct flt **head, struct lb_err *err)
 {
-	struct flt *tail = NULL, *t;
-	struct gate *g = NULL;
-	struct meter *m = NULL;
+	const struct gate_want want = {
+		(int64_t)mm->stored_size, mm->stored_sha256, mm->etcd_sha256,
+		(int64_t)mm->db_size, mm->revision, 0
+	};
+	struct gate_obs obs = { 0 };
+	struct flt_chain *c = NULL;
+	struct flt *t = NULL, *count, *sha, *trailer, *scan;
+	struct meter *m;
 	int r;
 
 	*head = NULL;
-	if ((r = flt_file_new(path, 0600, &tail, err)) < 0)
+	if ((r = flt_chain_new(&c, err)) < 0)
 		return r;
-	if ((g = calloc(1, sizeof(*g))) == NULL)
-		goto nomem;
-	g->base.ops = &gate_ops;
-	g->base.next = tail;
-	g->mm = mm;
-	tail = &g->base;
-	if ((t = flt_etcd_trailer_new(tail)) == NULL)
-		goto nomem;
-	g->trailer = tail = t;
-	if ((r = flt_thread_new(tail, &t, err)) < 0)
+	if ((m = calloc(1, sizeof(*m))) != NULL) {
+		m->base.ops = &meter_ops;
+		m->total = mm->stored_size;
+		m->name = mm->name;
+		m->fn = progress;
+		m->arg = arg;
+	}
+	if ((r = flt_chain_add(c, m != NULL ? &m->base : NULL, NULL, err)) < 0 ||
+	    (r = flt_chain_add(c, flt_count_new(NULL), &count, err)) < 0 ||
+	    (r = flt_chain_add(c, flt_sha256_new(NULL), &sha, err)) < 0 ||
+	    (r = flt_age_dec_new(s->id, NULL, &t, err)) < 0 ||
+	    (r = flt_chain_add(c, t, NULL, err)) < 0 ||
+	    (r = flt_unzstd_new(NULL, &t, err)) < 0 ||
+	    (r = flt_chain_add(c, t, NULL, err)) < 0 ||
+	    (r = flt_chain_add(c, flt_snapshot_bound_new(NULL, mm->db_size), NULL, err)) < 0 ||
+	    (r = flt_thread_new(NULL, &t, err)) < 0 ||
+	    (r = flt_chain_add(c, t, NULL, err)) < 0 ||
+	    (r = flt_chain_add(c, flt_bbolt_scan_new(NULL), &scan, err)) < 0 ||
+	    (r = flt_chain_add(c, flt_etcd_trailer_new(NULL), &trailer, err)) < 0)
 		goto out;
-	tail = t;
-	if ((t = flt_snapshot_bound_new(tail, mm->db_size)) == NULL)
-		goto nomem;
-	tail = t;
-	if ((r = flt_unzstd_new(tail, &t, err)) < 0)
+	obs.count = count;
+	obs.sha256 = sha;
+	obs.trailer = trailer;
+	obs.scan = scan;
+	if ((r = gate_new(&want, &obs, GATE_WORDS_RESTORE, NULL, &t, err)) < 0 ||
+	    (r = flt_chain_add(c, t, NULL, err)) < 0 ||
+	    (r = flt_file_new(path, 0600, &t, err)) < 0 ||
+	    (r = flt_chain_add(c, t, NULL, err)) < 0)
 		goto out;
-	tail = t;
-	if ((r = flt_age_dec_new(s->id, tail, &t, err)) < 0)
-		goto out;
-	tail = t;
-	if ((t = flt_sha256_new(tail)) == NULL)
-		goto nomem;
-	g->sha = tail = t;
-	if ((t = flt_count_new(tail)) == NULL)
-		goto nomem;
-	g->count = tail = t;
-	if ((m = calloc(1, sizeof(*m))) == NULL)
-		goto nomem;
-	m->base.ops = &meter_ops;
-	m->base.next = tail;
-	m->total = mm->stored_size;
-	m->name = mm->name;
-	m->fn = progress;
-	m->arg = arg;
-	*head = &m->base;
-	return 0;
-nomem:
-	r = lb_err_set(err, LB_E_NOMEM, "out of memory");
+	r = flt_chain_build(c, head, err);
+	c = NULL;
 out:
-	flt_free(tail);
+	flt_chain_free(c);
 	return r;
 }
 

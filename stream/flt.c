@@ -56,6 +56,76 @@ flt_free(struct flt *f)
 	}
 }
 
+/* chain builder */
+
+struct flt_chain {
+	struct flt *stage[FLT_CHAIN_MAX];
+	size_t n;
+};
+
+int
+flt_chain_new(struct flt_chain **out, struct lb_err *err)
+{
+	if ((*out = calloc(1, sizeof(**out))) == NULL)
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	return 0;
+}
+
+int
+flt_chain_add(struct flt_chain *c, struct flt *stage, struct flt **handle,
+    struct lb_err *err)
+{
+	if (handle != NULL)
+		*handle = NULL;
+	if (stage == NULL)
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	if (c->n == FLT_CHAIN_MAX) {
+		flt_free(stage);
+		return lb_err_set(err, LB_E_INTERNAL, "filter chain longer than %d stages",
+		    FLT_CHAIN_MAX);
+	}
+	c->stage[c->n++] = stage;
+	if (handle != NULL)
+		*handle = stage;
+	return 0;
+}
+
+int
+flt_chain_build(struct flt_chain *c, struct flt **head, struct lb_err *err)
+{
+	size_t i;
+
+	*head = NULL;
+	if (c->n == 0) {
+		flt_chain_free(c);
+		return lb_err_set(err, LB_E_INTERNAL, "empty filter chain");
+	}
+	/* From the sink back: a stage added whole (a sink with stages of its
+	 * own) keeps its next, only the last of it is linked on. */
+	for (i = c->n - 1; i > 0; i--) {
+		struct flt *last = c->stage[i - 1];
+
+		while (last->next != NULL)
+			last = last->next;
+		last->next = c->stage[i];
+	}
+	*head = c->stage[0];
+	free(c);
+	return 0;
+}
+
+void
+flt_chain_free(struct flt_chain *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->n; i++)
+		flt_free(c->stage[i]);
+	free(c);
+}
+
 static int
 pass_on(struct flt *f, const void *buf, size_t len, struct lb_err *err)
 {

@@ -51,6 +51,42 @@ int flt_finish(struct flt *f, struct lb_err *err);
 /* Frees f and every stage after it; NULL is fine. */
 void flt_free(struct flt *f);
 
+/* A chain builder, so that a chain reads in the order bytes flow: stages
+ * are added source side first and the sink last, each made unlinked (its
+ * next NULL), and flt_chain_build links them from the sink back.  The
+ * builder owns every stage added until build hands the head over, so one
+ * flt_chain_free after any failure frees them all (an unfinished sink
+ * aborts: no temp file, no upload left behind).
+ *
+ *   if ((r = flt_chain_new(&c, err)) < 0 ||
+ *       (r = flt_chain_add(c, flt_count_new(NULL), &count, err)) < 0 ||
+ *       (r = flt_unzstd_new(NULL, &t, err)) < 0 ||
+ *       (r = flt_chain_add(c, t, NULL, err)) < 0 || ...
+ *       (r = flt_chain_build(c, &head, err)) < 0)
+ *
+ * A handle (the stage added, through *handle) reads that stage's result
+ * (flt_count_bytes, flt_sha256_digest, ...) for as long as the built
+ * chain lives. */
+struct flt_chain;
+
+#define FLT_CHAIN_MAX 16
+
+/* An empty builder. */
+int flt_chain_new(struct flt_chain **out, struct lb_err *err);
+
+/* Appends stage, which the builder owns from now on, even when this
+ * fails.  NULL (a constructor out of memory) fails with LB_E_NOMEM, more
+ * than FLT_CHAIN_MAX stages with LB_E_INTERNAL.  handle may be NULL. */
+int flt_chain_add(struct flt_chain *c, struct flt *stage, struct flt **handle,
+    struct lb_err *err);
+
+/* Links the stages added, each owning the next, and hands the first over
+ * in *head; frees the builder (on failure too, with its stages). */
+int flt_chain_build(struct flt_chain *c, struct flt **head, struct lb_err *err);
+
+/* Frees the builder and every stage added; NULL is fine. */
+void flt_chain_free(struct flt_chain *c);
+
 /* Observers. */
 struct flt *flt_sha256_new(struct flt *next);
 /* The digest of everything written; valid after finish. */
