@@ -15,10 +15,7 @@
 #include "common/cli.h"
 #include "config/config.h"
 #include "common/log.h"
-#include "restore/restore.h"
-#include "backup/backup.h"
-#include "snapd/daemon.h"
-#include "backup/pull.h"
+#include "cmd/cmd.h"
 
 static int cmd_version(const struct lb_globals *g, int argc, char **argv);
 static int cmd_help(const struct lb_globals *g, int argc, char **argv);
