@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/cli.h"
 #include "etcd/etcd_admin.h"
 
 /* Did a member etcd restore started exit already?  Then its log says why. */
@@ -32,8 +33,8 @@ restore_exited(struct restore_member *m, struct lb_err *err)
 /* Waits until every member in idx answers Status and all name the same
  * leader (want_leader), or, without want_leader, only answers. */
 int
-restore_wait_healthy(struct restore_run *c, const size_t *idx, size_t n, int want_leader,
-    struct etcd_status *st, struct lb_err *err)
+restore_wait_healthy(struct restore_run *c, const size_t *idx, size_t n,
+    int want_leader, struct etcd_status *st, struct lb_err *err)
 {
 	double deadline = lb_mono_now() + (double)c->o->timeout_s;
 	struct etcd_client *ec = NULL;
