@@ -1,6 +1,7 @@
 /*
  * state.h: the daemon's state, internal to snapd/: daemon.c runs it,
- * clock.c tells its time, render.c turns it into /metrics and /healthz.
+ * reload.c applies the configuration to it, clock.c tells its time,
+ * render.c turns it into /metrics and /healthz.
  * Nothing outside snapd/ includes this; daemon.h is the module's face.
  */
 #ifndef LB_SNAPD_STATE_H
@@ -82,5 +83,39 @@ void snapd_clock_setup(struct daemon *d);
 /* The metrics server's callback (metrics.h) for /metrics and /healthz;
  * arg is the daemon, read under d->mu. */
 int snapd_render(void *arg, const char *path, char **body, unsigned *status);
+
+/* The configuration (reload.c). */
+
+/* Drops a run's or the daemon's reference to r; the last frees it. */
+void snapd_ref_put(struct daemon *d, struct cfg_ref *r);
+
+/* What the configuration's own check leaves to the scheduler: every
+ * schedule parses, every zone exists. */
+int snapd_check_schedules(const struct cfg *c, struct lb_err *err);
+
+/* Makes the cluster states follow c (d->mu held): new clusters get a
+ * state, removed ones keep theirs but are not scheduled. */
+int snapd_apply_config(struct daemon *d, const struct cfg *c, time_t now,
+    struct lb_err *err);
+
+/* Makes each cluster's etcd lock follow the configured lock-prefix;
+ * -1 when a lock could not be made (logged). */
+int snapd_sync_locks(struct daemon *d);
+
+/* The configuration's log-level, when it names one. */
+void snapd_set_log_level(const struct cfg *c);
+
+/* SIGHUP: loads d->config_path again and applies it, or refuses it and
+ * keeps the running one. */
+void snapd_reload(struct daemon *d);
+
+/* From the runs (daemon.c), for snapd_apply_config. */
+
+/* Seconds to wait after a slot, drawn in [0, jitter]. */
+time_t snapd_draw_jitter(const struct cfg *c, const char *cluster);
+
+/* Sets cs's verify-schedule from c (d->mu held). */
+int snapd_apply_verify_schedule(struct daemon *d, struct cstate *cs,
+    const struct cfg *c, time_t now, struct lb_err *err);
 
 #endif
