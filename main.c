@@ -1,7 +1,8 @@
 /*
  * main.c: parses the global options and dispatches to a subcommand.
- * Nothing else lives here: each subcommand is one function in the module
- * that owns it, and uses only that module's public API.
+ * Nothing else lives here: each subcommand is one function in cmd/
+ * (cmd/cmd.h), which parses its options, calls one operation of a lower
+ * room and prints what it returned.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,13 +12,8 @@
 
 #include "cmd/cmd.h"
 #include "common/cli.h"
-#include "cmd/config.h"
-#include "config/config.h"
 #include "common/log.h"
-#include "restore/restore.h"
-#include "backup/backup.h"
-#include "snapd/daemon.h"
-#include "backup/pull.h"
+#include "config/config.h"
 
 static int cmd_version(const struct lb_globals *g, int argc, char **argv);
 static int cmd_help(const struct lb_globals *g, int argc, char **argv);
@@ -27,13 +23,13 @@ static const struct {
 	lb_cmd_fn fn;
 	const char *summary;
 } commands[] = {
-	{ "backup", backup_cmd, "back up the configured clusters" },
-	{ "pull", pull_cmd, "pull a verified snapshot from every member" },
-	{ "restore", restore_cmd, "rebuild an etcd cluster from a backup" },
-	{ "snapd", snapd_cmd, "run the snapshot daemon (schedules, metrics, health)" },
+	{ "backup", cmd_backup, "back up the configured clusters" },
+	{ "pull", cmd_pull, "pull a verified snapshot from every member" },
+	{ "restore", cmd_restore, "rebuild an etcd cluster from a backup" },
+	{ "snapd", cmd_snapd, "run the snapshot daemon (schedules, metrics, health)" },
 	{ "catalog", cmd_catalog, "list, show, verify and audit backups" },
 	{ "keygen", cmd_keygen, "generate an age identity for encrypting backups" },
-	{ "config", cfg_cmd_config, "check the configuration, list its options" },
+	{ "config", cmd_config, "check the configuration, list its options" },
 	{ "inspect", cmd_inspect, "read an etcd snapshot file: revision, keys, hash, trailer" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "list the commands" },

@@ -1,5 +1,6 @@
 /*
- * backup.c: one backup of one cluster (backup.h), and `lifeboat backup`.
+ * backup.c: one backup of one cluster (backup.h).  The settling of runs
+ * that died is settle.c's.
  *
  * Order matters for what a crash leaves behind: member objects are
  * committed one by one (each atomic), the manifest is written only after
@@ -12,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,17 +31,24 @@
 #include "common/log.h"
 #include "repo/manifest.h"
 #include "repo/repo.h"
+#include "env/env.h"
 #include "env/setup.h"
+#include "backup/settle.h"
 #include "stream/zstd_filter.h"
 #include "backup/pull.h"
 
+/* env is an lb_env whose repository and catalog may be missing: a backup
+ * records a failed run when the repository does not answer and spools its
+ * record when the catalog cannot be opened, where env_open_cfg would fail
+ * as a whole.  So env_open_cfg gives the configuration and the catalog's
+ * path, and backup_env_open opens the two parts itself, each allowed to
+ * fail. */
 struct backup_env {
-	const struct cfg *cfg;
-	struct repo *repo;         /* NULL when it did not answer: repo_err */
+	struct lb_env env;         /* repo NULL when it did not answer (repo_err),
+	                            * cat NULL when it cannot be opened */
 	struct lb_err repo_err;
 	struct setup_recipients rcpts;
 	char (*fingerprints)[AGE_FINGERPRINT_LEN];
-	struct cat *cat;           /* NULL when the catalog cannot be opened */
 	enum backup_progress progress;
 	const volatile sig_atomic_t *cancel;
 	int level, threads;
@@ -140,7 +147,7 @@ make_chain(void *arg, size_t i, struct pull_target *t, struct flt_chain *c,
 	    (r = flt_chain_add(c, f, NULL, err)) < 0 ||
 	    (r = flt_chain_add(c, flt_sha256_new(NULL), &sha, err)) < 0 ||
 	    (r = flt_chain_add(c, flt_progress_new(NULL, &m->stored), NULL, err)) < 0 ||
-	    (r = repo_put_new(e->repo, m->key, &f, err)) < 0 ||
+	    (r = repo_put_new(e->env.repo, m->key, &f, err)) < 0 ||
 	    (r = flt_chain_add(c, f, NULL, err)) < 0)
 		return r;
 	m->sha = sha;
@@ -451,153 +458,16 @@ lock_cluster(const struct cfg *c, const char *cluster, int *fd,
 	return 0;
 }
 
-struct settle {
-	char ids[16][64];
-	char clusters[16][64];
-	size_t n;
-};
-
-static int
-collect_running(const struct cat_backup *b, void *arg)
-{
-	struct settle *s = arg;
-
-	if (s->n < 16) {
-		snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", b->id);
-		snprintf(s->clusters[s->n], sizeof(s->clusters[0]), "%s", b->cluster);
-		s->n++;
-	}
-	return 0;
-}
-
-/* A backup left running by a dead process.  Its manifest decides, and
- * only a certain answer acts:
- * - the manifest is there: the run finished; it is recorded as complete
- *   (if the catalog cannot take it now, a later run records it);
- * - the store says the manifest is absent (404, ENOENT) and no spooled
- *   record names the id: the run never finished, and nothing else writes
- *   under its id (ids are unique, and its run lock is ours now), so what
- *   lies in its directory is garbage and goes;
- * - anything else (a GET that fails or is too large, a spool that cannot
- *   be read, a catalog that cannot record): no proof either way, so
- *   nothing is deleted and the row stays running for a later run. */
-static void
-settle_one(struct backup_env *e, const char *cluster, const char *id)
-{
-	const char *catalog = cfg_get_str(e->cfg, NULL, "catalog");
-	struct manifest *mf = NULL;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	char dir[256], key[300], *json = NULL;
-	struct lb_err err;
-	int r, n = 0;
-
-	lb_err_clear(&err);
-	if (manifest_backup_dir(cluster, id, dir, sizeof(dir)) < 0 ||
-	    manifest_key(cluster, id, key, sizeof(key)) < 0)
-		return;
-	if ((r = repo_get_buf(e->repo, key, MANIFEST_MAX, &buf, &len, &err)) == 0) {
-		if ((r = manifest_parse((const char *)buf, len, &mf, &err)) < 0 ||
-		    (json = strndup((const char *)buf, len)) == NULL ||
-		    cat_record_manifest(e->cat, json, &err) < 0 ||
-		    cat_audit(e->cat, CAT_ACT_BACKUP, cluster, id, mf->status,
-		    "{\"reason\":\"interrupted after its manifest\"}", &err) < 0)
-			log_warn("backup %s was interrupted after its manifest was written, "
-			    "which cannot be recorded now (%s); kept for the next run", id,
-			    json == NULL && r == 0 ? "out of memory" : err.msg);
-		else
-			log_warn("backup %s was interrupted after its manifest was written; "
-			    "recorded as %s", id, mf->status);
-		goto out;
-	}
-	if (r != LB_E_NOTFOUND) {
-		log_warn("backup %s was interrupted; its manifest cannot be read (%s); "
-		    "nothing removed, the next run settles it", id, err.msg);
-		goto out;
-	}
-	if ((r = cat_spool_has(catalog, cluster, id, &err)) != 0) {
-		log_warn("backup %s was interrupted; %s; nothing removed, the next run "
-		    "settles it", id, r > 0 ? "its record waits in the catalog spool" :
-		    err.msg);
-		goto out;
-	}
-	if (repo_cleanup_orphans(e->repo, dir, 0, &n, &err) < 0 &&
-	    err.code != LB_E_UNSUPPORTED)
-		log_warn("cleanup of backup %s: %s", id, err.msg);
-	if (repo_delete_prefix(e->repo, dir, NULL, &err) < 0) {
-		log_warn("cleanup of backup %s: %s; the next run tries again", id, err.msg);
-		goto out;
-	}
-	if (cat_backup_finish(e->cat, id, CAT_FAILED,
-	    "interrupted: the process running it died", NULL, &err) < 0 ||
-	    cat_audit(e->cat, CAT_ACT_BACKUP, cluster, id, "failed",
-	    "{\"reason\":\"interrupted\"}", &err) < 0) {
-		log_warn("catalog: %s", err.msg);
-		goto out;
-	}
-	log_warn("backup %s was interrupted; marked failed, its leftovers removed", id);
-out:
-	manifest_free(mf);
-	free(json);
-	free(buf);
-}
-
-static void
-settle_interrupted(struct backup_env *e, const char *cluster)
-{
-	struct settle s;
-	struct lb_err err;
-	char tree[256];
-	size_t i;
-	int n = 0;
-
-	/* Records the catalog could not take before, then rows of dead runs
-	 * (a spooled start becomes such a row). */
-	if (e->cat != NULL) {
-		if (cat_spool_replay(e->cat, cfg_get_str(e->cfg, NULL, "catalog"), cluster,
-		    &n, &err) < 0)
-			log_warn("catalog: %s; spooled records wait for the next run", err.msg);
-		else if (n > 0)
-			log_info("catalog: %d spooled records of cluster %s recorded", n,
-			    cluster);
-	}
-	if (e->repo == NULL)
-		return;
-	n = 0;
-	s.n = 0;
-	/* Collected first: settling writes to the catalog being read. */
-	if (e->cat != NULL && cat_backups_running(e->cat, cluster, collect_running,
-	    &s, &err) < 0)
-		log_warn("catalog: %s", err.msg);
-	for (i = 0; i < s.n; i++)
-		settle_one(e, s.clusters[i], s.ids[i]);
-	/* Multipart uploads and temp files of killed runs elsewhere in the
-	 * cluster's tree.  They cannot hold a backup: objects commit
-	 * atomically, so a temp file or an open upload is never what a
-	 * manifest names.  The day is the proof that no writer is left (a
-	 * write stalled for 60 s is aborted, and no run lasts a day), so
-	 * another appliance's upload in progress is not cut short.  Some
-	 * stores cannot list uploads (s3rver); that is no fault. */
-	snprintf(tree, sizeof(tree), "%s/", cluster);
-	if (repo_cleanup_orphans(e->repo, tree, 86400, &n, &err) < 0) {
-		if (err.code == LB_E_UNSUPPORTED)
-			log_debug("cleanup: %s", err.msg);
-		else
-			log_warn("cleanup: %s", err.msg);
-	} else if (n > 0)
-		log_info("removed %d leftover uploads or temp files", n);
-}
-
 /* The catalog's part of a run, written now or, when the catalog is locked
  * or unusable, spooled for the next run (catalog/spool.h). */
 static void
 catalog_write(struct backup_env *e, const struct cat_spool_rec *rec)
 {
-	const char *path = cfg_get_str(e->cfg, NULL, "catalog");
+	const char *path = e->env.catalog_path;
 	struct lb_err err;
 
 	lb_err_clear(&err);
-	if (e->cat != NULL && cat_spool_apply(e->cat, rec, &err) == 0) {
+	if (e->env.cat != NULL && cat_spool_apply(e->env.cat, rec, &err) == 0) {
 		/* An earlier record of this run (its spooled start) is
 		 * superseded by what the catalog has just committed. */
 		cat_spool_remove(path, rec);
@@ -605,7 +475,7 @@ catalog_write(struct backup_env *e, const struct cat_spool_rec *rec)
 	}
 	if (cat_spool_write(path, rec, &err) == 0)
 		log_warn("catalog: %s; backup %s kept in %s.pending for the next run",
-		    e->cat != NULL ? err.msg : "not open", rec->backup_id, path);
+		    e->env.cat != NULL ? err.msg : "not open", rec->backup_id, path);
 	else
 		log_error("catalog: %s (the backup is in the repository; "
 		    "'lifeboat catalog rebuild' recovers it)", err.msg);
@@ -661,7 +531,7 @@ discard_run(struct backup_env *e, const struct run *run, int manifest_sent,
 
 	lb_err_clear(&err);
 	if (manifest_sent) {
-		if ((r = repo_absent(e->repo, run->mkey, &err)) == 0) {
+		if ((r = repo_absent(e->env.repo, run->mkey, &err)) == 0) {
 			log_warn("backup %s: the manifest landed although its upload "
 			    "reported an error (%s)", res->backup_id, res->err.msg);
 			lb_err_clear(&res->err);
@@ -673,7 +543,7 @@ discard_run(struct backup_env *e, const struct run *run, int manifest_sent,
 	}
 	/* The manifest is certainly absent and this run is the only writer
 	 * under its id: its directory is garbage. */
-	if (repo_delete_prefix(e->repo, run->dir, NULL, &err) < 0) {
+	if (repo_delete_prefix(e->env.repo, run->dir, NULL, &err) < 0) {
 		log_warn("backup %s: cannot remove what it stored: %s", res->backup_id,
 		    err.msg);
 		return 0;
@@ -709,12 +579,12 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 		r = lb_err_set(&res->err, LB_E_CONFIG, "cluster name too long");
 		goto out;
 	}
-	if ((r = setup_etcd_opts(e->cfg, cluster, &o, &password, &res->err)) < 0)
+	if ((r = setup_etcd_opts(e->env.cfg, cluster, &o, &password, &res->err)) < 0)
 		goto out;
 	o.cancel = e->cancel;
-	if ((r = lock_cluster(e->cfg, cluster, &lock_fd, &res->err)) < 0)
+	if ((r = lock_cluster(e->env.cfg, cluster, &lock_fd, &res->err)) < 0)
 		goto out;
-	settle_interrupted(e, cluster);
+	settle_interrupted(&e->env, cluster);
 
 	gethostname(host, sizeof(host) - 1);
 	rec.cluster = cluster;
@@ -724,12 +594,12 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 	rec.status = CAT_RUNNING;
 	catalog_write(e, &rec);
 	begun = 1;
-	if (e->repo == NULL) {
+	if (e->env.repo == NULL) {
 		res->err = e->repo_err;
 		r = res->err.code;
 		goto out;
 	}
-	n_eps = cfg_get_list(e->cfg, cluster, "endpoints", &eps);
+	n_eps = cfg_get_list(e->env.cfg, cluster, "endpoints", &eps);
 	if ((r = pull_plan_discover((char *const *)eps, n_eps, &o, &run.plan,
 	    &res->err)) < 0)
 		goto out;
@@ -784,7 +654,7 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 		goto out;
 	/* The manifest last: until it exists the backup does not. */
 	manifest_sent = 1;
-	if ((r = repo_put_buf(e->repo, run.mkey, json, strlen(json), &res->err)) < 0) {
+	if ((r = repo_put_buf(e->env.repo, run.mkey, json, strlen(json), &res->err)) < 0) {
 		lb_err_prefix(&res->err, "manifest: ");
 		goto out;
 	}
@@ -828,14 +698,14 @@ backup_env_open(const struct cfg *c, enum backup_progress progress,
     struct lb_err *err)
 {
 	struct backup_env *e;
-	const char *catalog;
 	size_t i;
 	int r;
 
 	*out = NULL;
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return lb_err_set(err, LB_E_NOMEM, "out of memory");
-	e->cfg = c;
+	if ((r = env_open_cfg(c, 0, &e->env, err)) < 0)
+		goto out;
 	e->progress = progress;
 	e->cancel = cancel;
 	e->level = (int)cfg_get_int(c, NULL, "compress-level");
@@ -850,20 +720,19 @@ backup_env_open(const struct cfg *c, enum backup_progress progress,
 		age_recipient_fingerprint(e->rcpts.v[i], e->fingerprints[i]);
 	/* A repository that does not answer fails each backup on its own,
 	 * recorded as such; only a wrong configuration stops here. */
-	if ((r = setup_repo(c, &e->repo, &e->repo_err)) < 0) {
+	if ((r = setup_repo(c, &e->env.repo, &e->repo_err)) < 0) {
 		if (r == LB_E_CONFIG || r == LB_E_NOMEM) {
 			*err = e->repo_err;
 			goto out;
 		}
 		r = 0;
 	}
-	catalog = cfg_get_str(c, NULL, "catalog");
-	if (cat_open(catalog, 0, &e->cat, err) < 0) {
+	if (cat_open(e->env.catalog_path, 0, &e->env.cat, err) < 0) {
 		/* The repository is the truth; a broken catalog must not stop
 		 * backups, and rebuild recovers what it missed. */
 		log_error("catalog: %s; backing up without it", err->msg);
 		lb_err_clear(err);
-		e->cat = NULL;
+		e->env.cat = NULL;
 	}
 	*out = e;
 	e = NULL;
@@ -877,8 +746,7 @@ backup_env_close(struct backup_env *e)
 {
 	if (e == NULL)
 		return;
-	cat_close(e->cat);
-	repo_close(e->repo);
+	env_close(&e->env);
 	setup_recipients_release(&e->rcpts);
 	free(e->fingerprints);
 	free(e);
@@ -897,148 +765,5 @@ backup_exit_status(const struct backup_result *res, size_t n)
 		else if (res[i].outcome == BACKUP_PARTIAL && status == 0)
 			status = 3;
 	}
-	return status;
-}
-
-static void
-backup_usage(FILE *fp)
-{
-	fprintf(fp,
-	    "usage: lifeboat backup [--cluster NAME] [--json] [--quiet]\n"
-	    "\n"
-	    "Backs up every configured cluster (or one): a snapshot of every member,\n"
-	    "verified, compressed with zstd, encrypted with age, stored in the\n"
-	    "repository with a manifest, and recorded in the catalog.\n"
-	    "\n"
-	    "  --cluster NAME   only this [cluster:NAME]\n"
-	    "  --json           print the results as JSON\n"
-	    "  --no-progress    no progress display\n"
-	    "\n"
-	    "Exit status: 0 complete, 3 partial (a member failed), 4 members'\n"
-	    "data diverge (HashKV), 1 failed, 2 usage or configuration.\n");
-}
-
-static void
-print_results(const struct backup_result *res, const char *const *names,
-    size_t n, int json)
-{
-	static const char *const outcome[] = { "complete", "partial", "failed" };
-	char db[32], pl[32], st[32];
-	size_t i;
-
-	if (json) {
-		json_t *arr = json_array();
-		for (i = 0; i < n; i++) {
-			const struct backup_result *b = &res[i];
-			json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:b,s:f}",
-			    "cluster", names[i], "backup_id", b->backup_id, "status",
-			    outcome[b->outcome], "members_ok", (int)b->members_ok,
-			    "members_total", (int)b->members_total, "revision",
-			    (json_int_t)b->revision, "db_size", (json_int_t)b->db_size,
-			    "pulled", (json_int_t)b->pulled, "stored", (json_int_t)b->stored,
-			    "divergent", b->divergent, "seconds", b->seconds);
-			if (o != NULL && b->err.code != 0)
-				json_object_set_new(o, "error", json_string(b->err.msg));
-			json_array_append_new(arr, o);
-		}
-		json_dumpf(arr, stdout, JSON_INDENT(2));
-		putchar('\n');
-		json_decref(arr);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		const struct backup_result *b = &res[i];
-		lb_fmt_size(b->db_size, db, sizeof(db));
-		lb_fmt_size(b->pulled, pl, sizeof(pl));
-		lb_fmt_size(b->stored, st, sizeof(st));
-		/* db: one member's; pulled and stored: every member's, their ratio */
-		if (b->outcome == BACKUP_FAILED)
-			printf("%s: backup failed: %s\n", names[i], b->err.msg);
-		else
-			printf("%s: backup %s %s: %zu/%zu members, revision %lld, db %s, "
-			    "snapshots %s stored as %s (ratio %.1f), %.1fs%s\n", names[i],
-			    b->backup_id, outcome[b->outcome], b->members_ok, b->members_total,
-			    (long long)b->revision, db, pl, st,
-			    b->stored ? (double)b->pulled / (double)b->stored : 0.0,
-			    b->seconds, b->divergent ? ", MEMBERS DIVERGE" : "");
-	}
-}
-
-int
-backup_cmd(const struct lb_globals *g, int argc, char **argv)
-{
-	enum { O_JSON = 256, O_NOPROG };
-	static const struct option longopts[] = {
-		{ "cluster", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "no-progress", no_argument, NULL, O_NOPROG },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct backup_result *res = NULL;
-	struct backup_env *env = NULL;
-	struct cfg *cfg = NULL;
-	struct lb_err err;
-	const char *only = NULL, **names = NULL;
-	enum backup_progress prog;
-	size_t i, n = 0;
-	int opt, json = 0, noprog = 0, status = 2;
-
-	lb_err_clear(&err);
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': only = optarg; break;
-		case O_JSON: json = 1; break;
-		case O_NOPROG: noprog = 1; break;
-		case 'h': backup_usage(stdout); return 0;
-		default: backup_usage(stderr); return 2;
-		}
-	}
-	if (optind != argc) {
-		backup_usage(stderr);
-		return 2;
-	}
-	if (cfg_load(g->config_path, &cfg, &err) < 0) {
-		log_error("%s", err.msg);
-		goto out;
-	}
-	if (only != NULL && !cfg_has_cluster(cfg, only)) {
-		log_error("%s: no [cluster:%s] section", cfg_source(cfg), only);
-		goto out;
-	}
-	if (cfg_cluster_count(cfg) == 0) {
-		log_error("%s: no [cluster:NAME] section to back up", cfg_source(cfg));
-		goto out;
-	}
-	prog = g->quiet || noprog || json ? PROGRESS_NONE :
-	    isatty(STDERR_FILENO) ? PROGRESS_TTY : PROGRESS_LOG;
-	lb_cancel_on_signals();
-	status = 1;
-	if (backup_env_open(cfg, prog, &lb_cancel, &env, &err) < 0) {
-		log_error("%s", err.msg);
-		status = lb_err_exit_status(err.code);
-		goto out;
-	}
-	if ((res = calloc(cfg_cluster_count(cfg), sizeof(*res))) == NULL ||
-	    (names = calloc(cfg_cluster_count(cfg), sizeof(*names))) == NULL)
-		goto out;
-	for (i = 0; i < cfg_cluster_count(cfg) && !lb_cancel; i++) {
-		const char *name = cfg_cluster_name(cfg, i);
-		if (only != NULL && strcmp(name, only) != 0)
-			continue;
-		names[n] = name;
-		if (backup_cluster(env, name, &res[n]) < 0)
-			log_error("cluster %s: %s", name, res[n].err.msg);
-		n++;
-	}
-	fflush(stderr);
-	print_results(res, names, n, json);
-	status = backup_exit_status(res, n);
-out:
-	backup_env_close(env);
-	free(res);
-	free(names);
-	cfg_free(cfg);
 	return status;
 }

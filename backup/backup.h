@@ -55,7 +55,4 @@ int backup_cluster(struct backup_env *e, const char *cluster,
  * 3 some partial, 4 members diverge, 1 a backup failed. */
 int backup_exit_status(const struct backup_result *res, size_t n);
 
-/* `lifeboat backup`. */
-int backup_cmd(const struct lb_globals *g, int argc, char **argv);
-
 #endif

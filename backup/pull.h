@@ -74,7 +74,10 @@ size_t pull_run(struct pull_plan *p, const struct etcd_opts *o, int parallel,
  * '.' too, keeping them from climbing out of a directory. */
 void pull_safe_name(const char *name, char *out, size_t cap);
 
-/* `lifeboat pull`. */
-int pull_cmd(const struct lb_globals *g, int argc, char **argv);
+/* pull_run with a file sink per target: out_dir/<safe name>.db, written
+ * atomically (what `lifeboat pull` stores).  Returns the number of
+ * targets pulled. */
+size_t pull_to_files(struct pull_plan *p, const struct etcd_opts *o,
+    int parallel, const char *out_dir);
 
 #endif

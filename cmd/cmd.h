@@ -1,8 +1,8 @@
 /*
- * cmd.h: the command entry points of cmd/, one function per command (or
- * `catalog` subcommand), each an lb_cmd_fn: options, usage, printing, and
- * one call into an operation.  main.c's command table and cmd/catalog.c's
- * subcommand table point at them.
+ * cmd.h: the commands main.c dispatches to, and the `catalog` subcommands
+ * cmd/catalog.c dispatches to.  Each is one file in cmd/: its options,
+ * usage and the printing of results; the work is one operation of a
+ * lower room.  Each is an lb_cmd_fn and returns a process exit status.
  */
 #ifndef LB_CMD_H
 #define LB_CMD_H
@@ -10,11 +10,15 @@
 #include "common/cli.h"
 #include "common/err.h"
 
-/* `lifeboat keygen -o FILE`: a new age identity file and its recipient. */
-int cmd_keygen(const struct lb_globals *g, int argc, char **argv);
-/* `lifeboat inspect FILE [--json]`: what an etcd snapshot file holds. */
-int cmd_inspect(const struct lb_globals *g, int argc, char **argv);
-/* `lifeboat catalog SUBCOMMAND ...`: list, show, audit, and the table below. */
+/* `lifeboat backup`: back up the configured clusters (backup/backup.h). */
+int cmd_backup(const struct lb_globals *g, int argc, char **argv);
+/* `lifeboat pull`: a verified snapshot of every member into files (backup/pull.h). */
+int cmd_pull(const struct lb_globals *g, int argc, char **argv);
+/* `lifeboat restore`: rebuild a cluster or member from a backup (restore/restore.h). */
+int cmd_restore(const struct lb_globals *g, int argc, char **argv);
+/* `lifeboat snapd`: the snapshot daemon (snapd/daemon.h). */
+int cmd_snapd(const struct lb_globals *g, int argc, char **argv);
+/* `lifeboat catalog SUBCOMMAND ...`: list, show, audit, and the ones below. */
 int cmd_catalog(const struct lb_globals *g, int argc, char **argv);
 /* `lifeboat catalog verify ID|latest|--all [--cluster C] [--identity F]`. */
 int cmd_catalog_verify(const struct lb_globals *g, int argc, char **argv);
@@ -26,6 +30,13 @@ int cmd_catalog_rebuild(const struct lb_globals *g, int argc, char **argv);
 int cmd_catalog_export(const struct lb_globals *g, int argc, char **argv);
 /* `lifeboat catalog import FILE.tar`. */
 int cmd_catalog_import(const struct lb_globals *g, int argc, char **argv);
+/* `lifeboat keygen -o FILE`: a new age identity file and its recipient. */
+int cmd_keygen(const struct lb_globals *g, int argc, char **argv);
+/* `lifeboat config [check [--probe]|options|example|show]`. */
+int cmd_config(const struct lb_globals *g, int argc, char **argv);
+/* `lifeboat inspect FILE [--json]`: what an etcd snapshot file holds. */
+int cmd_inspect(const struct lb_globals *g, int argc, char **argv);
+
 /* Logs err and returns its exit status: how a command ends on a failure. */
 int cmd_fail(const struct lb_err *err);
 

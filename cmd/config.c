@@ -1,10 +1,17 @@
 /*
- * config.c: `lifeboat config check [--probe]|options|example` (config.h).
+ * config.c: `lifeboat config check [--probe]|options|example`.  check
+ * loads the configuration (--config), reads every secret and certificate
+ * file it names, prints the effective configuration with secrets masked,
+ * and reports what would fail once running (verify-schedule without a
+ * readable identity, a time zone not in the tz database); --probe also
+ * reaches the repository and every etcd endpoint.  Exit status 0, 2 on a
+ * configuration error or problem, 1 when a probe failed.
+ *
  * The configuration module parses and prints; this command adds what only
  * a command does: reading the files and secrets the configuration names,
  * the problems that would show once running, and the probe (ops/probe.h).
  */
-#include "cmd/config.h"
+#include "cmd/cmd.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -103,7 +110,7 @@ check_runtime(const struct cfg *c)
 }
 
 int
-cfg_cmd_config(const struct lb_globals *g, int argc, char **argv)
+cmd_config(const struct lb_globals *g, int argc, char **argv)
 {
 	struct lb_err err = { 0 };
 	struct cfg *c = NULL;

@@ -1,7 +1,7 @@
 /*
  * restore.h: turns a backup into a running, checked etcd cluster.
  *
- * Three layers, each usable on its own:
+ * Four layers, each usable on its own:
  *   - the source: which backup (catalog or repository manifests), and one
  *     member object fetched, verified and decrypted into a plaintext
  *     snapshot file, falling back to the next member's object when one
@@ -9,10 +9,15 @@
  *   - the machinery: etcd's own restore tool found and probed at run
  *     time, data directories prepared (never deleted), ports checked,
  *     etcd started detached from its config file;
- *   - the commands: `lifeboat restore cluster|member|seed|join`, which
- *     wait for health and check revision, key count and HashKV.
+ *   - the run (run.c): a restore of a cluster, a member, a seed or a join,
+ *     in the order that keeps the target safe, and its roll back;
+ *   - the checks (check.c): after start, health, revision, key count and
+ *     HashKV.
+ * `lifeboat restore` (cmd/restore.c) parses the options into a
+ * restore_run, calls restore_execute and prints what came of it.
  * restore/ uses the rooms below it (etcd/, stream/, repo/, catalog/, env/),
- * never backup/, ops/ or snapd/.
+ * never backup/, ops/ or snapd/, and never prints: what the command shows
+ * reaches it through the run's hooks.
  */
 #ifndef LB_RESTORE_H
 #define LB_RESTORE_H
@@ -22,9 +27,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "common/cli.h"
 #include "config/config.h"
 #include "common/err.h"
+#include "etcd/etcd.h"
 #include "repo/manifest.h"
 
 struct cat;
@@ -205,9 +210,111 @@ int restore_etcd_start(const struct restore_etcd_opts *o,
  * SIGKILL.  Only m->pid is signalled. */
 void restore_etcd_stop(struct restore_member *m);
 
-/* ---- the command ------------------------------------------------------ */
+/* ---- the run ---------------------------------------------------------- */
 
-/* `lifeboat restore cluster|member|seed|join ...`. */
-int restore_cmd(const struct lb_globals *g, int argc, char **argv);
+enum restore_mode { RESTORE_CLUSTER, RESTORE_MEMBER, RESTORE_SEED, RESTORE_JOIN };
+
+/* "cluster", "member", "seed" or "join". */
+const char *restore_mode_name(enum restore_mode m);
+
+/* What to restore and how (the command's options). */
+struct restore_opts {
+	enum restore_mode mode;
+	const char *config_path;   /* the configuration file */
+	int config_explicit;       /* 1: named, so it must exist even with repo */
+	const char *cluster, *backup, *at_s, *member, *repo, *identity, *catalog;
+	const char *s3_endpoint, *s3_region;
+	const char *token;         /* initial-cluster-token; NULL: the backup id */
+	const char *seed;          /* join: a client URL of the running cluster */
+	const char *etcdutl, *unit_dir;
+	const char *client_cert, *client_key;   /* lifeboat's own, for the checks */
+	struct restore_etcd_opts eo;
+	int start, force, dry_run;
+	long timeout_s;            /* to become healthy */
+	long long bump;            /* --bump-revision */
+};
+
+struct restore_run;
+
+/* What the run shows, given to the command that started it. */
+struct restore_hooks {
+	/* Fetch progress (restore_fetch). */
+	restore_progress_fn progress;
+	/* dry_run of cluster, member or seed: the plan, in place of the
+	 * restore; r->snap and r->tool are set. */
+	void (*plan)(void *arg, const struct restore_run *r,
+	    const char *initial_cluster, const char *token);
+	/* dry_run of join: what the seed said and the cluster joined. */
+	void (*join_plan)(void *arg, const struct restore_run *r,
+	    size_t seed_members, int64_t seed_revision, const char *initial_cluster);
+	/* Without start: member m is restored, to be started by hand with
+	 * conf (NULL: no client URL, its data dir holds the membership). */
+	void (*by_hand)(void *arg, const struct restore_run *r,
+	    const struct restore_member *m, const char *conf);
+	void *arg;
+};
+
+/* One restore: the caller fills o, hooks and the members; restore_execute
+ * fills the rest. */
+struct restore_run {
+	struct restore_opts *o;
+	struct restore_hooks hooks;
+	struct restore_member *all;    /* every member of the cluster */
+	size_t n_all;
+	size_t local[64];              /* indexes into all restored here */
+	size_t n_local;
+	/* set by restore_execute */
+	struct cfg *cfg;               /* the configuration it read */
+	struct restore_tool tool;
+	struct restore_source *src;    /* NULL for join */
+	struct restore_fetched got;
+	struct etcd_opts etcd;         /* how the checks reach the members */
+	char snap[4200];               /* the plaintext snapshot file */
+	int changed;                   /* target touched: roll back on failure */
+	double t_restore, t_up;        /* seconds: etcd's restore, start to checked */
+	/* results of the checks */
+	int64_t revision, keys;
+	uint32_t hash;
+	int hash_vs_backup;            /* 1 matched, 0 not checkable */
+	char note[256];                /* why something was not checked */
+};
+
+/* Runs the restore r->o asks for: first every check that can fail without
+ * touching the target (files, tool, etcd binary, ports, data dirs, the
+ * backup, the identity, the object fetched and verified), then the
+ * restore; with start, waits for health and checks the data (check.c).
+ * On failure r->changed says whether restore_roll_back has work to do. */
+int restore_execute(struct restore_run *r, struct lb_err *err);
+
+/* Undoes what a failed restore_execute changed: stops what it started,
+ * removes the data dirs it created, moves back what force moved aside. */
+void restore_roll_back(struct restore_run *r);
+
+/* Records the restore (outcome "ok" or "failed", err its reason) in the
+ * catalog, when there is one; a join in this machine's catalog. */
+void restore_audit(struct restore_run *r, const char *outcome,
+    const struct lb_err *err);
+
+/* Frees what r holds (members, source, configuration); r is then empty
+ * but for o and hooks. */
+void restore_run_release(struct restore_run *r);
+
+/* ---- after start: health and the data checks (check.c) ----------------- */
+
+/* LB_E_REMOTE, naming its log, when etcd that restore started for m has
+ * exited already; else 0. */
+int restore_exited(struct restore_member *m, struct lb_err *err);
+
+/* Waits up to r->o->timeout_s until every member in idx answers Status
+ * and, with want_leader, all name the same leader; st[i] gets member
+ * idx[i]'s Status. */
+int restore_wait_healthy(struct restore_run *r, const size_t *idx, size_t n,
+    int want_leader, struct etcd_status *st, struct lb_err *err);
+
+/* Waits for a leader, then checks revision, key count and HashKV on
+ * every member in idx, and HashKV against the backup's record when that
+ * can be compared; fills r's results. */
+int restore_check_data(struct restore_run *r, const size_t *idx, size_t n,
+    struct lb_err *err);
 
 #endif

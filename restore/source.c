@@ -19,13 +19,17 @@
 #include "snapshot/bbolt_scan.h"
 #include "snapshot/gate.h"
 #include "repo/repo.h"
+#include "env/env.h"
 #include "env/setup.h"
 #include "stream/zstd_filter.h"
 
+/* env holds the configuration, the repository and the catalog, opened by
+ * restore_source_open: the catalog only when its file exists, and one that
+ * does not open leaves env.cat NULL (the repository is read instead), which
+ * ENV_CAT would make a failure; so the catalog is opened here. */
 struct restore_source {
-	struct repo *repo;
+	struct lb_env env;
 	struct age_identity *id;
-	struct cat *cat;
 	struct manifest *mf;
 	const char *origin;
 };
@@ -65,7 +69,7 @@ from_catalog(struct restore_source *s, const struct restore_select *sel,
 	int r = 0;
 
 	if (sel->backup_id != NULL && strcmp(sel->backup_id, "latest") != 0) {
-		if ((r = cat_backup_get(s->cat, sel->backup_id, CAT_WITH_MANIFEST, &b,
+		if ((r = cat_backup_get(s->env.cat, sel->backup_id, CAT_WITH_MANIFEST, &b,
 		    err)) < 0) {
 			if (r == LB_E_NOTFOUND)
 				lb_err_set(err, r, "backup %s not found in the catalog "
@@ -92,7 +96,7 @@ from_catalog(struct restore_source *s, const struct restore_select *sel,
 		f.limit = 1;
 		f.skip_future = 1;
 		/* until <= 0 would mean "no bound": nothing is that old. */
-		if (f.until > 0 && (r = cat_backup_list(s->cat, &f, CAT_WITH_MANIFEST,
+		if (f.until > 0 && (r = cat_backup_list(s->env.cat, &f, CAT_WITH_MANIFEST,
 		    take_first, &json, err)) < 0)
 			goto out;
 		r = 0;
@@ -101,7 +105,7 @@ from_catalog(struct restore_source *s, const struct restore_select *sel,
 			struct cat_filter f2 = { .cluster = sel->cluster, .status = CAT_COMPLETE,
 			    .limit = 1 };
 			struct lb_err e2;
-			if (cat_backup_list(s->cat, &f2, 0, take_oldest, &b, &e2) >= 0 &&
+			if (cat_backup_list(s->env.cat, &f2, 0, take_oldest, &b, &e2) >= 0 &&
 			    b != NULL)
 				snprintf(old, sizeof(old), "; the oldest is %s, taken at %s",
 				    b->id, cat_time_format(b->started_at, t2, sizeof(t2)));
@@ -111,7 +115,7 @@ from_catalog(struct restore_source *s, const struct restore_select *sel,
 			goto out;
 		}
 	} else {
-		if ((r = cat_backup_latest(s->cat, sel->cluster, CAT_COMPLETE,
+		if ((r = cat_backup_latest(s->env.cat, sel->cluster, CAT_COMPLETE,
 		    CAT_WITH_MANIFEST, &b, err)) < 0) {
 			if (r == LB_E_NOTFOUND)
 				lb_err_set(err, r, "no complete backup of cluster %s in the "
@@ -199,7 +203,7 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
 	if (sel->cluster != NULL)
 		snprintf(prefix, sizeof(prefix), "%s/", sel->cluster);
 	k.want_id = named ? sel->backup_id : NULL;
-	if ((r = repo_list(s->repo, prefix, collect_manifest, &k, err)) < 0) {
+	if ((r = repo_list(s->env.repo, prefix, collect_manifest, &k, err)) < 0) {
 		if (r == LB_E_NOMEM)
 			lb_err_set(err, r, "out of memory");
 		goto out;
@@ -215,7 +219,7 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
 		/* One bad manifest (too large, unreadable, malformed, or not what
 		 * its key says) must not block a restore from the others. */
 		lb_err_clear(&e2);
-		if ((r = repo_get_buf(s->repo, k.v[i], MANIFEST_MAX, &buf, &len, &e2)) < 0 ||
+		if ((r = repo_get_buf(s->env.repo, k.v[i], MANIFEST_MAX, &buf, &len, &e2)) < 0 ||
 		    (r = manifest_parse((const char *)buf, len, &m, &e2)) < 0 ||
 		    (r = valid_at_key(m, k.v[i], &e2)) < 0) {
 			/* The store refusing us refuses every manifest alike. */
@@ -260,16 +264,16 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
 		/* A manifest skipped may be the one wanted: say why it was. */
 		if (named)
 			r = lb_err_set(err, LB_E_NOTFOUND, "backup %s not found in %s%s%s%s",
-			    sel->backup_id, repo_url(s->repo), sel->cluster ? " under " : "",
+			    sel->backup_id, repo_url(s->env.repo), sel->cluster ? " under " : "",
 			    sel->cluster ? prefix : "", skipped);
 		else if (sel->at_set)
 			r = lb_err_set(err, LB_E_NOTFOUND, "no complete backup of cluster %s "
 			    "taken at or before %s in %s%s%s", sel->cluster,
-			    cat_time_format(sel->at, t, sizeof(t)), repo_url(s->repo), oldest,
+			    cat_time_format(sel->at, t, sizeof(t)), repo_url(s->env.repo), oldest,
 			    skipped);
 		else
 			r = lb_err_set(err, LB_E_NOTFOUND, "no complete backup of cluster %s "
-			    "in %s%s", sel->cluster, repo_url(s->repo), skipped);
+			    "in %s%s", sel->cluster, repo_url(s->env.repo), skipped);
 		goto out;
 	}
 	if (sel->cluster != NULL && strcmp(m->cluster, sel->cluster) != 0) {
@@ -310,21 +314,20 @@ restore_source_open(const struct restore_source_opts *o,
 		lb_err_prefix(err, "identity: ");
 		goto out;
 	}
-	if ((r = setup_repo(o->cfg, &s->repo, err)) < 0)
+	if ((r = env_open_cfg(o->cfg, ENV_REPO, &s->env, err)) < 0)
 		goto out;
-	catalog = o->catalog_path != NULL ? o->catalog_path :
-	    cfg_get_str(o->cfg, NULL, "catalog");
+	catalog = o->catalog_path != NULL ? o->catalog_path : s->env.catalog_path;
 	/* The audit event needs a writable catalog, but only one that is
 	 * already there: a restore never creates one. */
 	if (catalog != NULL && access(catalog, F_OK) == 0) {
 		struct lb_err e2;
-		if (cat_open(catalog, 0, &s->cat, &e2) < 0) {
+		if (cat_open(catalog, 0, &s->env.cat, &e2) < 0) {
 			log_warn("catalog %s: %s; reading the repository instead", catalog,
 			    e2.msg);
-			s->cat = NULL;
+			s->env.cat = NULL;
 		}
 	}
-	if (s->cat != NULL && !o->repo_only) {
+	if (s->env.cat != NULL && !o->repo_only) {
 		s->origin = "catalog";
 		r = from_catalog(s, sel, err);
 	} else {
@@ -346,8 +349,7 @@ restore_source_close(struct restore_source *s)
 	if (s == NULL)
 		return;
 	manifest_free(s->mf);
-	cat_close(s->cat);
-	repo_close(s->repo);
+	env_close(&s->env);
 	age_identity_free(s->id);
 	free(s);
 }
@@ -367,7 +369,7 @@ restore_source_origin(const struct restore_source *s)
 struct cat *
 restore_source_catalog(struct restore_source *s)
 {
-	return s->cat;
+	return s->env.cat;
 }
 
 static int
@@ -532,7 +534,7 @@ restore_fetch(struct restore_source *s, const char *prefer, const char *path,
 			*err = e;
 			return r;
 		}
-		if ((r = repo_get(s->repo, mm->object, 0, 0, chain, &e)) == 0)
+		if ((r = repo_get(s->env.repo, mm->object, 0, 0, chain, &e)) == 0)
 			r = flt_finish(chain, &e);
 		flt_free(chain);
 		chain = NULL;

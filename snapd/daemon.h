@@ -1,5 +1,5 @@
 /*
- * daemon.h: `lifeboat snapd`, the snapshot daemon.
+ * daemon.h: the snapshot daemon that `lifeboat snapd` runs.
  *
  * Runs in the foreground (systemd Type=notify, or any supervisor) and
  * logs key=value lines to stderr.  Every enabled [cluster:NAME] is backed
@@ -35,8 +35,6 @@
 #ifndef LB_SNAPD_DAEMON_H
 #define LB_SNAPD_DAEMON_H
 
-#include "common/cli.h"
-
 /* Seconds running backups get to finish after SIGTERM before they are
  * cancelled. */
 #define SNAPD_GRACE_S 30
@@ -46,8 +44,11 @@
  * slews far slower); the schedules are then made to follow it. */
 #define SNAPD_CLOCK_JUMP_S 30
 
-/* `lifeboat snapd`: returns 0 after a clean stop, 2 for a configuration
- * error at start, 1 when the daemon cannot start (metrics port taken). */
-int snapd_cmd(const struct lb_globals *g, int argc, char **argv);
+/* Runs the daemon on the configuration at config_path until SIGTERM or
+ * SIGINT, in the calling thread, which must be the process's only one
+ * (it blocks the signals it waits for).  Returns the process exit status:
+ * 0 after a clean stop, 2 for a configuration error at start, 1 when the
+ * daemon cannot start (metrics port taken). */
+int snapd_run(const char *config_path);
 
 #endif

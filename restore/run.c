@@ -1,0 +1,609 @@
+/*
+ * run.c: a restore of a cluster, a member, a seed or a join (restore.h,
+ * "the run"): the order of the steps, what is checked before anything
+ * changes, and the roll back when a step fails after that.
+ *
+ * The order is the safety: every check that can fail without touching the
+ * target (arguments, tool, etcd binary, ports, data dirs, the backup, the
+ * identity, the whole object fetched and verified into a plaintext file)
+ * runs first; only then are data dirs moved aside and restored.  From that
+ * point a failure stops what was started, removes what restore created and
+ * moves the old data dirs back.
+ */
+#include "restore/restore.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "catalog/catalog.h"
+#include "common/cli.h"
+#include "common/log.h"
+#include "etcd/etcd_admin.h"
+
+/* ---- configuration --------------------------------------------------------- */
+
+static int
+has_newline(const char *s)
+{
+	return s != NULL && strpbrk(s, "\r\n") != NULL;
+}
+
+/* The configuration file when there is one; with --repo, a configuration
+ * made of the flags (and the file's s3 options and identity when it
+ * exists), so the bucket and an identity file are enough. */
+static int
+load_cfg(const struct restore_opts *o, struct cfg **out,
+    struct lb_err *err)
+{
+	struct cfg *file = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp;
+	int r;
+
+	*out = NULL;
+	r = cfg_load(o->config_path, &file, err);
+	if (r < 0 && !(r == LB_E_NOTFOUND && !o->config_explicit && o->repo != NULL))
+		/* no configuration is a configuration error (exit 2) */
+		return r == LB_E_NOTFOUND ? (err->code = LB_E_CONFIG) : r;
+	if (o->repo == NULL) {
+		*out = file;
+		return 0;
+	}
+	lb_err_clear(err);
+	if (has_newline(o->repo) || has_newline(o->s3_endpoint) ||
+	    has_newline(o->s3_region)) {
+		r = lb_err_set(err, LB_E_USAGE, "--repo and --s3-*: no line breaks");
+		goto out;
+	}
+	if ((fp = open_memstream(&text, &len)) == NULL) {
+		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
+		goto out;
+	}
+	fprintf(fp, "[global]\nrepo = %s\n", o->repo);
+	{
+		static const char *const keep[] = { "s3-endpoint", "s3-region",
+		    "s3-uri-style", "s3-ca-file", "s3-access-key-id",
+		    "s3-secret-access-key-file", "identity-file", "catalog" };
+		size_t i;
+		for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+			const char *v = NULL;
+			if (strcmp(keep[i], "s3-endpoint") == 0 && o->s3_endpoint != NULL)
+				v = o->s3_endpoint;
+			else if (strcmp(keep[i], "s3-region") == 0 && o->s3_region != NULL)
+				v = o->s3_region;
+			else if (file != NULL && cfg_is_set(file, NULL, keep[i]))
+				v = cfg_get_str(file, NULL, keep[i]);
+			if (v != NULL)
+				fprintf(fp, "%s = %s\n", keep[i], v);
+		}
+	}
+	if (fclose(fp) != 0) {
+		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
+		goto out;
+	}
+	r = cfg_parse_string(text, "--repo", out, err);
+out:
+	free(text);
+	cfg_free(file);
+	return r;
+}
+
+const char *
+restore_mode_name(enum restore_mode m)
+{
+	static const char *const n[] = { "cluster", "member", "seed", "join" };
+	return n[m];
+}
+
+/* ---- the catalog's record ---------------------------------------------------- */
+
+/* A join restores no backup, so it has no source and no catalog from
+ * it: its event goes to the catalog of this machine's configuration (or
+ * --catalog), and only when that catalog already exists. */
+static void
+audit_join(struct restore_run *c, const char *outcome, const struct lb_err *err)
+{
+	const struct restore_member *self = &c->all[0];
+	struct cfg *cfg = NULL;
+	struct cat *cat = NULL;
+	struct lb_err e;
+	const char *path = c->o->catalog;
+	char *js = NULL;
+	json_t *d;
+
+	if (path == NULL && cfg_load(c->o->config_path, &cfg, &e) == 0)
+		path = cfg_get_str(cfg, NULL, "catalog");
+	if (path == NULL || access(path, F_OK) != 0 || cat_open(path, 0, &cat, &e) < 0)
+		goto out;
+	d = json_pack("{s:s,s:s,s:s,s:s,s:s*,s:b,s:s*}", "mode", "join", "seed",
+	    c->o->seed, "name", self->name, "peer_url", self->peer_url, "client_url",
+	    self->client_url, "start", c->o->start, "error",
+	    err != NULL && err->code != 0 ? err->msg : NULL);
+	if (d != NULL && (js = json_dumps(d, JSON_COMPACT)) != NULL &&
+	    cat_audit(cat, CAT_ACT_RESTORE, c->o->cluster, NULL, outcome, js, &e) < 0)
+		log_warn("catalog audit: %s", e.msg);
+	free(js);
+	json_decref(d);
+out:
+	cat_close(cat);
+	cfg_free(cfg);
+}
+
+void
+restore_audit(struct restore_run *c, const char *outcome, const struct lb_err *err)
+{
+	const struct manifest *mf;
+	struct cat *cat;
+	struct lb_err e;
+	json_t *d;
+	char *js;
+	size_t i;
+
+	if (c->o->mode == RESTORE_JOIN && c->n_all > 0) {
+		audit_join(c, outcome, err);
+		return;
+	}
+	if (c->src == NULL || (cat = restore_source_catalog(c->src)) == NULL)
+		return;
+	mf = restore_source_manifest(c->src);
+	d = json_pack("{s:s,s:s,s:b,s:b}", "mode", restore_mode_name(c->o->mode),
+	    "from", restore_source_origin(c->src), "start", c->o->start,
+	    "dry_run", c->o->dry_run);
+	if (d == NULL)
+		return;
+	if (c->got.member != NULL) {
+		json_object_set_new(d, "member_object", json_string(c->got.member->name));
+		json_object_set_new(d, "objects_failed", json_integer((json_int_t)c->got.failed));
+	}
+	json_t *ms = json_array();
+	for (i = 0; i < c->n_local; i++)
+		json_array_append_new(ms, json_string(c->all[c->local[i]].name));
+	json_object_set_new(d, "members", ms);
+	if (c->revision > 0) {
+		json_object_set_new(d, "revision", json_integer(c->revision));
+		json_object_set_new(d, "keys", json_integer(c->keys));
+	}
+	if (err != NULL && err->code != 0)
+		json_object_set_new(d, "error", json_string(err->msg));
+	if ((js = json_dumps(d, JSON_COMPACT)) != NULL &&
+	    cat_audit(cat, CAT_ACT_RESTORE, mf->cluster, mf->backup_id, outcome, js,
+	    &e) < 0)
+		log_warn("catalog audit: %s", e.msg);
+	free(js);
+	json_decref(d);
+}
+
+/* ---- roll back --------------------------------------------------------------------- */
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Stops what restore started, removes the data dirs it created, and moves
+ * back what --force moved aside.  A data dir is removed only when created
+ * is set, which happens only after restore_dir_prepare found it absent or
+ * empty, or moved the old one aside: whatever is in it now, restore put
+ * there.  A dir that was not empty without --force is refused before
+ * anything changes, and is never touched (restore_test: data_dir_not_empty,
+ * rolled_back_old_dir_back). */
+void
+restore_roll_back(struct restore_run *c)
+{
+	size_t i;
+	int did = 0;
+
+	for (i = 0; i < c->n_local; i++) {
+		struct restore_member *m = &c->all[c->local[i]];
+		did |= m->pid > 0 || m->moved_to[0] != '\0' ||
+		    (m->created && access(m->data_dir, F_OK) == 0);
+		restore_etcd_stop(m);
+		if (m->created && nftw(m->data_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 &&
+		    errno != ENOENT)
+			log_warn("roll back: cannot remove %s: %s", m->data_dir, strerror(errno));
+		if (m->moved_to[0] != '\0') {
+			if (rename(m->moved_to, m->data_dir) < 0)
+				log_error("roll back: cannot move %s back to %s: %s", m->moved_to,
+				    m->data_dir, strerror(errno));
+			else
+				log_warn("roll back: %s moved back to %s", m->moved_to, m->data_dir);
+		}
+	}
+	if (did)
+		log_warn("rolled back: the data dirs are as they were before the restore");
+}
+
+/* ---- checks before anything changes ------------------------------------------------- */
+
+static int
+readable(const char *path, const char *flag, struct lb_err *err)
+{
+	if (path != NULL && access(path, R_OK) != 0)
+		return lb_err_sys(err, LB_E_CONFIG, errno, "%s %s", flag, path);
+	return 0;
+}
+
+static int
+preflight(struct restore_run *c, struct lb_err *err)
+{
+	struct restore_opts *o = c->o;
+	size_t i;
+	int r;
+
+	if ((r = readable(o->eo.cert, "--cert", err)) < 0 ||
+	    (r = readable(o->eo.key, "--key", err)) < 0 ||
+	    (r = readable(o->eo.cacert, "--cacert", err)) < 0 ||
+	    (r = readable(o->eo.peer_cert, "--peer-cert", err)) < 0 ||
+	    (r = readable(o->eo.peer_key, "--peer-key", err)) < 0 ||
+	    (r = readable(o->eo.peer_cacert, "--peer-cacert", err)) < 0 ||
+	    (r = readable(o->client_cert, "--client-cert", err)) < 0 ||
+	    (r = readable(o->client_key, "--client-key", err)) < 0)
+		return r;
+	if (o->mode != RESTORE_JOIN && (r = restore_tool_find(o->etcdutl, &c->tool, err)) < 0)
+		return r;
+	if (o->start || o->mode == RESTORE_JOIN) {
+		const char *bin = o->eo.etcd_bin != NULL ? o->eo.etcd_bin : "etcd";
+		char path[4200];
+		/* the same search restore_etcd_start does, before anything
+		 * is changed */
+		if (restore_find_exe(bin, path, sizeof(path)) != 0)
+			return lb_err_set(err, LB_E_NOTFOUND, "etcd binary %s not found "
+			    "(hint: --etcd-bin PATH)", bin);
+	}
+	for (i = 0; i < c->n_local; i++) {
+		struct restore_member *m = &c->all[c->local[i]];
+		if (o->start || o->mode == RESTORE_JOIN) {
+			if ((r = restore_port_check(m->peer_url, err)) < 0 ||
+			    (r = restore_port_check(m->client_url, err)) < 0)
+				return lb_err_prefix(err, "member %s: ", m->name);
+		}
+		/* only look: --force's move happens after the fetch */
+		if ((r = restore_dir_is_empty(m->data_dir, err)) < 0)
+			return r;
+		if (r == 0 && !o->force)
+			return lb_err_set(err, LB_E_EXISTS, "data dir %s is not empty (hint: "
+			    "--force moves it aside to %s.lifeboat-<time>, nothing is "
+			    "deleted)", m->data_dir, m->data_dir);
+	}
+	return 0;
+}
+
+/* ---- the restore --------------------------------------------------------------- */
+
+/* Everything from the fetch on, for cluster, member and seed. */
+static int
+run_restore(struct restore_run *c, struct lb_err *err)
+{
+	const struct manifest *mf = restore_source_manifest(c->src);
+	struct restore_opts *o = c->o;
+	char *ic = NULL, token[128], logp[4200], conf[4200], unit[4200], dirbuf[4200];
+	char *parent;
+	double t0;
+	pid_t pids[64];
+	size_t i;
+	int r;
+
+	if ((ic = restore_initial_cluster(c->all, c->n_all)) == NULL)
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	snprintf(token, sizeof(token), "%s", o->token != NULL ? o->token : mf->backup_id);
+	o->eo.token = token;
+	o->eo.state = "new";
+	snprintf(dirbuf, sizeof(dirbuf), "%s", c->all[c->local[0]].data_dir);
+	parent = dirname(dirbuf);
+	snprintf(c->snap, sizeof(c->snap), "%s/.lifeboat-restore-%s.db", parent,
+	    mf->backup_id);
+	if (o->dry_run) {
+		c->hooks.plan(c->hooks.arg, c, ic, token);
+		r = 0;
+		goto out;
+	}
+	if (!c->tool.has_bump_revision)
+		log_warn("%s cannot bump revisions on restore (etcd 3.4): revisions may go "
+		    "backwards for watchers, and Kubernetes clients must relist", c->tool.path);
+	/* the directory of the data dirs (--base-dir): made if missing */
+	if (mkdir(parent, 0700) < 0 && errno != EEXIST) {
+		r = lb_err_sys(err, LB_E_IO, errno, "mkdir %s", parent);
+		goto out;
+	}
+	log_info("fetching backup %s (%s) from the %s", mf->backup_id, mf->cluster,
+	    restore_source_origin(c->src));
+	if ((r = restore_fetch(c->src, o->member, c->snap, c->hooks.progress,
+	    c->hooks.arg, &c->got, err)) < 0)
+		goto out;
+	if (c->got.failed > 0)
+		log_warn("used member %s's object after %zu that failed verification",
+		    c->got.member->name, c->got.failed);
+	log_info("verified snapshot of member %s, revision %lld, %llu bytes (%.1fs)",
+	    c->got.member->name, (long long)c->got.member->revision,
+	    (unsigned long long)c->got.member->db_size, c->got.seconds);
+	if (lb_cancel) {
+		r = lb_err_set(err, LB_E_CANCELED, "interrupted before anything was changed");
+		goto out;
+	}
+	/* from here the target changes */
+	c->changed = 1;
+	for (i = 0; i < c->n_local; i++) {
+		struct restore_member *m = &c->all[c->local[i]];
+		if ((r = restore_dir_prepare(m->data_dir, o->force, m->moved_to,
+		    sizeof(m->moved_to), err)) < 0)
+			goto out;
+		m->created = 1;
+	}
+	t0 = lb_mono_now();
+	log_info("restoring %zu data dir%s with %s", c->n_local, c->n_local == 1 ? "" : "s",
+	    c->tool.path);
+	for (i = 0; i < c->n_local; i++) {
+		struct restore_member *m = &c->all[c->local[i]];
+		/* a data dir that exists empty is taken by the tool only if absent */
+		rmdir(m->data_dir);
+		snprintf(logp, sizeof(logp), "%s.restore.log", m->data_dir);
+		if ((r = restore_tool_spawn(&c->tool, c->snap, m, ic, token, o->bump, logp,
+		    &pids[i], err)) < 0) {
+			size_t j;
+			for (j = 0; j < i; j++)
+				waitpid(pids[j], NULL, 0);
+			goto out;
+		}
+	}
+	for (i = 0, r = 0; i < c->n_local; i++) {
+		struct restore_member *m = &c->all[c->local[i]];
+		struct lb_err e;
+		char what[200];
+		snprintf(logp, sizeof(logp), "%s.restore.log", m->data_dir);
+		snprintf(what, sizeof(what), "snapshot restore of %s", m->name);
+		if (restore_wait(pids[i], what, logp, &e) < 0 && r == 0) {
+			*err = e;
+			r = e.code;
+		}
+	}
+	if (r == 0 && lb_cancel)
+		r = lb_err_set(err, LB_E_CANCELED, "interrupted");
+	if (r < 0)
+		goto out;
+	c->t_restore = lb_mono_now() - t0;
+	t0 = lb_mono_now();
+	for (i = 0; i < c->n_local; i++) {
+		struct restore_member *m = &c->all[c->local[i]];
+		if (m->client_url == NULL)
+			continue;
+		if ((r = restore_write_config(&o->eo, m, ic, conf, sizeof(conf), err)) < 0)
+			goto out;
+		if (o->unit_dir != NULL) {
+			snprintf(unit, sizeof(unit), "%s/etcd-%s.service", o->unit_dir, m->name);
+			if ((r = restore_write_unit(&o->eo, m->name, conf, unit, err)) < 0)
+				goto out;
+			log_info("wrote %s", unit);
+		}
+		if (o->start) {
+			if ((r = restore_etcd_start(&o->eo, m, conf, err)) < 0)
+				goto out;
+			log_info("started etcd %s (pid %ld)", m->name, (long)m->pid);
+		} else
+			c->hooks.by_hand(c->hooks.arg, c, m, conf);
+	}
+	if (!o->start) {
+		for (i = 0; i < c->n_local; i++)
+			if (c->all[c->local[i]].client_url == NULL)
+				c->hooks.by_hand(c->hooks.arg, c, &c->all[c->local[i]], NULL);
+		r = 0;
+		goto out;
+	}
+	if (o->mode == RESTORE_MEMBER) {
+		struct etcd_status st[1];
+		long full = o->timeout_s;
+		/* etcd serves clients only once a quorum runs, and the other
+		 * members may not be restored yet: a short wait, then checks
+		 * only if the cluster came up (the last member started sees it) */
+		o->timeout_s = full < 10 ? full : 10;
+		r = restore_wait_healthy(c, c->local, 1, 1, st, err);
+		o->timeout_s = full;
+		if (r < 0) {
+			struct restore_member *m = &c->all[c->local[0]];
+			if ((r = restore_exited(m, err)) < 0)
+				goto out;
+			lb_err_clear(err);
+			snprintf(c->note, sizeof(c->note), "no quorum yet: restore and start "
+			    "the other members");
+			log_info("etcd %s runs; the cluster answers once a quorum of members "
+			    "runs (restore and start the others)", m->name);
+			goto out;
+		}
+	}
+	log_info("waiting for a leader and checking the data");
+	r = restore_check_data(c, c->local, c->n_local, err);
+	c->t_up = lb_mono_now() - t0;
+out:
+	if (c->snap[0] != '\0' && !o->dry_run)
+		unlink(c->snap);
+	free(ic);
+	return r;
+}
+
+/* ---- join ---------------------------------------------------------------------------- */
+
+static int
+run_join(struct restore_run *c, struct lb_err *err)
+{
+	struct restore_opts *o = c->o;
+	struct restore_member *self = &c->all[0];
+	struct etcd_client *seed = NULL;
+	struct etcd_members *ms = NULL;
+	struct etcd_status sst, st[1];
+	const char *peers[1];
+	char *ic = NULL, conf[4200], unit[4200];
+	uint64_t id = 0;
+	double deadline;
+	size_t i, len;
+	int r, added = 0;
+
+	if ((r = etcd_open(o->seed, &c->etcd, &seed, err)) < 0 ||
+	    (r = etcd_status(seed, &sst, err)) < 0 ||
+	    (r = etcd_member_list(seed, &ms, err)) < 0) {
+		lb_err_prefix(err, "seed %s is not reachable: ", o->seed);
+		goto out;
+	}
+	if (sst.leader == 0) {
+		r = lb_err_set(err, LB_E_NET, "seed %s has no leader: not joining", o->seed);
+		goto out;
+	}
+	for (i = 0; i < ms->n; i++) {
+		if (ms->v[i].name[0] == '\0') {
+			r = lb_err_set(err, LB_E_BUSY, "member %s (%s) is still joining: one "
+			    "join at a time (retry when it runs)", ms->v[i].n_peer_urls ?
+			    ms->v[i].peer_urls[0] : "?", "not started yet");
+			goto out;
+		}
+		if (strcmp(ms->v[i].name, self->name) == 0) {
+			r = lb_err_set(err, LB_E_EXISTS, "the cluster has a member named %s "
+			    "already", self->name);
+			goto out;
+		}
+	}
+	len = strlen(self->name) + strlen(self->peer_url) + 2;
+	for (i = 0; i < ms->n; i++)
+		len += strlen(ms->v[i].name) + 2 +
+		    (ms->v[i].n_peer_urls ? strlen(ms->v[i].peer_urls[0]) : 0);
+	if ((ic = malloc(len)) == NULL) {
+		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
+		goto out;
+	}
+	ic[0] = '\0';
+	for (i = 0; i < ms->n; i++)
+		if (ms->v[i].n_peer_urls > 0)
+			sprintf(ic + strlen(ic), "%s=%s,", ms->v[i].name, ms->v[i].peer_urls[0]);
+	sprintf(ic + strlen(ic), "%s=%s", self->name, self->peer_url);
+	if (o->dry_run) {
+		c->hooks.join_plan(c->hooks.arg, c, ms->n, sst.revision, ic);
+		r = 0;
+		goto out;
+	}
+	c->changed = 1;
+	if ((r = restore_dir_prepare(self->data_dir, o->force, self->moved_to,
+	    sizeof(self->moved_to), err)) < 0)
+		goto out;
+	self->created = 1;
+	peers[0] = self->peer_url;
+	/* etcd refuses a new member until every member has been connected
+	 * for a while (5 s in 3.4: "unhealthy cluster"), which is the case
+	 * right after the previous join: wait for it, up to --timeout. */
+	deadline = lb_mono_now() + (double)o->timeout_s;
+	while ((r = etcd_admin_member_add(seed, peers, 1, &id, err)) < 0 &&
+	    strstr(err->msg, "unhealthy cluster") != NULL && lb_mono_now() < deadline) {
+		log_info("the cluster is not ready for a new member yet; retrying");
+		lb_err_clear(err);
+		sleep(1);
+	}
+	if (r < 0) {
+		lb_err_prefix(err, "member add on %s: ", o->seed);
+		goto out;
+	}
+	added = 1;
+	log_info("added member %s (%016" PRIx64 ") to the cluster of %s", self->name, id,
+	    o->seed);
+	o->eo.state = "existing";
+	if ((r = restore_write_config(&o->eo, self, ic, conf, sizeof(conf), err)) < 0)
+		goto out;
+	if (o->unit_dir != NULL) {
+		snprintf(unit, sizeof(unit), "%s/etcd-%s.service", o->unit_dir, self->name);
+		if ((r = restore_write_unit(&o->eo, self->name, conf, unit, err)) < 0)
+			goto out;
+	}
+	if ((r = restore_etcd_start(&o->eo, self, conf, err)) < 0)
+		goto out;
+	log_info("started etcd %s (pid %ld); waiting until it has caught up", self->name,
+	    (long)self->pid);
+	for (;;) {
+		if ((r = restore_wait_healthy(c, c->local, 1, 1, st, err)) < 0)
+			goto out;
+		if (st[0].raft_applied_index >= sst.raft_index && st[0].revision >= sst.revision)
+			break;
+		usleep(200000);
+	}
+	c->revision = st[0].revision;
+	r = 0;
+out:
+	if (r < 0 && added) {
+		struct lb_err e;
+		restore_etcd_stop(self);
+		if (etcd_admin_member_remove(seed, id, &e) < 0)
+			log_error("roll back: member remove of %s (%016" PRIx64 ") on %s: %s",
+			    self->name, id, o->seed, e.msg);
+		else
+			log_warn("roll back: member %s removed from the cluster again",
+			    self->name);
+	}
+	etcd_members_free(ms);
+	etcd_close(seed);
+	free(ic);
+	return r;
+}
+
+/* ---- the whole run ---------------------------------------------------------------- */
+
+int
+restore_execute(struct restore_run *c, struct lb_err *err)
+{
+	struct restore_opts *o = c->o;
+	struct restore_source_opts so = { 0 };
+	struct restore_select sel = { 0 };
+	int r;
+
+	c->etcd.cacert = o->eo.cacert;
+	c->etcd.cert = o->client_cert != NULL ? o->client_cert : o->eo.cert;
+	c->etcd.key = o->client_key != NULL ? o->client_key : o->eo.key;
+	c->etcd.connect_timeout_s = 5;
+	c->etcd.stall_timeout_s = 30;
+	c->etcd.cancel = &lb_cancel;
+	if ((r = preflight(c, err)) < 0)
+		return r;
+	if (o->mode == RESTORE_JOIN)
+		return run_join(c, err);
+	if (o->at_s != NULL && o->backup != NULL)
+		return lb_err_set(err, LB_E_USAGE, "--backup and --at exclude each other");
+	sel.cluster = o->cluster;
+	sel.backup_id = o->backup;
+	if (o->at_s != NULL && (r = cat_time_parse(o->at_s, (int64_t)time(NULL), &sel.at,
+	    err)) < 0) {
+		lb_err_prefix(err, "--at: ");
+		return r;
+	}
+	sel.at_set = o->at_s != NULL;
+	if ((r = load_cfg(o, &c->cfg, err)) < 0)
+		return r;
+	so.cfg = c->cfg;
+	so.identity_path = o->identity;
+	so.catalog_path = o->catalog;
+	so.repo_only = o->repo != NULL;
+	so.need_identity = 1;
+	if ((r = restore_source_open(&so, &sel, &c->src, err)) < 0)
+		return r;
+	return run_restore(c, err);
+}
+
+void
+restore_run_release(struct restore_run *c)
+{
+	restore_source_close(c->src);
+	c->src = NULL;
+	restore_members_free(c->all, c->n_all);
+	c->all = NULL;
+	c->n_all = c->n_local = 0;
+	cfg_free(c->cfg);
+	c->cfg = NULL;
+}

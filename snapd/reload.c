@@ -1,0 +1,230 @@
+/*
+ * reload.c: the daemon's configuration (state.h): checked and applied at
+ * start, and again on SIGHUP, when a new one that does not load or that
+ * changes an option needing a restart is refused and the old one stays.
+ * Each run holds a reference to the configuration it started with.
+ */
+#include "snapd/state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "snapd/notify.h"
+
+void
+snapd_ref_put(struct daemon *d, struct cfg_ref *r)
+{
+	int last;
+
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(&d->mu);
+	last = --r->refs == 0;
+	pthread_mutex_unlock(&d->mu);
+	if (last) {
+		cfg_free(r->cfg);
+		free(r);
+	}
+}
+
+/* Everything about schedules that the config's shape check leaves to
+ * the scheduler: each one parses, the zone exists. */
+int
+snapd_check_schedules(const struct cfg *c, struct lb_err *err)
+{
+	const char *tz = cfg_get_str(c, NULL, "timezone"), *v;
+	struct sched *s;
+	size_t i;
+	int r;
+
+	if (!sched_tz_valid(tz))
+		return lb_err_set(err, LB_E_CONFIG, "timezone: %s is not in the tz database",
+		    tz);
+	for (i = 0; i < cfg_cluster_count(c); i++) {
+		const char *name = cfg_cluster_name(c, i);
+		static const char *const keys[] = { "schedule", "verify-schedule" };
+		size_t k;
+
+		for (k = 0; k < 2; k++) {
+			if ((v = cfg_get_str(c, name, keys[k])) == NULL)
+				continue;
+			if ((r = sched_parse(v, &s, err)) < 0)
+				return lb_err_prefix(err, "cluster %s: %s: ", name, keys[k]);
+			sched_free(s);
+		}
+	}
+	return 0;
+}
+
+static struct cstate *
+find_cs(struct daemon *d, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_cs; i++)
+		if (strcmp(d->cs[i]->name, name) == 0)
+			return d->cs[i];
+	return NULL;
+}
+
+/* Makes the cluster states follow c (new config): clusters that are new
+ * get a state, removed ones stay (counters kept) but are not scheduled.
+ * Called with d->mu held. */
+int
+snapd_apply_config(struct daemon *d, const struct cfg *c, time_t now,
+    struct lb_err *err)
+{
+	struct cstate *cs, **grown;
+	size_t i;
+	int r;
+
+	for (i = 0; i < d->n_cs; i++) {
+		d->cs[i]->present = 0;
+		d->cs[i]->lock_want[0] = '\0';
+	}
+	if (strcmp(d->tz, cfg_get_str(c, NULL, "timezone")) != 0) {
+		/* Another zone moves every cron slot. */
+		snprintf(d->tz, sizeof(d->tz), "%s", cfg_get_str(c, NULL, "timezone"));
+		for (i = 0; i < d->n_cs; i++) {
+			sched_free(d->cs[i]->sched);
+			d->cs[i]->sched = NULL;
+			sched_free(d->cs[i]->vsched);
+			d->cs[i]->vsched = NULL;
+		}
+	}
+	for (i = 0; i < cfg_cluster_count(c); i++) {
+		const char *name = cfg_cluster_name(c, i);
+		const char *expr = cfg_get_str(c, name, "schedule");
+		const char *prefix = cfg_get_str(c, name, "lock-prefix");
+		struct sched *s = NULL;
+
+		if (expr == NULL)
+			expr = SCHED_DEFAULT;
+		if ((cs = find_cs(d, name)) == NULL) {
+			if ((grown = realloc(d->cs, (d->n_cs + 1) * sizeof(*grown))) == NULL ||
+			    (cs = calloc(1, sizeof(*cs))) == NULL)
+				return lb_err_set(err, LB_E_NOMEM, "out of memory");
+			d->cs = grown;
+			d->cs[d->n_cs++] = cs;
+			snprintf(cs->name, sizeof(cs->name), "%s", name);
+			cs->last_outcome = -1;
+			cs->health_base = now;
+		}
+		cs->present = 1;
+		cs->enabled = cfg_get_int(c, name, "enabled") != 0;
+		if ((r = snapd_apply_verify_schedule(d, cs, c, now, err)) < 0)
+			return r;
+		if (cs->sched == NULL || strcmp(sched_text(cs->sched), expr) != 0) {
+			if ((r = sched_parse(expr, &s, err)) < 0)
+				return r;
+			sched_free(cs->sched);
+			cs->sched = s;
+			if ((r = sched_next(cs->sched, now, d->tz, &cs->next_due, err)) < 0)
+				return lb_err_prefix(err, "cluster %s: ", name);
+			cs->start_at = cs->next_due + snapd_draw_jitter(c, name);
+		}
+		/* A disabled cluster holds no lock: a standby runs it. */
+		snprintf(cs->lock_want, sizeof(cs->lock_want), "%s",
+		    prefix != NULL && cs->enabled ? prefix : "");
+	}
+	return 0;
+}
+
+/* Makes each cluster's lock follow lock_want (apply_config): a cluster
+ * removed or disabled by a reload releases its lock, else its renewing
+ * thread would keep every standby out for ever; a new lock-prefix moves
+ * it.  Only between runs, since a run uses its lock: the main thread
+ * calls it at each turn of its loop, after joining runs (so also after a
+ * reload), without d->mu (a release talks to etcd), and swaps cs->lock
+ * under d->mu for /metrics.
+ * A lock that cannot be made is logged; returns -1 if one could not. */
+int
+snapd_sync_locks(struct daemon *d)
+{
+	struct snapd_lock *old, *nl;
+	struct lb_err err;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < d->n_cs; i++) {
+		struct cstate *cs = d->cs[i];
+
+		if (cs->running || strcmp(cs->lock_prefix, cs->lock_want) == 0)
+			continue;
+		pthread_mutex_lock(&d->mu);
+		old = cs->lock;
+		cs->lock = NULL;
+		pthread_mutex_unlock(&d->mu);
+		if (old != NULL)
+			lock_release(old, d->cur->cfg);
+		lock_free(old);
+		nl = NULL;
+		if (cs->lock_want[0] != '\0' && lock_new(cs->name, cs->lock_want,
+		    d->owner, &d->cancel, &nl, &err) < 0) {
+			/* out of memory only (the configuration bounds the
+			 * prefix): lock_prefix stays, so the next turn retries */
+			log_error("cluster=%s lock: %s", cs->name, err.msg);
+			r = -1;
+		} else
+			snprintf(cs->lock_prefix, sizeof(cs->lock_prefix), "%s", cs->lock_want);
+		pthread_mutex_lock(&d->mu);
+		cs->lock = nl;
+		pthread_mutex_unlock(&d->mu);
+	}
+	return r;
+}
+
+void
+snapd_set_log_level(const struct cfg *c)
+{
+	int level = log_level_parse(cfg_get_str(c, NULL, "log-level"));
+
+	if (level >= 0)
+		log_setup((enum log_level)level, LOG_STYLE_KV);
+}
+
+void
+snapd_reload(struct daemon *d)
+{
+	struct cfg *c = NULL;
+	struct cfg_ref *ref = NULL, *old;
+	struct lb_err err;
+	int r;
+
+	notify_send("RELOADING=1");
+	lb_err_clear(&err);
+	if ((r = cfg_load(d->config_path, &c, &err)) < 0 ||
+	    (r = cfg_reload_check(d->cur->cfg, c, &err)) < 0 ||
+	    (r = snapd_check_schedules(c, &err)) < 0)
+		goto refused;
+	if ((ref = calloc(1, sizeof(*ref))) == NULL) {
+		r = lb_err_set(&err, LB_E_NOMEM, "out of memory");
+		goto refused;
+	}
+	ref->cfg = c;
+	ref->refs = 1;
+	c = NULL;
+	pthread_mutex_lock(&d->mu);
+	r = snapd_apply_config(d, ref->cfg, snapd_dnow(d), &err);
+	old = d->cur;
+	d->cur = ref;
+	d->reloads_ok++;
+	pthread_mutex_unlock(&d->mu);
+	snapd_ref_put(d, old);
+	snapd_set_log_level(ref->cfg);
+	if (r < 0)
+		log_error("reload: %s", err.msg);
+	log_info("reload: configuration %s loaded, %zu clusters", d->config_path,
+	    cfg_cluster_count(ref->cfg));
+	notify_send("READY=1\nSTATUS=running (configuration reloaded)");
+	return;
+refused:
+	cfg_free(c);
+	pthread_mutex_lock(&d->mu);
+	d->reloads_refused++;
+	pthread_mutex_unlock(&d->mu);
+	log_error("reload refused, the running configuration stays: %s", err.msg);
+	notify_send("READY=1\nSTATUS=running (reload refused)");
+}
