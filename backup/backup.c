@@ -439,7 +439,7 @@ static int
 lock_cluster(const struct cfg *c, const char *cluster, int *fd,
     struct lb_err *err)
 {
-	const char *catalog = cfg_get_str(c, NULL, "catalog");
+	const char *catalog = cfg_get_str(c, NULL, CFG_CATALOG);
 	char path[4096];
 
 	snprintf(path, sizeof(path), "%s.%s.lock", catalog, cluster);
@@ -599,7 +599,7 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 		r = res->err.code;
 		goto out;
 	}
-	n_eps = cfg_get_list(e->env.cfg, cluster, "endpoints", &eps);
+	n_eps = cfg_get_list(e->env.cfg, cluster, CFG_ENDPOINTS, &eps);
 	if ((r = pull_plan_discover((char *const *)eps, n_eps, &o, &run.plan,
 	    &res->err)) < 0)
 		goto out;
@@ -708,8 +708,8 @@ backup_env_open(const struct cfg *c, enum backup_progress progress,
 		goto out;
 	e->progress = progress;
 	e->cancel = cancel;
-	e->level = (int)cfg_get_int(c, NULL, "compress-level");
-	e->threads = (int)cfg_get_int(c, NULL, "compress-threads");
+	e->level = (int)cfg_get_int(c, NULL, CFG_COMPRESS_LEVEL);
+	e->threads = (int)cfg_get_int(c, NULL, CFG_COMPRESS_THREADS);
 	if ((r = setup_recipients(c, &e->rcpts, err)) < 0)
 		goto out;
 	if ((e->fingerprints = calloc(e->rcpts.n, sizeof(*e->fingerprints))) == NULL) {

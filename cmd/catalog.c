@@ -172,7 +172,7 @@ open_ro(const struct lb_globals *g, const struct opts *o, struct cat **c,
 		lb_err_clear(err);
 		return cat_open(cat_default_path(NULL), CAT_OPEN_READONLY, c, err);
 	}
-	r = cat_open(cfg_get_str(cfg, NULL, "catalog"), CAT_OPEN_READONLY, c, err);
+	r = cat_open(cfg_get_str(cfg, NULL, CFG_CATALOG), CAT_OPEN_READONLY, c, err);
 	cfg_free(cfg);
 	return r;
 }

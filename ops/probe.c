@@ -75,7 +75,7 @@ out:
 		    repo_url(repo), key);
 	else
 		fprintf(out, "FAILED  repository %s: %s: %s%s%s\n", repo != NULL ?
-		    repo_url(repo) : cfg_get_str(c, NULL, "repo"), step, err.msg,
+		    repo_url(repo) : cfg_get_str(c, NULL, CFG_REPO), step, err.msg,
 		    written ? "; the probe object is left behind: " : "",
 		    written ? key : "");
 	repo_close(repo);
@@ -171,7 +171,7 @@ probe_config(const struct cfg *c, FILE *out)
 			bad++;
 			continue;
 		}
-		n = cfg_get_list(c, name, "endpoints", &eps);
+		n = cfg_get_list(c, name, CFG_ENDPOINTS, &eps);
 		for (k = 0; k < n; k++)
 			bad += probe_endpoint(name, eps[k], &o, out);
 		lb_secret_free(pw);

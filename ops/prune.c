@@ -169,8 +169,8 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 	struct ret_backup *rb = NULL;
 	struct ret_decision *d = NULL;
 	struct pl l = { 0 };
-	const char *policy = cfg_is_set(e->cfg, cluster, "retention") ?
-	    cfg_get_str(e->cfg, cluster, "retention") : NULL;
+	const char *policy = cfg_is_set(e->cfg, cluster, CFG_RETENTION) ?
+	    cfg_get_str(e->cfg, cluster, CFG_RETENTION) : NULL;
 	char why[256], when[32];
 	int64_t now = (int64_t)time(NULL), off;
 	size_t i;

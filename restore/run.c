@@ -73,20 +73,20 @@ load_cfg(const struct restore_opts *o, struct cfg **out,
 	}
 	fprintf(fp, "[global]\nrepo = %s\n", o->repo);
 	{
-		static const char *const keep[] = { "s3-endpoint", "s3-region",
-		    "s3-uri-style", "s3-ca-file", "s3-access-key-id",
-		    "s3-secret-access-key-file", "identity-file", "catalog" };
+		static const enum cfg_opt keep[] = { CFG_S3_ENDPOINT, CFG_S3_REGION,
+		    CFG_S3_URI_STYLE, CFG_S3_CA_FILE, CFG_S3_ACCESS_KEY_ID,
+		    CFG_S3_SECRET_ACCESS_KEY_FILE, CFG_IDENTITY_FILE, CFG_CATALOG };
 		size_t i;
 		for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
 			const char *v = NULL;
-			if (strcmp(keep[i], "s3-endpoint") == 0 && o->s3_endpoint != NULL)
+			if (keep[i] == CFG_S3_ENDPOINT && o->s3_endpoint != NULL)
 				v = o->s3_endpoint;
-			else if (strcmp(keep[i], "s3-region") == 0 && o->s3_region != NULL)
+			else if (keep[i] == CFG_S3_REGION && o->s3_region != NULL)
 				v = o->s3_region;
 			else if (file != NULL && cfg_is_set(file, NULL, keep[i]))
 				v = cfg_get_str(file, NULL, keep[i]);
 			if (v != NULL)
-				fprintf(fp, "%s = %s\n", keep[i], v);
+				fprintf(fp, "%s = %s\n", cfg_opt_name(keep[i]), v);
 		}
 	}
 	if (fclose(fp) != 0) {
@@ -124,7 +124,7 @@ audit_join(struct restore_run *c, const char *outcome, const struct lb_err *err)
 	json_t *d;
 
 	if (path == NULL && cfg_load(c->o->config_path, &cfg, &e) == 0)
-		path = cfg_get_str(cfg, NULL, "catalog");
+		path = cfg_get_str(cfg, NULL, CFG_CATALOG);
 	if (path == NULL || access(path, F_OK) != 0 || cat_open(path, 0, &cat, &e) < 0)
 		goto out;
 	d = json_pack("{s:s,s:s,s:s,s:s,s:s*,s:b,s:s*}", "mode", "join", "seed",

@@ -49,8 +49,8 @@ int
 snapd_apply_verify_schedule(struct daemon *d, struct cstate *cs,
     const struct cfg *c, time_t now, struct lb_err *err)
 {
-	const char *expr = cfg_is_set(c, cs->name, "verify-schedule") ?
-	    cfg_get_str(c, cs->name, "verify-schedule") : NULL;
+	const char *expr = cfg_is_set(c, cs->name, CFG_VERIFY_SCHEDULE) ?
+	    cfg_get_str(c, cs->name, CFG_VERIFY_SCHEDULE) : NULL;
 	struct sched *s = NULL;
 	int r;
 
@@ -162,7 +162,7 @@ prune_after_backup(const struct cfg *c, const char *cluster)
 	struct lb_env e;
 	struct lb_err err;
 
-	if (!cfg_is_set(c, cluster, "retention"))
+	if (!cfg_is_set(c, cluster, CFG_RETENTION))
 		return;
 	lb_err_clear(&err);
 	/* The run's configuration, as for verify_if_due. */
@@ -232,7 +232,7 @@ run_main(void *arg)
 	pthread_mutex_lock(&d->mu);
 	future = cs->future;
 	pthread_mutex_unlock(&d->mu);
-	future = count_future(cfg_get_str(c, NULL, "catalog"), cs->name, future);
+	future = count_future(cfg_get_str(c, NULL, CFG_CATALOG), cs->name, future);
 	pthread_mutex_lock(&d->mu);
 	cs->last_attempt = snapd_dnow(d);
 	cs->last_outcome = outcome;
@@ -321,7 +321,7 @@ reap(struct daemon *d)
 time_t
 snapd_draw_jitter(const struct cfg *c, const char *cluster)
 {
-	long long j = cfg_get_int(c, cluster, "jitter");
+	long long j = cfg_get_int(c, cluster, CFG_JITTER);
 
 	return j > 0 ? (time_t)arc4random_uniform((uint32_t)j + 1) : 0;
 }
@@ -350,7 +350,7 @@ static time_t
 schedule(struct daemon *d, int *running)
 {
 	time_t now = snapd_dnow(d), soonest = now + 3600;
-	long max = (long)cfg_get_int(d->cur->cfg, NULL, "max-concurrent-clusters");
+	long max = (long)cfg_get_int(d->cur->cfg, NULL, CFG_MAX_CONCURRENT_CLUSTERS);
 	struct cstate *best;
 	size_t i;
 
@@ -425,7 +425,7 @@ clock_jumped(struct daemon *d, double jump)
 static void
 catch_up(struct daemon *d)
 {
-	const char *path = cfg_get_str(d->cur->cfg, NULL, "catalog");
+	const char *path = cfg_get_str(d->cur->cfg, NULL, CFG_CATALOG);
 	struct cat *cat = NULL;
 	struct lb_err err;
 	time_t now = snapd_dnow(d), next;
@@ -537,7 +537,7 @@ snapd_run(const char *config_path)
 		status = 2;
 		goto out;
 	}
-	listen = cfg_get_str(c, NULL, "metrics-listen");
+	listen = cfg_get_str(c, NULL, CFG_METRICS_LISTEN);
 	if (listen != NULL && strcmp(listen, "off") != 0) {
 		if (metrics_start(listen, snapd_render, &d, &ms, &err) < 0) {
 			log_error("%s", err.msg);

@@ -96,7 +96,7 @@ open_any(const struct cfg *c, const char *cluster,
 	if ((r = setup_etcd_opts(c, cluster, &o, &password, err)) < 0)
 		return r;
 	o.cancel = cancel;
-	n = cfg_get_list(c, cluster, "endpoints", &eps);
+	n = cfg_get_list(c, cluster, CFG_ENDPOINTS, &eps);
 	r = lb_err_set(err, LB_E_CONFIG, "cluster %s has no endpoints", cluster);
 	for (i = 0; i < n; i++) {
 		if ((r = etcd_open(eps[i], &o, out, err)) == 0)

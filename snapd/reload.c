@@ -34,7 +34,7 @@ snapd_ref_put(struct daemon *d, struct cfg_ref *r)
 int
 snapd_check_schedules(const struct cfg *c, struct lb_err *err)
 {
-	const char *tz = cfg_get_str(c, NULL, "timezone"), *v;
+	const char *tz = cfg_get_str(c, NULL, CFG_TIMEZONE), *v;
 	struct sched *s;
 	size_t i;
 	int r;
@@ -44,14 +44,15 @@ snapd_check_schedules(const struct cfg *c, struct lb_err *err)
 		    tz);
 	for (i = 0; i < cfg_cluster_count(c); i++) {
 		const char *name = cfg_cluster_name(c, i);
-		static const char *const keys[] = { "schedule", "verify-schedule" };
+		static const enum cfg_opt keys[] = { CFG_SCHEDULE, CFG_VERIFY_SCHEDULE };
 		size_t k;
 
 		for (k = 0; k < 2; k++) {
 			if ((v = cfg_get_str(c, name, keys[k])) == NULL)
 				continue;
 			if ((r = sched_parse(v, &s, err)) < 0)
-				return lb_err_prefix(err, "cluster %s: %s: ", name, keys[k]);
+				return lb_err_prefix(err, "cluster %s: %s: ", name,
+				    cfg_opt_name(keys[k]));
 			sched_free(s);
 		}
 	}
@@ -84,9 +85,9 @@ snapd_apply_config(struct daemon *d, const struct cfg *c, time_t now,
 		d->cs[i]->present = 0;
 		d->cs[i]->lock_want[0] = '\0';
 	}
-	if (strcmp(d->tz, cfg_get_str(c, NULL, "timezone")) != 0) {
+	if (strcmp(d->tz, cfg_get_str(c, NULL, CFG_TIMEZONE)) != 0) {
 		/* Another zone moves every cron slot. */
-		snprintf(d->tz, sizeof(d->tz), "%s", cfg_get_str(c, NULL, "timezone"));
+		snprintf(d->tz, sizeof(d->tz), "%s", cfg_get_str(c, NULL, CFG_TIMEZONE));
 		for (i = 0; i < d->n_cs; i++) {
 			sched_free(d->cs[i]->sched);
 			d->cs[i]->sched = NULL;
@@ -96,8 +97,8 @@ snapd_apply_config(struct daemon *d, const struct cfg *c, time_t now,
 	}
 	for (i = 0; i < cfg_cluster_count(c); i++) {
 		const char *name = cfg_cluster_name(c, i);
-		const char *expr = cfg_get_str(c, name, "schedule");
-		const char *prefix = cfg_get_str(c, name, "lock-prefix");
+		const char *expr = cfg_get_str(c, name, CFG_SCHEDULE);
+		const char *prefix = cfg_get_str(c, name, CFG_LOCK_PREFIX);
 		struct sched *s = NULL;
 
 		if (expr == NULL)
@@ -113,7 +114,7 @@ snapd_apply_config(struct daemon *d, const struct cfg *c, time_t now,
 			cs->health_base = now;
 		}
 		cs->present = 1;
-		cs->enabled = cfg_get_int(c, name, "enabled") != 0;
+		cs->enabled = cfg_get_int(c, name, CFG_ENABLED) != 0;
 		if ((r = snapd_apply_verify_schedule(d, cs, c, now, err)) < 0)
 			return r;
 		if (cs->sched == NULL || strcmp(sched_text(cs->sched), expr) != 0) {
@@ -179,7 +180,7 @@ snapd_sync_locks(struct daemon *d)
 void
 snapd_set_log_level(const struct cfg *c)
 {
-	int level = log_level_parse(cfg_get_str(c, NULL, "log-level"));
+	int level = log_level_parse(cfg_get_str(c, NULL, CFG_LOG_LEVEL));
 
 	if (level >= 0)
 		log_setup((enum log_level)level, LOG_STYLE_KV);
