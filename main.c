@@ -11,7 +11,6 @@
 #include <curl/curl.h>
 
 #include "cmd/cmd.h"
-#include "common/cli.h"
 #include "common/log.h"
 #include "config/config.h"
 

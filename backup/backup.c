@@ -23,19 +23,21 @@
 
 #include <jansson.h>
 
+#include "backup/pull.h"
+#include "backup/settle.h"
 #include "catalog/catalog.h"
 #include "catalog/spool.h"
-#include "stream/age.h"
-#include "snapshot/bbolt_scan.h"
-#include "snapshot/gate.h"
+#include "common/clock.h"
+#include "common/fmt.h"
 #include "common/log.h"
-#include "repo/manifest.h"
-#include "repo/repo.h"
 #include "env/env.h"
 #include "env/setup.h"
-#include "backup/settle.h"
+#include "repo/manifest.h"
+#include "repo/repo.h"
+#include "snapshot/bbolt_scan.h"
+#include "snapshot/gate.h"
+#include "stream/age.h"
 #include "stream/zstd_filter.h"
-#include "backup/pull.h"
 
 /* env is an lb_env whose repository and catalog may be missing: a backup
  * records a failed run when the repository does not answer and spools its

@@ -15,9 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/cli.h"
-#include "config/config.h"
 #include "common/err.h"
+#include "config/config.h"
 
 enum backup_outcome { BACKUP_COMPLETE = 0, BACKUP_PARTIAL, BACKUP_FAILED };
 

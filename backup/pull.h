@@ -15,7 +15,6 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "common/cli.h"
 #include "common/err.h"
 #include "etcd/etcd.h"
 #include "stream/flt.h"

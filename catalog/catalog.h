@@ -21,7 +21,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/cli.h"
 #include "common/err.h"
 
 #define CAT_DEFAULT_PATH "/var/lib/lifeboat/catalog.db"

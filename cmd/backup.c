@@ -14,6 +14,8 @@
 #include <jansson.h>
 
 #include "backup/backup.h"
+#include "common/cancel.h"
+#include "common/fmt.h"
 #include "common/log.h"
 #include "config/config.h"
 

@@ -7,8 +7,22 @@
 #ifndef LB_CMD_H
 #define LB_CMD_H
 
-#include "common/cli.h"
 #include "common/err.h"
+
+/* What every command receives from main.c, which strips the global
+ * options (--config, --log-level, --quiet) from anywhere in argv, so
+ * `lifeboat --config F backup` and `lifeboat backup --config F` mean the
+ * same. */
+struct lb_globals {
+	const char *config_path;  /* --config, $LIFEBOAT_CONFIG or the default */
+	int config_explicit;      /* 1 if given by flag or environment */
+	int quiet;                /* --quiet: no progress, warnings only */
+};
+
+#define LB_DEFAULT_CONFIG "/etc/lifeboat/lifeboat.conf"
+
+/* A command: argv[0] is its name; returns a process exit status. */
+typedef int (*lb_cmd_fn)(const struct lb_globals *g, int argc, char **argv);
 
 /* `lifeboat backup`: back up the configured clusters (backup/backup.h). */
 int cmd_backup(const struct lb_globals *g, int argc, char **argv);

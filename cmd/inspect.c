@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "common/fmt.h"
 #include "snapshot/bbolt.h"
 
 static int

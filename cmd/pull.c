@@ -15,7 +15,10 @@
 #include <jansson.h>
 
 #include "backup/pull.h"
+#include "common/cancel.h"
+#include "common/fmt.h"
 #include "common/log.h"
+#include "common/secret.h"
 
 static void
 pull_usage(FILE *fp)

@@ -15,6 +15,9 @@
 
 #include <jansson.h>
 
+#include "common/cancel.h"
+#include "common/clock.h"
+#include "common/fmt.h"
 #include "common/log.h"
 #include "restore/restore.h"
 

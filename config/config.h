@@ -31,8 +31,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "common/cli.h"
 #include "common/err.h"
+#include "common/secret.h"
 
 struct cfg;
 

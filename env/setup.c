@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/cli.h"
+#include "common/err.h"
+#include "common/secret.h"
 
 int
 setup_repo(const struct cfg *c, struct repo **out, struct lb_err *err)

@@ -27,6 +27,7 @@
 #include <archive_entry.h>
 #include <jansson.h>
 
+#include "common/fmt.h"
 #include "common/log.h"
 #include "repo/manifest.h"
 

@@ -12,11 +12,13 @@
 
 #include <openssl/rand.h>
 
-#include "common/cli.h"
-#include "etcd/etcd.h"
+#include "common/err.h"
+#include "common/fmt.h"
 #include "common/log.h"
-#include "repo/repo.h"
+#include "common/secret.h"
 #include "env/setup.h"
+#include "etcd/etcd.h"
+#include "repo/repo.h"
 
 static int
 count_key(void *arg, const char *key, uint64_t size)

@@ -22,7 +22,8 @@
 
 #include <jansson.h>
 
-#include "common/cli.h"
+#include "common/cancel.h"
+#include "common/err.h"
 #include "common/log.h"
 #include "repo/manifest.h"
 #include "scheduler/retention.h"

@@ -21,10 +21,11 @@
 
 #include <jansson.h>
 
-#include "common/cli.h"
+#include "common/cancel.h"
+#include "common/err.h"
 #include "common/log.h"
-#include "repo/manifest.h"
 #include "env/setup.h"
+#include "repo/manifest.h"
 
 #define REBUILD_BATCH 256
 

@@ -19,11 +19,12 @@
 
 #include <jansson.h>
 
-#include "stream/age.h"
-#include "snapshot/bbolt_scan.h"
-#include "snapshot/gate.h"
+#include "common/fmt.h"
 #include "common/log.h"
 #include "env/setup.h"
+#include "snapshot/bbolt_scan.h"
+#include "snapshot/gate.h"
+#include "stream/age.h"
 #include "stream/zstd_filter.h"
 
 /* --- one member -------------------------------------------------------- */

@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/cli.h"
+#include "common/cancel.h"
+#include "common/clock.h"
+#include "common/err.h"
 #include "etcd/etcd_admin.h"
 
 /* Did a member etcd restore started exit already?  Then its log says why. */

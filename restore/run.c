@@ -27,7 +27,9 @@
 #include <jansson.h>
 
 #include "catalog/catalog.h"
-#include "common/cli.h"
+#include "common/cancel.h"
+#include "common/clock.h"
+#include "common/err.h"
 #include "common/log.h"
 #include "etcd/etcd_admin.h"
 

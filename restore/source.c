@@ -13,14 +13,15 @@
 
 
 #include "catalog/catalog.h"
-#include "stream/age.h"
-#include "stream/flt.h"
+#include "common/clock.h"
 #include "common/log.h"
-#include "snapshot/bbolt_scan.h"
-#include "snapshot/gate.h"
-#include "repo/repo.h"
 #include "env/env.h"
 #include "env/setup.h"
+#include "repo/repo.h"
+#include "snapshot/bbolt_scan.h"
+#include "snapshot/gate.h"
+#include "stream/age.h"
+#include "stream/flt.h"
 #include "stream/zstd_filter.h"
 
 /* env holds the configuration, the repository and the catalog, opened by

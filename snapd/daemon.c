@@ -19,13 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "catalog/catalog.h"
-#include "ops/ops.h"
-#include "common/cli.h"
-#include "config/config.h"
-#include "common/log.h"
-#include "scheduler/cron.h"
 #include "backup/backup.h"
+#include "catalog/catalog.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "config/config.h"
+#include "ops/ops.h"
+#include "scheduler/cron.h"
 #include "snapd/lock.h"
 #include "snapd/metrics.h"
 #include "snapd/notify.h"

@@ -13,11 +13,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/cli.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/secret.h"
+#include "env/setup.h"
 #include "etcd/etcd.h"
 #include "etcd/etcd_lock.h"
-#include "common/log.h"
-#include "env/setup.h"
 
 struct snapd_lock {
 	pthread_mutex_t mu;

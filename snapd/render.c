@@ -10,7 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/cli.h"
+#include "common/err.h"
+#include "common/fmt.h"
 
 struct buf {
 	char *p;

@@ -10,7 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/cli.h"
+#include "common/err.h"
+#include "common/fmt.h"
 #include "snapshot/bbolt_scan.h"
 
 static int

@@ -19,8 +19,8 @@
 
 #include <stddef.h>
 
-#include "common/cli.h"
 #include "common/err.h"
+#include "common/secret.h"
 #include "stream/flt.h"
 
 struct age_recipient;

@@ -1,8 +1,8 @@
 /*
  * cli_test.c: the formatting helpers people read (sizes, moments).
  */
+#include "common/fmt.h"
 #include "harness.h"
-#include "common/cli.h"
 
 static void
 moments_read_as_dates_and_ages(void)

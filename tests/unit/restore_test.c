@@ -20,16 +20,17 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "stream/age.h"
+#include "common/fmt.h"
 #include "config/config.h"
 #include "etcd/etcd_admin.h"
-#include "stream/flt.h"
-#include "repo/manifest.h"
 #include "etcd/pb.h"
-#include "repo/repo.h"
-#include "stream/zstd_filter.h"
 #include "harness.h"
+#include "repo/manifest.h"
+#include "repo/repo.h"
 #include "restore/restore.h"
+#include "stream/age.h"
+#include "stream/flt.h"
+#include "stream/zstd_filter.h"
 
 static char tmpdir[256];
 
