@@ -51,9 +51,17 @@ $(BUILD)/liblifeboat.a: $(OBJS)
 	@rm -f $@
 	@ar rcs $@ $^
 
-$(BUILD)/lifeboat: $(BUILD)/obj/main.o $(BUILD)/liblifeboat.a
+# No room includes a room above it (scripts/layers.sh, 0.1 s): checked
+# whenever a source changes, so a wrong arrow fails the build.
+HDRS = $(foreach m,$(MODULES),$(wildcard $(m)/*.h))
+$(BUILD)/layers.ok: scripts/layers.sh main.c $(SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	@sh scripts/layers.sh
+	@touch $@
+
+$(BUILD)/lifeboat: $(BUILD)/obj/main.o $(BUILD)/liblifeboat.a $(BUILD)/layers.ok
 	@echo "  LINK    $@"
-	@$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) $(CFLAGS) -o $@ $(filter-out %.ok,$^) $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/liblifeboat.a
 	@mkdir -p $(dir $@)
