@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "snapshot/trailer.h"
 
 int
 pull_plan_discover(char *const *endpoints, size_t n_endpoints,

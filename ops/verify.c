@@ -24,6 +24,7 @@
 #include "env/setup.h"
 #include "snapshot/bbolt_scan.h"
 #include "snapshot/gate.h"
+#include "snapshot/trailer.h"
 #include "stream/age.h"
 #include "stream/zstd_filter.h"
 

@@ -20,6 +20,7 @@
 #include "repo/repo.h"
 #include "snapshot/bbolt_scan.h"
 #include "snapshot/gate.h"
+#include "snapshot/trailer.h"
 #include "stream/age.h"
 #include "stream/flt.h"
 #include "stream/zstd_filter.h"

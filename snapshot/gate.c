@@ -13,6 +13,7 @@
 #include "common/err.h"
 #include "common/fmt.h"
 #include "snapshot/bbolt_scan.h"
+#include "snapshot/trailer.h"
 
 static int
 judge_stored(const struct gate_want *w, const struct gate_obs *o,

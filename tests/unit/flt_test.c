@@ -10,6 +10,7 @@
 #include <openssl/sha.h>
 
 #include "harness.h"
+#include "snapshot/trailer.h"
 #include "stream/flt.h"
 
 /* A snapshot-shaped stream: data followed by sha256(data). */
