@@ -1,5 +1,5 @@
 /*
- * lock.c: the per-cluster election of lock.h on top of common/etcd_lock.
+ * lock.c: the per-cluster election of lock.h on top of etcd/etcd_lock.
  * A mutex guards the lease id and the etcd client, which the run thread
  * (at each slot), the renewing thread and the release at shutdown share.
  */

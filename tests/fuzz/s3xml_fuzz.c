@@ -1,6 +1,6 @@
 /*
  * s3xml_fuzz.c: libFuzzer harness for the expat parsers of S3 answers in
- * common/s3.c (list pages, multipart upload lists, errors, initiate and
+ * repo/s3_xml.c (list pages, multipart upload lists, errors, initiate and
  * complete results).  The first byte picks the parser; the rest is the
  * body.  Checks that a parsed list is consistent, then frees it.
  */
