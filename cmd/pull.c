@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "backup/pull.h"
+#include "common/buf.h"
 #include "common/cancel.h"
 #include "common/fmt.h"
 #include "common/log.h"
@@ -47,7 +48,8 @@ pull_usage(FILE *fp)
 static char **
 split_list(const char *s, size_t *n)
 {
-	char *copy, *tok, *save = NULL, **v = NULL, **nv;
+	char *copy, *tok, *save = NULL, **v = NULL;
+	size_t cap = 0;
 
 	*n = 0;
 	if ((copy = strdup(s)) == NULL)
@@ -58,9 +60,9 @@ split_list(const char *s, size_t *n)
 			tok++;
 		if (*tok == '\0')
 			continue;
-		if ((nv = realloc(v, (*n + 2) * sizeof(*v))) == NULL)
+		/* room for this one and the NULL after it; argv bounds the list */
+		if (lb_vec_grow(&v, &cap, *n + 1, sizeof(*v), SIZE_MAX / sizeof(*v)) < 0)
 			break;
-		v = nv;
 		if ((v[*n] = strdup(tok)) == NULL)
 			break;
 		v[++*n] = NULL;

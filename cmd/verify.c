@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "common/buf.h"
 #include "env/setup.h"
 #include "ops/ops.h"
 
@@ -51,24 +52,22 @@ print_result(const struct ops_verify_result *res, void *arg)
  * happen inside the listing's read. */
 struct idlist {
 	char **v;
-	size_t n;
+	size_t n, cap;
 };
+
+/* More backups than any catalog holds (the benchmark's has a million). */
+#define IDS_MAX (1u << 26)
 
 static int
 collect(const struct cat_backup *b, void *arg)
 {
 	struct idlist *l = arg;
-	char **v;
 
 	if (b->status != CAT_COMPLETE && b->status != CAT_PARTIAL)
 		return 0;
-	if ((v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL ||
-	    (v[l->n] = strdup(b->id)) == NULL) {
-		if (v != NULL)
-			l->v = v;
+	if (lb_vec_grow(&l->v, &l->cap, l->n, sizeof(*l->v), IDS_MAX) < 0 ||
+	    (l->v[l->n] = strdup(b->id)) == NULL)
 		return LB_E_NOMEM;
-	}
-	l->v = v;
 	l->n++;
 	return 0;
 }

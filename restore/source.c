@@ -13,6 +13,7 @@
 
 
 #include "catalog/catalog.h"
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "env/env.h"
@@ -138,6 +139,10 @@ out:
 
 /* ---- from the repository ------------------------------------------------- */
 
+/* More manifests than any repository holds; a listing past it is refused
+ * rather than held in memory without end. */
+#define MANIFESTS_MAX (1u << 26)
+
 struct keys {
 	char **v;
 	size_t n, cap;
@@ -149,7 +154,6 @@ collect_manifest(void *arg, const char *key, uint64_t size)
 {
 	struct keys *k = arg;
 	size_t kl = strlen(key), ml = strlen("/" MANIFEST_NAME);
-	char **nv;
 
 	(void)size;
 	if (kl <= ml || strcmp(key + kl - ml, "/" MANIFEST_NAME) != 0)
@@ -161,14 +165,8 @@ collect_manifest(void *arg, const char *key, uint64_t size)
 		    key[kl - ml - il - 1] != '/')
 			return 0;
 	}
-	if (k->n == k->cap) {
-		size_t nc = k->cap ? k->cap * 2 : 16;
-		if ((nv = realloc(k->v, nc * sizeof(*nv))) == NULL)
-			return LB_E_NOMEM;
-		k->v = nv;
-		k->cap = nc;
-	}
-	if ((k->v[k->n] = strdup(key)) == NULL)
+	if (lb_vec_grow(&k->v, &k->cap, k->n, sizeof(*k->v), MANIFESTS_MAX) < 0 ||
+	    (k->v[k->n] = strdup(key)) == NULL)
 		return LB_E_NOMEM;
 	k->n++;
 	return 0;

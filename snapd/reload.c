@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "snapd/notify.h"
 
@@ -77,7 +78,7 @@ int
 snapd_apply_config(struct daemon *d, const struct cfg *c, time_t now,
     struct lb_err *err)
 {
-	struct cstate *cs, **grown;
+	struct cstate *cs;
 	size_t i;
 	int r;
 
@@ -104,10 +105,13 @@ snapd_apply_config(struct daemon *d, const struct cfg *c, time_t now,
 		if (expr == NULL)
 			expr = SCHED_DEFAULT;
 		if ((cs = find_cs(d, name)) == NULL) {
-			if ((grown = realloc(d->cs, (d->n_cs + 1) * sizeof(*grown))) == NULL ||
-			    (cs = calloc(1, sizeof(*cs))) == NULL)
+			if (d->n_cs >= SNAPD_CLUSTERS_MAX)
+				return lb_err_set(err, LB_E_CONFIG, "cluster %s: more than %d "
+				    "clusters seen since the daemon started (restart it)", name,
+				    SNAPD_CLUSTERS_MAX);
+			if (lb_vec_grow(&d->cs, &d->cap_cs, d->n_cs, sizeof(*d->cs),
+			    SNAPD_CLUSTERS_MAX) < 0 || (cs = calloc(1, sizeof(*cs))) == NULL)
 				return lb_err_set(err, LB_E_NOMEM, "out of memory");
-			d->cs = grown;
 			d->cs[d->n_cs++] = cs;
 			snprintf(cs->name, sizeof(cs->name), "%s", name);
 			cs->last_outcome = -1;

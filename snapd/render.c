@@ -4,51 +4,18 @@
  */
 #include "snapd/state.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/fmt.h"
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void __attribute__((format(printf, 2, 3)))
-bprintf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = 1;
-			return;
-		}
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		{
-			size_t cap = b->cap * 2 + (size_t)n + 64;
-			char *p = realloc(b->p, cap);
-			if (p == NULL) {
-				b->oom = 1;
-				return;
-			}
-			b->p = p;
-			b->cap = cap;
-		}
-	}
-}
+/* The largest page served: a few hundred bytes per cluster, so thousands
+ * of clusters fit; a page past it is a bug, answered with an error. */
+#define PAGE_MAX (16u << 20)
 
 static long long
 rss_bytes(void)
@@ -78,23 +45,23 @@ overdue_at(const struct daemon *d, const struct cstate *cs)
 }
 
 #define FAMILY(b, name, type, help) \
-	bprintf(b, "# HELP " name " " help "\n# TYPE " name " " type "\n")
+	lb_buf_addf(b, "# HELP " name " " help "\n# TYPE " name " " type "\n")
 
 static void
-render_metrics(struct daemon *d, struct buf *b)
+render_metrics(struct daemon *d, struct lb_buf *b)
 {
 	time_t now = snapd_dnow(d);
 	size_t i;
 	int o;
 
 	FAMILY(b, "lifeboat_build_info", "gauge", "version of the running daemon");
-	bprintf(b, "lifeboat_build_info{version=\"%s\"} 1\n", LB_VERSION);
+	lb_buf_addf(b, "lifeboat_build_info{version=\"%s\"} 1\n", LB_VERSION);
 	FAMILY(b, "lifeboat_process_start_time_seconds", "gauge", "start of the daemon");
-	bprintf(b, "lifeboat_process_start_time_seconds %lld\n", (long long)d->started);
+	lb_buf_addf(b, "lifeboat_process_start_time_seconds %lld\n", (long long)d->started);
 	FAMILY(b, "lifeboat_process_resident_memory_bytes", "gauge", "resident set size");
-	bprintf(b, "lifeboat_process_resident_memory_bytes %lld\n", rss_bytes());
+	lb_buf_addf(b, "lifeboat_process_resident_memory_bytes %lld\n", rss_bytes());
 	FAMILY(b, "lifeboat_config_reloads_total", "counter", "SIGHUP reloads by result");
-	bprintf(b, "lifeboat_config_reloads_total{result=\"ok\"} %llu\n"
+	lb_buf_addf(b, "lifeboat_config_reloads_total{result=\"ok\"} %llu\n"
 	    "lifeboat_config_reloads_total{result=\"refused\"} %llu\n",
 	    d->reloads_ok, d->reloads_refused);
 
@@ -102,72 +69,72 @@ render_metrics(struct daemon *d, struct buf *b)
 	const struct cstate *cs = d->cs[i]; if (!cs->present) continue; stmt; }
 	FAMILY(b, "lifeboat_backup_last_success_timestamp_seconds", "gauge",
 	    "end of the last complete backup (0: none since start)");
-	EACH(bprintf(b, "lifeboat_backup_last_success_timestamp_seconds{cluster=\"%s\"} %lld\n",
+	EACH(lb_buf_addf(b, "lifeboat_backup_last_success_timestamp_seconds{cluster=\"%s\"} %lld\n",
 	    cs->name, (long long)cs->last_success));
 	FAMILY(b, "lifeboat_backup_last_attempt_timestamp_seconds", "gauge",
 	    "end of the last backup attempt");
-	EACH(bprintf(b, "lifeboat_backup_last_attempt_timestamp_seconds{cluster=\"%s\"} %lld\n",
+	EACH(lb_buf_addf(b, "lifeboat_backup_last_attempt_timestamp_seconds{cluster=\"%s\"} %lld\n",
 	    cs->name, (long long)cs->last_attempt));
 	FAMILY(b, "lifeboat_backup_last_outcome", "gauge",
 	    "1 for the outcome of the last attempt");
 	EACH(for (o = 0; o < OUT_N; o++)
-		bprintf(b, "lifeboat_backup_last_outcome{cluster=\"%s\",outcome=\"%s\"} %d\n",
+		lb_buf_addf(b, "lifeboat_backup_last_outcome{cluster=\"%s\",outcome=\"%s\"} %d\n",
 		    cs->name, snapd_out_names[o], cs->last_outcome == o));
 	FAMILY(b, "lifeboat_backup_last_duration_seconds", "gauge", "length of the last attempt");
-	EACH(bprintf(b, "lifeboat_backup_last_duration_seconds{cluster=\"%s\"} %.3f\n",
+	EACH(lb_buf_addf(b, "lifeboat_backup_last_duration_seconds{cluster=\"%s\"} %.3f\n",
 	    cs->name, cs->last_duration));
 	FAMILY(b, "lifeboat_backup_last_pulled_bytes", "gauge", "bytes pulled from etcd by the last attempt");
-	EACH(bprintf(b, "lifeboat_backup_last_pulled_bytes{cluster=\"%s\"} %llu\n",
+	EACH(lb_buf_addf(b, "lifeboat_backup_last_pulled_bytes{cluster=\"%s\"} %llu\n",
 	    cs->name, (unsigned long long)cs->last_pulled));
 	FAMILY(b, "lifeboat_backup_last_stored_bytes", "gauge", "bytes stored by the last attempt");
-	EACH(bprintf(b, "lifeboat_backup_last_stored_bytes{cluster=\"%s\"} %llu\n",
+	EACH(lb_buf_addf(b, "lifeboat_backup_last_stored_bytes{cluster=\"%s\"} %llu\n",
 	    cs->name, (unsigned long long)cs->last_stored));
 	FAMILY(b, "lifeboat_backup_pulled_bytes_total", "counter", "bytes pulled from etcd");
-	EACH(bprintf(b, "lifeboat_backup_pulled_bytes_total{cluster=\"%s\"} %llu\n",
+	EACH(lb_buf_addf(b, "lifeboat_backup_pulled_bytes_total{cluster=\"%s\"} %llu\n",
 	    cs->name, (unsigned long long)cs->pulled_total));
 	FAMILY(b, "lifeboat_backup_stored_bytes_total", "counter", "bytes stored in the repository");
-	EACH(bprintf(b, "lifeboat_backup_stored_bytes_total{cluster=\"%s\"} %llu\n",
+	EACH(lb_buf_addf(b, "lifeboat_backup_stored_bytes_total{cluster=\"%s\"} %llu\n",
 	    cs->name, (unsigned long long)cs->stored_total));
 	FAMILY(b, "lifeboat_backups_total", "counter", "backup attempts by outcome");
 	EACH(for (o = 0; o < OUT_N; o++)
-		bprintf(b, "lifeboat_backups_total{cluster=\"%s\",outcome=\"%s\"} %llu\n",
+		lb_buf_addf(b, "lifeboat_backups_total{cluster=\"%s\",outcome=\"%s\"} %llu\n",
 		    cs->name, snapd_out_names[o], cs->total[o]));
 	FAMILY(b, "lifeboat_backup_runs_skipped_total", "counter",
 	    "slots not run: overlap (previous run still going) or standby (another daemon holds the lock)");
-	EACH(bprintf(b, "lifeboat_backup_runs_skipped_total{cluster=\"%s\",reason=\"overlap\"} %llu\n"
+	EACH(lb_buf_addf(b, "lifeboat_backup_runs_skipped_total{cluster=\"%s\",reason=\"overlap\"} %llu\n"
 	    "lifeboat_backup_runs_skipped_total{cluster=\"%s\",reason=\"standby\"} %llu\n",
 	    cs->name, cs->skip_overlap, cs->name, cs->skip_standby));
 	FAMILY(b, "lifeboat_backup_member_divergence_total", "counter",
 	    "backups whose members' HashKV disagreed");
-	EACH(bprintf(b, "lifeboat_backup_member_divergence_total{cluster=\"%s\"} %llu\n",
+	EACH(lb_buf_addf(b, "lifeboat_backup_member_divergence_total{cluster=\"%s\"} %llu\n",
 	    cs->name, cs->divergent_total));
 	FAMILY(b, "lifeboat_backup_member_divergence", "gauge",
 	    "1 if the last backup found members diverging");
-	EACH(bprintf(b, "lifeboat_backup_member_divergence{cluster=\"%s\"} %d\n",
+	EACH(lb_buf_addf(b, "lifeboat_backup_member_divergence{cluster=\"%s\"} %d\n",
 	    cs->name, cs->last_divergent));
 	FAMILY(b, "lifeboat_backup_running", "gauge", "1 while a backup runs");
-	EACH(bprintf(b, "lifeboat_backup_running{cluster=\"%s\"} %d\n", cs->name,
+	EACH(lb_buf_addf(b, "lifeboat_backup_running{cluster=\"%s\"} %d\n", cs->name,
 	    cs->running && !cs->done));
 	FAMILY(b, "lifeboat_backup_next_run_timestamp_seconds", "gauge",
 	    "start of the next scheduled run (its slot plus jitter)");
-	EACH(bprintf(b, "lifeboat_backup_next_run_timestamp_seconds{cluster=\"%s\"} %lld\n",
+	EACH(lb_buf_addf(b, "lifeboat_backup_next_run_timestamp_seconds{cluster=\"%s\"} %lld\n",
 	    cs->name, cs->enabled ? (long long)cs->start_at : 0LL));
 	FAMILY(b, "lifeboat_backup_overdue", "gauge",
 	    "1 when two scheduled backups passed without a complete or partial one (/healthz fails)");
-	EACH(bprintf(b, "lifeboat_backup_overdue{cluster=\"%s\"} %d\n", cs->name,
+	EACH(lb_buf_addf(b, "lifeboat_backup_overdue{cluster=\"%s\"} %d\n", cs->name,
 	    cs->enabled && now > overdue_at(d, cs)));
 	FAMILY(b, "lifeboat_lock_held", "gauge",
 	    "1 while this daemon holds the cluster's etcd lock (renewed between slots); -1 when the lock is off");
-	EACH(bprintf(b, "lifeboat_lock_held{cluster=\"%s\"} %d\n", cs->name,
+	EACH(lb_buf_addf(b, "lifeboat_lock_held{cluster=\"%s\"} %d\n", cs->name,
 	    cs->lock == NULL || lock_is_off(cs->lock) ? -1 : lock_is_held(cs->lock)));
 	FAMILY(b, "lifeboat_backups_future", "gauge",
 	    "backups in the catalog stamped more than 5m after this host's clock: "
 	    "never latest, not counted by retention (-1: unknown)");
-	EACH(bprintf(b, "lifeboat_backups_future{cluster=\"%s\"} %lld\n", cs->name,
+	EACH(lb_buf_addf(b, "lifeboat_backups_future{cluster=\"%s\"} %lld\n", cs->name,
 	    cs->future));
 	FAMILY(b, "lifeboat_verify_total", "counter",
 	    "scheduled verifications of the newest backup by result");
-	EACH(bprintf(b, "lifeboat_verify_total{cluster=\"%s\",result=\"ok\"} %llu\n"
+	EACH(lb_buf_addf(b, "lifeboat_verify_total{cluster=\"%s\",result=\"ok\"} %llu\n"
 	    "lifeboat_verify_total{cluster=\"%s\",result=\"failed\"} %llu\n", cs->name,
 	    cs->verify_ok, cs->name, cs->verify_failed));
 #undef EACH
@@ -177,16 +144,14 @@ int
 snapd_render(void *arg, const char *path, char **body, unsigned *status)
 {
 	struct daemon *d = arg;
-	struct buf b = { NULL, 0, 0, 0 };
+	struct lb_buf b;
 	time_t now;
 	size_t i;
 	int bad = 0;
 
 	if (strcmp(path, "/metrics") != 0 && strcmp(path, "/healthz") != 0)
 		return -1;
-	if ((b.p = malloc(b.cap = 4096)) == NULL)
-		return -1;
-	b.p[0] = '\0';
+	lb_buf_init(&b, PAGE_MAX);
 	pthread_mutex_lock(&d->mu);
 	now = snapd_dnow(d);
 	if (strcmp(path, "/metrics") == 0) {
@@ -207,20 +172,20 @@ snapd_render(void *arg, const char *path, char **body, unsigned *status)
 				 * or the daemon's start when there was none since */
 				lb_fmt_when(cs->health_base, now, since, sizeof(since));
 				lb_fmt_when(at, now, due, sizeof(due));
-				bprintf(&b, "cluster %s: no backup since %s (overdue since "
+				lb_buf_addf(&b, "cluster %s: no backup since %s (overdue since "
 				    "%s)\n", cs->name, since, due);
 				bad++;
 			}
 		}
 		*status = bad ? 503 : 200;
 		if (!bad)
-			bprintf(&b, "ok: %zu clusters backed up on schedule\n", d->n_cs);
+			lb_buf_addf(&b, "ok: %zu clusters backed up on schedule\n", d->n_cs);
 	}
 	pthread_mutex_unlock(&d->mu);
-	if (b.oom) {
-		free(b.p);
+	if (b.err != 0) {
+		lb_buf_free(&b);
 		return -1;
 	}
-	*body = b.p;
+	*body = lb_buf_take(&b);
 	return 0;
 }

@@ -52,12 +52,17 @@ struct cstate {
 	long long future;          /* backups stamped ahead of the clock, -1 unknown */
 };
 
+/* Cluster states kept, present or not: a cluster that leaves the
+ * configuration keeps its state (and metrics) until the daemon restarts,
+ * so reloads that keep renaming clusters must stop somewhere. */
+#define SNAPD_CLUSTERS_MAX 4096
+
 struct daemon {
 	pthread_mutex_t mu;
 	const char *config_path;
 	struct cfg_ref *cur;
-	struct cstate **cs;
-	size_t n_cs;
+	struct cstate **cs;        /* every cluster seen since start */
+	size_t n_cs, cap_cs;
 	pthread_t main_thread;
 	volatile sig_atomic_t cancel;   /* cancel running backups */
 	volatile sig_atomic_t stopping; /* start no new ones */
