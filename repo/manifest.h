@@ -23,7 +23,8 @@
 #define MANIFEST_NAME_MAX 128     /* cluster and member names */
 #define MANIFEST_MEMBERS_MAX 64   /* members of a manifest read back */
 /* Members manifest_add_member takes: a backup writes one per member of
- * its cluster, and etcd's member list is read up to 1024 (etcd.c). */
+ * its cluster, and etcd's member list is read up to 1024 (etcd.h's
+ * ETCD_MEMBERS_MAX; repo does not include etcd). */
 #define MANIFEST_ADD_MAX 1024
 
 /* A plain data record, not an object: fields are read and set directly. */
