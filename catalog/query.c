@@ -13,6 +13,9 @@
 
 #include <jansson.h>
 
+#include "common/buf.h"
+#include "repo/manifest.h"
+
 #define BACKUP_COLS "id, cluster, cluster_id, status, started_at, finished_at, " \
 	"revision, db_size, stored_size, members_ok, members_total, verified_at, " \
 	"verify_status, verify_detail, error, manifest_key, host, manifest"
@@ -111,22 +114,26 @@ row_to_backup(sqlite3_stmt *st, unsigned with, struct cat_backup *b)
 	return 0;
 }
 
+/* Member rows are written from parsed manifests only (record.c), so at
+ * most MANIFEST_MEMBERS_MAX a backup; MANIFEST_ADD_MAX, what a manifest
+ * may hold when written, leaves room for catalogs older than that rule. */
 static int
 load_members(struct cat *c, sqlite3_stmt *st, struct cat_backup *b, struct lb_err *err)
 {
-	struct cat_member *m, *grown;
-	int rc, cap = 0;
+	struct cat_member *m;
+	size_t cap = 0;
+	int rc;
 
 	sqlite3_reset(st);
 	b->members_loaded = 1;
 	cat_bind_text(st, 1, b->id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (b->n_members == cap) {
-			cap = cap ? cap * 2 : 4;
-			if ((grown = realloc(b->members, (size_t)cap * sizeof(*m))) == NULL)
-				return lb_err_set(err, LB_E_NOMEM, "out of memory");
-			b->members = grown;
-		}
+		if (b->n_members >= MANIFEST_ADD_MAX)
+			return lb_err_set(err, LB_E_CORRUPT, "catalog: backup %s has more "
+			    "than %d members", b->id, MANIFEST_ADD_MAX);
+		if (lb_vec_grow(&b->members, &cap, (size_t)b->n_members,
+		    sizeof(*b->members), MANIFEST_ADD_MAX) < 0)
+			return lb_err_set(err, LB_E_NOMEM, "out of memory");
 		m = &b->members[b->n_members++];
 		memset(m, 0, sizeof(*m));
 		m->learner = sqlite3_column_int(st, 3);

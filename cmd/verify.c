@@ -49,14 +49,12 @@ print_result(const struct ops_verify_result *res, void *arg)
 }
 
 /* Collects ids first: verification writes to the catalog, which must not
- * happen inside the listing's read. */
+ * happen inside the listing's read.  The catalog mirrors the repository,
+ * so REPO_LIST_MAX bounds it too. */
 struct idlist {
 	char **v;
 	size_t n, cap;
 };
-
-/* More backups than any catalog holds (the benchmark's has a million). */
-#define IDS_MAX (1u << 26)
 
 static int
 collect(const struct cat_backup *b, void *arg)
@@ -65,7 +63,7 @@ collect(const struct cat_backup *b, void *arg)
 
 	if (b->status != CAT_COMPLETE && b->status != CAT_PARTIAL)
 		return 0;
-	if (lb_vec_grow(&l->v, &l->cap, l->n, sizeof(*l->v), IDS_MAX) < 0 ||
+	if (lb_vec_grow(&l->v, &l->cap, l->n, sizeof(*l->v), REPO_LIST_MAX) < 0 ||
 	    (l->v[l->n] = strdup(b->id)) == NULL)
 		return LB_E_NOMEM;
 	l->n++;

@@ -24,7 +24,7 @@ lb_buf_init(struct lb_buf *b, size_t max)
 static int
 reserve(struct lb_buf *b, size_t len)
 {
-	size_t cap;
+	size_t cap, need;
 	char *p;
 
 	if (b->err != 0)
@@ -33,13 +33,18 @@ reserve(struct lb_buf *b, size_t len)
 		b->too_big = 1;
 		return b->err = LB_E_NOMEM;
 	}
-	if (b->len + len + 1 <= b->cap)
+	need = b->len + len;
+	/* the NUL must fit too (only a max of SIZE_MAX gets here) */
+	if (need == SIZE_MAX)
+		return b->err = LB_E_NOMEM;
+	if (need + 1 <= b->cap)
 		return 0;
 	cap = b->cap != 0 ? b->cap : BUF_MIN_CAP;
-	while (cap < b->len + len + 1)
-		cap = cap > SIZE_MAX / 2 ? b->len + len + 1 : cap * 2;
-	/* never more than the maximum needs */
-	if (cap > b->max + 1)
+	while (cap < need + 1)
+		cap = cap > SIZE_MAX / 2 ? need + 1 : cap * 2;
+	/* never more than the maximum needs (written so that a max of
+	 * SIZE_MAX does not wrap to 0) */
+	if (cap - 1 > b->max)
 		cap = b->max + 1;
 	if ((p = realloc(b->p, cap)) == NULL)
 		return b->err = LB_E_NOMEM;
@@ -125,20 +130,25 @@ lb_buf_free(struct lb_buf *b)
 int
 lb_vec_grow(void *vp, size_t *cap, size_t n, size_t elem, size_t max)
 {
-	void **v = vp;
+	void *v, *nv;
 	size_t want;
-	void *nv;
 
 	if (n < *cap)
 		return 0;
-	if (n >= max)
+	if (n >= max || elem == 0)
 		return LB_E_NOMEM;
-	want = *cap != 0 ? *cap * 2 : 8;
+	want = *cap == 0 ? 8 : *cap > max / 2 ? max : *cap * 2;
 	if (want > max)
 		want = max;
-	if (want > SIZE_MAX / elem || (nv = realloc(*v, want * elem)) == NULL)
+	if (want > SIZE_MAX / elem)
 		return LB_E_NOMEM;
-	*v = nv;
+	/* vp is the address of a pointer of some other type (struct x **):
+	 * copied as bytes rather than read through a void **, which that
+	 * object is not. */
+	memcpy(&v, vp, sizeof(v));
+	if ((nv = realloc(v, want * elem)) == NULL)
+		return LB_E_NOMEM;
+	memcpy(vp, &nv, sizeof(nv));
 	*cap = want;
 	return 0;
 }

@@ -29,8 +29,9 @@ struct lb_buf {
 
 void lb_buf_init(struct lb_buf *b, size_t max);
 
-/* Appends len bytes.  0, or LB_E_NOMEM when memory ran out or the
- * buffer would pass its maximum (then too_big is set). */
+/* Appends len bytes (data must not point into b itself: it may move).
+ * 0, or LB_E_NOMEM when memory ran out or the buffer would pass its
+ * maximum (then too_big is set). */
 int lb_buf_add(struct lb_buf *b, const void *data, size_t len);
 int lb_buf_addstr(struct lb_buf *b, const char *s);
 int lb_buf_addf(struct lb_buf *b, const char *fmt, ...)

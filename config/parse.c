@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/buf.h"
 #include "etcd/etcd.h"
 
 struct parser {
@@ -83,7 +84,7 @@ static int
 parse_section(struct parser *p, const char *s, size_t len)
 {
 	char name[CFG_LINE_MAX];
-	struct section *sec, **grown;
+	struct section *sec;
 	const char *a = s, *b = s + len;
 
 	if (len < 2 || s[len - 1] != ']')
@@ -114,10 +115,9 @@ parse_section(struct parser *p, const char *s, size_t len)
 		return perr(p, "duplicate section [%s] (first at line %u)", name, sec->line);
 	if (p->c->n_clusters >= CFG_CLUSTERS_MAX)
 		return perr(p, "more than %d clusters", CFG_CLUSTERS_MAX);
-	if ((grown = realloc(p->c->clusters,
-	    (p->c->n_clusters + 1) * sizeof(*grown))) == NULL)
+	if (lb_vec_grow(&p->c->clusters, &p->c->cap_clusters, p->c->n_clusters,
+	    sizeof(*p->c->clusters), CFG_CLUSTERS_MAX) < 0)
 		return lb_err_set(p->err, LB_E_NOMEM, "out of memory");
-	p->c->clusters = grown;
 	if ((sec = calloc(1, sizeof(*sec))) == NULL ||
 	    (sec->name = strdup(name + 8)) == NULL) {
 		free(sec);

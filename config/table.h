@@ -57,8 +57,8 @@ struct val {
 	char *text;             /* as written, quotes removed; NULL if unset */
 	unsigned line;          /* 0: the default */
 	long long num;          /* int, bool, duration (s), size (bytes), enum index */
-	char **items;           /* list */
-	size_t n_items;
+	char **items;           /* list, at most its option's max items */
+	size_t n_items, cap_items;
 };
 
 struct section {
@@ -70,8 +70,8 @@ struct section {
 struct cfg {
 	char *source;
 	struct section global;
-	struct section **clusters;
-	size_t n_clusters;
+	struct section **clusters;  /* at most CFG_CLUSTERS_MAX */
+	size_t n_clusters, cap_clusters;
 };
 
 /* table.c */

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/buf.h"
+
 int
 cfg_why(char *buf, size_t n, const char *fmt, ...)
 {
@@ -201,7 +203,6 @@ parse_list(const struct opt *o, const char *s, struct val *v, char *w, size_t wn
 	const char *p = s, *end, *a, *b;
 	char item[CFG_LINE_MAX];
 	size_t i, len;
-	char **items;
 
 	for (;;) {
 		end = strchr(p, ',');
@@ -222,9 +223,9 @@ parse_list(const struct opt *o, const char *s, struct val *v, char *w, size_t wn
 				return cfg_why(w, wn, "%s is listed twice", item);
 		if ((long long)v->n_items >= o->max)
 			return cfg_why(w, wn, "more than %lld items", o->max);
-		if ((items = realloc(v->items, (v->n_items + 1) * sizeof(*items))) == NULL)
+		if (lb_vec_grow(&v->items, &v->cap_items, v->n_items, sizeof(*v->items),
+		    (size_t)o->max) < 0)
 			return cfg_why(w, wn, "out of memory");
-		v->items = items;
 		if ((v->items[v->n_items] = strdup(item)) == NULL)
 			return cfg_why(w, wn, "out of memory");
 		v->n_items++;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/secret.h"
 
@@ -46,20 +47,28 @@ out:
 	return r;
 }
 
+/* The encryptor takes at most 64 recipients and says so itself when a
+ * backup starts (age_stream.c); this bound only keeps a file that is not
+ * a recipients file at all from being read whole into memory. */
+#define SETUP_RECIPIENTS_MAX 1024
+
 static int
 add_recipient(struct setup_recipients *out, const char *s, const char *where,
     struct lb_err *err)
 {
-	struct age_recipient *rc = NULL, **v;
+	struct age_recipient *rc = NULL;
 	int r;
 
+	if (out->n >= SETUP_RECIPIENTS_MAX)
+		return lb_err_set(err, LB_E_CONFIG, "%s: more than %d recipients "
+		    "(age encrypts to at most 64)", where, SETUP_RECIPIENTS_MAX);
 	if ((r = age_recipient_parse(s, &rc, err)) < 0)
 		return lb_err_prefix(err, "%s: ", where);
-	if ((v = realloc(out->v, (out->n + 1) * sizeof(*v))) == NULL) {
+	if (lb_vec_grow(&out->v, &out->cap, out->n, sizeof(*out->v),
+	    SETUP_RECIPIENTS_MAX) < 0) {
 		age_recipient_free(rc);
 		return lb_err_set(err, LB_E_NOMEM, "out of memory");
 	}
-	out->v = v;
 	out->v[out->n++] = rc;
 	return 0;
 }
@@ -74,8 +83,7 @@ setup_recipients(const struct cfg *c, struct setup_recipients *out,
 	size_t i, n, lineno = 0;
 	int r = 0;
 
-	out->v = NULL;
-	out->n = 0;
+	memset(out, 0, sizeof(*out));
 	n = cfg_get_list(c, NULL, CFG_RECIPIENTS, &list);
 	for (i = 0; i < n && r == 0; i++)
 		r = add_recipient(out, list[i], "recipients", err);
@@ -113,8 +121,7 @@ setup_recipients_release(struct setup_recipients *r)
 	for (size_t i = 0; i < r->n; i++)
 		age_recipient_free(r->v[i]);
 	free(r->v);
-	r->v = NULL;
-	r->n = 0;
+	memset(r, 0, sizeof(*r));
 }
 
 int

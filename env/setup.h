@@ -25,7 +25,7 @@ int setup_repo(const struct cfg *c, struct repo **out, struct lb_err *err);
  * lines of `recipients-file`.  At least one is required. */
 struct setup_recipients {
 	struct age_recipient **v;
-	size_t n;
+	size_t n, cap;
 };
 int setup_recipients(const struct cfg *c, struct setup_recipients *out,
     struct lb_err *err);

@@ -11,6 +11,7 @@
 
 #include <openssl/crypto.h>
 
+#include "common/buf.h"
 #include "etcd/grpc.h"
 #include "etcd/pb.h"
 
@@ -280,18 +281,12 @@ out:
 }
 
 static int
-push_str(char ***v, size_t *n, const struct pb_field *f)
+push_str(char ***v, size_t *n, size_t *cap, const struct pb_field *f)
 {
-	char **nv, *s;
-
-	if (*n >= 64 || (s = strndup((const char *)f->data, f->len)) == NULL)
+	if (lb_vec_grow(v, cap, *n, sizeof(**v), ETCD_URLS_MAX) < 0 ||
+	    ((*v)[*n] = strndup((const char *)f->data, f->len)) == NULL)
 		return -1;
-	if ((nv = realloc(*v, (*n + 1) * sizeof(*nv))) == NULL) {
-		free(s);
-		return -1;
-	}
-	nv[(*n)++] = s;
-	*v = nv;
+	(*n)++;
 	return 0;
 }
 
@@ -325,10 +320,12 @@ decode_member(const uint8_t *buf, size_t len, struct etcd_member *m)
 			if ((m->name = strndup((const char *)f.data, f.len)) == NULL)
 				return -1;
 		} else if (f.num == 3 && f.wire == PB_BYTES) {
-			if (push_str(&m->peer_urls, &m->n_peer_urls, &f) < 0)
+			if (push_str(&m->peer_urls, &m->n_peer_urls,
+			    &m->cap_peer_urls, &f) < 0)
 				return -1;
 		} else if (f.num == 4 && f.wire == PB_BYTES) {
-			if (push_str(&m->client_urls, &m->n_client_urls, &f) < 0)
+			if (push_str(&m->client_urls, &m->n_client_urls,
+			    &m->cap_client_urls, &f) < 0)
 				return -1;
 		} else if (f.num == 5 && f.wire == PB_VARINT)
 			m->is_learner = f.u64 != 0;
@@ -342,7 +339,6 @@ int
 etcd_decode_members(const uint8_t *buf, size_t len, struct etcd_members **out)
 {
 	struct etcd_members *ms;
-	struct etcd_member *nv;
 	struct header h = { 0 };
 	struct pb_reader rd;
 	struct pb_field f;
@@ -361,12 +357,11 @@ etcd_decode_members(const uint8_t *buf, size_t len, struct etcd_members **out)
 		}
 		if (f.num != 2)
 			continue;
-		if (ms->n >= 1024 ||
-		    (nv = realloc(ms->v, (ms->n + 1) * sizeof(*nv))) == NULL) {
+		if (lb_vec_grow(&ms->v, &ms->cap, ms->n, sizeof(*ms->v),
+		    ETCD_MEMBERS_MAX) < 0) {
 			k = -1;
 			break;
 		}
-		ms->v = nv;
 		memset(&ms->v[ms->n], 0, sizeof(ms->v[0]));
 		if (decode_member(f.data, f.len, &ms->v[ms->n++]) < 0) {
 			k = -1;

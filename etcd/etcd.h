@@ -45,20 +45,26 @@ struct etcd_status {
 	char version[32];
 };
 
+/* A member list longer than these is refused as malformed: etcd
+ * advises at most 7 members, and a member advertises one URL per address
+ * it serves, so both are far beyond any real cluster. */
+#define ETCD_MEMBERS_MAX 1024
+#define ETCD_URLS_MAX 64
+
 struct etcd_member {
 	uint64_t id;
 	char *name;                /* "" for a member that has not started */
 	char **peer_urls;
-	size_t n_peer_urls;
+	size_t n_peer_urls, cap_peer_urls;
 	char **client_urls;
-	size_t n_client_urls;
+	size_t n_client_urls, cap_client_urls;
 	int is_learner;
 };
 
 struct etcd_members {
 	uint64_t cluster_id;
 	uint64_t answered_by;      /* member id of the member that answered */
-	size_t n;
+	size_t n, cap;
 	struct etcd_member *v;
 };
 

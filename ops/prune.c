@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "common/buf.h"
 #include "common/cancel.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -40,9 +41,12 @@ struct pb {
 	int verified;
 };
 
+/* One cluster's backups in the catalog, a mirror of the repository: at
+ * most one per manifest, so bounded as a listing is (REPO_LIST_MAX). */
 struct pl {
 	struct pb *v;
-	size_t n;
+	size_t n, cap;
+	int too_many;
 };
 
 static void
@@ -63,13 +67,16 @@ static int
 collect(const struct cat_backup *b, void *arg)
 {
 	struct pl *l = arg;
-	struct pb *v, *p;
+	struct pb *p;
 	int i;
 
-	if ((v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL)
+	if (l->n >= REPO_LIST_MAX) {
+		l->too_many = 1;
 		return LB_E_NOMEM;
-	l->v = v;
-	p = &v[l->n++];
+	}
+	if (lb_vec_grow(&l->v, &l->cap, l->n, sizeof(*l->v), REPO_LIST_MAX) < 0)
+		return LB_E_NOMEM;
+	p = &l->v[l->n++];
 	memset(p, 0, sizeof(*p));
 	p->started_at = b->started_at;
 	p->status = b->status;
@@ -185,7 +192,10 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 		cb(&(struct ops_prune_item){ .what = OPS_PRUNE_POLICY, .cluster = cluster,
 		    .policy = pol.keep_all ? NULL : policy }, dry_run, arg);
 	if ((r = cat_backup_list(e->cat, &f, CAT_WITH_MEMBERS, collect, &l, &err)) < 0) {
-		if (err.code == 0)
+		if (err.code == 0 && l.too_many)
+			lb_err_set(&err, LB_E_NOMEM, "cluster %s: more than %u backups in "
+			    "the catalog", cluster, REPO_LIST_MAX);
+		else if (err.code == 0)
 			lb_err_set(&err, LB_E_NOMEM, "out of memory");
 		goto out;
 	}

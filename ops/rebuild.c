@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "common/buf.h"
 #include "common/cancel.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -45,10 +46,12 @@ struct slot {
 
 struct rb {
 	struct lb_env *e;
+	/* Both bounded by one listing of the repository (REPO_LIST_MAX). */
 	struct obj *objs;          /* every key, bytewise sorted (repo_list order) */
 	size_t n_objs, cap_objs;
 	struct slot *slots;        /* manifests */
 	size_t n_slots, cap_slots;
+	int too_many;
 	size_t next;               /* next slot to fetch, under mu */
 	pthread_mutex_t mu;        /* next, the catalog, the batch */
 	int in_tx, batch;
@@ -69,27 +72,21 @@ list_cb(void *arg, const char *key, uint64_t size)
 {
 	struct rb *x = arg;
 
-	if (x->n_objs == x->cap_objs) {
-		size_t cap = x->cap_objs ? x->cap_objs * 2 : 1024;
-		struct obj *v = realloc(x->objs, cap * sizeof(*v));
-		if (v == NULL)
-			return LB_E_NOMEM;
-		x->objs = v;
-		x->cap_objs = cap;
+	if (x->n_objs >= REPO_LIST_MAX) {
+		x->too_many = 1;
+		return LB_E_NOMEM;
 	}
-	if ((x->objs[x->n_objs].key = strdup(key)) == NULL)
+	if (lb_vec_grow(&x->objs, &x->cap_objs, x->n_objs, sizeof(*x->objs),
+	    REPO_LIST_MAX) < 0 ||
+	    (x->objs[x->n_objs].key = strdup(key)) == NULL)
 		return LB_E_NOMEM;
 	x->objs[x->n_objs++].size = size;
 	if (!is_manifest_key(key))
 		return 0;
-	if (x->n_slots == x->cap_slots) {
-		size_t cap = x->cap_slots ? x->cap_slots * 2 : 256;
-		struct slot *v = realloc(x->slots, cap * sizeof(*v));
-		if (v == NULL)
-			return LB_E_NOMEM;
-		x->slots = v;
-		x->cap_slots = cap;
-	}
+	/* never past the bound: there are fewer manifests than keys */
+	if (lb_vec_grow(&x->slots, &x->cap_slots, x->n_slots, sizeof(*x->slots),
+	    REPO_LIST_MAX) < 0)
+		return LB_E_NOMEM;
 	memset(&x->slots[x->n_slots], 0, sizeof(x->slots[0]));
 	if ((x->slots[x->n_slots].key = strdup(key)) == NULL)
 		return LB_E_NOMEM;
@@ -257,27 +254,30 @@ struct stale {
 	const struct rb *x;
 	char **ids;
 	char **keys;               /* their manifest keys */
-	size_t n;
+	size_t n, cap_ids, cap_keys;
+	int too_many;
 };
 
 static int
 stale_cb(const struct cat_backup *b, void *arg)
 {
 	struct stale *st = arg;
-	char **v;
 
 	if (b->manifest_key == NULL || (b->status != CAT_COMPLETE && b->status != CAT_PARTIAL))
 		return 0;
 	if (find_obj(st->x, b->manifest_key) != NULL)
 		return 0;
-	if ((v = realloc(st->keys, (st->n + 1) * sizeof(*v))) == NULL)
+	/* Catalog rows mirror the repository's manifests: bounded as a
+	 * listing is. */
+	if (st->n >= REPO_LIST_MAX) {
+		st->too_many = 1;
 		return LB_E_NOMEM;
-	st->keys = v;
-	v[st->n] = NULL;
-	if ((v = realloc(st->ids, (st->n + 1) * sizeof(*v))) == NULL)
+	}
+	if (lb_vec_grow(&st->keys, &st->cap_keys, st->n, sizeof(*st->keys),
+	    REPO_LIST_MAX) < 0 ||
+	    lb_vec_grow(&st->ids, &st->cap_ids, st->n, sizeof(*st->ids),
+	    REPO_LIST_MAX) < 0)
 		return LB_E_NOMEM;
-	st->ids = v;
-	v[st->n] = NULL;
 	if ((st->ids[st->n] = strdup(b->id)) == NULL ||
 	    (st->keys[st->n] = strdup(b->manifest_key)) == NULL) {
 		free(st->ids[st->n]);
@@ -308,7 +308,10 @@ ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
 		goto out;
 	}
 	if ((r = repo_list(e->repo, "", list_cb, &x, err)) < 0) {
-		if (err->code == 0)
+		if (err->code == 0 && x.too_many)
+			r = lb_err_set(err, LB_E_NOMEM, "more than %u objects listing the "
+			    "repository", REPO_LIST_MAX);
+		else if (err->code == 0)
 			r = lb_err_set(err, LB_E_NOMEM, "out of memory listing the repository");
 		goto out;
 	}
@@ -359,8 +362,12 @@ ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
 			log_error("rebuild: backup %s: %s", s->backup_id, e2.msg);
 	}
 	st.x = &x;
-	if ((r = cat_backup_list(e->cat, NULL, 0, stale_cb, &st, err)) < 0)
+	if ((r = cat_backup_list(e->cat, NULL, 0, stale_cb, &st, err)) < 0) {
+		if (err->code == 0 && st.too_many)
+			lb_err_set(err, LB_E_NOMEM, "rebuild: more than %u catalog "
+			    "backups without their manifest", REPO_LIST_MAX);
 		goto out;
+	}
 	for (k = 0; k < st.n; k++) {
 		lb_err_clear(err);
 		/* What makes this deletion certain: the manifest is not in a

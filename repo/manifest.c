@@ -14,6 +14,8 @@
 #include <jansson.h>
 #include <openssl/rand.h>
 
+#include "common/buf.h"
+
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define MANIFEST_STR_MAX 4096
@@ -119,13 +121,14 @@ manifest_free(struct manifest *m)
 struct manifest_member *
 manifest_add_member(struct manifest *m)
 {
-	struct manifest_member *v;
+	struct manifest_member *mm;
 
-	if ((v = realloc(m->members, (m->n_members + 1) * sizeof(*v))) == NULL)
+	if (lb_vec_grow(&m->members, &m->members_cap, m->n_members,
+	    sizeof(*m->members), MANIFEST_ADD_MAX) < 0)
 		return NULL;
-	m->members = v;
-	memset(&v[m->n_members], 0, sizeof(*v));
-	return &v[m->n_members++];
+	mm = &m->members[m->n_members++];
+	memset(mm, 0, sizeof(*mm));
+	return mm;
 }
 
 static int

@@ -21,7 +21,11 @@
 #define MANIFEST_MAX (4u * 1024 * 1024)  /* largest manifest read */
 #define MANIFEST_ID_MAX 64        /* backup_id: at most this many bytes */
 #define MANIFEST_NAME_MAX 128     /* cluster and member names */
-#define MANIFEST_MEMBERS_MAX 64
+#define MANIFEST_MEMBERS_MAX 64   /* members of a manifest read back */
+/* Members manifest_add_member takes: a backup writes one per member of
+ * its cluster, and etcd's member list is read up to 1024 (etcd.h's
+ * ETCD_MEMBERS_MAX; repo does not include etcd). */
+#define MANIFEST_ADD_MAX 1024
 
 /* A plain data record, not an object: fields are read and set directly. */
 struct manifest_member {
@@ -74,13 +78,15 @@ struct manifest {
 	char *consistency_error;        /* why it could not be checked */
 	struct manifest_member *members;
 	size_t n_members;
+	size_t members_cap;        /* allocated (manifest_add_member's) */
 };
 
 /* An empty manifest with the fixed fields set; NULL when out of memory. */
 struct manifest *manifest_new(void);
 void manifest_free(struct manifest *m);
 
-/* Appends a zeroed member and returns it (NULL when out of memory). */
+/* Appends a zeroed member and returns it (NULL when out of memory or
+ * past MANIFEST_ADD_MAX members). */
 struct manifest_member *manifest_add_member(struct manifest *m);
 
 /* Serialises to JSON (malloc'd, NUL-terminated). */

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
+
 /* ---------------------------------------------------------------- keys */
 
 int
@@ -196,20 +198,23 @@ repo_delete(struct repo *r, const char *key, struct lb_err *err)
 
 struct keylist {
 	char **v;
-	size_t n;
+	size_t n, cap;
+	int too_many;
 };
 
 static int
 collect_key(void *arg, const char *key, uint64_t size)
 {
 	struct keylist *l = arg;
-	char **v;
 
 	(void)size;
-	if ((v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL)
+	if (l->n >= REPO_LIST_MAX) {
+		l->too_many = 1;
 		return LB_E_NOMEM;
-	l->v = v;
-	if ((v[l->n] = strdup(key)) == NULL)
+	}
+	if (lb_vec_grow(&l->v, &l->cap, l->n, sizeof(*l->v), REPO_LIST_MAX) < 0)
+		return LB_E_NOMEM;
+	if ((l->v[l->n] = strdup(key)) == NULL)
 		return LB_E_NOMEM;
 	l->n++;
 	return 0;
@@ -218,12 +223,15 @@ collect_key(void *arg, const char *key, uint64_t size)
 int
 repo_delete_prefix(struct repo *r, const char *prefix, int *n, struct lb_err *err)
 {
-	struct keylist l = { NULL, 0 };
+	struct keylist l = { 0 };
 	size_t i;
 	int rc;
 
 	if ((rc = repo_list(r, prefix, collect_key, &l, err)) < 0) {
-		if (err != NULL && err->code == 0)
+		if (err != NULL && err->code == 0 && l.too_many)
+			lb_err_set(err, LB_E_NOMEM, "%s: more than %u objects below "
+			    "'%s' to delete", r->url, REPO_LIST_MAX, prefix);
+		else if (err != NULL && err->code == 0)
 			lb_err_set(err, LB_E_NOMEM, "out of memory");
 		goto out;
 	}

@@ -72,6 +72,13 @@ int repo_get(struct repo *r, const char *key, uint64_t offset, uint64_t length,
 int repo_get_buf(struct repo *r, const char *key, size_t max, uint8_t **buf,
     size_t *len, struct lb_err *err);
 
+/* The most keys one listing is collected into memory (the file driver's
+ * walk, repo_delete_prefix, rebuild, and the catalog's mirror of them):
+ * some 100 bytes each, so 2^24 keys are over 1.5 GiB, and a repository
+ * of 100 clusters of 5 members keeping 1000 backups each has 0.7
+ * million.  Past it a listing fails with a message, before memory does. */
+#define REPO_LIST_MAX (1u << 24)
+
 /* Calls cb for each object whose key starts with prefix ("" = all), in
  * bytewise key order; cb returning < 0 stops the walk with that code. */
 int repo_list(struct repo *r, const char *prefix,

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 
 #define REPO_READ_CHUNK (256 * 1024)
@@ -157,20 +158,15 @@ struct walk {
 };
 
 static int
-walk_add(struct walk *w, const char *key, const struct stat *st)
+walk_add(const struct repo *r, struct walk *w, const char *key,
+    const struct stat *st, struct lb_err *err)
 {
-	struct entry *v;
-	size_t cap;
-
-	if (w->n == w->cap) {
-		cap = w->cap ? w->cap * 2 : 256;
-		if ((v = realloc(w->v, cap * sizeof(*v))) == NULL)
-			return -1;
-		w->v = v;
-		w->cap = cap;
-	}
-	if ((w->v[w->n].key = strdup(key)) == NULL)
-		return -1;
+	if (w->n >= REPO_LIST_MAX)
+		return lb_err_set(err, LB_E_NOMEM, "%s: more than %u files to list",
+		    r->root, REPO_LIST_MAX);
+	if (lb_vec_grow(&w->v, &w->cap, w->n, sizeof(*w->v), REPO_LIST_MAX) < 0 ||
+	    (w->v[w->n].key = strdup(key)) == NULL)
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
 	w->v[w->n].size = (uint64_t)st->st_size;
 	w->v[w->n].mtime = st->st_mtime;
 	w->n++;
@@ -226,10 +222,8 @@ walk_dir(const struct repo *r, const char *rel, struct walk *w, int depth,
 				goto out;
 		} else if (S_ISREG(st.st_mode) &&
 		    is_temp_name(de->d_name) == w->temps) {
-			if (walk_add(w, sub, &st) < 0) {
-				rc = lb_err_set(err, LB_E_NOMEM, "out of memory");
+			if ((rc = walk_add(r, w, sub, &st, err)) < 0)
 				goto out;
-			}
 		}
 	}
 out:

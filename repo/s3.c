@@ -12,7 +12,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +28,13 @@
 
 #define S3_BACKOFF_MIN_MS 100
 #define S3_BACKOFF_MAX_MS 5000
-#define S3_ERRBODY_MAX (16 * 1024)
+#define S3_ERRBODY_MAX (16 * 1024)   /* only its Code and Message are read */
 #define S3_XML_MAX (16 * 1024 * 1024)  /* a list page of 1000 keys is ~350 KiB */
+/* A URL holds the endpoint (at most 512 bytes, s3_new), the bucket, a key
+ * (REPO_KEY_MAX, at most tripled by percent-encoding) and at most six
+ * query pairs, of which only a listing's token or markers come from the
+ * server; 64 KiB is far beyond all of them. */
+#define S3_URL_MAX (64 * 1024)
 #define S3_PAGE_KEYS 1000
 
 /* Borrows an idle handle, or makes one; NULL when out of memory. */
@@ -66,55 +70,6 @@ static void
 curl_init_once(void)
 {
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
-}
-
-/* ---------------------------------------------------------------- dynbuf */
-
-int
-s3_dbuf_add(struct s3_dbuf *b, const void *data, size_t len)
-{
-	size_t cap;
-	char *p;
-
-	if (len > b->max - b->len) {
-		b->overflow = 1;
-		return -1;
-	}
-	if (b->len + len + 1 > b->cap) {
-		cap = b->cap ? b->cap : 1024;
-		while (cap < b->len + len + 1)
-			cap *= 2;
-		if ((p = realloc(b->p, cap)) == NULL)
-			return -1;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, len);
-	b->len += len;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
-int
-s3_dbuf_printf(struct s3_dbuf *b, const char *fmt, ...)
-{
-	char tmp[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return -1;
-	return s3_dbuf_add(b, tmp, (size_t)n);
-}
-
-void
-s3_dbuf_free(struct s3_dbuf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
 }
 
 /* ---------------------------------------------------------------- encoding */
@@ -182,32 +137,25 @@ query_cmp(const void *a, const void *b)
 	return strcmp(*x, *y);
 }
 
-/* Builds scheme://host/path?query into b. */
+/* Builds scheme://host/path?query into b; 0 or LB_E_NOMEM (b's sticky
+ * error, checked once at the end). */
 static int
-build_url(const struct s3 *s, const char *key, struct s3_query *q, struct s3_dbuf *b)
+build_url(const struct s3 *s, const char *key, struct s3_query *q, struct lb_buf *b)
 {
-	char *enc = NULL;
-	int i, r = -1;
+	char *enc;
+	int i;
 
 	qsort(q->p, (size_t)q->n, sizeof(q->p[0]), query_cmp);
-	if (s3_dbuf_printf(b, "%s%s/", s->scheme_host, s->path_base) < 0)
-		goto out;
+	lb_buf_addf(b, "%s%s/", s->scheme_host, s->path_base);
 	if (key != NULL) {
-		if ((enc = s3_uri_encode(key, 1)) == NULL ||
-		    s3_dbuf_add(b, enc, strlen(enc)) < 0)
-			goto out;
+		if ((enc = s3_uri_encode(key, 1)) == NULL)
+			return LB_E_NOMEM;
+		lb_buf_addstr(b, enc);
+		free(enc);
 	}
-	for (i = 0; i < q->n; i++) {
-		if (s3_dbuf_add(b, i == 0 ? "?" : "&", 1) < 0 ||
-		    s3_dbuf_add(b, q->p[i].k, strlen(q->p[i].k)) < 0 ||
-		    s3_dbuf_add(b, "=", 1) < 0 ||
-		    s3_dbuf_add(b, q->p[i].v, strlen(q->p[i].v)) < 0)
-			goto out;
-	}
-	r = 0;
-out:
-	free(enc);
-	return r;
+	for (i = 0; i < q->n; i++)
+		lb_buf_addf(b, "%c%s=%s", i == 0 ? '?' : '&', q->p[i].k, q->p[i].v);
+	return b->err;
 }
 
 static void
@@ -256,7 +204,7 @@ req_write(char *data, size_t sz, size_t nm, void *ud)
 	if (code < 200 || code > 299) {
 		/* Keep the start of an error body; drop the rest. */
 		if (q->errbody.len < q->errbody.max)
-			s3_dbuf_add(&q->errbody, data,
+			lb_buf_add(&q->errbody, data,
 			    n < q->errbody.max - q->errbody.len ?
 			    n : q->errbody.max - q->errbody.len);
 		return n;
@@ -274,7 +222,7 @@ req_write(char *data, size_t sz, size_t nm, void *ud)
 		q->delivered += n;
 		return n;
 	}
-	if (s3_dbuf_add(&q->resp, data, n) < 0) {
+	if (lb_buf_add(&q->resp, data, n) < 0) {
 		q->sink_rc = lb_err_set(q->sink_err, LB_E_PROTO,
 		    "s3 response larger than %zu bytes", q->resp.max);
 		return 0;
@@ -508,7 +456,7 @@ nomem:
 int
 s3_req_run(struct s3 *s, CURL *h, struct s3_req *q, struct lb_err *err)
 {
-	struct s3_dbuf url = { .max = 64 * 1024 };
+	struct lb_buf url;
 	struct curl_slist *hdrs = NULL;
 	struct lb_err sink_err;
 	char ebuf[CURL_ERROR_SIZE], range[64], what[400], msg[256], gave_up[48];
@@ -517,6 +465,7 @@ s3_req_run(struct s3 *s, CURL *h, struct s3_req *q, struct lb_err *err)
 	int attempt, r = 0, retry;
 	long st;
 
+	lb_buf_init(&url, S3_URL_MAX);
 	what_of(s, q, what, sizeof(what));
 	snprintf(gave_up, sizeof(gave_up), " (gave up after %d tries)", S3_TRIES);
 	if (h == NULL && (h = borrowed = handle_get(s)) == NULL) {
@@ -528,13 +477,14 @@ s3_req_run(struct s3 *s, CURL *h, struct s3_req *q, struct lb_err *err)
 		goto out;
 	}
 	q->h = h;
-	q->resp.max = q->resp_max ? q->resp_max : S3_XML_MAX;
+	lb_buf_free(&q->resp);
+	lb_buf_init(&q->resp, q->resp_max ? q->resp_max : S3_XML_MAX);
 	for (attempt = 1; attempt <= S3_TRIES; attempt++) {
 		if (attempt > 1)
 			backoff_sleep(attempt - 1);
-		s3_dbuf_free(&q->errbody);
-		q->errbody.max = S3_ERRBODY_MAX;
-		q->resp.len = 0;
+		lb_buf_free(&q->errbody);
+		lb_buf_init(&q->errbody, S3_ERRBODY_MAX);
+		lb_buf_reset(&q->resp);
 		q->etag[0] = '\0';
 		q->code[0] = '\0';
 		q->sink_rc = 0;
@@ -543,7 +493,7 @@ s3_req_run(struct s3 *s, CURL *h, struct s3_req *q, struct lb_err *err)
 		ebuf[0] = '\0';
 		curl_slist_free_all(hdrs);
 		hdrs = NULL;
-		if (req_setup(s, q, url.p, &hdrs, ebuf, range, sizeof(range)) < 0) {
+		if (req_setup(s, q, lb_buf_str(&url), &hdrs, ebuf, range, sizeof(range)) < 0) {
 			r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 			goto out;
 		}
@@ -596,7 +546,7 @@ s3_req_run(struct s3 *s, CURL *h, struct s3_req *q, struct lb_err *err)
 		}
 		q->code[0] = msg[0] = '\0';
 		if (q->errbody.len > 0)
-			s3_xml_parse_error(q->errbody.p, q->errbody.len, q->code,
+			s3_xml_parse_error(lb_buf_str(&q->errbody), q->errbody.len, q->code,
 			    sizeof(q->code), msg, sizeof(msg));
 		retry = (st >= 500 && st != 501) || st == 429 ||
 		    strcmp(q->code, "SlowDown") == 0 ||
@@ -632,8 +582,8 @@ out:
 		handle_put(s, borrowed);
 	}
 	curl_slist_free_all(hdrs);
-	s3_dbuf_free(&url);
-	s3_dbuf_free(&q->errbody);
+	lb_buf_free(&url);
+	lb_buf_free(&q->errbody);
 	return r;
 }
 
@@ -641,8 +591,8 @@ void
 s3_req_clear(struct s3_req *q)
 {
 	query_clear(&q->q);
-	s3_dbuf_free(&q->resp);
-	s3_dbuf_free(&q->errbody);
+	lb_buf_free(&q->resp);
+	lb_buf_free(&q->errbody);
 }
 
 /* ---------------------------------------------------------------- client */

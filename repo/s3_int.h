@@ -16,6 +16,7 @@
 
 #include <curl/curl.h>
 
+#include "common/buf.h"
 #include "repo/s3.h"
 
 #define S3_TRIES 5                        /* tries of one request, the first included */
@@ -48,24 +49,6 @@ struct s3 {
 	int have_clock;
 };
 
-/* A growing buffer with a hard maximum (curl's dynbuf), always
- * NUL-terminated once something was added.  Zero-initialise it and set
- * max; s3_dbuf_add fails (-1) past max (setting overflow) or when out of
- * memory. */
-struct s3_dbuf {
-	char *p;
-	size_t len, cap, max;
-	int overflow;
-};
-
-int s3_dbuf_add(struct s3_dbuf *b, const void *data, size_t len);
-
-/* Appends at most 511 formatted bytes; -1 for longer or on failure. */
-int s3_dbuf_printf(struct s3_dbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-void s3_dbuf_free(struct s3_dbuf *b);
-
 /* A request's query string, encoded as added and sorted when the URL is
  * built (SigV4 as libcurl 7.88 signs it wants the canonical order). */
 struct s3_query {
@@ -92,7 +75,7 @@ struct s3_req {
 	volatile int *cancel;       /* non-zero: abort the transfer */
 	/* results */
 	long status;
-	struct s3_dbuf resp;
+	struct lb_buf resp;         /* bounded by resp_max (s3_req_run) */
 	char etag[128];
 	char code[64];              /* S3's error code of a failure, "" if none */
 	time_t date;                /* the answer's Date header, 0: none */
@@ -103,7 +86,7 @@ struct s3_req {
 	CURL *h;
 	int sink_rc;
 	struct lb_err *sink_err;
-	struct s3_dbuf errbody;
+	struct lb_buf errbody;
 };
 
 /* Runs q with retries, on h or (h NULL) on a handle of the pool.  On an

@@ -108,7 +108,7 @@ list_page(struct s3 *s, struct s3_req *q, const char *what, const char *prefix,
 
 	if ((r = s3_req_run(s, NULL, q, err)) < 0)
 		return r;
-	if ((r = s3_xml_parse_list(q->resp.p ? q->resp.p : "", q->resp.len, l, err)) < 0)
+	if ((r = s3_xml_parse_list(lb_buf_str(&q->resp), q->resp.len, l, err)) < 0)
 		return lb_err_prefix(err, "s3 %s %s/%s: ", what, s->bucket, prefix);
 	s3_req_clear(q);
 	return 0;

@@ -19,6 +19,10 @@
 
 #define S3_PART_GROW_EVERY 2000          /* parts per part-size step */
 #define S3_MAX_PARTS 10000
+/* The completion body: per part 55 bytes of tags and its ETag (S3's are
+ * a quoted MD5, 34 bytes), so 10000 parts take about 0.9 MiB; twice that
+ * leaves room for the longer ETags of other stores. */
+#define S3_COMPLETE_MAX (2 * 1024 * 1024)
 
 struct slot {
 	struct upload *u;
@@ -125,7 +129,7 @@ upload_initiate(struct upload *u, struct lb_err *err)
 	if (s3_query_add(&q.q, "uploads", "") < 0)
 		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 	else if ((r = s3_req_run(u->s, NULL, &q, err)) == 0 &&
-	    (r = s3_xml_parse_upload_id(q.resp.p ? q.resp.p : "", q.resp.len,
+	    (r = s3_xml_parse_upload_id(lb_buf_str(&q.resp), q.resp.len,
 	    &u->upload_id, err)) < 0)
 		lb_err_prefix(err, "s3 POST %s/%s: ", u->s->bucket, u->key);
 	s3_req_clear(&q);
@@ -149,8 +153,6 @@ static int
 upload_dispatch(struct upload *u, struct lb_err *err)
 {
 	struct slot *sl = &u->slots[u->cur];
-	size_t i;
-	void *p;
 	int r;
 
 	if (u->upload_id == NULL && (r = upload_initiate(u, err)) < 0)
@@ -158,13 +160,9 @@ upload_dispatch(struct upload *u, struct lb_err *err)
 	if (u->parts >= S3_MAX_PARTS)
 		return lb_err_set(err, LB_E_INTERNAL, "s3 upload of %s exceeds %d parts",
 		    u->key, S3_MAX_PARTS);
-	if (u->parts >= u->etags_cap) {
-		i = u->etags_cap ? u->etags_cap * 2 : 64;
-		if ((p = realloc(u->etags, i * sizeof(*u->etags))) == NULL)
-			return lb_err_set(err, LB_E_NOMEM, "out of memory");
-		u->etags = p;
-		u->etags_cap = i;
-	}
+	if (lb_vec_grow(&u->etags, &u->etags_cap, u->parts, sizeof(*u->etags),
+	    S3_MAX_PARTS) < 0)
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
 	if (sl->h == NULL && (sl->h = curl_easy_init()) == NULL)
 		return lb_err_set(err, LB_E_NOMEM, "out of memory");
 	sl->part = ++u->parts;
@@ -221,37 +219,38 @@ upload_write(struct flt *f, const void *buf, size_t len, struct lb_err *err)
 static int
 upload_complete(struct upload *u, struct lb_err *err)
 {
-	struct s3_dbuf body = { .max = 2 * 1024 * 1024 };
+	struct lb_buf body;
 	struct s3_req q;
 	unsigned int i;
 	const char *c;
 	int r = 0;
 
 	memset(&q, 0, sizeof(q));
-	if (s3_dbuf_printf(&body, "<CompleteMultipartUpload>") < 0)
-		goto nomem;
+	lb_buf_init(&body, S3_COMPLETE_MAX);
+	lb_buf_addstr(&body, "<CompleteMultipartUpload>");
 	for (i = 0; i < u->parts; i++) {
-		if (s3_dbuf_printf(&body, "<Part><PartNumber>%u</PartNumber><ETag>",
-		    i + 1) < 0)
-			goto nomem;
-		for (c = u->etags[i]; *c; c++)
-			if ((*c == '&' ? s3_dbuf_add(&body, "&amp;", 5) :
-			    *c == '<' ? s3_dbuf_add(&body, "&lt;", 4) :
-			    s3_dbuf_add(&body, c, 1)) < 0)
-				goto nomem;
-		if (s3_dbuf_printf(&body, "</ETag></Part>") < 0)
-			goto nomem;
+		lb_buf_addf(&body, "<Part><PartNumber>%u</PartNumber><ETag>", i + 1);
+		for (c = u->etags[i]; *c; c++) {
+			if (*c == '&')
+				lb_buf_addstr(&body, "&amp;");
+			else if (*c == '<')
+				lb_buf_addstr(&body, "&lt;");
+			else
+				lb_buf_add(&body, c, 1);
+		}
+		lb_buf_addstr(&body, "</ETag></Part>");
 	}
-	if (s3_dbuf_printf(&body, "</CompleteMultipartUpload>") < 0)
+	/* the buffer's error sticks: one check for all of the above */
+	if (lb_buf_addstr(&body, "</CompleteMultipartUpload>") < 0)
 		goto nomem;
 	q.method = "POST";
 	q.key = u->key;
-	q.body = body.p;
+	q.body = lb_buf_str(&body);
 	q.body_len = body.len;
 	if (s3_query_add(&q.q, "uploadId", u->upload_id) < 0)
 		goto nomem;
 	if ((r = s3_req_run(u->s, NULL, &q, err)) == 0 &&
-	    (r = s3_xml_parse_complete(q.resp.p ? q.resp.p : "", q.resp.len,
+	    (r = s3_xml_parse_complete(lb_buf_str(&q.resp), q.resp.len,
 	    err)) < 0)
 		lb_err_prefix(err, "s3 POST %s/%s: ", u->s->bucket, u->key);
 	goto out;
@@ -259,7 +258,7 @@ nomem:
 	r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 out:
 	s3_req_clear(&q);
-	s3_dbuf_free(&body);
+	lb_buf_free(&body);
 	return r;
 }
 

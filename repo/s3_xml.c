@@ -16,14 +16,17 @@
 
 #include <expat.h>
 
-#define S3_XML_TEXT_MAX 4096
+#define S3_XML_TEXT_MAX 4096       /* one element's text: a key is at most 1024 */
+/* Items of one page: S3 sends at most 1000 (max-keys, max-uploads), but
+ * a lenient server may send more, and the body is bounded anyway
+ * (S3_XML_MAX in s3.c): 100000 keeps such a page readable. */
 #define S3_XML_ITEMS_MAX 100000
 
 struct xp {
 	XML_Parser p;
 	int depth;
 	char names[8][48];
-	struct s3_dbuf text;
+	struct lb_buf text;
 	int bad;
 	void (*end)(struct xp *x, const char *parent, const char *name,
 	    const char *text);
@@ -51,9 +54,7 @@ xp_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 	}
 	snprintf(x->names[x->depth], sizeof(x->names[0]), "%s", local_name(name));
 	x->depth++;
-	x->text.len = 0;
-	if (x->text.p != NULL)
-		x->text.p[0] = '\0';
+	lb_buf_reset(&x->text);
 }
 
 static void XMLCALL
@@ -66,10 +67,8 @@ xp_end(void *ud, const XML_Char *name)
 		return;
 	x->depth--;
 	x->end(x, x->depth > 0 ? x->names[x->depth - 1] : "",
-	    x->names[x->depth], x->text.p != NULL ? x->text.p : "");
-	x->text.len = 0;
-	if (x->text.p != NULL)
-		x->text.p[0] = '\0';
+	    x->names[x->depth], lb_buf_str(&x->text));
+	lb_buf_reset(&x->text);
 }
 
 static void XMLCALL
@@ -77,7 +76,7 @@ xp_text(void *ud, const XML_Char *s, int len)
 {
 	struct xp *x = ud;
 
-	if (s3_dbuf_add(&x->text, s, (size_t)len) < 0) {
+	if (lb_buf_add(&x->text, s, (size_t)len) < 0) {
 		x->bad = 1;
 		XML_StopParser(x->p, XML_FALSE);
 	}
@@ -106,7 +105,7 @@ xp_run(const char *xml, size_t len,
 	int r = -1;
 
 	memset(&x, 0, sizeof(x));
-	x.text.max = S3_XML_TEXT_MAX;
+	lb_buf_init(&x.text, S3_XML_TEXT_MAX);
 	x.end = end;
 	x.arg = arg;
 	if (len > INT32_MAX || (x.p = XML_ParserCreate(NULL)) == NULL)
@@ -120,7 +119,7 @@ xp_run(const char *xml, size_t len,
 	if (root != NULL)
 		snprintf(root, root_sz, "%s", x.names[0]);
 	XML_ParserFree(x.p);
-	s3_dbuf_free(&x.text);
+	lb_buf_free(&x.text);
 	return r;
 }
 
@@ -166,6 +165,7 @@ parse_iso8601(const char *s, time_t *out)
 
 struct list_ctx {
 	struct s3_xml_list *l;
+	size_t cap;                /* items allocated in l */
 	struct s3_xml_item cur;
 	int bad;
 };
@@ -185,7 +185,6 @@ list_end(struct xp *x, const char *parent, const char *name, const char *text)
 {
 	struct list_ctx *c = x->arg;
 	struct s3_xml_list *l = c->l;
-	struct s3_xml_item *items;
 	int in_item = strcmp(parent, "Contents") == 0 ||
 	    strcmp(parent, "Upload") == 0;
 
@@ -204,16 +203,13 @@ list_end(struct xp *x, const char *parent, const char *name, const char *text)
 		if (parse_iso8601(text, &c->cur.initiated) < 0)
 			c->bad = 1;
 	} else if (strcmp(name, "Contents") == 0 || strcmp(name, "Upload") == 0) {
-		if (c->cur.key == NULL || l->n >= S3_XML_ITEMS_MAX ||
-		    (strcmp(name, "Upload") == 0 && c->cur.upload_id == NULL)) {
+		if (c->cur.key == NULL ||
+		    (strcmp(name, "Upload") == 0 && c->cur.upload_id == NULL) ||
+		    lb_vec_grow(&l->items, &c->cap, l->n, sizeof(*l->items),
+		    S3_XML_ITEMS_MAX) < 0) {
 			c->bad = 1;
 			return;
 		}
-		if ((items = realloc(l->items, (l->n + 1) * sizeof(*items))) == NULL) {
-			c->bad = 1;
-			return;
-		}
-		l->items = items;
 		l->items[l->n++] = c->cur;
 		memset(&c->cur, 0, sizeof(c->cur));
 	} else if (strcmp(name, "IsTruncated") == 0) {

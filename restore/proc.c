@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "stream/flt.h"
 #include "common/log.h"
 
@@ -123,15 +124,11 @@ restore_parse_members(const char *spec, int need_client,
 	    item = strtok_r(NULL, ",", &save)) {
 		struct restore_member *m;
 
-		if (k == cap) {
-			struct restore_member *nv;
-			cap = cap ? cap * 2 : 4;
-			if (cap > 64 || (nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				r = lb_err_set(err, cap > 64 ? LB_E_USAGE : LB_E_NOMEM,
-				    cap > 64 ? "too many members (at most 63)" : "out of memory");
-				goto out;
-			}
-			v = nv;
+		if (lb_vec_grow(&v, &cap, k, sizeof(*v), RESTORE_MEMBERS_MAX) < 0) {
+			r = k >= RESTORE_MEMBERS_MAX ?
+			    lb_err_set(err, LB_E_USAGE, "too many members (at most %d)",
+			    RESTORE_MEMBERS_MAX) : lb_err_set(err, LB_E_NOMEM, "out of memory");
+			goto out;
 		}
 		m = &v[k];
 		memset(m, 0, sizeof(*m));

@@ -122,7 +122,9 @@ struct restore_member {
 /* Parses "m1=PEER@CLIENT,m2=PEER@CLIENT" (cluster mode, client required)
  * or "m1=PEER,m2=PEER" (--initial-cluster, client_url NULL).  Names are
  * [A-Za-z0-9._-]{1,63} and unique; URLs are http:// or https:// with a
- * host and a port.  *out is freed with restore_members_free. */
+ * host and a port; at most RESTORE_MEMBERS_MAX members (etcd itself
+ * advises against more than 7).  *out is freed with restore_members_free. */
+#define RESTORE_MEMBERS_MAX 64
 int restore_parse_members(const char *spec, int need_client,
     struct restore_member **out, size_t *n, struct lb_err *err);
 

@@ -139,9 +139,6 @@ out:
 
 /* ---- from the repository ------------------------------------------------- */
 
-/* More manifests than any repository holds; a listing past it is refused
- * rather than held in memory without end. */
-#define MANIFESTS_MAX (1u << 26)
 
 struct keys {
 	char **v;
@@ -165,7 +162,7 @@ collect_manifest(void *arg, const char *key, uint64_t size)
 		    key[kl - ml - il - 1] != '/')
 			return 0;
 	}
-	if (lb_vec_grow(&k->v, &k->cap, k->n, sizeof(*k->v), MANIFESTS_MAX) < 0 ||
+	if (lb_vec_grow(&k->v, &k->cap, k->n, sizeof(*k->v), REPO_LIST_MAX) < 0 ||
 	    (k->v[k->n] = strdup(key)) == NULL)
 		return LB_E_NOMEM;
 	k->n++;

@@ -19,6 +19,8 @@
 #include <openssl/evp.h>
 #include <openssl/crypto.h>
 
+#include "common/buf.h"
+
 int
 flt_write(struct flt *f, const void *buf, size_t len, struct lb_err *err)
 {
@@ -455,34 +457,20 @@ out:
 
 struct flt_mem {
 	struct flt base;
-	uint8_t *data;
-	size_t len, cap, max;
+	struct lb_buf b;           /* its maximum is the caller's max */
 };
 
 static int
 mem_write(struct flt *f, const void *buf, size_t len, struct lb_err *err)
 {
 	struct flt_mem *m = (struct flt_mem *)f;
-	size_t cap;
-	uint8_t *p;
 
-	if (len > m->max - m->len)
+	if (lb_buf_add(&m->b, buf, len) == 0)
+		return 0;
+	if (m->b.too_big)
 		return lb_err_set(err, LB_E_CORRUPT,
-		    "object larger than the %zu bytes allowed", m->max);
-	if (m->len + len > m->cap) {
-		cap = m->cap ? m->cap : 4096;
-		while (cap < m->len + len)
-			cap *= 2;
-		if (cap > m->max)
-			cap = m->max;
-		if ((p = realloc(m->data, cap)) == NULL)
-			return lb_err_set(err, LB_E_NOMEM, "out of memory");
-		m->data = p;
-		m->cap = cap;
-	}
-	memcpy(m->data + m->len, buf, len);
-	m->len += len;
-	return 0;
+		    "object larger than the %zu bytes allowed", m->b.max);
+	return lb_err_set(err, LB_E_NOMEM, "out of memory");
 }
 
 static void
@@ -490,7 +478,7 @@ mem_free(struct flt *f)
 {
 	struct flt_mem *m = (struct flt_mem *)f;
 
-	free(m->data);
+	lb_buf_free(&m->b);
 	free(m);
 }
 
@@ -504,7 +492,7 @@ flt_mem_new(size_t max)
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
 	m->base.ops = &mem_ops;
-	m->max = max;
+	lb_buf_init(&m->b, max);
 	return &m->base;
 }
 
@@ -513,8 +501,8 @@ flt_mem_data(const struct flt *f, size_t *len)
 {
 	const struct flt_mem *m = (const struct flt_mem *)f;
 
-	*len = m->len;
-	return m->data;
+	*len = m->b.len;
+	return (const uint8_t *)m->b.p;
 }
 
 /* thread boundary: a ring of FLT_THREAD_BUFS buffers.  The writer fills

@@ -70,11 +70,33 @@ vectors_grow_to_their_maximum(void)
 	free(v);
 }
 
+/* A maximum of SIZE_MAX means "no maximum of its own": it must neither
+ * wrap the capacity to 0 nor refuse small text. */
+static void
+the_largest_maximum_does_not_wrap(void)
+{
+	struct lb_buf b;
+	char *v = NULL;
+	size_t cap = 0;
+	int i;
+
+	lb_buf_init(&b, SIZE_MAX);
+	for (i = 0; i < 100; i++)
+		CHECK_INT(lb_buf_addstr(&b, "0123456789"), ==, 0);
+	CHECK_INT(b.len, ==, 1000);
+	CHECK_INT(b.cap, >, 1000);
+	lb_buf_free(&b);
+	CHECK_INT(lb_vec_grow(&v, &cap, 0, 1, SIZE_MAX), ==, 0);
+	CHECK_INT(cap, ==, 8);
+	free(v);
+}
+
 int
 main(void)
 {
 	RUN(text_grows_and_reads_back);
 	RUN(the_maximum_holds_and_the_error_sticks);
 	RUN(vectors_grow_to_their_maximum);
+	RUN(the_largest_maximum_does_not_wrap);
 	return TH_DONE();
 }
