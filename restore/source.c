@@ -139,7 +139,7 @@ out:
 
 /* ---- from the repository ------------------------------------------------- */
 
-
+/* The manifests of a listing, bounded by REPO_LIST_MAX as every listing. */
 struct keys {
 	char **v;
 	size_t n, cap;
