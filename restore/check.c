@@ -125,8 +125,8 @@ restore_check_data(struct restore_run *c, const size_t *idx, size_t n, struct lb
 {
 	const struct manifest *mf = restore_source_manifest(c->src);
 	const struct manifest_member *mm = c->got.member;
-	struct etcd_status st[64];
-	struct member_check k[64];
+	struct etcd_status st[RESTORE_MEMBERS_MAX];
+	struct member_check k[RESTORE_MEMBERS_MAX];
 	int64_t rev = 0, crev = 0;
 	size_t i, started = 0;
 	int r;

@@ -263,7 +263,7 @@ struct restore_run {
 	struct restore_hooks hooks;
 	struct restore_member *all;    /* every member of the cluster */
 	size_t n_all;
-	size_t local[64];              /* indexes into all restored here */
+	size_t local[RESTORE_MEMBERS_MAX]; /* indexes into all restored here */
 	size_t n_local;
 	/* set by restore_execute */
 	struct cfg *cfg;               /* the configuration it read */

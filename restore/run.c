@@ -297,7 +297,7 @@ run_restore(struct restore_run *c, struct lb_err *err)
 	char *ic = NULL, token[128], logp[4200], conf[4200], unit[4200], dirbuf[4200];
 	char *parent;
 	double t0;
-	pid_t pids[64];
+	pid_t pids[RESTORE_MEMBERS_MAX];
 	size_t i;
 	int r;
 
