@@ -51,7 +51,8 @@ struct backup_env {
 	struct lb_err repo_err;
 	struct setup_recipients rcpts;
 	char (*fingerprints)[AGE_FINGERPRINT_LEN];
-	enum backup_progress progress;
+	backup_progress_fn progress;
+	void *progress_arg;
 	const volatile sig_atomic_t *cancel;
 	int level, threads;
 };
@@ -201,42 +202,39 @@ progress_line(const struct run *run, size_t i, double elapsed, char *out,
 	    run->plan->t[i].name, p, s, rt, eta);
 }
 
-/* Draws each member's progress: redrawn in place on a terminal, a log
- * line every 10 s otherwise. */
+/* Hands each member's progress line to the caller's progress function
+ * every 250 ms, and once more at the end. */
 static void *
 progress_thread(void *arg)
 {
 	struct run *run = arg;
-	const enum backup_progress mode = run->env->progress;
+	const struct backup_env *e = run->env;
 	const double start = lb_mono_now();
-	double last_log = start;
-	char line[256];
-	int drawn = 0;
+	const size_t n = run->plan->n;
+	char (*text)[256];
+	const char **lines;
 	size_t i;
 
+	text = calloc(n, sizeof(*text));
+	lines = calloc(n, sizeof(*lines));
+	if (text == NULL || lines == NULL)
+		goto out;
+	for (i = 0; i < n; i++)
+		lines[i] = text[i];
 	for (;;) {
 		int stop = __atomic_load_n(&run->stop_progress, __ATOMIC_RELAXED);
 		double now = lb_mono_now();
 
-		if (mode == PROGRESS_TTY) {
-			if (drawn)
-				fprintf(stderr, "\033[%zuA", run->plan->n);
-			for (i = 0; i < run->plan->n; i++) {
-				progress_line(run, i, now - start, line, sizeof(line));
-				fprintf(stderr, "\r%s\033[K\n", line);
-			}
-			drawn = 1;
-		} else if (now - last_log >= 10 || stop) {
-			last_log = now;
-			for (i = 0; i < run->plan->n; i++) {
-				progress_line(run, i, now - start, line, sizeof(line));
-				log_info("progress %s", line);
-			}
-		}
+		for (i = 0; i < n; i++)
+			progress_line(run, i, now - start, text[i], sizeof(text[i]));
+		e->progress(e->progress_arg, lines, n, stop);
 		if (stop)
 			break;
 		usleep(250 * 1000);
 	}
+out:
+	free(lines);
+	free(text);
 	return NULL;
 }
 
@@ -612,7 +610,7 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 	}
 	log_info("backup %s of cluster %s: %zu members", res->backup_id, cluster,
 	    run.plan->n);
-	if (e->progress != PROGRESS_NONE &&
+	if (e->progress != NULL &&
 	    pthread_create(&progress, NULL, progress_thread, &run) == 0)
 		have_progress = 1;
 	hooks.make_chain = make_chain;
@@ -695,9 +693,9 @@ out:
 }
 
 int
-backup_env_open(const struct cfg *c, enum backup_progress progress,
-    const volatile sig_atomic_t *cancel, struct backup_env **out,
-    struct lb_err *err)
+backup_env_open(const struct cfg *c, backup_progress_fn progress,
+    void *progress_arg, const volatile sig_atomic_t *cancel,
+    struct backup_env **out, struct lb_err *err)
 {
 	struct backup_env *e;
 	size_t i;
@@ -709,6 +707,7 @@ backup_env_open(const struct cfg *c, enum backup_progress progress,
 	if ((r = env_open_cfg(c, 0, &e->env, err)) < 0)
 		goto out;
 	e->progress = progress;
+	e->progress_arg = progress_arg;
 	e->cancel = cancel;
 	e->level = (int)cfg_get_int(c, NULL, CFG_COMPRESS_LEVEL);
 	e->threads = (int)cfg_get_int(c, NULL, CFG_COMPRESS_THREADS);

@@ -20,7 +20,12 @@
 
 enum backup_outcome { BACKUP_COMPLETE = 0, BACKUP_PARTIAL, BACKUP_FAILED };
 
-enum backup_progress { PROGRESS_NONE = 0, PROGRESS_TTY, PROGRESS_LOG };
+/* How a run shows its progress, drawn by the caller (the library never
+ * prints): called every 250 ms while the members are pulled, and once
+ * more with final set, with one line per member ("m1  pulled 1.2 GiB
+ * stored 310 MiB  95 MiB/s  ETA 12s"). */
+typedef void (*backup_progress_fn)(void *arg, const char *const *lines,
+    size_t n, int final);
 
 struct backup_result {
 	char backup_id[32];
@@ -40,9 +45,10 @@ struct backup_result {
  * the catalog.  The daemon keeps one for its life; the CLI one per run. */
 struct backup_env;
 
-int backup_env_open(const struct cfg *c, enum backup_progress progress,
-    const volatile sig_atomic_t *cancel, struct backup_env **out,
-    struct lb_err *err);
+/* progress may be NULL (no progress shown). */
+int backup_env_open(const struct cfg *c, backup_progress_fn progress,
+    void *progress_arg, const volatile sig_atomic_t *cancel,
+    struct backup_env **out, struct lb_err *err);
 void backup_env_close(struct backup_env *e);
 
 /* Backs up cluster; res says how it went (always filled).  Returns 0 for

@@ -15,9 +15,42 @@
 
 #include "backup/backup.h"
 #include "common/cancel.h"
+#include "common/clock.h"
 #include "common/fmt.h"
 #include "common/log.h"
 #include "config/config.h"
+
+/* The members' progress: redrawn in place on a terminal, otherwise a log
+ * line per member every 10 s of a run and at its end. */
+struct progress {
+	int tty;
+	int running;               /* a run's lines are on screen / being logged */
+	double last_log;
+};
+
+static void
+show_progress(void *arg, const char *const *lines, size_t n, int final)
+{
+	struct progress *p = arg;
+	double now = lb_mono_now();
+	size_t i;
+
+	if (!p->running) {
+		p->running = 1;
+		p->last_log = now;
+	} else if (p->tty)
+		fprintf(stderr, "\033[%zuA", n);
+	if (p->tty) {
+		for (i = 0; i < n; i++)
+			fprintf(stderr, "\r%s\033[K\n", lines[i]);
+	} else if (now - p->last_log >= 10 || final) {
+		p->last_log = now;
+		for (i = 0; i < n; i++)
+			log_info("progress %s", lines[i]);
+	}
+	if (final)
+		p->running = 0;
+}
 
 static void
 backup_usage(FILE *fp)
@@ -99,7 +132,7 @@ cmd_backup(const struct lb_globals *g, int argc, char **argv)
 	struct cfg *cfg = NULL;
 	struct lb_err err;
 	const char *only = NULL, **names = NULL;
-	enum backup_progress prog;
+	struct progress prog = { 0 };
 	size_t i, n = 0;
 	int opt, json = 0, noprog = 0, status = 2;
 
@@ -130,11 +163,11 @@ cmd_backup(const struct lb_globals *g, int argc, char **argv)
 		log_error("%s: no [cluster:NAME] section to back up", cfg_source(cfg));
 		goto out;
 	}
-	prog = g->quiet || noprog || json ? PROGRESS_NONE :
-	    isatty(STDERR_FILENO) ? PROGRESS_TTY : PROGRESS_LOG;
+	prog.tty = isatty(STDERR_FILENO);
 	lb_cancel_on_signals();
 	status = 1;
-	if (backup_env_open(cfg, prog, &lb_cancel, &env, &err) < 0) {
+	if (backup_env_open(cfg, g->quiet || noprog || json ? NULL : show_progress,
+	    &prog, &lb_cancel, &env, &err) < 0) {
 		log_error("%s", err.msg);
 		status = lb_err_exit_status(err.code);
 		goto out;

@@ -207,7 +207,7 @@ run_main(void *arg)
 		goto done;
 	}
 	log_info("cluster=%s slot=%lld run starts", cs->name, (long long)a->slot);
-	if ((r = backup_env_open(c, PROGRESS_NONE, &d->cancel, &env, &res.err)) == 0) {
+	if ((r = backup_env_open(c, NULL, NULL, &d->cancel, &env, &res.err)) == 0) {
 		r = backup_cluster(env, cs->name, &res);
 		if (r == 0) {
 			prune_after_backup(c, cs->name);

@@ -102,6 +102,11 @@ check progress_logged_off_terminal grep -q 'progress m1 .*pulled' "$T/prog.err"
 # The sizes say what they measure: one member's db, then all the
 # snapshots and what they were stored as (the ratio of those two).
 check result_line_sizes_labelled grep -Eq '^c1: backup [^ ]+ complete: 3/3 members, revision [0-9]+, db [0-9.]+ [KM]iB, snapshots [0-9.]+ [KM]iB stored as [0-9.]+ [KM]iB \(ratio [0-9.]+\), ' "$T/prog.out"
+# On a terminal (script(1) gives it one), each member's line is drawn
+# in place: a carriage return before it, a clear-to-end-of-line after.
+script -qec "'$LIFEBOAT' --config '$T/file.conf' backup" /dev/null >"$T/tty.out" 2>&1
+esc=$(printf '\033')
+check progress_drawn_on_terminal grep -q "m1 .*pulled.*$esc\[K" "$T/tty.out"
 "$LIFEBOAT" --config "$T/file.conf" backup --quiet >/dev/null 2>"$T/quiet.err"
 check quiet_is_quiet test ! -s "$T/quiet.err"
 
