@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "common/fmt.h"
 #include "common/log.h"
 
 #define S3_BACKOFF_MIN_MS 100
@@ -159,26 +160,13 @@ build_url(const struct s3 *s, const char *key, struct s3_query *q, struct lb_buf
 }
 
 static void
-hex_encode(const uint8_t *d, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hex[d[i] >> 4];
-		out[2 * i + 1] = hex[d[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static void
 sha256_hex(const void *buf, size_t len, char out[65])
 {
 	uint8_t md[32];
 	unsigned int n = 0;
 
 	EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL);
-	hex_encode(md, 32, out);
+	lb_hex(md, 32, out);
 }
 
 void

@@ -24,6 +24,7 @@
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 
+#include "common/fmt.h"
 #include "common/log.h"
 
 #define RECIPIENT_HRP "age"
@@ -320,19 +321,14 @@ void
 age_recipient_fingerprint(const struct age_recipient *r,
     char out[AGE_FINGERPRINT_LEN])
 {
-	static const char hex[] = "0123456789abcdef";
 	uint8_t d[32];
 	unsigned int dlen = 0;
-	int i;
 
 	memcpy(out, "sha256:", 7);
 	if (EVP_Digest(r->pk, AGE_KEY_LEN, d, &dlen, EVP_sha256(), NULL) != 1)
 		memset(d, 0, sizeof(d));  /* cannot happen with the default provider */
-	for (i = 0; i < 8; i++) {
-		out[7 + 2 * i] = hex[d[i] >> 4];
-		out[8 + 2 * i] = hex[d[i] & 15];
-	}
-	out[AGE_FINGERPRINT_LEN - 1] = '\0';
+	/* "sha256:", 16 hex digits of the first 8 bytes, the NUL: 24 bytes */
+	lb_hex(d, 8, out + 7);
 }
 
 /* identities */
