@@ -20,7 +20,7 @@ print_json(const char *path, const struct bbolt_info *in, const char *sha)
 	json_t *o;
 	int rc;
 
-	o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s}",
+	o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s?, s:s?}",
 	    "file", path,
 	    "revision", (json_int_t)in->revision,
 	    "compact_revision", (json_int_t)in->compact_revision,
@@ -32,7 +32,9 @@ print_json(const char *path, const struct bbolt_info *in, const char *sha)
 	    "page_size", (json_int_t)in->page_size,
 	    "txid", (json_int_t)in->txid,
 	    "trailer", bbolt_trailer_name(in->trailer),
-	    "sha256", sha);
+	    "sha256", sha,
+	    "storage_version", in->storage_version[0] ? in->storage_version : NULL,
+	    "cluster_version", in->cluster_version[0] ? in->cluster_version : NULL);
 	if (o == NULL)
 		return -1;
 	rc = json_dumpf(o, stdout, JSON_COMPACT);
@@ -116,6 +118,8 @@ cmd_inspect(const struct lb_globals *g, int argc, char **argv)
 		printf("bbolt txid:       %llu\n", (unsigned long long)info.txid);
 		printf("trailer:          %s\n", bbolt_trailer_name(info.trailer));
 		printf("sha256:           %s\n", sha);
+		printf("storage version:  %s\n", info.storage_version[0] ? info.storage_version : "-");
+		printf("cluster version:  %s\n", info.cluster_version[0] ? info.cluster_version : "-");
 	}
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "lifeboat inspect: cannot write output\n");

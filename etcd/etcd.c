@@ -262,6 +262,21 @@ etcd_decode_status(const uint8_t *buf, size_t len, struct etcd_status *st)
 	return k;
 }
 
+/* From 3.5 etcd wants a user even for Status ("etcdserver: user name is
+ * empty"), so a cluster with auth on refuses a client without one at its
+ * first call: say that it is about the user, which no etcd message does. */
+static int
+user_needed(const struct etcd_client *c, const char *what, int r,
+    struct lb_err *err)
+{
+	if ((r != LB_E_AUTH && r != LB_E_REMOTE) || c->user != NULL ||
+	    strstr(err->msg, "user name is empty") == NULL)
+		return r;
+	return lb_err_set(err, LB_E_AUTH, "etcd auth is enabled and no etcd user was "
+	    "given, so %s was refused (hint: a user with the root role and its "
+	    "password)", what);
+}
+
 int
 etcd_status(struct etcd_client *c, struct etcd_status *st, struct lb_err *err)
 {
@@ -271,8 +286,10 @@ etcd_status(struct etcd_client *c, struct etcd_status *st, struct lb_err *err)
 
 	memset(st, 0, sizeof(*st));
 	if ((r = grpc_unary(c->conn, "/etcdserverpb.Maintenance/Status", NULL, 0,
-	    &resp, &len, err)) < 0)
+	    &resp, &len, err)) < 0) {
+		r = user_needed(c, "Status", r, err);
 		goto out;
+	}
 	if (etcd_decode_status(resp, len, st) < 0)
 		r = malformed(err, "status response");
 out:
@@ -388,8 +405,10 @@ etcd_member_list(struct etcd_client *c, struct etcd_members **out,
 
 	*out = NULL;
 	if ((r = grpc_unary(c->conn, "/etcdserverpb.Cluster/MemberList", NULL, 0,
-	    &resp, &len, err)) < 0)
+	    &resp, &len, err)) < 0) {
+		r = user_needed(c, "MemberList", r, err);
 		goto out;
+	}
 	if (etcd_decode_members(resp, len, out) < 0)
 		r = malformed(err, "member list");
 out:
@@ -420,7 +439,7 @@ root_role_needed(const struct etcd_client *c, const char *what, int r,
 {
 	if ((r != LB_E_REMOTE && r != LB_E_AUTH) ||
 	    strstr(err->msg, "permission denied") == NULL)
-		return r;
+		return user_needed(c, what, r, err);
 	if (c->user != NULL)
 		return lb_err_set(err, LB_E_AUTH, "permission denied: %s needs an etcd "
 		    "user with the root role, and '%s' has not got it (hint: etcdctl "

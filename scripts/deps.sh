@@ -42,3 +42,7 @@ if [ ! -x "$nm/.bin/s3rver" ] || ! cmp -s "$top/tests/package-lock.json" "$nm/.l
 	(cd "$top/tests" && npm ci --no-audit --no-fund --silent >/dev/null)
 	cp "$top/tests/package-lock.json" "$nm/.lifeboat-lock"
 fi
+
+# etcd 3.5, 3.6 and 3.7 as test peers (3.4 is Debian's, above): built from
+# etcd's published Go modules into a cache outside the tree, once.
+"$top/scripts/etcd-peers.sh"

@@ -51,7 +51,7 @@
 #define HEAD_LEN        32u     /* leading bytes of a key kept for naming */
 
 enum kind { K_ROOT, K_TOP, K_DEEP };
-enum top { T_OTHER, T_KEY, T_META };
+enum top { T_OTHER, T_KEY, T_META, T_CLUSTER };
 
 struct win {
 	uint8_t *buf;
@@ -360,6 +360,22 @@ printable(const uint8_t *head, uint32_t len, char dst[HEAD_LEN + 1])
 	return dst;
 }
 
+/* A version string etcd stores ("3.6.0"): kept only when it looks like
+ * one, so a hostile file cannot put arbitrary text into a message. */
+static void
+version_copy(char dst[BBOLT_VERSION_LEN], const uint8_t *v, uint32_t len)
+{
+	uint32_t i;
+
+	if (len == 0 || len >= BBOLT_VERSION_LEN)
+		return;
+	for (i = 0; i < len; i++)
+		if (!((v[i] >= '0' && v[i] <= '9') || v[i] == '.'))
+			return;
+	memcpy(dst, v, len);
+	dst[len] = '\0';
+}
+
 /* One leaf element, as etcd's status sees it: top-level keys name buckets;
  * in those buckets every entry counts and is hashed (a nested bucket by its
  * key only, as bbolt's ForEach gives it a nil value). */
@@ -369,7 +385,7 @@ leaf_elem(struct rd *r, const struct region *reg, const uint8_t *e,
 {
 	uint64_t end = reg->off + reg->len, koff, voff;
 	uint32_t flags = le32(e), ksize = le32(e + 8), vsize = le32(e + 12);
-	uint8_t head[HEAD_LEN], vhead[8];
+	uint8_t head[HEAD_LEN], vhead[BBOLT_VERSION_LEN];
 	char name[HEAD_LEN + 1];
 	enum top child = T_OTHER;
 	int rc, bucket = (flags & BB_BUCKET_FLAG) != 0;
@@ -395,6 +411,8 @@ leaf_elem(struct rd *r, const struct region *reg, const uint8_t *e,
 			child = T_KEY;
 		else if (ksize == 4 && memcmp(head, "meta", 4) == 0)
 			child = T_META;
+		else if (ksize == 7 && memcmp(head, "cluster", 7) == 0)
+			child = T_CLUSTER;
 		return walk_bucket(r, voff, vsize, end, nest + 1, K_TOP, child);
 	case K_TOP:
 		r->out->total_keys++;
@@ -414,6 +432,11 @@ leaf_elem(struct rd *r, const struct region *reg, const uint8_t *e,
 			else if (ksize == 16 && memcmp(head, "consistent_index", 16) == 0)
 				r->out->consistent_index = be64(vhead);
 		}
+		if (top == T_META && ksize == 14 && memcmp(head, "storageVersion", 14) == 0)
+			version_copy(r->out->storage_version, vhead, vsize);
+		else if (top == T_CLUSTER && ksize == 14 &&
+		    memcmp(head, "clusterVersion", 14) == 0)
+			version_copy(r->out->cluster_version, vhead, vsize);
 		return 0;
 	case K_DEEP:
 		break;

@@ -27,6 +27,8 @@ enum {
 	BBOLT_TRAILER_BAD = 2      /* present and different: the file is damaged */
 };
 
+#define BBOLT_VERSION_LEN 16
+
 /* What bbolt_inspect_* found.  A plain struct of results (no pointers),
  * filled only when the call returns 0. */
 struct bbolt_info {
@@ -40,6 +42,13 @@ struct bbolt_info {
 	uint32_t page_size;
 	uint32_t hash;              /* etcd's hash: crc32c of bucket names, keys, values */
 	int trailer;                /* BBOLT_TRAILER_* */
+	/* The version etcd wrote into the database, "" when absent or not a
+	 * version: meta/storageVersion (3.6+, "3.6.0": the schema, which
+	 * decides which etcd can run it) and cluster/clusterVersion (3.4+,
+	 * the cluster's version when the snapshot was taken, the lowest
+	 * member's during a rolling upgrade). */
+	char storage_version[BBOLT_VERSION_LEN];
+	char cluster_version[BBOLT_VERSION_LEN];
 	uint8_t sha256[32];         /* sha256 of the database bytes (before any trailer) */
 };
 

@@ -10,7 +10,37 @@ LIFEBOAT=${LIFEBOAT:-$TOP/build/lifeboat}
 T=${T:-$(mktemp -d /tmp/lifeboat-test.XXXXXX)}
 mkdir -p "$T"
 : >"$T/pids"
-export ETCDCTL_API=3
+
+# etcd_use VERSION: the etcd, etcdctl and etcdutl on PATH from here on.
+# 3.4 is Debian's etcd-server and etcd-client (/usr/bin); 3.5, 3.6 and 3.7
+# are etcd's own binaries, built by scripts/etcd-peers.sh into a cache
+# outside the tree.  Sets TEST_ETCD_VERSION (the minor) and TEST_ETCD_DIR.
+TEST_BASE_PATH=$PATH
+etcd_use() {
+	case $1 in
+	3.4)	TEST_ETCD_DIR=/usr/bin ;;
+	3.[5-9])
+		TEST_ETCD_DIR=$(sh "$TOP/scripts/etcd-peers.sh" --dir "$1") || return 1
+		[ -x "$TEST_ETCD_DIR/etcdutl" ] ||
+			{ echo "etcd $1 is not built: run ./scripts/deps.sh" >&2; return 1; } ;;
+	*)	echo "etcd_use: no etcd $1 here (3.4 to 3.7)" >&2; return 1 ;;
+	esac
+	TEST_ETCD_VERSION=$1
+	PATH=$TEST_ETCD_DIR:$TEST_BASE_PATH
+	export PATH	# never ETCD_*: etcd reads those as flags
+	# 3.4's etcdctl speaks v3 by default; 3.6+ warns about ETCDCTL_API
+	unset ETCDCTL_API
+}
+# The whole suite runs on one version (default 3.6, what current Kubernetes
+# ships); LIFEBOAT_ETCD_VERSION picks another.
+etcd_use "${LIFEBOAT_ETCD_VERSION:-3.6}" || exit 1
+
+# snaptool snapshot status|restore ...: etcd's offline snapshot tool,
+# etcdutl from 3.5 on (3.6 removed these from etcdctl), etcdctl on 3.4.
+snaptool() {
+	if [ -x "$TEST_ETCD_DIR/etcdutl" ]; then "$TEST_ETCD_DIR/etcdutl" "$@"
+	else "$TEST_ETCD_DIR/etcdctl" "$@"; fi
+}
 
 cleanup() {
 	while read -r pid; do
@@ -80,14 +110,11 @@ free_port() {
 
 # wait_for SECONDS CMD...: retries CMD until it succeeds or time runs out.
 wait_for() {
-	secs=$1; shift
-	i=0
-	while [ "$i" -lt $((secs * 10)) ]; do
-		"$@" >/dev/null 2>&1 && return 0
+	wf_end=$(($(date +%s) + $1)); shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -lt "$wf_end" ] || return 1
 		sleep 0.1
-		i=$((i + 1))
 	done
-	return 1
 }
 
 # make_certs DIR: a CA, a server certificate for 127.0.0.1/localhost and a
@@ -154,6 +181,21 @@ etcd_cluster() {
 	fi
 	wait_for 30 etcdctl --endpoints "$eps" "$@" endpoint health ||
 		{ echo "etcd cluster $cname did not become healthy" >&2; return 1; }
+	# 3.6+ writes its storage version into the db (and starts sending it
+	# with snapshots) a few seconds after the cluster version is decided:
+	# wait, so the tests take snapshots of a settled database.
+	case $TEST_ETCD_VERSION in
+	3.4|3.5) ;;
+	*)	wait_for 30 storage_versions "$n" --endpoints "$eps" "$@" ||
+			{ echo "etcd cluster $cname wrote no storage version" >&2; return 1; } ;;
+	esac
+}
+
+# storage_versions N ETCDCTL-ARGS...: true when N members report one.
+storage_versions() {
+	want=$1; shift
+	[ "$(etcdctl "$@" endpoint status -w json 2>/dev/null |
+	    grep -o '"storageVersion":"[0-9]' | wc -l)" -eq "$want" ]
 }
 
 # etcd_start NAME I: starts member I of cluster NAME (made by

@@ -52,7 +52,7 @@ check object_mode_0600 test "$(stat -c %a "$dir/m1.db.zst.age")" = 600
 # The stored format, opened by Debian's own tools, with either recipient.
 for m in m1 m2 m3; do
 	age -d -i "$T/id.txt" "$dir/$m.db.zst.age" | zstd -dq >"$T/$m.db"
-	got=$(etcdctl snapshot status -w json "$T/$m.db" 2>/dev/null |
+	got=$(snaptool snapshot status -w json "$T/$m.db" 2>/dev/null |
 	    python3 -c 'import json,sys; print(json.load(sys.stdin)["revision"])')
 	check "age_zstd_etcdctl_oracle_$m" test "$got" = "$REV"
 done
@@ -141,7 +141,7 @@ kill "$lockpid"
 obj=$(find "$T/repo" -name m2.db.zst.age | head -n 1)
 age -d -i "$T/id.txt" "$obj" | zstd -dq >"$T/bg.db"
 pp=$(free_port); cp=$(free_port)
-etcdctl snapshot restore "$T/bg.db" --name bg --data-dir "$T/bg.data" \
+snaptool snapshot restore "$T/bg.db" --name bg --data-dir "$T/bg.data" \
     --initial-cluster "bg=http://127.0.0.1:$pp" \
     --initial-advertise-peer-urls "http://127.0.0.1:$pp" >/dev/null 2>&1
 etcd --name bg --data-dir "$T/bg.data" --listen-client-urls "http://127.0.0.1:$cp" \

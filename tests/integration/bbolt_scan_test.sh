@@ -1,6 +1,6 @@
 #!/bin/sh
 # bbolt_scan_test.sh: the streaming revision scan (flt_bbolt_scan_new,
-# driven by build/tools/scantool) against `etcdctl snapshot status` and
+# driven by build/tools/scantool) against `snaptool snapshot status` and
 # `lifeboat inspect` on snapshots of a real etcd: fresh, after thousands of
 # puts with overwrites and deletes, with leases and auth users named like
 # revisions, large values (overflow pages), a compaction that drops the
@@ -24,8 +24,8 @@ ectl() { etcdctl --endpoints "$EP" "$@"; }
 # etcdctl's totalSize.  Leaves the 65537-chunk result in $T/NAME.scan.
 same() {
 	n=$1; f=$2
-	if ! etcdctl snapshot status -w json "$f" >"$T/$n.etcd" 2>"$T/$n.err"; then
-		fail "$n" "etcdctl snapshot status failed: $(tail -n 1 "$T/$n.err")"
+	if ! snaptool snapshot status -w json "$f" >"$T/$n.etcd" 2>"$T/$n.err"; then
+		fail "$n" "snaptool snapshot status failed: $(tail -n 1 "$T/$n.err")"
 		return
 	fi
 	if ! "$LIFEBOAT" inspect --json "$f" >"$T/$n.json" 2>"$T/$n.err"; then
