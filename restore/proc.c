@@ -6,6 +6,7 @@
 #include "restore/restore.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -451,16 +452,54 @@ restore_find_exe(const char *name, char *out, size_t cap)
 	return -1;
 }
 
+/* Runs argv and keeps what it printed (stdout and stderr, up to cap - 1
+ * bytes) in buf: for the --help and version probes. */
+static int
+probe(char *const argv[], char *buf, size_t cap, struct lb_err *err)
+{
+	char path[] = "/tmp/lifeboat-probe-XXXXXX";
+	ssize_t n;
+	pid_t pid;
+	int fd, r, st;
+
+	buf[0] = '\0';
+	if ((fd = mkstemp(path)) < 0)
+		return lb_err_sys(err, LB_E_IO, errno, "temp file for %s", argv[0]);
+	if ((r = spawn(argv, path, 0, &pid, err)) == 0) {
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		n = pread(fd, buf, cap - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+	}
+	close(fd);
+	unlink(path);
+	return r;
+}
+
+/* The version a program prints after "version: " (etcdutl and etcdctl:
+ * "etcdutl version: 3.6.16"; etcd: "etcd Version: 3.6.16"), or "". */
+static void
+version_of(const char *text, char *out, size_t cap)
+{
+	const char *p = strcasestr(text, "version: ");
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (p == NULL)
+		return;
+	for (p += 9; n + 1 < cap && (isdigit((unsigned char)p[n]) || p[n] == '.'); n++)
+		out[n] = p[n];
+	out[n] = '\0';
+}
+
 int
 restore_tool_find(const char *override, struct restore_tool *t,
     struct lb_err *err)
 {
-	char help_path[] = "/tmp/lifeboat-toolhelp-XXXXXX", buf[16384];
+	char buf[16384];
 	const char *base;
 	char *argv[5];
-	ssize_t n;
-	pid_t pid;
-	int fd = -1, r, st;
+	int r;
 
 	memset(t, 0, sizeof(*t));
 	if (override != NULL) {
@@ -473,32 +512,44 @@ restore_tool_find(const char *override, struct restore_tool *t,
 		    "on PATH (hint: install etcd's client tools or give --etcdutl PATH)");
 	base = (base = strrchr(t->path, '/')) != NULL ? base + 1 : t->path;
 	t->is_etcdutl = strstr(base, "etcdutl") != NULL;
-	if ((fd = mkstemp(help_path)) < 0)
-		return lb_err_sys(err, LB_E_IO, errno, "temp file for %s --help", t->path);
 	argv[0] = t->path;
 	argv[1] = "snapshot";
 	argv[2] = "restore";
 	argv[3] = "--help";
 	argv[4] = NULL;
-	if ((r = spawn(argv, help_path, 0, &pid, err)) < 0)
-		goto out;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	n = pread(fd, buf, sizeof(buf) - 1, 0);
-	buf[n > 0 ? n : 0] = '\0';
-	if (strstr(buf, "--data-dir") == NULL) {
-		r = lb_err_set(err, LB_E_NOTFOUND, "%s does not look like etcd's restore "
+	if ((r = probe(argv, buf, sizeof(buf), err)) < 0)
+		return r;
+	if (strstr(buf, "--data-dir") == NULL)
+		return lb_err_set(err, LB_E_NOTFOUND, "%s does not look like etcd's restore "
 		    "tool ('snapshot restore --help' lists no --data-dir)", t->path);
-		goto out;
-	}
 	t->has_bump_revision = strstr(buf, "--bump-revision") != NULL;
 	t->has_mark_compacted = strstr(buf, "--mark-compacted") != NULL;
 	t->has_skip_hash_check = strstr(buf, "--skip-hash-check") != NULL;
-	r = 0;
-out:
-	close(fd);
-	unlink(help_path);
-	return r;
+	argv[1] = "version";
+	argv[2] = NULL;
+	if ((r = probe(argv, buf, sizeof(buf), err)) < 0)
+		return r;
+	version_of(buf, t->version, sizeof(t->version));
+	return 0;
+}
+
+int
+restore_etcd_version(const char *bin, char *out, size_t cap, struct lb_err *err)
+{
+	char buf[4096], path[4200];
+	char *argv[3];
+	int r;
+
+	if (restore_find_exe(bin, path, sizeof(path)) != 0)
+		return lb_err_set(err, LB_E_NOTFOUND, "etcd binary %s not found "
+		    "(hint: --etcd-bin PATH)", bin);
+	argv[0] = path;
+	argv[1] = "--version";
+	argv[2] = NULL;
+	if ((r = probe(argv, buf, sizeof(buf), err)) < 0)
+		return r;
+	version_of(buf, out, cap);
+	return 0;
 }
 
 int

@@ -163,12 +163,30 @@ struct restore_tool {
 	int has_bump_revision;
 	int has_mark_compacted;
 	int has_skip_hash_check;   /* the trailer, checked by the fetch, is not hashed again */
+	char version[32];          /* what `TOOL version` says, "" if nothing */
 };
 
 /* Finds the tool: override (a path, --etcdutl) if given, else etcdutl
  * then etcdctl on PATH.  LB_E_NOTFOUND when there is none. */
 int restore_tool_find(const char *override, struct restore_tool *t,
     struct lb_err *err);
+
+/* What `BIN --version` says for etcd binary bin (a path, or a name on
+ * PATH): "3.6.16", or "" when it prints no version. */
+int restore_etcd_version(const char *bin, char *out, size_t cap,
+    struct lb_err *err);
+
+/* "3.6.16" or "3.6.0" -> 3, 6.  -1 when v is not a version. */
+int restore_version_minor(const char *v, int *major, int *minor);
+
+/* Whether prog (etcd's restore tool or its server, of prog_version) may
+ * restore or run a snapshot of etcd snap_version (compat.c has etcd's
+ * rules and their sources): 0 when it is the same minor, or snap_version
+ * is not a version; 1 when prog is one minor newer (an upgrade: allowed,
+ * the caller warns); LB_E_UNSUPPORTED, naming the version to use, when
+ * older or newer by more. */
+int restore_compat(const char *prog, const char *prog_version,
+    const char *snap_version, struct lb_err *err);
 
 /* Starts `TOOL snapshot restore SNAPSHOT --name --data-dir
  * --initial-cluster --initial-cluster-token --initial-advertise-peer-urls`
@@ -272,6 +290,9 @@ struct restore_run {
 	struct restore_fetched got;
 	struct etcd_opts etcd;         /* how the checks reach the members */
 	char snap[4200];               /* the plaintext snapshot file */
+	char snap_version[32];         /* etcd version of the snapshot, "" unknown */
+	const char *snap_version_from; /* where it was read */
+	char etcd_version[32];         /* of the etcd binary restore starts */
 	int changed;                   /* target touched: roll back on failure */
 	double t_restore, t_up;        /* seconds: etcd's restore, start to checked */
 	/* results of the checks */
