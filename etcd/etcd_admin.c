@@ -72,7 +72,7 @@ etcd_admin_decode_range(const uint8_t *buf, size_t len, int64_t *count,
 
 int
 etcd_admin_member_add(struct etcd_client *c, const char *const *peer_urls,
-    size_t n, uint64_t *id, struct lb_err *err)
+    size_t n, int learner, uint64_t *id, struct lb_err *err)
 {
 	struct pb_writer w;
 	uint8_t req[2048], *resp = NULL;
@@ -85,6 +85,8 @@ etcd_admin_member_add(struct etcd_client *c, const char *const *peer_urls,
 	pb_writer_init(&w, req, sizeof(req));
 	for (i = 0; i < n; i++)
 		pb_put_string_field(&w, 1, peer_urls[i]);
+	if (learner)
+		pb_put_varint_field(&w, 2, 1);
 	if (w.overflow)
 		return lb_err_set(err, LB_E_USAGE, "member add: peer urls too long");
 	if ((r = grpc_unary(etcd_conn(c), "/etcdserverpb.Cluster/MemberAdd", req,
@@ -108,6 +110,22 @@ etcd_admin_member_remove(struct etcd_client *c, uint64_t id, struct lb_err *err)
 	pb_writer_init(&w, req, sizeof(req));
 	pb_put_varint_field(&w, 1, id);
 	r = grpc_unary(etcd_conn(c), "/etcdserverpb.Cluster/MemberRemove", req,
+	    w.len, &resp, &len, err);
+	free(resp);
+	return r;
+}
+
+int
+etcd_admin_member_promote(struct etcd_client *c, uint64_t id, struct lb_err *err)
+{
+	struct pb_writer w;
+	uint8_t req[16], *resp = NULL;
+	size_t len = 0;
+	int r;
+
+	pb_writer_init(&w, req, sizeof(req));
+	pb_put_varint_field(&w, 1, id);
+	r = grpc_unary(etcd_conn(c), "/etcdserverpb.Cluster/MemberPromote", req,
 	    w.len, &resp, &len, err);
 	free(resp);
 	return r;

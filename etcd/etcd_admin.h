@@ -13,11 +13,20 @@
 #include "common/err.h"
 #include "etcd/etcd.h"
 
-/* Cluster.MemberAdd of a voting member with the given peer URLs (1..8).
- * *id is the new member's id.  The member does not run yet: the caller
- * starts it with initial-cluster-state=existing, or removes it again. */
+/* Cluster.MemberAdd of a member with the given peer URLs (1..8), a
+ * voting one or, with learner, a learner (etcd 3.4+): it receives the
+ * log but does not vote until promoted, so a new member that is slow to
+ * catch up never costs the cluster its quorum.  *id is the new member's
+ * id.  The member does not run yet: the caller starts it with
+ * initial-cluster-state=existing, or removes it again. */
 int etcd_admin_member_add(struct etcd_client *c, const char *const *peer_urls,
-    size_t n, uint64_t *id, struct lb_err *err);
+    size_t n, int learner, uint64_t *id, struct lb_err *err);
+
+/* Cluster.MemberPromote of learner id to a voting member.  etcd refuses
+ * it ("can only promote a learner member which is in sync with leader")
+ * until the learner has most of the leader's log: the caller retries. */
+int etcd_admin_member_promote(struct etcd_client *c, uint64_t id,
+    struct lb_err *err);
 
 /* Cluster.MemberRemove of member id. */
 int etcd_admin_member_remove(struct etcd_client *c, uint64_t id,

@@ -39,10 +39,16 @@ restore_wait_healthy(struct restore_run *c, const size_t *idx, size_t n,
     int want_leader, struct etcd_status *st, struct lb_err *err)
 {
 	double deadline = lb_mono_now() + (double)c->o->timeout_s;
+	struct etcd_opts eo = c->etcd;
 	struct etcd_client *ec = NULL;
 	struct lb_err e;
 	size_t i;
 	int r;
+
+	/* Status answers at once on a member that has a quorum; one without
+	 * (3.6 waits on raft) would hold a call for the whole stall timeout,
+	 * past the deadline: ask again instead. */
+	eo.stall_timeout_s = 2;
 
 	for (;;) {
 		uint64_t leader = 0;
@@ -54,7 +60,7 @@ restore_wait_healthy(struct restore_run *c, const size_t *idx, size_t n,
 			if ((r = restore_exited(m, err)) < 0)
 				return r;
 			ec = NULL;
-			if (etcd_open(m->client_url, &c->etcd, &ec, &e) < 0 ||
+			if (etcd_open(m->client_url, &eo, &ec, &e) < 0 ||
 			    etcd_status(ec, &st[i], &e) < 0) {
 				lb_err_prefix(&e, "etcd %s: ", m->name);
 				ok = 0;

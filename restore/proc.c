@@ -522,8 +522,9 @@ restore_tool_find(const char *override, struct restore_tool *t,
 	if (strstr(buf, "--data-dir") == NULL)
 		return lb_err_set(err, LB_E_NOTFOUND, "%s does not look like etcd's restore "
 		    "tool ('snapshot restore --help' lists no --data-dir)", t->path);
-	t->has_bump_revision = strstr(buf, "--bump-revision") != NULL;
-	t->has_mark_compacted = strstr(buf, "--mark-compacted") != NULL;
+	/* etcdutl takes the two only together (3.5.10+) */
+	t->has_bump_revision = strstr(buf, "--bump-revision") != NULL &&
+	    strstr(buf, "--mark-compacted") != NULL;
 	t->has_skip_hash_check = strstr(buf, "--skip-hash-check") != NULL;
 	argv[1] = "version";
 	argv[2] = NULL;
@@ -585,8 +586,7 @@ restore_tool_spawn(const struct restore_tool *t, const char *snapshot,
 		snprintf(bump_s, sizeof(bump_s), "%lld", (long long)bump);
 		argv[a++] = "--bump-revision";
 		argv[a++] = bump_s;
-		if (t->has_mark_compacted)
-			argv[a++] = "--mark-compacted";
+		argv[a++] = "--mark-compacted";
 	}
 	argv[a] = NULL;
 	return spawn(argv, log_path, 0, pid, err);

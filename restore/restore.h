@@ -160,8 +160,7 @@ int restore_dir_prepare(const char *dir, int force, char *moved_to,
 struct restore_tool {
 	char path[4096];
 	int is_etcdutl;
-	int has_bump_revision;
-	int has_mark_compacted;
+	int has_bump_revision;     /* and --mark-compacted: etcdutl 3.5.10+ */
 	int has_skip_hash_check;   /* the trailer, checked by the fetch, is not hashed again */
 	char version[32];          /* what `TOOL version` says, "" if nothing */
 };

@@ -408,8 +408,10 @@ run_restore(struct restore_run *c, struct lb_err *err)
 		goto out;
 	}
 	if (!c->tool.has_bump_revision)
-		log_warn("%s cannot bump revisions on restore (etcd 3.4): revisions may go "
-		    "backwards for watchers, and Kubernetes clients must relist", c->tool.path);
+		log_warn("%s cannot bump revisions on restore (etcd before 3.5.10): "
+		    "revisions may go backwards for watchers; for Kubernetes, restart "
+		    "every kube-apiserver, then the controllers and kubelets, so that "
+		    "their watch caches and informers relist", c->tool.path);
 	/* the directory of the data dirs (--base-dir): made if missing */
 	if (mkdir(parent, 0700) < 0 && errno != EEXIST) {
 		r = lb_err_sys(err, LB_E_IO, errno, "mkdir %s", parent);
@@ -533,6 +535,39 @@ out:
 
 /* ---- join ---------------------------------------------------------------------------- */
 
+/* Promotes learner id on seed, retrying while etcd says it is not yet in
+ * sync with the leader (it wants 90% of the leader's log), up to
+ * deadline.  A member that is no learner (a server before 3.4 ignores
+ * the learner flag of MemberAdd) is a voting member already. */
+static int
+promote(struct restore_run *c, struct etcd_client *seed, uint64_t id,
+    double deadline, struct lb_err *err)
+{
+	const struct restore_member *self = &c->all[0];
+	useconds_t wait = 100000;
+	int r;
+
+	for (;;) {
+		if ((r = etcd_admin_member_promote(seed, id, err)) == 0) {
+			log_info("promoted %s to a voting member", self->name);
+			return 0;
+		}
+		if (strstr(err->msg, "in sync with leader") == NULL) {
+			if (strstr(err->msg, "can only promote a learner member") == NULL)
+				return lb_err_prefix(err, "member promote of %s: ", self->name);
+			log_info("%s is a voting member already (the cluster took it as one)",
+			    self->name);
+			lb_err_clear(err);
+			return 0;
+		}
+		if (lb_mono_now() >= deadline || lb_cancel)
+			return lb_err_prefix(err, "member promote of %s: ", self->name);
+		lb_err_clear(err);
+		usleep(wait);
+		wait = wait < 1600000 ? wait * 2 : wait;
+	}
+}
+
 static int
 run_join(struct restore_run *c, struct lb_err *err)
 {
@@ -600,11 +635,14 @@ run_join(struct restore_run *c, struct lb_err *err)
 		goto out;
 	self->created = 1;
 	peers[0] = self->peer_url;
-	/* etcd refuses a new member until every member has been connected
-	 * for a while (5 s in 3.4: "unhealthy cluster"), which is the case
-	 * right after the previous join: wait for it, up to --timeout. */
+	/* etcd's way to add a member: as a learner, which gets the log but
+	 * has no vote, so the cluster keeps its quorum however long the new
+	 * member takes to catch up; promoted once it has.  etcd refuses a
+	 * new member until every member has been connected for a while (5 s
+	 * in 3.4: "unhealthy cluster"), which is the case right after the
+	 * previous join: wait for it, up to --timeout. */
 	deadline = lb_mono_now() + (double)o->timeout_s;
-	while ((r = etcd_admin_member_add(seed, peers, 1, &id, err)) < 0 &&
+	while ((r = etcd_admin_member_add(seed, peers, 1, 1, &id, err)) < 0 &&
 	    strstr(err->msg, "unhealthy cluster") != NULL && lb_mono_now() < deadline) {
 		log_info("the cluster is not ready for a new member yet; retrying");
 		lb_err_clear(err);
@@ -615,8 +653,8 @@ run_join(struct restore_run *c, struct lb_err *err)
 		goto out;
 	}
 	added = 1;
-	log_info("added member %s (%016" PRIx64 ") to the cluster of %s", self->name, id,
-	    o->seed);
+	log_info("added member %s (%016" PRIx64 ") to the cluster of %s as a learner",
+	    self->name, id, o->seed);
 	o->eo.state = "existing";
 	if ((r = restore_write_config(&o->eo, self, ic, conf, sizeof(conf), err)) < 0)
 		goto out;
@@ -629,13 +667,22 @@ run_join(struct restore_run *c, struct lb_err *err)
 		goto out;
 	log_info("started etcd %s (pid %ld); waiting until it has caught up", self->name,
 	    (long)self->pid);
+	deadline = lb_mono_now() + (double)o->timeout_s;
 	for (;;) {
 		if ((r = restore_wait_healthy(c, c->local, 1, 1, st, err)) < 0)
 			goto out;
 		if (st[0].raft_applied_index >= sst.raft_index && st[0].revision >= sst.revision)
 			break;
+		if (lb_mono_now() >= deadline) {
+			r = lb_err_set(err, LB_E_NET, "member %s did not catch up with the "
+			    "cluster in %ld s (applied index %" PRIu64 " of %" PRIu64 ")",
+			    self->name, o->timeout_s, st[0].raft_applied_index, sst.raft_index);
+			goto out;
+		}
 		usleep(200000);
 	}
+	if ((r = promote(c, seed, id, deadline, err)) < 0)
+		goto out;
 	c->revision = st[0].revision;
 	r = 0;
 out:

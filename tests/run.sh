@@ -37,7 +37,7 @@ run_suite() {   # run_suite BUILD-DIR LABEL
 		[ -f "$t" ] || continue
 		name="$2/integration/$(basename "$t" .sh)"
 		out="$log/$(echo "$name" | tr / _).log"
-		LIFEBOAT="$top/$1/lifeboat" sh "$t" >"$out" 2>&1
+		LIFEBOAT_SUITE=$2 LIFEBOAT="$top/$1/lifeboat" sh "$t" >"$out" 2>&1
 		tally "$name" "$out" $?
 	done
 }

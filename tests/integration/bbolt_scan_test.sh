@@ -134,8 +134,14 @@ trev=$(ectl get /none -w json | python3 -c 'import json,sys; print(json.load(sys
 ectl compact --physical "$trev" >/dev/null
 ectl snapshot save "$T/s5.db" >/dev/null 2>&1
 same scan_compacted_tombstone "$T/s5.db"
-check scan_compacted_tombstone_below_newest \
-	[ "$(sfield scan_compacted_tombstone revision)" -lt "$trev" ]
+# From 3.6 etcd keeps the tombstone that sits at the compaction revision,
+# so there the last key stays the newest revision.
+case $TEST_ETCD_VERSION in
+3.4|3.5) check scan_compacted_tombstone_below_newest \
+	[ "$(sfield scan_compacted_tombstone revision)" -lt "$trev" ] ;;
+*)	check scan_compacted_tombstone_kept \
+	[ "$(sfield scan_compacted_tombstone revision)" -eq "$trev" ] ;;
+esac
 
 ectl defrag >/dev/null
 ectl snapshot save "$T/s4.db" >/dev/null 2>&1
