@@ -489,9 +489,11 @@ catalog_record(struct backup_env *e, struct cat_spool_rec *rec,
 	json_t *d;
 	char *details;
 
-	d = json_pack("{s:i,s:i,s:I,s:I,s:I,s:b,s:f}", "members_ok",
+	d = json_pack("{s:i,s:i,s:I,s:I,s:I,s:I,s:b,s:f}", "members_ok",
 	    (int)res->members_ok, "members_total", (int)res->members_total,
-	    "revision", (json_int_t)res->revision, "db_size", (json_int_t)res->db_size,
+	    "revision", (json_int_t)res->revision,
+	    "revision_seen", (json_int_t)res->revision_seen,
+	    "db_size", (json_int_t)res->db_size,
 	    "stored_size", (json_int_t)res->stored, "divergent", res->divergent,
 	    "seconds", res->seconds);
 	if (d != NULL && res->err.code != 0)
@@ -621,6 +623,8 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 		__atomic_store_n(&run.m[i].done, 1, __ATOMIC_RELAXED);
 		res->pulled += run.m[i].pulled;
 		res->stored += run.m[i].stored_size;
+		if (run.plan->t[i].status.revision > res->revision_seen)
+			res->revision_seen = run.plan->t[i].status.revision;
 		if (run.plan->t[i].rc != 0) {
 			log_error("%s", run.plan->t[i].err.msg);
 			/* the error to act on (auth, TLS) before a down member's */

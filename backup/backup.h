@@ -33,6 +33,10 @@ struct backup_result {
 	size_t members_ok;
 	size_t members_total;
 	int64_t revision;
+	int64_t revision_seen;     /* highest revision a member's Status gave,
+	                            * 0 if none answered: recorded for every
+	                            * run, so a restore knows how far the
+	                            * cluster got (restore's revision bump) */
 	uint64_t db_size;          /* of the member with the highest revision */
 	uint64_t pulled;           /* bytes pulled, all members */
 	uint64_t stored;           /* bytes stored, all members */

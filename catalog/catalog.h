@@ -207,6 +207,14 @@ int cat_audit(struct cat *c, enum cat_action action, const char *cluster,
 int cat_audit_list(struct cat *c, int64_t since, int64_t until, cat_audit_cb cb,
     void *arg, struct lb_err *err);
 
+/* The revisions the catalog knows cluster handed out, oldest first: each
+ * backup run's highest member revision (its audit event's revision_seen:
+ * complete, partial and failed runs alike) and each backup's own.  cb
+ * gets (unix time, revision); a non-zero return stops and is returned. */
+typedef int (*cat_revision_cb)(int64_t at, int64_t revision, void *arg);
+int cat_revisions(struct cat *c, const char *cluster, cat_revision_cb cb, void *arg,
+    struct lb_err *err);
+
 /* --- reading ------------------------------------------------------------- */
 
 /* Calls cb for each backup matching f (NULL = all), ordered by

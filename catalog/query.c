@@ -355,6 +355,34 @@ out:
 	return r;
 }
 
+int
+cat_revisions(struct cat *c, const char *cluster, cat_revision_cb cb, void *arg,
+    struct lb_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	if ((r = cat_tx_read(c, err)) < 0)
+		return r;
+	/* every run's event (complete, partial and failed: revision_seen),
+	 * and the backups' own revisions (at their end), time order */
+	if ((r = cat_prepare(c, "SELECT at, json_extract(details, '$.revision_seen') AS rev "
+	    "FROM audit WHERE action = 'backup' AND cluster = ?1 AND rev > 0 "
+	    "UNION ALL SELECT coalesce(finished_at, started_at), revision FROM backups "
+	    "WHERE cluster = ?1 AND revision > 0 ORDER BY 1, 2", &st, err)) < 0)
+		goto out;
+	sqlite3_bind_text(st, 1, cluster, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((r = cb(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), arg)) != 0)
+			goto out;
+	if (rc != SQLITE_DONE)
+		r = cat_sqlerr(c, rc, "read revisions", err);
+out:
+	sqlite3_finalize(st);
+	cat_tx_rollback(c);
+	return r;
+}
+
 /* --- JSON ------------------------------------------------------------------ */
 
 static json_t *

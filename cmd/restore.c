@@ -21,10 +21,9 @@
 #include "common/log.h"
 #include "restore/restore.h"
 
-/* Revisions added on restore when the tool can (etcdutl 3.5+): etcd's
- * documentation suggests a bump well above the writes the lost cluster
- * may have made after the backup, so watchers never see a revision again. */
-#define DEFAULT_BUMP 1000000000LL
+/* --bump-revision not given: sized from what the catalog recorded of the
+ * cluster (restore/bump.c). */
+#define BUMP_SIZED (-1LL)
 
 /* The options: what restore/ needs, and how the members are given. */
 struct opts {
@@ -84,7 +83,9 @@ usage(FILE *fp)
 	    "  --client-cert F --client-key F   lifeboat's own certificate for the\n"
 	    "                      checks (default --cert/--key, which must then allow\n"
 	    "                      client auth)\n"
-	    "  --bump-revision N   with etcdutl (default %lld; 0: none)\n"
+	    "  --bump-revision N   with etcdutl 3.5.10+: move revisions on by N and mark\n"
+	    "                      them compacted, so Kubernetes' watchers relist (default:\n"
+	    "                      sized from the revisions recorded for the cluster; 0: none)\n"
 	    "  --timeout SECONDS   to become healthy (default 120)\n"
 	    "  --force             move non-empty data dirs aside (DIR.lifeboat-TIME)\n"
 	    "  --dry-run           print the plan, change nothing\n"
@@ -101,8 +102,7 @@ usage(FILE *fp)
 	    "holds).  A failure after the first change stops what was started, removes\n"
 	    "what restore created and moves the old data dirs back.\n"
 	    "\n"
-	    "Exit status: 0 restored (and checked with --start), 1 failed, 2 usage.\n",
-	    DEFAULT_BUMP);
+	    "Exit status: 0 restored (and checked with --start), 1 failed, 2 usage.\n");
 }
 
 static int
@@ -156,7 +156,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	char *e;
 
 	o->r.timeout_s = 120;
-	o->r.bump = DEFAULT_BUMP;
+	o->r.bump = BUMP_SIZED;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (opt) {
@@ -263,6 +263,24 @@ on_progress(void *arg, const char *member, uint64_t done, uint64_t total,
 		c->fetch_t0 = 0.0;
 }
 
+/* The bump and where its size came from. */
+static void
+print_bump(const struct restore_run *c)
+{
+	const struct restore_bump *b = &c->bump;
+
+	if (c->bump_n == 0)
+		return;
+	if (c->o->bump > 0) {
+		printf("  bump        %lld revisions (--bump-revision)\n", (long long)c->bump_n);
+		return;
+	}
+	printf("  bump        %lld revisions: highest recorded %lld (%zu record%s), then "
+	    "%.0f/s since the newest (%s)\n", (long long)c->bump_n, (long long)b->high,
+	    b->points, b->points == 1 ? "" : "s", b->rate_used, b->rate > 0 ?
+	    "twice the peak measured" : "no rate measured: etcd's guide's 1500/s");
+}
+
 static void
 print_plan(void *arg, const struct restore_run *c, const char *ic,
     const char *token)
@@ -286,9 +304,11 @@ print_plan(void *arg, const struct restore_run *c, const char *ic,
 		printf("  objects     none usable: %s\n", e.msg);
 	printf("  verify      sha256 of stored bytes, age, zstd -d, etcd trailer -> %s\n",
 	    c->snap);
-	printf("  tool        %s snapshot restore%s\n", c->tool.path,
-	    c->tool.has_bump_revision && c->o->bump > 0 ? " --bump-revision --mark-compacted" :
+	printf("  tool        %s snapshot restore (etcd %s)%s\n", c->tool.path,
+	    c->tool.version[0] ? c->tool.version : "?", c->bump_n > 0 ?
+	    " --bump-revision --mark-compacted" :
 	    " (no --bump-revision: revisions may go backwards for watchers)");
+	print_bump(c);
 	printf("  cluster     %s (token %s)\n", ic, token);
 	for (i = 0; i < c->n_local; i++) {
 		const struct restore_member *m = &c->all[c->local[i]];
@@ -357,6 +377,7 @@ print_report(const struct restore_run *c, int json, const char *status,
 			json_object_set_new(o, "objects_failed",
 			    json_integer((json_int_t)c->got.failed));
 		}
+		json_object_set_new(o, "bump_revision", json_integer(c->bump_n));
 		if (c->revision > 0) {
 			json_object_set_new(o, "revision", json_integer(c->revision));
 			json_object_set_new(o, "keys", json_integer(c->keys));
@@ -397,6 +418,7 @@ print_report(const struct restore_run *c, int json, const char *status,
 		    (long long)c->keys, c->hash);
 		printf("  %s\n", c->hash_vs_backup ? "HashKV matches the backup's record" :
 		    c->note);
+		print_bump(c);
 		printf("  times: fetch and verify %.2fs, etcd restore %.2fs, start to "
 		    "checked %.2fs\n", c->got.seconds, c->t_restore, c->t_up);
 	} else if (c->note[0] != '\0')

@@ -148,7 +148,7 @@ restore_check_data(struct restore_run *c, const size_t *idx, size_t n, struct lb
 	c->revision = rev;
 	/* the backup's HashKV can be compared only at a revision the snapshot
 	 * holds, and only if revisions were not bumped (mark-compacted) */
-	if (!(c->tool.has_bump_revision && c->o->bump > 0) && mm->has_hashkv &&
+	if (c->bump_n == 0 && mm->has_hashkv &&
 	    mf->consistency_revision > 0 && mf->consistency_revision <= mm->revision)
 		crev = mf->consistency_revision;
 	memset(k, 0, sizeof(k));

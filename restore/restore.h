@@ -187,6 +187,23 @@ int restore_version_minor(const char *v, int *major, int *minor);
 int restore_compat(const char *prog, const char *prog_version,
     const char *snap_version, struct lb_err *err);
 
+/* How far to bump revisions (bump.c says why and how): fed every
+ * revision lifeboat recorded for the cluster, in time order. */
+struct restore_bump {
+	int64_t high;              /* highest revision recorded */
+	int64_t last_at, last_rev; /* the newest record */
+	double rate;               /* peak revisions/s between two records, 0: none */
+	size_t points;
+	/* set by restore_bump_size */
+	double rate_used;          /* revisions/s projected since the newest record */
+	int64_t n;                 /* the bump */
+};
+
+void restore_bump_add(struct restore_bump *b, int64_t at, int64_t revision);
+
+/* The bump for a backup at backup_rev restored at now (Unix seconds). */
+int64_t restore_bump_size(struct restore_bump *b, int64_t backup_rev, int64_t now);
+
 /* Starts `TOOL snapshot restore SNAPSHOT --name --data-dir
  * --initial-cluster --initial-cluster-token --initial-advertise-peer-urls`
  * (+ --bump-revision N --mark-compacted where supported and bump > 0),
@@ -250,7 +267,7 @@ struct restore_opts {
 	struct restore_etcd_opts eo;
 	int start, force, dry_run;
 	long timeout_s;            /* to become healthy */
-	long long bump;            /* --bump-revision */
+	long long bump;            /* --bump-revision; < 0: sized (bump.c) */
 };
 
 struct restore_run;
@@ -292,6 +309,8 @@ struct restore_run {
 	char snap_version[32];         /* etcd version of the snapshot, "" unknown */
 	const char *snap_version_from; /* where it was read */
 	char etcd_version[32];         /* of the etcd binary restore starts */
+	struct restore_bump bump;      /* how the bump was sized (o->bump < 0) */
+	int64_t bump_n;                /* the bump given to the tool, 0: none */
 	int changed;                   /* target touched: roll back on failure */
 	double t_restore, t_up;        /* seconds: etcd's restore, start to checked */
 	/* results of the checks */

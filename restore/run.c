@@ -374,6 +374,40 @@ versions_from_file(struct restore_run *c, struct lb_err *err)
 	return versions_check(c, err);
 }
 
+/* ---- the revision bump ---------------------------------------------------------- */
+
+static int
+bump_point(int64_t at, int64_t revision, void *arg)
+{
+	restore_bump_add(arg, at, revision);
+	return 0;
+}
+
+/* The bump for this restore: none when the tool cannot, --bump-revision
+ * when given, else sized from what the catalog recorded of the cluster
+ * (bump.c), or from the backup alone when restoring without a catalog. */
+static void
+bump_size(struct restore_run *c, const struct manifest *mf)
+{
+	struct cat *cat = restore_source_catalog(c->src);
+	struct lb_err e;
+	int64_t end = 0, now = (int64_t)time(NULL);
+
+	c->bump_n = 0;
+	if (!c->tool.has_bump_revision || c->o->bump == 0)
+		return;
+	if (c->o->bump > 0) {
+		c->bump_n = c->o->bump;
+		return;
+	}
+	memset(&c->bump, 0, sizeof(c->bump));
+	if (cat != NULL && cat_revisions(cat, mf->cluster, bump_point, &c->bump, &e) < 0)
+		log_warn("catalog: %s: sizing the revision bump from the backup alone", e.msg);
+	if (mf->finished_at != NULL && cat_time_parse(mf->finished_at, now, &end, &e) == 0)
+		restore_bump_add(&c->bump, end, mf->revision);
+	c->bump_n = restore_bump_size(&c->bump, mf->revision, now);
+}
+
 /* ---- the restore --------------------------------------------------------------- */
 
 /* Everything from the fetch on, for cluster, member and seed. */
@@ -402,6 +436,7 @@ run_restore(struct restore_run *c, struct lb_err *err)
 	c->snap_version_from = "the manifest";
 	if (c->snap_version[0] != '\0' && (r = versions_check(c, err)) < 0)
 		goto out;
+	bump_size(c, mf);
 	if (o->dry_run) {
 		c->hooks.plan(c->hooks.arg, c, ic, token);
 		r = 0;
@@ -451,7 +486,7 @@ run_restore(struct restore_run *c, struct lb_err *err)
 		/* a data dir that exists empty is taken by the tool only if absent */
 		rmdir(m->data_dir);
 		snprintf(logp, sizeof(logp), "%s.restore.log", m->data_dir);
-		if ((r = restore_tool_spawn(&c->tool, c->snap, m, ic, token, o->bump, logp,
+		if ((r = restore_tool_spawn(&c->tool, c->snap, m, ic, token, c->bump_n, logp,
 		    &pids[i], err)) < 0) {
 			size_t j;
 			for (j = 0; j < i; j++)

@@ -320,7 +320,10 @@ check_fails bad_members "expected PEER_URL@CLIENT_URL" \
 
 # --force moves a non-empty dir aside; an etcd that dies at start is
 # rolled back: the restored dir removed and the old one moved back.
-printf '#!/bin/sh\nexit 3\n' >"$T/false-etcd"; chmod +x "$T/false-etcd"
+# an etcd that says its version, as restore asks first, then fails to start
+printf '#!/bin/sh\n[ "$1" = --version ] && exec %s --version\nexit 3\n' "$(command -v etcd)" \
+    >"$T/false-etcd"
+chmod +x "$T/false-etcd"
 check_fails start_fails_rolled_back 'etcd r1 exited with status 3 right after start' \
     $LB restore cluster --cluster c1 --members "$MEMBERS" --base-dir "$T/rs" --start --force \
     --etcd-bin "$T/false-etcd"

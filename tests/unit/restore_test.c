@@ -216,6 +216,8 @@ test_tool(void)
 	snprintf(logp, sizeof(logp), "%s/tool.log", tmpdir);
 	CHECK((fp = fopen(path, "w")) != NULL);
 	fprintf(fp, "#!/bin/sh\n"
+	    "case \"$1\" in version) echo 'etcdutl version: 3.6.16'; "
+	    "echo 'API version: 3.6'; exit 0;; esac\n"
 	    "case \"$3\" in --help) echo '  --data-dir=\"\"  --bump-revision=0  "
 	    "--mark-compacted=false'; exit 0;; esac\n"
 	    "for a in \"$@\"; do echo \"$a\"; done >'%s'\n", args);
@@ -224,7 +226,7 @@ test_tool(void)
 	CHECK_OK(restore_tool_find(path, &t, &err), &err);
 	CHECK_INT(t.is_etcdutl, ==, 1);
 	CHECK_INT(t.has_bump_revision, ==, 1);
-	CHECK_INT(t.has_mark_compacted, ==, 1);
+	CHECK_STR(t.version, "3.6.16");
 	m.name = "m 1";
 	m.peer_url = "http://127.0.0.1:2380";
 	m.data_dir = "/nonexistent/x";
@@ -562,6 +564,75 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
+/* etcd's rule: the same minor, or the next one as an upgrade. */
+static void
+test_compat(void)
+{
+	struct lb_err err;
+	int a, b;
+
+	CHECK_INT(restore_version_minor("3.6.16", &a, &b), ==, 0);
+	CHECK(a == 3 && b == 6);
+	CHECK_INT(restore_version_minor("3.6.0", &a, &b), ==, 0);
+	CHECK_INT(restore_version_minor("3.10", &a, &b), ==, 0);
+	CHECK(b == 10);
+	CHECK_INT(restore_version_minor("", &a, &b), ==, -1);
+	CHECK_INT(restore_version_minor("3", &a, &b), ==, -1);
+	CHECK_INT(restore_version_minor("3.x", &a, &b), ==, -1);
+	CHECK_INT(restore_version_minor("v3.6", &a, &b), ==, -1);
+	CHECK_INT(restore_compat("etcdutl", "3.6.16", "3.6.0", &err), ==, 0);
+	CHECK_INT(restore_compat("etcdutl", "3.6.16", "3.5.9", &err), ==, 1);
+	CHECK_INT(restore_compat("etcdutl", "3.7.3", "3.5.0", &err), ==, LB_E_UNSUPPORTED);
+	CHECK(strstr(err.msg, "restore it with etcd 3.5") != NULL);
+	CHECK_INT(restore_compat("etcdutl", "3.5.35", "3.6.0", &err), ==, LB_E_UNSUPPORTED);
+	CHECK_INT(restore_compat("etcdutl", "4.0.0", "3.6.0", &err), ==, LB_E_UNSUPPORTED);
+	CHECK_INT(restore_compat("etcdutl", "", "3.6.0", &err), ==, LB_E_UNSUPPORTED);
+	CHECK(strstr(err.msg, "does not say its version") != NULL);
+	/* a snapshot of unknown version is not refused here */
+	CHECK_INT(restore_compat("etcdutl", "3.6.16", "", &err), ==, 0);
+}
+
+/* The bump covers the revisions recorded after the backup and the time
+ * since the newest record, at twice the peak rate (or etcd's 1500/s). */
+static void
+test_bump(void)
+{
+	struct restore_bump b;
+	int64_t n;
+
+	/* one record, the backup itself: no rate, etcd's guide's 1500/s */
+	memset(&b, 0, sizeof(b));
+	restore_bump_add(&b, 1000, 500);
+	n = restore_bump_size(&b, 500, 1100);
+	CHECK_INT(n, ==, 1500 * 100 + 10000);
+	/* records after the backup: 100 rev/s at the peak */
+	memset(&b, 0, sizeof(b));
+	restore_bump_add(&b, 1000, 500);
+	restore_bump_add(&b, 1010, 1500);
+	restore_bump_add(&b, 1110, 2500);
+	n = restore_bump_size(&b, 500, 1210);
+	CHECK_INT(b.high, ==, 2500);
+	CHECK_INT((int64_t)b.rate, ==, 100);
+	CHECK_INT(n, ==, (2500 - 500) + 200 * 100 + 10000);
+	/* revisions that went backwards (a restore without a bump) give no
+	 * rate and never lower the highest */
+	restore_bump_add(&b, 1300, 10);
+	CHECK_INT(b.high, ==, 2500);
+	CHECK_INT((int64_t)b.rate, ==, 100);
+	/* an idle cluster still projects at least 10/s */
+	memset(&b, 0, sizeof(b));
+	restore_bump_add(&b, 0, 100);
+	restore_bump_add(&b, 100000, 101);
+	n = restore_bump_size(&b, 100, 100100);
+	CHECK_INT(n, ==, 1 + 10 * 100 + 10000);
+	/* absurd inputs stay bounded */
+	memset(&b, 0, sizeof(b));
+	restore_bump_add(&b, 0, 1);
+	restore_bump_add(&b, 1, INT64_MAX / 2);
+	n = restore_bump_size(&b, 1, INT64_MAX / 4);
+	CHECK(n > 0 && n <= 1000000000000000LL);
+}
+
 int
 main(void)
 {
@@ -576,6 +647,8 @@ main(void)
 	RUN(test_tool);
 	RUN(test_fetch_and_fallback);
 	RUN(test_fetch_checks_manifest_sha);
+	RUN(test_bump);
+	RUN(test_compat);
 	if (nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
 	return TH_DONE();
