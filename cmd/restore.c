@@ -59,7 +59,10 @@ usage(FILE *fp)
 	    "  seed --name N --peer-url URL --client-url URL --data-dir DIR [--start]\n"
 	    "      a one-member cluster from the backup, for members to join\n"
 	    "  join --seed CLIENT_URL --name N --peer-url URL --client-url URL --data-dir DIR\n"
-	    "      adds a member to a running (seeded) cluster and starts it\n"
+	    "      [--replace]\n"
+	    "      adds a member to a running (seeded) cluster as a learner, starts it,\n"
+	    "      waits until it has caught up and promotes it; with --replace, a dead\n"
+	    "      member of the same name is removed first (one that answers is not)\n"
 	    "\n"
 	    "which backup (not for join):\n"
 	    "  --cluster NAME      the cluster of the backup\n"
@@ -112,7 +115,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	    O_CATALOG, O_S3EP, O_S3REG, O_MEMBERS, O_BASE, O_NAME, O_IC, O_TOKEN,
 	    O_DATA, O_CLIENT, O_PEER, O_SEED, O_ETCDUTL, O_ETCDBIN, O_CERT, O_KEY,
 	    O_CACERT, O_PCERT, O_PKEY, O_PCACERT, O_START, O_UNIT, O_FORCE, O_DRY,
-	    O_JSON, O_TIMEOUT, O_BUMP, O_CCERT, O_CKEY };
+	    O_JSON, O_TIMEOUT, O_BUMP, O_CCERT, O_CKEY, O_REPLACE };
 	static const struct option lo[] = {
 		{ "cluster", required_argument, NULL, O_CLUSTER },
 		{ "backup", required_argument, NULL, O_BACKUP },
@@ -143,6 +146,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "start", no_argument, NULL, O_START },
 		{ "write-systemd-unit", required_argument, NULL, O_UNIT },
 		{ "force", no_argument, NULL, O_FORCE },
+		{ "replace", no_argument, NULL, O_REPLACE },
 		{ "dry-run", no_argument, NULL, O_DRY },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
@@ -191,6 +195,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_START: o->r.start = 1; break;
 		case O_UNIT: o->r.unit_dir = optarg; break;
 		case O_FORCE: o->r.force = 1; break;
+		case O_REPLACE: o->r.replace = 1; break;
 		case O_DRY: o->r.dry_run = 1; break;
 		case O_JSON: o->json = 1; break;
 		case O_TIMEOUT:

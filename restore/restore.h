@@ -266,6 +266,7 @@ struct restore_opts {
 	const char *client_cert, *client_key;   /* lifeboat's own, for the checks */
 	struct restore_etcd_opts eo;
 	int start, force, dry_run;
+	int replace;               /* join: remove a dead member of the same name */
 	long timeout_s;            /* to become healthy */
 	long long bump;            /* --bump-revision; < 0: sized (bump.c) */
 };

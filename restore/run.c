@@ -570,6 +570,39 @@ out:
 
 /* ---- join ---------------------------------------------------------------------------- */
 
+/* The proof --replace needs before a member is removed: none of its
+ * client URLs answers Status, and the seed's own leader is not it (a
+ * member that only lost its client network still votes).  Anything else
+ * is LB_E_BUSY: a running member is never removed. */
+static int
+member_dead(struct restore_run *c, const struct etcd_member *m, uint64_t leader,
+    struct lb_err *err)
+{
+	struct etcd_opts eo = c->etcd;
+	struct etcd_client *ec;
+	struct etcd_status st;
+	struct lb_err e;
+	size_t i;
+
+	if (m->id == leader)
+		return lb_err_set(err, LB_E_BUSY, "member %s leads the cluster: not "
+		    "replacing a running member", m->name);
+	eo.connect_timeout_s = 3;
+	eo.stall_timeout_s = 3;
+	for (i = 0; i < m->n_client_urls; i++) {
+		ec = NULL;
+		if (etcd_open(m->client_urls[i], &eo, &ec, &e) == 0 &&
+		    etcd_status(ec, &st, &e) == 0) {
+			etcd_close(ec);
+			return lb_err_set(err, LB_E_BUSY, "member %s answers at %s: not "
+			    "replacing a running member (stop it first)", m->name,
+			    m->client_urls[i]);
+		}
+		etcd_close(ec);
+	}
+	return 0;
+}
+
 /* Promotes learner id on seed, retrying while etcd says it is not yet in
  * sync with the leader (it wants 90% of the leader's log), up to
  * deadline.  A member that is no learner (a server before 3.4 ignores
@@ -610,6 +643,7 @@ run_join(struct restore_run *c, struct lb_err *err)
 	struct restore_member *self = &c->all[0];
 	struct etcd_client *seed = NULL;
 	struct etcd_members *ms = NULL;
+	const struct etcd_member *old = NULL;
 	struct etcd_status sst, st[1];
 	const char *peers[1];
 	char *ic = NULL, conf[4200], unit[4200];
@@ -641,9 +675,13 @@ run_join(struct restore_run *c, struct lb_err *err)
 			goto out;
 		}
 		if (strcmp(ms->v[i].name, self->name) == 0) {
-			r = lb_err_set(err, LB_E_EXISTS, "the cluster has a member named %s "
-			    "already", self->name);
-			goto out;
+			if (!o->replace) {
+				r = lb_err_set(err, LB_E_EXISTS, "the cluster has a member named "
+				    "%s already (hint: --replace removes it first if it is "
+				    "dead)", self->name);
+				goto out;
+			}
+			old = &ms->v[i];
 		}
 	}
 	len = strlen(self->name) + strlen(self->peer_url) + 2;
@@ -655,8 +693,8 @@ run_join(struct restore_run *c, struct lb_err *err)
 		goto out;
 	}
 	ic[0] = '\0';
-	for (i = 0; i < ms->n; i++)
-		if (ms->v[i].n_peer_urls > 0)
+	for (i = 0; i < ms->n; i++)    /* the member replaced is no longer one */
+		if (ms->v[i].n_peer_urls > 0 && &ms->v[i] != old)
 			sprintf(ic + strlen(ic), "%s=%s,", ms->v[i].name, ms->v[i].peer_urls[0]);
 	sprintf(ic + strlen(ic), "%s=%s", self->name, self->peer_url);
 	if (o->dry_run) {
@@ -664,11 +702,23 @@ run_join(struct restore_run *c, struct lb_err *err)
 		r = 0;
 		goto out;
 	}
+	if (old != NULL && (r = member_dead(c, old, sst.leader, err)) < 0)
+		goto out;
 	c->changed = 1;
 	if ((r = restore_dir_prepare(self->data_dir, o->force, self->moved_to,
 	    sizeof(self->moved_to), err)) < 0)
 		goto out;
 	self->created = 1;
+	if (old != NULL) {
+		/* proven dead just now (member_dead): the cluster lost nothing
+		 * that runs, and gets its voter count back by the join */
+		if ((r = etcd_admin_member_remove(seed, old->id, err)) < 0) {
+			lb_err_prefix(err, "member remove of %s on %s: ", old->name, o->seed);
+			goto out;
+		}
+		log_warn("removed dead member %s (%016" PRIx64 ") from the cluster",
+		    old->name, old->id);
+	}
 	peers[0] = self->peer_url;
 	/* etcd's way to add a member: as a learner, which gets the log but
 	 * has no vote, so the cluster keeps its quorum however long the new

@@ -144,6 +144,23 @@ assert len(vs) == 3 and all(v.startswith(sys.argv[2] + ".") for v in vs), vs
 	S3C=$(sed -n 's/.*pid [0-9]*, \(http[^,]*\),.*/\1/p' "$W/join-s3.out")
 	dump "$S3C" "$W/got"
 	check "v$V/joined_every_key" cmp "$W/want" "$W/got"
+	# kubeadm's member replace: s3's host dies, a new s3 on a new address
+	# takes its place; a member that still answers is never removed
+	check_fails "v$V/replace_live_refused" "member s2 answers at" \
+	    $LB restore join --seed "$S1C" --replace --name s2 \
+	    --client-url "http://127.0.0.1:$(free_port)" --peer-url "http://127.0.0.1:$(free_port)" \
+	    --data-dir "$W/sj/x"
+	kill "$(cat "$W/sj/s3.pid")"
+	wait_for 10 sh -c "! kill -0 $(cat "$W/sj/s3.pid")"
+	NP=http://127.0.0.1:$(free_port)
+	$LB restore join --seed "$S1C" --replace --name s3 --client-url "http://127.0.0.1:$(free_port)" \
+	    --peer-url "$NP" --data-dir "$W/sj/s3new" >"$W/replace.out" 2>&1
+	rc=$?
+	track "$W/sj"
+	check "v$V/replace_dead_member" test "$rc" -eq 0
+	check "v$V/replaced_three_voters" test "$(etcdctl --endpoints "$S1C" member list |
+	    grep started | grep -c ', false$')" -eq 3
+	check "v$V/replaced_new_address" sh -c "etcdctl --endpoints '$S1C' member list | grep ', s3, $NP,'"
 	stop_all "$W/sj"
 
 	# restore member, from the repository alone (no catalog)
