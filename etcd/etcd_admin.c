@@ -1,5 +1,5 @@
 /*
- * etcd_admin.c: MemberAdd, MemberRemove and a count-only Range (etcd_admin.h),
+ * etcd_admin.c: MemberAdd, MemberRemove, MemberPromote and a count-only Range (etcd_admin.h),
  * encoded by hand from etcd's rpc.proto (only the fields used here).
  */
 #include "etcd/etcd_admin.h"
@@ -99,8 +99,11 @@ out:
 	return r;
 }
 
-int
-etcd_admin_member_remove(struct etcd_client *c, uint64_t id, struct lb_err *err)
+/* A call whose request is one member id (field 1) and whose answer is
+ * not needed. */
+static int
+member_call(struct etcd_client *c, const char *method, uint64_t id,
+    struct lb_err *err)
 {
 	struct pb_writer w;
 	uint8_t req[16], *resp = NULL;
@@ -109,26 +112,21 @@ etcd_admin_member_remove(struct etcd_client *c, uint64_t id, struct lb_err *err)
 
 	pb_writer_init(&w, req, sizeof(req));
 	pb_put_varint_field(&w, 1, id);
-	r = grpc_unary(etcd_conn(c), "/etcdserverpb.Cluster/MemberRemove", req,
-	    w.len, &resp, &len, err);
+	r = grpc_unary(etcd_conn(c), method, req, w.len, &resp, &len, err);
 	free(resp);
 	return r;
 }
 
 int
+etcd_admin_member_remove(struct etcd_client *c, uint64_t id, struct lb_err *err)
+{
+	return member_call(c, "/etcdserverpb.Cluster/MemberRemove", id, err);
+}
+
+int
 etcd_admin_member_promote(struct etcd_client *c, uint64_t id, struct lb_err *err)
 {
-	struct pb_writer w;
-	uint8_t req[16], *resp = NULL;
-	size_t len = 0;
-	int r;
-
-	pb_writer_init(&w, req, sizeof(req));
-	pb_put_varint_field(&w, 1, id);
-	r = grpc_unary(etcd_conn(c), "/etcdserverpb.Cluster/MemberPromote", req,
-	    w.len, &resp, &len, err);
-	free(resp);
-	return r;
+	return member_call(c, "/etcdserverpb.Cluster/MemberPromote", id, err);
 }
 
 int
