@@ -47,19 +47,33 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 UBSAN_OPTIONS=print_stacktrace=1 \
 	run_suite "$BUILD/asan" asan
 
-for f in "$BUILD"/fuzz/*_fuzz; do
-	[ -x "$f" ] || continue
-	name="fuzz/$(basename "$f")"
-	out="$log/$(basename "$f").log"
-	corpus="tests/fuzz/corpus/$(basename "$f" _fuzz)"
+# Two fuzzers at a time (each uses one core), tallied in order.
+fuzz_one() {   # fuzz_one FUZZER LOG
+	corpus="tests/fuzz/corpus/$(basename "$1" _fuzz)"
 	work=$(mktemp -d "$log/corpus.XXXXXX")
 	[ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
-	if "$f" -max_total_time=20 -timeout=5 "$work" >"$out" 2>&1; then
-		echo "ok $name" >>"$out"
+	if "$1" -max_total_time=20 -timeout=5 "$work" >"$2" 2>&1; then
+		echo "ok fuzz/$(basename "$1")" >>"$2"
 	else
-		echo "FAIL $name: crash, see $out" >>"$out"
+		echo "FAIL fuzz/$(basename "$1"): crash, see $2" >>"$2"
 	fi
-	tally "$name" "$out" 0
+}
+set -- "$BUILD"/fuzz/*_fuzz
+while [ $# -gt 0 ]; do
+	[ -x "$1" ] || { shift; continue; }
+	fuzz_one "$1" "$log/$(basename "$1").log" &
+	a=$!
+	b=
+	if [ $# -gt 1 ] && [ -x "$2" ]; then
+		fuzz_one "$2" "$log/$(basename "$2").log" &
+		b=$!
+	fi
+	wait "$a"
+	[ -z "$b" ] || wait "$b"
+	tally "fuzz/$(basename "$1")" "$log/$(basename "$1").log" 0
+	[ -z "$b" ] || tally "fuzz/$(basename "$2")" "$log/$(basename "$2").log" 0
+	shift
+	[ -z "$b" ] || shift
 done
 
 echo "logs: $log"
