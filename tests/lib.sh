@@ -15,7 +15,8 @@ mkdir -p "$T"
 # 3.4 is Debian's etcd-server and etcd-client (/usr/bin); 3.5, 3.6 and 3.7
 # are etcd's own binaries, built by scripts/etcd-peers.sh into a cache
 # outside the tree.  Sets TEST_ETCD_VERSION (the minor) and TEST_ETCD_DIR.
-TEST_BASE_PATH=$PATH
+# PATH without the peers' directories (a test run by another keeps none)
+TEST_BASE_PATH=$(printf '%s\n' "$PATH" | tr : '\n' | grep -v '/lifeboat/etcd/' | paste -sd :)
 etcd_use() {
 	case $1 in
 	3.4)	TEST_ETCD_DIR=/usr/bin ;;
