@@ -224,7 +224,6 @@ test_tool(void)
 	CHECK_OK(restore_tool_find(path, &t, &err), &err);
 	CHECK_INT(t.is_etcdutl, ==, 1);
 	CHECK_INT(t.has_bump_revision, ==, 1);
-	CHECK_INT(t.has_mark_compacted, ==, 1);
 	m.name = "m 1";
 	m.peer_url = "http://127.0.0.1:2380";
 	m.data_dir = "/nonexistent/x";
