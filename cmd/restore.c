@@ -81,9 +81,16 @@ usage(FILE *fp)
 	    "  --etcd-bin PATH     etcd (default: etcd on PATH)\n"
 	    "  --cert F --key F --cacert F              client TLS of the members\n"
 	    "  --peer-cert F --peer-key F --peer-cacert F   peer TLS\n"
+	    "                      in these six paths {name} stands for each member's\n"
+	    "                      name, for one certificate per member:\n"
+	    "                      --peer-cert /etc/etcd/pki/{name}-peer.crt\n"
 	    "  --client-cert F --client-key F   lifeboat's own certificate for the\n"
 	    "                      checks (default --cert/--key, which must then allow\n"
-	    "                      client auth)\n"
+	    "                      client auth; of the first member with {name})\n"
+	    "  --user NAME         etcd user of the checks, with the root role: a\n"
+	    "                      restored cluster keeps the backup's users and auth\n"
+	    "                      (default: user of the cluster's config section)\n"
+	    "  --password-file F   its password (or $LIFEBOAT_ETCD_PASSWORD)\n"
 	    "  --bump-revision N   with etcdutl (default %lld; 0: none)\n"
 	    "  --timeout SECONDS   to become healthy (default 120)\n"
 	    "  --force             move non-empty data dirs aside (DIR.lifeboat-TIME)\n"
@@ -112,7 +119,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	    O_CATALOG, O_S3EP, O_S3REG, O_MEMBERS, O_BASE, O_NAME, O_IC, O_TOKEN,
 	    O_DATA, O_CLIENT, O_PEER, O_SEED, O_ETCDUTL, O_ETCDBIN, O_CERT, O_KEY,
 	    O_CACERT, O_PCERT, O_PKEY, O_PCACERT, O_START, O_UNIT, O_FORCE, O_DRY,
-	    O_JSON, O_TIMEOUT, O_BUMP, O_CCERT, O_CKEY };
+	    O_JSON, O_TIMEOUT, O_BUMP, O_CCERT, O_CKEY, O_USER, O_PWFILE };
 	static const struct option lo[] = {
 		{ "cluster", required_argument, NULL, O_CLUSTER },
 		{ "backup", required_argument, NULL, O_BACKUP },
@@ -149,6 +156,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "bump-revision", required_argument, NULL, O_BUMP },
 		{ "client-cert", required_argument, NULL, O_CCERT },
 		{ "client-key", required_argument, NULL, O_CKEY },
+		{ "user", required_argument, NULL, O_USER },
+		{ "password-file", required_argument, NULL, O_PWFILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -188,6 +197,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_PCACERT: o->r.eo.peer_cacert = optarg; break;
 		case O_CCERT: o->r.client_cert = optarg; break;
 		case O_CKEY: o->r.client_key = optarg; break;
+		case O_USER: o->r.user = optarg; break;
+		case O_PWFILE: o->r.password_file = optarg; break;
 		case O_START: o->r.start = 1; break;
 		case O_UNIT: o->r.unit_dir = optarg; break;
 		case O_FORCE: o->r.force = 1; break;
