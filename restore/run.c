@@ -572,11 +572,13 @@ static int
 promote(struct restore_run *c, struct etcd_client *seed, uint64_t id,
     double deadline, struct lb_err *err)
 {
-	const struct restore_member *self = &c->all[0];
+	struct restore_member *self = &c->all[0];
 	useconds_t wait = 100000;
 	int r;
 
 	for (;;) {
+		if ((r = restore_exited(self, err)) < 0)
+			return r;
 		if ((r = etcd_admin_member_promote(seed, id, err)) == 0) {
 			log_info("promoted %s to a voting member", self->name);
 			return 0;
@@ -701,6 +703,13 @@ run_join(struct restore_run *c, struct lb_err *err)
 	log_info("started etcd %s (pid %ld); waiting until it has caught up", self->name,
 	    (long)self->pid);
 	deadline = lb_mono_now() + (double)o->timeout_s;
+	/* With etcd auth a learner takes no login (Authenticate goes through
+	 * raft, which a learner does not serve: "rpc not supported for
+	 * learner"), so its Status cannot be asked before it votes: promote
+	 * first, which etcd refuses until the learner is in sync with the
+	 * leader, then wait on the voting member. */
+	if (c->etcd.user != NULL && (r = promote(c, seed, id, deadline, err)) < 0)
+		goto out;
 	for (;;) {
 		if ((r = restore_wait_healthy(c, c->local, 1, 1, st, err)) < 0)
 			goto out;
@@ -714,7 +723,7 @@ run_join(struct restore_run *c, struct lb_err *err)
 		}
 		usleep(200000);
 	}
-	if ((r = promote(c, seed, id, deadline, err)) < 0)
+	if (c->etcd.user == NULL && (r = promote(c, seed, id, deadline, err)) < 0)
 		goto out;
 	c->revision = st[0].revision;
 	r = 0;
