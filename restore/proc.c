@@ -640,8 +640,8 @@ expand_name(const char *tmpl, const char *name, char *out, size_t cap,
 		k = (size_t)snprintf(out + n, cap - n, "%.*s%s",
 		    p != NULL ? (int)(p - s) : (int)strlen(s), s, p != NULL ? name : "");
 		if (k >= cap - n)
-			return lb_err_set(err, LB_E_USAGE, "%s: path too long for member %s",
-			    tmpl, name);
+			return lb_err_set(err, LB_E_USAGE, "member %s: path too long with "
+			    "{name} replaced (at most %zu bytes): %.64s...", name, cap - 1, tmpl);
 		n += k;
 		s = p != NULL ? p + 6 : NULL;
 	}
