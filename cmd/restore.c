@@ -83,9 +83,16 @@ usage(FILE *fp)
 	    "  --etcd-bin PATH     etcd (default: etcd on PATH)\n"
 	    "  --cert F --key F --cacert F              client TLS of the members\n"
 	    "  --peer-cert F --peer-key F --peer-cacert F   peer TLS\n"
+	    "                      in these six paths {name} stands for each member's\n"
+	    "                      name, for one certificate per member:\n"
+	    "                      --peer-cert /etc/etcd/pki/{name}-peer.crt\n"
 	    "  --client-cert F --client-key F   lifeboat's own certificate for the\n"
 	    "                      checks (default --cert/--key, which must then allow\n"
-	    "                      client auth)\n"
+	    "                      client auth; of the first member with {name})\n"
+	    "  --user NAME         etcd user of the checks, with the root role: a\n"
+	    "                      restored cluster keeps the backup's users and auth\n"
+	    "                      (default: user of the cluster's config section)\n"
+	    "  --password-file F   its password (or $LIFEBOAT_ETCD_PASSWORD)\n"
 	    "  --bump-revision N   with etcdutl 3.5.10+: move revisions on by N and mark\n"
 	    "                      them compacted, so Kubernetes' watchers relist (default:\n"
 	    "                      sized from the revisions recorded for the cluster; 0: none)\n"
@@ -115,7 +122,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	    O_CATALOG, O_S3EP, O_S3REG, O_MEMBERS, O_BASE, O_NAME, O_IC, O_TOKEN,
 	    O_DATA, O_CLIENT, O_PEER, O_SEED, O_ETCDUTL, O_ETCDBIN, O_CERT, O_KEY,
 	    O_CACERT, O_PCERT, O_PKEY, O_PCACERT, O_START, O_UNIT, O_FORCE, O_DRY,
-	    O_JSON, O_TIMEOUT, O_BUMP, O_CCERT, O_CKEY, O_REPLACE };
+	    O_JSON, O_TIMEOUT, O_BUMP, O_CCERT, O_CKEY, O_REPLACE, O_USER, O_PWFILE };
 	static const struct option lo[] = {
 		{ "cluster", required_argument, NULL, O_CLUSTER },
 		{ "backup", required_argument, NULL, O_BACKUP },
@@ -153,6 +160,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "bump-revision", required_argument, NULL, O_BUMP },
 		{ "client-cert", required_argument, NULL, O_CCERT },
 		{ "client-key", required_argument, NULL, O_CKEY },
+		{ "user", required_argument, NULL, O_USER },
+		{ "password-file", required_argument, NULL, O_PWFILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -192,6 +201,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_PCACERT: o->r.eo.peer_cacert = optarg; break;
 		case O_CCERT: o->r.client_cert = optarg; break;
 		case O_CKEY: o->r.client_key = optarg; break;
+		case O_USER: o->r.user = optarg; break;
+		case O_PWFILE: o->r.password_file = optarg; break;
 		case O_START: o->r.start = 1; break;
 		case O_UNIT: o->r.unit_dir = optarg; break;
 		case O_FORCE: o->r.force = 1; break;

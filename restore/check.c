@@ -32,6 +32,26 @@ restore_exited(struct restore_member *m, struct lb_err *err)
 	    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), log_path);
 }
 
+int
+restore_auth_error(const struct restore_run *c, struct lb_err *err)
+{
+	const char *who = c->o->mode == RESTORE_JOIN ? "the cluster of the seed" :
+	    "the restored cluster";
+	const char *user = c->etcd.user;
+	struct lb_err e = *err;
+
+	if (err->code != LB_E_AUTH)
+		return err->code;
+	if (user == NULL)
+		return lb_err_set(err, LB_E_AUTH, "%s has auth enabled: the checks need "
+		    "an etcd user with the root role (hint: --user and --password-file, "
+		    "or user and password-file in the cluster's section of the "
+		    "configuration): %s", who, e.msg);
+	return lb_err_set(err, LB_E_AUTH, "%s refused etcd user '%s': the checks "
+	    "need its right password and the root role (hint: --password-file; "
+	    "etcdctl user grant-role %s root): %s", who, user, user, e.msg);
+}
+
 /* Waits until every member in idx answers Status and all name the same
  * leader (want_leader), or, without want_leader, only answers. */
 int
@@ -74,6 +94,10 @@ restore_wait_healthy(struct restore_run *c, const size_t *idx, size_t n,
 		}
 		if (ok)
 			return 0;
+		if (e.code == LB_E_AUTH) {
+			*err = e;
+			return restore_auth_error(c, err);
+		}
 		if (lb_cancel)
 			return lb_err_set(err, LB_E_CANCELED, "interrupted while waiting for "
 			    "etcd");
@@ -170,7 +194,7 @@ restore_check_data(struct restore_run *c, const size_t *idx, size_t n, struct lb
 	for (i = 0; i < n; i++)
 		if (k[i].r < 0) {
 			*err = k[i].err;
-			return k[i].r;
+			return restore_auth_error(c, err);
 		}
 	c->keys = k[0].count;
 	c->hash = k[0].hash;

@@ -622,11 +622,57 @@ write_file(const char *path, const char *text, size_t len, mode_t mode,
 	return r;
 }
 
+/* tmpl with every "{name}" replaced by name, into out; *res is out, or
+ * tmpl itself (NULL too) when it has no "{name}". */
+static int
+expand_name(const char *tmpl, const char *name, char *out, size_t cap,
+    const char **res, struct lb_err *err)
+{
+	const char *s = tmpl, *p;
+	size_t n = 0, k;
+
+	*res = tmpl;
+	if (tmpl == NULL || strstr(tmpl, "{name}") == NULL)
+		return 0;
+	out[0] = '\0';
+	while (s != NULL) {
+		p = strstr(s, "{name}");
+		k = (size_t)snprintf(out + n, cap - n, "%.*s%s",
+		    p != NULL ? (int)(p - s) : (int)strlen(s), s, p != NULL ? name : "");
+		if (k >= cap - n)
+			return lb_err_set(err, LB_E_USAGE, "member %s: path too long with "
+			    "{name} replaced (at most %zu bytes): %.64s...", name, cap - 1, tmpl);
+		n += k;
+		s = p != NULL ? p + 6 : NULL;
+	}
+	*res = out;
+	return 0;
+}
+
 int
-restore_write_config(const struct restore_etcd_opts *o,
+restore_member_tls(const struct restore_etcd_opts *o, const char *name,
+    struct restore_etcd_opts *out, char buf[RESTORE_TLS_FILES][4096],
+    struct lb_err *err)
+{
+	const char **f[RESTORE_TLS_FILES] = { &out->cert, &out->key, &out->cacert,
+	    &out->peer_cert, &out->peer_key, &out->peer_cacert };
+	size_t i;
+	int r;
+
+	*out = *o;
+	for (i = 0; i < RESTORE_TLS_FILES; i++)
+		if ((r = expand_name(*f[i], name, buf[i], sizeof(buf[i]), f[i], err)) < 0)
+			return r;
+	return 0;
+}
+
+int
+restore_write_config(const struct restore_etcd_opts *mo,
     const struct restore_member *m, const char *initial_cluster,
     char *conf, size_t cap, struct lb_err *err)
 {
+	struct restore_etcd_opts own, *o = &own;
+	char files[RESTORE_TLS_FILES][4096];
 	char *text = NULL;
 	size_t len = 0;
 	FILE *fp;
@@ -634,6 +680,8 @@ restore_write_config(const struct restore_etcd_opts *o,
 
 	if ((size_t)snprintf(conf, cap, "%s.conf.yml", m->data_dir) >= cap)
 		return lb_err_set(err, LB_E_USAGE, "data dir %s: path too long", m->data_dir);
+	if ((r = restore_member_tls(mo, m->name, o, files, err)) < 0)
+		return r;
 	if ((fp = open_memstream(&text, &len)) == NULL)
 		return lb_err_sys(err, LB_E_NOMEM, errno, "open_memstream");
 	fprintf(fp, "# etcd configuration written by lifeboat restore\n");

@@ -227,8 +227,19 @@ struct restore_etcd_opts {
 	const char *state;         /* "new" or "existing" */
 };
 
+/* The TLS files of o for the member called name: out is o with every
+ * "{name}" in cert, key, cacert, peer_cert, peer_key and peer_cacert
+ * replaced by name (kubeadm's and most hand-built PKIs keep one
+ * certificate per member), the new paths in buf; a path without the
+ * template is kept as it is.  LB_E_USAGE when a path gets too long. */
+#define RESTORE_TLS_FILES 6
+int restore_member_tls(const struct restore_etcd_opts *o, const char *name,
+    struct restore_etcd_opts *out, char buf[RESTORE_TLS_FILES][4096],
+    struct lb_err *err);
+
 /* Writes DATA_DIR.conf.yml, an etcd --config-file for m (mode 0600,
- * atomically); conf gets its path. */
+ * atomically), with m's own TLS files (restore_member_tls); conf gets its
+ * path.  No secret goes into it: etcd's auth lives in its data. */
 int restore_write_config(const struct restore_etcd_opts *o,
     const struct restore_member *m, const char *initial_cluster,
     char *conf, size_t cap, struct lb_err *err);
@@ -264,6 +275,9 @@ struct restore_opts {
 	const char *seed;          /* join: a client URL of the running cluster */
 	const char *etcdutl, *unit_dir;
 	const char *client_cert, *client_key;   /* lifeboat's own, for the checks */
+	const char *user;          /* etcd user of the checks; NULL: the
+	                            * cluster's in the configuration, if any */
+	const char *password_file; /* its password; NULL: $LIFEBOAT_ETCD_PASSWORD */
 	struct restore_etcd_opts eo;
 	int start, force, dry_run;
 	int replace;               /* join: remove a dead member of the same name */
@@ -306,6 +320,8 @@ struct restore_run {
 	struct restore_source *src;    /* NULL for join */
 	struct restore_fetched got;
 	struct etcd_opts etcd;         /* how the checks reach the members */
+	char *password;                /* of etcd.user: a secret, wiped on release */
+	char check_tls[3][4096];       /* etcd's cacert, cert, key: {name} replaced */
 	char snap[4200];               /* the plaintext snapshot file */
 	char snap_version[32];         /* etcd version of the snapshot, "" unknown */
 	const char *snap_version_from; /* where it was read */
@@ -349,9 +365,16 @@ int restore_exited(struct restore_member *m, struct lb_err *err);
 
 /* Waits up to r->o->timeout_s until every member in idx answers Status
  * and, with want_leader, all name the same leader; st[i] gets member
- * idx[i]'s Status. */
+ * idx[i]'s Status.  An auth error ends the wait at once
+ * (restore_auth_error): waiting cannot mend a credential. */
 int restore_wait_healthy(struct restore_run *r, const size_t *idx, size_t n,
     int want_leader, struct etcd_status *st, struct lb_err *err);
+
+/* For an LB_E_AUTH error from etcd during the checks (the restored
+ * cluster keeps the backup's users and auth state, a join talks to the
+ * seed's): says which credential the checks need.  Returns err->code;
+ * other errors pass unchanged. */
+int restore_auth_error(const struct restore_run *r, struct lb_err *err);
 
 /* Waits for a leader, then checks revision, key count and HashKV on
  * every member in idx, and HashKV against the backup's record when that

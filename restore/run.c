@@ -31,6 +31,8 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/secret.h"
+#include "env/setup.h"
 #include "etcd/etcd_admin.h"
 #include "snapshot/bbolt.h"
 
@@ -242,6 +244,34 @@ readable(const char *path, const char *flag, struct lb_err *err)
 	return 0;
 }
 
+/* m's own TLS files ({name} replaced), each readable; a failure names the
+ * member when the path was a template. */
+static int
+member_files(const struct restore_opts *o, const struct restore_member *m,
+    struct lb_err *err)
+{
+	static const char *const flag[RESTORE_TLS_FILES] = { "--cert", "--key",
+	    "--cacert", "--peer-cert", "--peer-key", "--peer-cacert" };
+	const char *tmpl[RESTORE_TLS_FILES] = { o->eo.cert, o->eo.key, o->eo.cacert,
+	    o->eo.peer_cert, o->eo.peer_key, o->eo.peer_cacert };
+	struct restore_etcd_opts mo;
+	char buf[RESTORE_TLS_FILES][4096];
+	size_t i;
+	int r;
+
+	if ((r = restore_member_tls(&o->eo, m->name, &mo, buf, err)) < 0)
+		return r;
+	{
+		const char *f[RESTORE_TLS_FILES] = { mo.cert, mo.key, mo.cacert,
+		    mo.peer_cert, mo.peer_key, mo.peer_cacert };
+		for (i = 0; i < RESTORE_TLS_FILES; i++)
+			if ((r = readable(f[i], flag[i], err)) < 0)
+				return f[i] != tmpl[i] ?
+				    lb_err_prefix(err, "member %s: ", m->name) : r;
+	}
+	return 0;
+}
+
 static int
 preflight(struct restore_run *c, struct lb_err *err)
 {
@@ -249,13 +279,10 @@ preflight(struct restore_run *c, struct lb_err *err)
 	size_t i;
 	int r;
 
-	if ((r = readable(o->eo.cert, "--cert", err)) < 0 ||
-	    (r = readable(o->eo.key, "--key", err)) < 0 ||
-	    (r = readable(o->eo.cacert, "--cacert", err)) < 0 ||
-	    (r = readable(o->eo.peer_cert, "--peer-cert", err)) < 0 ||
-	    (r = readable(o->eo.peer_key, "--peer-key", err)) < 0 ||
-	    (r = readable(o->eo.peer_cacert, "--peer-cacert", err)) < 0 ||
-	    (r = readable(o->client_cert, "--client-cert", err)) < 0 ||
+	for (i = 0; i < c->n_local; i++)
+		if ((r = member_files(o, &c->all[c->local[i]], err)) < 0)
+			return r;
+	if ((r = readable(o->client_cert, "--client-cert", err)) < 0 ||
 	    (r = readable(o->client_key, "--client-key", err)) < 0)
 		return r;
 	if (o->mode != RESTORE_JOIN && (r = restore_tool_find(o->etcdutl, &c->tool, err)) < 0)
@@ -546,6 +573,8 @@ run_restore(struct restore_run *c, struct lb_err *err)
 		o->timeout_s = full < 10 ? full : 10;
 		r = restore_wait_healthy(c, c->local, 1, 1, st, err);
 		o->timeout_s = full;
+		if (r == LB_E_AUTH)
+			goto out;
 		if (r < 0) {
 			struct restore_member *m = &c->all[c->local[0]];
 			if ((r = restore_exited(m, err)) < 0)
@@ -611,11 +640,13 @@ static int
 promote(struct restore_run *c, struct etcd_client *seed, uint64_t id,
     double deadline, struct lb_err *err)
 {
-	const struct restore_member *self = &c->all[0];
+	struct restore_member *self = &c->all[0];
 	useconds_t wait = 100000;
 	int r;
 
 	for (;;) {
+		if ((r = restore_exited(self, err)) < 0)
+			return r;
 		if ((r = etcd_admin_member_promote(seed, id, err)) == 0) {
 			log_info("promoted %s to a voting member", self->name);
 			return 0;
@@ -655,7 +686,10 @@ run_join(struct restore_run *c, struct lb_err *err)
 	if ((r = etcd_open(o->seed, &c->etcd, &seed, err)) < 0 ||
 	    (r = etcd_status(seed, &sst, err)) < 0 ||
 	    (r = etcd_member_list(seed, &ms, err)) < 0) {
-		lb_err_prefix(err, "seed %s is not reachable: ", o->seed);
+		if (r == LB_E_AUTH)
+			restore_auth_error(c, err);
+		else
+			lb_err_prefix(err, "seed %s is not reachable: ", o->seed);
 		goto out;
 	}
 	if (sst.leader == 0) {
@@ -735,6 +769,7 @@ run_join(struct restore_run *c, struct lb_err *err)
 	}
 	if (r < 0) {
 		lb_err_prefix(err, "member add on %s: ", o->seed);
+		restore_auth_error(c, err);
 		goto out;
 	}
 	added = 1;
@@ -753,6 +788,13 @@ run_join(struct restore_run *c, struct lb_err *err)
 	log_info("started etcd %s (pid %ld); waiting until it has caught up", self->name,
 	    (long)self->pid);
 	deadline = lb_mono_now() + (double)o->timeout_s;
+	/* With etcd auth a learner takes no login (Authenticate goes through
+	 * raft, which a learner does not serve: "rpc not supported for
+	 * learner"), so its Status cannot be asked before it votes: promote
+	 * first, which etcd refuses until the learner is in sync with the
+	 * leader, then wait on the voting member. */
+	if (c->etcd.user != NULL && (r = promote(c, seed, id, deadline, err)) < 0)
+		goto out;
 	for (;;) {
 		if ((r = restore_wait_healthy(c, c->local, 1, 1, st, err)) < 0)
 			goto out;
@@ -766,7 +808,7 @@ run_join(struct restore_run *c, struct lb_err *err)
 		}
 		usleep(200000);
 	}
-	if ((r = promote(c, seed, id, deadline, err)) < 0)
+	if (c->etcd.user == NULL && (r = promote(c, seed, id, deadline, err)) < 0)
 		goto out;
 	c->revision = st[0].revision;
 	r = 0;
@@ -789,6 +831,73 @@ out:
 
 /* ---- the whole run ---------------------------------------------------------------- */
 
+static const char *
+keep_path(const char *path, char *buf, size_t cap)
+{
+	if (path == NULL)
+		return NULL;
+	snprintf(buf, cap, "%s", path);
+	return buf;
+}
+
+/* The checks' TLS files: lifeboat's own certificate, else the members'
+ * (--cert/--key, which must then allow client auth), with a {name}
+ * template taken as the first member's. */
+static int
+check_tls(struct restore_run *c, struct lb_err *err)
+{
+	const struct restore_opts *o = c->o;
+	struct restore_etcd_opts in = { 0 }, out;
+	char buf[RESTORE_TLS_FILES][4096];
+	int r;
+
+	in.cacert = o->eo.cacert;
+	in.cert = o->client_cert != NULL ? o->client_cert : o->eo.cert;
+	in.key = o->client_key != NULL ? o->client_key : o->eo.key;
+	if ((r = restore_member_tls(&in, c->all[c->local[0]].name, &out, buf, err)) < 0)
+		return r;
+	c->etcd.cacert = keep_path(out.cacert, c->check_tls[0], sizeof(c->check_tls[0]));
+	c->etcd.cert = keep_path(out.cert, c->check_tls[1], sizeof(c->check_tls[1]));
+	c->etcd.key = keep_path(out.key, c->check_tls[2], sizeof(c->check_tls[2]));
+	c->etcd.connect_timeout_s = 5;
+	c->etcd.stall_timeout_s = 30;
+	c->etcd.cancel = &lb_cancel;
+	return 0;
+}
+
+/* The etcd user of the checks: --user, its password from --password-file
+ * or $LIFEBOAT_ETCD_PASSWORD as `lifeboat pull` takes it; else the user
+ * of cluster in the configuration, as backup reaches it.  The password is
+ * kept in c->password only, never in argv, a log, an error or a file. */
+static int
+check_auth(struct restore_run *c, const char *cluster, struct lb_err *err)
+{
+	const struct restore_opts *o = c->o;
+	struct etcd_opts eo;
+	int r;
+
+	if (o->user == NULL && o->password_file != NULL)
+		return lb_err_set(err, LB_E_USAGE, "--password-file needs --user");
+	if (o->user != NULL) {
+		if (o->password_file != NULL) {
+			if ((r = lb_secret_read_file(o->password_file, &c->password, err)) < 0)
+				return lb_err_prefix(err, "--password-file: ");
+		} else if ((c->password = lb_secret_from_env("LIFEBOAT_ETCD_PASSWORD")) == NULL)
+			return lb_err_set(err, LB_E_USAGE, "no password for etcd user '%s' "
+			    "(hint: --password-file FILE or $LIFEBOAT_ETCD_PASSWORD)", o->user);
+		c->etcd.user = o->user;
+	} else if (c->cfg != NULL && cluster != NULL && cfg_has_cluster(c->cfg, cluster) &&
+	    cfg_get_str(c->cfg, cluster, CFG_USER) != NULL) {
+		if ((r = setup_etcd_opts(c->cfg, cluster, &eo, &c->password, err)) < 0)
+			return r;
+		c->etcd.user = eo.user;
+		log_info("checks as etcd user '%s' of cluster %s in %s", eo.user, cluster,
+		    cfg_source(c->cfg));
+	}
+	c->etcd.password = c->password;
+	return 0;
+}
+
 int
 restore_execute(struct restore_run *c, struct lb_err *err)
 {
@@ -797,16 +906,10 @@ restore_execute(struct restore_run *c, struct lb_err *err)
 	struct restore_select sel = { 0 };
 	int r;
 
-	c->etcd.cacert = o->eo.cacert;
-	c->etcd.cert = o->client_cert != NULL ? o->client_cert : o->eo.cert;
-	c->etcd.key = o->client_key != NULL ? o->client_key : o->eo.key;
-	c->etcd.connect_timeout_s = 5;
-	c->etcd.stall_timeout_s = 30;
-	c->etcd.cancel = &lb_cancel;
-	if ((r = preflight(c, err)) < 0)
+	if ((r = check_tls(c, err)) < 0 || (r = preflight(c, err)) < 0)
 		return r;
 	if (o->mode == RESTORE_JOIN)
-		return run_join(c, err);
+		return (r = check_auth(c, NULL, err)) < 0 ? r : run_join(c, err);
 	if (o->at_s != NULL && o->backup != NULL)
 		return lb_err_set(err, LB_E_USAGE, "--backup and --at exclude each other");
 	sel.cluster = o->cluster;
@@ -824,7 +927,8 @@ restore_execute(struct restore_run *c, struct lb_err *err)
 	so.catalog_path = o->catalog;
 	so.repo_only = o->repo != NULL;
 	so.need_identity = 1;
-	if ((r = restore_source_open(&so, &sel, &c->src, err)) < 0)
+	if ((r = restore_source_open(&so, &sel, &c->src, err)) < 0 ||
+	    (r = check_auth(c, restore_source_manifest(c->src)->cluster, err)) < 0)
 		return r;
 	return run_restore(c, err);
 }
@@ -839,4 +943,7 @@ restore_run_release(struct restore_run *c)
 	c->n_all = c->n_local = 0;
 	cfg_free(c->cfg);
 	c->cfg = NULL;
+	lb_secret_free(c->password);
+	c->password = NULL;
+	c->etcd.user = c->etcd.password = NULL;
 }

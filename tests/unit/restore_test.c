@@ -165,6 +165,36 @@ test_config_file(void)
 	CHECK(strstr(buf, "peer-transport-security") == NULL);
 }
 
+/* {name} in the TLS paths is each member's name, every time it appears;
+ * paths without it are kept as they are, and too long a result is an
+ * error, never a cut path. */
+static void
+test_member_tls(void)
+{
+	struct restore_etcd_opts o = { 0 }, out;
+	char buf[RESTORE_TLS_FILES][4096], lng[4100];
+	struct lb_err err;
+
+	o.cert = "/pki/{name}.crt";
+	o.key = "/pki/{name}/{name}.key";
+	o.cacert = "/pki/ca.crt";
+	o.peer_cert = "{name}";
+	o.token = "tok";
+	CHECK_OK(restore_member_tls(&o, "etcd-a", &out, buf, &err), &err);
+	CHECK_STR(out.cert, "/pki/etcd-a.crt");
+	CHECK_STR(out.key, "/pki/etcd-a/etcd-a.key");
+	CHECK(out.cacert == o.cacert);
+	CHECK_STR(out.peer_cert, "etcd-a");
+	CHECK(out.peer_key == NULL && out.peer_cacert == NULL);
+	CHECK_STR(out.token, "tok");
+	memset(lng, 'x', sizeof(lng) - 1);
+	lng[sizeof(lng) - 1] = '\0';
+	memcpy(lng + 4080, "{name}", 6);
+	o.peer_key = lng;
+	CHECK_INT(restore_member_tls(&o, "member-name-long", &out, buf, &err), ==, LB_E_USAGE);
+	CHECK_CONTAINS(err.msg, "member member-name-long: path too long");
+}
+
 static void
 test_decoders(void)
 {
@@ -643,6 +673,7 @@ main(void)
 	RUN(test_dir_prepare);
 	RUN(test_port_check);
 	RUN(test_config_file);
+	RUN(test_member_tls);
 	RUN(test_decoders);
 	RUN(test_tool);
 	RUN(test_fetch_and_fallback);
