@@ -109,7 +109,9 @@ usage(FILE *fp)
 	    "is at least the backup's, that every member holds the same number of keys\n"
 	    "and the same HashKV at that revision, and that HashKV equals the one the\n"
 	    "backup recorded (when the backup recorded one at a revision the snapshot\n"
-	    "holds).  A failure after the first change stops what was started, removes\n"
+	    "holds); after a revision bump, that every member's HashKV at the bumped\n"
+	    "revision equals the hash of the snapshot's live keys and values, computed\n"
+	    "from the file before the restore.  A failure after the first change stops what was started, removes\n"
 	    "what restore created and moves the old data dirs back.\n"
 	    "\n"
 	    "Exit status: 0 restored (and checked with --start), 1 failed, 2 usage.\n");
@@ -432,8 +434,9 @@ print_report(const struct restore_run *c, int json, const char *status,
 		printf("  revision %lld (backup %lld), %lld keys, HashKV %08x on every member\n",
 		    (long long)c->revision, (long long)c->got.member->revision,
 		    (long long)c->keys, c->hash);
-		printf("  %s\n", c->hash_vs_backup ? "HashKV matches the backup's record" :
-		    c->note);
+		printf("  %s\n", c->hash_vs_backup == 1 ? "HashKV matches the backup's record" :
+		    c->hash_vs_backup == 2 ? "keys and values match the backup (HashKV "
+		    "of its live keys)" : c->note);
 		print_bump(c);
 		printf("  times: fetch and verify %.2fs, etcd restore %.2fs, start to "
 		    "checked %.2fs\n", c->got.seconds, c->t_restore, c->t_up);

@@ -118,7 +118,10 @@ restore_wait_healthy(struct restore_run *c, const size_t *idx, size_t n,
  * must agree; that they hold the backup's data is shown by HashKV, which
  * covers every key and value: all members' HashKV at R agree, and when
  * the manifest recorded a HashKV at a revision the snapshot contains and
- * revisions were not bumped, the restored members give that same hash. */
+ * revisions were not bumped, the restored members give that same hash.
+ * After a bump that hash is compacted away; instead every member's HashKV
+ * at the bumped revision equals the hash of the snapshot's live keys and
+ * values computed before the restore (snapshot/livehash.h). */
 /* One member's count and HashKV, run in its own thread: each member
  * hashes its whole store, so the members work at the same time. */
 struct member_check {
@@ -175,12 +178,21 @@ restore_check_data(struct restore_run *c, const size_t *idx, size_t n, struct lb
 	if (c->bump_n == 0 && mm->has_hashkv &&
 	    mf->consistency_revision > 0 && mf->consistency_revision <= mm->revision)
 		crev = mf->consistency_revision;
+	/* after a bump: every member's HashKV at the bumped revision (the
+	 * current one unless something was written since) must be the hash
+	 * of the snapshot's live keys */
+	if (c->has_live && c->live.bumped > rev)
+		return lb_err_set(err, LB_E_CORRUPT, "restored revision %lld is below "
+		    "the bumped %lld", (long long)rev, (long long)c->live.bumped);
 	memset(k, 0, sizeof(k));
 	for (i = 0; i < n; i++) {
 		k[i].c = c;
 		k[i].m = &c->all[idx[i]];
 		k[i].rev = rev;
-		k[i].rev2 = i == 0 && crev != rev ? crev : 0;
+		if (c->has_live)
+			k[i].rev2 = c->live.bumped != rev ? c->live.bumped : 0;
+		else
+			k[i].rev2 = i == 0 && crev != rev ? crev : 0;
 		if (pthread_create(&k[i].th, NULL, member_check_run, &k[i]) != 0) {
 			r = lb_err_set(err, LB_E_NOMEM, "cannot start a thread");
 			break;
@@ -205,7 +217,18 @@ restore_check_data(struct restore_run *c, const size_t *idx, size_t n, struct lb
 			    (long long)rev, k[0].m->name, (long long)c->keys, c->hash,
 			    k[i].m->name, (long long)k[i].count, k[i].hash);
 	c->hash_vs_backup = 0;
-	if (crev > 0) {
+	if (c->has_live) {
+		for (i = 0; i < n; i++) {
+			uint32_t h = k[i].rev2 > 0 ? k[i].hash2 : k[i].hash;
+			if (h != c->live.hash)
+				return lb_err_set(err, LB_E_CORRUPT, "etcd %s: HashKV at "
+				    "revision %lld is %08x, the backup's live keys hash to "
+				    "%08x: the restored keys or values differ from the "
+				    "backup", k[i].m->name, (long long)c->live.bumped, h,
+				    c->live.hash);
+		}
+		c->hash_vs_backup = 2;
+	} else if (crev > 0) {
 		uint32_t h = crev == rev ? k[0].hash : k[0].hash2;
 		if (h != mm->hashkv)
 			return lb_err_set(err, LB_E_CORRUPT, "HashKV at revision %lld is %08x, "

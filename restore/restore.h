@@ -31,6 +31,7 @@
 #include "common/err.h"
 #include "etcd/etcd.h"
 #include "repo/manifest.h"
+#include "snapshot/livehash.h"
 
 struct cat;
 struct restore_source;
@@ -333,7 +334,13 @@ struct restore_run {
 	/* results of the checks */
 	int64_t revision, keys;
 	uint32_t hash;
-	int hash_vs_backup;            /* 1 matched, 0 not checkable */
+	/* with a bump: what HashKV at live.bumped must be (livehash.h),
+	 * computed from snap before the restore */
+	struct livehash live;
+	int has_live;
+	/* 1: HashKV matched the backup's record, 2: matched live (the
+	 * backup's live keys and values), 0: not checkable */
+	int hash_vs_backup;
 	char note[256];                /* why something was not checked */
 };
 

@@ -35,6 +35,7 @@
 #include "env/setup.h"
 #include "etcd/etcd_admin.h"
 #include "snapshot/bbolt.h"
+#include "snapshot/livehash.h"
 
 /* ---- configuration --------------------------------------------------------- */
 
@@ -492,6 +493,17 @@ run_restore(struct restore_run *c, struct lb_err *err)
 	    (unsigned long long)c->got.member->db_size, c->got.seconds);
 	if ((r = versions_from_file(c, err)) < 0)
 		goto out;
+	/* after a bump the backup's HashKV is compacted away; what HashKV at
+	 * the bumped revision must be comes from the snapshot's live keys */
+	if (o->start && c->bump_n > 0) {
+		t0 = lb_mono_now();
+		if ((r = livehash_file(c->snap, c->bump_n, &c->live, err)) < 0)
+			goto out;
+		c->has_live = 1;
+		log_info("hashed the snapshot's %llu live keys for the check after "
+		    "start (%.2fs)", (unsigned long long)c->live.live_keys,
+		    lb_mono_now() - t0);
+	}
 	if (lb_cancel) {
 		r = lb_err_set(err, LB_E_CANCELED, "interrupted before anything was changed");
 		goto out;

@@ -74,6 +74,12 @@ struct rd {
 	uint32_t crctab[8][256];
 	struct bbolt_info *out;
 	struct lb_err *err;
+	/* bbolt_key_foreach: called for each entry of bucket "key"; kv holds
+	 * a copy of the entry read from a file (grown to the largest). */
+	bbolt_key_fn visit;
+	void *visit_arg;
+	uint8_t *kv;
+	size_t kv_cap;
 };
 
 struct region {
@@ -376,6 +382,34 @@ version_copy(char dst[BBOLT_VERSION_LEN], const uint8_t *v, uint32_t len)
 	dst[len] = '\0';
 }
 
+/* Hands the entry [koff, koff+ksize) [voff, voff+vsize) of bucket "key"
+ * to the visitor; the caller checked that both lie inside their page. */
+static int
+visit_entry(struct rd *r, uint64_t koff, uint32_t ksize, uint64_t voff,
+    uint32_t vsize)
+{
+	size_t need = (size_t)ksize + vsize;
+	uint8_t *nb;
+	int rc;
+
+	if (r->fd < 0) {
+		if (koff > r->db_len || need > r->db_len - koff)
+			return truncated(r, koff, need);
+		return r->visit(r->visit_arg, r->mem + koff, ksize, r->mem + voff,
+		    vsize, r->err);
+	}
+	if (need > r->kv_cap) {
+		if ((nb = realloc(r->kv, need)) == NULL)
+			return lb_err_set(r->err, LB_E_NOMEM, "out of memory");
+		r->kv = nb;
+		r->kv_cap = need;
+	}
+	/* key and value are adjacent: voff == koff + ksize */
+	if (need > 0 && (rc = rd_pread(r, koff, r->kv, need)) < 0)
+		return rc;
+	return r->visit(r->visit_arg, r->kv, ksize, r->kv + ksize, vsize, r->err);
+}
+
 /* One leaf element, as etcd's status sees it: top-level keys name buckets;
  * in those buckets every entry counts and is hashed (a nested bucket by its
  * key only, as bbolt's ForEach gives it a nil value). */
@@ -421,6 +455,12 @@ leaf_elem(struct rd *r, const struct region *reg, const uint8_t *e,
 				return corrupt(r, "not an etcd database: key of %u "
 				    "bytes in bucket 'key'", ksize);
 			r->out->revision = be64(head);
+			if (r->visit != NULL) {
+				if (bucket)
+					return corrupt(r, "not an etcd database: a bucket "
+					    "in bucket 'key'");
+				return visit_entry(r, koff, ksize, voff, vsize);
+			}
 		}
 		if (bucket)
 			return walk_bucket(r, voff, vsize, end, nest + 1, K_DEEP, T_OTHER);
@@ -707,8 +747,9 @@ inspect(struct rd *r, uint64_t file_len)
 	out->db_size = m.pgid * r->ps;
 	out->txid = m.txid;
 	/* After the cheap checks: a big file that is not bbolt is refused
-	 * without reading all of it. */
-	if ((rc = hash_db(r, file_len)) < 0)
+	 * without reading all of it.  A walk for a visitor skips it: its
+	 * caller verified the file before. */
+	if (r->visit == NULL && (rc = hash_db(r, file_len)) < 0)
 		goto out;
 	if ((r->reach = calloc(1, (size_t)(r->hwm / 8 + 1))) == NULL) {
 		rc = lb_err_set(r->err, LB_E_NOMEM, "out of memory");
@@ -769,8 +810,10 @@ bbolt_inspect_buf(const uint8_t *buf, size_t len, const char *name,
 	return rc;
 }
 
-int
-bbolt_inspect_file(const char *path, struct bbolt_info *out, struct lb_err *err)
+/* Opens path and runs inspect with visit (NULL: a plain inspection). */
+static int
+run_file(const char *path, struct bbolt_info *out, bbolt_key_fn visit,
+    void *arg, struct lb_err *err)
 {
 	struct rd *r = NULL;
 	struct stat st;
@@ -800,15 +843,55 @@ bbolt_inspect_file(const char *path, struct bbolt_info *out, struct lb_err *err)
 	r->fd = fd;
 	r->out = out;
 	r->err = err;
+	r->visit = visit;
+	r->visit_arg = arg;
 	rc = inspect(r, (uint64_t)st.st_size);
 out:
 	if (r != NULL) {
 		free(r->ew.buf);
 		free(r->dw.buf);
+		free(r->kv);
 		free(r);
 	}
 	if (fd >= 0)
 		close(fd);
+	return rc;
+}
+
+int
+bbolt_inspect_file(const char *path, struct bbolt_info *out, struct lb_err *err)
+{
+	return run_file(path, out, NULL, NULL, err);
+}
+
+int
+bbolt_key_foreach_file(const char *path, bbolt_key_fn fn, void *arg,
+    struct lb_err *err)
+{
+	struct bbolt_info info;
+
+	return run_file(path, &info, fn, arg, err);
+}
+
+int
+bbolt_key_foreach_buf(const uint8_t *buf, size_t len, const char *name,
+    bbolt_key_fn fn, void *arg, struct lb_err *err)
+{
+	struct bbolt_info info;
+	struct rd *r;
+	int rc;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	r->name = name;
+	r->fd = -1;
+	r->mem = buf;
+	r->out = &info;
+	r->err = err;
+	r->visit = fn;
+	r->visit_arg = arg;
+	rc = inspect(r, len);
+	free(r);
 	return rc;
 }
 

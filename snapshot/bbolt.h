@@ -65,6 +65,22 @@ int bbolt_inspect_file(const char *path, struct bbolt_info *out,
 int bbolt_inspect_buf(const uint8_t *buf, size_t len, const char *name,
     struct bbolt_info *out, struct lb_err *err);
 
+/* Called by bbolt_key_foreach_* for each entry of bucket "key": k is
+ * the revision key, v the value (an mvccpb.KeyValue), both valid only
+ * during the call.  A negative return (with err set) stops the walk. */
+typedef int (*bbolt_key_fn)(void *arg, const uint8_t *k, uint32_t klen,
+    const uint8_t *v, uint32_t vlen, struct lb_err *err);
+
+/* Walks the database as bbolt_inspect_* does, with the same checks, and
+ * hands every entry of bucket "key" to fn in bucket order (ascending
+ * revision).  The sha256 and trailer are not checked: the caller
+ * verified the file before.  Returns what bbolt_inspect_* returns, or
+ * fn's negative return. */
+int bbolt_key_foreach_file(const char *path, bbolt_key_fn fn, void *arg,
+    struct lb_err *err);
+int bbolt_key_foreach_buf(const uint8_t *buf, size_t len, const char *name,
+    bbolt_key_fn fn, void *arg, struct lb_err *err);
+
 /* Short name of a trailer state: "ok", "absent" or "mismatch". */
 const char *bbolt_trailer_name(int trailer);
 

@@ -129,7 +129,7 @@ check child_env_tool_no_secrets sh -c "! grep -e '^AWS_' -e '^LIFEBOAT_' -e leak
 check child_env_tool_api_3 grep -qx 'ETCDCTL_API=3' "$T/tool.env"
 check cluster_restore_exit_0 test "$rc" -eq 0
 check cluster_report grep -q "3 members checked, one leader" "$T/rc.out"
-check cluster_hashkv_matches_backup grep -q "HashKV matches the backup's record" "$T/rc.out"
+check cluster_hashkv_matches_backup grep -q "keys and values match the backup (HashKV of its live keys)" "$T/rc.out"
 dump "$CLIENTS" "$T/got"
 check cluster_every_key_back cmp "$T/want2" "$T/got"
 check cluster_three_members test "$(etcdctl --endpoints "$CLIENTS" member list | wc -l)" -eq 3
@@ -358,7 +358,7 @@ for n in p1 p2 p3; do
 done
 check member_mode_exit_0 test "$(cat "$T/pm-p1.rc" "$T/pm-p2.rc" "$T/pm-p3.rc" | tr -d '\n')" = 000
 check member_mode_first_waits grep -q "not checked: no quorum yet" "$T/pm-p1.out"
-check member_mode_last_checks grep -q "HashKV matches the backup's record" "$T/pm-p3.out"
+check member_mode_last_checks grep -q "keys and values match the backup (HashKV of its live keys)" "$T/pm-p3.out"
 dump "$MC" "$T/got"
 check member_mode_every_key_back cmp "$T/want2" "$T/got"
 stop_all "$T/pm"
@@ -457,7 +457,7 @@ $LB restore cluster --cluster c2 --members "$MEMBERS" --base-dir "$T/rt" --start
 check_rc=$?
 track "$T/rt"
 check tls_restore_exit_0 test "$check_rc" -eq 0
-check tls_hashkv_matches_backup grep -q "HashKV matches the backup's record" "$T/rt.out"
+check tls_hashkv_matches_backup grep -q "keys and values match the backup (HashKV of its live keys)" "$T/rt.out"
 # shellcheck disable=SC2086
 etcdctl --endpoints "$CLIENTS" $CT get /tls --prefix --print-value-only >"$T/tls.got" 2>&1
 check tls_every_key_back test "$(tr '\n' ' ' <"$T/tls.got")" = "secret-a secret-b secret-c "
