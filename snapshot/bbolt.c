@@ -791,9 +791,10 @@ out:
 	return rc;
 }
 
-int
-bbolt_inspect_buf(const uint8_t *buf, size_t len, const char *name,
-    struct bbolt_info *out, struct lb_err *err)
+/* One walk over bytes in memory; visit (may be NULL) sees bucket "key". */
+static int
+run_buf(const uint8_t *buf, size_t len, const char *name, struct bbolt_info *out,
+    bbolt_key_fn visit, void *arg, struct lb_err *err)
 {
 	struct rd *r;
 	int rc;
@@ -805,9 +806,18 @@ bbolt_inspect_buf(const uint8_t *buf, size_t len, const char *name,
 	r->mem = buf;
 	r->out = out;
 	r->err = err;
+	r->visit = visit;
+	r->visit_arg = arg;
 	rc = inspect(r, len);
 	free(r);
 	return rc;
+}
+
+int
+bbolt_inspect_buf(const uint8_t *buf, size_t len, const char *name,
+    struct bbolt_info *out, struct lb_err *err)
+{
+	return run_buf(buf, len, name, out, NULL, NULL, err);
 }
 
 /* Opens path and runs inspect with visit (NULL: a plain inspection). */
@@ -878,21 +888,8 @@ bbolt_key_foreach_buf(const uint8_t *buf, size_t len, const char *name,
     bbolt_key_fn fn, void *arg, struct lb_err *err)
 {
 	struct bbolt_info info;
-	struct rd *r;
-	int rc;
 
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return lb_err_set(err, LB_E_NOMEM, "out of memory");
-	r->name = name;
-	r->fd = -1;
-	r->mem = buf;
-	r->out = &info;
-	r->err = err;
-	r->visit = fn;
-	r->visit_arg = arg;
-	rc = inspect(r, len);
-	free(r);
-	return rc;
+	return run_buf(buf, len, name, &info, fn, arg, err);
 }
 
 const char *
