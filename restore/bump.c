@@ -28,6 +28,12 @@
  */
 #include "restore/restore.h"
 
+#include <string.h>
+#include <time.h>
+
+#include "catalog/catalog.h"
+#include "common/log.h"
+
 #define RATE_ETCD_DOC  1500.0       /* etcd's recovery guide */
 #define RATE_FLOOR     10.0         /* node and leader leases alone renew several times a second */
 #define MARGIN         10000
@@ -64,4 +70,33 @@ restore_bump_size(struct restore_bump *b, int64_t backup_rev, int64_t now)
 	b->rate_used = rate;
 	b->n = n > (double)BUMP_MAX ? BUMP_MAX : (int64_t)n;
 	return b->n;
+}
+
+static int
+bump_point(int64_t at, int64_t revision, void *arg)
+{
+	restore_bump_add(arg, at, revision);
+	return 0;
+}
+
+void
+restore_bump_choose(struct restore_run *c, const struct manifest *mf)
+{
+	struct cat *cat = restore_source_catalog(c->src);
+	struct lb_err e;
+	int64_t end = 0, now = (int64_t)time(NULL);
+
+	c->bump_n = 0;
+	if (!c->tool.has_bump_revision || c->o->bump == 0)
+		return;
+	if (c->o->bump > 0) {
+		c->bump_n = c->o->bump;
+		return;
+	}
+	memset(&c->bump, 0, sizeof(c->bump));
+	if (cat != NULL && cat_revisions(cat, mf->cluster, bump_point, &c->bump, &e) < 0)
+		log_warn("catalog: %s: sizing the revision bump from the backup alone", e.msg);
+	if (mf->finished_at != NULL && cat_time_parse(mf->finished_at, now, &end, &e) == 0)
+		restore_bump_add(&c->bump, end, mf->revision);
+	c->bump_n = restore_bump_size(&c->bump, mf->revision, now);
 }

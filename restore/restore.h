@@ -205,6 +205,11 @@ void restore_bump_add(struct restore_bump *b, int64_t at, int64_t revision);
 /* The bump for a backup at backup_rev restored at now (Unix seconds). */
 int64_t restore_bump_size(struct restore_bump *b, int64_t backup_rev, int64_t now);
 
+/* The etcd version of a backup's snapshot from its manifest (its lowest
+ * member's: the cluster version, which the snapshot's schema follows),
+ * "" when none says. */
+void restore_manifest_version(const struct manifest *mf, char *out, size_t cap);
+
 /* Starts `TOOL snapshot restore SNAPSHOT --name --data-dir
  * --initial-cluster --initial-cluster-token --initial-advertise-peer-urls`
  * (+ --bump-revision N --mark-compacted where supported and bump > 0),
@@ -363,6 +368,21 @@ void restore_audit(struct restore_run *r, const char *outcome,
 /* Frees what r holds (members, source, configuration); r is then empty
  * but for o and hooks. */
 void restore_run_release(struct restore_run *r);
+
+/* Refuses, before anything changes, a restore tool or an etcd binary
+ * that cannot restore or run the snapshot of r->snap_version (compat.c);
+ * warns for an upgrade by one minor. */
+int restore_versions_check(struct restore_run *r, struct lb_err *err);
+
+/* After the fetch, for a manifest that names no version: the version etcd
+ * wrote into the snapshot itself (meta/storageVersion from 3.6, else
+ * cluster/clusterVersion), then restore_versions_check. */
+int restore_versions_from_file(struct restore_run *r, struct lb_err *err);
+
+/* Sets r->bump_n: 0 when the tool cannot bump or --bump-revision 0, the
+ * option's value when given, else sized from what the catalog recorded
+ * of the cluster (bump.c), or from the backup alone without a catalog. */
+void restore_bump_choose(struct restore_run *r, const struct manifest *mf);
 
 /* ---- after start: health and the data checks (check.c) ----------------- */
 

@@ -34,7 +34,6 @@
 #include "common/secret.h"
 #include "env/setup.h"
 #include "etcd/etcd_admin.h"
-#include "snapshot/bbolt.h"
 #include "snapshot/livehash.h"
 
 /* ---- configuration --------------------------------------------------------- */
@@ -315,127 +314,6 @@ preflight(struct restore_run *c, struct lb_err *err)
 	return 0;
 }
 
-/* ---- versions: compat.c has etcd's rules ------------------------------------------ */
-
-/* The etcd version a backup's snapshot belongs to, from its manifest: the
- * lowest member's.  A cluster runs at its lowest member's minor (during a
- * rolling upgrade the cluster version, and with it the snapshot's schema,
- * moves only when the last member is new), and every member's snapshot is
- * of that schema. */
-static void
-manifest_version(const struct manifest *mf, char *out, size_t cap)
-{
-	const char *low = NULL;
-	int la = 0, lb = 0, a, b;
-	size_t i;
-
-	for (i = 0; i < mf->n_members; i++) {
-		const char *v = mf->members[i].etcd_version;
-		if (restore_version_minor(v, &a, &b) == 0 &&
-		    (low == NULL || a < la || (a == la && b < lb))) {
-			low = v;
-			la = a;
-			lb = b;
-		}
-	}
-	if (low == NULL && restore_version_minor(mf->etcd_version, &a, &b) == 0)
-		low = mf->etcd_version;
-	snprintf(out, cap, "%s", low != NULL ? low : "");
-}
-
-/* Checks prog (version have) against the snapshot's version. */
-static int
-compat_one(struct restore_run *c, const char *prog, const char *have,
-    struct lb_err *err)
-{
-	int r = restore_compat(prog, have, c->snap_version, err);
-
-	if (r == 1)
-		log_warn("%s is etcd %s and the snapshot etcd %s (from %s): the restored "
-		    "cluster is an upgrade by one minor version", prog, have,
-		    c->snap_version, c->snap_version_from);
-	return r < 0 ? r : 0;
-}
-
-/* Refuses, before anything changes, a restore tool or an etcd binary
- * that cannot restore or run the snapshot (c->snap_version). */
-static int
-versions_check(struct restore_run *c, struct lb_err *err)
-{
-	const struct restore_opts *o = c->o;
-	const char *bin = o->eo.etcd_bin != NULL ? o->eo.etcd_bin : "etcd";
-	int r;
-
-	if (o->mode != RESTORE_JOIN &&
-	    (r = compat_one(c, c->tool.path, c->tool.version, err)) < 0)
-		return r;
-	if (o->start || o->mode == RESTORE_JOIN) {
-		if ((r = restore_etcd_version(bin, c->etcd_version, sizeof(c->etcd_version),
-		    err)) < 0 || (r = compat_one(c, bin, c->etcd_version, err)) < 0)
-			return r;
-	}
-	return 0;
-}
-
-/* After the fetch, for a manifest that names no version: the one etcd
- * wrote into the snapshot itself (meta/storageVersion from 3.6, else
- * cluster/clusterVersion). */
-static int
-versions_from_file(struct restore_run *c, struct lb_err *err)
-{
-	struct bbolt_info in;
-	int r;
-
-	if (c->snap_version[0] != '\0')
-		return 0;
-	if ((r = bbolt_inspect_file(c->snap, &in, err)) < 0)
-		return r;
-	snprintf(c->snap_version, sizeof(c->snap_version), "%s",
-	    in.storage_version[0] ? in.storage_version : in.cluster_version);
-	c->snap_version_from = in.storage_version[0] ? "its storage version" :
-	    "its cluster version";
-	if (c->snap_version[0] == '\0') {
-		log_warn("neither the backup nor its snapshot says which etcd took it: "
-		    "restoring with %s unchecked", c->tool.path);
-		return 0;
-	}
-	return versions_check(c, err);
-}
-
-/* ---- the revision bump ---------------------------------------------------------- */
-
-static int
-bump_point(int64_t at, int64_t revision, void *arg)
-{
-	restore_bump_add(arg, at, revision);
-	return 0;
-}
-
-/* The bump for this restore: none when the tool cannot, --bump-revision
- * when given, else sized from what the catalog recorded of the cluster
- * (bump.c), or from the backup alone when restoring without a catalog. */
-static void
-bump_size(struct restore_run *c, const struct manifest *mf)
-{
-	struct cat *cat = restore_source_catalog(c->src);
-	struct lb_err e;
-	int64_t end = 0, now = (int64_t)time(NULL);
-
-	c->bump_n = 0;
-	if (!c->tool.has_bump_revision || c->o->bump == 0)
-		return;
-	if (c->o->bump > 0) {
-		c->bump_n = c->o->bump;
-		return;
-	}
-	memset(&c->bump, 0, sizeof(c->bump));
-	if (cat != NULL && cat_revisions(cat, mf->cluster, bump_point, &c->bump, &e) < 0)
-		log_warn("catalog: %s: sizing the revision bump from the backup alone", e.msg);
-	if (mf->finished_at != NULL && cat_time_parse(mf->finished_at, now, &end, &e) == 0)
-		restore_bump_add(&c->bump, end, mf->revision);
-	c->bump_n = restore_bump_size(&c->bump, mf->revision, now);
-}
-
 /* ---- the restore --------------------------------------------------------------- */
 
 /* Everything from the fetch on, for cluster, member and seed. */
@@ -460,11 +338,11 @@ run_restore(struct restore_run *c, struct lb_err *err)
 	parent = dirname(dirbuf);
 	snprintf(c->snap, sizeof(c->snap), "%s/.lifeboat-restore-%s.db", parent,
 	    mf->backup_id);
-	manifest_version(mf, c->snap_version, sizeof(c->snap_version));
+	restore_manifest_version(mf, c->snap_version, sizeof(c->snap_version));
 	c->snap_version_from = "the manifest";
-	if (c->snap_version[0] != '\0' && (r = versions_check(c, err)) < 0)
+	if (c->snap_version[0] != '\0' && (r = restore_versions_check(c, err)) < 0)
 		goto out;
-	bump_size(c, mf);
+	restore_bump_choose(c, mf);
 	if (o->dry_run) {
 		c->hooks.plan(c->hooks.arg, c, ic, token);
 		r = 0;
@@ -491,7 +369,7 @@ run_restore(struct restore_run *c, struct lb_err *err)
 	log_info("verified snapshot of member %s, revision %lld, %llu bytes (%.1fs)",
 	    c->got.member->name, (long long)c->got.member->revision,
 	    (unsigned long long)c->got.member->db_size, c->got.seconds);
-	if ((r = versions_from_file(c, err)) < 0)
+	if ((r = restore_versions_from_file(c, err)) < 0)
 		goto out;
 	/* after a bump the backup's HashKV is compacted away; what HashKV at
 	 * the bumped revision must be comes from the snapshot's live keys */
@@ -711,7 +589,7 @@ run_join(struct restore_run *c, struct lb_err *err)
 	/* a new member runs the cluster's data: the seed's minor is the rule */
 	snprintf(c->snap_version, sizeof(c->snap_version), "%s", sst.version);
 	c->snap_version_from = "the seed";
-	if ((r = versions_check(c, err)) < 0)
+	if ((r = restore_versions_check(c, err)) < 0)
 		goto out;
 	for (i = 0; i < ms->n; i++) {
 		if (ms->v[i].name[0] == '\0') {
