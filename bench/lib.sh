@@ -14,7 +14,10 @@ BENCH_ROUNDS=${BENCH_ROUNDS:-5}
 BENCH_RESULTS=$BENCH_DIR/results.md
 BENCH_RAW=$BENCH_DIR/raw.jsonl          # one JSON line per measured run
 LIFEBOAT=${LIFEBOAT:-$BENCH_TOP/build/lifeboat}
-export ETCDCTL_API=3
+BENCH_ETCD=${BENCH_ETCD:-3.4 3.6}      # etcd minors measured, one after another
+BENCH_BASE_PATH=$PATH
+BENCH_ETCD_VERSION=     # the minor whose binaries are first on PATH now
+BENCH_ETCD_BIN=         # ... and their directory
 
 BENCH_PIDS=()           # every server this script started, stopped on exit
 BENCH_URL=              # client URL of the running member
@@ -22,6 +25,53 @@ BENCH_ETCD_PID=
 BENCH_ETCD_DIR=
 
 bench_die() { echo "bench: $*" >&2; exit 1; }
+
+# bench_etcd_use VERSION: etcd, etcdctl (and etcdutl) of that minor first on
+# PATH from here on.  3.4 is Debian's /usr/bin; 3.5 to 3.7 are etcd's own
+# builds from scripts/etcd-peers.sh (./scripts/deps.sh builds them).  Never
+# exports ETCD_*: etcd reads those as flags and refuses unknown ones.
+bench_etcd_use() {
+	local dir
+	case $1 in
+	3.4)	dir=/usr/bin ;;
+	3.[5-7])
+		dir=$(sh "$BENCH_TOP/scripts/etcd-peers.sh" --dir "$1") ||
+		    bench_die "no directory for etcd $1"
+		[ -x "$dir/etcdutl" ] || bench_die "etcd $1 is not built in $dir: run ./scripts/deps.sh" ;;
+	*)	bench_die "BENCH_ETCD: no etcd '$1' here (3.4, 3.5, 3.6, 3.7)" ;;
+	esac
+	[ -x "$dir/etcd" ] && [ -x "$dir/etcdctl" ] || bench_die "etcd or etcdctl missing in $dir"
+	BENCH_ETCD_VERSION=$1 BENCH_ETCD_BIN=$dir
+	PATH=$dir:$BENCH_BASE_PATH
+	export PATH
+	# 3.4's etcdctl speaks v3 only when told; 3.6+ warns when told
+	if [ "$1" = 3.4 ]; then export ETCDCTL_API=3; else unset ETCDCTL_API; fi
+}
+
+# bench_snaptool snapshot status|restore ...: etcd's offline snapshot tool,
+# etcdutl from 3.5 on (3.6 removed these subcommands from etcdctl), etcdctl
+# on 3.4.
+bench_snaptool() {
+	if [ -x "$BENCH_ETCD_BIN/etcdutl" ]; then "$BENCH_ETCD_BIN/etcdutl" "$@"
+	else "$BENCH_ETCD_BIN/etcdctl" "$@"; fi
+}
+bench_snaptool_name() { if [ -x "$BENCH_ETCD_BIN/etcdutl" ]; then echo etcdutl; else echo etcdctl; fi; }
+
+# bench_etcd_versions: one line per minor in BENCH_ETCD, for results.md.
+bench_etcd_versions() {
+	local v
+	for v in $BENCH_ETCD; do
+		(
+		bench_etcd_use "$v"
+		printf -- '- etcd %s: etcd %s, etcdctl %s' "$v" \
+		    "$(etcd --version | awk '/^etcd Version/ { print $3 }')" \
+		    "$(etcdctl version | awk '/^etcdctl version/ { print $3 }')"
+		[ ! -x "$BENCH_ETCD_BIN/etcdutl" ] ||
+		    printf ', etcdutl %s' "$("$BENCH_ETCD_BIN/etcdutl" version | awk '/^etcdutl version/ { print $3 }')"
+		printf ' (%s)\n' "$BENCH_ETCD_BIN"
+		)
+	done
+}
 bench_say() { echo "bench: $*" >&2; }
 
 # bench_out LINE...: appends to results.md and prints to stdout.
@@ -59,22 +109,22 @@ bench_need_space() {
 # bench_init: makes the work dir, starts results.md with what the figures
 # depend on (machine, versions, rounds) and arms the cleanup trap.
 bench_init() {
-	local mem etcdv lbv
+	local mem lbv v
 	mkdir -p "$BENCH_DIR" || bench_die "cannot create $BENCH_DIR"
-	command -v etcd >/dev/null || bench_die "etcd not found (make deps)"
-	command -v etcdctl >/dev/null || bench_die "etcdctl not found (make deps)"
+	[ -n "$BENCH_ETCD" ] || bench_die "BENCH_ETCD is empty"
+	for v in $BENCH_ETCD; do bench_etcd_use "$v"; done
 	case $BENCH_ROUNDS in ''|*[!0-9]*|0) bench_die "BENCH_ROUNDS must be a positive number";; esac
 	trap bench_cleanup EXIT
 	trap 'exit 130' INT TERM
 	: >"$BENCH_RESULTS"
 	: >"$BENCH_RAW"
 	mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-	etcdv=$(etcd --version | awk '/^etcd Version/ { print $3 }')
 	lbv=$("$LIFEBOAT" version 2>/dev/null | head -n 1) || lbv="(not built)"
 	bench_out "# lifeboat benchmarks" "" \
 	    "- date: $(date -u '+%Y-%m-%d %H:%M UTC')" \
 	    "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $mem memory, load average $(cut -d' ' -f1-3 /proc/loadavg)" \
-	    "- etcd $etcdv, etcdctl $(etcdctl version | awk '/^etcdctl version/ { print $3 }'), $lbv" \
+	    "- $lbv" \
+	    "$(bench_etcd_versions)" \
 	    "- rounds: $BENCH_ROUNDS per command, run alternately after one warm-up run each; page cache not dropped" \
 	    ""
 }
@@ -106,12 +156,25 @@ bench_etcd_start() {
 	BENCH_ETCD_PID=$!
 	BENCH_PIDS+=("$BENCH_ETCD_PID")
 	for _ in $(seq 300); do
-		etcdctl --endpoints "$BENCH_URL" endpoint health >/dev/null 2>&1 && return 0
+		etcdctl --endpoints "$BENCH_URL" endpoint health >/dev/null 2>&1 &&
+		    { bench_etcd_ready; return 0; }
 		kill -0 "$BENCH_ETCD_PID" 2>/dev/null ||
 		    bench_die "etcd exited at start: $(tail -n 3 "$BENCH_ETCD_DIR/etcd.log")"
 		sleep 0.1
 	done
 	bench_die "etcd at $BENCH_URL not healthy after 30 s (see $BENCH_ETCD_DIR/etcd.log)"
+}
+
+# bench_etcd_ready: waits until the member reports a storage version (3.6+
+# writes it a few seconds after start; load and timing wait for that write).
+bench_etcd_ready() {
+	case $BENCH_ETCD_VERSION in 3.4|3.5) return 0 ;; esac
+	for _ in $(seq 300); do
+		etcdctl --endpoints "$BENCH_URL" endpoint status -w json 2>/dev/null |
+		    grep -q '"storageVersion":"[0-9]' && return 0
+		sleep 0.1
+	done
+	bench_die "etcd $BENCH_ETCD_VERSION at $BENCH_URL shows no storageVersion after 30 s"
 }
 
 # bench_etcd_stop: stops the member bench_etcd_start started and removes its
@@ -153,9 +216,12 @@ print("%d keys, %.0f MiB of values, db %.1f MiB (etcdctl endpoint status), loade
 }
 
 # bench_status FILE: prints "revision totalKey hash" of a snapshot file, from
-# etcdctl snapshot status (the oracle); fails if etcdctl rejects the file.
+# the version's snapshot status (etcdutl from 3.5, etcdctl on 3.4: the
+# oracle); fails if it rejects the file.  etcdutl 3.6's totalKey counts live
+# keys only, 3.4's every revision of every key: the same tool reads both
+# files, so the comparison holds either way.
 bench_status() {
-	etcdctl snapshot status "$1" -w json 2>/dev/null |
+	bench_snaptool snapshot status "$1" -w json 2>/dev/null |
 	    python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["revision"], s["totalKey"], s["hash"])'
 }
 
@@ -171,8 +237,8 @@ measure() {
 		tail -n 5 "$log" >&2
 		return 1
 	}
-	python3 -c 'import json,sys; r=json.loads(sys.argv[2]); r["name"]=sys.argv[1]; r["context"]=sys.argv[3]; print(json.dumps(r))' \
-	    "$name" "$res" "${BENCH_CONTEXT:-}" >>"$BENCH_RAW"
+	python3 -c 'import json,sys; r=json.loads(sys.argv[2]); r["name"]=sys.argv[1]; r["context"]=sys.argv[3]; r["etcd"]=sys.argv[4]; r["bench"]=sys.argv[5]; r["round"]=int(sys.argv[6]); print(json.dumps(r))' \
+	    "$name" "$res" "${BENCH_CONTEXT:-}" "$BENCH_ETCD_VERSION" "${BENCH_BENCH:-}" "${BENCH_ROUND:-0}" >>"$BENCH_RAW"
 	MEASURE_LAST=$res
 }
 
@@ -194,7 +260,8 @@ compare() {
 			dir=$(mktemp -d "$BENCH_DIR/run.XXXXXX")
 			CMD=()
 			"${fns[$i]}" "$dir"
-			BENCH_CONTEXT="$title round $r" measure "${labels[$i]}" "${CMD[@]}" ||
+			BENCH_CONTEXT="$title, etcd $BENCH_ETCD_VERSION, round $r" BENCH_BENCH=$title \
+			    BENCH_ROUND=$r measure "${labels[$i]}" "${CMD[@]}" ||
 			    bench_die "$title: ${labels[$i]} failed in round $r"
 			rm -rf "$dir"
 			# round 0 is the warm-up: measured and logged, not counted
@@ -207,7 +274,7 @@ compare() {
 	done
 	local args=()
 	for i in "${!fns[@]}"; do args+=("${labels[$i]}" "${walls[$i]}" "${rss[$i]}"); done
-	python3 - "$title" "${args[@]}" <<-'EOF' | tee -a "$BENCH_RESULTS"
+	python3 - "$title, etcd $BENCH_ETCD_VERSION" "${args[@]}" <<-'EOF' | tee -a "$BENCH_RESULTS"
 	import statistics, sys
 	title, rest = sys.argv[1], sys.argv[2:]
 	rows = [(rest[i], [float(x) for x in rest[i + 1].split()],
@@ -223,6 +290,68 @@ compare() {
 	    print("\nratio of median wall times, %s / %s: **%.2f**; of peak RSS: %.2f"
 	          % (a[0], b[0], statistics.median(a[1]) / statistics.median(b[1]),
 	             max(a[2]) / max(b[2])))
+	print()
+	EOF
+}
+
+# bench_summary: every benchmark's commands with the etcd versions side by
+# side (median wall time and peak RSS of the counted rounds, from raw.jsonl),
+# then the issue's targets per version; appended to results.md.
+bench_summary() {
+	python3 - "$BENCH_RAW" "$BENCH_ETCD" <<-'EOF' | tee -a "$BENCH_RESULTS"
+	import json, statistics, sys
+	runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+	runs = [r for r in runs if r.get("round", 0) >= 1 and r.get("bench")]
+	versions = sys.argv[2].split()
+	benches, names, cell = [], {}, {}
+	for r in runs:
+	    b, n, v = r["bench"], r["name"], r["etcd"]
+	    if b not in benches:
+	        benches.append(b)
+	        names[b] = []
+	    if n not in names[b]:
+	        names[b].append(n)
+	    cell.setdefault((b, n, v), []).append(r)
+	def med(b, n, v):
+	    rs = cell.get((b, n, v))
+	    return statistics.median(r["wall"] for r in rs) if rs else None
+	def fmt(b, n, v):
+	    rs = cell.get((b, n, v))
+	    if not rs:
+	        return "-"
+	    rss = [r["maxrss_kib"] for r in rs if r.get("maxrss_kib")]
+	    return "%.2f s, %s" % (med(b, n, v), "%.0f MiB" % (max(rss) / 1024) if rss else "RSS not measured")
+	print("## all etcd versions side by side\n")
+	print("median wall time and peak RSS of the counted rounds (raw.jsonl)\n")
+	for b in benches:
+	    print("### %s\n" % b)
+	    print("| command | " + " | ".join("etcd " + v for v in versions) + " |")
+	    print("| --- |" + " ---: |" * len(versions))
+	    for n in names[b]:
+	        print("| %s | %s |" % (n, " | ".join(fmt(b, n, v) for v in versions)))
+	    print()
+	# the issue's targets: (benchmark prefix, lifeboat's command, the
+	# reference, at most; None: compared, no target)
+	targets = [("snapshot ", "lifeboat pull", "etcdctl snapshot save", 0.75),
+	           ("backup ", "lifeboat backup (file:// on local disk)", "etcdctl snapshot save (local disk)", None),
+	           ("restore ", "lifeboat restore cluster --start", None, 0.5)]
+	print("### targets (ratio of median wall times, lifeboat / etcd's tool)\n")
+	print("| benchmark | target | " + " | ".join("etcd " + v for v in versions) + " |")
+	print("| --- | ---: |" + " ---: |" * len(versions))
+	for b in benches:
+	    for pre, lb, ref, want in targets:
+	        if not b.startswith(pre) or lb not in names[b]:
+	            continue
+	        refn = ref or next((n for n in names[b] if n.startswith("manual")), None)
+	        if refn not in names[b]:
+	            continue
+	        cells = []
+	        for v in versions:
+	            a, r = med(b, lb, v), med(b, refn, v)
+	            cells.append("-" if a is None or not r else "%.2f" % (a / r) if want is None else
+	                         "%.2f %s" % (a / r, "(met)" if a / r <= want else "(missed)"))
+	        print("| %s: %s / %s | %s | %s |" % (b, lb, refn, "none" if want is None else "<= %.2f" % want,
+	                                           " | ".join(cells)))
 	print()
 	EOF
 }

@@ -4,6 +4,7 @@
 # on the same data.  Figures go to $BENCH_DIR/results.md (default
 # bench/out/results.md) and stdout; bench/README.md says how to read them.
 #
+#   BENCH_ETCD="3.4 3.6"       etcd minors, each run in turn (3.4, 3.5, 3.6, 3.7)
 #   BENCH_SIZES="256MiB 1GiB"  database sizes to benchmark (quick try: 64MiB)
 #   BENCH_ROUNDS=5             measured rounds per command (after a warm-up)
 #   BENCH_DIR=bench/out        work dir: needs about 5x the largest size free
@@ -21,16 +22,20 @@ cmd_etcdctl_save() { CMD=(etcdctl --endpoints "$BENCH_URL" snapshot save "$1/sna
 cmd_lifeboat_pull() { CMD=("$LIFEBOAT" pull --endpoints "$BENCH_URL" --out-dir "$1"); }
 
 # check_snapshot_outputs: both tools, once, on the loaded member; each output
-# must pass etcdctl snapshot status and show the same revision, key count and
-# hash, so that the timings compare tools that produce good snapshots.
+# must pass snapshot status (etcdutl from 3.5, etcdctl on 3.4) and show the
+# same revision, key count and hash, so that the timings compare tools that
+# produce good snapshots.  Not the bytes: from 3.6 two snapshots of the same
+# member never are byte-identical (each Snapshot call commits a bbolt
+# transaction first).
 check_snapshot_outputs() {
-	local dir ref got f n=0
+	local dir ref got f n=0 st
+	st="$(bench_snaptool_name) snapshot status"
 	dir=$(mktemp -d "$BENCH_DIR/run.XXXXXX")
 	etcdctl --endpoints "$BENCH_URL" snapshot save "$dir/etcdctl.db" >/dev/null 2>&1 ||
 	    bench_die "etcdctl snapshot save failed"
 	ref=$(bench_status "$dir/etcdctl.db") ||
-	    bench_die "etcdctl snapshot status rejects etcdctl's own snapshot"
-	bench_out "- etcdctl snapshot save: $(stat -c %s "$dir/etcdctl.db") bytes, snapshot status: revision, keys, hash = $ref"
+	    bench_die "$st rejects etcdctl's own snapshot"
+	bench_out "- etcdctl snapshot save: $(stat -c %s "$dir/etcdctl.db") bytes, $st: revision, keys, hash = $ref"
 	if [ "$HAVE_PULL" = yes ]; then
 		mkdir "$dir/pull"
 		"$LIFEBOAT" pull --endpoints "$BENCH_URL" --out-dir "$dir/pull" \
@@ -40,10 +45,10 @@ check_snapshot_outputs() {
 			[ -f "$f" ] || continue
 			n=$((n + 1))
 			got=$(bench_status "$f") ||
-			    bench_die "etcdctl snapshot status rejects lifeboat's ${f##*/}"
+			    bench_die "$st rejects lifeboat's ${f##*/}"
 			[ "$got" = "$ref" ] ||
 			    bench_die "lifeboat's ${f##*/} differs from etcdctl's snapshot: $got vs $ref"
-			bench_out "- lifeboat pull: ${f##*/}, $(stat -c %s "$f") bytes, snapshot status matches etcdctl's"
+			bench_out "- lifeboat pull: ${f##*/}, $(stat -c %s "$f") bytes, $st matches etcdctl's"
 		done
 		[ "$n" -gt 0 ] || bench_die "lifeboat pull wrote no *.db file in its --out-dir"
 	fi
@@ -54,7 +59,7 @@ check_snapshot_outputs() {
 # one snapshot of it.
 bench_snapshot() {
 	local size=$1
-	bench_out "## snapshot of one member, $size" "" "- data: $BENCH_LOAD_DESC"
+	bench_out "## snapshot of one member, $size, etcd $BENCH_ETCD_VERSION" "" "- data: $BENCH_LOAD_DESC"
 	check_snapshot_outputs
 	bench_out ""
 	if [ "$HAVE_PULL" = yes ]; then
@@ -128,7 +133,7 @@ bench_backup() {
 	"$LIFEBOAT" --config "$BENCH_DIR/backup.conf" \
 	    backup --json >"$BENCH_DIR/backup.json" ||
 	    bench_die "lifeboat backup failed: $(cat "$BENCH_DIR/backup.json")"
-	bench_out "## backup of one member to s3rver, $size" "" "- data: $BENCH_LOAD_DESC" \
+	bench_out "## backup of one member to s3rver, $size, etcd $BENCH_ETCD_VERSION" "" "- data: $BENCH_LOAD_DESC" \
 	    "- lifeboat backup: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))[0]; print("db %d bytes, stored %d bytes, compression ratio %.2f" % (r["db_size"], r["stored"], r["pulled"] / r["stored"]))' "$BENCH_DIR/backup.json")" ""
 	compare "backup $size" \
 	    "lifeboat backup (s3rver)" cmd_lifeboat_backup \
@@ -143,15 +148,39 @@ bench_size() {
 	bytes=$(bench_size_bytes "$size")
 	# data dir (db + WAL ~2.5x), two snapshots and the stored objects
 	bench_need_space $((bytes * 6 + (512 << 20)))
-	bench_etcd_start "etcd-$size"
+	bench_etcd_start "etcd-$BENCH_ETCD_VERSION-$size"
 	bench_load "$size"
 	bench_snapshot "$size"
 	bench_backup "$size"
 	bench_cleanup
 }
 
+# bench_version V: every benchmark on etcd minor V's binaries.
+bench_version() {
+	local size mib=${BENCH_RESTORE_MIB:-1024}
+	bench_etcd_use "$1"
+	bench_say "etcd $1: $BENCH_ETCD_BIN"
+	for size in $BENCH_SIZES; do
+		bench_size "$size"
+	done
+	# Recovery time: a 3-member cluster rebuilt from s3rver, against the
+	# manual sequence, 1 GiB as the target names (its own loader and report;
+	# BENCH_RESTORE_MIB=0 skips).  tests/lib.sh, which it sources, puts the
+	# version's binaries on PATH itself.
+	if [ "$mib" -gt 0 ]; then
+		bench_out "## restore of a 3-member cluster from s3rver, $mib MiB, etcd $1" ""
+		LIFEBOAT=$LIFEBOAT LIFEBOAT_ETCD_VERSION=$1 BENCH_RAW=$BENCH_RAW \
+		    sh "$BENCH_TOP/bench/restore_bench.sh" "$mib" "$BENCH_ROUNDS" |
+		    tee -a "$BENCH_RESULTS"
+		# a failed restore benchmark loses its figures, not the other versions'
+		[ "${PIPESTATUS[0]}" -eq 0 ] ||
+		    bench_out "- restore benchmark FAILED on etcd $1 (its output is above)"
+		bench_out ""
+	fi
+}
+
 main() {
-	local size max=0 b
+	local size max=0 b v
 	# Bad sizes or too little disk fail here, before results.md is reset.
 	mkdir -p "$BENCH_DIR"
 	for size in $BENCH_SIZES; do
@@ -164,17 +193,11 @@ main() {
 	if have_pull; then HAVE_PULL=yes; else
 		bench_say "$LIFEBOAT has no 'pull' command yet: measuring etcdctl alone"
 	fi
-	for size in $BENCH_SIZES; do
-		bench_size "$size"
+	for v in $BENCH_ETCD; do
+		bench_out "# etcd $v" ""
+		bench_version "$v"
 	done
-	# Recovery time: a 3-member cluster rebuilt from s3rver, against the
-	# manual sequence, 1 GiB as the target names (its own loader and report;
-	# BENCH_RESTORE_MIB=0 skips).
-	if [ "${BENCH_RESTORE_MIB:-1024}" -gt 0 ]; then
-		bench_out "## restore of a 3-member cluster from s3rver, ${BENCH_RESTORE_MIB:-1024} MiB" ""
-		LIFEBOAT=$LIFEBOAT sh "$BENCH_TOP/bench/restore_bench.sh" \
-		    "${BENCH_RESTORE_MIB:-1024}" "$BENCH_ROUNDS" | tee -a "$BENCH_RESULTS"
-	fi
+	bench_summary
 	bench_say "results in $BENCH_RESULTS (raw runs in $BENCH_RAW)"
 }
 
