@@ -17,6 +17,7 @@
  */
 #include "snapshot/bbolt.h"
 #include "common/bytes.h"
+#include "common/crc32c.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,8 +71,7 @@ struct rd {
 	uint8_t *reach;         /* one bit per page, set when visited */
 	uint8_t *freed;         /* one bit per page in the freelist; NULL if none */
 	struct win ew, dw;      /* windows for elements and for keys and values */
-	uint32_t crc;
-	uint32_t crctab[8][256];
+	uint32_t crc;           /* etcd's hash, running (common/crc32c.h) */
 	struct bbolt_info *out;
 	struct lb_err *err;
 	/* bbolt_key_foreach: called for each entry of bucket "key"; kv holds
@@ -110,46 +110,6 @@ truncated(struct rd *r, uint64_t off, uint64_t n)
 	return corrupt(r, "truncated or damaged bbolt database: needs bytes up to "
 	    "%llu, has %llu", (unsigned long long)(off + n),
 	    (unsigned long long)r->db_len);
-}
-
-/* CRC-32C (Castagnoli, reflected), sliced by 8: what Go's hash/crc32
- * computes with crc32.MakeTable(crc32.Castagnoli). */
-static void
-crc_init(struct rd *r)
-{
-	uint32_t c, i, k;
-
-	for (i = 0; i < 256; i++) {
-		c = i;
-		for (k = 0; k < 8; k++)
-			c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-		r->crctab[0][i] = c;
-	}
-	for (i = 0; i < 256; i++)
-		for (k = 1; k < 8; k++)
-			r->crctab[k][i] = (r->crctab[k - 1][i] >> 8) ^
-			    r->crctab[0][r->crctab[k - 1][i] & 0xff];
-	r->crc = 0xFFFFFFFFu;
-}
-
-static void
-crc_update(struct rd *r, const uint8_t *p, size_t n)
-{
-	uint32_t c = r->crc, hi;
-
-	while (n >= 8) {
-		c ^= le32(p);
-		hi = le32(p + 4);
-		c = r->crctab[7][c & 0xff] ^ r->crctab[6][(c >> 8) & 0xff] ^
-		    r->crctab[5][(c >> 16) & 0xff] ^ r->crctab[4][c >> 24] ^
-		    r->crctab[3][hi & 0xff] ^ r->crctab[2][(hi >> 8) & 0xff] ^
-		    r->crctab[1][(hi >> 16) & 0xff] ^ r->crctab[0][hi >> 24];
-		p += 8;
-		n -= 8;
-	}
-	while (n-- > 0)
-		c = r->crctab[0][(c ^ *p++) & 0xff] ^ (c >> 8);
-	r->crc = c;
 }
 
 /* Reads exactly n bytes at off of the database. */
@@ -233,7 +193,7 @@ stream(struct rd *r, uint64_t off, uint64_t len, uint64_t limit, int hash,
 		if ((rc = win_get(r, &r->dw, off + done, n, limit, &p)) < 0)
 			return rc;
 		if (hash)
-			crc_update(r, p, n);
+			r->crc = lb_crc32c_update(r->crc, p, n);
 		if (done < headlen) {
 			h = headlen - (size_t)done < n ? headlen - (size_t)done : n;
 			memcpy(head + done, p, h);
@@ -726,7 +686,7 @@ inspect(struct rd *r, uint64_t file_len)
 
 	memset(out, 0, sizeof(*out));
 	out->file_size = file_len;
-	crc_init(r);
+	r->crc = LB_CRC32C_INIT;
 	/* etcd's rule (snapshot restore): a trailer iff size % 512 == 32. */
 	r->db_len = file_len;
 	if (file_len % 512 == TRAILER_LEN)
@@ -778,7 +738,7 @@ inspect(struct rd *r, uint64_t file_len)
 				goto out;
 			}
 	}
-	out->hash = r->crc ^ 0xFFFFFFFFu;
+	out->hash = lb_crc32c_final(r->crc);
 out:
 	free(r->reach);
 	free(r->freed);

@@ -24,6 +24,7 @@
 #include "snapshot/livehash.h"
 #include "snapshot/bbolt.h"
 #include "common/bytes.h"
+#include "common/crc32c.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -47,33 +48,9 @@ struct lh {
 	size_t arena_len, arena_cap;
 	int64_t max_main, max_sub;
 	int pass;               /* 1: find latest revisions, 2: hash */
-	uint32_t crc, tab[256];
+	uint32_t crc;           /* running (common/crc32c.h) */
 	uint64_t live, entries;
 };
-
-static void
-crc_init(struct lh *s)
-{
-	uint32_t c, i, k;
-
-	for (i = 0; i < 256; i++) {
-		c = i;
-		for (k = 0; k < 8; k++)
-			c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-		s->tab[i] = c;
-	}
-	s->crc = 0xFFFFFFFFu;
-}
-
-static void
-crc_add(struct lh *s, const uint8_t *p, size_t n)
-{
-	uint32_t c = s->crc;
-
-	while (n-- > 0)
-		c = s->tab[(c ^ *p++) & 0xff] ^ (c >> 8);
-	s->crc = c;
-}
 
 static uint64_t
 key_hash(const uint8_t *k, uint32_t n)
@@ -248,8 +225,8 @@ entry(void *arg, const uint8_t *k, uint32_t klen, const uint8_t *v,
 	if (s->pass == 2) {
 		e = find(s, key, n, key_hash(key, n));
 		if (e->h != 0 && !e->tomb && e->main == main && e->sub == sub) {
-			crc_add(s, k, klen);
-			crc_add(s, v, vlen);
+			s->crc = lb_crc32c_update(s->crc, k, klen);
+			s->crc = lb_crc32c_update(s->crc, v, vlen);
 			s->live++;
 		}
 		return 0;
@@ -308,16 +285,16 @@ run(const char *path, const uint8_t *buf, size_t len, const char *name,
 		if (s->pass == 2) {
 			if ((r = marker(s, bump, mk, out, err)) < 0)
 				goto out;
-			crc_init(s);
-			crc_add(s, (const uint8_t *)"key", 3);
+			s->crc = LB_CRC32C_INIT;
+			s->crc = lb_crc32c_update(s->crc, "key", 3);
 		}
 		r = path != NULL ? bbolt_key_foreach_file(path, entry, s, err) :
 		    bbolt_key_foreach_buf(buf, len, name, entry, s, err);
 		if (r < 0)
 			goto out;
 	}
-	crc_add(s, mk, REV_LEN);
-	out->hash = s->crc ^ 0xFFFFFFFFu;
+	s->crc = lb_crc32c_update(s->crc, mk, REV_LEN);
+	out->hash = lb_crc32c_final(s->crc);
 	out->live_keys = s->live;
 	out->entries = s->entries;
 out:
