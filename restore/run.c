@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -316,6 +317,46 @@ preflight(struct restore_run *c, struct lb_err *err)
 
 /* ---- the restore --------------------------------------------------------------- */
 
+/* The live-keys hash of the snapshot (snapshot/livehash.h), in a thread
+ * beside etcd's restore tool. */
+struct live_job {
+	struct restore_run *c;
+	pthread_t th;
+	int started, r;
+	double secs;
+	struct lb_err err;
+};
+
+static void *
+live_run(void *arg)
+{
+	struct live_job *j = arg;
+	double t0 = lb_mono_now();
+
+	j->r = livehash_file(j->c->snap, j->c->bump_n, &j->c->live, &j->err);
+	j->secs = lb_mono_now() - t0;
+	return NULL;
+}
+
+/* Waits for the job, if it was started: its error, or 0. */
+static int
+live_join(struct live_job *j, struct lb_err *err)
+{
+	if (!j->started)
+		return 0;
+	pthread_join(j->th, NULL);
+	j->started = 0;
+	if (j->r < 0) {
+		*err = j->err;
+		return j->r;
+	}
+	j->c->has_live = 1;
+	log_info("hashed the snapshot's %llu live keys for the check after start "
+	    "(%.2fs, beside the restore tool)", (unsigned long long)j->c->live.live_keys,
+	    j->secs);
+	return 0;
+}
+
 /* Everything from the fetch on, for cluster, member and seed. */
 static int
 run_restore(struct restore_run *c, struct lb_err *err)
@@ -326,6 +367,7 @@ run_restore(struct restore_run *c, struct lb_err *err)
 	char *parent;
 	double t0;
 	pid_t pids[RESTORE_MEMBERS_MAX];
+	struct live_job live = { 0 };
 	size_t i;
 	int r;
 
@@ -371,17 +413,6 @@ run_restore(struct restore_run *c, struct lb_err *err)
 	    (unsigned long long)c->got.member->db_size, c->got.seconds);
 	if ((r = restore_versions_from_file(c, err)) < 0)
 		goto out;
-	/* after a bump the backup's HashKV is compacted away; what HashKV at
-	 * the bumped revision must be comes from the snapshot's live keys */
-	if (o->start && c->bump_n > 0) {
-		t0 = lb_mono_now();
-		if ((r = livehash_file(c->snap, c->bump_n, &c->live, err)) < 0)
-			goto out;
-		c->has_live = 1;
-		log_info("hashed the snapshot's %llu live keys for the check after "
-		    "start (%.2fs)", (unsigned long long)c->live.live_keys,
-		    lb_mono_now() - t0);
-	}
 	if (lb_cancel) {
 		r = lb_err_set(err, LB_E_CANCELED, "interrupted before anything was changed");
 		goto out;
@@ -398,6 +429,17 @@ run_restore(struct restore_run *c, struct lb_err *err)
 	t0 = lb_mono_now();
 	log_info("restoring %zu data dir%s with %s", c->n_local, c->n_local == 1 ? "" : "s",
 	    c->tool.path);
+	/* after a bump the backup's HashKV is compacted away; what HashKV at
+	 * the bumped revision must be comes from the snapshot's live keys,
+	 * hashed while the tool restores (both only read the file) */
+	live.c = c;
+	if (o->start && c->bump_n > 0) {
+		if (pthread_create(&live.th, NULL, live_run, &live) != 0) {
+			r = lb_err_set(err, LB_E_NOMEM, "cannot start a thread");
+			goto out;
+		}
+		live.started = 1;
+	}
 	for (i = 0; i < c->n_local; i++) {
 		struct restore_member *m = &c->all[c->local[i]];
 		/* a data dir that exists empty is taken by the tool only if absent */
@@ -422,7 +464,7 @@ run_restore(struct restore_run *c, struct lb_err *err)
 			r = e.code;
 		}
 	}
-	if (r == 0 && lb_cancel)
+	if (r == 0 && (r = live_join(&live, err)) == 0 && lb_cancel)
 		r = lb_err_set(err, LB_E_CANCELED, "interrupted");
 	if (r < 0)
 		goto out;
@@ -481,6 +523,8 @@ run_restore(struct restore_run *c, struct lb_err *err)
 	r = restore_check_data(c, c->local, c->n_local, err);
 	c->t_up = lb_mono_now() - t0;
 out:
+	if (live.started)          /* a failure before its join */
+		pthread_join(live.th, NULL);
 	if (c->snap[0] != '\0' && !o->dry_run)
 		unlink(c->snap);
 	free(ic);
