@@ -226,6 +226,22 @@ etcd_stop() {
 	wait_for 10 sh -c "! kill -0 $pid"
 }
 
+# track DIR: the pids of the etcd members `lifeboat restore` started under
+# DIR (its DATA_DIR.pid files), stopped on exit.
+track() {
+	for f in "$1"/*.pid; do [ -f "$f" ] && cat "$f" >>"$T/pids"; done
+}
+
+# stop_all DIR: stops those members now, each by its pid.
+stop_all() {
+	for f in "$1"/*.pid; do
+		[ -f "$f" ] || continue
+		pid=$(cat "$f")
+		kill "$pid" 2>/dev/null
+		wait_for 10 sh -c "! kill -0 $pid"
+	done
+}
+
 # s3rver_start [BUCKET]: starts s3rver (tests/node_modules, see
 # scripts/deps.sh) on a free port with BUCKET (default test-bucket) made,
 # data under $T/s3rver.  Exports S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY,

@@ -56,15 +56,6 @@ revision() {   # revision ENDPOINT: the member's current revision
 	    python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])'
 }
 
-track() { for f in "$1"/*.pid; do [ -f "$f" ] && cat "$f" >>"$T/pids"; done; }
-
-stop_all() {
-	for f in "$1"/*.pid; do
-		[ -f "$f" ] || continue
-		kill "$(cat "$f")" 2>/dev/null
-		wait_for 10 sh -c "! kill -0 $(cat "$f")"
-	done
-}
 
 "$LIFEBOAT" keygen -o "$T/id.txt" >"$T/rcpt" 2>/dev/null
 

@@ -153,17 +153,11 @@ NEWEP=https://$NET.4:2379,https://$NET.5:2379,https://$NET.6:2379
 RM=r1=https://$NET.4:2380@https://$NET.4:2379,r2=https://$NET.5:2380@https://$NET.5:2379,r3=https://$NET.6:2380@https://$NET.6:2379
 MTLS="--cert $C/{name}.crt --key $C/{name}.key --cacert $C/ca.crt --peer-cert $C/{name}.crt --peer-key $C/{name}.key --peer-cacert $C/ca.crt --client-cert $C/client.crt --client-key $C/client.key"
 
-# start_conf HOST CONF: etcd of a restored member on its own host.
+# start_conf HOST CONF: etcd of a restored member on its own host (its pid
+# in CONF.pid, beside the data dirs: stop_all stops it).
 start_conf() {
 	ip netns exec "$P$1" etcd --config-file "$2" >>"$2.out" 2>&1 &
 	echo $! >>"$T/pids"; echo $! >"$2.pid"
-}
-stop_confs() {
-	for f in "$@"; do
-		[ -f "$f.pid" ] || continue
-		kill "$(cat "$f.pid")" 2>/dev/null
-		wait_for 10 sh -c "! kill -0 $(cat "$f.pid")"
-	done
 }
 
 # --- 1: restore cluster on the appliance, each member started on its host ---
@@ -179,7 +173,7 @@ check restore_cluster_every_key cmp "$T/want" "$T/got"
 # shellcheck disable=SC2086
 has_tenant() { ectl --endpoints "$NEWEP" $AUTH user list | grep -q tenant; }
 check restore_cluster_keeps_users has_tenant
-stop_confs "$T"/rc/r?.conf.yml
+stop_all "$T/rc"
 
 # --- 2: seed on h4, joins run on h5 and h6 -----------------------------------
 SEED=https://$NET.4:2379
@@ -188,7 +182,7 @@ on h4 $LB restore seed --cluster k8s --name r1 --peer-url "https://$NET.4:2380" 
     --client-url "$SEED" --data-dir "$T/sj/r1" --start $(echo "$MTLS" | sed s/{name}/r1/g) --user root \
     --password-file "$T/root.pw" >"$T/seed.out" 2>&1
 rc=$?
-for f in "$T"/sj/*.pid; do cat "$f" >>"$T/pids"; done
+track "$T/sj"
 check restore_seed test "$rc" -eq 0
 for i in 2 3; do
 	# shellcheck disable=SC2086
@@ -197,7 +191,7 @@ for i in 2 3; do
 	    --data-dir "$T/sj/r$i" $(echo "$MTLS" | sed "s/{name}/r$i/g") --user root --password-file "$T/root.pw" \
 	    >"$T/join-r$i.out" 2>&1
 	echo $? >"$T/join-r$i.rc"
-	for f in "$T"/sj/*.pid; do cat "$f" >>"$T/pids"; done
+	track "$T/sj"
 done
 check restore_join_each_host test "$(cat "$T/join-r2.rc" "$T/join-r3.rc" | tr -d '\n')" = 00
 dump "$NEWEP" "$T/got"
@@ -248,16 +242,13 @@ on h7 $LB restore join --seed "$SEED" --replace --name r3 --peer-url "https://$N
     --peer-key "$C/r3b.key" --peer-cacert "$C/ca.crt" --client-cert "$C/client.crt" \
     --client-key "$C/client.key" --user root --password-file "$T/root.pw" >"$T/replace.out" 2>&1
 rc=$?
-for f in "$T"/sj/*.pid; do cat "$f" >>"$T/pids"; done
+track "$T/sj"
 check replace_on_new_host test "$rc" -eq 0
 # shellcheck disable=SC2086
 check replaced_member_listed sh -c "ip netns exec ${P}app etcdctl $TLS --endpoints '$SEED' $AUTH member list | grep -q ', r3, https://$NET.7:2380,'"
 dump "https://$NET.7:2379" "$T/got"
 check replaced_member_every_key cmp "$T/want" "$T/got"
-for f in "$T"/sj/*.pid; do
-	kill "$(cat "$f")" 2>/dev/null
-	wait_for 10 sh -c "! kill -0 $(cat "$f")"
-done
+stop_all "$T/sj"
 
 # --- 3: restore member from the repository alone, all hosts at once ----------
 ICN=r1=https://$NET.4:2380,r2=https://$NET.5:2380,r3=https://$NET.6:2380
@@ -274,7 +265,7 @@ for i in 1 2 3; do
 done
 # shellcheck disable=SC2086
 wait $pm
-for f in "$T"/pm/*.pid; do cat "$f" >>"$T/pids"; done
+track "$T/pm"
 check restore_member_from_repo_alone test "$(cat "$T"/pm-r?.rc | tr -d '\n')" = 000
 dump "$NEWEP" "$T/got"
 check member_every_key cmp "$T/want" "$T/got"

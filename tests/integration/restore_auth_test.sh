@@ -75,17 +75,6 @@ new_members() {
 		CLIENTS="${CLIENTS:+$CLIENTS,}$c"
 	done
 }
-track() {
-	for f in "$1"/*.pid; do [ -f "$f" ] && cat "$f" >>"$T/pids"; done
-}
-stop_all() {
-	for f in "$1"/*.pid; do
-		[ -f "$f" ] || continue
-		pid=$(cat "$f")
-		kill "$pid" 2>/dev/null
-		wait_for 10 sh -c "! kill -0 $pid"
-	done
-}
 
 # --- --user and --password-file ---
 new_members

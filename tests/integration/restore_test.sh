@@ -48,20 +48,6 @@ new_members() {
 	done
 }
 
-# track DIR: pids of the etcd restore started under DIR, stopped on exit.
-track() {
-	for f in "$1"/*.pid; do [ -f "$f" ] && cat "$f" >>"$T/pids"; done
-}
-
-# stop_all DIR: stops the members restore started under DIR.
-stop_all() {
-	for f in "$1"/*.pid; do
-		[ -f "$f" ] || continue
-		pid=$(cat "$f")
-		kill "$pid" 2>/dev/null
-		wait_for 10 sh -c "! kill -0 $pid"
-	done
-}
 
 put_many /registry/a 150
 etcdctl --endpoints "$EP" del /registry/a/ns1/obj1 >/dev/null
