@@ -192,7 +192,7 @@ stream(struct rd *r, uint64_t off, uint64_t len, uint64_t limit, int hash,
 		n = len - done > WIN_CAP ? WIN_CAP : (size_t)(len - done);
 		if ((rc = win_get(r, &r->dw, off + done, n, limit, &p)) < 0)
 			return rc;
-		if (hash)
+		if (hash && r->visit == NULL)  /* a visitor's walk wants no status */
 			r->crc = lb_crc32c_update(r->crc, p, n);
 		if (done < headlen) {
 			h = headlen - (size_t)done < n ? headlen - (size_t)done : n;

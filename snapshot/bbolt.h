@@ -73,8 +73,8 @@ typedef int (*bbolt_key_fn)(void *arg, const uint8_t *k, uint32_t klen,
 
 /* Walks the database as bbolt_inspect_* does, with the same checks, and
  * hands every entry of bucket "key" to fn in bucket order (ascending
- * revision).  The sha256 and trailer are not checked: the caller
- * verified the file before.  Returns what bbolt_inspect_* returns, or
+ * revision).  The sha256 and trailer are not checked (the caller
+ * verified the file before), nor etcd's status hash computed.  Returns what bbolt_inspect_* returns, or
  * fn's negative return. */
 int bbolt_key_foreach_file(const char *path, bbolt_key_fn fn, void *arg,
     struct lb_err *err);
