@@ -26,7 +26,9 @@
 /*
  * Migrations, applied in order in one transaction on open; migration i
  * brings the schema from version i to i + 1.  Never edit a released one:
- * append a new one and bump CAT_SCHEMA_VERSION.
+ * append a new one and bump CAT_SCHEMA_VERSION.  Migrations only add
+ * (tables, columns, indexes), so a read-only open may read an older
+ * schema; a reader of what a later migration added checks c->version.
  */
 static const char *const migrations[CAT_SCHEMA_VERSION] = {
 	/* 0 -> 1 */
@@ -97,6 +99,14 @@ static const char *const migrations[CAT_SCHEMA_VERSION] = {
 	"  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"
 	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
 	"  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;",
+	/* 1 -> 2: the daemon's samples of each cluster's revision between
+	 * backups (cat_revision_note): one row per cluster, overwritten, so
+	 * it neither grows nor needs pruning. */
+	"CREATE TABLE revision_seen ("
+	"  cluster TEXT PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  revision INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 static const char *const status_names[] = { "running", "complete", "partial", "failed" };
@@ -387,10 +397,8 @@ check_readonly(struct cat *c, struct lb_err *err)
 		return lb_err_set(err, LB_E_CONFIG, "catalog %s: schema version %lld is newer "
 		    "than this lifeboat knows (%d); upgrade lifeboat", c->path,
 		    (long long)v, CAT_SCHEMA_VERSION);
-	if (v < CAT_SCHEMA_VERSION)
-		return lb_err_set(err, LB_E_CONFIG, "catalog %s: schema version %lld is older "
-		    "than this lifeboat's (%d); run a command that writes to it (backup) "
-		    "to upgrade it", c->path, (long long)v, CAT_SCHEMA_VERSION);
+	if (v < 1)
+		return lb_err_set(err, LB_E_CONFIG, "catalog %s: empty (no schema yet)", c->path);
 	c->version = (int)v;
 	return 0;
 }
@@ -763,5 +771,34 @@ out:
 		cat_tx_rollback(c);
 	json_decref(details);
 	free(compact);
+	return r;
+}
+
+int
+cat_revision_note(struct cat *c, const char *cluster, int64_t at, int64_t revision,
+    struct lb_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (c->version < 2)
+		return lb_err_set(err, LB_E_CONFIG, "catalog %s: schema version %d has no "
+		    "revision samples (open it for writing to upgrade it)", c->path, c->version);
+	if ((r = cat_tx_write(c, err)) < 0)
+		return r;
+	if ((r = cat_prepare(c, "INSERT INTO revision_seen (cluster, at, revision) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT (cluster) DO UPDATE SET "
+	    "at = excluded.at, revision = excluded.revision", &st, err)) < 0)
+		goto out;
+	cat_bind_text(st, 1, cluster);
+	sqlite3_bind_int64(st, 2, at);
+	sqlite3_bind_int64(st, 3, revision);
+	if ((r = step_done(c, st, "record the revision seen", err)) < 0)
+		goto out;
+	r = cat_tx_commit(c, err);
+out:
+	sqlite3_finalize(st);
+	if (r < 0)
+		cat_tx_rollback(c);
 	return r;
 }

@@ -24,7 +24,7 @@
 #include "common/err.h"
 
 #define CAT_DEFAULT_PATH "/var/lib/lifeboat/catalog.db"
-#define CAT_SCHEMA_VERSION 1
+#define CAT_SCHEMA_VERSION 2
 #define CAT_BUSY_TIMEOUT_MS 10000
 #define CAT_MANIFEST_MAX (1024 * 1024)  /* bytes; larger manifests are refused */
 #define CAT_ID_MAX 64                   /* backup ids: [A-Za-z0-9._-], at most this long */
@@ -136,14 +136,16 @@ typedef int (*cat_audit_cb)(const struct cat_audit_event *e, void *arg);
  * parent directories (0700) and the file (0600), switches to WAL and
  * applies missing migrations in one transaction.  A schema newer than
  * CAT_SCHEMA_VERSION is refused (LB_E_CONFIG).  With CAT_OPEN_READONLY, a
- * missing file is LB_E_NOTFOUND and an older schema LB_E_CONFIG.  *out is
- * set only on success; close it with cat_close. */
+ * missing file is LB_E_NOTFOUND and an older schema is read as it is
+ * (what later versions added reads as empty).  *out is set only on
+ * success; close it with cat_close. */
 int cat_open(const char *path, unsigned flags, struct cat **out, struct lb_err *err);
 
 /* Closes the catalog; NULL is fine. */
 void cat_close(struct cat *c);
 
-/* The schema version of the open catalog (== CAT_SCHEMA_VERSION). */
+/* The schema version of the open catalog (CAT_SCHEMA_VERSION, or older
+ * when opened read-only). */
 int cat_schema_version(const struct cat *c);
 
 /* Changes how long a statement waits for another connection's lock
@@ -207,10 +209,16 @@ int cat_audit(struct cat *c, enum cat_action action, const char *cluster,
 int cat_audit_list(struct cat *c, int64_t since, int64_t until, cat_audit_cb cb,
     void *arg, struct lb_err *err);
 
+/* Records that cluster was at revision at time at (a sample the daemon
+ * takes between backups); replaces the cluster's previous sample. */
+int cat_revision_note(struct cat *c, const char *cluster, int64_t at, int64_t revision,
+    struct lb_err *err);
+
 /* The revisions the catalog knows cluster handed out, oldest first: each
  * backup run's highest member revision (its audit event's revision_seen:
- * complete, partial and failed runs alike) and each backup's own.  cb
- * gets (unix time, revision); a non-zero return stops and is returned. */
+ * complete, partial and failed runs alike), each backup's own, and the
+ * daemon's latest sample (cat_revision_note).  cb gets (unix time,
+ * revision); a non-zero return stops and is returned. */
 typedef int (*cat_revision_cb)(int64_t at, int64_t revision, void *arg);
 int cat_revisions(struct cat *c, const char *cluster, cat_revision_cb cb, void *arg,
     struct lb_err *err);

@@ -355,6 +355,12 @@ out:
 	return r;
 }
 
+#define REVISIONS_OF_RUNS \
+	"SELECT at, json_extract(details, '$.revision_seen') AS rev FROM audit " \
+	"WHERE action = 'backup' AND cluster = ?1 AND rev > 0 " \
+	"UNION ALL SELECT coalesce(finished_at, started_at), revision FROM backups " \
+	"WHERE cluster = ?1 AND revision > 0 "
+
 int
 cat_revisions(struct cat *c, const char *cluster, cat_revision_cb cb, void *arg,
     struct lb_err *err)
@@ -365,11 +371,12 @@ cat_revisions(struct cat *c, const char *cluster, cat_revision_cb cb, void *arg,
 	if ((r = cat_tx_read(c, err)) < 0)
 		return r;
 	/* every run's event (complete, partial and failed: revision_seen),
-	 * and the backups' own revisions (at their end), time order */
-	if ((r = cat_prepare(c, "SELECT at, json_extract(details, '$.revision_seen') AS rev "
-	    "FROM audit WHERE action = 'backup' AND cluster = ?1 AND rev > 0 "
-	    "UNION ALL SELECT coalesce(finished_at, started_at), revision FROM backups "
-	    "WHERE cluster = ?1 AND revision > 0 ORDER BY 1, 2", &st, err)) < 0)
+	 * the backups' own revisions (at their end) and, from schema 2 on,
+	 * the daemon's sample between runs; time order */
+	if ((r = cat_prepare(c, c->version >= 2 ?
+	    REVISIONS_OF_RUNS "UNION ALL SELECT at, revision FROM revision_seen "
+	    "WHERE cluster = ?1 ORDER BY 1, 2" : REVISIONS_OF_RUNS "ORDER BY 1, 2",
+	    &st, err)) < 0)
 		goto out;
 	sqlite3_bind_text(st, 1, cluster, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)

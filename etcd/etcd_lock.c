@@ -24,13 +24,14 @@ malformed(struct lb_err *err, const char *what)
 }
 
 /* Calls method with req and reads varint fields 1..8 of the response
- * into v (fields that are absent stay 0). */
+ * into v (fields that are absent stay 0), and into v[0] the revision of
+ * its ResponseHeader (field 1 in every etcd response; header field 3). */
 static int
 call_varints(struct etcd_client *c, const char *method, const struct pb_writer *w,
     uint64_t v[9], struct lb_err *err)
 {
-	struct pb_reader rd;
-	struct pb_field f;
+	struct pb_reader rd, hd;
+	struct pb_field f, h;
 	uint8_t *resp = NULL;
 	size_t len = 0;
 	int r, k;
@@ -41,9 +42,18 @@ call_varints(struct etcd_client *c, const char *method, const struct pb_writer *
 	if ((r = grpc_unary(etcd_conn(c), method, w->buf, w->len, &resp, &len, err)) < 0)
 		goto out;
 	pb_reader_init(&rd, resp, len);
-	while ((k = pb_next(&rd, &f)) > 0)
+	while ((k = pb_next(&rd, &f)) > 0) {
 		if (f.wire == PB_VARINT && f.num >= 1 && f.num <= 8)
 			v[f.num] = f.u64;
+		if (f.wire != PB_BYTES || f.num != 1)
+			continue;
+		pb_reader_init(&hd, f.data, f.len);
+		while ((k = pb_next(&hd, &h)) > 0)
+			if (h.wire == PB_VARINT && h.num == 3)
+				v[0] = h.u64;
+		if (k < 0)
+			break;
+	}
 	if (k < 0)
 		r = malformed(err, method);
 out:
@@ -88,7 +98,7 @@ etcd_lease_revoke(struct etcd_client *c, int64_t id, struct lb_err *err)
 
 int
 etcd_lease_keepalive(struct etcd_client *c, int64_t id, int64_t *ttl,
-    struct lb_err *err)
+    int64_t *revision, struct lb_err *err)
 {
 	struct pb_writer w;
 	uint8_t req[32];
@@ -103,6 +113,8 @@ etcd_lease_keepalive(struct etcd_client *c, int64_t id, int64_t *ttl,
 	if ((r = call_varints(c, "/etcdserverpb.Lease/LeaseKeepAlive", &w, v, err)) < 0)
 		return lb_err_prefix(err, "lease keepalive: ");
 	*ttl = (int64_t)v[3];
+	if (revision != NULL)
+		*revision = (int64_t)v[0];
 	if (*ttl <= 0)
 		return lb_err_set(err, LB_E_NOTFOUND, "lease %llx has expired",
 		    (unsigned long long)id);

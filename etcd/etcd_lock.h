@@ -24,9 +24,12 @@ int etcd_lease_revoke(struct etcd_client *c, int64_t id, struct lb_err *err);
 
 /* Lease.LeaseKeepAlive with one request (the stream is closed after the
  * answer): renews the lease; *ttl is its new TTL, 0 (with LB_E_NOTFOUND)
- * when the lease has expired or was revoked. */
+ * when the lease has expired or was revoked.  *revision (NULL: not
+ * wanted) is the answering member's store revision, from the response
+ * header: the daemon's free sample of the cluster's revision between
+ * backups. */
 int etcd_lease_keepalive(struct etcd_client *c, int64_t id, int64_t *ttl,
-    struct lb_err *err);
+    int64_t *revision, struct lb_err *err);
 
 /* KV.Txn: if key does not exist (create revision 0), puts value with the
  * lease attached; *created says whether it did.  A user without write

@@ -156,6 +156,27 @@ count_future(const char *catalog, const char *cluster, long long before)
 	return n;
 }
 
+void
+snapd_note_revision(void *arg, const char *cluster, int64_t revision, time_t at)
+{
+	struct daemon *d = arg;
+	struct cat *cat = NULL;
+	struct lb_err err;
+
+	/* Called from the lock's renewing thread: a catalog busy for long
+	 * must not delay the next renewal past the lease's TTL, so wait one
+	 * second at most and drop the sample (the next one comes soon). */
+	lb_err_clear(&err);
+	if (cat_open(d->catalog, 0, &cat, &err) == 0) {
+		cat_set_busy_timeout(cat, 1000);
+		if (cat_revision_note(cat, cluster, (int64_t)at, revision, &err) == 0)
+			log_debug("cluster=%s revision=%lld seen", cluster, (long long)revision);
+	}
+	if (err.code != 0)
+		log_warn("cluster=%s revision sample not recorded: %s", cluster, err.msg);
+	cat_close(cat);
+}
+
 /* Retention applies after each backup of a cluster that sets one. */
 static void
 prune_after_backup(const struct cfg *c, const char *cluster)
@@ -529,6 +550,7 @@ snapd_run(const char *config_path)
 	}
 	d.cur->cfg = c;
 	d.cur->refs = 1;
+	snprintf(d.catalog, sizeof(d.catalog), "%s", cfg_get_str(c, NULL, CFG_CATALOG));
 	if (snapd_apply_config(&d, c, d.started, &err) < 0) {
 		log_error("%s", err.msg);
 		status = 2;

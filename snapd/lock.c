@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/secret.h"
@@ -32,6 +33,9 @@ struct snapd_lock {
 	pthread_t keeper;
 	int keeping, stop;
 	const volatile sig_atomic_t *cancel;
+	lock_revision_fn note;     /* lock_note_revisions: set before use */
+	void *note_arg;
+	double note_every;
 };
 
 int
@@ -53,6 +57,14 @@ lock_new(const char *cluster, const char *prefix, const char *owner,
 	l->cancel = cancel;
 	*out = l;
 	return 0;
+}
+
+void
+lock_note_revisions(struct snapd_lock *l, double every, lock_revision_fn fn, void *arg)
+{
+	l->note = fn;
+	l->note_arg = arg;
+	l->note_every = every;
 }
 
 static void
@@ -115,7 +127,8 @@ keeper_main(void *arg)
 	struct snapd_lock *l = arg;
 	struct timespec ts;
 	struct lb_err err;
-	int64_t ttl;
+	int64_t ttl, rev = 0, noted_rev = 0;
+	double noted_at = 0, now;
 	int failing = 0, r;
 
 	pthread_mutex_lock(&l->mu);
@@ -126,7 +139,7 @@ keeper_main(void *arg)
 			;
 		if (l->stop || l->lease == 0 || l->ec == NULL)
 			continue;
-		if ((r = etcd_lease_keepalive(l->ec, l->lease, &ttl, &err)) == LB_E_NOTFOUND) {
+		if ((r = etcd_lease_keepalive(l->ec, l->lease, &ttl, &rev, &err)) == LB_E_NOTFOUND) {
 			log_warn("cluster=%s lock=%s lost: %s", l->cluster, l->key, err.msg);
 			__atomic_store_n(&l->lease, 0, __ATOMIC_RELAXED);
 		} else if (r < 0 && !failing) {
@@ -135,6 +148,17 @@ keeper_main(void *arg)
 			log_info("cluster=%s lock keepalive works again", l->cluster);
 		}
 		failing = r < 0;
+		now = lb_mono_now();
+		if (r == 0 && l->note != NULL && rev > noted_rev &&
+		    (noted_at == 0 || now - noted_at >= l->note_every)) {
+			/* unlocked: the catalog may make it wait a moment, and
+			 * lock_acquire must not wait behind that */
+			pthread_mutex_unlock(&l->mu);
+			l->note(l->note_arg, l->cluster, rev, time(NULL));
+			pthread_mutex_lock(&l->mu);
+			noted_rev = rev;
+			noted_at = now;
+		}
 	}
 	pthread_mutex_unlock(&l->mu);
 	return NULL;
@@ -160,7 +184,7 @@ lock_acquire(struct snapd_lock *l, const struct cfg *c, int *held, struct lb_err
 	l->ec = ec;
 	if (l->lease != 0) {
 		/* Still ours?  Renew, then check the key sits on our lease. */
-		if (etcd_lease_keepalive(ec, l->lease, &ttl, err) == 0 &&
+		if (etcd_lease_keepalive(ec, l->lease, &ttl, NULL, err) == 0 &&
 		    etcd_key_has_lease(ec, l->key, l->lease, &ok, err) == 0 && ok) {
 			*held = 1;
 			goto out;

@@ -19,6 +19,8 @@
 #define LB_SNAPD_LOCK_H
 
 #include <signal.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "config/config.h"
 #include "common/err.h"
@@ -34,6 +36,19 @@ struct snapd_lock;
 int lock_new(const char *cluster, const char *prefix, const char *owner,
     const volatile sig_atomic_t *cancel, struct snapd_lock **out,
     struct lb_err *err);
+
+/* What the renewing thread hands the daemon: the revision the cluster
+ * had at time `at` (wall clock), from a renewal's answer. */
+typedef void (*lock_revision_fn)(void *arg, const char *cluster, int64_t revision,
+    time_t at);
+
+/* Asks the renewing thread to call fn with the revision in each
+ * renewal's answer, at most every `every` seconds and only when it moved,
+ * outside the lock's mutex.  The daemon records it in the catalog, so a
+ * restore's revision bump knows how far the cluster got between backups
+ * (restore/bump.c).  Call before the first lock_acquire. */
+void lock_note_revisions(struct snapd_lock *l, double every, lock_revision_fn fn,
+    void *arg);
 
 /* Frees l (stops renewing but does not revoke: call lock_release
  * first); NULL is fine. */

@@ -172,8 +172,12 @@ snapd_sync_locks(struct daemon *d)
 			 * prefix): lock_prefix stays, so the next turn retries */
 			log_error("cluster=%s lock: %s", cs->name, err.msg);
 			r = -1;
-		} else
+		} else {
 			snprintf(cs->lock_prefix, sizeof(cs->lock_prefix), "%s", cs->lock_want);
+			if (nl != NULL)
+				lock_note_revisions(nl, SNAPD_REV_NOTE_S / d->scale,
+				    snapd_note_revision, d);
+		}
 		pthread_mutex_lock(&d->mu);
 		cs->lock = nl;
 		pthread_mutex_unlock(&d->mu);

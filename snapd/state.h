@@ -71,8 +71,16 @@ struct daemon {
 	time_t started;
 	unsigned long long reloads_ok, reloads_refused;
 	char owner[256];
+	char catalog[4096];        /* the catalog's path (not reloadable) */
 	char tz[80];               /* (main) timezone of the current config */
 };
+
+/* How often (daemon clock) the cluster's revision is sampled into the
+ * catalog between backups, from the lock's renewals. */
+#define SNAPD_REV_NOTE_S 60
+
+/* lock_revision_fn for the daemon d (arg): records the sample. */
+void snapd_note_revision(void *d, const char *cluster, int64_t revision, time_t at);
 
 /* The wall clock, in seconds. */
 double snapd_real_now(void);

@@ -12,8 +12,9 @@
 # lock), and the standby takes over when the holder is killed; runs longer
 # than the interval skip slots; max-concurrent-clusters holds; without
 # write access to the lock key the lock is off and the log says so;
-# prune and verify use the running configuration (not the file after a
-# refused reload, not $LIFEBOAT_CATALOG); at start, one catch-up run
+# the lock's renewals sample the cluster's revision into the catalog
+# between runs; prune and verify use the running configuration (not the
+# file after a refused reload, not $LIFEBOAT_CATALOG); at start, one catch-up run
 # when the catalog misses the last slot, none when it does not; a SIGHUP
 # while the lock is held (over TLS) keeps the lock renewed and the
 # daemon alive (run this under the ASan build too), and one that
@@ -105,6 +106,16 @@ if [ "${st:-0}" -gt 0 ]; then ok metrics_bytes_stored
 else fail metrics_bytes_stored "last stored bytes = ${st:-none}"; fi
 check metrics_next_run sh -c "[ \"\$(curl -s '$(url a /metrics)' | grep -c '^lifeboat_backup_next_run_timestamp_seconds{cluster=\"c1\"} [1-9]')\" = 1 ]"
 check healthz_ok status_is a 200
+# Between runs the lock's renewals sample the cluster's revision into the
+# catalog (every SNAPD_REV_NOTE_S of the daemon's clock), for the restore's
+# revision bump: writes made after the last run show up there.
+for i in $(seq 1 30); do echo "k$i"; done | while read -r k; do
+	etcdctl --endpoints "$EP" put "/between/$k" v >/dev/null; done
+rev=$(etcdctl --endpoints "$EP" endpoint status -w json |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])')
+sampled() { [ "$(sqlite3 "$T/a.db" "SELECT revision FROM revision_seen WHERE cluster = 'c1'" \
+	2>/dev/null || echo 0)" -ge "$rev" ]; }
+check revision_sampled_between_runs wait_for 20 sampled
 check notify_ready grep -q '^READY=1 STATUS=running$' "$T/notify.out"
 check notify_watchdog_pings sh -c "[ \$(grep -c '^WATCHDOG=1$' '$T/notify.out') -ge 3 ]"
 

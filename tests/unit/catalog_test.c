@@ -190,6 +190,72 @@ test_refuses_newer_schema(void)
 	CHECK_INT(raw_int(p, "PRAGMA user_version"), ==, 99);
 }
 
+struct revs {
+	int n;
+	int64_t at[8], rev[8];
+};
+
+static int
+rev_cb(int64_t at, int64_t revision, void *arg)
+{
+	struct revs *x = arg;
+
+	if (x->n < 8) {
+		x->at[x->n] = at;
+		x->rev[x->n] = revision;
+	}
+	x->n++;
+	return 0;
+}
+
+/* The daemon's samples between runs: one row per cluster, replaced,
+ * listed with the runs' revisions in time order; a catalog of schema 1
+ * (before the table) still reads, read-only, and is upgraded by a
+ * writable open. */
+static void
+test_revision_samples(void)
+{
+	struct lb_err err = { 0 };
+	struct cat *c = NULL;
+	struct revs x = { 0 };
+	int64_t now = (int64_t)time(NULL);
+	char p[512];
+
+	newpath(p, sizeof(p));
+	CHECK_OK(cat_open(p, 0, &c, &err), &err);
+	CHECK_OK(cat_audit(c, CAT_ACT_BACKUP, "prod", "b1", "partial",
+	    "{ \"revision_seen\": 500 }", &err), &err);
+	CHECK_OK(cat_revision_note(c, "prod", now + 100, 700, &err), &err);
+	CHECK_OK(cat_revision_note(c, "prod", now + 200, 900, &err), &err);
+	CHECK_OK(cat_revision_note(c, "other", now + 300, 5, &err), &err);
+	CHECK_OK(cat_revisions(c, "prod", rev_cb, &x, &err), &err);
+	CHECK_INT(x.n, ==, 2);
+	CHECK_INT(x.rev[0], ==, 500);
+	CHECK_INT(x.at[1], ==, now + 200);
+	CHECK_INT(x.rev[1], ==, 900);
+	cat_close(c);
+	c = NULL;
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM revision_seen"), ==, 2);
+
+	/* back to schema 1, as an older lifeboat left it */
+	CHECK_INT(raw_exec(p, "DROP TABLE revision_seen; PRAGMA user_version = 1", NULL, 0),
+	    ==, SQLITE_OK);
+	CHECK_OK(cat_open(p, CAT_OPEN_READONLY, &c, &err), &err);
+	CHECK_INT(cat_schema_version(c), ==, 1);
+	x.n = 0;
+	CHECK_OK(cat_revisions(c, "prod", rev_cb, &x, &err), &err);
+	CHECK_INT(x.n, ==, 1);
+	CHECK_INT(x.rev[0], ==, 500);
+	CHECK(cat_revision_note(c, "prod", now, 1, &err) < 0);
+	cat_close(c);
+	c = NULL;
+	CHECK_OK(cat_open(p, 0, &c, &err), &err);
+	CHECK_INT(cat_schema_version(c), ==, CAT_SCHEMA_VERSION);
+	CHECK_OK(cat_revision_note(c, "prod", now + 400, 1000, &err), &err);
+	cat_close(c);
+	CHECK_INT(raw_int(p, "SELECT revision FROM revision_seen"), ==, 1000);
+}
+
 static void
 test_refuses_foreign_database(void)
 {
@@ -995,6 +1061,7 @@ main(void)
 	RUN(test_migrations_from_empty);
 	RUN(test_refuses_newer_schema);
 	RUN(test_refuses_foreign_database);
+	RUN(test_revision_samples);
 	RUN(test_readonly_missing_and_no_writes);
 	RUN(test_manifest_round_trip);
 	RUN(test_manifest_malformed);
