@@ -12,7 +12,8 @@
  *
  * How far: from what lifeboat recorded, not a guess.  Every backup run,
  * failed and partial ones too, records the highest revision its members'
- * Status gave (catalog: cat_revisions).  The bump covers
+ * Status gave, and snapd samples it between runs from its lock's
+ * renewals (catalog: cat_revisions).  The bump covers
  *   - the revisions known to have been handed out after the backup
  *     (highest recorded minus the backup's), plus
  *   - what the cluster can have handed out between the last record and

@@ -46,7 +46,8 @@ restore_auth_error(const struct restore_run *c, struct lb_err *err)
 		return lb_err_set(err, LB_E_AUTH, "%s has auth enabled: the checks need "
 		    "an etcd user with the root role (hint: --user and --password-file, "
 		    "or user and password-file in the cluster's section of the "
-		    "configuration): %s", who, e.msg);
+		    "configuration%s): %s", who,
+		    c->o->mode == RESTORE_JOIN ? " named by --cluster" : "", e.msg);
 	return lb_err_set(err, LB_E_AUTH, "%s refused etcd user '%s': the checks "
 	    "need its right password and the root role (hint: --password-file; "
 	    "etcdctl user grant-role %s root): %s", who, user, user, e.msg);

@@ -322,6 +322,7 @@ struct restore_run {
 	size_t n_local;
 	/* set by restore_execute */
 	struct cfg *cfg;               /* the configuration it read */
+	struct cfg *file_cfg;          /* the file's, for credentials (NULL: none) */
 	struct restore_tool tool;
 	struct restore_source *src;    /* NULL for join */
 	struct restore_fetched got;

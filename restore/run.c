@@ -47,9 +47,11 @@ has_newline(const char *s)
 
 /* The configuration file when there is one; with --repo, a configuration
  * made of the flags (and the file's s3 options and identity when it
- * exists), so the bucket and an identity file are enough. */
+ * exists), so the bucket and an identity file are enough.  *file is the
+ * file itself (NULL without one): its cluster sections still give the
+ * checks their etcd user. */
 static int
-load_cfg(const struct restore_opts *o, struct cfg **out,
+load_cfg(const struct restore_opts *o, struct cfg **out, struct cfg **file_out,
     struct lb_err *err)
 {
 	struct cfg *file = NULL;
@@ -58,7 +60,7 @@ load_cfg(const struct restore_opts *o, struct cfg **out,
 	FILE *fp;
 	int r;
 
-	*out = NULL;
+	*out = *file_out = NULL;
 	r = cfg_load(o->config_path, &file, err);
 	if (r < 0 && !(r == LB_E_NOTFOUND && !o->config_explicit && o->repo != NULL))
 		/* no configuration is a configuration error (exit 2) */
@@ -99,7 +101,10 @@ load_cfg(const struct restore_opts *o, struct cfg **out,
 		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 		goto out;
 	}
-	r = cfg_parse_string(text, "--repo", out, err);
+	if ((r = cfg_parse_string(text, "--repo", out, err)) == 0) {
+		*file_out = file;
+		file = NULL;
+	}
 out:
 	free(text);
 	cfg_free(file);
@@ -801,12 +806,14 @@ check_tls(struct restore_run *c, struct lb_err *err)
 
 /* The etcd user of the checks: --user, its password from --password-file
  * or $LIFEBOAT_ETCD_PASSWORD as `lifeboat pull` takes it; else the user
- * of cluster in the configuration, as backup reaches it.  The password is
- * kept in c->password only, never in argv, a log, an error or a file. */
+ * of cluster in the configuration file, as backup reaches it (also with
+ * --repo, and for join with --cluster).  The password is kept in
+ * c->password only, never in argv, a log, an error or a file. */
 static int
 check_auth(struct restore_run *c, const char *cluster, struct lb_err *err)
 {
 	const struct restore_opts *o = c->o;
+	const struct cfg *file = c->file_cfg != NULL ? c->file_cfg : c->cfg;
 	struct etcd_opts eo;
 	int r;
 
@@ -820,13 +827,20 @@ check_auth(struct restore_run *c, const char *cluster, struct lb_err *err)
 			return lb_err_set(err, LB_E_USAGE, "no password for etcd user '%s' "
 			    "(hint: --password-file FILE or $LIFEBOAT_ETCD_PASSWORD)", o->user);
 		c->etcd.user = o->user;
-	} else if (c->cfg != NULL && cluster != NULL && cfg_has_cluster(c->cfg, cluster) &&
-	    cfg_get_str(c->cfg, cluster, CFG_USER) != NULL) {
-		if ((r = setup_etcd_opts(c->cfg, cluster, &eo, &c->password, err)) < 0)
+	} else if (file != NULL && cluster != NULL && cfg_has_cluster(file, cluster) &&
+	    cfg_get_str(file, cluster, CFG_USER) != NULL) {
+		if ((r = setup_etcd_opts(file, cluster, &eo, &c->password, err)) < 0)
 			return r;
 		c->etcd.user = eo.user;
 		log_info("checks as etcd user '%s' of cluster %s in %s", eo.user, cluster,
-		    cfg_source(c->cfg));
+		    cfg_source(file));
+	} else if (file == NULL && cluster != NULL && o->mode == RESTORE_JOIN) {
+		return lb_err_set(err, LB_E_CONFIG, "--cluster %s: no configuration file "
+		    "to take its etcd user from (hint: --user)", cluster);
+	} else if (file != NULL && cluster != NULL && o->mode == RESTORE_JOIN &&
+	    !cfg_has_cluster(file, cluster)) {
+		return lb_err_set(err, LB_E_CONFIG, "--cluster %s: no such cluster in %s",
+		    cluster, cfg_source(file));
 	}
 	c->etcd.password = c->password;
 	return 0;
@@ -842,8 +856,15 @@ restore_execute(struct restore_run *c, struct lb_err *err)
 
 	if ((r = check_tls(c, err)) < 0 || (r = preflight(c, err)) < 0)
 		return r;
-	if (o->mode == RESTORE_JOIN)
-		return (r = check_auth(c, NULL, err)) < 0 ? r : run_join(c, err);
+	if (o->mode == RESTORE_JOIN) {
+		/* a join restores no backup: the file only names the checks'
+		 * user, with --cluster, and need not exist */
+		if (o->cluster != NULL && cfg_load(o->config_path, &c->file_cfg, err) < 0 &&
+		    (err->code != LB_E_NOTFOUND || o->config_explicit))
+			return err->code == LB_E_NOTFOUND ? (err->code = LB_E_CONFIG) : err->code;
+		lb_err_clear(err);
+		return (r = check_auth(c, o->cluster, err)) < 0 ? r : run_join(c, err);
+	}
 	if (o->at_s != NULL && o->backup != NULL)
 		return lb_err_set(err, LB_E_USAGE, "--backup and --at exclude each other");
 	sel.cluster = o->cluster;
@@ -854,7 +875,7 @@ restore_execute(struct restore_run *c, struct lb_err *err)
 		return r;
 	}
 	sel.at_set = o->at_s != NULL;
-	if ((r = load_cfg(o, &c->cfg, err)) < 0)
+	if ((r = load_cfg(o, &c->cfg, &c->file_cfg, err)) < 0)
 		return r;
 	so.cfg = c->cfg;
 	so.identity_path = o->identity;
@@ -877,6 +898,8 @@ restore_run_release(struct restore_run *c)
 	c->n_all = c->n_local = 0;
 	cfg_free(c->cfg);
 	c->cfg = NULL;
+	cfg_free(c->file_cfg);
+	c->file_cfg = NULL;
 	lb_secret_free(c->password);
 	c->password = NULL;
 	c->etcd.user = c->etcd.password = NULL;

@@ -5,7 +5,8 @@
 # and password-file in its config section), stopped and deleted; the
 # restored cluster keeps the backup's users and auth, so restore's checks
 # need an etcd user: --user with --password-file or
-# $LIFEBOAT_ETCD_PASSWORD, or the cluster's section.  Without one the
+# $LIFEBOAT_ETCD_PASSWORD, or the cluster's section (also with --repo,
+# and for join with --cluster).  Without one the
 # restore fails, says so and rolls back.  The password appears in no
 # output and no generated file.  Then a restore with client and peer TLS
 # whose paths hold {name}: each member's config names its own files, the
@@ -125,27 +126,35 @@ check_exit user_without_password 2 "no password for etcd user 'root'" \
 check_exit password_file_without_user 2 "--password-file needs --user" \
     $LBN restore cluster --cluster a --members "$MEMBERS" --base-dir "$T/rw2" --password-file "$T/pw"
 
-# --- seed ($LIFEBOAT_ETCD_PASSWORD) and join (--password-file) ---
+# --- seed from the bucket (--repo: the section's user), joins with
+# $LIFEBOAT_ETCD_PASSWORD and with --cluster (the section's user) ---
 S1C=http://127.0.0.1:$(free_port)
-LIFEBOAT_ETCD_PASSWORD=$PW $LBN restore seed --cluster a --name s1 --client-url "$S1C" \
-    --peer-url "http://127.0.0.1:$(free_port)" --data-dir "$T/sj/s1" --start --user root \
+$LB restore seed --repo "file://$T/repo" --cluster a --name s1 --client-url "$S1C" \
+    --peer-url "http://127.0.0.1:$(free_port)" --data-dir "$T/sj/s1" --start \
     >"$T/seed.out" 2>&1
 rc=$?
 track "$T/sj"
 check seed_exit_0 test "$rc" -eq 0
+check seed_repo_config_user grep -q "checks as etcd user 'root' of cluster a" "$T/seed.out"
 check_exit join_without_user 1 'the cluster of the seed has auth enabled: the checks need an etcd user' \
     "$LIFEBOAT" restore join --seed "$S1C" --name s9 --client-url "http://127.0.0.1:$(free_port)" \
     --peer-url "http://127.0.0.1:$(free_port)" --data-dir "$T/sj/s9"
 cp "$T/ce.err" "$T/join-nouser.err"
 check join_without_user_nothing_created test ! -e "$T/sj/s9"
+check_exit join_unknown_cluster 2 "cluster nosuch: no such cluster in" \
+    $LB restore join --seed "$S1C" --name s9 --client-url "http://127.0.0.1:$(free_port)" \
+    --peer-url "http://127.0.0.1:$(free_port)" --data-dir "$T/sj/s9" --cluster nosuch
 for n in s2 s3; do
-	"$LIFEBOAT" restore join --seed "$S1C" --name "$n" --client-url "http://127.0.0.1:$(free_port)" \
+	if [ "$n" = s2 ]; then set -- env LIFEBOAT_ETCD_PASSWORD="$PW" $LBN restore join --user root
+	else set -- $LB restore join --cluster a; fi
+	"$@" --seed "$S1C" --name "$n" --client-url "http://127.0.0.1:$(free_port)" \
 	    --peer-url "http://127.0.0.1:$(free_port)" --data-dir "$T/sj/$n" \
-	    --user root --password-file "$T/pw" >"$T/join-$n.out" 2>&1
+	    >"$T/join-$n.out" 2>&1
 	echo $? >"$T/join-$n.rc"
 	track "$T/sj"
 done
 check join_exit_0 test "$(cat "$T/join-s2.rc" "$T/join-s3.rc" | tr -d '\n')" = 00
+check join_config_user grep -q "checks as etcd user 'root' of cluster a" "$T/join-s3.out"
 # shellcheck disable=SC2086
 check seeded_three_members test "$(etcdctl --endpoints "$S1C" $AU member list | grep -c started)" -eq 3
 S3C=$(sed -n 's/.*pid [0-9]*, \(http[^,]*\),.*/\1/p' "$T/join-s3.out")
