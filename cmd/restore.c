@@ -89,7 +89,7 @@ usage(FILE *fp)
 	    "                      --peer-cert /etc/etcd/pki/{name}-peer.crt\n"
 	    "  --client-cert F --client-key F   lifeboat's own certificate for the\n"
 	    "                      checks (default --cert/--key, which must then allow\n"
-	    "                      client auth; of the first member with {name})\n"
+	    "                      client auth; each member's own with {name})\n"
 	    "  --user NAME         etcd user of the checks, with the root role: a\n"
 	    "                      restored cluster keeps the backup's users and auth\n"
 	    "                      (default: user of the cluster's config section, also\n"

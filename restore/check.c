@@ -53,6 +53,21 @@ restore_auth_error(const struct restore_run *c, struct lb_err *err)
 	    "etcdctl user grant-role %s root): %s", who, user, user, e.msg);
 }
 
+int
+restore_check_opts(const struct restore_run *c, const char *name, struct etcd_opts *eo, char files[RESTORE_TLS_FILES][4096], struct lb_err *err)
+{
+	struct restore_etcd_opts out;
+	int r;
+
+	*eo = c->etcd;
+	if ((r = restore_member_tls(&c->check_tmpl, name, &out, files, err)) < 0)
+		return r;
+	eo->cacert = out.cacert;
+	eo->cert = out.cert;
+	eo->key = out.key;
+	return 0;
+}
+
 /* Waits until every member in idx answers Status and all name the same
  * leader (want_leader), or, without want_leader, only answers. */
 int
@@ -60,16 +75,12 @@ restore_wait_healthy(struct restore_run *c, const size_t *idx, size_t n,
     int want_leader, struct etcd_status *st, struct lb_err *err)
 {
 	double deadline = lb_mono_now() + (double)c->o->timeout_s;
-	struct etcd_opts eo = c->etcd;
+	char files[RESTORE_TLS_FILES][4096];
+	struct etcd_opts eo;
 	struct etcd_client *ec = NULL;
 	struct lb_err e;
 	size_t i;
 	int r;
-
-	/* Status answers at once on a member that has a quorum; one without
-	 * (3.6 waits on raft) would hold a call for the whole stall timeout,
-	 * past the deadline: ask again instead. */
-	eo.stall_timeout_s = 2;
 
 	for (;;) {
 		uint64_t leader = 0;
@@ -78,8 +89,14 @@ restore_wait_healthy(struct restore_run *c, const size_t *idx, size_t n,
 		lb_err_clear(&e);
 		for (i = 0; i < n && ok; i++) {
 			struct restore_member *m = &c->all[idx[i]];
-			if ((r = restore_exited(m, err)) < 0)
+			if ((r = restore_exited(m, err)) < 0 ||
+			    (r = restore_check_opts(c, m->name, &eo, files, err)) < 0)
 				return r;
+			/* Status answers at once on a member that has a
+			 * quorum; one without (3.6 waits on raft) would hold a
+			 * call for the whole stall timeout, past the deadline:
+			 * ask again instead. */
+			eo.stall_timeout_s = 2;
 			ec = NULL;
 			if (etcd_open(m->client_url, &eo, &ec, &e) < 0 ||
 			    etcd_status(ec, &st[i], &e) < 0) {
@@ -140,11 +157,14 @@ static void *
 member_check_run(void *arg)
 {
 	struct member_check *k = arg;
+	char files[RESTORE_TLS_FILES][4096];
 	struct etcd_client *ec = NULL;
+	struct etcd_opts eo;
 	int64_t hrev;
 
 	lb_err_clear(&k->err);
-	if ((k->r = etcd_open(k->m->client_url, &k->c->etcd, &ec, &k->err)) < 0 ||
+	if ((k->r = restore_check_opts(k->c, k->m->name, &eo, files, &k->err)) < 0 ||
+	    (k->r = etcd_open(k->m->client_url, &eo, &ec, &k->err)) < 0 ||
 	    (k->r = etcd_admin_count(ec, k->rev, 1, &k->count, &hrev, &k->err)) < 0 ||
 	    (k->r = etcd_hashkv(ec, k->rev, &k->hash, NULL, NULL, &k->err)) < 0 ||
 	    (k->rev2 > 0 && (k->r = etcd_hashkv(ec, k->rev2, &k->hash2, NULL, NULL,

@@ -329,6 +329,7 @@ struct restore_run {
 	struct etcd_opts etcd;         /* how the checks reach the members */
 	char *password;                /* of etcd.user: a secret, wiped on release */
 	char check_tls[3][4096];       /* etcd's cacert, cert, key: {name} replaced */
+	struct restore_etcd_opts check_tmpl; /* the same, {name} kept (restore_check_opts) */
 	char snap[4200];               /* the plaintext snapshot file */
 	char snap_version[32];         /* etcd version of the snapshot, "" unknown */
 	const char *snap_version_from; /* where it was read */
@@ -386,6 +387,12 @@ int restore_versions_from_file(struct restore_run *r, struct lb_err *err);
 void restore_bump_choose(struct restore_run *r, const struct manifest *mf);
 
 /* ---- after start: health and the data checks (check.c) ----------------- */
+
+/* How the checks reach the member called name: r->etcd with the client
+ * TLS files whose paths hold {name} made that member's (each member may
+ * have its own CA); files holds the paths. */
+int restore_check_opts(const struct restore_run *r, const char *name,
+    struct etcd_opts *eo, char files[RESTORE_TLS_FILES][4096], struct lb_err *err);
 
 /* LB_E_REMOTE, naming its log, when etcd that restore started for m has
  * exited already; else 0. */

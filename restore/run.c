@@ -539,34 +539,44 @@ out:
 /* ---- join ---------------------------------------------------------------------------- */
 
 /* The proof --replace needs before a member is removed: none of its
- * client URLs answers Status, and the seed's own leader is not it (a
- * member that only lost its client network still votes).  Anything else
- * is LB_E_BUSY: a running member is never removed. */
+ * client URLs can be reached (a network error: refused, unreachable,
+ * timed out), and the seed's own leader is not it (a member that only
+ * lost its client network still votes).  Anything else, an answer or an
+ * answer refused (TLS, auth), is LB_E_BUSY: a member that may be running
+ * is never removed. */
 static int
 member_dead(struct restore_run *c, const struct etcd_member *m, uint64_t leader,
     struct lb_err *err)
 {
-	struct etcd_opts eo = c->etcd;
+	char files[RESTORE_TLS_FILES][4096];
+	struct etcd_opts eo;
 	struct etcd_client *ec;
 	struct etcd_status st;
 	struct lb_err e;
 	size_t i;
+	int r;
 
 	if (m->id == leader)
 		return lb_err_set(err, LB_E_BUSY, "member %s leads the cluster: not "
 		    "replacing a running member", m->name);
+	if ((r = restore_check_opts(c, m->name, &eo, files, err)) < 0)
+		return r;
 	eo.connect_timeout_s = 3;
 	eo.stall_timeout_s = 3;
 	for (i = 0; i < m->n_client_urls; i++) {
 		ec = NULL;
-		if (etcd_open(m->client_urls[i], &eo, &ec, &e) == 0 &&
-		    etcd_status(ec, &st, &e) == 0) {
-			etcd_close(ec);
+		lb_err_clear(&e);
+		if (etcd_open(m->client_urls[i], &eo, &ec, &e) == 0)
+			etcd_status(ec, &st, &e);
+		etcd_close(ec);
+		if (e.code == 0)
 			return lb_err_set(err, LB_E_BUSY, "member %s answers at %s: not "
 			    "replacing a running member (stop it first)", m->name,
 			    m->client_urls[i]);
-		}
-		etcd_close(ec);
+		if (e.code != LB_E_NET)
+			return lb_err_set(err, LB_E_BUSY, "member %s at %s: %s: not replacing "
+			    "a member that may be running (only one that cannot be reached "
+			    "is taken for dead)", m->name, m->client_urls[i], e.msg);
 	}
 	return 0;
 }
@@ -780,8 +790,9 @@ keep_path(const char *path, char *buf, size_t cap)
 }
 
 /* The checks' TLS files: lifeboat's own certificate, else the members'
- * (--cert/--key, which must then allow client auth), with a {name}
- * template taken as the first member's. */
+ * (--cert/--key, which must then allow client auth).  A {name} template
+ * is made each member's by restore_check_opts; c->etcd has the first
+ * member's, for calls to a seed whose name is not known. */
 static int
 check_tls(struct restore_run *c, struct lb_err *err)
 {
@@ -793,6 +804,7 @@ check_tls(struct restore_run *c, struct lb_err *err)
 	in.cacert = o->eo.cacert;
 	in.cert = o->client_cert != NULL ? o->client_cert : o->eo.cert;
 	in.key = o->client_key != NULL ? o->client_key : o->eo.key;
+	c->check_tmpl = in;
 	if ((r = restore_member_tls(&in, c->all[c->local[0]].name, &out, buf, err)) < 0)
 		return r;
 	c->etcd.cacert = keep_path(out.cacert, c->check_tls[0], sizeof(c->check_tls[0]));

@@ -163,21 +163,30 @@ check joined_member_every_key_back cmp "$T/want" "$T/got"
 stop_all "$T/sj"
 
 # --- one certificate per member: {name} in the TLS paths ---
+# r1's server certificate comes from ca, r2's and r3's from otherca, and
+# each member's client CA file ({name}-ca.crt) trusts its own server CA
+# and ca (which signs lifeboat's client certificate): the checks must
+# reach each member with that member's CA file, not r1's.
 make_certs "$T/certs"
 mkdir -p "$T/pki"
 for n in r1 r2 r3; do
 	for kind in server peer; do
+		sca=ca
+		[ "$kind:$n" = server:r1 ] || [ "$kind" = peer ] || sca=otherca
 		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		    -keyout "$T/pki/$n-$kind.key" -out "$T/pki/$n-$kind.csr" \
 		    -subj "/CN=$n-$kind" 2>/dev/null
-		openssl x509 -req -in "$T/pki/$n-$kind.csr" -CA "$T/certs/ca.crt" \
-		    -CAkey "$T/certs/ca.key" -CAcreateserial -out "$T/pki/$n-$kind.crt" \
+		openssl x509 -req -in "$T/pki/$n-$kind.csr" -CA "$T/certs/$sca.crt" \
+		    -CAkey "$T/certs/$sca.key" -CAcreateserial -out "$T/pki/$n-$kind.crt" \
 		    -days 2 -extfile "$T/certs/server.ext" 2>/dev/null
 	done
+	[ "$n" = r1 ] && cp "$T/certs/ca.crt" "$T/pki/$n-ca.crt" ||
+	    cat "$T/certs/otherca.crt" "$T/certs/ca.crt" >"$T/pki/$n-ca.crt"
 done
 chmod 600 "$T"/pki/*.key
 CA=$T/certs/ca.crt
-set -- --cert "$T/pki/{name}-server.crt" --key "$T/pki/{name}-server.key" --cacert "$CA" \
+cat "$T/certs/ca.crt" "$T/certs/otherca.crt" >"$T/pki/all-ca.crt"
+set -- --cert "$T/pki/{name}-server.crt" --key "$T/pki/{name}-server.key" --cacert "$T/pki/{name}-ca.crt" \
     --peer-cert "$T/pki/{name}-peer.crt" --peer-key "$T/pki/{name}-peer.key" --peer-cacert "$CA" \
     --client-cert "$T/certs/client.crt" --client-key "$T/certs/client.key"
 
@@ -203,7 +212,7 @@ for n in r1 r2 r3; do
 	check "tls_${n}_no_template_left" sh -c "! grep -q '{name}' '$T/rt/$n.conf.yml'"
 	check "tls_${n}_no_other_member" sh -c "! grep -v '$n-' '$T/rt/$n.conf.yml' | grep -q 'pki/r'"
 done
-CT="--cacert $CA --cert $T/certs/client.crt --key $T/certs/client.key"
+CT="--cacert $T/pki/all-ca.crt --cert $T/certs/client.crt --key $T/certs/client.key"
 # shellcheck disable=SC2086
 check tls_healthy etcdctl --endpoints "$CLIENTS" $CT $AU endpoint health
 # shellcheck disable=SC2086
@@ -212,7 +221,7 @@ check tls_every_key_back cmp "$T/want" "$T/got"
 # each member serves its own certificate
 for n in r1 r2 r3; do
 	u=$(echo "$MEMBERS" | tr ',' '\n' | sed -n "s/^$n=.*@https:\/\///p")
-	check "tls_${n}_serves_own_cert" sh -c "openssl s_client -connect '$u' -CAfile '$CA' \
+	check "tls_${n}_serves_own_cert" sh -c "openssl s_client -connect '$u' -CAfile '$T/pki/all-ca.crt' \
 	    -cert '$T/certs/client.crt' -key '$T/certs/client.key' </dev/null 2>/dev/null |
 	    grep -q 'subject=.*CN *= *$n-server'"
 done
