@@ -386,6 +386,17 @@ int restore_versions_from_file(struct restore_run *r, struct lb_err *err);
  * of the cluster (bump.c), or from the backup alone without a catalog. */
 void restore_bump_choose(struct restore_run *r, const struct manifest *mf);
 
+/* ---- join (join.c) ----------------------------------------------------- */
+
+/* The join mode, after check_tls, preflight and the checks' credentials:
+ * adds r's member to the cluster of r->o->seed (restore.h's usage). */
+int restore_join(struct restore_run *r, struct lb_err *err);
+
+/* The join's audit event: to the catalog of this machine's configuration
+ * (or --catalog), only when that catalog exists already. */
+void restore_audit_join(struct restore_run *r, const char *outcome,
+    const struct lb_err *err);
+
 /* ---- after start: health and the data checks (check.c) ----------------- */
 
 /* How the checks reach the member called name: r->etcd with the client
