@@ -180,8 +180,7 @@ sig_key_parse(const char *text, size_t len, const char *name,
 	}
 	r.p += KEY_MAGIC_LEN;
 	r.len -= KEY_MAGIC_LEN;
-	if (rd_str(&r, &cipher, &cl) < 0 || rd_str(&r, &pk, &pkl) < 0 ||
-	    rd_str(&r, &pk, &pkl) < 0 || rd_u32(&r, &nkeys) < 0) {
+	if (rd_str(&r, &cipher, &cl) < 0) {
 		rc = lb_err_set(err, LB_E_CONFIG, "%s: truncated key", name);
 		goto out;
 	}
@@ -191,10 +190,8 @@ sig_key_parse(const char *text, size_t len, const char *name,
 		    name, name);
 		goto out;
 	}
-	/* kdf "none" with empty options: re-read them strictly */
-	r = (struct rd){ blob + KEY_MAGIC_LEN, n - KEY_MAGIC_LEN };
-	if (rd_str_is(&r, "none") < 0 || rd_str_is(&r, "none") < 0 ||
-	    rd_str_is(&r, "") < 0 || rd_u32(&r, &nkeys) < 0 || nkeys != 1) {
+	if (rd_str_is(&r, "none") < 0 || rd_str_is(&r, "") < 0 ||
+	    rd_u32(&r, &nkeys) < 0 || nkeys != 1) {
 		rc = lb_err_set(err, LB_E_CONFIG, "%s: expected one key with kdf "
 		    "\"none\"", name);
 		goto out;

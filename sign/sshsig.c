@@ -135,6 +135,11 @@ parse_blob(const uint8_t *blob, size_t n, struct parsed *p, struct lb_err *err)
 	    rd_str(&r, &sb, &sbl) < 0 || r.len != 0)
 		return lb_err_set(err, LB_E_CORRUPT, "signature: truncated or "
 		    "trailing data");
+	/* reserved is not covered by the signature: only the empty one that
+	 * every signer writes is accepted, so a blob has one encoding */
+	if (resl != 0)
+		return lb_err_set(err, LB_E_CORRUPT, "signature: reserved field "
+		    "is not empty");
 	if (sig_pubblob_parse(pk, pkl, p->pub) < 0)
 		return lb_err_set(err, LB_E_CORRUPT, "signature: signer is not an "
 		    "ssh-ed25519 key");
@@ -143,7 +148,6 @@ parse_blob(const uint8_t *blob, size_t n, struct parsed *p, struct lb_err *err)
 	    sl != SIG_SIGLEN || s.len != 0)
 		return lb_err_set(err, LB_E_CORRUPT, "signature: not an "
 		    "ssh-ed25519 signature");
-	(void)res; /* reserved: ignored, as PROTOCOL.sshsig says */
 	return 0;
 }
 

@@ -252,7 +252,7 @@ sig_read_file(const char *path, size_t max, int private, char **out,
 	}
 	if (private && (st.st_mode & 077)) {
 		r = lb_err_set(err, LB_E_CONFIG, "%s: permissions %04o are too "
-		    "open for a private key: group or others may read it "
+		    "open for a private key: group or others have access "
 		    "(hint: chmod 600 %s)", path, (unsigned)(st.st_mode & 07777),
 		    path);
 		goto out;

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "sign/sign.h"
 #include "tests/harness.h"
 
@@ -322,6 +324,61 @@ altered_message_namespace_or_armor_refused(void)
 	free(sig);
 }
 
+/* sig's blob, edited by edit(), armored again on one line and verified. */
+static int
+reverify(const char *sig, void (*edit)(unsigned char *, size_t *),
+    struct lb_err *err)
+{
+	unsigned char blob[1024], b64[1500];
+	char body[1500], armored[1600];
+	struct sig_key *signer = NULL;
+	size_t n = 0, bn;
+	int r;
+
+	for (const char *p = sig + 30; strncmp(p, "-----END", 8) != 0; p++)
+		if (*p != '\n')
+			body[n++] = *p;
+	body[n] = '\0';
+	bn = (size_t)EVP_DecodeBlock(blob, (unsigned char *)body, (int)n);
+	while (n > 0 && body[--n] == '=')
+		bn--;
+	edit(blob, &bn);
+	EVP_EncodeBlock(b64, blob, (int)bn);
+	snprintf(armored, sizeof(armored), "-----BEGIN SSH SIGNATURE-----\n%s\n"
+	    "-----END SSH SIGNATURE-----\n", b64);
+	r = sig_verify(msg, strlen(msg), armored, strlen(armored), NS, &signer,
+	    err);
+	sig_key_free(signer);
+	return r;
+}
+
+static void edit_none(unsigned char *b, size_t *n) { (void)b; (void)n; }
+static void edit_version(unsigned char *b, size_t *n) { (void)n; b[9] = 2; }
+static void edit_hash(unsigned char *b, size_t *n) { (void)n; memcpy(b + 94, "sha384", 6); }
+static void edit_append(unsigned char *b, size_t *n) { b[(*n)++] = 0; }
+static void edit_cut(unsigned char *b, size_t *n) { (void)b; (*n)--; }
+
+static void
+signature_blob_fields_checked(void)
+{
+	struct sig_key *key = NULL;
+	struct lb_err err = { 0 };
+	char *sig = NULL;
+
+	CHECK_OK(sig_key_generate("", &key, &err), &err);
+	CHECK_OK(sig_sign(key, msg, strlen(msg), NS, &sig, &err), &err);
+	sig_key_free(key);
+	/* one line of base64 is fine (ssh-keygen's parser ignores widths) */
+	CHECK_OK(reverify(sig, edit_none, &err), &err);
+	CHECK_INT(reverify(sig, edit_version, &err), ==, LB_E_CORRUPT);
+	CHECK_CONTAINS(err.msg, "version");
+	CHECK_INT(reverify(sig, edit_hash, &err), ==, LB_E_CORRUPT);
+	CHECK_CONTAINS(err.msg, "sha512");
+	CHECK_INT(reverify(sig, edit_append, &err), ==, LB_E_CORRUPT);
+	CHECK_INT(reverify(sig, edit_cut, &err), ==, LB_E_CORRUPT);
+	free(sig);
+}
+
 static void
 unusable_key_files_refused_with_reason(void)
 {
@@ -458,6 +515,7 @@ main(void)
 	RUN(sshkeygen_signatures_verify_here);
 	RUN(written_key_loads_in_sshkeygen_and_signs_there);
 	RUN(altered_message_namespace_or_armor_refused);
+	RUN(signature_blob_fields_checked);
 	RUN(unusable_key_files_refused_with_reason);
 	RUN(allowed_signers_rules);
 	status = TH_DONE();
