@@ -347,37 +347,6 @@ out:
 }
 
 int
-sig_key_parse_public(const char *line, struct sig_key **out,
-    struct lb_err *err)
-{
-	const size_t tl = strlen(SIG_ED25519);
-	uint8_t blob[SIG_BLOBLEN + 3], pub[SIG_PUBLEN];
-	size_t bl, n;
-	const char *p, *c;
-
-	*out = NULL;
-	if (strncmp(line, SIG_ED25519 " ", tl + 1) != 0)
-		return lb_err_set(err, LB_E_CONFIG, "not an ssh-ed25519 public key");
-	p = line + tl + 1;
-	n = strcspn(p, " \t\r\n");
-	if (n != 4 * ((SIG_BLOBLEN + 2) / 3) || b64_decode(p, n, blob, &bl) < 0 ||
-	    sig_pubblob_parse(blob, bl, pub) < 0)
-		return lb_err_set(err, LB_E_CONFIG, "bad ssh-ed25519 public key");
-	c = p + n;
-	c += strspn(c, " \t");
-	n = strcspn(c, "\r\n");
-	if (n > SIG_COMMENT_MAX)
-		return lb_err_set(err, LB_E_CONFIG, "public key comment too long");
-	{
-		char comment[SIG_COMMENT_MAX + 1];
-
-		memcpy(comment, c, n);
-		comment[n] = '\0';
-		return sig_key_from_pub(pub, comment, out, err);
-	}
-}
-
-int
 sig_key_public_line(const struct sig_key *key, char **out, struct lb_err *err)
 {
 	uint8_t blob[SIG_BLOBLEN];

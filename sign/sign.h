@@ -48,10 +48,6 @@ int sig_key_parse(const char *text, size_t len, const char *name,
 int sig_key_write(const struct sig_key *key, const char *path,
     struct lb_err *err);
 
-/* Parses a public line "ssh-ed25519 BASE64 [comment]" (as in KEY.pub). */
-int sig_key_parse_public(const char *line, struct sig_key **out,
-    struct lb_err *err);
-
 /* "ssh-ed25519 AAAA... COMMENT" (no comment if empty, no newline) into a
  * malloc'd string. */
 int sig_key_public_line(const struct sig_key *key, char **out,
@@ -100,7 +96,7 @@ int sig_signers_load(const char *path, struct sig_signers **out,
 int sig_signers_parse(const char *text, size_t len, const char *name,
     struct sig_signers **out, struct lb_err *err);
 
-/* 0 if a line lists key for ns and principal (OpenSSH pattern lists with
+/* 0 if a line lists key for ns (non-empty) and principal (OpenSSH pattern lists with
  * '*', '?' and '!'; NULL principal: any line), valid now; else LB_E_AUTH
  * with a message naming the key's fingerprint and the file. */
 int sig_signers_trusts(const struct sig_signers *s, const struct sig_key *key,
