@@ -9,10 +9,11 @@
  * `ssh-keygen -Y sign` verify here.  Only Ed25519 and unencrypted keys.
  *
  * Error codes: LB_E_CONFIG for key and allowed_signers files that cannot be
- * used (syntax, type, encryption, permissions), LB_E_IO for the file system,
- * LB_E_CORRUPT for a signature that does not parse, LB_E_CRYPTO for one that
- * parses but does not verify (altered message, other namespace), LB_E_AUTH
- * for a good signature by a key the allowed signers do not trust.
+ * used (syntax, type, encryption, permissions), LB_E_NOTFOUND for a missing
+ * file, LB_E_IO for other file system errors, LB_E_CORRUPT for a signature
+ * that does not parse, LB_E_CRYPTO for one that parses but does not verify
+ * (altered message, other namespace), LB_E_AUTH for a good signature by a
+ * key the allowed signers do not trust.
  */
 #ifndef LB_SIGN_H
 #define LB_SIGN_H
