@@ -8,6 +8,7 @@
 #
 #   0 common     errors, logging, small helpers
 #   1 stream     the filter chain and its stages (zstd, age, hashes)
+#   1 sign       OpenSSH keys, SSHSIG signatures, allowed_signers
 #   2 etcd snapshot repo scheduler
 #   3 catalog config
 #   4 env        configuration turned into opened repository, catalog, keys
@@ -24,7 +25,7 @@ cd "$(dirname "$0")/.."
 grep -o '^#include "[a-z_]*/' main.c */*.c */*.h 2>/dev/null |
 awk '
 BEGIN {
-	split("common:0 stream:1 etcd:2 snapshot:2 repo:2 scheduler:2 " \
+	split("common:0 stream:1 sign:1 etcd:2 snapshot:2 repo:2 scheduler:2 " \
 	    "catalog:3 config:3 env:4 backup:5 ops:5 restore:5 snapd:6 cmd:7 " \
 	    "main.c:8", kv, " ")
 	for (i in kv) { split(kv[i], p, ":"); rank[p[1]] = p[2] }
