@@ -34,6 +34,7 @@
 #include "env/setup.h"
 #include "repo/manifest.h"
 #include "repo/repo.h"
+#include "sign/sign.h"
 #include "snapshot/bbolt_scan.h"
 #include "snapshot/gate.h"
 #include "stream/age.h"
@@ -51,6 +52,8 @@ struct backup_env {
 	struct lb_err repo_err;
 	struct setup_recipients rcpts;
 	char (*fingerprints)[AGE_FINGERPRINT_LEN];
+	struct sig_key *signer;    /* signing-key; NULL: manifests unsigned */
+	char signer_fpr[SIG_FINGERPRINT_LEN];
 	backup_progress_fn progress;
 	void *progress_arg;
 	const volatile sig_atomic_t *cancel;
@@ -364,6 +367,40 @@ dup_or_null(const char *s)
 	return s != NULL ? strdup(s) : NULL;
 }
 
+/* Links mf after the end of its cluster's chain as the catalog knows it
+ * (manifest.h: sequence, previous_manifest_sha256), names the signer,
+ * and makes *json and, with a signing key, *sig (SSHSIG, armored).
+ * Without a catalog the chain is not known: sequence 0, said in the log. */
+static int
+chain_and_sign(struct backup_env *e, struct manifest *mf, const char *cluster,
+    char **json, char **sig, struct lb_err *err)
+{
+	struct lb_err e2;
+	char *prev = NULL;
+	int r;
+
+	*json = *sig = NULL;
+	lb_err_clear(&e2);
+	if (e->env.cat == NULL ||
+	    (cat_manifest_last(e->env.cat, cluster, &prev, &e2) < 0 && e2.code != LB_E_NOTFOUND)) {
+		log_warn("cluster=%s manifest chain unknown (%s): sequence 0", cluster,
+		    e->env.cat == NULL ? "no catalog" : e2.msg);
+	} else if ((r = manifest_chain_after(mf, prev, &e2)) < 0) {
+		/* a catalog row that does not parse must not stop backups */
+		log_warn("cluster=%s manifest chain: %s: starting over at 1", cluster, e2.msg);
+		mf->sequence = 1;
+	}
+	free(prev);
+	if (e->signer != NULL && (mf->signer = strdup(e->signer_fpr)) == NULL)
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	if ((r = manifest_to_json(mf, json, err)) < 0)
+		return r;
+	if (e->signer != NULL &&
+	    (r = sig_sign(e->signer, *json, strlen(*json), MANIFEST_SIG_NS, sig, err)) < 0)
+		return lb_err_prefix(err, "signing the manifest: ");
+	return 0;
+}
+
 /* Fills the manifest from the pull; NULL fields are out of memory, which
  * manifest_to_json then reports. */
 static void
@@ -562,7 +599,7 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 	struct run run;
 	struct timespec started, finished;
 	pthread_t progress;
-	char *password = NULL, *json = NULL, host[256] = "";
+	char *password = NULL, *json = NULL, *sig = NULL, host[256] = "", skey[310];
 	const char *const *eps = NULL;
 	double t0 = lb_mono_now();
 	size_t n_eps, i;
@@ -654,9 +691,17 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 	ts_rfc3339(&finished, &mf->finished_at);
 	res->revision = mf->revision;
 	res->db_size = mf->db_size;
-	if ((r = manifest_to_json(mf, &json, &res->err)) < 0)
+	if ((r = chain_and_sign(e, mf, cluster, &json, &sig, &res->err)) < 0)
 		goto out;
-	/* The manifest last: until it exists the backup does not. */
+	/* The signature, then the manifest last: until the manifest exists
+	 * the backup does not, and once it does its signature is there. */
+	if (sig != NULL) {
+		snprintf(skey, sizeof(skey), "%s.sig", run.mkey);
+		if ((r = repo_put_buf(e->env.repo, skey, sig, strlen(sig), &res->err)) < 0) {
+			lb_err_prefix(&res->err, "manifest signature: ");
+			goto out;
+		}
+	}
 	manifest_sent = 1;
 	if ((r = repo_put_buf(e->env.repo, run.mkey, json, strlen(json), &res->err)) < 0) {
 		lb_err_prefix(&res->err, "manifest: ");
@@ -688,6 +733,7 @@ out:
 		catalog_record(e, &rec, res, res->outcome == BACKUP_FAILED ? NULL : json);
 	manifest_free(mf);
 	free(json);
+	free(sig);
 	free(run.m);
 	pull_plan_free(run.plan);
 	lb_secret_free(password);
@@ -715,8 +761,11 @@ backup_env_open(const struct cfg *c, backup_progress_fn progress,
 	e->cancel = cancel;
 	e->level = (int)cfg_get_int(c, NULL, CFG_COMPRESS_LEVEL);
 	e->threads = (int)cfg_get_int(c, NULL, CFG_COMPRESS_THREADS);
-	if ((r = setup_recipients(c, &e->rcpts, err)) < 0)
+	if ((r = setup_recipients(c, &e->rcpts, err)) < 0 ||
+	    (r = setup_signing_key(c, &e->signer, err)) < 0)
 		goto out;
+	if (e->signer != NULL)
+		sig_key_fingerprint(e->signer, e->signer_fpr);
 	if ((e->fingerprints = calloc(e->rcpts.n, sizeof(*e->fingerprints))) == NULL) {
 		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 		goto out;
@@ -753,6 +802,7 @@ backup_env_close(struct backup_env *e)
 		return;
 	env_close(&e->env);
 	setup_recipients_release(&e->rcpts);
+	sig_key_free(e->signer);
 	free(e->fingerprints);
 	free(e);
 }

@@ -214,6 +214,12 @@ int cat_audit_list(struct cat *c, int64_t since, int64_t until, cat_audit_cb cb,
 int cat_revision_note(struct cat *c, const char *cluster, int64_t at, int64_t revision,
     struct lb_err *err);
 
+/* The manifest (JSON text, malloc'd into *json) at the end of cluster's
+ * chain: of the highest sequence, else of the newest backup that has
+ * one; LB_E_NOTFOUND when none has. */
+int cat_manifest_last(struct cat *c, const char *cluster, char **json,
+    struct lb_err *err);
+
 /* The revisions the catalog knows cluster handed out, oldest first: each
  * backup run's highest member revision (its audit event's revision_seen:
  * complete, partial and failed runs alike), each backup's own, and the

@@ -355,6 +355,36 @@ out:
 	return r;
 }
 
+int
+cat_manifest_last(struct cat *c, const char *cluster, char **json, struct lb_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	*json = NULL;
+	if ((r = cat_tx_read(c, err)) < 0)
+		return r;
+	/* the chain's end: the highest sequence (format 2), else, before
+	 * any, the newest backup with a manifest */
+	if ((r = cat_prepare(c, "SELECT manifest FROM backups WHERE cluster = ?1 AND "
+	    "manifest IS NOT NULL ORDER BY json_extract(manifest, '$.sequence') DESC, "
+	    "started_at DESC, id DESC LIMIT 1", &st, err)) < 0)
+		goto out;
+	sqlite3_bind_text(st, 1, cluster, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((*json = strdup((const char *)sqlite3_column_text(st, 0))) == NULL)
+			r = lb_err_set(err, LB_E_NOMEM, "out of memory");
+	} else if (rc == SQLITE_DONE) {
+		r = lb_err_set(err, LB_E_NOTFOUND, "catalog: no manifest of cluster %s", cluster);
+	} else {
+		r = cat_sqlerr(c, rc, "read the last manifest", err);
+	}
+out:
+	sqlite3_finalize(st);
+	cat_tx_rollback(c);
+	return r;
+}
+
 #define REVISIONS_OF_RUNS \
 	"SELECT at, json_extract(details, '$.revision_seen') AS rev FROM audit " \
 	"WHERE action = 'backup' AND cluster = ?1 AND rev > 0 " \

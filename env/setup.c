@@ -138,6 +138,41 @@ setup_identity(const struct cfg *c, const char *path, struct age_identity **out,
 }
 
 int
+setup_signing_key(const struct cfg *c, struct sig_key **out, struct lb_err *err)
+{
+	const char *path = cfg_get_str(c, NULL, CFG_SIGNING_KEY);
+	int r;
+
+	*out = NULL;
+	if (path == NULL)
+		return 0;
+	if ((r = sig_key_load(path, out, err)) < 0) {
+		lb_err_prefix(err, "signing-key: ");
+		/* whatever it is, the configuration names a key that cannot sign */
+		return err->code = r == LB_E_NOMEM ? r : LB_E_CONFIG;
+	}
+	return 0;
+}
+
+int
+setup_trusted_signers(const struct cfg *c, const char *path, struct sig_signers **out,
+    struct lb_err *err)
+{
+	int r;
+
+	*out = NULL;
+	if (path == NULL && c != NULL)
+		path = cfg_get_str(c, NULL, CFG_TRUSTED_SIGNERS);
+	if (path == NULL)
+		return 0;
+	if ((r = sig_signers_load(path, out, err)) < 0) {
+		lb_err_prefix(err, "trusted-signers: ");
+		return err->code = r == LB_E_NOMEM ? r : LB_E_CONFIG;
+	}
+	return 0;
+}
+
+int
 setup_etcd_opts(const struct cfg *c, const char *cluster, struct etcd_opts *o,
     char **password, struct lb_err *err)
 {

@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "etcd/etcd.h"
 #include "repo/repo.h"
+#include "sign/sign.h"
 
 /* Opens the repository named by `repo` and the s3-* options.  Credentials
  * come from the config's files or the environment, and are wiped once the
@@ -35,6 +36,17 @@ void setup_recipients_release(struct setup_recipients *r);
  * line override).  Needed only to verify and restore. */
 int setup_identity(const struct cfg *c, const char *path,
     struct age_identity **out, struct lb_err *err);
+
+/* The key of `signing-key` that signs manifests; *out stays NULL when
+ * the option is unset (backups are then unsigned).  A key that cannot be
+ * used (missing, readable by others, not Ed25519) is LB_E_CONFIG. */
+int setup_signing_key(const struct cfg *c, struct sig_key **out, struct lb_err *err);
+
+/* The allowed signers of `trusted-signers`, or of path when not NULL;
+ * *out stays NULL when neither is set (signatures are then not checked,
+ * and backups can be planted: callers warn). */
+int setup_trusted_signers(const struct cfg *c, const char *path,
+    struct sig_signers **out, struct lb_err *err);
 
 /* The etcd options of cluster: TLS files, user and password (from its
  * password-file or $LIFEBOAT_ETCD_PASSWORD_<NAME>), timeouts.  The

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <openssl/sha.h>
 #include <openssl/rand.h>
 
 #include "common/buf.h"
@@ -47,6 +48,10 @@ static const struct field backup_fields[] = {
 	MF("revision", F_I64, revision, REQ),
 	MF("db_size", F_U64, db_size, REQ),
 	MF("stored_size", F_U64, stored_size, REQ),
+	/* format 2 */
+	MF("sequence", F_I64, sequence, OPT),
+	MF("previous_manifest_sha256", F_STR, previous_sha256, OPT),
+	MF("signer", F_STR, signer, OPT),
 };
 
 #define MM(n, t, f, r) { n, t, offsetof(struct manifest_member, f), r }
@@ -332,6 +337,13 @@ check_backup(const struct manifest *m, struct lb_err *err)
 	if (strcmp(m->status, "complete") != 0 && strcmp(m->status, "partial") != 0)
 		return lb_err_set(err, LB_E_CORRUPT, "manifest: status: expected \"complete\" "
 		    "or \"partial\", not '%.32s'", m->status);
+	if (m->previous_sha256 != NULL && !is_hex(m->previous_sha256, 64, 64))
+		return lb_err_set(err, LB_E_CORRUPT, "manifest: previous_manifest_sha256: "
+		    "expected 64 hex digits");
+	if (m->signer != NULL && (strncmp(m->signer, "SHA256:", 7) != 0 ||
+	    strlen(m->signer) > 64))
+		return lb_err_set(err, LB_E_CORRUPT, "manifest: signer: expected a key "
+		    "fingerprint (SHA256:...)");
 	return 0;
 }
 
@@ -389,12 +401,13 @@ manifest_parse(const char *json, size_t len, struct manifest **out,
 		goto out;
 	}
 	v = json_object_get(root, "format");
-	if (!json_is_string(v) || strcmp(json_string_value(v), MANIFEST_FORMAT) != 0) {
+	if (!json_is_string(v) || (strcmp(json_string_value(v), MANIFEST_FORMAT) != 0 &&
+	    strcmp(json_string_value(v), MANIFEST_FORMAT_1) != 0)) {
 		r = lb_err_set(err, LB_E_CORRUPT, json_is_string(v) ?
-		    "manifest: format: unsupported '%.64s' (this lifeboat reads %s)" :
-		    "manifest: format: missing (this lifeboat reads %s%.0s)",
+		    "manifest: format: unsupported '%.64s' (this lifeboat reads %s and %s)" :
+		    "manifest: format: missing (this lifeboat reads %s%.0s and %s)",
 		    json_is_string(v) ? json_string_value(v) : MANIFEST_FORMAT,
-		    MANIFEST_FORMAT);
+		    MANIFEST_FORMAT_1, MANIFEST_FORMAT);
 		goto out;
 	}
 	if ((m = calloc(1, sizeof(*m))) == NULL) {
@@ -575,4 +588,49 @@ manifest_check_key(const struct manifest *m, const char *key, struct lb_err *err
 		return lb_err_set(err, LB_E_CORRUPT, "manifest of backup %s (cluster %s) is "
 		    "not at its own key %s", m->backup_id, m->cluster, want);
 	return 0;
+}
+
+void
+manifest_sha256_hex(const char *json, size_t len, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	size_t i;
+
+	SHA256((const unsigned char *)json, len, md);
+	for (i = 0; i < sizeof(md); i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+int
+manifest_chain_after(struct manifest *m, const char *prev_json, struct lb_err *err)
+{
+	struct manifest *prev = NULL;
+	char h[65];
+	int r;
+
+	free(m->previous_sha256);
+	m->previous_sha256 = NULL;
+	m->sequence = 1;
+	if (prev_json == NULL)
+		return 0;
+	if ((r = manifest_parse(prev_json, strlen(prev_json), &prev, err)) < 0)
+		return lb_err_prefix(err, "previous manifest: ");
+	if (m->cluster != NULL && strcmp(prev->cluster, m->cluster) != 0) {
+		r = lb_err_set(err, LB_E_CORRUPT, "previous manifest: of cluster %s, not %s",
+		    prev->cluster, m->cluster);
+		goto out;
+	}
+	manifest_sha256_hex(prev_json, strlen(prev_json), h);
+	if ((m->previous_sha256 = strdup(h)) == NULL) {
+		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
+		goto out;
+	}
+	m->sequence = prev->sequence + 1;
+out:
+	manifest_free(prev);
+	return r;
 }

@@ -3,10 +3,14 @@
  * its member objects and written last.  A backup without a manifest is
  * incomplete and never offered for restore.
  *
- * The JSON form is fixed for good ("format": "lifeboat-manifest/1"):
- * fields may be added, never renamed or removed.  The catalog is rebuilt
- * from manifests, and restore reads them when no catalog exists, so this
- * module is the one place that writes and parses them.
+ * The JSON form is fixed for good: fields may be added, never renamed or
+ * removed.  Format 2 ("lifeboat-manifest/2", written from the second
+ * wave on) adds the chain of a cluster's backups (sequence and the sha256
+ * of the previous manifest) and the signer's key fingerprint; the
+ * signature itself lies beside the manifest (MANIFEST_SIG_NAME).  Format
+ * 1 manifests are still read.  The catalog is rebuilt from manifests, and
+ * restore reads them when no catalog exists, so this module is the one
+ * place that writes and parses them.
  */
 #ifndef LB_MANIFEST_H
 #define LB_MANIFEST_H
@@ -16,8 +20,13 @@
 
 #include "common/err.h"
 
-#define MANIFEST_FORMAT "lifeboat-manifest/1"
+#define MANIFEST_FORMAT "lifeboat-manifest/2"
+#define MANIFEST_FORMAT_1 "lifeboat-manifest/1"
 #define MANIFEST_NAME "manifest.json"
+/* The detached SSHSIG signature of manifest.json, beside it, and the
+ * namespace it is made in (ssh-keygen -Y verify -n lifeboat-manifest). */
+#define MANIFEST_SIG_NAME "manifest.json.sig"
+#define MANIFEST_SIG_NS "lifeboat-manifest"
 #define MANIFEST_MAX (4u * 1024 * 1024)  /* largest manifest read */
 #define MANIFEST_ID_MAX 64        /* backup_id: at most this many bytes */
 #define MANIFEST_NAME_MAX 128     /* cluster and member names */
@@ -76,6 +85,9 @@ struct manifest {
 	                                 * they differ, -1 not compared
 	                                 * ("consistent": null) */
 	char *consistency_error;        /* why it could not be checked */
+	int64_t sequence;          /* the cluster's backups, 1, 2, ...; 0: none (format 1) */
+	char *previous_sha256;     /* hex: of the cluster's previous manifest; NULL: first */
+	char *signer;              /* "SHA256:..." of the signing key; NULL: unsigned */
 	struct manifest_member *members;
 	size_t n_members;
 	size_t members_cap;        /* allocated (manifest_add_member's) */
@@ -101,6 +113,16 @@ int manifest_to_json(const struct manifest *m, char **out, struct lb_err *err);
  * are relative without "..".  Times are not parsed here. */
 int manifest_parse(const char *json, size_t len, struct manifest **out,
     struct lb_err *err);
+
+/* out = the sha256 of a manifest's bytes, in hex: what the next
+ * manifest of the cluster records as previous_manifest_sha256. */
+void manifest_sha256_hex(const char *json, size_t len, char out[65]);
+
+/* Links m after prev_json, the manifest at the end of its cluster's
+ * chain (NULL: m is the first): sequence one higher (1 after a format 1
+ * manifest, which has none) and previous_sha256 its hash.  prev_json that
+ * does not parse, or is of another cluster, is LB_E_CORRUPT. */
+int manifest_chain_after(struct manifest *m, const char *prev_json, struct lb_err *err);
 
 /* 1 if s may name a backup, cluster or member (it becomes part of object
  * keys and file names): 1..max of [A-Za-z0-9._-], not starting with '.'

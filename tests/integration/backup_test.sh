@@ -63,7 +63,7 @@ check manifest_matches_objects python3 - "$dir" "$REV" <<'PY'
 import hashlib, json, os, sys
 d, rev = sys.argv[1], int(sys.argv[2])
 m = json.load(open(os.path.join(d, "manifest.json")))
-assert m["format"] == "lifeboat-manifest/1" and m["status"] == "complete", m
+assert m["format"] == "lifeboat-manifest/2" and m["status"] == "complete", m
 assert m["revision"] == rev and len(m["members"]) == 3
 assert len(m["encryption"]["recipients"]) == 2 and m["compression"]["algorithm"] == "zstd"
 assert m["consistency"]["consistent"] is True and len(m["consistency"]["hashes"]) == 3

@@ -125,7 +125,10 @@ rejects_bad_manifests(void)
 	const char *edits[][3] = {
 		{ "\"stored_sha256\": \"bbbb", "\"stored_sha256\": \"zzzz", "members[0].stored_sha256: expected 64 hex" },
 		{ "\"object\": \"prod/", "\"object\": \"../", "members[0].object: expected a relative object key" },
-		{ "\"format\": \"lifeboat-manifest/1\"", "\"format\": \"lifeboat-manifest/9\"", "format: unsupported 'lifeboat-manifest/9'" },
+		{ "\"format\": \"lifeboat-manifest/2\"", "\"format\": \"lifeboat-manifest/9\"", "format: unsupported 'lifeboat-manifest/9'" },
+		{ "\"sequence\": 0,", "\"sequence\": -1,", "sequence: expected a non-negative integer" },
+		{ "\"previous_manifest_sha256\": null", "\"previous_manifest_sha256\": \"abc\"", "previous_manifest_sha256: expected 64 hex" },
+		{ "\"signer\": null", "\"signer\": \"MD5:00\"", "signer: expected a key fingerprint" },
 		{ "\"revision\": 12345,", "\"revision\": \"12345\",", "revision: expected an integer" },
 		{ "\"revision\": 12345,", "\"revision\": -5,", "revision: expected a non-negative integer" },
 		{ "\"status\": \"partial\"", "\"status\": \"running\"", "status: expected \"complete\" or \"partial\"" },
