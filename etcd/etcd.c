@@ -12,8 +12,8 @@
 #include <openssl/crypto.h>
 
 #include "common/buf.h"
+#include "common/pb.h"
 #include "etcd/grpc.h"
-#include "etcd/pb.h"
 
 struct etcd_client {
 	struct grpc_conn *conn;

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/pb.h"
 #include "etcd/grpc.h"
-#include "etcd/pb.h"
 
 /* RangeRequest fields */
 enum { RQ_KEY = 1, RQ_RANGE_END = 2, RQ_REVISION = 4, RQ_SERIALIZABLE = 7,

@@ -1,6 +1,6 @@
 /*
  * etcd_lock.c: Lease.LeaseGrant/LeaseRevoke/LeaseKeepAlive and the two
- * KV.Txn shapes of a lock (etcd_lock.h).  Encoded by hand with pb.h;
+ * KV.Txn shapes of a lock (etcd_lock.h).  Encoded by hand with common/pb.h;
  * responses are read for the fields named below and nothing else.
  */
 #include "etcd/etcd_lock.h"
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/pb.h"
 #include "etcd/grpc.h"
-#include "etcd/pb.h"
 
 /* rpc.proto numbers. */
 enum { CMP_EQUAL = 0 };

@@ -25,6 +25,7 @@
 #include "snapshot/bbolt.h"
 #include "common/bytes.h"
 #include "common/crc32c.h"
+#include "common/pb.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -64,65 +65,27 @@ key_hash(const uint8_t *k, uint32_t n)
 }
 
 /* Field 1 (key, bytes) of the mvccpb.KeyValue in v; the whole message is
- * checked to be well-formed protobuf.  The empty message gives "". */
+ * walked with common/pb.h's reader, so it must be well-formed protobuf.
+ * The empty message gives "". */
 static int
 kv_key(const struct lh *s, const uint8_t *v, uint32_t n, const uint8_t **key,
     uint32_t *klen, struct lb_err *err)
 {
-	uint32_t i = 0;
-	uint64_t tag, x;
-	int shift;
+	struct pb_reader rd;
+	struct pb_field f;
+	int r;
 
 	*key = v;
 	*klen = 0;
-	while (i < n) {
-		for (tag = 0, shift = 0;; shift += 7) {
-			if (i >= n || shift > 63)
-				goto bad;
-			tag |= (uint64_t)(v[i] & 0x7f) << shift;
-			if ((v[i++] & 0x80) == 0)
-				break;
-		}
-		if ((tag >> 3) == 0)
-			goto bad;
-		switch (tag & 7) {
-		case 0:
-			for (shift = 0;; shift += 7) {
-				if (i >= n || shift > 63)
-					goto bad;
-				if ((v[i++] & 0x80) == 0)
-					break;
-			}
-			break;
-		case 1:
-		case 5:
-			x = (tag & 7) == 1 ? 8 : 4;
-			if (x > n - i)
-				goto bad;
-			i += (uint32_t)x;
-			break;
-		case 2:
-			for (x = 0, shift = 0;; shift += 7) {
-				if (i >= n || shift > 63)
-					goto bad;
-				x |= (uint64_t)(v[i] & 0x7f) << shift;
-				if ((v[i++] & 0x80) == 0)
-					break;
-			}
-			if (x > n - i)
-				goto bad;
-			if ((tag >> 3) == 1) {
-				*key = v + i;
-				*klen = (uint32_t)x;
-			}
-			i += (uint32_t)x;
-			break;
-		default:
-			goto bad;
+	pb_reader_init(&rd, v, n);
+	while ((r = pb_next(&rd, &f)) > 0) {
+		if (f.num == 1 && f.wire == PB_BYTES) {
+			*key = f.data;
+			*klen = (uint32_t)f.len;
 		}
 	}
-	return 0;
-bad:
+	if (r == 0)
+		return 0;
 	return lb_err_set(err, LB_E_CORRUPT, "%s: damaged etcd database: a value "
 	    "in bucket 'key' is not an mvccpb.KeyValue", s->name);
 }

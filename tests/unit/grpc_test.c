@@ -6,7 +6,7 @@
 #include "harness.h"
 #include "etcd/etcd.h"
 #include "etcd/grpc.h"
-#include "etcd/pb.h"
+#include "common/pb.h"
 
 struct got {
 	size_t n;

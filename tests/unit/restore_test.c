@@ -21,9 +21,9 @@
 #include <openssl/rand.h>
 
 #include "common/fmt.h"
+#include "common/pb.h"
 #include "config/config.h"
 #include "etcd/etcd_admin.h"
-#include "etcd/pb.h"
 #include "harness.h"
 #include "repo/manifest.h"
 #include "repo/repo.h"

@@ -2,7 +2,7 @@
  * pb.c: protobuf field reader and writer (pb.h).  Every length is checked
  * against the end of the message before it is used.
  */
-#include "etcd/pb.h"
+#include "common/pb.h"
 
 #include <string.h>
 

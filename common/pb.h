@@ -1,9 +1,11 @@
 /*
- * pb.h: the few protocol-buffer primitives lifeboat needs to talk to etcd.
+ * pb.h: the few protocol-buffer wire-format primitives lifeboat needs
+ * (etcd's gRPC messages, the mvccpb.KeyValue values in a snapshot).
  *
  * Not a general protobuf library: a bounds-checked reader that walks the
  * fields of one message, and a writer into a fixed caller buffer.  Unknown
  * fields are skipped, so newer etcd versions that add fields still decode.
+ * It knows the wire format only, no message: callers name their fields.
  */
 #ifndef LB_PB_H
 #define LB_PB_H
