@@ -14,7 +14,8 @@ open_parts(unsigned need, struct lb_env *e, struct lb_err *err)
 {
 	int r = 0;
 
-	if ((need & ENV_REPO) && (r = setup_repo(e->cfg, &e->repo, err)) < 0)
+	if ((need & ENV_REPO) && ((r = setup_trusted_signers(e->cfg, NULL, &e->trust, err)) < 0 ||
+	    (r = setup_repo(e->cfg, &e->repo, err)) < 0))
 		goto out;
 	if ((need & ENV_CAT) && (r = cat_open(e->catalog_path, 0, &e->cat, err)) < 0)
 		goto out;
@@ -61,6 +62,7 @@ env_close(struct lb_env *e)
 {
 	cat_close(e->cat);
 	repo_close(e->repo);
+	sig_signers_free(e->trust);
 	cfg_free(e->own_cfg);
 	memset(e, 0, sizeof(*e));
 }

@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "common/err.h"
 #include "repo/repo.h"
+#include "sign/sign.h"
 
 struct lb_env {
 	const struct cfg *cfg;
@@ -19,9 +20,13 @@ struct lb_env {
 	struct cat *cat;           /* with ENV_CAT */
 	const char *catalog_path;
 	struct cfg *own_cfg;       /* loaded by env_open; NULL: the caller's */
+	struct sig_signers *trust; /* trusted-signers, with ENV_REPO; NULL: unset */
+	int skip_signature;        /* --insecure-skip-signature (env/trust.h) */
 };
 
-/* What to open besides the configuration. */
+/* What to open besides the configuration.  ENV_REPO also loads the
+ * trusted signers (env/trust.h): what is read from a repository is
+ * checked against them. */
 #define ENV_REPO 0x1
 #define ENV_CAT  0x2
 

@@ -1,0 +1,106 @@
+/*
+ * trust.c: the signature check of a manifest (trust.h).
+ */
+#include "env/trust.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "repo/manifest.h"
+
+int
+trust_check(const struct sig_signers *trust, const char *what, const char *json,
+    size_t len, const char *sig, size_t siglen, char signer[SIG_FINGERPRINT_LEN],
+    struct lb_err *err)
+{
+	struct sig_key *key = NULL;
+	int r;
+
+	signer[0] = '\0';
+	if (sig == NULL)
+		return lb_err_set(err, LB_E_AUTH, "manifest %s is not signed, and only "
+		    "backups signed by a key of trusted-signers are trusted (a backup "
+		    "anyone with write access to the bucket may have planted)", what);
+	if ((r = sig_verify(json, len, sig, siglen, MANIFEST_SIG_NS, &key, err)) < 0) {
+		if (r == LB_E_CRYPTO)
+			lb_err_prefix(err, "manifest %s was altered after it was signed: ", what);
+		else
+			lb_err_prefix(err, "manifest %s: its signature %s: ", what,
+			    MANIFEST_SIG_NAME);
+		return r;
+	}
+	sig_key_fingerprint(key, signer);
+	if ((r = sig_signers_trusts(trust, key, NULL, MANIFEST_SIG_NS, err)) < 0)
+		lb_err_prefix(err, "manifest %s is signed by a key that is not trusted: ", what);
+	sig_key_free(key);
+	if (r < 0)
+		signer[0] = '\0';
+	return r;
+}
+
+int
+trust_fetch_sig(struct repo *repo, const char *mkey, char **sig, size_t *len,
+    struct lb_err *err)
+{
+	char key[1400];
+	uint8_t *buf = NULL;
+	int r;
+
+	*sig = NULL;
+	*len = 0;
+	if ((size_t)snprintf(key, sizeof(key), "%s.sig", mkey) >= sizeof(key))
+		return lb_err_set(err, LB_E_INTERNAL, "manifest key too long");
+	/* one byte beyond the limit, to tell "too large" from "at the limit" */
+	if ((r = repo_get_buf(repo, key, TRUST_SIG_MAX + 1, &buf, len, err)) < 0)
+		return r;
+	if (*len > TRUST_SIG_MAX) {
+		free(buf);
+		return lb_err_set(err, LB_E_CORRUPT, "%s: larger than %u bytes", key,
+		    TRUST_SIG_MAX);
+	}
+	*sig = (char *)buf;
+	return 0;
+}
+
+int
+env_trust_manifest(struct lb_env *e, const char *mkey, const char *json, size_t len,
+    enum trust_result *res, struct lb_err *err)
+{
+	char signer[SIG_FINGERPRINT_LEN], *sig = NULL;
+	size_t siglen = 0;
+	int r;
+
+	if (res != NULL)
+		*res = TRUST_UNCHECKED;
+	if (e->trust == NULL)
+		return 0;
+	if ((r = trust_fetch_sig(e->repo, mkey, &sig, &siglen, err)) < 0 && r != LB_E_NOTFOUND)
+		return lb_err_prefix(err, "manifest %s: cannot read its signature: ", mkey);
+	lb_err_clear(err);
+	r = trust_check(e->trust, mkey, json, len, sig, siglen, signer, err);
+	free(sig);
+	if (r == 0) {
+		if (res != NULL)
+			*res = TRUST_SIGNED;
+		return 0;
+	}
+	if (!e->skip_signature || r == LB_E_NOMEM)
+		return r;
+	log_warn("INSECURE: %s; going on because of --insecure-skip-signature", err->msg);
+	lb_err_clear(err);
+	if (res != NULL)
+		*res = TRUST_SKIPPED;
+	return 0;
+}
+
+const char *
+trust_unset_warning(const struct lb_env *e)
+{
+	if (e->trust != NULL)
+		return NULL;
+	return "no trusted-signers configured: a backup anyone with write access to "
+	    "the bucket planted would be taken as good (hint: signing-key on the "
+	    "appliance, trusted-signers where backups are restored or verified)";
+}

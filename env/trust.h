@@ -1,0 +1,60 @@
+/*
+ * trust.h: whether a manifest is one of ours.  Anyone who can write to
+ * the bucket can make a backup that decrypts with the appliance's
+ * identity (the recipient is public by design) and a manifest that
+ * describes it; only a signature by a trusted key tells the two apart.
+ *
+ * A manifest is trusted when its detached SSHSIG signature
+ * (manifest.json.sig beside it, namespace lifeboat-manifest) verifies and
+ * the key that made it is listed in `trusted-signers` (OpenSSH's
+ * allowed_signers format) for that namespace.  Without trusted signers
+ * configured nothing is checked, and the callers warn that backups can be
+ * planted.  With --insecure-skip-signature a failed check is logged
+ * loudly and passed, and the caller audits that it was.
+ */
+#ifndef LB_TRUST_H
+#define LB_TRUST_H
+
+#include <stddef.h>
+
+#include "common/err.h"
+#include "env/env.h"
+#include "repo/repo.h"
+#include "sign/sign.h"
+
+/* The most bytes of a signature file read. */
+#define TRUST_SIG_MAX (16u * 1024)
+
+/* What a check found. */
+enum trust_result {
+	TRUST_UNCHECKED = 0,   /* no trusted signers configured */
+	TRUST_SIGNED,          /* signed by a trusted key */
+	TRUST_SKIPPED          /* failed, passed by --insecure-skip-signature */
+};
+
+/* The pure check: json (len bytes) against sig (siglen bytes; NULL: there
+ * is none) and trust.  0 when a trusted key signed it, with its
+ * fingerprint in signer; else LB_E_AUTH (unsigned, or signed by a key
+ * trust does not list), LB_E_CRYPTO (altered: the signature does not
+ * match the bytes) or LB_E_CORRUPT (a signature file that does not
+ * parse), the message naming what (the manifest's key, what) and why. */
+int trust_check(const struct sig_signers *trust, const char *what, const char *json,
+    size_t len, const char *sig, size_t siglen, char signer[SIG_FINGERPRINT_LEN],
+    struct lb_err *err);
+
+/* Reads the signature of the manifest at mkey (mkey + ".sig") from repo
+ * into *sig (malloc'd, NUL-terminated); LB_E_NOTFOUND when there is none. */
+int trust_fetch_sig(struct repo *repo, const char *mkey, char **sig, size_t *len,
+    struct lb_err *err);
+
+/* The check of a manifest read from e's repository at mkey, with e's
+ * trusted signers and e->skip_signature: *res says what it found (NULL:
+ * not wanted).  A failure is returned unless skipping, which logs it. */
+int env_trust_manifest(struct lb_env *e, const char *mkey, const char *json, size_t len,
+    enum trust_result *res, struct lb_err *err);
+
+/* The warning every reader of backups gives once when no trusted signers
+ * are configured (NULL when they are). */
+const char *trust_unset_warning(const struct lb_env *e);
+
+#endif
