@@ -101,6 +101,9 @@ usage(FILE *fp)
 	    "  --timeout SECONDS   to become healthy (default 120)\n"
 	    "  --force             move non-empty data dirs aside (DIR.lifeboat-TIME)\n"
 	    "  --dry-run           print the plan, change nothing\n"
+	    "  --insecure-skip-signature  restore a backup whose manifest is not\n"
+	    "                      signed by a key of trusted-signers (unsigned, altered\n"
+	    "                      or another key's: possibly planted); loud, audited\n"
 	    "  --json              print the report as JSON\n"
 	    "\n"
 	    "Nothing at the target changes until the chosen member object has been\n"
@@ -126,7 +129,8 @@ parse_args(int argc, char **argv, struct opts *o)
 	    O_CATALOG, O_S3EP, O_S3REG, O_MEMBERS, O_BASE, O_NAME, O_IC, O_TOKEN,
 	    O_DATA, O_CLIENT, O_PEER, O_SEED, O_ETCDUTL, O_ETCDBIN, O_CERT, O_KEY,
 	    O_CACERT, O_PCERT, O_PKEY, O_PCACERT, O_START, O_UNIT, O_FORCE, O_DRY,
-	    O_JSON, O_TIMEOUT, O_BUMP, O_CCERT, O_CKEY, O_REPLACE, O_USER, O_PWFILE };
+	    O_JSON, O_TIMEOUT, O_BUMP, O_CCERT, O_CKEY, O_REPLACE, O_USER, O_PWFILE,
+	    O_SKIPSIG };
 	static const struct option lo[] = {
 		{ "cluster", required_argument, NULL, O_CLUSTER },
 		{ "backup", required_argument, NULL, O_BACKUP },
@@ -166,6 +170,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "client-key", required_argument, NULL, O_CKEY },
 		{ "user", required_argument, NULL, O_USER },
 		{ "password-file", required_argument, NULL, O_PWFILE },
+		{ "insecure-skip-signature", no_argument, NULL, O_SKIPSIG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -207,6 +212,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_CKEY: o->r.client_key = optarg; break;
 		case O_USER: o->r.user = optarg; break;
 		case O_PWFILE: o->r.password_file = optarg; break;
+		case O_SKIPSIG: o->r.skip_signature = 1; break;
 		case O_START: o->r.start = 1; break;
 		case O_UNIT: o->r.unit_dir = optarg; break;
 		case O_FORCE: o->r.force = 1; break;
@@ -314,6 +320,10 @@ print_plan(void *arg, const struct restore_run *c, const char *ic,
 	printf("  backup      %s of cluster %s (%s, from the %s), revision %lld\n",
 	    mf->backup_id, mf->cluster, mf->status, restore_source_origin(c->src),
 	    (long long)mf->revision);
+	printf("  signature   %s\n", strcmp(restore_source_signature(c->src), "ok") == 0 ?
+	    "signed by a trusted key" : strcmp(restore_source_signature(c->src), "skipped") == 0 ?
+	    "NOT TRUSTED, restored anyway (--insecure-skip-signature)" :
+	    "not checked (no trusted-signers)");
 	if (restore_source_order(c->src, c->o->member, order, 256, &n, &e) == 0)
 		for (i = 0; i < n; i++)
 			printf("  object %zu    %s (member %s, revision %lld, %llu bytes)\n",

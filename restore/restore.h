@@ -58,6 +58,7 @@ struct restore_source_opts {
 	int repo_only;             /* 1: read manifests from the repository,
 	                            * never the catalog (--repo) */
 	int need_identity;         /* 0 for --dry-run plans without a key */
+	int skip_signature;        /* --insecure-skip-signature (env/trust.h) */
 };
 
 /* Opens the repository, loads the identity and finds the backup: from the
@@ -76,6 +77,11 @@ const struct manifest *restore_source_manifest(const struct restore_source *s);
 
 /* "catalog" or "repository": where the backup was found. */
 const char *restore_source_origin(const struct restore_source *s);
+
+/* What the signature check of its manifest found (env/trust.h): "ok",
+ * "unchecked" (no trusted signers) or "skipped" (--insecure-skip-signature
+ * passed one that failed). */
+const char *restore_source_signature(const struct restore_source *s);
 
 /* The catalog, or NULL when there is none (for the audit event). */
 struct cat *restore_source_catalog(struct restore_source *s);
@@ -287,6 +293,7 @@ struct restore_opts {
 	struct restore_etcd_opts eo;
 	int start, force, dry_run;
 	int replace;               /* join: remove a dead member of the same name */
+	int skip_signature;        /* --insecure-skip-signature */
 	long timeout_s;            /* to become healthy */
 	long long bump;            /* --bump-revision; < 0: sized (bump.c) */
 };

@@ -136,8 +136,9 @@ restore_audit(struct restore_run *c, const char *outcome, const struct lb_err *e
 	if (c->src == NULL || (cat = restore_source_catalog(c->src)) == NULL)
 		return;
 	mf = restore_source_manifest(c->src);
-	d = json_pack("{s:s,s:s,s:b,s:b}", "mode", restore_mode_name(c->o->mode),
-	    "from", restore_source_origin(c->src), "start", c->o->start,
+	d = json_pack("{s:s,s:s,s:s,s:b,s:b}", "mode", restore_mode_name(c->o->mode),
+	    "from", restore_source_origin(c->src), "signature",
+	    restore_source_signature(c->src), "start", c->o->start,
 	    "dry_run", c->o->dry_run);
 	if (d == NULL)
 		return;
@@ -619,6 +620,7 @@ restore_execute(struct restore_run *c, struct lb_err *err)
 	so.catalog_path = o->catalog;
 	so.repo_only = o->repo != NULL;
 	so.need_identity = 1;
+	so.skip_signature = o->skip_signature;
 	if ((r = restore_source_open(&so, &sel, &c->src, err)) < 0 ||
 	    (r = check_auth(c, restore_source_manifest(c->src)->cluster, err)) < 0)
 		return r;

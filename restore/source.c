@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "env/env.h"
 #include "env/setup.h"
+#include "env/trust.h"
 #include "repo/repo.h"
 #include "snapshot/bbolt_scan.h"
 #include "snapshot/gate.h"
@@ -35,6 +36,7 @@ struct restore_source {
 	struct age_identity *id;
 	struct manifest *mf;
 	const char *origin;
+	enum trust_result trust;   /* what the signature check found */
 };
 
 /* ---- from the catalog -------------------------------------------------- */
@@ -68,7 +70,7 @@ from_catalog(struct restore_source *s, const struct restore_select *sel,
 {
 	struct cat_backup *b = NULL;
 	struct cat_filter f = { 0 };
-	char *json = NULL;
+	char *json = NULL, key[1200];
 	int r = 0;
 
 	if (sel->backup_id != NULL && strcmp(sel->backup_id, "latest") != 0) {
@@ -130,7 +132,13 @@ from_catalog(struct restore_source *s, const struct restore_select *sel,
 			goto out;
 		}
 	}
-	r = manifest_parse(json, strlen(json), &s->mf, err);
+	if ((r = manifest_parse(json, strlen(json), &s->mf, err)) < 0)
+		goto out;
+	/* The catalog's copy is the bytes the backup (or a rebuild that
+	 * checked them) recorded; its signature is in the bucket. */
+	if ((r = manifest_key(s->mf->cluster, s->mf->backup_id, key, sizeof(key))) < 0 ||
+	    (r = env_trust_manifest(&s->env, key, json, strlen(json), &s->trust, err)) < 0)
+		lb_err_prefix(err, "refused: ");
 out:
 	free(json);
 	cat_backup_free(b);
@@ -232,6 +240,23 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
 			n_skipped++;
 			continue;
 		}
+		/* Not signed by a trusted key: refused when asked for by id;
+		 * else one more bad manifest, and "latest" is the newest
+		 * trusted one, the skipped one said loudly. */
+		if ((r = env_trust_manifest(&s->env, k.v[i], (const char *)buf, len, &s->trust,
+		    &e2)) < 0) {
+			if (r == LB_E_NOMEM || (named && strcmp(m->backup_id, sel->backup_id) == 0)) {
+				*err = e2;
+				lb_err_prefix(err, "refused: ");
+				goto out;
+			}
+			log_error("%s: %s; skipped", k.v[i], e2.msg);
+			snprintf(skipped, sizeof(skipped), "; %d manifest%s skipped, the last "
+			    "%s: %.300s", n_skipped + 1, n_skipped == 0 ? "" : "s",
+			    k.v[i], e2.msg);
+			n_skipped++;
+			continue;
+		}
 		if (named) {
 			if (strcmp(m->backup_id, sel->backup_id) == 0)
 				break;
@@ -313,6 +338,9 @@ restore_source_open(const struct restore_source_opts *o,
 	}
 	if ((r = env_open_cfg(o->cfg, ENV_REPO, &s->env, err)) < 0)
 		goto out;
+	s->env.skip_signature = o->skip_signature;
+	if (trust_unset_warning(&s->env) != NULL)
+		log_warn("%s", trust_unset_warning(&s->env));
 	catalog = o->catalog_path != NULL ? o->catalog_path : s->env.catalog_path;
 	/* The audit event needs a writable catalog, but only one that is
 	 * already there: a restore never creates one. */
@@ -361,6 +389,14 @@ const char *
 restore_source_origin(const struct restore_source *s)
 {
 	return s->origin;
+}
+
+const char *
+restore_source_signature(const struct restore_source *s)
+{
+	static const char *const n[] = { "unchecked", "ok", "skipped" };
+
+	return n[s->trust];
 }
 
 struct cat *
