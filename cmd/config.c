@@ -21,8 +21,39 @@
 #include "common/log.h"
 #include "common/secret.h"
 #include "config/config.h"
+#include "env/setup.h"
+#include "repo/manifest.h"
 #include "ops/probe.h"
 #include "scheduler/cron.h"
+
+/* The signing key and the trusted signers load now, not at the first
+ * backup; that the two agree where both are set; and, where no trusted
+ * signers are set, that backups can be planted. */
+static int
+check_signing(const struct cfg *c, struct lb_err *err)
+{
+	struct sig_signers *trust = NULL;
+	struct sig_key *key = NULL;
+	struct lb_err e;
+	int r;
+
+	if ((r = setup_signing_key(c, &key, err)) < 0 ||
+	    (r = setup_trusted_signers(c, NULL, &trust, err)) < 0)
+		goto out;
+	if (key == NULL)
+		log_warn("no signing-key: manifests are not signed, so nothing tells this "
+		    "appliance's backups from planted ones (hint: lifeboat keygen --signing)");
+	if (trust == NULL)
+		log_warn("%s", "no trusted-signers: restore and verify here take a backup "
+		    "anyone with write access to the bucket planted as good");
+	else if (key != NULL && sig_signers_trusts(trust, key, NULL, MANIFEST_SIG_NS, &e) < 0)
+		log_warn("trusted-signers does not list signing-key: %s (restore and "
+		    "verify here would refuse this appliance's own backups)", e.msg);
+out:
+	sig_key_free(key);
+	sig_signers_free(trust);
+	return r;
+}
 
 /* Every file the configuration names must be readable now, rather than
  * at 3 a.m.; the identity may be kept offline, so it only warns. */
@@ -44,7 +75,8 @@ check_files(const struct cfg *c, struct lb_err *err)
 	    access(path, R_OK) < 0)
 		log_warn("identity-file %s is not readable here: verification and "
 		    "restore need it", path);
-	if ((r = cfg_s3_credentials(c, &a, &b, &t, err)) < 0)
+	if ((r = check_signing(c, err)) < 0 ||
+	    (r = cfg_s3_credentials(c, &a, &b, &t, err)) < 0)
 		return r;
 	lb_secret_free(a);
 	lb_secret_free(b);

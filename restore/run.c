@@ -82,7 +82,8 @@ load_cfg(const struct restore_opts *o, struct cfg **out, struct cfg **file_out,
 	{
 		static const enum cfg_opt keep[] = { CFG_S3_ENDPOINT, CFG_S3_REGION,
 		    CFG_S3_URI_STYLE, CFG_S3_CA_FILE, CFG_S3_ACCESS_KEY_ID,
-		    CFG_S3_SECRET_ACCESS_KEY_FILE, CFG_IDENTITY_FILE, CFG_CATALOG };
+		    CFG_S3_SECRET_ACCESS_KEY_FILE, CFG_IDENTITY_FILE, CFG_CATALOG,
+		    CFG_TRUSTED_SIGNERS };
 		size_t i;
 		for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
 			const char *v = NULL;

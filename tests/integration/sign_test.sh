@@ -1,0 +1,171 @@
+#!/bin/sh
+# sign_test.sh: signed manifests, against a real etcd, a file:// repository
+# and Debian's ssh-keygen as the oracle.  A backup with signing-key writes
+# manifest.json.sig (SSHSIG) that `ssh-keygen -Y verify` accepts, and
+# chains each cluster's manifests (sequence, sha256 of the previous one).
+# Keys made by either side load in the other; a signature made by
+# `ssh-keygen -Y sign` is trusted by lifeboat once its key is listed.
+# With trusted-signers, restore refuses by id a planted backup (encrypted
+# to the real recipient, a valid manifest) that is unsigned or signed by
+# another key, and a one-byte edit of a signed manifest; "latest" skips
+# them for the newest trusted backup; both from the bucket (--repo) and
+# from the catalog.  --insecure-skip-signature restores one anyway, loudly,
+# and the audit says so.  Without trusted-signers, restore and config
+# check warn.
+. "$(dirname "$0")/../lib.sh"
+
+etcd_cluster c1 1 || { fail setup "etcd did not start"; exit 1; }
+EP=$c1_endpoints
+etcdctl --endpoints "$EP" put /k/one 1 >/dev/null
+
+"$LIFEBOAT" keygen -o "$T/id.txt" >"$T/rcpt" 2>/dev/null
+"$LIFEBOAT" keygen --signing -o "$T/sign.key" >"$T/sign.pub" 2>"$T/kg.err"
+check keygen_signing_public_line grep -Eq '^ssh-ed25519 AAAA[A-Za-z0-9+/=]+ lifeboat@' "$T/sign.pub"
+check keygen_signing_mode_0600 test "$(stat -c %a "$T/sign.key")" = 600
+# lifeboat's key loads in ssh-keygen and gives the same public key
+check keygen_key_loads_in_ssh_keygen sh -c "[ \"\$(ssh-keygen -y -f '$T/sign.key' | cut -d' ' -f1,2)\" = \"\$(cut -d' ' -f1,2 '$T/sign.pub')\" ]"
+echo "lifeboat $(cut -d' ' -f1,2 "$T/sign.pub")" >"$T/allowed"
+
+conf() {   # conf FILE [EXTRA-GLOBAL-LINES]
+	cat >"$1" <<EOF
+[global]
+repo = file://$T/repo
+recipients = $(cat "$T/rcpt")
+catalog = $T/catalog.db
+identity-file = $T/id.txt
+${2:-}
+[cluster:c1]
+endpoints = $EP
+EOF
+}
+conf "$T/lb.conf" "signing-key = $T/sign.key
+trusted-signers = $T/allowed"
+conf "$T/plain.conf"
+LB="$LIFEBOAT --config $T/lb.conf"
+
+check config_check_signing_ok sh -c "$LB config check >'$T/cc.out' 2>&1 && ! grep -q 'warn.*\(trusted-signers\|signing-key\)' '$T/cc.out'"
+CHECK_EXIT_ALL=1 check_exit config_check_warns_unset 0 'no trusted-signers: restore and verify here take a backup' \
+    "$LIFEBOAT" --config "$T/plain.conf" config check
+
+cp "$T/sign.key" "$T/open.key"; chmod 644 "$T/open.key"
+conf "$T/open.conf" "signing-key = $T/open.key"
+check_exit config_check_refuses_open_key 2 "signing-key: .*open.key" \
+    "$LIFEBOAT" --config "$T/open.conf" config check
+check_exit backup_refuses_open_key 2 "signing-key: .*open.key" \
+    "$LIFEBOAT" --config "$T/open.conf" backup --no-progress
+check open_key_no_backup test ! -d "$T/repo"
+
+$LB backup --no-progress >"$T/b1.out" 2>&1
+etcdctl --endpoints "$EP" put /k/two 2 >/dev/null
+$LB backup --no-progress >"$T/b2.out" 2>&1
+check two_backups sh -c "grep -q complete '$T/b1.out' && grep -q complete '$T/b2.out'"
+M1=$(find "$T/repo" -name manifest.json | sort | sed -n 1p)
+M2=$(find "$T/repo" -name manifest.json | sort | sed -n 2p)
+B2=$(basename "$(dirname "$M2")")
+
+# --- the format: ssh-keygen is the oracle --------------------------------
+check sig_beside_manifest test -s "$M2.sig"
+check sig_armored head -n 1 "$M2.sig" | grep -qx -- '-----BEGIN SSH SIGNATURE-----'
+check ssh_keygen_verifies ssh-keygen -Y verify -f "$T/allowed" -I lifeboat \
+    -n lifeboat-manifest -s "$M2.sig" <"$M2"
+check ssh_keygen_other_namespace_fails sh -c "! ssh-keygen -Y verify -f '$T/allowed' \
+    -I lifeboat -n file -s '$M2.sig' <'$M2' >/dev/null 2>&1"
+python3 - "$M1" "$M2" "$(ssh-keygen -lf "$T/sign.pub" | cut -d' ' -f2)" >"$T/chain.out" 2>&1 <<'PY'
+import hashlib, json, sys
+m1, m2 = (json.load(open(p)) for p in sys.argv[1:3])
+assert m1["format"] == m2["format"] == "lifeboat-manifest/2", (m1["format"], m2["format"])
+assert m1["sequence"] == 1 and m1["previous_manifest_sha256"] is None, m1["sequence"]
+assert m2["sequence"] == 2, m2["sequence"]
+want = hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest()
+assert m2["previous_manifest_sha256"] == want, (m2["previous_manifest_sha256"], want)
+assert m1["signer"] == m2["signer"] == sys.argv[3], (m2["signer"], sys.argv[3])
+PY
+check chain_sequence_previous_signer test $? -eq 0 -a ! -s "$T/chain.out"
+
+# --- planted backups ----------------------------------------------------
+# plant ID FROM: a manifest at ID's key, a copy of FROM with its id and
+# times moved on a minute (so it is the newest), pointing at FROM's
+# objects: encrypted to the real recipient, valid in every other way.
+plant() {
+	python3 - "$2" "$T/repo" "$1" <<'PY'
+import datetime, json, os, sys
+m = json.load(open(sys.argv[1]))
+t = datetime.datetime.strptime(m["started_at"], "%Y-%m-%dT%H:%M:%SZ") + datetime.timedelta(minutes=1)
+m["backup_id"] = t.strftime("%Y%m%dT%H%M%S") + ".000Z-" + sys.argv[3]
+m["started_at"] = t.strftime("%Y-%m-%dT%H:%M:%SZ")
+m["finished_at"] = m["started_at"]
+d = os.path.join(sys.argv[2], m["cluster"], t.strftime("%Y/%m/%d"), m["backup_id"])
+os.makedirs(d)
+json.dump(m, open(os.path.join(d, "manifest.json"), "w"), indent=2)
+print(m["backup_id"])
+PY
+}
+P1=$(plant 0000aa "$M2")
+PM1=$(find "$T/repo" -path "*$P1/manifest.json")
+new_member() { S1C=http://127.0.0.1:$(free_port); S1P=http://127.0.0.1:$(free_port); }
+dry() {   # dry [ARGS...]: a restore plan from the bucket alone
+	new_member
+	$LB restore seed --repo "file://$T/repo" --cluster c1 --name s1 --client-url "$S1C" \
+	    --peer-url "$S1P" --data-dir "$T/dry/s1" --dry-run "$@"
+}
+check_exit planted_unsigned_refused_by_id 1 "refused: manifest .*$P1/manifest.json is not signed" \
+    dry --backup "$P1"
+CHECK_EXIT_ALL=1 check_exit planted_unsigned_skipped_for_latest 0 "backup +$B2 of cluster c1" dry
+check planted_skip_said grep -q "$P1/manifest.json is not signed.*skipped" "$T/ce.out"
+check plan_says_signed grep -q 'signature   signed by a trusted key' "$T/ce.out"
+
+# signed by another key (ssh-keygen's), not trusted here
+ssh-keygen -q -t ed25519 -N '' -C other -f "$T/other.key"
+ssh-keygen -q -Y sign -f "$T/other.key" -n lifeboat-manifest "$PM1" 2>/dev/null
+check other_key_signature_made test -s "$PM1.sig"
+check_exit planted_other_key_refused_by_id 1 "manifest .*$P1/manifest.json is signed by a key that is not trusted" \
+    dry --backup "$P1"
+# ... which ssh-keygen's signature makes trusted once listed: interop
+echo "other $(cut -d' ' -f1,2 "$T/other.key.pub")" >>"$T/allowed"
+CHECK_EXIT_ALL=1 check_exit ssh_keygen_signature_trusted 0 "backup +$P1 of cluster c1" dry --backup "$P1"
+echo "lifeboat $(cut -d' ' -f1,2 "$T/sign.pub")" >"$T/allowed"
+
+# a one-byte edit of a signed manifest (the real newest one)
+cp "$M2" "$T/m2.orig"
+sed -i '0,/"revision": \([0-9]\)/s//"revision": 9\1/' "$M2"
+check one_byte_edit_made sh -c "! cmp -s '$M2' '$T/m2.orig'"
+check_exit altered_refused_by_id 1 "manifest .*$B2/manifest.json was altered after it was signed" \
+    dry --backup "$B2"
+cp "$T/m2.orig" "$M2"
+
+# --insecure-skip-signature: restores the planted one, loudly, audited
+new_member
+$LB restore seed --repo "file://$T/repo" --cluster c1 --backup "$P1" --name s1 \
+    --client-url "$S1C" --peer-url "$S1P" --data-dir "$T/skip/s1" --start \
+    --insecure-skip-signature >"$T/skip.out" 2>&1
+rc=$?
+track "$T/skip"
+check skip_restores test "$rc" -eq 0
+check skip_is_loud grep -q "INSECURE: manifest .*$P1/manifest.json is signed by a key that is not trusted" "$T/skip.out"
+check skip_audited sh -c "$LB catalog audit --json | grep -q '\"signature\": *\"skipped\"'"
+stop_all "$T/skip"
+
+# --- from the catalog -------------------------------------------------------
+# A planted manifest recorded in the catalog (as a rebuild without checks
+# would have) is refused by id; a signed one restores, with --start.
+"$(dirname "$LIFEBOAT")/tools/catalog_fixture" "$T/catalog.db" record "$PM1" >"$T/fx.out" 2>&1 ||
+	fail catalog_fixture "$(cat "$T/fx.out")"
+check_exit catalog_planted_refused 1 "refused: manifest .*$P1/manifest.json is signed by a key that is not trusted" \
+    $LB restore seed --backup "$P1" --cluster c1 --name s1 --client-url "$S1C" \
+    --peer-url "$S1P" --data-dir "$T/cat/s1" --dry-run
+new_member
+$LB restore seed --cluster c1 --backup "$B2" --name s1 --client-url "$S1C" --peer-url "$S1P" \
+    --data-dir "$T/good/s1" --start >"$T/good.out" 2>&1
+rc=$?
+track "$T/good"
+check catalog_signed_restores test "$rc" -eq 0
+check restored_keys sh -c "[ \"\$(etcdctl --endpoints '$S1C' get /k/two --print-value-only)\" = 2 ]"
+check good_audited_ok sh -c "$LB catalog audit --json | grep -q '\"signature\": *\"ok\"'"
+stop_all "$T/good"
+
+# --- no trusted signers: restore warns --------------------------------------
+new_member
+CHECK_EXIT_ALL=1 check_exit unset_restore_warns 0 'no trusted-signers configured: a backup anyone with write access' \
+    "$LIFEBOAT" --config "$T/plain.conf" restore seed --repo "file://$T/repo" --cluster c1 \
+    --backup "$B2" --name s1 --client-url "$S1C" --peer-url "$S1P" --data-dir "$T/u/s1" --dry-run
+check unset_plan_says grep -q 'signature   not checked (no trusted-signers)' "$T/ce.out"
