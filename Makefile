@@ -85,7 +85,9 @@ $(BUILD)/fuzz/obj/%.o: %.c
 $(BUILD)/fuzz/libfuzzlb.a: $(FUZZ_OBJS)
 	@rm -f $@
 	@ar rcs $@ $^
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/libfuzzlb.a
+# Harnesses are built without -MMD: the test headers they share are listed.
+FUZZ_HDRS = $(wildcard tests/fuzz/*.h) tests/unit/bbolt_build.h
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_HDRS) $(BUILD)/fuzz/libfuzzlb.a
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	@clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libfuzzlb.a $(LDLIBS)

@@ -5,7 +5,7 @@
  * leak.  (No comparison with bbolt.h here: on a crafted tree whose branch
  * keys lie, a search and a full walk may rightly pick different leaves.)
  *
- * Every other input gets its meta checksums recomputed (as bbolt_fuzz.c)
+ * Every other input gets its meta checksums recomputed (bbolt_fuzz.h)
  * so mutations reach the pages; the last byte picks the split size.
  */
 #include <stdint.h>
@@ -15,29 +15,9 @@
 #include "snapshot/bbolt_scan.h"
 #include "stream/flt.h"
 
+#include "bbolt_fuzz.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static uint32_t
-rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static void
-fix_meta(uint8_t *buf, size_t size, size_t off)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	uint8_t *m = buf + off + 16;
-	int i;
-
-	if (off > size || size - off < 16 + 64)
-		return;
-	for (i = 0; i < 56; i++)
-		h = (h ^ m[i]) * 0x100000001b3ull;
-	for (i = 0; i < 8; i++)
-		m[56 + i] = (uint8_t)(h >> (8 * i));
-}
 
 static void
 scan(const uint8_t *in, size_t size, size_t split, struct bbolt_scan *r)
@@ -68,16 +48,10 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct bbolt_scan a, b;
-	uint8_t *copy = NULL;
-	const uint8_t *in = data;
+	uint8_t *copy;
+	const uint8_t *in = bbolt_fuzz_input(data, size, &copy);
 	size_t split;
 
-	if (size >= 80 && (data[size - 1] & 1) && (copy = malloc(size)) != NULL) {
-		memcpy(copy, data, size);
-		fix_meta(copy, size, 0);
-		fix_meta(copy, size, rd32(copy + 24));
-		in = copy;
-	}
 	split = size > 0 ? 1 + data[size - 1] % 64 : 1;
 	if (size > 0 && (data[size - 1] & 0x80))
 		split = 1 + (size_t)data[size - 1] * 13;

@@ -14,8 +14,7 @@
 #include "snapshot/bbolt_scan.h"
 #include "stream/flt.h"
 
-#define LEAF 0x02
-#define BRANCH 0x01
+#include "bbolt_build.h"
 
 static const size_t splits[] = { 1, 7, 512, 4093, 4096, 65537, 1 << 20 };
 #define NSPLITS (sizeof(splits) / sizeof(splits[0]))
@@ -24,22 +23,6 @@ struct db {
 	uint8_t *b;
 	size_t ps, npages, len;
 };
-
-static void
-put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void
-put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
-static void
-put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
-
-static void
-put64be(uint8_t *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
 
 static void
 db_init(struct db *d, size_t ps, size_t npages)
@@ -56,125 +39,42 @@ pg(struct db *d, uint64_t id)
 	return d->b + id * d->ps;
 }
 
-static void
-hdr(uint8_t *p, uint64_t id, uint16_t flags, uint16_t count, uint32_t overflow)
-{
-	put64(p, id);
-	put16(p + 8, flags);
-	put16(p + 10, count);
-	put32(p + 12, overflow);
-}
-
-static void
-meta_sum(uint8_t *pg0)
-{
-	uint8_t *m = pg0 + 16;
-	uint64_t h = 0xcbf29ce484222325ull;
-	int i;
-
-	for (i = 0; i < 56; i++)
-		h = (h ^ m[i]) * 0x100000001b3ull;
-	put64(m + 56, h);
-}
-
-/* Both meta pages as Tx.WriteTo writes them (meta 1 has txid - 1). */
+/* Both meta pages as Tx.WriteTo writes them (meta 1 has txid - 1), with
+ * no freelist, as etcd 3.4. */
 static void
 metas(struct db *d, uint64_t root, uint64_t txid)
 {
-	int i;
-
-	for (i = 0; i < 2; i++) {
-		uint8_t *p = pg(d, (uint64_t)i), *m = p + 16;
-
-		hdr(p, (uint64_t)i, 0x04, 0, 0);
-		put32(m, 0xED0CDAEDu);
-		put32(m + 4, 2);
-		put32(m + 8, (uint32_t)d->ps);
-		put64(m + 16, root);
-		put64(m + 32, UINT64_MAX);      /* no freelist, as etcd 3.4 */
-		put64(m + 40, d->npages);
-		put64(m + 48, txid - (uint64_t)i);
-		meta_sum(p);
-	}
-}
-
-/* Writes elements one by one; data follows the element array. */
-struct pb {
-	uint8_t *p;
-	int branch;
-	uint16_t i;
-	uint32_t data;
-};
-
-static void
-pb_begin(struct pb *b, uint8_t *p, uint64_t id, int branch, uint16_t count,
-    uint32_t overflow)
-{
-	hdr(p, id, branch ? BRANCH : LEAF, count, overflow);
-	b->p = p;
-	b->branch = branch;
-	b->i = 0;
-	b->data = 16 + 16u * count;
-}
-
-static void
-pb_leaf(struct pb *b, uint32_t flags, const void *k, uint32_t klen,
-    const void *v, uint32_t vlen)
-{
-	uint8_t *e = b->p + 16 + 16u * b->i++;
-
-	put32(e, flags);
-	put32(e + 4, b->data - (uint32_t)(e - b->p));
-	put32(e + 8, klen);
-	put32(e + 12, vlen);
-	memcpy(b->p + b->data, k, klen);
-	if (vlen > 0 && v != NULL)
-		memcpy(b->p + b->data + klen, v, vlen);
-	b->data += klen + vlen;
-}
-
-static void
-pb_branch(struct pb *b, const void *k, uint32_t klen, uint64_t child)
-{
-	uint8_t *e = b->p + 16 + 16u * b->i++;
-
-	put32(e, b->data - (uint32_t)(e - b->p));
-	put32(e + 4, klen);
-	put64(e + 8, child);
-	memcpy(b->p + b->data, k, klen);
-	b->data += klen;
+	bb_meta(d->b, d->ps, 0, root, UINT64_MAX, d->npages, txid);
+	bb_meta(d->b, d->ps, 1, root, UINT64_MAX, d->npages, txid - 1);
 }
 
 /* An etcd revision key; its first 17 bytes, or all 18 for a tombstone. */
 static void
 revkey(uint8_t k[18], uint64_t main_rev)
 {
-	put64be(k, main_rev);
-	k[8] = '_';
-	put64be(k + 9, 0);
-	k[17] = 't';
+	bb_revkey(k, main_rev, 0, 1);
 }
 
 /* A bucket value pointing at page root. */
 static void
 bucket_val(uint8_t v[16], uint64_t root)
 {
-	put64(v, root);
-	put64(v + 8, 0);
+	bb_put64(v, root);
+	bb_put64(v + 8, 0);
 }
 
 /* A leaf of bucket "key" with revisions first..last (one key each). */
 static void
 key_leaf(struct db *d, uint64_t id, uint64_t first, uint64_t last)
 {
-	struct pb b;
+	struct bb_page b;
 	uint8_t k[18];
 	uint64_t r;
 
-	pb_begin(&b, pg(d, id), id, 0, (uint16_t)(last - first + 1), 0);
+	bb_page_begin(&b, pg(d, id), id, BB_LEAF, (uint16_t)(last - first + 1), 0);
 	for (r = first; r <= last; r++) {
 		revkey(k, r);
-		pb_leaf(&b, 0, k, 17, "v", 1);
+		bb_leaf_add(&b, 0, k, 17, "v", 1);
 	}
 }
 
@@ -183,19 +83,19 @@ key_leaf(struct db *d, uint64_t id, uint64_t first, uint64_t last)
 static void
 root_leaf(struct db *d, uint64_t id, uint64_t key_root)
 {
-	struct pb b;
+	struct bb_page b;
 	uint8_t v[16];
 
-	pb_begin(&b, pg(d, id), id, 0, 2, 0);
+	bb_page_begin(&b, pg(d, id), id, BB_LEAF, 2, 0);
 	bucket_val(v, key_root);
-	pb_leaf(&b, 1, "key", 3, v, 16);
+	bb_leaf_add(&b, 1, "key", 3, v, 16);
 	bucket_val(v, 0);
 	/* An empty inline bucket: header then an empty leaf page. */
 	{
 		uint8_t iv[32] = { 0 };
 
-		hdr(iv + 16, 0, LEAF, 0, 0);
-		pb_leaf(&b, 1, "meta", 4, iv, 32);
+		bb_hdr(iv + 16, 0, BB_LEAF, 0, 0);
+		bb_leaf_add(&b, 1, "meta", 4, iv, 32);
 	}
 }
 
@@ -262,25 +162,25 @@ scan_all(const uint8_t *buf, size_t len, struct bbolt_scan *out)
 static void
 build_basic(struct db *d)
 {
-	struct pb b;
+	struct bb_page b;
 	uint8_t k[18];
 
 	db_init(d, 4096, 8);
 	metas(d, 2, 50);
 	root_leaf(d, 2, 3);
-	pb_begin(&b, pg(d, 3), 3, 1, 2, 0);
+	bb_page_begin(&b, pg(d, 3), 3, BB_BRANCH, 2, 0);
 	revkey(k, 1);
-	pb_branch(&b, k, 17, 4);
+	bb_branch_add(&b, k, 17, 4);
 	revkey(k, 21);
-	pb_branch(&b, k, 17, 6);
+	bb_branch_add(&b, k, 17, 6);
 	key_leaf(d, 4, 1, 20);
 	key_leaf(d, 5, 41, 99);
 	key_leaf(d, 6, 21, 40);
 	/* Page 7: the auth users bucket's leaf, names shaped like revisions. */
-	pb_begin(&b, pg(d, 7), 7, 0, 2, 0);
-	pb_leaf(&b, 0, "abcdefgh_ijklmnop", 17, "u", 1);
+	bb_page_begin(&b, pg(d, 7), 7, BB_LEAF, 2, 0);
+	bb_leaf_add(&b, 0, "abcdefgh_ijklmnop", 17, "u", 1);
 	memcpy(k, "\0\0\x01\0\0\0\0\0_\0\0\0\x01\0\0\0\0", 17);
-	pb_leaf(&b, 0, k, 17, "u", 1);
+	bb_leaf_add(&b, 0, k, 17, "u", 1);
 }
 
 static void
@@ -327,20 +227,20 @@ test_inline_key_bucket(void)
 {
 	struct bbolt_scan r;
 	struct db d;
-	struct pb b, ib;
+	struct bb_page b, ib;
 	uint8_t v[16 + 16 + 2 * 16 + 2 * 18], k[18];
 
 	db_init(&d, 4096, 4);
 	metas(&d, 2, 7);
 	memset(v, 0, sizeof(v));
 	bucket_val(v, 0);
-	pb_begin(&ib, v + 16, 0, 0, 2, 0);
+	bb_page_begin(&ib, v + 16, 0, BB_LEAF, 2, 0);
 	revkey(k, 5);
-	pb_leaf(&ib, 0, k, 17, NULL, 0);
+	bb_leaf_add(&ib, 0, k, 17, NULL, 0);
 	revkey(k, 6);
-	pb_leaf(&ib, 0, k, 18, NULL, 0);
-	pb_begin(&b, pg(&d, 2), 2, 0, 1, 0);
-	pb_leaf(&b, 1, "key", 3, v, 16 + ib.data);
+	bb_leaf_add(&ib, 0, k, 18, NULL, 0);
+	bb_page_begin(&b, pg(&d, 2), 2, BB_LEAF, 1, 0);
+	bb_leaf_add(&b, 1, "key", 3, v, 16 + ib.data);
 	/* A freed copy of the root leaf with a later "key" bucket. */
 	key_leaf(&d, 3, 100, 101);
 	CHECK_INT(scan_all(d.b, d.len, &r), ==, 0);
@@ -358,12 +258,12 @@ test_empty_key_bucket_is_revision_0(void)
 	db_init(&d, 4096, 4);
 	metas(&d, 2, 3);
 	{
-		struct pb b;
+		struct bb_page b;
 		uint8_t iv[32] = { 0 };
 
-		hdr(iv + 16, 0, LEAF, 0, 0);
-		pb_begin(&b, pg(&d, 2), 2, 0, 1, 0);
-		pb_leaf(&b, 1, "key", 3, iv, 32);
+		bb_hdr(iv + 16, 0, BB_LEAF, 0, 0);
+		bb_page_begin(&b, pg(&d, 2), 2, BB_LEAF, 1, 0);
+		bb_leaf_add(&b, 1, "key", 3, iv, 32);
 	}
 	CHECK_INT(scan_all(d.b, d.len, &r), ==, 0);
 	CHECK(r.revision_known);
@@ -378,26 +278,26 @@ test_root_bucket_branch(void)
 {
 	struct bbolt_scan r;
 	struct db d;
-	struct pb b;
+	struct bb_page b;
 	uint8_t v[16];
 
 	db_init(&d, 4096, 8);
 	metas(&d, 6, 9);
-	pb_begin(&b, pg(&d, 6), 6, 1, 3, 0);
-	pb_branch(&b, "alarm", 5, 2);
-	pb_branch(&b, "auth", 4, 3);
-	pb_branch(&b, "lease", 5, 4);
-	pb_begin(&b, pg(&d, 2), 2, 0, 1, 0);
+	bb_page_begin(&b, pg(&d, 6), 6, BB_BRANCH, 3, 0);
+	bb_branch_add(&b, "alarm", 5, 2);
+	bb_branch_add(&b, "auth", 4, 3);
+	bb_branch_add(&b, "lease", 5, 4);
+	bb_page_begin(&b, pg(&d, 2), 2, BB_LEAF, 1, 0);
 	bucket_val(v, 7);
-	pb_leaf(&b, 1, "alarm", 5, v, 16);
-	pb_begin(&b, pg(&d, 3), 3, 0, 2, 0);
+	bb_leaf_add(&b, 1, "alarm", 5, v, 16);
+	bb_page_begin(&b, pg(&d, 3), 3, BB_LEAF, 2, 0);
 	bucket_val(v, 7);
-	pb_leaf(&b, 1, "auth", 4, v, 16);
+	bb_leaf_add(&b, 1, "auth", 4, v, 16);
 	bucket_val(v, 5);
-	pb_leaf(&b, 1, "key", 3, v, 16);
-	pb_begin(&b, pg(&d, 4), 4, 0, 1, 0);
+	bb_leaf_add(&b, 1, "key", 3, v, 16);
+	bb_page_begin(&b, pg(&d, 4), 4, BB_LEAF, 1, 0);
 	bucket_val(v, 7);
-	pb_leaf(&b, 1, "lease", 5, v, 16);
+	bb_leaf_add(&b, 1, "lease", 5, v, 16);
 	key_leaf(&d, 5, 1, 33);
 	key_leaf(&d, 7, 50, 60);
 	CHECK_INT(scan_all(d.b, d.len, &r), ==, 0);
@@ -415,7 +315,7 @@ test_last_key_in_overflow_pages(void)
 	struct bbolt_scan r;
 	struct lb_err err;
 	struct db d;
-	struct pb b;
+	struct bb_page b;
 	uint8_t *big, k[18];
 	const uint32_t vlen = 100000;
 
@@ -424,13 +324,13 @@ test_last_key_in_overflow_pages(void)
 	root_leaf(&d, 2, 3);
 	big = malloc(vlen);
 	memset(big, 0x5a, vlen);
-	pb_begin(&b, pg(&d, 3), 3, 0, 3, 49);
+	bb_page_begin(&b, pg(&d, 3), 3, BB_LEAF, 3, 49);
 	revkey(k, 70);
-	pb_leaf(&b, 0, k, 17, big, vlen);
+	bb_leaf_add(&b, 0, k, 17, big, vlen);
 	revkey(k, 71);
-	pb_leaf(&b, 0, k, 17, big, vlen);
+	bb_leaf_add(&b, 0, k, 17, big, vlen);
 	revkey(k, 72);
-	pb_leaf(&b, 0, k, 18, "x", 1);
+	bb_leaf_add(&b, 0, k, 18, "x", 1);
 	key_leaf(&d, 60, 900, 901);     /* freed, higher */
 	lb_err_clear(&err);
 	CHECK_OK(bbolt_inspect_buf(d.b, d.len, "crafted", &info, &err), &err);
@@ -450,22 +350,22 @@ test_freed_span_covering_live_pages(void)
 {
 	struct bbolt_scan r;
 	struct db d;
-	struct pb b;
+	struct bb_page b;
 	uint8_t k[18];
 
 	db_init(&d, 4096, 10);
 	metas(&d, 2, 13);
 	root_leaf(&d, 2, 8);
-	pb_begin(&b, pg(&d, 3), 3, 0, 1, 4);
+	bb_page_begin(&b, pg(&d, 3), 3, BB_LEAF, 1, 4);
 	revkey(k, 500);
-	pb_leaf(&b, 0, k, 17, "old", 3);
+	bb_leaf_add(&b, 0, k, 17, "old", 3);
 	key_leaf(&d, 5, 10, 19);
 	key_leaf(&d, 6, 1, 9);
-	pb_begin(&b, pg(&d, 8), 8, 1, 2, 0);
+	bb_page_begin(&b, pg(&d, 8), 8, BB_BRANCH, 2, 0);
 	revkey(k, 1);
-	pb_branch(&b, k, 17, 6);
+	bb_branch_add(&b, k, 17, 6);
 	revkey(k, 10);
-	pb_branch(&b, k, 17, 5);
+	bb_branch_add(&b, k, 17, 5);
 	CHECK_INT(scan_all(d.b, d.len, &r), ==, 0);
 	CHECK(r.revision_known);
 	CHECK_INT(r.revision, ==, 19);
@@ -496,8 +396,8 @@ test_meta_pages(void)
 
 	/* meta 1 with the higher txid wins (a raw db file). */
 	build_basic(&d);
-	put64(pg(&d, 1) + 16 + 48, 60);
-	meta_sum(pg(&d, 1));
+	bb_put64(pg(&d, 1) + 16 + 48, 60);
+	bb_meta_sum(pg(&d, 1));
 	CHECK_INT(scan_all(d.b, d.len, &r), ==, 0);
 	CHECK_INT(r.txid, ==, 60);
 	free(d.b);

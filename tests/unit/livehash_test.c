@@ -13,102 +13,13 @@
 
 #include "../harness.h"
 #include "snapshot/livehash.h"
+#include "bbolt_build.h"
 
 #define PS 512
 #define NPAGES 5
 #define NOFL UINT64_MAX
 
 static uint8_t db[NPAGES * PS];
-
-static void
-put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void
-put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
-static void
-put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
-static void
-put64be(uint8_t *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static void
-hdr(uint8_t *pg, uint64_t id, uint16_t flags, uint16_t count)
-{
-	put64(pg, id);
-	put16(pg + 8, flags);
-	put16(pg + 10, count);
-	put32(pg + 12, 0);
-}
-
-static void
-meta(int which, uint64_t root, uint64_t hwm, uint64_t txid)
-{
-	uint8_t *m = db + which * PS + 16;
-	uint64_t h = 0xcbf29ce484222325ull;
-	int i;
-
-	hdr(db + which * PS, (uint64_t)which, 0x04, 0);
-	put32(m, 0xED0CDAED);
-	put32(m + 4, 2);
-	put32(m + 8, PS);
-	put64(m + 16, root);
-	put64(m + 32, NOFL);
-	put64(m + 40, hwm);
-	put64(m + 48, txid);
-	for (i = 0; i < 56; i++)
-		h = (h ^ m[i]) * 0x100000001b3ull;
-	put64(m + 56, h);
-}
-
-struct leaf {
-	uint8_t *pg;
-	uint16_t i;
-	size_t data;
-};
-
-static void
-leaf_init(struct leaf *l, uint8_t *pg, uint64_t id, uint16_t count)
-{
-	hdr(pg, id, 0x02, count);
-	l->pg = pg;
-	l->i = 0;
-	l->data = 16 + (size_t)count * 16;
-}
-
-static void
-leaf_add(struct leaf *l, uint32_t flags, const void *k, uint32_t klen,
-    const void *v, uint32_t vlen)
-{
-	uint8_t *e = l->pg + 16 + l->i * 16;
-
-	put32(e, flags);
-	put32(e + 4, (uint32_t)(l->data - (16 + l->i * 16)));
-	put32(e + 8, klen);
-	put32(e + 12, vlen);
-	memcpy(l->pg + l->data, k, klen);
-	memcpy(l->pg + l->data + klen, v, vlen);
-	l->data += klen + vlen;
-	l->i++;
-}
-
-static uint32_t
-crc32c(uint32_t crc, const void *buf, size_t n)
-{
-	const uint8_t *p = buf;
-	int k;
-
-	crc = ~crc;
-	while (n--) {
-		crc ^= *p++;
-		for (k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1)));
-	}
-	return ~crc;
-}
 
 struct ent {
 	uint64_t main, sub;
@@ -117,15 +28,6 @@ struct ent {
 	const char *val;
 	int live;                /* in the expected hash */
 };
-
-static void
-revkey(uint8_t k[18], uint64_t main_rev, uint64_t sub, int tomb)
-{
-	put64be(k, main_rev);
-	k[8] = '_';
-	put64be(k + 9, sub);
-	k[17] = tomb ? 't' : 0;
-}
 
 /* An mvccpb.KeyValue: key (1), create_revision (2), mod_revision (3),
  * version (4), value (5).  Returns its length. */
@@ -159,31 +61,31 @@ static uint32_t
 build(const struct ent *es, int n, uint64_t bump)
 {
 	uint8_t k[18], v[128], b3[16] = { 0 };
-	struct leaf l;
+	struct bb_page l;
 	uint64_t top = 0;
 	uint32_t h, vl;
 	int i;
 
 	memset(db, 0, sizeof(db));
-	meta(0, 2, NPAGES, 10);
-	meta(1, 2, NPAGES, 9);
-	put64(b3, 3);
-	leaf_init(&l, db + 2 * PS, 2, 1);
-	leaf_add(&l, 1, "key", 3, b3, 16);
-	h = crc32c(0, "key", 3);
-	leaf_init(&l, db + 3 * PS, 3, (uint16_t)n);
+	bb_meta(db, PS, 0, 2, NOFL, NPAGES, 10);
+	bb_meta(db, PS, 1, 2, NOFL, NPAGES, 9);
+	bb_put64(b3, 3);
+	bb_page_begin(&l, db + 2 * PS, 2, BB_LEAF, 1, 0);
+	bb_leaf_add(&l, 1, "key", 3, b3, 16);
+	h = bb_crc32c(0, "key", 3);
+	bb_page_begin(&l, db + 3 * PS, 3, BB_LEAF, (uint16_t)n, 0);
 	for (i = 0; i < n; i++) {
-		revkey(k, es[i].main, es[i].sub, es[i].tomb);
+		bb_revkey(k, es[i].main, es[i].sub, es[i].tomb);
 		vl = kv(v, &es[i]);
-		leaf_add(&l, 0, k, es[i].tomb ? 18 : 17, v, vl);
+		bb_leaf_add(&l, 0, k, es[i].tomb ? 18 : 17, v, vl);
 		if (es[i].live) {
-			h = crc32c(h, k, es[i].tomb ? 18 : 17);
-			h = crc32c(h, v, vl);
+			h = bb_crc32c(h, k, es[i].tomb ? 18 : 17);
+			h = bb_crc32c(h, v, vl);
 		}
 		top = es[i].main;
 	}
-	revkey(k, top + bump, 0, 0);
-	return crc32c(h, k, 17);
+	bb_revkey(k, top + bump, 0, 0);
+	return bb_crc32c(h, k, 17);
 }
 
 static int
@@ -256,7 +158,7 @@ test_damaged_entries(void)
 	CHECK_INT(run(1, &lh, &err), ==, LB_E_CORRUPT);
 	/* a revision key of the wrong length */
 	build(es, 2, 1);
-	put32(db + 3 * PS + 16 + 8, 16);
+	bb_put32(db + 3 * PS + 16 + 8, 16);
 	CHECK_INT(run(1, &lh, &err), ==, LB_E_CORRUPT);
 	CHECK_CONTAINS(err.msg, "revision key of 16 bytes");
 	/* no bump, a bump past int64 */
