@@ -32,9 +32,11 @@
 #include "common/log.h"
 #include "env/env.h"
 #include "env/setup.h"
+#include "repo/head.h"
 #include "repo/manifest.h"
 #include "repo/repo.h"
 #include "sign/sign.h"
+#include "scheduler/cron.h"
 #include "snapshot/bbolt_scan.h"
 #include "snapshot/gate.h"
 #include "stream/age.h"
@@ -401,6 +403,69 @@ chain_and_sign(struct backup_env *e, struct manifest *mf, const char *cluster,
 	return 0;
 }
 
+/* How long a head stays valid: until the run after the run after the
+ * one the schedule has next is overdue, about four intervals of an
+ * @every schedule; an hour when the schedule cannot tell. */
+static int64_t
+head_valid_until(const struct cfg *c, const char *cluster, time_t now)
+{
+	const char *expr = cfg_get_str(c, cluster, CFG_SCHEDULE);
+	const char *tz = cfg_get_str(c, NULL, CFG_TIMEZONE);
+	struct sched *s = NULL;
+	struct lb_err e;
+	time_t a = 0, b = 0;
+
+	if (sched_parse(expr != NULL ? expr : SCHED_DEFAULT, &s, &e) < 0 ||
+	    sched_overdue_at(s, now, tz, &a, &e) < 0 || sched_overdue_at(s, a, tz, &b, &e) < 0)
+		b = now + 3600;
+	sched_free(s);
+	return (int64_t)b;
+}
+
+/* Rewrites the cluster's head (repo/head.h) to the end of its chain,
+ * json (this run's manifest, or the newest the catalog has after a
+ * failed run), signed when there is a signing key: the signature first,
+ * so a reader between the two sees a mismatch, never an unsigned head.
+ * A head not written is logged: the backup itself is good. */
+static void
+write_head(struct backup_env *e, const char *cluster, const char *json)
+{
+	struct manifest *mf = NULL;
+	struct head h;
+	struct lb_err err;
+	char key[300], skey[310], *hj = NULL, *sig = NULL;
+	int r;
+
+	lb_err_clear(&err);
+	memset(&h, 0, sizeof(h));
+	if ((r = head_key(cluster, key, sizeof(key))) < 0 ||
+	    (r = manifest_parse(json, strlen(json), &mf, &err)) < 0)
+		goto out;
+	snprintf(h.cluster, sizeof(h.cluster), "%s", cluster);
+	snprintf(h.backup_id, sizeof(h.backup_id), "%s", mf->backup_id);
+	h.sequence = mf->sequence;
+	manifest_sha256_hex(json, strlen(json), h.manifest_sha256);
+	h.signed_at = (int64_t)time(NULL);
+	h.valid_until = head_valid_until(e->env.cfg, cluster, (time_t)h.signed_at);
+	if (e->signer != NULL)
+		snprintf(h.signer, sizeof(h.signer), "%s", e->signer_fpr);
+	if ((r = head_to_json(&h, &hj, &err)) < 0)
+		goto out;
+	if (e->signer != NULL) {
+		snprintf(skey, sizeof(skey), "%s.sig", key);
+		if ((r = sig_sign(e->signer, hj, strlen(hj), HEAD_SIG_NS, &sig, &err)) < 0 ||
+		    (r = repo_put_buf(e->env.repo, skey, sig, strlen(sig), &err)) < 0)
+			goto out;
+	}
+	r = repo_put_buf(e->env.repo, key, hj, strlen(hj), &err);
+out:
+	if (r < 0)
+		log_warn("cluster=%s head not rewritten: %s", cluster, err.msg);
+	manifest_free(mf);
+	free(hj);
+	free(sig);
+}
+
 /* Fills the manifest from the pull; NULL fields are out of memory, which
  * manifest_to_json then reports. */
 static void
@@ -708,6 +773,7 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 		goto out;
 	}
 	set_finished(res, run.plan->n);
+	write_head(e, cluster, json);
 	r = 0;
 out:
 	if (have_progress) {
@@ -731,6 +797,15 @@ out:
 	/* A failed run has no manifest in the repository, whatever it built. */
 	if (begun)
 		catalog_record(e, &rec, res, res->outcome == BACKUP_FAILED ? NULL : json);
+	/* A failed run renews the head of what the chain has: the appliance
+	 * is alive, and nothing newer exists (repo/head.h). */
+	if (res->outcome == BACKUP_FAILED && e->env.repo != NULL && e->env.cat != NULL) {
+		char *last = NULL;
+		struct lb_err e2;
+		if (cat_manifest_last(e->env.cat, cluster, &last, &e2) == 0)
+			write_head(e, cluster, last);
+		free(last);
+	}
 	manifest_free(mf);
 	free(json);
 	free(sig);

@@ -220,6 +220,11 @@ int cat_revision_note(struct cat *c, const char *cluster, int64_t at, int64_t re
 int cat_manifest_last(struct cat *c, const char *cluster, char **json,
     struct lb_err *err);
 
+/* The highest manifest sequence of cluster the catalog holds (0: none):
+ * what a head in the bucket must not be behind (repo/head.h). */
+int cat_sequence_max(struct cat *c, const char *cluster, int64_t *max,
+    struct lb_err *err);
+
 /* The revisions the catalog knows cluster handed out, oldest first: each
  * backup run's highest member revision (its audit event's revision_seen:
  * complete, partial and failed runs alike), each backup's own, and the

@@ -385,6 +385,29 @@ out:
 	return r;
 }
 
+int
+cat_sequence_max(struct cat *c, const char *cluster, int64_t *max, struct lb_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	*max = 0;
+	if ((r = cat_tx_read(c, err)) < 0)
+		return r;
+	if ((r = cat_prepare(c, "SELECT coalesce(max(json_extract(manifest, '$.sequence')), 0) "
+	    "FROM backups WHERE cluster = ?1 AND manifest IS NOT NULL", &st, err)) < 0)
+		goto out;
+	sqlite3_bind_text(st, 1, cluster, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*max = sqlite3_column_int64(st, 0);
+	else
+		r = cat_sqlerr(c, rc, "read the highest sequence", err);
+out:
+	sqlite3_finalize(st);
+	cat_tx_rollback(c);
+	return r;
+}
+
 #define REVISIONS_OF_RUNS \
 	"SELECT at, json_extract(details, '$.revision_seen') AS rev FROM audit " \
 	"WHERE action = 'backup' AND cluster = ?1 AND rev > 0 " \

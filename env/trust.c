@@ -11,29 +11,28 @@
 #include "repo/manifest.h"
 
 int
-trust_check(const struct sig_signers *trust, const char *what, const char *json,
-    size_t len, const char *sig, size_t siglen, char signer[SIG_FINGERPRINT_LEN],
-    struct lb_err *err)
+trust_check(const struct sig_signers *trust, const char *ns, const char *what,
+    const char *json, size_t len, const char *sig, size_t siglen,
+    char signer[SIG_FINGERPRINT_LEN], struct lb_err *err)
 {
 	struct sig_key *key = NULL;
 	int r;
 
 	signer[0] = '\0';
 	if (sig == NULL)
-		return lb_err_set(err, LB_E_AUTH, "manifest %s is not signed, and only "
-		    "backups signed by a key of trusted-signers are trusted (a backup "
-		    "anyone with write access to the bucket may have planted)", what);
-	if ((r = sig_verify(json, len, sig, siglen, MANIFEST_SIG_NS, &key, err)) < 0) {
+		return lb_err_set(err, LB_E_AUTH, "%s is not signed, and only what a key "
+		    "of trusted-signers signed is trusted (anyone with write access to "
+		    "the bucket may have planted it)", what);
+	if ((r = sig_verify(json, len, sig, siglen, ns, &key, err)) < 0) {
 		if (r == LB_E_CRYPTO)
-			lb_err_prefix(err, "manifest %s was altered after it was signed: ", what);
+			lb_err_prefix(err, "%s was altered after it was signed: ", what);
 		else
-			lb_err_prefix(err, "manifest %s: its signature %s: ", what,
-			    MANIFEST_SIG_NAME);
+			lb_err_prefix(err, "%s: its signature (.sig): ", what);
 		return r;
 	}
 	sig_key_fingerprint(key, signer);
-	if ((r = sig_signers_trusts(trust, key, NULL, MANIFEST_SIG_NS, err)) < 0)
-		lb_err_prefix(err, "manifest %s is signed by a key that is not trusted: ", what);
+	if ((r = sig_signers_trusts(trust, key, NULL, ns, err)) < 0)
+		lb_err_prefix(err, "%s is signed by a key that is not trusted: ", what);
 	sig_key_free(key);
 	if (r < 0)
 		signer[0] = '\0';
@@ -41,23 +40,23 @@ trust_check(const struct sig_signers *trust, const char *what, const char *json,
 }
 
 int
-trust_fetch_sig(struct repo *repo, const char *mkey, char **sig, size_t *len,
+trust_fetch_sig(struct repo *repo, const char *key, char **sig, size_t *len,
     struct lb_err *err)
 {
-	char key[1400];
+	char skey[1400];
 	uint8_t *buf = NULL;
 	int r;
 
 	*sig = NULL;
 	*len = 0;
-	if ((size_t)snprintf(key, sizeof(key), "%s.sig", mkey) >= sizeof(key))
-		return lb_err_set(err, LB_E_INTERNAL, "manifest key too long");
+	if ((size_t)snprintf(skey, sizeof(skey), "%s.sig", key) >= sizeof(skey))
+		return lb_err_set(err, LB_E_INTERNAL, "key too long");
 	/* one byte beyond the limit, to tell "too large" from "at the limit" */
-	if ((r = repo_get_buf(repo, key, TRUST_SIG_MAX + 1, &buf, len, err)) < 0)
+	if ((r = repo_get_buf(repo, skey, TRUST_SIG_MAX + 1, &buf, len, err)) < 0)
 		return r;
 	if (*len > TRUST_SIG_MAX) {
 		free(buf);
-		return lb_err_set(err, LB_E_CORRUPT, "%s: larger than %u bytes", key,
+		return lb_err_set(err, LB_E_CORRUPT, "%s: larger than %u bytes", skey,
 		    TRUST_SIG_MAX);
 	}
 	*sig = (char *)buf;
@@ -68,7 +67,7 @@ int
 env_trust_manifest(struct lb_env *e, const char *mkey, const char *json, size_t len,
     enum trust_result *res, struct lb_err *err)
 {
-	char signer[SIG_FINGERPRINT_LEN], *sig = NULL;
+	char signer[SIG_FINGERPRINT_LEN], what[1400], *sig = NULL;
 	size_t siglen = 0;
 	int r;
 
@@ -79,7 +78,8 @@ env_trust_manifest(struct lb_env *e, const char *mkey, const char *json, size_t 
 	if ((r = trust_fetch_sig(e->repo, mkey, &sig, &siglen, err)) < 0 && r != LB_E_NOTFOUND)
 		return lb_err_prefix(err, "manifest %s: cannot read its signature: ", mkey);
 	lb_err_clear(err);
-	r = trust_check(e->trust, mkey, json, len, sig, siglen, signer, err);
+	snprintf(what, sizeof(what), "manifest %s", mkey);
+	r = trust_check(e->trust, MANIFEST_SIG_NS, what, json, len, sig, siglen, signer, err);
 	free(sig);
 	if (r == 0) {
 		if (res != NULL)

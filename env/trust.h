@@ -33,18 +33,19 @@ enum trust_result {
 };
 
 /* The pure check: json (len bytes) against sig (siglen bytes; NULL: there
- * is none) and trust.  0 when a trusted key signed it, with its
- * fingerprint in signer; else LB_E_AUTH (unsigned, or signed by a key
- * trust does not list), LB_E_CRYPTO (altered: the signature does not
- * match the bytes) or LB_E_CORRUPT (a signature file that does not
- * parse), the message naming what (the manifest's key, what) and why. */
-int trust_check(const struct sig_signers *trust, const char *what, const char *json,
-    size_t len, const char *sig, size_t siglen, char signer[SIG_FINGERPRINT_LEN],
-    struct lb_err *err);
+ * is none) made in namespace ns, and trust.  0 when a trusted key signed
+ * it, with its fingerprint in signer; else LB_E_AUTH (unsigned, or signed
+ * by a key trust does not list for ns), LB_E_CRYPTO (altered: the
+ * signature does not match the bytes) or LB_E_CORRUPT (a signature file
+ * that does not parse), the message naming what ("manifest KEY") and
+ * why. */
+int trust_check(const struct sig_signers *trust, const char *ns, const char *what,
+    const char *json, size_t len, const char *sig, size_t siglen,
+    char signer[SIG_FINGERPRINT_LEN], struct lb_err *err);
 
-/* Reads the signature of the manifest at mkey (mkey + ".sig") from repo
- * into *sig (malloc'd, NUL-terminated); LB_E_NOTFOUND when there is none. */
-int trust_fetch_sig(struct repo *repo, const char *mkey, char **sig, size_t *len,
+/* Reads the signature of the object at key (key + ".sig") from repo into
+ * *sig (malloc'd, NUL-terminated); LB_E_NOTFOUND when there is none. */
+int trust_fetch_sig(struct repo *repo, const char *key, char **sig, size_t *len,
     struct lb_err *err);
 
 /* The check of a manifest read from e's repository at mkey, with e's

@@ -83,6 +83,11 @@ const char *restore_source_origin(const struct restore_source *s);
  * passed one that failed). */
 const char *restore_source_signature(const struct restore_source *s);
 
+/* What the check of the cluster's head found, from the bucket only
+ * (NULL from the catalog): "ok", "stale", "rollback", "ahead" (newer
+ * backups named but not found), "untrusted" or "missing". */
+const char *restore_source_head(const struct restore_source *s);
+
 /* The catalog, or NULL when there is none (for the audit event). */
 struct cat *restore_source_catalog(struct restore_source *s);
 

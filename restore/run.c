@@ -143,6 +143,8 @@ restore_audit(struct restore_run *c, const char *outcome, const struct lb_err *e
 	    "dry_run", c->o->dry_run);
 	if (d == NULL)
 		return;
+	if (restore_source_head(c->src) != NULL)
+		json_object_set_new(d, "head", json_string(restore_source_head(c->src)));
 	if (c->got.member != NULL) {
 		json_object_set_new(d, "member_object", json_string(c->got.member->name));
 		json_object_set_new(d, "objects_failed", json_integer((json_int_t)c->got.failed));

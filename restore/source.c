@@ -19,6 +19,7 @@
 #include "env/env.h"
 #include "env/setup.h"
 #include "env/trust.h"
+#include "repo/head.h"
 #include "repo/repo.h"
 #include "snapshot/bbolt_scan.h"
 #include "snapshot/gate.h"
@@ -37,7 +38,80 @@ struct restore_source {
 	struct manifest *mf;
 	const char *origin;
 	enum trust_result trust;   /* what the signature check found */
+	const char *head;          /* what the head check found (check_head) */
 };
+
+/* ---- the head ------------------------------------------------------------ */
+
+/* Compares the cluster's signed head (repo/head.h) with the backup chosen
+ * from the bucket and the newest sequence the catalog has seen, and says
+ * loudly what does not agree.  Never fails: an operator may have to
+ * restore from what is left.  s->head gets one word for the audit. */
+static void
+check_head(struct restore_source *s, int latest)
+{
+	const struct manifest *mf = s->mf;
+	char key[300], signer[SIG_FINGERPRINT_LEN], what[320], t[32], *sig = NULL;
+	uint8_t *buf = NULL;
+	struct head h;
+	struct lb_err e;
+	int64_t seen = 0, now = (int64_t)time(NULL);
+	size_t len = 0, siglen = 0;
+
+	lb_err_clear(&e);
+	s->head = "missing";
+	if (head_key(mf->cluster, key, sizeof(key)) < 0)
+		return;
+	snprintf(what, sizeof(what), "head %s", key);
+	if (repo_get_buf(s->env.repo, key, HEAD_MAX, &buf, &len, &e) < 0) {
+		log_warn("%s: %s: whether newer backups were deleted cannot be told (a "
+		    "bucket from before signed heads, or a deleted head)", what, e.msg);
+		goto out;
+	}
+	s->head = "untrusted";
+	if (s->env.trust != NULL) {
+		if (trust_fetch_sig(s->env.repo, key, &sig, &siglen, &e) < 0 &&
+		    e.code != LB_E_NOTFOUND)
+			goto bad;
+		lb_err_clear(&e);
+		if (trust_check(s->env.trust, HEAD_SIG_NS, what, (const char *)buf, len, sig,
+		    siglen, signer, &e) < 0)
+			goto bad;
+	}
+	if (head_parse((const char *)buf, len, &h, &e) < 0 || strcmp(h.cluster, mf->cluster) != 0) {
+		if (e.code == 0)
+			lb_err_set(&e, LB_E_CORRUPT, "head of cluster %s", h.cluster);
+		goto bad;
+	}
+	s->head = "ok";
+	if (s->env.cat != NULL && cat_sequence_max(s->env.cat, mf->cluster, &seen, &e) == 0 &&
+	    h.sequence < seen) {
+		s->head = "rollback";
+		log_error("ROLLBACK: %s names backup %s at sequence %lld, but this "
+		    "appliance's catalog has seen sequence %lld of cluster %s: the bucket "
+		    "was rolled back, or newer backups and their head were replaced", what,
+		    h.backup_id, (long long)h.sequence, (long long)seen, mf->cluster);
+	}
+	if (now > h.valid_until) {
+		s->head = strcmp(s->head, "ok") == 0 ? "stale" : s->head;
+		log_error("STALE HEAD: %s was valid until %s: newer backups may have been "
+		    "deleted or withheld since (or the appliance stopped backing up %s)",
+		    what, cat_time_format(h.valid_until, t, sizeof(t)), mf->cluster);
+	}
+	if (latest && mf->sequence > 0 && h.sequence > mf->sequence) {
+		s->head = strcmp(s->head, "ok") == 0 ? "ahead" : s->head;
+		log_error("MISSING BACKUPS: %s names backup %s (sequence %lld), newer than "
+		    "%s (sequence %lld), the newest usable one found: the newer ones were "
+		    "deleted or are not trusted", what, h.backup_id, (long long)h.sequence,
+		    mf->backup_id, (long long)mf->sequence);
+	}
+	goto out;
+bad:
+	log_error("%s: %s; not used", what, e.msg);
+out:
+	free(buf);
+	free(sig);
+}
 
 /* ---- from the catalog -------------------------------------------------- */
 
@@ -357,7 +431,8 @@ restore_source_open(const struct restore_source_opts *o,
 		r = from_catalog(s, sel, err);
 	} else {
 		s->origin = "repository";
-		r = from_repo(s, sel, err);
+		if ((r = from_repo(s, sel, err)) == 0)
+			check_head(s, sel->backup_id == NULL || strcmp(sel->backup_id, "latest") == 0);
 	}
 	if (r < 0)
 		goto out;
@@ -389,6 +464,12 @@ const char *
 restore_source_origin(const struct restore_source *s)
 {
 	return s->origin;
+}
+
+const char *
+restore_source_head(const struct restore_source *s)
+{
+	return s->head;
 }
 
 const char *

@@ -9,7 +9,9 @@
 # to the real recipient, a valid manifest) that is unsigned or signed by
 # another key, and a one-byte edit of a signed manifest; "latest" skips
 # them for the newest trusted backup; both from the bucket (--repo) and
-# from the catalog.  --insecure-skip-signature restores one anyway, loudly,
+# from the catalog.  The signed head (HEAD.json + .sig, ssh-keygen checks
+# it too) reports a rollback, a stale head and a deleted newest backup
+# when restoring from the bucket, without blocking.  --insecure-skip-signature restores one anyway, loudly,
 # and the audit says so.  Without trusted-signers, restore and config
 # check warn.
 . "$(dirname "$0")/../lib.sh"
@@ -56,6 +58,7 @@ check_exit backup_refuses_open_key 2 "signing-key: .*open.key" \
 check open_key_no_backup test ! -d "$T/repo"
 
 $LB backup --no-progress >"$T/b1.out" 2>&1
+cp "$T/repo/c1/HEAD.json" "$T/head1.json"; cp "$T/repo/c1/HEAD.json.sig" "$T/head1.json.sig"
 etcdctl --endpoints "$EP" put /k/two 2 >/dev/null
 $LB backup --no-progress >"$T/b2.out" 2>&1
 check two_backups sh -c "grep -q complete '$T/b1.out' && grep -q complete '$T/b2.out'"
@@ -132,6 +135,38 @@ check one_byte_edit_made sh -c "! cmp -s '$M2' '$T/m2.orig'"
 check_exit altered_refused_by_id 1 "manifest .*$B2/manifest.json was altered after it was signed" \
     dry --backup "$B2"
 cp "$T/m2.orig" "$M2"
+
+# --- the signed head ------------------------------------------------------
+H=$T/repo/c1/HEAD.json
+check head_ssh_keygen_verifies ssh-keygen -Y verify -f "$T/allowed" -I lifeboat \
+    -n lifeboat-head -s "$H.sig" <"$H"
+check head_names_newest python3 -c "
+import json, sys; h = json.load(open('$H'))
+assert h['format'] == 'lifeboat-head/1' and h['backup_id'] == '$B2' and h['sequence'] == 2, h
+assert h['valid_until'] > h['signed_at'], h"
+cp "$H" "$T/head2.json"; cp "$H.sig" "$T/head2.json.sig"
+CHECK_EXIT_ALL=1 check_exit head_ok_no_alarm 0 "backup +$B2 of cluster c1" dry
+check head_ok_says_nothing sh -c "! grep -Eq 'ROLLBACK|STALE|MISSING' '$T/ce.out'"
+# an older signed head put back: a rollback, reported, not blocking
+cp "$T/head1.json" "$H"; cp "$T/head1.json.sig" "$H.sig"
+CHECK_EXIT_ALL=1 check_exit head_rollback_reported 0 "ROLLBACK: head c1/HEAD.json names backup .* at sequence 1, but this appliance's catalog has seen sequence 2" dry
+# a head past valid_until (made and signed by hand with the same key)
+python3 - "$T/head2.json" "$H" <<'PY'
+import json, sys
+h = json.load(open(sys.argv[1]))
+h["signed_at"], h["valid_until"] = "2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z"
+json.dump(h, open(sys.argv[2], "w"))
+PY
+rm -f "$H.sig"; ssh-keygen -q -Y sign -f "$T/sign.key" -n lifeboat-head "$H" 2>/dev/null
+CHECK_EXIT_ALL=1 check_exit head_stale_reported 0 "STALE HEAD: head c1/HEAD.json was valid until 2026-01-01" dry
+# a head whose signature does not match: not used, said so
+cp "$T/head2.json" "$H"
+CHECK_EXIT_ALL=1 check_exit head_altered_not_used 0 "head c1/HEAD.json was altered after it was signed" dry
+cp "$T/head2.json.sig" "$H.sig"
+# the newest backup deleted: the head still names it
+mv "$M2" "$T/m2.away"
+CHECK_EXIT_ALL=1 check_exit head_missing_backup_reported 0 "MISSING BACKUPS: head c1/HEAD.json names backup $B2 \(sequence 2\)" dry
+mv "$T/m2.away" "$M2"
 
 # --insecure-skip-signature: restores the planted one, loudly, audited
 new_member
