@@ -194,7 +194,9 @@ if s3rver_start lifeboat-test; then
 	    "s3-access-key-id = $S3_ACCESS_KEY" "s3-secret-access-key-file = $T/s3.secret"
 	check backup_to_s3rver "$LIFEBOAT" --config "$T/s3.conf" backup
 	"$RT" "s3://lifeboat-test/backups" list c1/ >"$T/s3.list" 2>&1
-	check s3rver_has_four_objects test "$(grep -c 'c1/' "$T/s3.list")" -eq 4
+	# three member objects, the manifest, and the cluster's head
+	check s3rver_has_five_objects test "$(grep -c 'c1/' "$T/s3.list")" -eq 5
+	check s3rver_has_head grep -q 'c1/HEAD.json' "$T/s3.list"
 	printf '[global]\nrepo = s3://no-such-bucket/x\ns3-endpoint = %s\ns3-access-key-id = %s\ns3-secret-access-key-file = %s\nrecipients = %s\ncatalog = %s/c4.db\n[cluster:c1]\nendpoints = %s\n' \
 	    "$S3_ENDPOINT" "$S3_ACCESS_KEY" "$T/s3.secret" "$(cat "$T/rcpt1")" "$T" "$EP" >"$T/nobucket.conf"
 	check_fails s3_bucket_missing 'no-such-bucket.*(does not exist|NoSuchBucket)' \

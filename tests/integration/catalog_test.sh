@@ -123,7 +123,7 @@ check_exit list_bad_option 2 "unknown or misplaced option" "$LIFEBOAT" catalog l
 pyjson show_json "$T/show.json" '
 assert d["id"] == "20251121T234500Z-3f9a1c" and d["host"] == "h"
 assert d["manifest_key"] == "prod/2025/11/21/20251121T234500Z-3f9a1c/manifest.json"
-assert d["manifest"]["format"] == "lifeboat-manifest/2"
+assert d["manifest"]["format"] == "lifeboat-manifest/1"
 assert d["manifest"]["encryption"]["recipients"] == ["sha256:0123456789abcdef"]
 assert d["members"][0]["raft_index"] == 100 and d["members"][0]["etcd_sha256"] == "0123456789abcdef" * 4
 '
@@ -132,7 +132,7 @@ pyjson show_latest "$T/latest.json" 'assert d["id"] == "recent-prod" and d["stat
 "$LIFEBOAT" catalog show latest --cluster dev --catalog "$DB" >"$T/latest.txt"
 check show_human grep -q '^backup     20251121T120000Z-0000d1$' "$T/latest.txt"
 check show_human_sizes sh -c "grep -q '^db size    1.0 MiB (one member.s database)$' '$T/latest.txt' && grep -Eq '^stored     1.0 MiB of member snapshots as 293.0 KiB \(ratio 3.50x\)$' '$T/latest.txt'"
-check show_human_manifest grep -q '"format": "lifeboat-manifest/2"' "$T/latest.txt"
+check show_human_manifest grep -q '"format": "lifeboat-manifest/1"' "$T/latest.txt"
 check_exit show_unknown 1 "no backup nosuch" "$LIFEBOAT" catalog show nosuch --catalog "$DB"
 check_exit show_latest_none 1 "no complete backup of cluster qa" "$LIFEBOAT" catalog show latest --cluster qa --catalog "$DB"
 check_exit show_wrong_cluster 1 "belongs to cluster prod" "$LIFEBOAT" catalog show recent-prod --cluster dev --catalog "$DB"
