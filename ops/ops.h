@@ -151,6 +151,23 @@ int ops_import(struct lb_env *e, const char *path, struct ops_import_result *res
 void ops_audit(struct cat *c, enum cat_action action, const char *cluster,
     const char *backup_id, const char *outcome, const char *fmt, ...);
 
+/* What a walk of a cluster's chain of manifests found (chain.c). */
+struct ops_chain {
+	size_t links;              /* format 2 manifests in the catalog */
+	long long pruned;          /* sequences missing because prune deleted them */
+	long long unexplained;     /* sequences missing that nobody explains */
+	long long forks;           /* two manifests with one sequence */
+	long long broken;          /* a manifest not naming its predecessor's hash */
+};
+typedef void (*ops_chain_cb)(void *arg, const char *line, int bad);
+
+/* Walks cluster's manifests in the catalog by sequence and reports, one
+ * line each through cb (bad = 1), the gaps prune does not explain (its
+ * audit events record what it deleted), forks and broken links, then a
+ * summary line (bad = 0).  Reads the catalog only. */
+int ops_chain_check(struct lb_env *e, const char *cluster, struct ops_chain *out,
+    ops_chain_cb cb, void *arg, struct lb_err *err);
+
 /* A sink that drops what it is given (verification reads to the end). */
 struct flt *ops_discard_new(void);
 

@@ -39,6 +39,8 @@ struct pb {
 	int64_t started_at;
 	enum cat_status status;
 	int verified;
+	int64_t sequence;          /* of its manifest (0: none, or format 1) */
+	char manifest_sha256[65];  /* "" without a manifest */
 };
 
 /* One cluster's backups in the catalog, a mirror of the repository: at
@@ -89,6 +91,14 @@ collect(const struct cat_backup *b, void *arg)
 		if (b->members[i].location != NULL &&
 		    (p->objects[p->n_objects++] = strdup(b->members[i].location)) == NULL)
 			return LB_E_NOMEM;
+	/* What its prune event records, so that a walk of the chain tells
+	 * the gap it leaves from one nobody explains (ops_chain_check). */
+	if (b->manifest != NULL) {
+		json_t *m = json_loads(b->manifest, 0, NULL);
+		p->sequence = json_integer_value(json_object_get(m, "sequence"));
+		json_decref(m);
+		manifest_sha256_hex(b->manifest, strlen(b->manifest), p->manifest_sha256);
+	}
 	return 0;
 }
 
@@ -191,7 +201,8 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 	if (!quiet)
 		cb(&(struct ops_prune_item){ .what = OPS_PRUNE_POLICY, .cluster = cluster,
 		    .policy = pol.keep_all ? NULL : policy }, dry_run, arg);
-	if ((r = cat_backup_list(e->cat, &f, CAT_WITH_MEMBERS, collect, &l, &err)) < 0) {
+	if ((r = cat_backup_list(e->cat, &f, CAT_WITH_MEMBERS | CAT_WITH_MANIFEST, collect, &l,
+	    &err)) < 0) {
 		if (err.code == 0 && l.too_many)
 			lb_err_set(&err, LB_E_NOMEM, "cluster %s: more than %u backups in "
 			    "the catalog", cluster, REPO_LIST_MAX);
@@ -271,8 +282,10 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 		}
 		t->deleted++;
 		ops_audit(e->cat, CAT_ACT_PRUNE, cluster, b->id, "ok",
-		    "{s:s, s:s, s:i, s:s?}", "reason", why, "status",
-		    cat_status_name(b->status), "objects_deleted", n_del, "retention", policy);
+		    "{s:s, s:s, s:i, s:s?, s:I, s:s?}", "reason", why, "status",
+		    cat_status_name(b->status), "objects_deleted", n_del, "retention", policy,
+		    "sequence", (json_int_t)b->sequence, "manifest_sha256",
+		    b->manifest_sha256[0] != '\0' ? b->manifest_sha256 : NULL);
 	}
 	r = 0;
 out:
