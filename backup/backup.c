@@ -32,6 +32,7 @@
 #include "common/log.h"
 #include "env/env.h"
 #include "env/setup.h"
+#include "env/trust.h"
 #include "repo/head.h"
 #include "repo/manifest.h"
 #include "repo/repo.h"
@@ -369,30 +370,71 @@ dup_or_null(const char *s)
 	return s != NULL ? strdup(s) : NULL;
 }
 
-/* Links mf after the end of its cluster's chain as the catalog knows it
- * (manifest.h: sequence, previous_manifest_sha256), names the signer,
- * and makes *json and, with a signing key, *sig (SSHSIG, armored).
- * Without a catalog the chain is not known: sequence 0, said in the log. */
+/* The cluster's head in the bucket, when it can be read and, where
+ * trusted signers are set, a trusted key signed it: 1 with *h, else 0.
+ * Another appliance backing up the same cluster (one at a time, under
+ * the etcd lock) moves it on; this one's catalog does not see that. */
+static int
+read_head(struct backup_env *e, const char *cluster, struct head *h)
+{
+	char key[300], signer[SIG_FINGERPRINT_LEN], *sig = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0, siglen = 0;
+	struct lb_err e2;
+	int ok = 0;
+
+	lb_err_clear(&e2);
+	if (e->env.repo == NULL || head_key(cluster, key, sizeof(key)) < 0 ||
+	    repo_get_buf(e->env.repo, key, HEAD_MAX, &buf, &len, &e2) < 0)
+		goto out;
+	if (e->env.trust != NULL &&
+	    ((trust_fetch_sig(e->env.repo, key, &sig, &siglen, &e2) < 0 && e2.code != LB_E_NOTFOUND) ||
+	    trust_check(e->env.trust, HEAD_SIG_NS, key, (const char *)buf, len, sig, siglen,
+	    signer, &e2) < 0)) {
+		log_warn("cluster=%s head %s not used for the chain: %s", cluster, key, e2.msg);
+		goto out;
+	}
+	ok = head_parse((const char *)buf, len, h, &e2) == 0 && strcmp(h->cluster, cluster) == 0;
+out:
+	free(buf);
+	free(sig);
+	return ok;
+}
+
+/* Links mf after the end of its cluster's chain (manifest.h: sequence,
+ * previous_manifest_sha256): the catalog's newest manifest, or the
+ * bucket's head when it is further on; names the signer, and makes *json
+ * and, with a signing key, *sig (SSHSIG, armored).  Neither known: the
+ * chain starts at 1, said in the log. */
 static int
 chain_and_sign(struct backup_env *e, struct manifest *mf, const char *cluster,
     char **json, char **sig, struct lb_err *err)
 {
 	struct lb_err e2;
+	struct head h;
 	char *prev = NULL;
 	int r;
 
 	*json = *sig = NULL;
 	lb_err_clear(&e2);
-	if (e->env.cat == NULL ||
-	    (cat_manifest_last(e->env.cat, cluster, &prev, &e2) < 0 && e2.code != LB_E_NOTFOUND)) {
-		log_warn("cluster=%s manifest chain unknown (%s): sequence 0", cluster,
-		    e->env.cat == NULL ? "no catalog" : e2.msg);
-	} else if ((r = manifest_chain_after(mf, prev, &e2)) < 0) {
+	if (e->env.cat != NULL &&
+	    cat_manifest_last(e->env.cat, cluster, &prev, &e2) < 0 && e2.code != LB_E_NOTFOUND)
+		log_warn("cluster=%s manifest chain: catalog: %s", cluster, e2.msg);
+	if ((r = manifest_chain_after(mf, prev, &e2)) < 0)
 		/* a catalog row that does not parse must not stop backups */
-		log_warn("cluster=%s manifest chain: %s: starting over at 1", cluster, e2.msg);
-		mf->sequence = 1;
-	}
+		log_warn("cluster=%s manifest chain: %s", cluster, e2.msg);
 	free(prev);
+	if (read_head(e, cluster, &h) && h.sequence >= mf->sequence) {
+		log_info("cluster=%s manifest chain continues from the bucket's head: backup %s, "
+		    "sequence %lld", cluster, h.backup_id, (long long)h.sequence);
+		free(mf->previous_sha256);
+		if ((mf->previous_sha256 = strdup(h.manifest_sha256)) == NULL)
+			return lb_err_set(err, LB_E_NOMEM, "out of memory");
+		mf->sequence = h.sequence + 1;
+	} else if (e->env.cat == NULL && mf->sequence == 1) {
+		log_warn("cluster=%s manifest chain unknown (no catalog, no head): starting at 1",
+		    cluster);
+	}
 	if (e->signer != NULL && (mf->signer = strdup(e->signer_fpr)) == NULL)
 		return lb_err_set(err, LB_E_NOMEM, "out of memory");
 	if ((r = manifest_to_json(mf, json, err)) < 0)
@@ -837,7 +879,8 @@ backup_env_open(const struct cfg *c, backup_progress_fn progress,
 	e->level = (int)cfg_get_int(c, NULL, CFG_COMPRESS_LEVEL);
 	e->threads = (int)cfg_get_int(c, NULL, CFG_COMPRESS_THREADS);
 	if ((r = setup_recipients(c, &e->rcpts, err)) < 0 ||
-	    (r = setup_signing_key(c, &e->signer, err)) < 0)
+	    (r = setup_signing_key(c, &e->signer, err)) < 0 ||
+	    (r = setup_trusted_signers(c, NULL, &e->env.trust, err)) < 0)
 		goto out;
 	if (e->signer != NULL)
 		sig_key_fingerprint(e->signer, e->signer_fpr);

@@ -204,3 +204,17 @@ CHECK_EXIT_ALL=1 check_exit unset_restore_warns 0 'no trusted-signers configured
     "$LIFEBOAT" --config "$T/plain.conf" restore seed --repo "file://$T/repo" --cluster c1 \
     --backup "$B2" --name s1 --client-url "$S1C" --peer-url "$S1P" --data-dir "$T/u/s1" --dry-run
 check unset_plan_says grep -q 'signature   not checked (no trusted-signers)' "$T/ce.out"
+
+# --- a second appliance on the same bucket (its own, empty catalog) -------
+# continues the chain from the head, not from 1
+conf "$T/lb2.conf" "signing-key = $T/sign.key
+trusted-signers = $T/allowed"
+sed -i "s|^catalog = .*|catalog = $T/catalog2.db|" "$T/lb2.conf"
+"$LIFEBOAT" --config "$T/lb2.conf" backup --no-progress >"$T/b3.out" 2>&1
+M3=$(find "$T/repo" -name manifest.json -newer "$M2" ! -path "*$P1*" | head -n 1)
+check second_appliance_continues_chain python3 -c "
+import hashlib, json
+m = json.load(open('$M3'))
+assert m['sequence'] == 3, m['sequence']
+assert m['previous_manifest_sha256'] == hashlib.sha256(open('$M2', 'rb').read()).hexdigest()"
+check second_appliance_head_moved grep -q '"sequence": 3' "$T/repo/c1/HEAD.json"
