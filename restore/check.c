@@ -54,7 +54,8 @@ restore_auth_error(const struct restore_run *c, struct lb_err *err)
 }
 
 int
-restore_check_opts(const struct restore_run *c, const char *name, struct etcd_opts *eo, char files[RESTORE_TLS_FILES][4096], struct lb_err *err)
+restore_check_opts(const struct restore_run *c, const char *name, struct etcd_opts *eo,
+    char files[RESTORE_TLS_FILES][4096], struct lb_err *err)
 {
 	struct restore_etcd_opts out;
 	int r;

@@ -265,6 +265,15 @@ valid_at_key(const struct manifest *m, const char *key, struct lb_err *err)
 	return cat_backup_time_check(m->backup_id, m->started_at, err);
 }
 
+/* What the error naming the backup not found says of the manifests
+ * skipped on the way: how many, and the last one's reason. */
+static void
+note_skipped(char *buf, size_t cap, int n, const char *key, const struct lb_err *why)
+{
+	snprintf(buf, cap, "; %d manifest%s skipped, the last %s: %.300s", n,
+	    n == 1 ? "" : "s", key, why->msg);
+}
+
 /* Backup ids sort by time, and so do the keys of one cluster
  * (<cluster>/<YYYY>/<MM>/<DD>/<id>/), so the list read backwards is
  * newest first. */
@@ -308,10 +317,7 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
 				goto out;
 			}
 			log_warn("%s: %s; skipped", k.v[i], e2.msg);
-			snprintf(skipped, sizeof(skipped), "; %d manifest%s skipped, the last "
-			    "%s: %.200s", n_skipped + 1, n_skipped == 0 ? "" : "s",
-			    k.v[i], e2.msg);
-			n_skipped++;
+			note_skipped(skipped, sizeof(skipped), ++n_skipped, k.v[i], &e2);
 			continue;
 		}
 		/* Not signed by a trusted key: refused when asked for by id;
@@ -325,10 +331,7 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
 				goto out;
 			}
 			log_error("%s: %s; skipped", k.v[i], e2.msg);
-			snprintf(skipped, sizeof(skipped), "; %d manifest%s skipped, the last "
-			    "%s: %.300s", n_skipped + 1, n_skipped == 0 ? "" : "s",
-			    k.v[i], e2.msg);
-			n_skipped++;
+			note_skipped(skipped, sizeof(skipped), ++n_skipped, k.v[i], &e2);
 			continue;
 		}
 		if (named) {

@@ -149,7 +149,7 @@ keeper_main(void *arg)
 		}
 		failing = r < 0;
 		now = lb_mono_now();
-		if (r == 0 && l->note != NULL && rev > noted_rev &&
+		if (r == 0 && l->note != NULL && rev > 0 && rev != noted_rev &&
 		    (noted_at == 0 || now - noted_at >= l->note_every)) {
 			/* unlocked: the catalog may make it wait a moment, and
 			 * lock_acquire must not wait behind that */
