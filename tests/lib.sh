@@ -357,7 +357,8 @@ PY
 # output of `catalog list --json`) and the repository agree: no running
 # row, no id twice (in the catalog or the repository), every object in a
 # backup directory with a manifest, no temp file, and the manifests are
-# exactly the catalog's complete and partial backups.  S3 credentials come from S3_* in the environment.
+# exactly the catalog's complete and partial backups (the cluster's
+# head aside).  S3 credentials come from S3_* in the environment.
 catalog_matches_repo() {
 	"$(dirname "$LIFEBOAT")/tools/repotool" "$2" list >"$1.keys" || return 1
 	python3 - "$1" "$1.keys" <<'PY'
@@ -371,6 +372,8 @@ dirs, where = {}, {}
 for k in keys:
     parts = k.split("/")
     assert ".lifeboat-" not in parts[-1], "temp file left: " + k
+    if len(parts) == 2 and parts[1] in ("HEAD.json", "HEAD.json.sig"):
+        continue    # the cluster's head, beside its backups
     dirs.setdefault(parts[-2], set()).add(parts[-1])
     where.setdefault(parts[-2], set()).add("/".join(parts[:-1]))
 twice = [i for i, w in where.items() if len(w) > 1]
