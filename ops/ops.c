@@ -1,6 +1,7 @@
 /*
  * ops.c: what the repository-facing catalog subcommands share: opening
- * audit events with JSON details, a discarding sink.
+ * audit events with JSON details, the signature check of a manifest in
+ * hand, a discarding sink.
  */
 #include "ops/ops.h"
 
@@ -32,6 +33,35 @@ ops_audit(struct cat *c, enum cat_action action, const char *cluster,
 		log_warn("audit %s: %s", cat_action_name(action), err.msg);
 	free(txt);
 	json_decref(d);
+}
+
+int
+ops_trust_check(const struct lb_env *e, const char *what, const char *json,
+    size_t len, const char *sig, size_t siglen, enum trust_result *res,
+    struct lb_err *err)
+{
+	char signer[SIG_FINGERPRINT_LEN];
+	int r;
+
+	*res = TRUST_UNCHECKED;
+	if (e->trust == NULL)
+		return 0;
+	if ((r = trust_check(e->trust, what, json, len, sig, siglen, signer, err)) == 0) {
+		*res = TRUST_SIGNED;
+		return 0;
+	}
+	if (!e->skip_signature || r == LB_E_NOMEM)
+		return r;
+	log_warn("INSECURE: %s; going on because of --insecure-skip-signature", err->msg);
+	lb_err_clear(err);
+	*res = TRUST_SKIPPED;
+	return 0;
+}
+
+const char *
+ops_trust_name(enum trust_result res)
+{
+	return res == TRUST_SIGNED ? "ok" : res == TRUST_SKIPPED ? "skipped" : "unchecked";
 }
 
 static int

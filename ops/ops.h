@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "common/err.h"
 #include "env/env.h"
+#include "env/trust.h"
 #include "repo/manifest.h"
 #include "repo/repo.h"
 #include "stream/age.h"
@@ -150,6 +151,20 @@ int ops_import(struct lb_env *e, const char *path, struct ops_import_result *res
  * never hides the outcome of the operation itself. */
 void ops_audit(struct cat *c, enum cat_action action, const char *cluster,
     const char *backup_id, const char *outcome, const char *fmt, ...);
+
+/* The signature check of a manifest (json, len bytes, read at or named
+ * by what) with its signature in hand (sig, siglen; NULL: there is none),
+ * against e's trusted signers: trust_check's verdict, passed (logged as
+ * INSECURE, *res TRUST_SKIPPED) when e->skip_signature.  With no trusted
+ * signers nothing is checked (TRUST_UNCHECKED).  For the callers that
+ * read manifests from somewhere other than e->repo (a rebuild's threads,
+ * a bundle); env_trust_manifest is the same on e->repo. */
+int ops_trust_check(const struct lb_env *e, const char *what, const char *json,
+    size_t len, const char *sig, size_t siglen, enum trust_result *res,
+    struct lb_err *err);
+
+/* What an audit event's details say of it: "ok", "skipped", "unchecked". */
+const char *ops_trust_name(enum trust_result res);
 
 /* A sink that drops what it is given (verification reads to the end). */
 struct flt *ops_discard_new(void);
