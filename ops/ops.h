@@ -109,7 +109,11 @@ int ops_prune_cluster(struct lb_env *e, const char *cluster, struct lb_err *err)
 struct ops_rebuild_result {
 	size_t manifests;     /* found in the repository */
 	size_t recorded;
-	size_t malformed;     /* not recorded (logged) */
+	size_t malformed;     /* not recorded (logged), untrusted ones too */
+	size_t untrusted;     /* not recorded: unsigned, altered or signed by a key
+	                       * trusted-signers does not list */
+	size_t skipped_signature;  /* recorded though their check failed
+	                            * (--insecure-skip-signature) */
 	size_t missing;       /* recorded as failed: an object missing or of the wrong size */
 	size_t dropped;       /* catalog rows whose manifest is proven gone */
 	size_t kept;          /* rows not in the listing, whose manifest was not proven gone */
@@ -118,7 +122,8 @@ struct ops_rebuild_result {
 
 /* Recreates e's catalog from the manifests in e's repository, with
  * threads (1 to OPS_REBUILD_THREADS_MAX) repository connections, and
- * audits it.  Returns 0 when it ran to the end (*res says how it went; a
+ * audits it.  With e's trusted signers, only manifests one of them signed
+ * are recorded (e->skip_signature: all, each failure logged).  Returns 0 when it ran to the end (*res says how it went; a
  * manifest or row with a problem is logged), a negative LB_E_* when it
  * stopped (listing, catalog, cancel). */
 int ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
