@@ -132,7 +132,8 @@ int ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
 /* --- export and import --------------------------------------------------- */
 
 /* Writes backup_id as a tar bundle at path (atomically: a temp file
- * renamed), and audits it.  *bytes gets the bytes of objects written. */
+ * renamed), with its manifest's signature when there is one, and audits
+ * it.  *bytes gets the bytes of objects written. */
 int ops_export(struct lb_env *e, const char *backup_id, const char *path,
     uint64_t *bytes, struct lb_err *err);
 
@@ -141,11 +142,15 @@ struct ops_import_result {
 	char cluster[MANIFEST_NAME_MAX + 1];
 	uint64_t bytes;    /* bytes of objects written */
 	int skipped;       /* the repository had this very backup: nothing written */
+	enum trust_result trust;   /* what the signature check found */
 };
 
 /* Reads the bundle at path into e's repository and catalog, and audits
  * it.  Never overwrites: a backup already there with another manifest is
- * refused, with the same one skipped. */
+ * refused, with the same one skipped.  With e's trusted signers, a
+ * manifest the bundle's signature does not show one of them signed is
+ * refused before anything is written (e->skip_signature: logged and
+ * passed). */
 int ops_import(struct lb_env *e, const char *path, struct ops_import_result *res,
     struct lb_err *err);
 
