@@ -235,7 +235,7 @@ assert len(r) == 1 and r[0]["details"]["signature"] == "skipped", r
 # Bundles from the catalog that has every backup (export checks nothing);
 # the signature travels second, right after the manifest.
 for b in "$B1" "$P1" "$P2" "$B3"; do
-	L3 catalog export "$b" -o "$T/$b.tar" >/dev/null 2>&1 || fail "export_$b" "failed"
+	L3 catalog export "$b" -o "$T/$b.tar" >/dev/null 2>&1 || fail export_bundles "$b failed"
 done
 pycheck export_carries_signature '
 import tarfile
