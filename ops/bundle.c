@@ -7,8 +7,8 @@
  * a bundle can be unpacked by hand into a file:// repository too.  Where
  * the importing side has trusted signers, the bundle's manifest must be
  * signed by one of them (checked against the bundle's signature before
- * anything is written).  Objects stream between the repository and the archive
- * through the filter chain, never whole in memory; import checks each
+ * anything is written).  Objects stream between the repository and the
+ * archive through the filter chain, never whole in memory; import checks each
  * object's sha256 against the manifest before the object is committed,
  * and writes the manifest last.  Import writes only keys it creates (a
  * backup id already in the repository is refused, or skipped when its
