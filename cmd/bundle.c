@@ -2,12 +2,15 @@
  * bundle.c: `lifeboat catalog export ID -o FILE.tar` and `lifeboat
  * catalog import FILE.tar`: options and the one line that says what was
  * done; the bundles themselves are ops_export and ops_import (ops/ops.h).
+ * Import warns once when no trusted signers are configured.
  */
 #include "cmd/cmd.h"
 
 #include <getopt.h>
 #include <stdio.h>
 
+#include "common/log.h"
+#include "env/trust.h"
 #include "ops/ops.h"
 
 int
@@ -58,20 +61,23 @@ cmd_catalog_import(const struct lb_globals *g, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "catalog", required_argument, NULL, 'c' },
+		{ "insecure-skip-signature", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char *use = "usage: lifeboat catalog import FILE.tar [--catalog PATH]\n";
+	static const char *use = "usage: lifeboat catalog import FILE.tar [--catalog PATH] "
+	    "[--insecure-skip-signature]\n";
 	struct lb_err err = { 0 };
 	struct lb_env e = { 0 };
 	struct ops_import_result res;
-	const char *catalog = NULL;
-	int ch, status = 2;
+	const char *catalog = NULL, *warn;
+	int ch, status = 2, skip_sig = 0;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'c': catalog = optarg; break;
+		case 'S': skip_sig = 1; break;
 		case 'h': fputs(use, stdout); return 0;
 		default: fputs(use, stderr); return 2;
 		}
@@ -80,8 +86,14 @@ cmd_catalog_import(const struct lb_globals *g, int argc, char **argv)
 		fputs(use, stderr);
 		return 2;
 	}
-	if (env_open(g->config_path, catalog, ENV_REPO | ENV_CAT, &e, &err) < 0 ||
-	    ops_import(&e, argv[optind], &res, &err) < 0) {
+	if (env_open(g->config_path, catalog, ENV_REPO | ENV_CAT, &e, &err) < 0) {
+		status = cmd_fail(&err);
+		goto done;
+	}
+	e.skip_signature = skip_sig;
+	if ((warn = trust_unset_warning(&e)) != NULL)
+		log_warn("%s", warn);
+	if (ops_import(&e, argv[optind], &res, &err) < 0) {
 		status = cmd_fail(&err);
 		goto done;
 	}

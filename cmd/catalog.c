@@ -116,10 +116,11 @@ usage(FILE *fp)
 	    "  show ID|latest [--cluster C] [--json]   ('latest': newest complete backup)\n"
 	    "  audit [--since T] [--until T] [--json]\n"
 	    "  verify ID|latest|--all [--cluster C] [--identity FILE] [--json]\n"
-	    "  rebuild [--threads N]\n"
+	    "         [--insecure-skip-signature]\n"
+	    "  rebuild [--threads N] [--insecure-skip-signature]\n"
 	    "  prune [--dry-run] [--cluster C]\n"
 	    "  export ID -o FILE.tar\n"
-	    "  import FILE.tar\n\n"
+	    "  import FILE.tar [--insecure-skip-signature]\n\n"
 	    "T is RFC 3339 (2026-11-21T10:00:00Z), a date (2026-11-21) or an age (24h, 7d).\n"
 	    "S is running, complete, partial or failed.\n"
 	    "The catalog is --catalog PATH, else $LIFEBOAT_CATALOG, else %s.\n",

@@ -2,7 +2,9 @@
  * verify.c: `lifeboat catalog verify ID|latest|--all`: options, which
  * backups, and the result lines (or JSON objects); the verification
  * itself is ops_verify_backup (ops/ops.h).  Exits 0 if every backup
- * verified, 1 if one did not.
+ * verified, 1 if one did not.  Where trusted signers are configured a
+ * backup's manifest must be signed by one of them; where none are, the
+ * command warns once.
  */
 #include "cmd/cmd.h"
 
@@ -14,7 +16,9 @@
 #include <jansson.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "env/setup.h"
+#include "env/trust.h"
 #include "ops/ops.h"
 
 struct vprint {
@@ -70,7 +74,10 @@ collect(const struct cat_backup *b, void *arg)
 	return 0;
 }
 
-enum { O_CATALOG = 1000, O_CLUSTER, O_IDENTITY, O_ALL, O_JSON };
+enum { O_CATALOG = 1000, O_CLUSTER, O_IDENTITY, O_ALL, O_JSON, O_SKIP_SIG };
+
+#define VERIFY_USAGE "usage: lifeboat catalog verify ID|latest|--all [--cluster C] " \
+	"[--identity FILE] [--catalog PATH] [--json] [--insecure-skip-signature]\n"
 
 int
 cmd_catalog_verify(const struct lb_globals *g, int argc, char **argv)
@@ -81,6 +88,7 @@ cmd_catalog_verify(const struct lb_globals *g, int argc, char **argv)
 		{ "identity", required_argument, NULL, O_IDENTITY },
 		{ "all", no_argument, NULL, O_ALL },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "insecure-skip-signature", no_argument, NULL, O_SKIP_SIG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -91,7 +99,8 @@ cmd_catalog_verify(const struct lb_globals *g, int argc, char **argv)
 	struct age_identity *id = NULL;
 	struct cat_backup *b = NULL;
 	const char *catalog = NULL, *cluster = NULL, *identity = NULL;
-	int ch, all = 0, status = 2, n_failed = 0;
+	const char *warn;
+	int ch, all = 0, status = 2, n_failed = 0, skip_sig = 0;
 	size_t i;
 
 	optind = 0;
@@ -102,9 +111,9 @@ cmd_catalog_verify(const struct lb_globals *g, int argc, char **argv)
 		case O_IDENTITY: identity = optarg; break;
 		case O_ALL: all = 1; break;
 		case O_JSON: p.json = 1; break;
+		case O_SKIP_SIG: skip_sig = 1; break;
 		case 'h':
-			printf("usage: lifeboat catalog verify ID|latest|--all [--cluster C] "
-			    "[--identity FILE] [--catalog PATH] [--json]\n");
+			fputs(VERIFY_USAGE, stdout);
 			return 0;
 		default: goto usage;
 		}
@@ -116,6 +125,9 @@ cmd_catalog_verify(const struct lb_globals *g, int argc, char **argv)
 		status = cmd_fail(&err);
 		goto out;
 	}
+	e.skip_signature = skip_sig;
+	if ((warn = trust_unset_warning(&e)) != NULL)
+		log_warn("%s", warn);
 	if (all) {
 		struct cat_filter f = { .cluster = cluster, .status = -1 };
 		if (cat_backup_list(e.cat, &f, 0, collect, &l, &err) < 0) {
@@ -151,8 +163,7 @@ cmd_catalog_verify(const struct lb_globals *g, int argc, char **argv)
 	status = n_failed == 0 ? 0 : 1;
 	goto out;
 usage:
-	fprintf(stderr, "usage: lifeboat catalog verify ID|latest|--all [--cluster C] "
-	    "[--identity FILE] [--catalog PATH] [--json]\n");
+	fputs(VERIFY_USAGE, stderr);
 out:
 	for (i = 0; i < l.n; i++)
 		free(l.v[i]);

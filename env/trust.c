@@ -64,24 +64,19 @@ trust_fetch_sig(struct repo *repo, const char *key, char **sig, size_t *len,
 }
 
 int
-env_trust_manifest(struct lb_env *e, const char *mkey, const char *json, size_t len,
-    enum trust_result *res, struct lb_err *err)
+env_trust_manifest_sig(const struct lb_env *e, const char *mkey, const char *json,
+    size_t len, const char *sig, size_t siglen, enum trust_result *res, struct lb_err *err)
 {
-	char signer[SIG_FINGERPRINT_LEN], what[1400], *sig = NULL;
-	size_t siglen = 0;
+	char signer[SIG_FINGERPRINT_LEN], what[1400];
 	int r;
 
 	if (res != NULL)
 		*res = TRUST_UNCHECKED;
 	if (e->trust == NULL)
 		return 0;
-	if ((r = trust_fetch_sig(e->repo, mkey, &sig, &siglen, err)) < 0 && r != LB_E_NOTFOUND)
-		return lb_err_prefix(err, "manifest %s: cannot read its signature: ", mkey);
-	lb_err_clear(err);
 	snprintf(what, sizeof(what), "manifest %s", mkey);
-	r = trust_check(e->trust, MANIFEST_SIG_NS, what, json, len, sig, siglen, signer, err);
-	free(sig);
-	if (r == 0) {
+	if ((r = trust_check(e->trust, MANIFEST_SIG_NS, what, json, len, sig, siglen, signer,
+	    err)) == 0) {
 		if (res != NULL)
 			*res = TRUST_SIGNED;
 		return 0;
@@ -93,6 +88,32 @@ env_trust_manifest(struct lb_env *e, const char *mkey, const char *json, size_t 
 	if (res != NULL)
 		*res = TRUST_SKIPPED;
 	return 0;
+}
+
+int
+env_trust_manifest(struct lb_env *e, const char *mkey, const char *json, size_t len,
+    enum trust_result *res, struct lb_err *err)
+{
+	char *sig = NULL;
+	size_t siglen = 0;
+	int r;
+
+	if (res != NULL)
+		*res = TRUST_UNCHECKED;
+	if (e->trust == NULL)
+		return 0;
+	if ((r = trust_fetch_sig(e->repo, mkey, &sig, &siglen, err)) < 0 && r != LB_E_NOTFOUND)
+		return lb_err_prefix(err, "manifest %s: cannot read its signature: ", mkey);
+	lb_err_clear(err);
+	r = env_trust_manifest_sig(e, mkey, json, len, sig, siglen, res, err);
+	free(sig);
+	return r;
+}
+
+const char *
+trust_result_name(enum trust_result res)
+{
+	return res == TRUST_SIGNED ? "ok" : res == TRUST_SKIPPED ? "skipped" : "unchecked";
 }
 
 const char *

@@ -48,11 +48,23 @@ int trust_check(const struct sig_signers *trust, const char *ns, const char *wha
 int trust_fetch_sig(struct repo *repo, const char *key, char **sig, size_t *len,
     struct lb_err *err);
 
-/* The check of a manifest read from e's repository at mkey, with e's
+/* The check of a manifest (json, len bytes) of key mkey with its
+ * signature in hand (sig, siglen; NULL: there is none), against e's
  * trusted signers and e->skip_signature: *res says what it found (NULL:
- * not wanted).  A failure is returned unless skipping, which logs it. */
+ * not wanted).  A failure is returned unless skipping, which logs it as
+ * INSECURE.  For manifests read elsewhere than e->repo (a rebuild's
+ * threads, a bundle). */
+int env_trust_manifest_sig(const struct lb_env *e, const char *mkey, const char *json,
+    size_t len, const char *sig, size_t siglen, enum trust_result *res, struct lb_err *err);
+
+/* The same for a manifest read from e's repository at mkey: its
+ * signature is read from there too. */
 int env_trust_manifest(struct lb_env *e, const char *mkey, const char *json, size_t len,
     enum trust_result *res, struct lb_err *err);
+
+/* What an audit event's details say of a result: "ok", "skipped",
+ * "unchecked". */
+const char *trust_result_name(enum trust_result res);
 
 /* The warning every reader of backups gives once when no trusted signers
  * are configured (NULL when they are). */

@@ -1,11 +1,14 @@
 /*
  * bundle.c: `lifeboat catalog export` and `import`: one backup as a
  * portable disaster-recovery bundle, a POSIX tar (pax restricted) written
- * and read with libarchive.  The bundle holds the manifest first, then
- * the member objects as stored (still encrypted), each under its
- * repository key, so a bundle can be unpacked by hand into a file://
- * repository too.  Objects stream between the repository and the archive
- * through the filter chain, never whole in memory; import checks each
+ * and read with libarchive.  The bundle holds the manifest first, then its
+ * signature (manifest.json.sig) when the backup has one, then the member
+ * objects as stored (still encrypted), each under its repository key, so
+ * a bundle can be unpacked by hand into a file:// repository too.  Where
+ * the importing side has trusted signers, the bundle's manifest must be
+ * signed by one of them (checked against the bundle's signature before
+ * anything is written).  Objects stream between the repository and the
+ * archive through the filter chain, never whole in memory; import checks each
  * object's sha256 against the manifest before the object is committed,
  * and writes the manifest last.  Import writes only keys it creates (a
  * backup id already in the repository is refused, or skipped when its
@@ -29,6 +32,7 @@
 
 #include "common/fmt.h"
 #include "common/log.h"
+#include "env/trust.h"
 #include "repo/manifest.h"
 
 #define BUNDLE_BUF (256 * 1024)
@@ -175,8 +179,9 @@ export_backup(struct lb_env *e, const char *id, const char *path, uint64_t *byte
 	struct flt *chain = NULL;
 	struct flt_ar *sink;
 	uint8_t *mbuf = NULL;
-	size_t mlen, i;
-	char tmp[4096];
+	char *sig = NULL;
+	size_t mlen, siglen = 0, i;
+	char tmp[4096], skey[1400];
 	int fd = -1, r;
 
 	*bytes = 0;
@@ -199,6 +204,17 @@ export_backup(struct lb_env *e, const char *id, const char *path, uint64_t *byte
 		lb_err_prefix(err, "backup %s: %s: ", id, b->manifest_key);
 		goto out;
 	}
+	/* Its signature travels with it, for the importing side to check. */
+	if ((r = trust_fetch_sig(e->repo, b->manifest_key, &sig, &siglen, err)) < 0) {
+		if (r != LB_E_NOTFOUND) {
+			lb_err_prefix(err, "backup %s: %s: cannot read its signature: ", id,
+			    b->manifest_key);
+			goto out;
+		}
+		lb_err_clear(err);
+		r = 0;
+	}
+	snprintf(skey, sizeof(skey), "%s.sig", b->manifest_key);
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) >= (int)sizeof(tmp)) {
 		tmp[0] = '\0';
 		r = lb_err_set(err, LB_E_USAGE, "output path too long");
@@ -219,6 +235,12 @@ export_backup(struct lb_env *e, const char *id, const char *path, uint64_t *byte
 		goto out;
 	if (archive_write_data(a, mbuf, mlen) != (la_ssize_t)mlen) {
 		r = lb_err_set(err, LB_E_IO, "bundle: %s", archive_error_string(a));
+		goto out;
+	}
+	if (sig != NULL && ((r = add_header(a, skey, siglen, err)) < 0 ||
+	    archive_write_data(a, sig, siglen) != (la_ssize_t)siglen)) {
+		if (r == 0)
+			r = lb_err_set(err, LB_E_IO, "bundle: %s", archive_error_string(a));
 		goto out;
 	}
 	for (i = 0; i < m->n_members; i++) {
@@ -275,6 +297,7 @@ out:
 	if (tmp[0] != '\0')
 		unlink(tmp);
 	free(mbuf);
+	free(sig);
 	manifest_free(m);
 	cat_backup_free(b);
 	return r;
@@ -376,23 +399,44 @@ check_absent(struct repo *repo, const char *path, const struct manifest *m,
 	return 0;
 }
 
+/* Whether the bundle's backup may come in, decided once its manifest and
+ * signature (NULL: the bundle has none) are read and before anything is
+ * written: signed by a key of e's trusted signers (*sig_failed when not),
+ * and not in the repository already (check_absent). */
+static int
+admit(struct lb_env *e, const char *path, const struct manifest *m, const char *dir,
+    const char *mkey, const char *mjson, size_t mlen, const char *sig, size_t siglen,
+    enum trust_result *trust, int *sig_failed, int *same, struct lb_err *err)
+{
+	int r;
+
+	if ((r = env_trust_manifest_sig(e, mkey, mjson, mlen, sig, siglen, trust, err)) < 0) {
+		*sig_failed = r != LB_E_NOMEM;
+		return lb_err_prefix(err, "bundle %s: not imported: ", path);
+	}
+	return check_absent(e->repo, path, m, dir, mkey, mjson, mlen, same, err);
+}
+
 static int
 import_bundle(struct lb_env *e, const char *path, char **id_out, char **cluster_out,
-    uint64_t *bytes, int *skipped, struct lb_err *err)
+    uint64_t *bytes, int *skipped, enum trust_result *trust, int *sig_failed,
+    struct lb_err *err)
 {
 	struct archive *a = NULL;
 	struct archive_entry *en;
 	struct manifest *m = NULL;
 	struct written w = { 0 };
 	struct flt *chain = NULL, *sink = NULL;
-	char *mjson = NULL, dir[1200], mkey[1300], what[1200];
+	char *mjson = NULL, *sig = NULL, dir[1200], mkey[1300], skey[1310], what[1200];
 	unsigned char *seen = NULL;
 	uint8_t *buf = NULL;
-	size_t i, mlen = 0;
-	int r = 0, ar, done = 0, same = 0, mput = 0;
+	size_t i, mlen = 0, siglen = 0;
+	int r = 0, ar, done = 0, same = 0, mput = 0, admitted = 0;
 
 	*bytes = 0;
 	*skipped = 0;
+	*trust = TRUST_UNCHECKED;
+	*sig_failed = 0;
 	if ((buf = malloc(BUNDLE_BUF)) == NULL) {
 		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 		goto out;
@@ -451,17 +495,43 @@ import_bundle(struct lb_env *e, const char *path, char **id_out, char **cluster_
 			/* fits: manifest_check_key has just built the same key */
 			manifest_backup_dir(m->cluster, m->backup_id, dir, sizeof(dir));
 			snprintf(mkey, sizeof(mkey), "%s", name);
+			snprintf(skey, sizeof(skey), "%s.sig", name);
+			/* the members' objects and the signature */
 			if ((seen = calloc(m->n_members, 1)) == NULL ||
-			    (w.keys = calloc(m->n_members, sizeof(char *))) == NULL) {
+			    (w.keys = calloc(m->n_members + 1, sizeof(char *))) == NULL) {
 				r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 				goto out;
 			}
-			if ((r = check_absent(e->repo, path, m, dir, mkey, mjson, mlen, &same,
-			    err)) < 0)
+			continue;   /* its signature, if any, comes next */
+		}
+		if (!admitted) {
+			if (strcmp(name, skey) == 0) {
+				if ((uint64_t)size > TRUST_SIG_MAX) {
+					r = lb_err_set(err, LB_E_CORRUPT, "bundle %s: %s: larger than "
+					    "%u bytes", path, name, TRUST_SIG_MAX);
+					goto out;
+				}
+				siglen = (size_t)size;
+				if ((sig = malloc(siglen + 1)) == NULL) {
+					r = lb_err_set(err, LB_E_NOMEM, "out of memory");
+					goto out;
+				}
+				if (archive_read_data(a, sig, siglen) != (la_ssize_t)siglen) {
+					r = lb_err_set(err, LB_E_CORRUPT, "bundle %s: %s: %s", path,
+					    name, archive_error_string(a) ? archive_error_string(a) :
+					    "short");
+					goto out;
+				}
+				sig[siglen] = '\0';
+			}
+			if ((r = admit(e, path, m, dir, mkey, mjson, mlen, sig, siglen, trust,
+			    sig_failed, &same, err)) < 0)
 				goto out;
+			admitted = 1;
 			if (same)
 				break;   /* the rest of the bundle is not needed */
-			continue;
+			if (sig != NULL)
+				continue;
 		}
 		for (i = 0; i < m->n_members; i++)
 			if (m->members[i].object != NULL && strcmp(m->members[i].object, name) == 0 &&
@@ -520,6 +590,13 @@ import_bundle(struct lb_env *e, const char *path, char **id_out, char **cluster_
 		w.keys[w.n++] = m->members[i].object;
 		*bytes += (uint64_t)size;
 	}
+	/* A bundle with nothing after its manifest */
+	if (!admitted && m != NULL && ar == ARCHIVE_EOF) {
+		if ((r = admit(e, path, m, dir, mkey, mjson, mlen, NULL, 0, trust, sig_failed,
+		    &same, err)) < 0)
+			goto out;
+		admitted = 1;
+	}
 	if (same) {
 		/* The repository has this very backup: write nothing, and let
 		 * the catalog know it (importing into a new catalog). */
@@ -546,7 +623,23 @@ import_bundle(struct lb_env *e, const char *path, char **id_out, char **cluster_
 			    "missing", path, m->members[i].name, m->members[i].object);
 			goto out;
 		}
-	/* The manifest last: until it exists the backup does not. */
+	/* The signature, then the manifest last: until the manifest exists
+	 * the backup does not, and once it does its signature is there. */
+	if (sig != NULL) {
+		if ((r = repo_absent(e->repo, skey, err)) == 0) {
+			r = lb_err_set(err, LB_E_EXISTS, "bundle %s: %s already exists in the "
+			    "repository: not imported", path, skey);
+			goto out;
+		}
+		if (r < 0) {
+			lb_err_prefix(err, "bundle %s: cannot tell whether %s exists: ", path,
+			    skey);
+			goto out;
+		}
+		w.keys[w.n++] = skey;
+		if ((r = repo_put_buf(e->repo, skey, sig, siglen, err)) < 0)
+			goto out;
+	}
 	mput = 1;
 	if ((r = repo_put_buf(e->repo, mkey, mjson, mlen, err)) < 0)
 		goto out;
@@ -593,6 +686,7 @@ out:
 	free(w.keys);
 	free(seen);
 	free(mjson);
+	free(sig);
 	free(buf);
 	manifest_free(m);
 	return r;
@@ -603,24 +697,26 @@ ops_import(struct lb_env *e, const char *path, struct ops_import_result *res,
     struct lb_err *err)
 {
 	char *id = NULL, *cluster = NULL;
-	int r;
+	int r, sig_failed = 0;
 
 	memset(res, 0, sizeof(*res));
 	if ((r = import_bundle(e, path, &id, &cluster, &res->bytes, &res->skipped,
-	    err)) < 0) {
-		ops_audit(e->cat, CAT_ACT_IMPORT, cluster, id, "failed", "{s:s, s:s}",
-		    "file", path, "error", err->msg);
+	    &res->trust, &sig_failed, err)) < 0) {
+		ops_audit(e->cat, CAT_ACT_IMPORT, cluster, id, "failed", "{s:s, s:s, s:s}",
+		    "file", path, "error", err->msg, "signature",
+		    sig_failed ? "failed" : trust_result_name(res->trust));
 		goto out;
 	}
 	/* import_bundle took both from a manifest that parsed: they fit */
 	snprintf(res->backup_id, sizeof(res->backup_id), "%s", id);
 	snprintf(res->cluster, sizeof(res->cluster), "%s", cluster);
 	if (res->skipped)
-		ops_audit(e->cat, CAT_ACT_IMPORT, cluster, id, "ok", "{s:s, s:b}", "file",
-		    path, "already_present", 1);
+		ops_audit(e->cat, CAT_ACT_IMPORT, cluster, id, "ok", "{s:s, s:b, s:s}", "file",
+		    path, "already_present", 1, "signature", trust_result_name(res->trust));
 	else
-		ops_audit(e->cat, CAT_ACT_IMPORT, cluster, id, "ok", "{s:s, s:I}", "file",
-		    path, "bytes", (json_int_t)res->bytes);
+		ops_audit(e->cat, CAT_ACT_IMPORT, cluster, id, "ok", "{s:s, s:I, s:s}", "file",
+		    path, "bytes", (json_int_t)res->bytes, "signature",
+		    trust_result_name(res->trust));
 out:
 	free(id);
 	free(cluster);

@@ -1,6 +1,7 @@
 /*
  * ops.c: what the repository-facing catalog subcommands share: opening
- * audit events with JSON details, a discarding sink.
+ * audit events with JSON details, the signature check of a manifest in
+ * hand, a discarding sink.
  */
 #include "ops/ops.h"
 

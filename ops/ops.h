@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "common/err.h"
 #include "env/env.h"
+#include "env/trust.h"
 #include "repo/manifest.h"
 #include "repo/repo.h"
 #include "stream/age.h"
@@ -108,7 +109,11 @@ int ops_prune_cluster(struct lb_env *e, const char *cluster, struct lb_err *err)
 struct ops_rebuild_result {
 	size_t manifests;     /* found in the repository */
 	size_t recorded;
-	size_t malformed;     /* not recorded (logged) */
+	size_t malformed;     /* not recorded (logged), untrusted ones too */
+	size_t untrusted;     /* not recorded: unsigned, altered or signed by a key
+	                       * trusted-signers does not list */
+	size_t skipped_signature;  /* recorded though their check failed
+	                            * (--insecure-skip-signature) */
 	size_t missing;       /* recorded as failed: an object missing or of the wrong size */
 	size_t dropped;       /* catalog rows whose manifest is proven gone */
 	size_t kept;          /* rows not in the listing, whose manifest was not proven gone */
@@ -117,7 +122,8 @@ struct ops_rebuild_result {
 
 /* Recreates e's catalog from the manifests in e's repository, with
  * threads (1 to OPS_REBUILD_THREADS_MAX) repository connections, and
- * audits it.  Returns 0 when it ran to the end (*res says how it went; a
+ * audits it.  With e's trusted signers, only manifests one of them signed
+ * are recorded (e->skip_signature: all, each failure logged).  Returns 0 when it ran to the end (*res says how it went; a
  * manifest or row with a problem is logged), a negative LB_E_* when it
  * stopped (listing, catalog, cancel). */
 int ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
@@ -126,7 +132,8 @@ int ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
 /* --- export and import --------------------------------------------------- */
 
 /* Writes backup_id as a tar bundle at path (atomically: a temp file
- * renamed), and audits it.  *bytes gets the bytes of objects written. */
+ * renamed), with its manifest's signature when there is one, and audits
+ * it.  *bytes gets the bytes of objects written. */
 int ops_export(struct lb_env *e, const char *backup_id, const char *path,
     uint64_t *bytes, struct lb_err *err);
 
@@ -135,11 +142,15 @@ struct ops_import_result {
 	char cluster[MANIFEST_NAME_MAX + 1];
 	uint64_t bytes;    /* bytes of objects written */
 	int skipped;       /* the repository had this very backup: nothing written */
+	enum trust_result trust;   /* what the signature check found */
 };
 
 /* Reads the bundle at path into e's repository and catalog, and audits
  * it.  Never overwrites: a backup already there with another manifest is
- * refused, with the same one skipped. */
+ * refused, with the same one skipped.  With e's trusted signers, a
+ * manifest the bundle's signature does not show one of them signed is
+ * refused before anything is written (e->skip_signature: logged and
+ * passed). */
 int ops_import(struct lb_env *e, const char *path, struct ops_import_result *res,
     struct lb_err *err);
 
@@ -167,6 +178,7 @@ typedef void (*ops_chain_cb)(void *arg, const char *line, int bad);
  * summary line (bad = 0).  Reads the catalog only. */
 int ops_chain_check(struct lb_env *e, const char *cluster, struct ops_chain *out,
     ops_chain_cb cb, void *arg, struct lb_err *err);
+
 
 /* A sink that drops what it is given (verification reads to the end). */
 struct flt *ops_discard_new(void);

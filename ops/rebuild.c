@@ -7,8 +7,12 @@
  * does not parse, or sits in the wrong directory, is reported and not
  * recorded; one whose objects are missing or of the wrong size is
  * recorded with a failed verification naming the member, so it is never
- * listed as good.  Catalog rows whose manifest is gone (not listed, and
- * not found when read directly) are dropped.
+ * listed as good.  Where trusted signers are configured, a manifest that
+ * is unsigned, altered or signed by a key they do not list is not
+ * recorded either (and a row the catalog already has for it is marked
+ * failed): a rebuild must not turn a planted backup into a good one.
+ * Catalog rows whose manifest is gone (not listed, and not found when
+ * read directly) are dropped.
  */
 #include "catalog/cat_impl.h"
 #include "ops/ops.h"
@@ -40,6 +44,8 @@ struct slot {
 	char *key;
 	char *problem;      /* why it was not recorded, or NULL */
 	char *missing;      /* recorded, but an object is missing: why */
+	int untrusted;      /* not recorded: its signature check failed */
+	enum trust_result trust;
 	char backup_id[MANIFEST_ID_MAX + 1];
 	char cluster[MANIFEST_NAME_MAX + 1];
 };
@@ -148,6 +154,28 @@ check_manifest(const struct rb *x, struct slot *s, const struct manifest *m,
 	return 0;
 }
 
+/* The signature check of the manifest at s->key (json, len bytes) read
+ * with repo, the worker's own connection. */
+static int
+check_signature(const struct rb *x, struct repo *repo, struct slot *s, const char *json,
+    size_t len, struct lb_err *err)
+{
+	char *sig = NULL;
+	size_t siglen = 0;
+	int r;
+
+	if (x->e->trust == NULL)
+		return 0;
+	if ((r = trust_fetch_sig(repo, s->key, &sig, &siglen, err)) < 0 &&
+	    r != LB_E_NOTFOUND)
+		return lb_err_prefix(err, "cannot read its signature: ");
+	lb_err_clear(err);
+	if ((r = env_trust_manifest_sig(x->e, s->key, json, len, sig, siglen, &s->trust, err)) < 0)
+		s->untrusted = r != LB_E_NOMEM;
+	free(sig);
+	return r;
+}
+
 /* Records one manifest inside the shared batch transaction. */
 static int
 record(struct rb *x, const char *json, const char *key, struct lb_err *err)
@@ -216,7 +244,8 @@ worker(void *arg)
 		lb_err_clear(&err);
 		if ((r = repo_get_buf(repo, s->key, CAT_MANIFEST_MAX, &buf, &len, &err)) < 0 ||
 		    (r = manifest_parse((const char *)buf, len, &m, &err)) < 0 ||
-		    (r = check_manifest(x, s, m, &err)) < 0)
+		    (r = check_manifest(x, s, m, &err)) < 0 ||
+		    (r = check_signature(x, repo, s, (const char *)buf, len, &err)) < 0)
 			goto next;
 		/* The catalog wants a NUL-terminated text; repo_get_buf's buffer
 		 * is exactly len bytes. */
@@ -350,8 +379,17 @@ ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
 		if (s->problem != NULL) {
 			res->malformed++;
 			log_error("rebuild: %s: %s (not recorded)", s->key, s->problem);
+			if (!s->untrusted)
+				continue;
+			/* A row from before trusted signers were configured must
+			 * not stay good; one that is not there is fine. */
+			res->untrusted++;
+			if (s->backup_id[0] != '\0' && cat_set_verified(e->cat, s->backup_id, 0, 0,
+			    s->problem, &e2) < 0 && e2.code != LB_E_NOTFOUND)
+				log_error("rebuild: backup %s: %s", s->backup_id, e2.msg);
 			continue;
 		}
+		res->skipped_signature += s->trust == TRUST_SKIPPED;
 		res->recorded++;
 		if (s->missing == NULL)
 			continue;
@@ -399,11 +437,14 @@ ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	ops_audit(e->cat, CAT_ACT_REBUILD, NULL, NULL,
 	    res->malformed + res->missing + res->kept == 0 ? "ok" : "partial",
-	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "repo", repo_url(e->repo),
+	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:f}", "repo", repo_url(e->repo),
 	    "manifests", (json_int_t)res->manifests, "recorded", (json_int_t)res->recorded,
 	    "malformed", (json_int_t)res->malformed,
 	    "missing_objects", (json_int_t)res->missing,
 	    "dropped", (json_int_t)res->dropped, "kept_unproven", (json_int_t)res->kept,
+	    "untrusted", (json_int_t)res->untrusted,
+	    "signature", e->trust == NULL ? "unchecked" :
+	    res->skipped_signature > 0 ? "skipped" : "ok",
 	    "seconds", res->seconds);
 out:
 	for (k = 0; k < x.n_objs; k++)

@@ -9,6 +9,12 @@
  * then the digests and sizes are compared with the manifest, the result
  * is recorded (cat_set_verified) and audited.  pgBackRest's verify, taken
  * to the end of the chain.
+ *
+ * Where trusted signers are configured, the manifest is checked first:
+ * the bytes of manifest.json in the repository (the catalog's copy is
+ * not proof: it came from wherever the catalog did) against its
+ * signature, and then the catalog's copy against those bytes, since the
+ * members are read as the catalog records them.
  */
 #include "ops/ops.h"
 
@@ -134,6 +140,65 @@ out:
 	return r;
 }
 
+/* --- the manifest's signature ------------------------------------------ */
+
+/* Checks b's manifest as the repository holds it against e's trusted
+ * signers (nothing when none are configured).  *verdict says whether a
+ * failure is one on the stored backup (unsigned, altered, untrusted,
+ * missing) rather than on reading it. */
+static int
+verify_signature(struct lb_env *e, const struct cat_backup *b, enum trust_result *res,
+    int *verdict, struct lb_err *err)
+{
+	uint8_t *mbuf = NULL;
+	char *sig = NULL;
+	size_t mlen = 0, siglen = 0;
+	int r;
+
+	*res = TRUST_UNCHECKED;
+	*verdict = 0;
+	if (e->trust == NULL)
+		return 0;
+	*verdict = 1;
+	if (b->manifest_key == NULL)
+		return lb_err_set(err, LB_E_CORRUPT, "backup %s has no manifest whose "
+		    "signature could be checked (status %s)", b->id, cat_status_name(b->status));
+	if ((r = repo_get_buf(e->repo, b->manifest_key, MANIFEST_MAX, &mbuf, &mlen,
+	    err)) < 0) {
+		*verdict = r == LB_E_NOTFOUND;
+		if (r == LB_E_NOTFOUND)
+			r = lb_err_set(err, LB_E_NOTFOUND, "manifest %s is missing from the "
+			    "repository", b->manifest_key);
+		else
+			lb_err_prefix(err, "manifest %s: ", b->manifest_key);
+		goto out;
+	}
+	/* Not found is "unsigned", for trust_check to say; a read that
+	 * failed otherwise says nothing about the backup. */
+	if ((r = trust_fetch_sig(e->repo, b->manifest_key, &sig, &siglen, err)) < 0 &&
+	    r != LB_E_NOTFOUND) {
+		*verdict = r == LB_E_CORRUPT;
+		lb_err_prefix(err, "manifest %s: cannot read its signature: ", b->manifest_key);
+		goto out;
+	}
+	lb_err_clear(err);
+	if ((r = env_trust_manifest_sig(e, b->manifest_key, (const char *)mbuf, mlen, sig, siglen,
+	    res, err)) < 0) {
+		*verdict = r != LB_E_NOMEM;
+		goto out;
+	}
+	if (*res == TRUST_SIGNED && b->manifest != NULL &&
+	    (strlen(b->manifest) != mlen || memcmp(b->manifest, mbuf, mlen) != 0))
+		r = lb_err_set(err, LB_E_CORRUPT, "the catalog's copy of the manifest of "
+		    "backup %s is not the signed manifest %s in the repository (the catalog "
+		    "was changed, or the manifest replaced and signed again): 'catalog "
+		    "rebuild' records the repository's", b->id, b->manifest_key);
+out:
+	free(mbuf);
+	free(sig);
+	return r;
+}
+
 /* --- one backup -------------------------------------------------------- */
 
 int
@@ -144,15 +209,26 @@ ops_verify_backup(struct lb_env *e, const struct age_identity *id,
 	struct cat_backup *b = NULL;
 	struct ops_verify_result res;
 	struct vstats vs;
+	enum trust_result trust = TRUST_UNCHECKED;
 	uint64_t stored = 0, plain = 0;
 	char detail[LB_ERR_MSG_MAX + 64];
-	int i, r, checked = 0, rev_checked = 0, verdict;
+	int i, r, checked = 0, rev_checked = 0, verdict, sig_verdict = 0;
 
-	if ((r = cat_backup_get(e->cat, backup_id, CAT_WITH_MEMBERS, &b, &err)) < 0) {
+	if ((r = cat_backup_get(e->cat, backup_id, CAT_WITH_MEMBERS | CAT_WITH_MANIFEST,
+	    &b, &err)) < 0) {
 		log_error("verify %s: %s", backup_id, err.msg);
 		return r;
 	}
-	for (i = 0; i < b->n_members; i++) {
+	/* A backup that is not ours is not read any further: its objects
+	 * prove nothing about where they came from. */
+	if ((r = verify_signature(e, b, &trust, &sig_verdict, &merr)) < 0) {
+		lb_err_set(&err, merr.code, "backup %s: %s", b->id, merr.msg);
+		i = b->n_members;
+	} else {
+		sig_verdict = 0;
+		i = 0;
+	}
+	for (; i < b->n_members; i++) {
 		const struct cat_member *m = &b->members[i];
 
 		if (strcmp(m->status, "ok") != 0)
@@ -179,7 +255,7 @@ ops_verify_backup(struct lb_env *e, const struct age_identity *id,
 	 * fault, a full disk or the wrong identity given says nothing about
 	 * them, and must not turn a good backup bad (retention protects the
 	 * newest verified one). */
-	verdict = r == 0 || r == LB_E_CORRUPT || r == LB_E_NOTFOUND;
+	verdict = r == 0 || r == LB_E_CORRUPT || r == LB_E_NOTFOUND || sig_verdict;
 	if (r == 0) {
 		snprintf(detail, sizeof(detail), "%d member(s), %llu bytes stored, %llu bytes "
 		    "of snapshot, revision checked on %d", checked,
@@ -196,9 +272,10 @@ ops_verify_backup(struct lb_env *e, const struct age_identity *id,
 		log_error("verify %s: cannot record the result: %s", b->id, merr.msg);
 	ops_audit(e->cat, CAT_ACT_VERIFY, b->cluster, b->id,
 	    r == 0 ? "ok" : verdict ? "failed" : "error",
-	    "{s:i, s:I, s:I, s:s?, s:b}", "members", checked, "stored_bytes",
+	    "{s:i, s:I, s:I, s:s?, s:b, s:s}", "members", checked, "stored_bytes",
 	    (json_int_t)stored, "snapshot_bytes", (json_int_t)plain,
-	    "error", r == 0 ? NULL : err.msg, "revision_checked", rev_checked == checked);
+	    "error", r == 0 ? NULL : err.msg, "revision_checked", rev_checked == checked,
+	    "signature", sig_verdict ? "failed" : trust_result_name(trust));
 	cat_backup_free(b);
 	return r;
 }

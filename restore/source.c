@@ -478,9 +478,7 @@ restore_source_head(const struct restore_source *s)
 const char *
 restore_source_signature(const struct restore_source *s)
 {
-	static const char *const n[] = { "unchecked", "ok", "skipped" };
-
-	return n[s->trust];
+	return trust_result_name(s->trust);
 }
 
 struct cat *
