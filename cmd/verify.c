@@ -1,8 +1,9 @@
 /*
  * verify.c: `lifeboat catalog verify ID|latest|--all`: options, which
  * backups, and the result lines (or JSON objects); the verification
- * itself is ops_verify_backup (ops/ops.h).  Exits 0 if every backup
- * verified, 1 if one did not.  Where trusted signers are configured a
+ * itself is ops_verify_backup (ops/ops.h); --all also walks each
+ * cluster's chain of manifests (ops_chain_check).  Exits 0 if every backup
+ * verified and every chain is whole, 1 if not.  Where trusted signers are configured a
  * backup's manifest must be signed by one of them; where none are, the
  * command warns once.
  */
@@ -58,12 +59,15 @@ print_result(const struct ops_verify_result *res, void *arg)
 struct idlist {
 	char **v;
 	size_t n, cap;
+	char **clusters;           /* each cluster once, for the chain walk */
+	size_t n_clusters, cap_clusters;
 };
 
 static int
 collect(const struct cat_backup *b, void *arg)
 {
 	struct idlist *l = arg;
+	size_t i;
 
 	if (b->status != CAT_COMPLETE && b->status != CAT_PARTIAL)
 		return 0;
@@ -71,7 +75,26 @@ collect(const struct cat_backup *b, void *arg)
 	    (l->v[l->n] = strdup(b->id)) == NULL)
 		return LB_E_NOMEM;
 	l->n++;
+	for (i = 0; i < l->n_clusters && strcmp(l->clusters[i], b->cluster) != 0; i++)
+		;
+	if (i == l->n_clusters && (lb_vec_grow(&l->clusters, &l->cap_clusters, l->n_clusters,
+	    sizeof(*l->clusters), REPO_LIST_MAX) < 0 ||
+	    (l->clusters[l->n_clusters++] = strdup(b->cluster)) == NULL))
+		return LB_E_NOMEM;
 	return 0;
+}
+
+/* A line of the chain walk: problems to stderr as errors, the summary
+ * to stdout (not with --json, whose output is one object per backup). */
+static void
+print_chain(void *arg, const char *line, int bad)
+{
+	const struct vprint *p = arg;
+
+	if (bad)
+		log_error("chain: %s", line);
+	else if (!p->json)
+		printf("%s\n", line);
 }
 
 enum { O_CATALOG = 1000, O_CLUSTER, O_IDENTITY, O_ALL, O_JSON, O_SKIP_SIG };
@@ -141,6 +164,16 @@ cmd_catalog_verify(const struct lb_globals *g, int argc, char **argv)
 		for (i = 0; i < l.n; i++)
 			if (ops_verify_backup(&e, id, l.v[i], print_result, &p) < 0)
 				n_failed++;
+		/* each cluster's chain: gaps prune did not leave, forks,
+		 * broken links (ops/chain.c) fail the run like a bad backup */
+		for (i = 0; i < l.n_clusters; i++) {
+			struct ops_chain walk;
+			if (ops_chain_check(&e, l.clusters[i], &walk, print_chain, &p, &err) < 0) {
+				status = cmd_fail(&err);
+				goto out;
+			}
+			n_failed += walk.unexplained > 0 || walk.forks > 0 || walk.broken > 0;
+		}
 	} else if (strcmp(argv[optind], "latest") == 0) {
 		if (cat_backup_latest(e.cat, cluster, CAT_COMPLETE, 0, &b, &err) < 0) {
 			status = cmd_fail(&err);
@@ -168,6 +201,9 @@ out:
 	for (i = 0; i < l.n; i++)
 		free(l.v[i]);
 	free(l.v);
+	for (i = 0; i < l.n_clusters; i++)
+		free(l.clusters[i]);
+	free(l.clusters);
 	cat_backup_free(b);
 	age_identity_free(id);
 	env_close(&e);

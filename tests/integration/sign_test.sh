@@ -11,9 +11,12 @@
 # them for the newest trusted backup; both from the bucket (--repo) and
 # from the catalog.  The signed head (HEAD.json + .sig, ssh-keygen checks
 # it too) reports a rollback, a stale head and a deleted newest backup
-# when restoring from the bucket, without blocking.  --insecure-skip-signature restores one anyway, loudly,
-# and the audit says so.  Without trusted-signers, restore and config
-# check warn.
+# when restoring from the bucket, without blocking.
+# --insecure-skip-signature restores one anyway, loudly, and the audit
+# says so.  Without trusted-signers, restore and config check warn.  A
+# second appliance on the bucket continues the chain from the head.
+# `catalog verify --all` walks the chain: gaps prune left pass, a backup
+# deleted behind lifeboat's back does not.
 . "$(dirname "$0")/../lib.sh"
 
 etcd_cluster c1 1 || { fail setup "etcd did not start"; exit 1; }
@@ -218,3 +221,24 @@ m = json.load(open('$M3'))
 assert m['sequence'] == 3, m['sequence']
 assert m['previous_manifest_sha256'] == hashlib.sha256(open('$M2', 'rb').read()).hexdigest()"
 check second_appliance_head_moved grep -q '"sequence": 3' "$T/repo/c1/HEAD.json"
+
+# --- catalog verify --all walks each cluster's chain ------------------------
+# Gaps prune left are explained by its audit events; a backup deleted
+# behind lifeboat's back (then dropped by a rebuild) is not.
+conf "$T/ch.conf" "signing-key = $T/sign.key
+trusted-signers = $T/allowed"
+sed -i "s|^catalog = .*|catalog = $T/ch.db|; s|^repo = .*|repo = file://$T/chrepo|" "$T/ch.conf"
+printf 'retention = keep-last=2\n' >>"$T/ch.conf"
+CH="$LIFEBOAT --config $T/ch.conf"
+for i in 1 2 3 4; do $CH backup --no-progress >/dev/null 2>&1; done
+$CH catalog prune >"$T/prune.out" 2>&1
+CHECK_EXIT_ALL=1 check_exit chain_pruned_gaps_explained 0 \
+    "cluster c1: chain of 2 backups, sequence 3 to 4; 2 gaps left by prune, 0 unexplained" \
+    $CH catalog verify --all
+$CH backup --no-progress >/dev/null 2>&1
+M4=$(find "$T/chrepo" -name manifest.json | sort | sed -n 2p)
+rm -rf "$(dirname "$M4")"
+$CH catalog rebuild >"$T/rebuild.out" 2>&1
+CHECK_EXIT_ALL=1 check_exit chain_deleted_backup_unexplained 1 \
+    "chain: cluster c1: 1 backup missing from the chain \(sequence 4, before .*\) that prune did not delete" \
+    $CH catalog verify --all
