@@ -353,7 +353,7 @@ sig_key_public_line(const struct sig_key *key, char **out, struct lb_err *err)
 	char b64[4 * ((SIG_BLOBLEN + 2) / 3) + 1];
 
 	sig_pubblob(key->pub, blob);
-	b64_encode(blob, sizeof(blob), b64);
+	b64[lb_b64_encode(blob, sizeof(blob), b64, 1)] = '\0';
 	if (asprintf(out, "%s %s%s%s", SIG_ED25519, b64,
 	    key->comment[0] ? " " : "", key->comment) < 0) {
 		*out = NULL;
@@ -371,9 +371,8 @@ sig_key_fingerprint(const struct sig_key *key, char out[SIG_FINGERPRINT_LEN])
 
 	sig_pubblob(key->pub, blob);
 	SHA256(blob, sizeof(blob), h);
-	n = b64_encode(h, sizeof(h), b64);
-	while (n > 0 && b64[n - 1] == '=')
-		b64[--n] = '\0';
+	n = lb_b64_encode(h, sizeof(h), b64, 0);     /* OpenSSH drops the '=' */
+	b64[n] = '\0';
 	memcpy(out, "SHA256:", 7);
 	memcpy(out + 7, b64, n + 1); /* 43 characters and the NUL */
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/b64.h"
 #include "common/err.h"
 #include "sign/sign.h"
 
@@ -55,12 +56,6 @@ int sig_pubblob_parse(const uint8_t *b, size_t n, uint8_t pub[SIG_PUBLEN]);
 int sig_key_from_pub(const uint8_t pub[SIG_PUBLEN], const char *comment,
     struct sig_key **out, struct lb_err *err);
 
-/* Base64 with padding into out (NUL-terminated; 4 * ((n + 2) / 3) + 1
- * bytes), returns its length. */
-size_t b64_encode(const uint8_t *in, size_t n, char *out);
-/* Strict decode of exactly n characters (padded, canonical) into out
- * (room for 3 * n / 4 bytes); -1 if not valid. */
-int b64_decode(const char *in, size_t n, uint8_t *out, size_t *outlen);
 
 /* Base64 body of armored text between header and footer lines, newlines
  * dropped; decoded into a malloc'd *out. -1 on any deviation. */

@@ -240,7 +240,7 @@ parse_line(char *cp, struct signer *e, struct sig_signers *s,
 	if (strcmp(type, SIG_ED25519) != 0)
 		return 0; /* can never have made an Ed25519 signature */
 	if (strlen(b64) != 4 * ((SIG_BLOBLEN + 2) / 3) ||
-	    b64_decode(b64, strlen(b64), blob, &bl) < 0 ||
+	    lb_b64_decode(b64, strlen(b64), blob, sizeof(blob), &bl, 1) < 0 ||
 	    sig_pubblob_parse(blob, bl, e->pub) < 0) {
 		*why = "bad ssh-ed25519 key";
 		return -1;

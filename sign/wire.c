@@ -107,60 +107,6 @@ sig_pubblob_parse(const uint8_t *b, size_t n, uint8_t pub[SIG_PUBLEN])
 	return 0;
 }
 
-size_t
-b64_encode(const uint8_t *in, size_t n, char *out)
-{
-	return (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-}
-
-static int
-b64_val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* EVP_DecodeBlock is not used: it keeps the padding's zero bytes and
- * accepts non-canonical final bits, so two texts could mean one blob. */
-int
-b64_decode(const char *in, size_t n, uint8_t *out, size_t *outlen)
-{
-	size_t o = 0;
-
-	if (n % 4 != 0)
-		return -1;
-	for (size_t i = 0; i < n; i += 4) {
-		int v[4], pad = 0;
-
-		for (int j = 0; j < 4; j++) {
-			if (in[i + j] == '=' && i + 4 == n && j >= 2) {
-				v[j] = 0;
-				pad++;
-			} else if (pad > 0 || (v[j] = b64_val(in[i + j])) < 0) {
-				return -1;
-			}
-		}
-		if ((pad == 1 && (v[2] & 3)) || (pad == 2 && (v[1] & 15)))
-			return -1;
-		out[o++] = (uint8_t)(v[0] << 2 | v[1] >> 4);
-		if (pad < 2)
-			out[o++] = (uint8_t)((v[1] & 15) << 4 | v[2] >> 2);
-		if (pad < 1)
-			out[o++] = (uint8_t)((v[2] & 3) << 6 | v[3]);
-	}
-	*outlen = o;
-	return 0;
-}
-
 /* Exactly: begin "\n", lines of base64, end, at most one "\n".  Lines
  * of any width are accepted (ssh-keygen's parser ignores them too). */
 int
@@ -190,7 +136,7 @@ sig_dearmor(const char *text, size_t len, const char *begin, const char *end,
 	}
 	if (n == 0 || (*out = malloc(n / 4 * 3 + 1)) == NULL)
 		goto out;
-	if (b64_decode(body, n, *out, outlen) < 0) {
+	if (lb_b64_decode(body, n, *out, n / 4 * 3 + 1, outlen, 1) < 0) {
 		OPENSSL_cleanse(*out, n / 4 * 3 + 1);
 		free(*out);
 		*out = NULL;
@@ -211,7 +157,7 @@ sig_armor(const uint8_t *blob, size_t n, const char *begin, const char *end)
 
 	if (b == NULL)
 		return NULL;
-	b64_encode(blob, n, b);
+	b[lb_b64_encode(blob, n, b, 1)] = '\0';
 	t = malloc(strlen(begin) + strlen(end) + bl + bl / 70 + 4);
 	if (t != NULL) {
 		o = (size_t)sprintf(t, "%s\n", begin);

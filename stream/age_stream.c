@@ -21,6 +21,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "common/b64.h"
+
 #define INTRO "age-encryption.org/v1\n"
 #define X25519_INFO "age-encryption.org/v1/X25519"
 #define FILE_KEY_LEN 16
@@ -33,81 +35,6 @@
 #define HEADER_MAX (64 * 1024)    /* bounds memory and work before the MAC */
 #define STANZAS_MAX 256
 #define MAX_RECIPIENTS 64
-
-/* unpadded standard base64, canonical only (RFC 4648 3.5) */
-
-static const char b64_chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static size_t
-b64_encode(const uint8_t *in, size_t len, char *out)
-{
-	size_t i, o = 0;
-	uint32_t v;
-
-	for (i = 0; i + 3 <= len; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		out[o++] = b64_chars[v >> 18];
-		out[o++] = b64_chars[(v >> 12) & 63];
-		out[o++] = b64_chars[(v >> 6) & 63];
-		out[o++] = b64_chars[v & 63];
-	}
-	if (len - i == 1) {
-		v = (uint32_t)in[i] << 16;
-		out[o++] = b64_chars[v >> 18];
-		out[o++] = b64_chars[(v >> 12) & 63];
-	} else if (len - i == 2) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-		out[o++] = b64_chars[v >> 18];
-		out[o++] = b64_chars[(v >> 12) & 63];
-		out[o++] = b64_chars[(v >> 6) & 63];
-	}
-	return o;
-}
-
-static int
-b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Decodes n characters into at most max bytes; -1 unless the input is
- * canonical unpadded base64 that fits.  Leftover bits must be zero, so
- * every byte string has exactly one accepted encoding. */
-static int
-b64_decode(const char *s, size_t n, uint8_t *out, size_t max, size_t *outlen)
-{
-	uint32_t acc = 0;
-	size_t i, o = 0;
-	int bits = 0, v;
-
-	if (n % 4 == 1 || n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0) > max)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if ((v = b64_value(s[i])) < 0)
-			return -1;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (uint8_t)(acc >> bits);
-		}
-	}
-	if ((acc & ((1u << bits) - 1)) != 0)
-		return -1;
-	*outlen = o;
-	return 0;
-}
 
 /* primitives */
 
@@ -370,10 +297,10 @@ enc_stanza(const uint8_t file_key[FILE_KEY_LEN], const uint8_t pk[32],
 	}
 	memcpy(hdr + *o, "-> X25519 ", 10);
 	*o += 10;
-	*o += b64_encode(share, sizeof(share), hdr + *o);
+	*o += lb_b64_encode(share, sizeof(share), hdr + *o, 0);
 	hdr[(*o)++] = '\n';
 	/* 32 bytes are 43 columns: one short line ends the body. */
-	*o += b64_encode(body, sizeof(body), hdr + *o);
+	*o += lb_b64_encode(body, sizeof(body), hdr + *o, 0);
 	hdr[(*o)++] = '\n';
 out:
 	OPENSSL_cleanse(esk, sizeof(esk));
@@ -422,7 +349,7 @@ flt_age_enc_new(struct age_recipient *const *rcpts, size_t n,
 		goto out;
 	}
 	e->hdr[o++] = ' ';
-	o += b64_encode(mac, sizeof(mac), (char *)e->hdr + o);
+	o += lb_b64_encode(mac, sizeof(mac), (char *)e->hdr + o, 0);
 	e->hdr[o++] = '\n';
 	if (RAND_bytes(e->hdr + o, NONCE_LEN) != 1 ||
 	    age_hkdf(file_key, FILE_KEY_LEN, e->hdr + o, NONCE_LEN, "payload",
@@ -528,7 +455,7 @@ dec_stanza_line(struct age_dec *d, const char *s, size_t n, struct lb_err *err)
 		return 0;
 	if (nargs != 2)
 		return dec_corrupt(d, err, "X25519 stanza needs exactly one argument");
-	if (b64_decode(arg[1], alen[1], d->x[d->nx].share, 32, &got) < 0 ||
+	if (lb_b64_decode(arg[1], alen[1], d->x[d->nx].share, 32, &got, 0) < 0 ||
 	    got != 32)
 		return dec_corrupt(d, err, "X25519 share is not canonical base64 "
 		    "of 32 bytes");
@@ -543,7 +470,7 @@ dec_body_line(struct age_dec *d, const char *s, size_t n, struct lb_err *err)
 
 	if (n > B64_LINE)
 		return dec_corrupt(d, err, "stanza body line longer than 64 columns");
-	if (b64_decode(s, n, b, sizeof(b), &got) < 0) {
+	if (lb_b64_decode(s, n, b, sizeof(b), &got, 0) < 0) {
 		if ((n >= 3 && memcmp(s, "---", 3) == 0) ||
 		    (n >= 2 && memcmp(s, "->", 2) == 0))
 			return dec_corrupt(d, err, "stanza body does not end with a "
@@ -628,7 +555,7 @@ dec_mac_line(struct age_dec *d, const char *s, size_t n, struct lb_err *err)
 
 	/* "--- " and 43 characters of base64; nothing else. */
 	if (n != 4 + 43 || s[3] != ' ' ||
-	    b64_decode(s + 4, 43, mac, sizeof(mac), &got) < 0 || got != MAC_LEN)
+	    lb_b64_decode(s + 4, 43, mac, sizeof(mac), &got, 0) < 0 || got != MAC_LEN)
 		return dec_corrupt(d, err, "malformed mac line");
 	if (d->nstanzas == 0)
 		return dec_corrupt(d, err, "no recipient stanza");
