@@ -815,7 +815,6 @@ backup_cluster(struct backup_env *e, const char *cluster, struct backup_result *
 		goto out;
 	}
 	set_finished(res, run.plan->n);
-	write_head(e, cluster, json);
 	r = 0;
 out:
 	if (have_progress) {
@@ -839,9 +838,13 @@ out:
 	/* A failed run has no manifest in the repository, whatever it built. */
 	if (begun)
 		catalog_record(e, &rec, res, res->outcome == BACKUP_FAILED ? NULL : json);
-	/* A failed run renews the head of what the chain has: the appliance
-	 * is alive, and nothing newer exists (repo/head.h). */
-	if (res->outcome == BACKUP_FAILED && e->env.repo != NULL && e->env.cat != NULL) {
+	/* The head names this run's backup once it exists (also when only
+	 * the manifest's answer was lost); a failed run renews it with what
+	 * the chain has: the appliance is alive, nothing newer exists
+	 * (repo/head.h). */
+	if (e->env.repo != NULL && res->outcome != BACKUP_FAILED && json != NULL) {
+		write_head(e, cluster, json);
+	} else if (e->env.repo != NULL && e->env.cat != NULL) {
 		char *last = NULL;
 		struct lb_err e2;
 		if (cat_manifest_last(e->env.cat, cluster, &last, &e2) == 0)
