@@ -57,12 +57,20 @@ printf '$ lifeboat keygen -o %s\n' "$T/identity.txt"
 "$LIFEBOAT" keygen -o "$T/identity.txt" >"$T/recipient.txt" || exit 1
 cat "$T/recipient.txt"
 
+say "a signing key: every manifest is signed, and only what it signed is trusted"
+printf '$ lifeboat keygen --signing -o %s\n' "$T/signing-key"
+"$LIFEBOAT" keygen --signing -o "$T/signing-key" >"$T/signing-key.pub" || exit 1
+cat "$T/signing-key.pub"
+echo "lifeboat $(cut -d' ' -f1,2 "$T/signing-key.pub")" >"$T/allowed_signers"
+
 cat >"$T/lifeboat.conf" <<EOC
 [global]
 repo = file://$T/repo
 recipients = $(cat "$T/recipient.txt")
 catalog = $T/catalog.db
 identity-file = $T/identity.txt
+signing-key = $T/signing-key
+trusted-signers = $T/allowed_signers
 
 metrics-listen = 127.0.0.1:$(free_port)
 
@@ -78,6 +86,11 @@ say "backing up: every member, zstd, age, manifest, catalog"
 run "$LIFEBOAT" --config "$T/lifeboat.conf" backup || exit 1
 run "$LIFEBOAT" --config "$T/lifeboat.conf" backup --quiet || exit 1
 run find "$T/repo" -type f
+
+say "break-glass: the newest manifest checked with ssh-keygen alone"
+mf=$(find "$T/repo" -name manifest.json | sort | tail -n 1)
+printf '$ ssh-keygen -Y verify -f allowed_signers -I lifeboat -n lifeboat-manifest -s manifest.json.sig < manifest.json\n'
+ssh-keygen -Y verify -f "$T/allowed_signers" -I lifeboat -n lifeboat-manifest -s "$mf.sig" <"$mf" || exit 1
 
 say "break-glass: the newest object opened with age and zstd alone"
 obj=$(find "$T/repo" -name 'm1.db.zst.age' | sort | tail -n 1)

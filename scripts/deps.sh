@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs what lifeboat needs to build, test and run its demo on Debian 12:
-# the -dev libraries, the real parts the tests talk to (etcd, age, zstd, the
-# strict S3 server) and s3rver from npm. Idempotent and quiet when all is
-# present, so the Makefile can call it before every check.
+# the -dev libraries, the real parts the tests talk to (etcd, age, zstd,
+# ssh-keygen, ip and tc for the network namespaces, the strict S3 server)
+# and s3rver from npm. Idempotent and quiet when all is present, so the
+# Makefile can call it before every check.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,7 +12,8 @@ debs="build-essential pkg-config clang libclang-rt-14-dev
 libcurl4-openssl-dev libssl-dev libzstd-dev libsqlite3-dev libarchive-dev
 libmicrohttpd-dev libjansson-dev libexpat1-dev
 etcd-server etcd-client age zstd openssl sqlite3 curl
-python3 python3-swift python3-croniter util-linux procps libfaketime"
+python3 python3-swift python3-croniter util-linux procps libfaketime
+openssh-client iproute2"
 
 missing=""
 for p in $debs; do
