@@ -388,7 +388,7 @@ read_head(struct backup_env *e, const char *cluster, struct head *h)
 	    repo_get_buf(e->env.repo, key, HEAD_MAX, &buf, &len, &e2) < 0)
 		goto out;
 	if (e->env.trust != NULL &&
-	    ((trust_fetch_sig(e->env.repo, key, &sig, &siglen, &e2) < 0 && e2.code != LB_E_NOTFOUND) ||
+	    (trust_fetch_sig(e->env.repo, key, &sig, &siglen, &e2) < 0 ||
 	    trust_check(e->env.trust, HEAD_SIG_NS, key, (const char *)buf, len, sig, siglen,
 	    signer, &e2) < 0)) {
 		log_warn("cluster=%s head %s not used for the chain: %s", cluster, key, e2.msg);

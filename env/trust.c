@@ -52,7 +52,11 @@ trust_fetch_sig(struct repo *repo, const char *key, char **sig, size_t *len,
 	if ((size_t)snprintf(skey, sizeof(skey), "%s.sig", key) >= sizeof(skey))
 		return lb_err_set(err, LB_E_INTERNAL, "key too long");
 	/* one byte beyond the limit, to tell "too large" from "at the limit" */
-	if ((r = repo_get_buf(repo, skey, TRUST_SIG_MAX + 1, &buf, len, err)) < 0)
+	if ((r = repo_get_buf(repo, skey, TRUST_SIG_MAX + 1, &buf, len, err)) == LB_E_NOTFOUND) {
+		lb_err_clear(err);
+		return 0;
+	}
+	if (r < 0)
 		return r;
 	if (*len > TRUST_SIG_MAX) {
 		free(buf);
@@ -102,9 +106,8 @@ env_trust_manifest(struct lb_env *e, const char *mkey, const char *json, size_t 
 		*res = TRUST_UNCHECKED;
 	if (e->trust == NULL)
 		return 0;
-	if ((r = trust_fetch_sig(e->repo, mkey, &sig, &siglen, err)) < 0 && r != LB_E_NOTFOUND)
+	if ((r = trust_fetch_sig(e->repo, mkey, &sig, &siglen, err)) < 0)
 		return lb_err_prefix(err, "manifest %s: cannot read its signature: ", mkey);
-	lb_err_clear(err);
 	r = env_trust_manifest_sig(e, mkey, json, len, sig, siglen, res, err);
 	free(sig);
 	return r;

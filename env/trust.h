@@ -44,7 +44,8 @@ int trust_check(const struct sig_signers *trust, const char *ns, const char *wha
     char signer[SIG_FINGERPRINT_LEN], struct lb_err *err);
 
 /* Reads the signature of the object at key (key + ".sig") from repo into
- * *sig (malloc'd, NUL-terminated); LB_E_NOTFOUND when there is none. */
+ * *sig (malloc'd, NUL-terminated).  One that is not there is no error:
+ * 0 with *sig NULL (trust_check then says "not signed"). */
 int trust_fetch_sig(struct repo *repo, const char *key, char **sig, size_t *len,
     struct lb_err *err);
 

@@ -206,13 +206,9 @@ export_backup(struct lb_env *e, const char *id, const char *path, uint64_t *byte
 	}
 	/* Its signature travels with it, for the importing side to check. */
 	if ((r = trust_fetch_sig(e->repo, b->manifest_key, &sig, &siglen, err)) < 0) {
-		if (r != LB_E_NOTFOUND) {
-			lb_err_prefix(err, "backup %s: %s: cannot read its signature: ", id,
-			    b->manifest_key);
-			goto out;
-		}
-		lb_err_clear(err);
-		r = 0;
+		lb_err_prefix(err, "backup %s: %s: cannot read its signature: ", id,
+		    b->manifest_key);
+		goto out;
 	}
 	snprintf(skey, sizeof(skey), "%s.sig", b->manifest_key);
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) >= (int)sizeof(tmp)) {

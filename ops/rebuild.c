@@ -166,10 +166,8 @@ check_signature(const struct rb *x, struct repo *repo, struct slot *s, const cha
 
 	if (x->e->trust == NULL)
 		return 0;
-	if ((r = trust_fetch_sig(repo, s->key, &sig, &siglen, err)) < 0 &&
-	    r != LB_E_NOTFOUND)
+	if ((r = trust_fetch_sig(repo, s->key, &sig, &siglen, err)) < 0)
 		return lb_err_prefix(err, "cannot read its signature: ");
-	lb_err_clear(err);
 	if ((r = env_trust_manifest_sig(x->e, s->key, json, len, sig, siglen, &s->trust, err)) < 0)
 		s->untrusted = r != LB_E_NOMEM;
 	free(sig);

@@ -173,15 +173,13 @@ verify_signature(struct lb_env *e, const struct cat_backup *b, enum trust_result
 			lb_err_prefix(err, "manifest %s: ", b->manifest_key);
 		goto out;
 	}
-	/* Not found is "unsigned", for trust_check to say; a read that
-	 * failed otherwise says nothing about the backup. */
-	if ((r = trust_fetch_sig(e->repo, b->manifest_key, &sig, &siglen, err)) < 0 &&
-	    r != LB_E_NOTFOUND) {
+	/* Absent is "unsigned", for trust_check to say; a read that failed
+	 * says nothing about the backup, unless the signature is too large. */
+	if ((r = trust_fetch_sig(e->repo, b->manifest_key, &sig, &siglen, err)) < 0) {
 		*verdict = r == LB_E_CORRUPT;
 		lb_err_prefix(err, "manifest %s: cannot read its signature: ", b->manifest_key);
 		goto out;
 	}
-	lb_err_clear(err);
 	if ((r = env_trust_manifest_sig(e, b->manifest_key, (const char *)mbuf, mlen, sig, siglen,
 	    res, err)) < 0) {
 		*verdict = r != LB_E_NOMEM;

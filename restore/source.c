@@ -70,11 +70,8 @@ check_head(struct restore_source *s, int latest)
 	}
 	s->head = "untrusted";
 	if (s->env.trust != NULL) {
-		if (trust_fetch_sig(s->env.repo, key, &sig, &siglen, &e) < 0 &&
-		    e.code != LB_E_NOTFOUND)
-			goto bad;
-		lb_err_clear(&e);
-		if (trust_check(s->env.trust, HEAD_SIG_NS, what, (const char *)buf, len, sig,
+		if (trust_fetch_sig(s->env.repo, key, &sig, &siglen, &e) < 0 ||
+		    trust_check(s->env.trust, HEAD_SIG_NS, what, (const char *)buf, len, sig,
 		    siglen, signer, &e) < 0)
 			goto bad;
 	}
