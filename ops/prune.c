@@ -39,8 +39,6 @@ struct pb {
 	int64_t started_at;
 	enum cat_status status;
 	int verified;
-	int64_t sequence;          /* of its manifest (0: none, or format 1) */
-	char manifest_sha256[65];  /* "" without a manifest */
 };
 
 /* One cluster's backups in the catalog, a mirror of the repository: at
@@ -91,15 +89,30 @@ collect(const struct cat_backup *b, void *arg)
 		if (b->members[i].location != NULL &&
 		    (p->objects[p->n_objects++] = strdup(b->members[i].location)) == NULL)
 			return LB_E_NOMEM;
-	/* What its prune event records, so that a walk of the chain tells
-	 * the gap it leaves from one nobody explains (ops_chain_check). */
-	if (b->manifest != NULL) {
-		json_t *m = json_loads(b->manifest, 0, NULL);
-		p->sequence = json_integer_value(json_object_get(m, "sequence"));
-		json_decref(m);
-		manifest_sha256_hex(b->manifest, strlen(b->manifest), p->manifest_sha256);
-	}
 	return 0;
+}
+
+/* The place of backup id in its cluster's chain, for its prune event,
+ * so that a walk of the chain tells the gap it leaves from one nobody
+ * explains (ops_chain_check): its manifest's sequence (0: none, or
+ * format 1) and hash ("" without a manifest).  Read only for the
+ * backups prune deletes, before their row goes. */
+static void
+chain_link(struct lb_env *e, const char *id, int64_t *seq, char sha[65])
+{
+	struct cat_backup *b = NULL;
+	struct lb_err err;
+	json_t *m;
+
+	*seq = 0;
+	sha[0] = '\0';
+	if (cat_backup_get(e->cat, id, CAT_WITH_MANIFEST, &b, &err) == 0 && b->manifest != NULL) {
+		m = json_loads(b->manifest, 0, NULL);
+		*seq = json_integer_value(json_object_get(m, "sequence"));
+		json_decref(m);
+		manifest_sha256_hex(b->manifest, strlen(b->manifest), sha);
+	}
+	cat_backup_free(b);
 }
 
 static enum ret_status
@@ -201,8 +214,7 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 	if (!quiet)
 		cb(&(struct ops_prune_item){ .what = OPS_PRUNE_POLICY, .cluster = cluster,
 		    .policy = pol.keep_all ? NULL : policy }, dry_run, arg);
-	if ((r = cat_backup_list(e->cat, &f, CAT_WITH_MEMBERS | CAT_WITH_MANIFEST, collect, &l,
-	    &err)) < 0) {
+	if ((r = cat_backup_list(e->cat, &f, CAT_WITH_MEMBERS, collect, &l, &err)) < 0) {
 		if (err.code == 0 && l.too_many)
 			lb_err_set(&err, LB_E_NOMEM, "cluster %s: more than %u backups in "
 			    "the catalog", cluster, REPO_LIST_MAX);
@@ -240,6 +252,8 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 		const struct pb *b = &l.v[i];
 		struct ops_prune_item it = { .cluster = cluster, .backup_id = b->id,
 		    .started = when, .status = b->status, .why = why };
+		char sha[65];
+		int64_t seq;
 		int n_del = 0;
 
 		ret_why_string(d[i].why, why, sizeof(why));
@@ -272,6 +286,7 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 			continue;
 		}
 		lb_err_clear(&err);
+		chain_link(e, b->id, &seq, sha);
 		if (delete_backup(e, cluster, b, &n_del, &err) < 0) {
 			t->failed++;
 			log_error("prune %s: %s", b->id, err.msg);
@@ -284,8 +299,7 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 		ops_audit(e->cat, CAT_ACT_PRUNE, cluster, b->id, "ok",
 		    "{s:s, s:s, s:i, s:s?, s:I, s:s?}", "reason", why, "status",
 		    cat_status_name(b->status), "objects_deleted", n_del, "retention", policy,
-		    "sequence", (json_int_t)b->sequence, "manifest_sha256",
-		    b->manifest_sha256[0] != '\0' ? b->manifest_sha256 : NULL);
+		    "sequence", (json_int_t)seq, "manifest_sha256", sha[0] != '\0' ? sha : NULL);
 	}
 	r = 0;
 out:
