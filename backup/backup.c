@@ -377,28 +377,16 @@ dup_or_null(const char *s)
 static int
 read_head(struct backup_env *e, const char *cluster, struct head *h)
 {
-	char key[300], signer[SIG_FINGERPRINT_LEN], *sig = NULL;
-	uint8_t *buf = NULL;
-	size_t len = 0, siglen = 0;
 	struct lb_err e2;
-	int ok = 0;
+	int found = 0;
 
-	lb_err_clear(&e2);
-	if (e->env.repo == NULL || head_key(cluster, key, sizeof(key)) < 0 ||
-	    repo_get_buf(e->env.repo, key, HEAD_MAX, &buf, &len, &e2) < 0)
-		goto out;
-	if (e->env.trust != NULL &&
-	    (trust_fetch_sig(e->env.repo, key, &sig, &siglen, &e2) < 0 ||
-	    trust_check(e->env.trust, HEAD_SIG_NS, key, (const char *)buf, len, sig, siglen,
-	    signer, &e2) < 0)) {
-		log_warn("cluster=%s head %s not used for the chain: %s", cluster, key, e2.msg);
-		goto out;
-	}
-	ok = head_parse((const char *)buf, len, h, &e2) == 0 && strcmp(h->cluster, cluster) == 0;
-out:
-	free(buf);
-	free(sig);
-	return ok;
+	if (e->env.repo == NULL)
+		return 0;
+	if (trust_head_read(e->env.repo, e->env.trust, cluster, h, &found, &e2) == 0)
+		return 1;
+	if (found)
+		log_warn("cluster=%s not used for the chain: %s", cluster, e2.msg);
+	return 0;
 }
 
 /* Links mf after the end of its cluster's chain (manifest.h: sequence,

@@ -119,6 +119,36 @@ trust_result_name(enum trust_result res)
 	return res == TRUST_SIGNED ? "ok" : res == TRUST_SKIPPED ? "skipped" : "unchecked";
 }
 
+int
+trust_head_read(struct repo *repo, const struct sig_signers *trust, const char *cluster,
+    struct head *h, int *found, struct lb_err *err)
+{
+	char key[300], what[320], signer[SIG_FINGERPRINT_LEN], *sig = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0, siglen = 0;
+	int r;
+
+	*found = 0;
+	if (head_key(cluster, key, sizeof(key)) < 0)
+		return lb_err_set(err, LB_E_INTERNAL, "cluster %s: no head key", cluster);
+	snprintf(what, sizeof(what), "head %s", key);
+	if ((r = repo_get_buf(repo, key, HEAD_MAX, &buf, &len, err)) < 0)
+		return lb_err_prefix(err, "%s: ", what);
+	*found = 1;
+	if (trust != NULL && ((r = trust_fetch_sig(repo, key, &sig, &siglen, err)) < 0 ||
+	    (r = trust_check(trust, HEAD_SIG_NS, what, (const char *)buf, len, sig, siglen,
+	    signer, err)) < 0))
+		goto out;
+	if ((r = head_parse((const char *)buf, len, h, err)) < 0)
+		lb_err_prefix(err, "%s: ", what);
+	else if (strcmp(h->cluster, cluster) != 0)
+		r = lb_err_set(err, LB_E_CORRUPT, "%s: the head of cluster %s", what, h->cluster);
+out:
+	free(buf);
+	free(sig);
+	return r;
+}
+
 const char *
 trust_unset_warning(const struct lb_env *e)
 {

@@ -19,6 +19,7 @@
 
 #include "common/err.h"
 #include "env/env.h"
+#include "repo/head.h"
 #include "repo/repo.h"
 #include "sign/sign.h"
 
@@ -66,6 +67,16 @@ int env_trust_manifest(struct lb_env *e, const char *mkey, const char *json, siz
 /* What an audit event's details say of a result: "ok", "skipped",
  * "unchecked". */
 const char *trust_result_name(enum trust_result res);
+
+/* The head of cluster (repo/head.h) read from repo into *h: its
+ * signature checked against trust in namespace HEAD_SIG_NS (trust NULL:
+ * not checked), parsed, and of that cluster.  *found says whether the
+ * object could be read at all; the error then names the head and why it
+ * is not used (not signed, altered, untrusted, malformed, another
+ * cluster's).  The backup continues the chain from it, restore from the
+ * bucket compares it with what it found. */
+int trust_head_read(struct repo *repo, const struct sig_signers *trust, const char *cluster,
+    struct head *h, int *found, struct lb_err *err);
 
 /* The warning every reader of backups gives once when no trusted signers
  * are configured (NULL when they are). */

@@ -51,34 +51,25 @@ static void
 check_head(struct restore_source *s, int latest)
 {
 	const struct manifest *mf = s->mf;
-	char key[300], signer[SIG_FINGERPRINT_LEN], what[320], t[32], *sig = NULL;
-	uint8_t *buf = NULL;
+	char key[300], what[320], t[32];
 	struct head h;
 	struct lb_err e;
 	int64_t seen = 0, now = (int64_t)time(NULL);
-	size_t len = 0, siglen = 0;
+	int found;
 
-	lb_err_clear(&e);
 	s->head = "missing";
 	if (head_key(mf->cluster, key, sizeof(key)) < 0)
 		return;
 	snprintf(what, sizeof(what), "head %s", key);
-	if (repo_get_buf(s->env.repo, key, HEAD_MAX, &buf, &len, &e) < 0) {
-		log_warn("%s: %s: whether newer backups were deleted cannot be told (a "
-		    "bucket from before signed heads, or a deleted head)", what, e.msg);
-		goto out;
-	}
-	s->head = "untrusted";
-	if (s->env.trust != NULL) {
-		if (trust_fetch_sig(s->env.repo, key, &sig, &siglen, &e) < 0 ||
-		    trust_check(s->env.trust, HEAD_SIG_NS, what, (const char *)buf, len, sig,
-		    siglen, signer, &e) < 0)
-			goto bad;
-	}
-	if (head_parse((const char *)buf, len, &h, &e) < 0 || strcmp(h.cluster, mf->cluster) != 0) {
-		if (e.code == 0)
-			lb_err_set(&e, LB_E_CORRUPT, "head of cluster %s", h.cluster);
-		goto bad;
+	if (trust_head_read(s->env.repo, s->env.trust, mf->cluster, &h, &found, &e) < 0) {
+		if (!found) {
+			log_warn("%s: whether newer backups were deleted cannot be told (a "
+			    "bucket from before signed heads, or a deleted head)", e.msg);
+		} else {
+			s->head = "untrusted";
+			log_error("%s; not used", e.msg);
+		}
+		return;
 	}
 	s->head = "ok";
 	if (s->env.cat != NULL && cat_sequence_max(s->env.cat, mf->cluster, &seen, &e) == 0 &&
@@ -102,12 +93,6 @@ check_head(struct restore_source *s, int latest)
 		    "deleted or are not trusted", what, h.backup_id, (long long)h.sequence,
 		    mf->backup_id, (long long)mf->sequence);
 	}
-	goto out;
-bad:
-	log_error("%s: %s; not used", what, e.msg);
-out:
-	free(buf);
-	free(sig);
 }
 
 /* ---- from the catalog -------------------------------------------------- */
