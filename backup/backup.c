@@ -456,7 +456,10 @@ head_valid_until(const struct cfg *c, const char *cluster, time_t now)
  * json (this run's manifest, or the newest the catalog has after a
  * failed run), signed when there is a signing key: the signature first,
  * so a reader between the two sees a mismatch, never an unsigned head.
- * A head not written is logged: the backup itself is good. */
+ * What replaces the old head: only a head as far on or further; one that
+ * names a later sequence (another appliance's backup, which this
+ * catalog does not have) is kept.  A head not written is logged: the
+ * backup itself is good. */
 static void
 write_head(struct backup_env *e, const char *cluster, const char *json)
 {
@@ -471,6 +474,13 @@ write_head(struct backup_env *e, const char *cluster, const char *json)
 	if ((r = head_key(cluster, key, sizeof(key))) < 0 ||
 	    (r = manifest_parse(json, strlen(json), &mf, &err)) < 0)
 		goto out;
+	if (read_head(e, cluster, &h) && h.sequence > mf->sequence) {
+		log_warn("cluster=%s head kept: it names backup %s at sequence %lld, further "
+		    "on than %s (%lld)", cluster, h.backup_id, (long long)h.sequence,
+		    mf->backup_id, (long long)mf->sequence);
+		goto out;
+	}
+	memset(&h, 0, sizeof(h));
 	snprintf(h.cluster, sizeof(h.cluster), "%s", cluster);
 	snprintf(h.backup_id, sizeof(h.backup_id), "%s", mf->backup_id);
 	h.sequence = mf->sequence;

@@ -221,6 +221,12 @@ m = json.load(open('$M3'))
 assert m['sequence'] == 3, m['sequence']
 assert m['previous_manifest_sha256'] == hashlib.sha256(open('$M2', 'rb').read()).hexdigest()"
 check second_appliance_head_moved grep -q '"sequence": 3' "$T/repo/c1/HEAD.json"
+# the first appliance's next run fails (its catalog's chain ends at 2): the
+# head it renews must not go back to 2
+sed "s|^endpoints = .*|endpoints = http://127.0.0.1:$(free_port)|" "$T/lb.conf" >"$T/down.conf"
+"$LIFEBOAT" --config "$T/down.conf" backup --no-progress >"$T/b4.out" 2>&1
+check failed_run_keeps_newer_head sh -c "grep -q '\"sequence\": 3' '$T/repo/c1/HEAD.json' &&
+    grep -q 'head kept: it names backup .* at sequence 3' '$T/b4.out'"
 
 # --- catalog verify --all walks each cluster's chain ------------------------
 # Gaps prune left are explained by its audit events; a backup deleted
