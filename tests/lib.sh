@@ -104,9 +104,34 @@ check_exit() {
 	fi
 }
 
-# free_port: prints a TCP port nobody listens on right now.
+# free_port: prints a TCP port nobody listens on right now, not handed
+# out before in this test, and below the kernel's ephemeral range.  A port
+# from bind(0) lies inside that range, so an outgoing connection (an etcd
+# member dialling its peers) can take it as its source port before the
+# server it was chosen for starts: "address already in use", a cluster
+# that never becomes healthy.
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	python3 - "$T/ports" <<'EOF'
+import os, random, socket, sys
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+used = set(open(sys.argv[1]).read().split()) if os.path.exists(sys.argv[1]) else set()
+for _ in range(1000):
+    port = random.randrange(10000, lo)
+    if str(port) in used:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    with open(sys.argv[1], "a") as f:
+        f.write("%d\n" % port)
+    print(port)
+    sys.exit(0)
+sys.exit("no free port below %d" % lo)
+EOF
 }
 
 # wait_for SECONDS CMD...: retries CMD until it succeeds or time runs out.
@@ -157,6 +182,39 @@ etcd_cluster() {
 		scheme=https
 		tlsargs="--cert-file $T/certs/server.crt --key-file $T/certs/server.key --client-cert-auth --trusted-ca-file $T/certs/ca.crt"
 	fi
+	for attempt in 1 2; do
+		etcd_cluster_try "$cname" "$n" "$scheme" "$tlsargs" && break
+		echo "etcd cluster $cname did not become healthy (attempt $attempt); its members said:" >&2
+		for f in "$dir"/m*.log; do
+			{ grep -E '"level":"(fatal|panic)"' "$f"; tail -n 2 "$f"; } |
+			    cut -c 1-300 | sed "s|^|#   $(basename "$f"): |" >&2
+		done
+		[ "$attempt" -eq 2 ] && return 1
+		# once more from nothing, on new ports: a port taken between
+		# free_port and etcd's bind must not fail the whole test
+		i=1
+		while [ "$i" -le "$n" ]; do
+			etcd_stop "$cname" "$i"
+			rm -rf "$dir/m$i.data" "$dir/m$i.log"
+			i=$((i + 1))
+		done
+	done
+	# 3.6+ writes its storage version into the db (and starts sending it
+	# with snapshots) a few seconds after the cluster version is decided:
+	# wait, so the tests take snapshots of a settled database.
+	case $TEST_ETCD_VERSION in
+	3.4|3.5) ;;
+	# shellcheck disable=SC2086
+	*)	wait_for 30 storage_versions "$n" --endpoints "$eps" $ETCD_TLS_ARGS ||
+			{ echo "etcd cluster $cname wrote no storage version" >&2; return 1; } ;;
+	esac
+}
+
+# etcd_cluster_try NAME N SCHEME TLSARGS: one start of etcd_cluster's
+# members on fresh ports; true when the cluster is healthy.
+etcd_cluster_try() {
+	cname=$1; n=$2; scheme=$3; tlsargs=$4
+	dir=$T/$cname
 	initial=""
 	eps=""
 	i=1
@@ -175,21 +233,11 @@ etcd_cluster() {
 		i=$((i + 1))
 	done
 	eval "${cname}_endpoints=$eps"
-	if [ "$mode" = tls ]; then
-		set -- --cacert "$T/certs/ca.crt" --cert "$T/certs/client.crt" --key "$T/certs/client.key"
-	else
-		set --
-	fi
-	wait_for 30 etcdctl --endpoints "$eps" "$@" endpoint health ||
-		{ echo "etcd cluster $cname did not become healthy" >&2; return 1; }
-	# 3.6+ writes its storage version into the db (and starts sending it
-	# with snapshots) a few seconds after the cluster version is decided:
-	# wait, so the tests take snapshots of a settled database.
-	case $TEST_ETCD_VERSION in
-	3.4|3.5) ;;
-	*)	wait_for 30 storage_versions "$n" --endpoints "$eps" "$@" ||
-			{ echo "etcd cluster $cname wrote no storage version" >&2; return 1; } ;;
-	esac
+	ETCD_TLS_ARGS=""
+	[ "$scheme" = https ] &&
+		ETCD_TLS_ARGS="--cacert $T/certs/ca.crt --cert $T/certs/client.crt --key $T/certs/client.key"
+	# shellcheck disable=SC2086
+	wait_for 30 etcdctl --endpoints "$eps" $ETCD_TLS_ARGS endpoint health
 }
 
 # storage_versions N ETCDCTL-ARGS...: true when N members report one.
