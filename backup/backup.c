@@ -31,6 +31,7 @@
 #include "common/fmt.h"
 #include "common/log.h"
 #include "env/env.h"
+#include "env/journal.h"
 #include "env/setup.h"
 #include "env/trust.h"
 #include "repo/head.h"
@@ -646,6 +647,17 @@ catalog_record(struct backup_env *e, struct cat_spool_rec *rec,
 	rec->manifest = manifest_json;
 	rec->details = details;
 	catalog_write(e, rec);
+	/* the same event in the repository's audit trail (repo/journal.h) */
+	if (e->env.repo != NULL) {
+		struct journal_event ev = { .action = "backup", .cluster = rec->cluster,
+		    .backup_id = rec->backup_id, .outcome = cat_status_name(rec->status),
+		    .details = details };
+		struct lb_err err;
+
+		ev.at_ms = lb_wall_ms();
+		if (journal_put(e->env.repo, e->signer, &ev, &err) < 0)
+			log_warn("audit backup: %s", err.msg);
+	}
 	free(details);
 	json_decref(d);
 }

@@ -157,9 +157,11 @@ int ops_import(struct lb_env *e, const char *path, struct ops_import_result *res
 /* --- shared by the operations -------------------------------------------- */
 
 /* Appends an audit event whose details are the JSON object made by
- * json_pack(fmt, ...); a failure to audit is logged, not returned, so it
- * never hides the outcome of the operation itself. */
-void ops_audit(struct cat *c, enum cat_action action, const char *cluster,
+ * json_pack(fmt, ...) to e's catalog and, as an object of the audit
+ * trail (repo/journal.h), to e's repository, each when e has one; a
+ * failure to audit is logged, not returned, so it never hides the
+ * outcome of the operation itself. */
+void ops_audit(struct lb_env *e, enum cat_action action, const char *cluster,
     const char *backup_id, const char *outcome, const char *fmt, ...);
 
 /* What a walk of a cluster's chain of manifests found (chain.c). */

@@ -433,7 +433,7 @@ ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	res->seconds = (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	ops_audit(e->cat, CAT_ACT_REBUILD, NULL, NULL,
+	ops_audit(e, CAT_ACT_REBUILD, NULL, NULL,
 	    res->malformed + res->missing + res->kept == 0 ? "ok" : "partial",
 	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:f}", "repo", repo_url(e->repo),
 	    "manifests", (json_int_t)res->manifests, "recorded", (json_int_t)res->recorded,

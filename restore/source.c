@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "env/env.h"
+#include "env/journal.h"
 #include "env/setup.h"
 #include "env/trust.h"
 #include "repo/head.h"
@@ -467,6 +468,21 @@ struct cat *
 restore_source_catalog(struct restore_source *s)
 {
 	return s->env.cat;
+}
+
+void
+restore_source_audit(struct restore_source *s, const char *outcome, const char *details)
+{
+	struct journal_event ev = { .action = "restore", .cluster = s->mf->cluster,
+	    .backup_id = s->mf->backup_id, .outcome = outcome, .details = details };
+	struct lb_err e;
+
+	if (s->env.cat != NULL && cat_audit(s->env.cat, CAT_ACT_RESTORE, s->mf->cluster,
+	    s->mf->backup_id, outcome, details, &e) < 0)
+		log_warn("catalog audit: %s", e.msg);
+	ev.at_ms = lb_wall_ms();
+	if (journal_put(s->env.repo, s->env.signer, &ev, &e) < 0)
+		log_warn("audit restore: %s", e.msg);
 }
 
 static int

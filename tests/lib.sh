@@ -422,6 +422,8 @@ for k in keys:
     assert ".lifeboat-" not in parts[-1], "temp file left: " + k
     if len(parts) == 2 and parts[1] in ("HEAD.json", "HEAD.json.sig"):
         continue    # the cluster's head, beside its backups
+    if parts[0] == ".audit":
+        continue    # the audit trail (repo/journal.h)
     dirs.setdefault(parts[-2], set()).add(parts[-1])
     where.setdefault(parts[-2], set()).add("/".join(parts[:-1]))
 twice = [i for i, w in where.items() if len(w) > 1]
