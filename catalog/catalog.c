@@ -775,6 +775,46 @@ out:
 }
 
 int
+cat_audit_import(struct cat *c, int64_t at, const char *action, const char *cluster,
+    const char *backup_id, const char *outcome, const char *os_user, const char *host,
+    const char *details, int *inserted, struct lb_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	*inserted = 0;
+	if (action == NULL || outcome == NULL || *outcome == '\0')
+		return lb_err_set(err, LB_E_CORRUPT, "audit event without action or outcome");
+	if ((r = cat_tx_write(c, err)) < 0)
+		return r;
+	/* the same event read twice (a rebuild into a catalog that has it,
+	 * two rebuilds) is one event: every field equal, NULLs alike */
+	if ((r = cat_prepare(c, "INSERT INTO audit (at, action, cluster, backup_id, outcome, "
+	    "os_user, host, details) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS "
+	    "(SELECT 1 FROM audit WHERE at = ?1 AND action = ?2 AND cluster IS ?3 AND "
+	    "backup_id IS ?4 AND outcome = ?5 AND os_user IS ?6 AND host IS ?7 AND "
+	    "details IS ?8)", &st, err)) < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, at);
+	cat_bind_text(st, 2, action);
+	cat_bind_text(st, 3, cluster);
+	cat_bind_text(st, 4, backup_id);
+	cat_bind_text(st, 5, outcome);
+	cat_bind_text(st, 6, os_user);
+	cat_bind_text(st, 7, host);
+	cat_bind_text(st, 8, details);
+	if ((r = step_done(c, st, "import an audit event", err)) < 0)
+		goto out;
+	*inserted = sqlite3_changes(c->db) > 0;
+	r = cat_tx_commit(c, err);
+out:
+	sqlite3_finalize(st);
+	if (r < 0)
+		cat_tx_rollback(c);
+	return r;
+}
+
+int
 cat_revision_note(struct cat *c, const char *cluster, int64_t at, int64_t revision,
     struct lb_err *err)
 {

@@ -204,6 +204,14 @@ int cat_audit(struct cat *c, enum cat_action action, const char *cluster,
     const char *backup_id, const char *outcome, const char *details_json,
     struct lb_err *err);
 
+/* Adds an audit event read back from the repository's audit trail (a
+ * rebuild), with its own time, user and host, unless an equal event is
+ * there already (*inserted says which).  An action the catalog does not
+ * know fails (the table's CHECK). */
+int cat_audit_import(struct cat *c, int64_t at, const char *action, const char *cluster,
+    const char *backup_id, const char *outcome, const char *os_user, const char *host,
+    const char *details, int *inserted, struct lb_err *err);
+
 /* Calls cb for each audit event with since <= at < until (0 = unbounded),
  * oldest first. */
 int cat_audit_list(struct cat *c, int64_t since, int64_t until, cat_audit_cb cb,

@@ -117,6 +117,9 @@ struct ops_rebuild_result {
 	size_t missing;       /* recorded as failed: an object missing or of the wrong size */
 	size_t dropped;       /* catalog rows whose manifest is proven gone */
 	size_t kept;          /* rows not in the listing, whose manifest was not proven gone */
+	size_t events;        /* audit events read back from the repository's trail */
+	size_t events_known;  /* ... that the catalog had already */
+	size_t events_refused;/* ... not taken: unreadable, malformed, not trusted */
 	double seconds;
 };
 

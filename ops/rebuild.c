@@ -30,6 +30,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "env/setup.h"
+#include "repo/journal.h"
 #include "repo/manifest.h"
 
 #define REBUILD_BATCH 256
@@ -314,6 +315,56 @@ stale_cb(const struct cat_backup *b, void *arg)
 	return 0;
 }
 
+/* The audit trail (repo/journal.h) back into the catalog: every event
+ * object of the listing, checked like a manifest where trusted signers
+ * are set (namespace JOURNAL_SIG_NS), each added once.  A bad one is
+ * logged and counted, never fatal: history is not a backup. */
+static void
+import_journal(struct lb_env *e, const struct rb *x, struct ops_rebuild_result *res)
+{
+	struct journal_record *rec;
+	struct journal_event ev;
+	struct lb_err err;
+	char signer[SIG_FINGERPRINT_LEN], what[600], *sig;
+	uint8_t *buf;
+	size_t k, len, siglen, kl;
+	int added;
+
+	for (k = 0; k < x->n_objs; k++) {
+		const char *key = x->objs[k].key;
+
+		kl = strlen(key);
+		if (strncmp(key, JOURNAL_PREFIX, strlen(JOURNAL_PREFIX)) != 0 || kl < 5 ||
+		    strcmp(key + kl - 5, ".json") != 0)
+			continue;
+		buf = NULL;
+		sig = NULL;
+		rec = NULL;
+		siglen = 0;
+		lb_err_clear(&err);
+		snprintf(what, sizeof(what), "audit event %s", key);
+		if (repo_get_buf(e->repo, key, JOURNAL_MAX, &buf, &len, &err) < 0 ||
+		    (e->trust != NULL &&
+		    ((trust_fetch_sig(e->repo, key, &sig, &siglen, &err) < 0 &&
+		    err.code != LB_E_NOTFOUND) ||
+		    trust_check(e->trust, JOURNAL_SIG_NS, what, (const char *)buf, len, sig,
+		    siglen, signer, &err) < 0)) ||
+		    journal_parse((const char *)buf, len, &rec, &ev, &err) < 0 ||
+		    cat_audit_import(e->cat, ev.at_ms / 1000, ev.action, ev.cluster, ev.backup_id,
+		    ev.outcome, ev.os_user, ev.host, ev.details, &added, &err) < 0) {
+			log_warn("rebuild: %s: %s; not taken", key, err.msg);
+			res->events_refused++;
+		} else if (added) {
+			res->events++;
+		} else {
+			res->events_known++;
+		}
+		journal_record_free(rec);
+		free(buf);
+		free(sig);
+	}
+}
+
 int
 ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
     struct lb_err *err)
@@ -429,18 +480,20 @@ ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
 		    "longer in the repository", st.ids[k]);
 	}
 	lb_err_clear(err);
+	import_journal(e, &x, res);
 	r = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	res->seconds = (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	ops_audit(e, CAT_ACT_REBUILD, NULL, NULL,
 	    res->malformed + res->missing + res->kept == 0 ? "ok" : "partial",
-	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:f}", "repo", repo_url(e->repo),
+	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:f}", "repo", repo_url(e->repo),
 	    "manifests", (json_int_t)res->manifests, "recorded", (json_int_t)res->recorded,
 	    "malformed", (json_int_t)res->malformed,
 	    "missing_objects", (json_int_t)res->missing,
 	    "dropped", (json_int_t)res->dropped, "kept_unproven", (json_int_t)res->kept,
 	    "untrusted", (json_int_t)res->untrusted,
+	    "events", (json_int_t)res->events,
 	    "signature", e->trust == NULL ? "unchecked" :
 	    res->skipped_signature > 0 ? "skipped" : "ok",
 	    "seconds", res->seconds);

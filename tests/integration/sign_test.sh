@@ -248,3 +248,19 @@ $CH catalog rebuild >"$T/rebuild.out" 2>&1
 CHECK_EXIT_ALL=1 check_exit chain_deleted_backup_unexplained 1 \
     "chain: cluster c1: 1 backup missing from the chain \(sequence 4, before .*\) that prune did not delete" \
     $CH catalog verify --all
+
+# --- the audit trail survives the catalog -----------------------------------
+# Every event is also a signed object under .audit/ in the repository; a
+# rebuild into a new catalog takes the history back, each event once.
+n_events=$(find "$T/chrepo/.audit" -name '*.json' | wc -l)
+check audit_trail_in_repo test "$n_events" -ge 7
+check audit_trail_signed sh -c "f=\$(find '$T/chrepo/.audit' -name '*.json' | head -n 1);
+    printf 'lifeboat %s\n' \"\$(cut -d' ' -f1,2 '$T/sign.pub')\" >'$T/allowed_audit';
+    ssh-keygen -Y verify -f '$T/allowed_audit' -I lifeboat -n lifeboat-audit -s \"\$f.sig\" <\"\$f\""
+$CH catalog audit --json >"$T/audit_before.json"
+rm -f "$T/ch.db" "$T/ch.db-wal" "$T/ch.db-shm"
+$CH catalog rebuild >"$T/rebuild2.out" 2>&1
+check rebuild_takes_history_back grep -Eq "audit trail: [1-9][0-9]* event\(s\) taken back, [0-9]+ known already, 0 not taken" "$T/rebuild2.out"
+check rebuild_history_has_prune sh -c "$CH catalog audit --json | grep -q '\"action\": *\"prune\"'"
+$CH catalog rebuild >"$T/rebuild3.out" 2>&1
+check rebuild_twice_no_duplicates grep -Eq "audit trail: 0 event\(s\) taken back, [1-9][0-9]* known already" "$T/rebuild3.out"
