@@ -328,9 +328,12 @@ cat_audit_list(struct cat *c, int64_t since, int64_t until, cat_audit_cb cb, voi
 
 	if ((r = cat_tx_read(c, err)) < 0)
 		return r;
-	if ((r = cat_prepare(c, "SELECT id, at, action, cluster, backup_id, outcome, os_user, "
-	    "host, details FROM audit WHERE at >= ?1 AND (?2 <= 0 OR at < ?2) ORDER BY id",
-	    &st, err)) < 0)
+	/* ref came with schema 3; an older catalog opened read-only has none */
+	if ((r = cat_prepare(c, c->version >= 3 ?
+	    "SELECT id, at, action, cluster, backup_id, outcome, os_user, host, details, ref "
+	    "FROM audit WHERE at >= ?1 AND (?2 <= 0 OR at < ?2) ORDER BY id" :
+	    "SELECT id, at, action, cluster, backup_id, outcome, os_user, host, details, NULL "
+	    "FROM audit WHERE at >= ?1 AND (?2 <= 0 OR at < ?2) ORDER BY id", &st, err)) < 0)
 		goto out;
 	sqlite3_bind_int64(st, 1, since);
 	sqlite3_bind_int64(st, 2, until);
@@ -344,6 +347,7 @@ cat_audit_list(struct cat *c, int64_t since, int64_t until, cat_audit_cb cb, voi
 		e.os_user = (const char *)sqlite3_column_text(st, 6);
 		e.host = (const char *)sqlite3_column_text(st, 7);
 		e.details = (const char *)sqlite3_column_text(st, 8);
+		e.ref = (const char *)sqlite3_column_text(st, 9);
 		if ((r = cb(&e, arg)) != 0)
 			goto out;
 	}

@@ -8,11 +8,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
-#include "common/clock.h"
 #include "common/log.h"
 #include "env/journal.h"
 
@@ -20,9 +18,6 @@ void
 ops_audit(struct lb_env *e, enum cat_action action, const char *cluster,
     const char *backup_id, const char *outcome, const char *fmt, ...)
 {
-	struct lb_err err = { 0 };
-	struct journal_event ev = { .action = cat_action_name(action), .cluster = cluster,
-	    .backup_id = backup_id, .outcome = outcome };
 	json_error_t je;
 	json_t *d;
 	char *txt = NULL;
@@ -31,20 +26,11 @@ ops_audit(struct lb_env *e, enum cat_action action, const char *cluster,
 	va_start(ap, fmt);
 	d = json_vpack_ex(&je, 0, fmt, ap);
 	va_end(ap);
-	if (d == NULL || (txt = json_dumps(d, JSON_COMPACT)) == NULL) {
+	if (d == NULL || (txt = json_dumps(d, JSON_COMPACT)) == NULL)
 		log_warn("audit %s: cannot format details: %s", cat_action_name(action),
 		    d == NULL ? je.text : "out of memory");
-		goto out;
-	}
-	if (e->cat != NULL && cat_audit(e->cat, action, cluster, backup_id, outcome, txt,
-	    &err) < 0)
-		log_warn("audit %s: %s", cat_action_name(action), err.msg);
-	/* and in the repository, where it outlives the appliance */
-	ev.at_ms = lb_wall_ms();
-	ev.details = txt;
-	if (e->repo != NULL && journal_put(e->repo, e->signer, &ev, &err) < 0)
-		log_warn("audit %s: %s", cat_action_name(action), err.msg);
-out:
+	else
+		env_audit(e, cat_action_name(action), cluster, backup_id, outcome, txt);
 	free(txt);
 	json_decref(d);
 }

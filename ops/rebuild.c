@@ -324,6 +324,7 @@ import_journal(struct lb_env *e, const struct rb *x, struct ops_rebuild_result *
 {
 	struct journal_record *rec;
 	struct journal_event ev;
+	struct cat_audit_event ce;
 	struct lb_err err;
 	char signer[SIG_FINGERPRINT_LEN], what[600], *sig;
 	uint8_t *buf;
@@ -345,13 +346,18 @@ import_journal(struct lb_env *e, const struct rb *x, struct ops_rebuild_result *
 		snprintf(what, sizeof(what), "audit event %s", key);
 		if (repo_get_buf(e->repo, key, JOURNAL_MAX, &buf, &len, &err) < 0 ||
 		    (e->trust != NULL &&
-		    ((trust_fetch_sig(e->repo, key, &sig, &siglen, &err) < 0 &&
-		    err.code != LB_E_NOTFOUND) ||
+		    (trust_fetch_sig(e->repo, key, &sig, &siglen, &err) < 0 ||
 		    trust_check(e->trust, JOURNAL_SIG_NS, what, (const char *)buf, len, sig,
 		    siglen, signer, &err) < 0)) ||
-		    journal_parse((const char *)buf, len, &rec, &ev, &err) < 0 ||
-		    cat_audit_import(e->cat, ev.at_ms / 1000, ev.action, ev.cluster, ev.backup_id,
-		    ev.outcome, ev.os_user, ev.host, ev.details, &added, &err) < 0) {
+		    journal_parse((const char *)buf, len, &rec, &ev, &err) < 0) {
+			log_warn("rebuild: %s: %s; not taken", key, err.msg);
+			res->events_refused++;
+			goto next;
+		}
+		ce = (struct cat_audit_event){ .at = ev.at_ms / 1000, .action = ev.action,
+		    .cluster = ev.cluster, .backup_id = ev.backup_id, .outcome = ev.outcome,
+		    .os_user = ev.os_user, .host = ev.host, .details = ev.details, .ref = key };
+		if (cat_audit_add(e->cat, &ce, &added, &err) < 0) {
 			log_warn("rebuild: %s: %s; not taken", key, err.msg);
 			res->events_refused++;
 		} else if (added) {
@@ -359,6 +365,7 @@ import_journal(struct lb_env *e, const struct rb *x, struct ops_rebuild_result *
 		} else {
 			res->events_known++;
 		}
+next:
 		journal_record_free(rec);
 		free(buf);
 		free(sig);

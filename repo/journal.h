@@ -28,6 +28,7 @@
 #define JOURNAL_PREFIX ".audit/"
 #define JOURNAL_SIG_NS "lifeboat-audit"
 #define JOURNAL_MAX (64u * 1024)      /* largest event object read */
+#define JOURNAL_KEY_MAX 512           /* room for a key and its NUL */
 
 /* One event, as the catalog's audit table holds it.  Strings may be NULL
  * where the table allows it (cluster, backup_id, os_user, host, details);

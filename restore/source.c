@@ -473,16 +473,7 @@ restore_source_catalog(struct restore_source *s)
 void
 restore_source_audit(struct restore_source *s, const char *outcome, const char *details)
 {
-	struct journal_event ev = { .action = "restore", .cluster = s->mf->cluster,
-	    .backup_id = s->mf->backup_id, .outcome = outcome, .details = details };
-	struct lb_err e;
-
-	if (s->env.cat != NULL && cat_audit(s->env.cat, CAT_ACT_RESTORE, s->mf->cluster,
-	    s->mf->backup_id, outcome, details, &e) < 0)
-		log_warn("catalog audit: %s", e.msg);
-	ev.at_ms = lb_wall_ms();
-	if (journal_put(s->env.repo, s->env.signer, &ev, &e) < 0)
-		log_warn("audit restore: %s", e.msg);
+	env_audit(&s->env, "restore", s->mf->cluster, s->mf->backup_id, outcome, details);
 }
 
 static int
