@@ -104,6 +104,14 @@ check_exit() {
 	fi
 }
 
+# pycheck NAME PYTHON ARGS...: a check written in Python (json, sys and os
+# imported; sys.argv[1:] = ARGS).
+pycheck() {
+	name=$1; code=$2; shift 2
+	check "$name" python3 -c "import json, sys, os
+$code" "$@"
+}
+
 # free_port: prints a TCP port nobody listens on right now, not handed
 # out before in this test, and below the kernel's ephemeral range.  A port
 # from bind(0) lies inside that range, so an outgoing connection (an etcd

@@ -12,13 +12,6 @@ cd "$TOP" || exit 1
 REPOTOOL=$(dirname "$LIFEBOAT")/tools/repotool
 [ -x "$REPOTOOL" ] || { fail build_repotool "$REPOTOOL missing (make test)"; exit 1; }
 
-# pycheck NAME PYTHON ARGS...: runs PYTHON (sys.argv[1:] = ARGS).
-pycheck() {
-	name=$1; code=$2; shift 2
-	check "$name" python3 -c "import json, sys, os
-$code" "$@"
-}
-
 etcd_cluster e 3 || { fail etcd_cluster "did not start"; exit 1; }
 i=0
 while [ $i -lt 200 ]; do

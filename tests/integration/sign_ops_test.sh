@@ -14,13 +14,6 @@ REPOTOOL=$(dirname "$LIFEBOAT")/tools/repotool
 [ -x "$REPOTOOL" ] || { fail build_repotool "$REPOTOOL missing (make test)"; exit 1; }
 command -v ssh-keygen >/dev/null || { fail ssh_keygen "ssh-keygen missing"; exit 1; }
 
-# pycheck NAME PYTHON ARGS...: runs PYTHON (sys.argv[1:] = ARGS).
-pycheck() {
-	name=$1; code=$2; shift 2
-	check "$name" python3 -c "import json, sys, os
-$code" "$@"
-}
-
 etcd_cluster e 1 || { fail etcd_cluster "did not start"; exit 1; }
 i=0
 while [ $i -lt 50 ]; do
