@@ -214,6 +214,9 @@ int cat_audit(struct cat *c, enum cat_action action, const char *cluster,
 int cat_audit_add(struct cat *c, const struct cat_audit_event *ev, int *inserted,
     struct lb_err *err);
 
+/* Whether an audit event names ref (cat_audit_event.ref): 1 yes, 0 no. */
+int cat_audit_has_ref(struct cat *c, const char *ref, struct lb_err *err);
+
 /* Who and where an audit event is recorded as: the effective user's name
  * (else "uid N") and the host name. */
 void cat_whoami(char *user, size_t ulen, char *host, size_t hlen);

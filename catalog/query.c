@@ -360,6 +360,30 @@ out:
 }
 
 int
+cat_audit_has_ref(struct cat *c, const char *ref, struct lb_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	if (c->version < 3)
+		return 0;
+	if ((r = cat_tx_read(c, err)) < 0)
+		return r;
+	if ((r = cat_prepare(c, "SELECT 1 FROM audit WHERE ref = ?1", &st, err)) < 0)
+		goto out;
+	cat_bind_text(st, 1, ref);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r = 1;
+	else if (rc != SQLITE_DONE)
+		r = cat_sqlerr(c, rc, "read audit events", err);
+out:
+	sqlite3_finalize(st);
+	cat_tx_rollback(c);
+	return r;
+}
+
+int
 cat_manifest_last(struct cat *c, const char *cluster, char **json, struct lb_err *err)
 {
 	sqlite3_stmt *st = NULL;

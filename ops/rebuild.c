@@ -315,10 +315,14 @@ stale_cb(const struct cat_backup *b, void *arg)
 	return 0;
 }
 
+/* At most this many refused events are named in the log, each; the rest
+ * are counted (a trail of unsigned events would otherwise fill it). */
+#define REBUILD_EVENTS_NAMED 10
+
 /* The audit trail (repo/journal.h) back into the catalog: every event
- * object of the listing, checked like a manifest where trusted signers
- * are set (namespace JOURNAL_SIG_NS), each added once.  A bad one is
- * logged and counted, never fatal: history is not a backup. */
+ * object of the listing the catalog does not name yet, checked like a
+ * manifest where trusted signers are set (namespace JOURNAL_SIG_NS).  A
+ * bad one is logged and counted, never fatal: history is not a backup. */
 static void
 import_journal(struct lb_env *e, const struct rb *x, struct ops_rebuild_result *res)
 {
@@ -329,7 +333,7 @@ import_journal(struct lb_env *e, const struct rb *x, struct ops_rebuild_result *
 	char signer[SIG_FINGERPRINT_LEN], what[600], *sig;
 	uint8_t *buf;
 	size_t k, len, siglen, kl;
-	int added;
+	int r, added;
 
 	for (k = 0; k < x->n_objs; k++) {
 		const char *key = x->objs[k].key;
@@ -343,33 +347,41 @@ import_journal(struct lb_env *e, const struct rb *x, struct ops_rebuild_result *
 		rec = NULL;
 		siglen = 0;
 		lb_err_clear(&err);
+		if ((r = cat_audit_has_ref(e->cat, key, &err)) < 0)
+			goto refused;
+		if (r > 0) {                 /* known: not even read */
+			res->events_known++;
+			continue;
+		}
 		snprintf(what, sizeof(what), "audit event %s", key);
 		if (repo_get_buf(e->repo, key, JOURNAL_MAX, &buf, &len, &err) < 0 ||
 		    (e->trust != NULL &&
 		    (trust_fetch_sig(e->repo, key, &sig, &siglen, &err) < 0 ||
 		    trust_check(e->trust, JOURNAL_SIG_NS, what, (const char *)buf, len, sig,
 		    siglen, signer, &err) < 0)) ||
-		    journal_parse((const char *)buf, len, &rec, &ev, &err) < 0) {
-			log_warn("rebuild: %s: %s; not taken", key, err.msg);
-			res->events_refused++;
-			goto next;
-		}
+		    journal_parse((const char *)buf, len, &rec, &ev, &err) < 0)
+			goto refused;
 		ce = (struct cat_audit_event){ .at = ev.at_ms / 1000, .action = ev.action,
 		    .cluster = ev.cluster, .backup_id = ev.backup_id, .outcome = ev.outcome,
 		    .os_user = ev.os_user, .host = ev.host, .details = ev.details, .ref = key };
-		if (cat_audit_add(e->cat, &ce, &added, &err) < 0) {
-			log_warn("rebuild: %s: %s; not taken", key, err.msg);
-			res->events_refused++;
-		} else if (added) {
+		if (cat_audit_add(e->cat, &ce, &added, &err) < 0)
+			goto refused;
+		if (added)
 			res->events++;
-		} else {
+		else
 			res->events_known++;
-		}
+		goto next;
+refused:
+		if (res->events_refused++ < REBUILD_EVENTS_NAMED)
+			log_warn("rebuild: %s: %s; not taken", key, err.msg);
 next:
 		journal_record_free(rec);
 		free(buf);
 		free(sig);
 	}
+	if (res->events_refused > REBUILD_EVENTS_NAMED)
+		log_warn("rebuild: %zu more audit event(s) not taken, for reasons like those above",
+		    res->events_refused - REBUILD_EVENTS_NAMED);
 }
 
 int

@@ -689,6 +689,8 @@ test_audit_add_ref(void)
 	CHECK_STR(x.details, "{\"members\":3}");
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM audit WHERE host = 'old-appliance' AND "
 	    "ref = '.audit/prod/a.json'"), ==, 1);
+	CHECK_INT(cat_audit_has_ref(c, ".audit/prod/b.json", &err), ==, 1);
+	CHECK_INT(cat_audit_has_ref(c, ".audit/prod/c.json", &err), ==, 0);
 	cat_close(c);
 }
 
