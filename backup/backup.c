@@ -31,6 +31,7 @@
 #include "common/fmt.h"
 #include "common/log.h"
 #include "env/env.h"
+#include "env/journal.h"
 #include "env/setup.h"
 #include "env/trust.h"
 #include "repo/head.h"
@@ -55,7 +56,6 @@ struct backup_env {
 	struct lb_err repo_err;
 	struct setup_recipients rcpts;
 	char (*fingerprints)[AGE_FINGERPRINT_LEN];
-	struct sig_key *signer;    /* signing-key; NULL: manifests unsigned */
 	char signer_fpr[SIG_FINGERPRINT_LEN];
 	backup_progress_fn progress;
 	void *progress_arg;
@@ -423,12 +423,12 @@ chain_and_sign(struct backup_env *e, struct manifest *mf, const char *cluster,
 		log_warn("cluster=%s manifest chain unknown (no catalog, no head): starting at 1",
 		    cluster);
 	}
-	if (e->signer != NULL && (mf->signer = strdup(e->signer_fpr)) == NULL)
+	if (e->env.signer != NULL && (mf->signer = strdup(e->signer_fpr)) == NULL)
 		return lb_err_set(err, LB_E_NOMEM, "out of memory");
 	if ((r = manifest_to_json(mf, json, err)) < 0)
 		return r;
-	if (e->signer != NULL &&
-	    (r = sig_sign(e->signer, *json, strlen(*json), MANIFEST_SIG_NS, sig, err)) < 0)
+	if (e->env.signer != NULL &&
+	    (r = sig_sign(e->env.signer, *json, strlen(*json), MANIFEST_SIG_NS, sig, err)) < 0)
 		return lb_err_prefix(err, "signing the manifest: ");
 	return 0;
 }
@@ -487,13 +487,13 @@ write_head(struct backup_env *e, const char *cluster, const char *json)
 	manifest_sha256_hex(json, strlen(json), h.manifest_sha256);
 	h.signed_at = (int64_t)time(NULL);
 	h.valid_until = head_valid_until(e->env.cfg, cluster, (time_t)h.signed_at);
-	if (e->signer != NULL)
+	if (e->env.signer != NULL)
 		snprintf(h.signer, sizeof(h.signer), "%s", e->signer_fpr);
 	if ((r = head_to_json(&h, &hj, &err)) < 0)
 		goto out;
-	if (e->signer != NULL) {
+	if (e->env.signer != NULL) {
 		snprintf(skey, sizeof(skey), "%s.sig", key);
-		if ((r = sig_sign(e->signer, hj, strlen(hj), HEAD_SIG_NS, &sig, &err)) < 0 ||
+		if ((r = sig_sign(e->env.signer, hj, strlen(hj), HEAD_SIG_NS, &sig, &err)) < 0 ||
 		    (r = repo_put_buf(e->env.repo, skey, sig, strlen(sig), &err)) < 0)
 			goto out;
 	}
@@ -628,8 +628,11 @@ catalog_record(struct backup_env *e, struct cat_spool_rec *rec,
     const struct backup_result *res, const char *manifest_json)
 {
 	static const enum cat_status st[] = { CAT_COMPLETE, CAT_PARTIAL, CAT_FAILED };
+	struct journal_event ev = { .action = "backup", .cluster = rec->cluster,
+	    .backup_id = rec->backup_id };
+	struct lb_err err;
 	json_t *d;
-	char *details;
+	char *details, key[JOURNAL_KEY_MAX];
 
 	d = json_pack("{s:i,s:i,s:I,s:I,s:I,s:I,s:b,s:f}", "members_ok",
 	    (int)res->members_ok, "members_total", (int)res->members_total,
@@ -645,6 +648,18 @@ catalog_record(struct backup_env *e, struct cat_spool_rec *rec,
 	rec->error = res->outcome == BACKUP_COMPLETE && !res->divergent ? NULL : res->err.msg;
 	rec->manifest = manifest_json;
 	rec->details = details;
+	/* The same event in the repository's audit trail (repo/journal.h),
+	 * named by the catalog's row, at its time even from the spool. */
+	ev.at_ms = lb_wall_ms();
+	ev.outcome = cat_status_name(rec->status);
+	ev.details = details;
+	rec->audit_at = ev.at_ms / 1000;
+	if (e->env.repo != NULL) {
+		if (journal_put(e->env.repo, e->env.signer, &ev, key, &err) == 0)
+			rec->audit_ref = key;
+		else
+			log_warn("audit backup: %s", err.msg);
+	}
 	catalog_write(e, rec);
 	free(details);
 	json_decref(d);
@@ -880,11 +895,11 @@ backup_env_open(const struct cfg *c, backup_progress_fn progress,
 	e->level = (int)cfg_get_int(c, NULL, CFG_COMPRESS_LEVEL);
 	e->threads = (int)cfg_get_int(c, NULL, CFG_COMPRESS_THREADS);
 	if ((r = setup_recipients(c, &e->rcpts, err)) < 0 ||
-	    (r = setup_signing_key(c, &e->signer, err)) < 0 ||
+	    (r = setup_signing_key(c, &e->env.signer, err)) < 0 ||
 	    (r = setup_trusted_signers(c, NULL, &e->env.trust, err)) < 0)
 		goto out;
-	if (e->signer != NULL)
-		sig_key_fingerprint(e->signer, e->signer_fpr);
+	if (e->env.signer != NULL)
+		sig_key_fingerprint(e->env.signer, e->signer_fpr);
 	if ((e->fingerprints = calloc(e->rcpts.n, sizeof(*e->fingerprints))) == NULL) {
 		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 		goto out;
@@ -921,7 +936,6 @@ backup_env_close(struct backup_env *e)
 		return;
 	env_close(&e->env);
 	setup_recipients_release(&e->rcpts);
-	sig_key_free(e->signer);
 	free(e->fingerprints);
 	free(e);
 }

@@ -11,6 +11,7 @@
 #include "catalog/catalog.h"
 #include "catalog/spool.h"
 #include "common/log.h"
+#include "env/journal.h"
 #include "repo/manifest.h"
 #include "repo/repo.h"
 
@@ -62,15 +63,16 @@ settle_one(const struct lb_env *e, const char *cluster, const char *id)
 	if ((r = repo_get_buf(e->repo, key, MANIFEST_MAX, &buf, &len, &err)) == 0) {
 		if ((r = manifest_parse((const char *)buf, len, &mf, &err)) < 0 ||
 		    (json = strndup((const char *)buf, len)) == NULL ||
-		    cat_record_manifest(e->cat, json, &err) < 0 ||
-		    cat_audit(e->cat, CAT_ACT_BACKUP, cluster, id, mf->status,
-		    "{\"reason\":\"interrupted after its manifest\"}", &err) < 0)
+		    cat_record_manifest(e->cat, json, &err) < 0)
 			log_warn("backup %s was interrupted after its manifest was written, "
 			    "which cannot be recorded now (%s); kept for the next run", id,
 			    json == NULL && r == 0 ? "out of memory" : err.msg);
-		else
+		else {
+			env_audit(e, "backup", cluster, id, mf->status,
+			    "{\"reason\":\"interrupted after its manifest\"}");
 			log_warn("backup %s was interrupted after its manifest was written; "
 			    "recorded as %s", id, mf->status);
+		}
 		goto out;
 	}
 	if (r != LB_E_NOTFOUND) {
@@ -92,12 +94,11 @@ settle_one(const struct lb_env *e, const char *cluster, const char *id)
 		goto out;
 	}
 	if (cat_backup_finish(e->cat, id, CAT_FAILED,
-	    "interrupted: the process running it died", NULL, &err) < 0 ||
-	    cat_audit(e->cat, CAT_ACT_BACKUP, cluster, id, "failed",
-	    "{\"reason\":\"interrupted\"}", &err) < 0) {
+	    "interrupted: the process running it died", NULL, &err) < 0) {
 		log_warn("catalog: %s", err.msg);
 		goto out;
 	}
+	env_audit(e, "backup", cluster, id, "failed", "{\"reason\":\"interrupted\"}");
 	log_warn("backup %s was interrupted; marked failed, its leftovers removed", id);
 out:
 	manifest_free(mf);

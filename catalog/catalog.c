@@ -107,6 +107,11 @@ static const char *const migrations[CAT_SCHEMA_VERSION] = {
 	"  at INTEGER NOT NULL,"
 	"  revision INTEGER NOT NULL"
 	") WITHOUT ROWID;",
+	/* 2 -> 3: the key of each event's copy in the repository's audit
+	 * trail (repo/journal.h), so that a rebuild reading it back adds it
+	 * once (cat_audit_add); NULL for events that have none. */
+	"ALTER TABLE audit ADD COLUMN ref TEXT;"
+	"CREATE UNIQUE INDEX audit_ref ON audit (ref) WHERE ref IS NOT NULL;",
 };
 
 static const char *const status_names[] = { "running", "complete", "partial", "failed" };
@@ -713,25 +718,51 @@ out:
 
 /* --- audit ------------------------------------------------------------------ */
 
+void
+cat_whoami(char *user, size_t ulen, char *host, size_t hlen)
+{
+	struct passwd *pw;
+
+	/* getpwuid is not thread-safe, but the struct is only read here at
+	 * once; the daemon audits from one thread. */
+	if ((pw = getpwuid(geteuid())) != NULL)
+		snprintf(user, ulen, "%s", pw->pw_name);
+	else
+		snprintf(user, ulen, "uid %u", (unsigned)geteuid());
+	this_host(host, hlen);
+}
+
 int
 cat_audit(struct cat *c, enum cat_action action, const char *cluster,
     const char *backup_id, const char *outcome, const char *details_json,
     struct lb_err *err)
 {
+	struct cat_audit_event ev = { .action = cat_action_name(action), .cluster = cluster,
+	    .backup_id = backup_id, .outcome = outcome, .details = details_json };
+	int added;
+
+	if ((unsigned)action > CAT_ACT_RESTORE)
+		return lb_err_set(err, LB_E_INTERNAL, "cat_audit: bad action");
+	return cat_audit_add(c, &ev, &added, err);
+}
+
+int
+cat_audit_add(struct cat *c, const struct cat_audit_event *ev, int *inserted,
+    struct lb_err *err)
+{
 	sqlite3_stmt *st = NULL;
 	json_t *details = NULL;
 	json_error_t jerr;
-	char *compact = NULL, host[256], uidbuf[32];
-	const char *user;
-	struct passwd *pw;
+	char *compact = NULL, host[256], user[64];
 	int r;
 
-	if ((unsigned)action > CAT_ACT_RESTORE || outcome == NULL || *outcome == '\0')
-		return lb_err_set(err, LB_E_INTERNAL, "cat_audit: bad action or empty outcome");
-	if (details_json != NULL) {
-		details = json_loads(details_json, JSON_REJECT_DUPLICATES, &jerr);
+	*inserted = 0;
+	if (ev->action == NULL || ev->outcome == NULL || *ev->outcome == '\0')
+		return lb_err_set(err, LB_E_INTERNAL, "audit event without action or outcome");
+	if (ev->details != NULL) {
+		details = json_loads(ev->details, JSON_REJECT_DUPLICATES, &jerr);
 		if (details == NULL || !json_is_object(details)) {
-			r = lb_err_set(err, LB_E_INTERNAL, "cat_audit: details are not a JSON "
+			r = lb_err_set(err, LB_E_INTERNAL, "audit event: details are not a JSON "
 			    "object: %s", details == NULL ? jerr.text : "wrong type");
 			goto out;
 		}
@@ -740,30 +771,25 @@ cat_audit(struct cat *c, enum cat_action action, const char *cluster,
 			goto out;
 		}
 	}
-	/* getpwuid is not thread-safe, but the struct is only read here at
-	 * once; the daemon audits from one thread. */
-	if ((pw = getpwuid(geteuid())) != NULL) {
-		user = pw->pw_name;
-	} else {
-		snprintf(uidbuf, sizeof(uidbuf), "uid %u", (unsigned)geteuid());
-		user = uidbuf;
-	}
-	this_host(host, sizeof(host));
+	cat_whoami(user, sizeof(user), host, sizeof(host));
 	if ((r = cat_tx_write(c, err)) < 0)
 		goto out;
 	if ((r = cat_prepare(c, "INSERT INTO audit (at, action, cluster, backup_id, outcome, "
-	    "os_user, host, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &st, err)) < 0)
+	    "os_user, host, details, ref) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+	    "ON CONFLICT (ref) WHERE ref IS NOT NULL DO NOTHING", &st, err)) < 0)
 		goto out;
-	sqlite3_bind_int64(st, 1, cat_now());
-	cat_bind_text(st, 2, cat_action_name(action));
-	cat_bind_text(st, 3, cluster);
-	cat_bind_text(st, 4, backup_id);
-	cat_bind_text(st, 5, outcome);
-	cat_bind_text(st, 6, user);
-	cat_bind_text(st, 7, host);
+	sqlite3_bind_int64(st, 1, ev->at != 0 ? ev->at : cat_now());
+	cat_bind_text(st, 2, ev->action);
+	cat_bind_text(st, 3, ev->cluster);
+	cat_bind_text(st, 4, ev->backup_id);
+	cat_bind_text(st, 5, ev->outcome);
+	cat_bind_text(st, 6, ev->os_user != NULL ? ev->os_user : user);
+	cat_bind_text(st, 7, ev->host != NULL ? ev->host : host);
 	cat_bind_text(st, 8, compact);
+	cat_bind_text(st, 9, ev->ref);
 	if ((r = step_done(c, st, "record audit event", err)) < 0)
 		goto out;
+	*inserted = sqlite3_changes(c->db) > 0;
 	r = cat_tx_commit(c, err);
 out:
 	sqlite3_finalize(st);

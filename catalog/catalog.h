@@ -24,7 +24,7 @@
 #include "common/err.h"
 
 #define CAT_DEFAULT_PATH "/var/lib/lifeboat/catalog.db"
-#define CAT_SCHEMA_VERSION 2
+#define CAT_SCHEMA_VERSION 3
 #define CAT_BUSY_TIMEOUT_MS 10000
 #define CAT_MANIFEST_MAX (1024 * 1024)  /* bytes; larger manifests are refused */
 #define CAT_ID_MAX 64                   /* backup ids: [A-Za-z0-9._-], at most this long */
@@ -122,6 +122,8 @@ struct cat_audit_event {
 	const char *os_user;
 	const char *host;
 	const char *details;
+	const char *ref;       /* key of its copy in the repository's audit trail
+	                        * (repo/journal.h); NULL: none */
 };
 
 /* Called once per backup; b and all it points to live until the callback
@@ -196,13 +198,28 @@ int cat_delete_backup(struct cat *c, const char *backup_id, struct lb_err *err);
 
 /* --- audit --------------------------------------------------------------- */
 
-/* Appends an audit event at the current time, with this process's
- * effective user and host name.  cluster, backup_id and details_json may
- * be NULL; details_json must be a JSON object.  Audit rows cannot be
- * changed or deleted through SQLite (triggers abort). */
+/* Records an audit event at the current time, with this process's
+ * effective user and host name (cat_audit_add).  cluster, backup_id and
+ * details_json may be NULL; details_json must be a JSON object.  Audit
+ * rows cannot be changed or deleted through SQLite (triggers abort). */
 int cat_audit(struct cat *c, enum cat_action action, const char *cluster,
     const char *backup_id, const char *outcome, const char *details_json,
     struct lb_err *err);
+
+/* Adds ev (its id ignored; at 0: now; os_user and host NULL: this
+ * process's, as cat_whoami gives them) unless an event with the same ref
+ * is there already, so that an event read back from the repository's
+ * audit trail (a rebuild) is recorded once.  *inserted says which.  An
+ * action the catalog does not know fails (the table's CHECK). */
+int cat_audit_add(struct cat *c, const struct cat_audit_event *ev, int *inserted,
+    struct lb_err *err);
+
+/* Whether an audit event names ref (cat_audit_event.ref): 1 yes, 0 no. */
+int cat_audit_has_ref(struct cat *c, const char *ref, struct lb_err *err);
+
+/* Who and where an audit event is recorded as: the effective user's name
+ * (else "uid N") and the host name. */
+void cat_whoami(char *user, size_t ulen, char *host, size_t hlen);
 
 /* Calls cb for each audit event with since <= at < until (0 = unbounded),
  * oldest first. */

@@ -328,9 +328,12 @@ cat_audit_list(struct cat *c, int64_t since, int64_t until, cat_audit_cb cb, voi
 
 	if ((r = cat_tx_read(c, err)) < 0)
 		return r;
-	if ((r = cat_prepare(c, "SELECT id, at, action, cluster, backup_id, outcome, os_user, "
-	    "host, details FROM audit WHERE at >= ?1 AND (?2 <= 0 OR at < ?2) ORDER BY id",
-	    &st, err)) < 0)
+	/* ref came with schema 3; an older catalog opened read-only has none */
+	if ((r = cat_prepare(c, c->version >= 3 ?
+	    "SELECT id, at, action, cluster, backup_id, outcome, os_user, host, details, ref "
+	    "FROM audit WHERE at >= ?1 AND (?2 <= 0 OR at < ?2) ORDER BY id" :
+	    "SELECT id, at, action, cluster, backup_id, outcome, os_user, host, details, NULL "
+	    "FROM audit WHERE at >= ?1 AND (?2 <= 0 OR at < ?2) ORDER BY id", &st, err)) < 0)
 		goto out;
 	sqlite3_bind_int64(st, 1, since);
 	sqlite3_bind_int64(st, 2, until);
@@ -344,10 +347,35 @@ cat_audit_list(struct cat *c, int64_t since, int64_t until, cat_audit_cb cb, voi
 		e.os_user = (const char *)sqlite3_column_text(st, 6);
 		e.host = (const char *)sqlite3_column_text(st, 7);
 		e.details = (const char *)sqlite3_column_text(st, 8);
+		e.ref = (const char *)sqlite3_column_text(st, 9);
 		if ((r = cb(&e, arg)) != 0)
 			goto out;
 	}
 	if (rc != SQLITE_DONE)
+		r = cat_sqlerr(c, rc, "read audit events", err);
+out:
+	sqlite3_finalize(st);
+	cat_tx_rollback(c);
+	return r;
+}
+
+int
+cat_audit_has_ref(struct cat *c, const char *ref, struct lb_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	if (c->version < 3)
+		return 0;
+	if ((r = cat_tx_read(c, err)) < 0)
+		return r;
+	if ((r = cat_prepare(c, "SELECT 1 FROM audit WHERE ref = ?1", &st, err)) < 0)
+		goto out;
+	cat_bind_text(st, 1, ref);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r = 1;
+	else if (rc != SQLITE_DONE)
 		r = cat_sqlerr(c, rc, "read audit events", err);
 out:
 	sqlite3_finalize(st);

@@ -22,7 +22,10 @@
 int
 cat_spool_apply(struct cat *c, const struct cat_spool_rec *r, struct lb_err *err)
 {
-	int rc;
+	struct cat_audit_event ev = { .at = r->audit_at, .action = "backup",
+	    .cluster = r->cluster, .backup_id = r->backup_id, .details = r->details,
+	    .ref = r->audit_ref };
+	int rc, added;
 
 	rc = cat_backup_begin(c, r->cluster, r->backup_id, r->started_at, r->host, err);
 	if (rc < 0 && rc != LB_E_EXISTS)
@@ -32,8 +35,8 @@ cat_spool_apply(struct cat *c, const struct cat_spool_rec *r, struct lb_err *err
 	rc = cat_backup_finish(c, r->backup_id, r->status, r->error, r->manifest, err);
 	if (rc < 0 && rc != LB_E_EXISTS)
 		return rc;
-	return cat_audit(c, CAT_ACT_BACKUP, r->cluster, r->backup_id,
-	    cat_status_name(r->status), r->details, err);
+	ev.outcome = cat_status_name(r->status);
+	return cat_audit_add(c, &ev, &added, err);
 }
 
 static int
@@ -69,10 +72,11 @@ cat_spool_write(const char *catalog_path, const struct cat_spool_rec *r,
 		return rc;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return lb_err_sys(err, LB_E_IO, errno, "catalog spool %s", dir);
-	o = json_pack("{s:s,s:s,s:s*,s:I,s:s,s:s*,s:s*,s:s*}", "cluster", r->cluster,
-	    "backup_id", r->backup_id, "host", r->host, "started_at",
+	o = json_pack("{s:s,s:s,s:s*,s:I,s:s,s:s*,s:s*,s:s*,s:I,s:s*}", "cluster",
+	    r->cluster, "backup_id", r->backup_id, "host", r->host, "started_at",
 	    (json_int_t)r->started_at, "status", cat_status_name(r->status),
-	    "error", r->error, "manifest", r->manifest, "details", r->details);
+	    "error", r->error, "manifest", r->manifest, "details", r->details,
+	    "audit_at", (json_int_t)r->audit_at, "audit_ref", r->audit_ref);
 	if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) == NULL) {
 		rc = lb_err_set(err, LB_E_NOMEM, "out of memory");
 		goto out;
@@ -127,23 +131,26 @@ static int
 spool_read(const char *path, json_t **root, struct cat_spool_rec *r, struct lb_err *err)
 {
 	json_error_t je;
-	json_int_t started = 0;
+	json_int_t started = 0, audit_at = 0;
 	const char *status = NULL;
 	int st;
 
 	memset(r, 0, sizeof(*r));
 	if ((*root = json_load_file(path, 0, &je)) == NULL)
 		return lb_err_set(err, LB_E_CORRUPT, "%s: %s", path, je.text);
-	if (json_unpack_ex(*root, &je, 0, "{s:s,s:s,s?s,s:I,s:s,s?s,s?s,s?s}",
+	/* audit_*: absent in records spooled before the audit trail */
+	if (json_unpack_ex(*root, &je, 0, "{s:s,s:s,s?s,s:I,s:s,s?s,s?s,s?s,s?I,s?s}",
 	    "cluster", &r->cluster, "backup_id", &r->backup_id, "host", &r->host,
 	    "started_at", &started, "status", &status, "error", &r->error,
-	    "manifest", &r->manifest, "details", &r->details) < 0)
+	    "manifest", &r->manifest, "details", &r->details, "audit_at", &audit_at,
+	    "audit_ref", &r->audit_ref) < 0)
 		return lb_err_set(err, LB_E_CORRUPT, "%s: %s", path, je.text);
 	if ((st = cat_status_parse(status)) < 0)
 		return lb_err_set(err, LB_E_CORRUPT, "%s: status: '%s' is not one", path,
 		    status);
 	r->status = (enum cat_status)st;
 	r->started_at = started;
+	r->audit_at = audit_at;
 	/* What the catalog would refuse for ever must not hold up the records
 	 * behind it: a manifest belongs to a finished run, and says so. */
 	if (r->manifest != NULL) {

@@ -34,6 +34,9 @@ struct cat_spool_rec {
 	const char *error;        /* one-line reason, for the row */
 	const char *manifest;     /* manifest JSON text */
 	const char *details;      /* audit details, a JSON object */
+	int64_t audit_at;         /* the audit event's time (0: when applied) */
+	const char *audit_ref;    /* its copy in the repository's audit trail
+	                           * (cat_audit_event.ref); NULL: none */
 };
 
 /* Writes r into c: the row (if missing), its end and manifest (unless

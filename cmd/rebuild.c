@@ -83,6 +83,8 @@ cmd_catalog_rebuild(const struct lb_globals *g, int argc, char **argv)
 	if (res.kept > 0)
 		printf("rebuild: %zu backup(s) not in the listing kept: their manifests were "
 		    "not proven absent\n", res.kept);
+	printf("rebuild: audit trail: %zu event(s) taken back, %zu known already, %zu "
+	    "not taken (see the log)\n", res.events, res.events_known, res.events_refused);
 	status = res.malformed + res.missing + res.kept > 0 ?
 	    lb_err_exit_status(LB_E_PARTIAL) : 0;
 out:

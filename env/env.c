@@ -6,17 +6,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "env/setup.h"
 
 /* Opens what need asks for from e->cfg and e->catalog_path. */
 static int
 open_parts(unsigned need, struct lb_env *e, struct lb_err *err)
 {
+	struct lb_err e2;
 	int r = 0;
 
 	if ((need & ENV_REPO) && ((r = setup_trusted_signers(e->cfg, NULL, &e->trust, err)) < 0 ||
 	    (r = setup_repo(e->cfg, &e->repo, err)) < 0))
 		goto out;
+	/* Only the audit trail's objects need it, and a verify or restore
+	 * by someone who may not read it must still run: unsigned then. */
+	if ((need & ENV_REPO) && setup_signing_key(e->cfg, &e->signer, &e2) < 0)
+		log_warn("%s: the audit trail's objects go unsigned", e2.msg);
 	if ((need & ENV_CAT) && (r = cat_open(e->catalog_path, 0, &e->cat, err)) < 0)
 		goto out;
 out:
@@ -63,6 +69,7 @@ env_close(struct lb_env *e)
 	cat_close(e->cat);
 	repo_close(e->repo);
 	sig_signers_free(e->trust);
+	sig_key_free(e->signer);
 	cfg_free(e->own_cfg);
 	memset(e, 0, sizeof(*e));
 }

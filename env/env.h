@@ -21,6 +21,8 @@ struct lb_env {
 	const char *catalog_path;
 	struct cfg *own_cfg;       /* loaded by env_open; NULL: the caller's */
 	struct sig_signers *trust; /* trusted-signers, with ENV_REPO; NULL: unset */
+	struct sig_key *signer;    /* signing-key, with ENV_REPO, for the audit
+	                            * trail's objects; NULL: unset or unreadable */
 	int skip_signature;        /* --insecure-skip-signature (env/trust.h) */
 };
 

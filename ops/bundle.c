@@ -307,10 +307,10 @@ ops_export(struct lb_env *e, const char *backup_id, const char *path, uint64_t *
 	int r;
 
 	if ((r = export_backup(e, backup_id, path, bytes, &cluster, err)) < 0)
-		ops_audit(e->cat, CAT_ACT_EXPORT, cluster, backup_id, "failed",
+		ops_audit(e, CAT_ACT_EXPORT, cluster, backup_id, "failed",
 		    "{s:s, s:s}", "file", path, "error", err->msg);
 	else
-		ops_audit(e->cat, CAT_ACT_EXPORT, cluster, backup_id, "ok", "{s:s, s:I}",
+		ops_audit(e, CAT_ACT_EXPORT, cluster, backup_id, "ok", "{s:s, s:I}",
 		    "file", path, "bytes", (json_int_t)*bytes);
 	free(cluster);
 	return r;
@@ -698,7 +698,7 @@ ops_import(struct lb_env *e, const char *path, struct ops_import_result *res,
 	memset(res, 0, sizeof(*res));
 	if ((r = import_bundle(e, path, &id, &cluster, &res->bytes, &res->skipped,
 	    &res->trust, &sig_failed, err)) < 0) {
-		ops_audit(e->cat, CAT_ACT_IMPORT, cluster, id, "failed", "{s:s, s:s, s:s}",
+		ops_audit(e, CAT_ACT_IMPORT, cluster, id, "failed", "{s:s, s:s, s:s}",
 		    "file", path, "error", err->msg, "signature",
 		    sig_failed ? "failed" : trust_result_name(res->trust));
 		goto out;
@@ -707,10 +707,10 @@ ops_import(struct lb_env *e, const char *path, struct ops_import_result *res,
 	snprintf(res->backup_id, sizeof(res->backup_id), "%s", id);
 	snprintf(res->cluster, sizeof(res->cluster), "%s", cluster);
 	if (res->skipped)
-		ops_audit(e->cat, CAT_ACT_IMPORT, cluster, id, "ok", "{s:s, s:b, s:s}", "file",
+		ops_audit(e, CAT_ACT_IMPORT, cluster, id, "ok", "{s:s, s:b, s:s}", "file",
 		    path, "already_present", 1, "signature", trust_result_name(res->trust));
 	else
-		ops_audit(e->cat, CAT_ACT_IMPORT, cluster, id, "ok", "{s:s, s:I, s:s}", "file",
+		ops_audit(e, CAT_ACT_IMPORT, cluster, id, "ok", "{s:s, s:I, s:s}", "file",
 		    path, "bytes", (json_int_t)res->bytes, "signature",
 		    trust_result_name(res->trust));
 out:

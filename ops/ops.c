@@ -12,12 +12,12 @@
 #include <jansson.h>
 
 #include "common/log.h"
+#include "env/journal.h"
 
 void
-ops_audit(struct cat *c, enum cat_action action, const char *cluster,
+ops_audit(struct lb_env *e, enum cat_action action, const char *cluster,
     const char *backup_id, const char *outcome, const char *fmt, ...)
 {
-	struct lb_err err = { 0 };
 	json_error_t je;
 	json_t *d;
 	char *txt = NULL;
@@ -29,8 +29,8 @@ ops_audit(struct cat *c, enum cat_action action, const char *cluster,
 	if (d == NULL || (txt = json_dumps(d, JSON_COMPACT)) == NULL)
 		log_warn("audit %s: cannot format details: %s", cat_action_name(action),
 		    d == NULL ? je.text : "out of memory");
-	else if (cat_audit(c, action, cluster, backup_id, outcome, txt, &err) < 0)
-		log_warn("audit %s: %s", cat_action_name(action), err.msg);
+	else
+		env_audit(e, cat_action_name(action), cluster, backup_id, outcome, txt);
 	free(txt);
 	json_decref(d);
 }

@@ -117,6 +117,9 @@ struct ops_rebuild_result {
 	size_t missing;       /* recorded as failed: an object missing or of the wrong size */
 	size_t dropped;       /* catalog rows whose manifest is proven gone */
 	size_t kept;          /* rows not in the listing, whose manifest was not proven gone */
+	size_t events;        /* audit events read back from the repository's trail */
+	size_t events_known;  /* ... that the catalog had already */
+	size_t events_refused;/* ... not taken: unreadable, malformed, not trusted */
 	double seconds;
 };
 
@@ -157,9 +160,11 @@ int ops_import(struct lb_env *e, const char *path, struct ops_import_result *res
 /* --- shared by the operations -------------------------------------------- */
 
 /* Appends an audit event whose details are the JSON object made by
- * json_pack(fmt, ...); a failure to audit is logged, not returned, so it
- * never hides the outcome of the operation itself. */
-void ops_audit(struct cat *c, enum cat_action action, const char *cluster,
+ * json_pack(fmt, ...) to e's catalog and, as an object of the audit
+ * trail (repo/journal.h), to e's repository, each when e has one; a
+ * failure to audit is logged, not returned, so it never hides the
+ * outcome of the operation itself. */
+void ops_audit(struct lb_env *e, enum cat_action action, const char *cluster,
     const char *backup_id, const char *outcome, const char *fmt, ...);
 
 /* What a walk of a cluster's chain of manifests found (chain.c). */

@@ -263,7 +263,7 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 			/* Each prune says so again: the stamp shadows nothing now,
 			 * but someone should find out which clock was wrong. */
 			if (d[i].why == RET_WHY_FUTURE && !dry_run)
-				ops_audit(e->cat, CAT_ACT_PRUNE, cluster, b->id, "kept-future",
+				ops_audit(e, CAT_ACT_PRUNE, cluster, b->id, "kept-future",
 				    "{s:s, s:s}", "reason", why, "started_at", when);
 			if (d[i].why == RET_WHY_FUTURE && quiet)
 				log_warn("cluster=%s backup=%s started_at=%s is in the future: kept, "
@@ -290,13 +290,13 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 		if (delete_backup(e, cluster, b, &n_del, &err) < 0) {
 			t->failed++;
 			log_error("prune %s: %s", b->id, err.msg);
-			ops_audit(e->cat, CAT_ACT_PRUNE, cluster, b->id, "failed",
+			ops_audit(e, CAT_ACT_PRUNE, cluster, b->id, "failed",
 			    "{s:s, s:i, s:s}", "reason", why, "objects_deleted", n_del,
 			    "error", err.msg);
 			continue;
 		}
 		t->deleted++;
-		ops_audit(e->cat, CAT_ACT_PRUNE, cluster, b->id, "ok",
+		ops_audit(e, CAT_ACT_PRUNE, cluster, b->id, "ok",
 		    "{s:s, s:s, s:i, s:s?, s:I, s:s?}", "reason", why, "status",
 		    cat_status_name(b->status), "objects_deleted", n_del, "retention", policy,
 		    "sequence", (json_int_t)seq, "manifest_sha256", sha[0] != '\0' ? sha : NULL);
@@ -363,7 +363,7 @@ ops_prune(struct lb_env *e, const struct ops_prune_opts *o, ops_prune_cb cb, voi
 			t->bad_clusters++;
 	}
 	if (!o->dry_run)
-		ops_audit(e->cat, CAT_ACT_PRUNE, o->cluster, NULL,
+		ops_audit(e, CAT_ACT_PRUNE, o->cluster, NULL,
 		    t->bad_clusters + t->failed ? "failed" : "ok", "{s:i, s:i, s:i}",
 		    "kept", t->kept, "deleted", t->deleted, "failed", t->failed);
 out:

@@ -30,6 +30,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "env/setup.h"
+#include "repo/journal.h"
 #include "repo/manifest.h"
 
 #define REBUILD_BATCH 256
@@ -314,6 +315,75 @@ stale_cb(const struct cat_backup *b, void *arg)
 	return 0;
 }
 
+/* At most this many refused events are named in the log, each; the rest
+ * are counted (a trail of unsigned events would otherwise fill it). */
+#define REBUILD_EVENTS_NAMED 10
+
+/* The audit trail (repo/journal.h) back into the catalog: every event
+ * object of the listing the catalog does not name yet, checked like a
+ * manifest where trusted signers are set (namespace JOURNAL_SIG_NS).  A
+ * bad one is logged and counted, never fatal: history is not a backup. */
+static void
+import_journal(struct lb_env *e, const struct rb *x, struct ops_rebuild_result *res)
+{
+	struct journal_record *rec;
+	struct journal_event ev;
+	struct cat_audit_event ce;
+	struct lb_err err;
+	char signer[SIG_FINGERPRINT_LEN], what[600], *sig;
+	uint8_t *buf;
+	size_t k, len, siglen, kl;
+	int r, added;
+
+	for (k = 0; k < x->n_objs; k++) {
+		const char *key = x->objs[k].key;
+
+		kl = strlen(key);
+		if (strncmp(key, JOURNAL_PREFIX, strlen(JOURNAL_PREFIX)) != 0 || kl < 5 ||
+		    strcmp(key + kl - 5, ".json") != 0)
+			continue;
+		buf = NULL;
+		sig = NULL;
+		rec = NULL;
+		siglen = 0;
+		lb_err_clear(&err);
+		if ((r = cat_audit_has_ref(e->cat, key, &err)) < 0)
+			goto refused;
+		if (r > 0) {                 /* known: not even read */
+			res->events_known++;
+			continue;
+		}
+		snprintf(what, sizeof(what), "audit event %s", key);
+		if (repo_get_buf(e->repo, key, JOURNAL_MAX, &buf, &len, &err) < 0 ||
+		    (e->trust != NULL &&
+		    (trust_fetch_sig(e->repo, key, &sig, &siglen, &err) < 0 ||
+		    trust_check(e->trust, JOURNAL_SIG_NS, what, (const char *)buf, len, sig,
+		    siglen, signer, &err) < 0)) ||
+		    journal_parse((const char *)buf, len, &rec, &ev, &err) < 0)
+			goto refused;
+		ce = (struct cat_audit_event){ .at = ev.at_ms / 1000, .action = ev.action,
+		    .cluster = ev.cluster, .backup_id = ev.backup_id, .outcome = ev.outcome,
+		    .os_user = ev.os_user, .host = ev.host, .details = ev.details, .ref = key };
+		if (cat_audit_add(e->cat, &ce, &added, &err) < 0)
+			goto refused;
+		if (added)
+			res->events++;
+		else
+			res->events_known++;
+		goto next;
+refused:
+		if (res->events_refused++ < REBUILD_EVENTS_NAMED)
+			log_warn("rebuild: %s: %s; not taken", key, err.msg);
+next:
+		journal_record_free(rec);
+		free(buf);
+		free(sig);
+	}
+	if (res->events_refused > REBUILD_EVENTS_NAMED)
+		log_warn("rebuild: %zu more audit event(s) not taken, for reasons like those above",
+		    res->events_refused - REBUILD_EVENTS_NAMED);
+}
+
 int
 ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
     struct lb_err *err)
@@ -429,18 +499,20 @@ ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
 		    "longer in the repository", st.ids[k]);
 	}
 	lb_err_clear(err);
+	import_journal(e, &x, res);
 	r = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	res->seconds = (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	ops_audit(e->cat, CAT_ACT_REBUILD, NULL, NULL,
+	ops_audit(e, CAT_ACT_REBUILD, NULL, NULL,
 	    res->malformed + res->missing + res->kept == 0 ? "ok" : "partial",
-	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:f}", "repo", repo_url(e->repo),
+	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:f}", "repo", repo_url(e->repo),
 	    "manifests", (json_int_t)res->manifests, "recorded", (json_int_t)res->recorded,
 	    "malformed", (json_int_t)res->malformed,
 	    "missing_objects", (json_int_t)res->missing,
 	    "dropped", (json_int_t)res->dropped, "kept_unproven", (json_int_t)res->kept,
 	    "untrusted", (json_int_t)res->untrusted,
+	    "events", (json_int_t)res->events,
 	    "signature", e->trust == NULL ? "unchecked" :
 	    res->skipped_signature > 0 ? "skipped" : "ok",
 	    "seconds", res->seconds);

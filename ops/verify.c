@@ -268,7 +268,7 @@ ops_verify_backup(struct lb_env *e, const struct age_identity *id,
 		cb(&res, arg);
 	if (verdict && cat_set_verified(e->cat, b->id, 0, r == 0, detail, &merr) < 0)
 		log_error("verify %s: cannot record the result: %s", b->id, merr.msg);
-	ops_audit(e->cat, CAT_ACT_VERIFY, b->cluster, b->id,
+	ops_audit(e, CAT_ACT_VERIFY, b->cluster, b->id,
 	    r == 0 ? "ok" : verdict ? "failed" : "error",
 	    "{s:i, s:I, s:I, s:s?, s:b, s:s}", "members", checked, "stored_bytes",
 	    (json_int_t)stored, "snapshot_bytes", (json_int_t)plain,

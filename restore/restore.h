@@ -88,8 +88,14 @@ const char *restore_source_signature(const struct restore_source *s);
  * backups named but not found), "untrusted" or "missing". */
 const char *restore_source_head(const struct restore_source *s);
 
-/* The catalog, or NULL when there is none (for the audit event). */
+/* The catalog, or NULL when there is none. */
 struct cat *restore_source_catalog(struct restore_source *s);
+
+/* The restore's audit event (details: JSON text of an object): to the
+ * catalog when there is one, and to the repository's audit trail
+ * (repo/journal.h), so a restore from the bucket alone leaves a trace. */
+void restore_source_audit(struct restore_source *s, const char *outcome,
+    const char *details);
 
 /* Member objects in the order restore tries them: prefer first when not
  * NULL (LB_E_NOTFOUND if the backup has no good object of that name),

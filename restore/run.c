@@ -123,9 +123,6 @@ restore_mode_name(enum restore_mode m)
 void
 restore_audit(struct restore_run *c, const char *outcome, const struct lb_err *err)
 {
-	const struct manifest *mf;
-	struct cat *cat;
-	struct lb_err e;
 	json_t *d;
 	char *js;
 	size_t i;
@@ -134,9 +131,10 @@ restore_audit(struct restore_run *c, const char *outcome, const struct lb_err *e
 		restore_audit_join(c, outcome, err);
 		return;
 	}
-	if (c->src == NULL || (cat = restore_source_catalog(c->src)) == NULL)
+	/* also without a catalog: a restore from the bucket alone records
+	 * itself in the repository's audit trail */
+	if (c->src == NULL)
 		return;
-	mf = restore_source_manifest(c->src);
 	d = json_pack("{s:s,s:s,s:s,s:b,s:b}", "mode", restore_mode_name(c->o->mode),
 	    "from", restore_source_origin(c->src), "signature",
 	    restore_source_signature(c->src), "start", c->o->start,
@@ -159,10 +157,8 @@ restore_audit(struct restore_run *c, const char *outcome, const struct lb_err *e
 	}
 	if (err != NULL && err->code != 0)
 		json_object_set_new(d, "error", json_string(err->msg));
-	if ((js = json_dumps(d, JSON_COMPACT)) != NULL &&
-	    cat_audit(cat, CAT_ACT_RESTORE, mf->cluster, mf->backup_id, outcome, js,
-	    &e) < 0)
-		log_warn("catalog audit: %s", e.msg);
+	if ((js = json_dumps(d, JSON_COMPACT)) != NULL)
+		restore_source_audit(c->src, outcome, js);
 	free(js);
 	json_decref(d);
 }

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "env/env.h"
+#include "env/journal.h"
 #include "env/setup.h"
 #include "env/trust.h"
 #include "repo/head.h"
@@ -467,6 +468,12 @@ struct cat *
 restore_source_catalog(struct restore_source *s)
 {
 	return s->env.cat;
+}
+
+void
+restore_source_audit(struct restore_source *s, const char *outcome, const char *details)
+{
+	env_audit(&s->env, "restore", s->mf->cluster, s->mf->backup_id, outcome, details);
 }
 
 static int

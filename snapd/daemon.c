@@ -148,7 +148,8 @@ count_future(const char *catalog, const char *cluster, long long before)
 		    "host's clock (a clock ran ahead?): never latest, not counted by "
 		    "retention", cluster, n, CAT_FUTURE_SKEW_S);
 		if (cat_open(catalog, 0, &cat, &err) == 0) {
-			ops_audit(cat, CAT_ACT_BACKUP, cluster, NULL, "future-stamped",
+			struct lb_env ce = { .cat = cat };   /* the catalog only */
+			ops_audit(&ce, CAT_ACT_BACKUP, cluster, NULL, "future-stamped",
 			    "{s:i, s:i}", "backups", (int)n, "skew_s", CAT_FUTURE_SKEW_S);
 			cat_close(cat);
 		}

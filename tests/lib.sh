@@ -104,6 +104,14 @@ check_exit() {
 	fi
 }
 
+# pycheck NAME PYTHON ARGS...: a check written in Python (json, sys and os
+# imported; sys.argv[1:] = ARGS).
+pycheck() {
+	name=$1; code=$2; shift 2
+	check "$name" python3 -c "import json, sys, os
+$code" "$@"
+}
+
 # free_port: prints a TCP port nobody listens on right now, not handed
 # out before in this test, and below the kernel's ephemeral range.  A port
 # from bind(0) lies inside that range, so an outgoing connection (an etcd
@@ -422,6 +430,8 @@ for k in keys:
     assert ".lifeboat-" not in parts[-1], "temp file left: " + k
     if len(parts) == 2 and parts[1] in ("HEAD.json", "HEAD.json.sig"):
         continue    # the cluster's head, beside its backups
+    if parts[0] == ".audit":
+        continue    # the audit trail (repo/journal.h)
     dirs.setdefault(parts[-2], set()).add(parts[-1])
     where.setdefault(parts[-2], set()).add("/".join(parts[:-1]))
 twice = [i for i, w in where.items() if len(w) > 1]

@@ -1,6 +1,7 @@
 /*
  * manifest_fuzz.c: arbitrary bytes as a manifest.json from a bucket, as
- * the previous manifest of a chain, and as a cluster's HEAD.json.
+ * the previous manifest of a chain, as a cluster's HEAD.json and as an
+ * event of the audit trail.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "repo/head.h"
+#include "repo/journal.h"
 #include "repo/manifest.h"
 
 int
@@ -15,6 +17,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct manifest *m = NULL, *next = manifest_new();
 	struct head h;
+	struct journal_record *rec = NULL;
+	struct journal_event ev;
 	struct lb_err err;
 	char *json = NULL, *text;
 
@@ -32,6 +36,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(text);
 	if (head_parse((const char *)data, size, &h, &err) == 0 && head_to_json(&h, &json, &err) == 0)
 		free(json);
+	/* an event read back is serialised again when rebuilt into the trail */
+	if (journal_parse((const char *)data, size, &rec, &ev, &err) == 0 &&
+	    journal_to_json(&ev, &json, &err) == 0)
+		free(json);
+	journal_record_free(rec);
 	manifest_free(next);
 	manifest_free(m);
 	return 0;

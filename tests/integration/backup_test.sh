@@ -195,7 +195,8 @@ if s3rver_start lifeboat-test; then
 	check backup_to_s3rver "$LIFEBOAT" --config "$T/s3.conf" backup
 	"$RT" "s3://lifeboat-test/backups" list c1/ >"$T/s3.list" 2>&1
 	# three member objects, the manifest, and the cluster's head
-	check s3rver_has_five_objects test "$(grep -c 'c1/' "$T/s3.list")" -eq 5
+	check s3rver_has_five_objects test "$(grep -c '^c1/' "$T/s3.list")" -eq 5
+	check s3rver_has_audit_event sh -c "'$RT' s3://lifeboat-test/backups list .audit/ | grep -q '^\.audit/c1/.*\.json'"
 	check s3rver_has_head grep -q 'c1/HEAD.json' "$T/s3.list"
 	printf '[global]\nrepo = s3://no-such-bucket/x\ns3-endpoint = %s\ns3-access-key-id = %s\ns3-secret-access-key-file = %s\nrecipients = %s\ncatalog = %s/c4.db\n[cluster:c1]\nendpoints = %s\n' \
 	    "$S3_ENDPOINT" "$S3_ACCESS_KEY" "$T/s3.secret" "$(cat "$T/rcpt1")" "$T" "$EP" >"$T/nobucket.conf"
@@ -236,9 +237,13 @@ assert r["status"] == "partial" and r["members_ok"] == 2 and r["members_total"] 
 # --- the whole cluster down: failed, nothing stored ----------------------
 etcd_stop c1 1
 etcd_stop c1 2
-before=$(find "$T/repo" -type f | wc -l)
+stored() { find "$T/repo" -type f -not -path '*/.audit/*' | wc -l; }
+events() { find "$T/repo/.audit" -type f -name '*.json' | wc -l; }
+before=$(stored); ev0=$(events)
 check_fails cluster_down_fails 'cluster c1: .*cannot connect' "$LIFEBOAT" --config "$T/file.conf" backup
-check cluster_down_stores_nothing test "$(find "$T/repo" -type f | wc -l)" -eq "$before"
+check cluster_down_stores_nothing test "$(stored)" -eq "$before"
+# ... but its failure is in the repository's audit trail
+check cluster_down_audited_in_repo test "$(events)" -eq $((ev0 + 1))
 LIFEBOAT_CATALOG=$T/catalog.db "$LIFEBOAT" catalog list --json --status failed >"$T/failed.json"
 # Failed attempts are recorded too (the wrong S3 secret above is one).
 check catalog_records_failed python3 -c '

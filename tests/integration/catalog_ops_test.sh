@@ -12,13 +12,6 @@ cd "$TOP" || exit 1
 REPOTOOL=$(dirname "$LIFEBOAT")/tools/repotool
 [ -x "$REPOTOOL" ] || { fail build_repotool "$REPOTOOL missing (make test)"; exit 1; }
 
-# pycheck NAME PYTHON ARGS...: runs PYTHON (sys.argv[1:] = ARGS).
-pycheck() {
-	name=$1; code=$2; shift 2
-	check "$name" python3 -c "import json, sys, os
-$code" "$@"
-}
-
 etcd_cluster e 3 || { fail etcd_cluster "did not start"; exit 1; }
 i=0
 while [ $i -lt 200 ]; do
@@ -415,10 +408,11 @@ check_exit import_refuses_dotdot 1 "refusing entry '../../etc/evil'" \
     "$LIFEBOAT" --config "$T/d.conf" catalog import "$T/evil.tar"
 check_exit import_refuses_damaged 1 "member .* sha256 .* does not match the manifest" \
     "$LIFEBOAT" --config "$T/d.conf" catalog import "$T/bad.tar"
+# nothing but the refusals' own audit events (repo/journal.h)
 pycheck import_damaged_left_nothing '
 r = sys.argv[1]
-files = [os.path.join(d, f) for d, _, fs in os.walk(r) for f in fs] if os.path.exists(r) else []
-assert files == [], files
+files = [os.path.relpath(os.path.join(d, f), r) for d, _, fs in os.walk(r) for f in fs] if os.path.exists(r) else []
+assert files and all(f.startswith(".audit/") for f in files), files
 ' "$T/repo4"
 pycheck ops_audited '
 ev = json.loads(os.popen(sys.argv[1] + " catalog audit --json --catalog " + sys.argv[2]).read())
@@ -538,7 +532,8 @@ with tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT) as t:
 PY
 # out_has PATTERN CMD...: CMD exits 0 and its stdout matches PATTERN.
 out_has() { pat=$1; shift; "$@" >"$T/oh.out" 2>"$T/oh.err" && grep -Eq -e "$pat" "$T/oh.out"; }
-snap_repo() { (cd "$1" && find . -type f -exec sha256sum {} + | sort); }
+# what a repository holds, but for the audit trail (a refusal adds to it)
+snap_repo() { (cd "$1" && find . -path ./.audit -prune -o -type f -exec sha256sum {} + | sort); }
 snap_repo "$T/repo3" >"$T/repo3.before"
 check import_truncated_existing_skipped out_has "already in .* same manifest: nothing imported" \
     LC catalog import "$T/trunc.tar"
@@ -560,7 +555,7 @@ check import_leftover_untouched sh -c "test \"\$(cat '$T/repo5/$OB')\" = leftove
 if [ -n "${S3_ENDPOINT:-}" ]; then
 	# NEWEST was copied into s3rver above.
 	s3_snap() {
-		"$REPOTOOL" "s3://$S3_BUCKET/lb" list | sort | while read -r k _; do
+		"$REPOTOOL" "s3://$S3_BUCKET/lb" list | grep -v '^\.audit/' | sort | while read -r k _; do
 			printf '%s %s\n' "$k" "$("$REPOTOOL" "s3://$S3_BUCKET/lb" get "$k" | sha256sum | cut -c1-64)"
 		done
 	}

@@ -14,13 +14,6 @@ REPOTOOL=$(dirname "$LIFEBOAT")/tools/repotool
 [ -x "$REPOTOOL" ] || { fail build_repotool "$REPOTOOL missing (make test)"; exit 1; }
 command -v ssh-keygen >/dev/null || { fail ssh_keygen "ssh-keygen missing"; exit 1; }
 
-# pycheck NAME PYTHON ARGS...: runs PYTHON (sys.argv[1:] = ARGS).
-pycheck() {
-	name=$1; code=$2; shift 2
-	check "$name" python3 -c "import json, sys, os
-$code" "$@"
-}
-
 etcd_cluster e 1 || { fail etcd_cluster "did not start"; exit 1; }
 i=0
 while [ $i -lt 50 ]; do
@@ -208,9 +201,9 @@ L2 catalog list --json >"$T/list2.json"
 check rebuild_recorded_only_good test "$(ids "$T/list2.json")" = "$B1 $B2"
 pycheck rebuild_audited '
 ev = json.loads(os.popen(sys.argv[1] + " catalog audit --json --catalog " + sys.argv[2]).read())
-r = [e for e in ev if e["action"] == "rebuild"]
-assert len(r) == 1 and r[0]["outcome"] == "partial", r
-d = r[0]["details"]
+r = [e for e in ev if e["action"] == "rebuild"]    # the last is its own
+assert r[-1]["outcome"] == "partial", r
+d = r[-1]["details"]
 assert d["untrusted"] == 3 and d["malformed"] == 3 and d["signature"] == "ok", d
 ' "$LIFEBOAT" "$T/cat2/catalog.db"
 # On the catalog that recorded the plants before trusted signers were
@@ -227,8 +220,8 @@ L3 catalog list --json >"$T/list3.json"
 check rebuild_skip_recorded_five test "$(ids "$T/list3.json" | wc -w)" -eq 5
 pycheck rebuild_skip_audited '
 ev = json.loads(os.popen(sys.argv[1] + " catalog audit --json --catalog " + sys.argv[2]).read())
-r = [e for e in ev if e["action"] == "rebuild"]
-assert len(r) == 1 and r[0]["details"]["signature"] == "skipped", r
+r = [e for e in ev if e["action"] == "rebuild"]    # the last is its own
+assert r[-1]["details"]["signature"] == "skipped", r
 ' "$LIFEBOAT" "$T/cat3/catalog.db"
 
 # --- export and import ------------------------------------------------------------------
@@ -254,7 +247,8 @@ check_exit import_refuses_other_key 1 "not imported: manifest $PM2 is signed by 
     L4 catalog import "$T/$P2.tar"
 check_exit import_refuses_altered 1 "not imported: manifest $M3 was altered after it was signed" \
     L4 catalog import "$T/$B3.tar"
-check import_refused_wrote_nothing sh -c "[ ! -e '$T/repo4' ] || [ -z \"\$(find '$T/repo4' -type f)\" ]"
+# nothing but the refusals' own audit events
+check import_refused_wrote_nothing sh -c "[ ! -e '$T/repo4' ] || [ -z \"\$(find '$T/repo4' -path '*/.audit' -prune -o -type f -print)\" ]"
 check import_refused_recorded_nothing sh -c "[ \"\$(LIFEBOAT_CATALOG='$T/cat4/catalog.db' '$LIFEBOAT' catalog list --json)\" = '[]' ]"
 check import_signed L4 catalog import "$T/$B1.tar"
 check import_wrote_signature cmp "$T/repo/$M1.sig" "$T/repo4/$M1.sig"

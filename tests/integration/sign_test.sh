@@ -181,6 +181,8 @@ track "$T/skip"
 check skip_restores test "$rc" -eq 0
 check skip_is_loud grep -q "INSECURE: manifest .*$P1/manifest.json is signed by a key that is not trusted" "$T/skip.out"
 check skip_audited sh -c "$LB catalog audit --json | grep -q '\"signature\": *\"skipped\"'"
+# ... and in the bucket's audit trail, which outlives the appliance
+check skip_audited_in_repo sh -c "grep -l '\"action\":\"restore\"' \$(find '$T/repo/.audit/c1' -name '*.json') | xargs grep -q '\"signature\":\"skipped\"'"
 stop_all "$T/skip"
 
 # --- from the catalog -------------------------------------------------------
@@ -248,3 +250,33 @@ $CH catalog rebuild >"$T/rebuild.out" 2>&1
 CHECK_EXIT_ALL=1 check_exit chain_deleted_backup_unexplained 1 \
     "chain: cluster c1: 1 backup missing from the chain \(sequence 4, before .*\) that prune did not delete" \
     $CH catalog verify --all
+
+# --- the audit trail survives the catalog -----------------------------------
+# Every event is also a signed object under .audit/ in the repository; a
+# rebuild into a new catalog takes the history back, each event once.
+n_events=$(find "$T/chrepo/.audit" -name '*.json' | wc -l)
+check audit_trail_in_repo test "$n_events" -ge 7
+check audit_trail_signed sh -c "f=\$(find '$T/chrepo/.audit' -name '*.json' | head -n 1);
+    printf 'lifeboat %s\n' \"\$(cut -d' ' -f1,2 '$T/sign.pub')\" >'$T/allowed_audit';
+    ssh-keygen -Y verify -f '$T/allowed_audit' -I lifeboat -n lifeboat-audit -s \"\$f.sig\" <\"\$f\""
+$CH catalog audit --json >"$T/audit_before.json"
+# An event planted in the trail (unsigned) is not taken back.
+mkdir -p "$T/chrepo/.audit/c1/2026/01/01"
+printf '{"format":"lifeboat-audit/1","at":"2026-01-01T00:00:00.000Z","action":"restore","cluster":"c1","outcome":"ok","os_user":"mallory","host":"x"}\n' \
+    >"$T/chrepo/.audit/c1/2026/01/01/20260101T000000.000Z-abcdef.json"
+rm -f "$T/ch.db" "$T/ch.db-wal" "$T/ch.db-shm"
+$CH catalog rebuild >"$T/rebuild2.out" 2>&1
+check rebuild_takes_history_back grep -Eq "audit trail: [1-9][0-9]* event\(s\) taken back, 0 known already, 1 not taken" "$T/rebuild2.out"
+check rebuild_refuses_planted_event grep -q "20260101T000000.000Z-abcdef.json: .*not signed" "$T/rebuild2.out"
+$CH catalog audit --json >"$T/audit_after.json"
+# every event of the lost catalog is back, once, as it was
+pycheck rebuild_history_equal '
+key = lambda e: json.dumps([e[k] for k in ("at", "action", "cluster", "backup_id", "outcome", "os_user", "host", "details")], sort_keys=True)
+before = json.load(open(sys.argv[1]))
+after = sorted(json.load(open(sys.argv[2])), key=lambda e: e["id"])
+assert after[-1]["action"] == "rebuild", after[-1]    # its own, after the others
+assert sorted(map(key, before)) == sorted(map(key, after[:-1])), (len(before), len(after))
+assert not any(e["os_user"] == "mallory" for e in after)
+' "$T/audit_before.json" "$T/audit_after.json"
+$CH catalog rebuild >"$T/rebuild3.out" 2>&1
+check rebuild_twice_no_duplicates grep -Eq "audit trail: 0 event\(s\) taken back, [1-9][0-9]* known already, 1 not taken" "$T/rebuild3.out"

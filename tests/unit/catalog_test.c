@@ -238,7 +238,8 @@ test_revision_samples(void)
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM revision_seen"), ==, 2);
 
 	/* back to schema 1, as an older lifeboat left it */
-	CHECK_INT(raw_exec(p, "DROP TABLE revision_seen; PRAGMA user_version = 1", NULL, 0),
+	CHECK_INT(raw_exec(p, "DROP TABLE revision_seen; DROP INDEX audit_ref; "
+	    "ALTER TABLE audit DROP COLUMN ref; PRAGMA user_version = 1", NULL, 0),
 	    ==, SQLITE_OK);
 	CHECK_OK(cat_open(p, CAT_OPEN_READONLY, &c, &err), &err);
 	CHECK_INT(cat_schema_version(c), ==, 1);
@@ -653,6 +654,46 @@ test_audit_append_only(void)
 	cat_close(c);
 }
 
+/* Events read back from the repository's audit trail: each object once,
+ * with its own time, user and host; two equal events of one second with
+ * different objects are two. */
+static void
+test_audit_add_ref(void)
+{
+	struct lb_err err = { 0 };
+	struct cat *c = NULL;
+	struct cat_audit_event ev = { .at = T0, .action = "verify", .cluster = "prod",
+	    .backup_id = "b1", .outcome = "ok", .os_user = "alice", .host = "old-appliance",
+	    .details = "{ \"members\": 3 }", .ref = ".audit/prod/a.json" };
+	struct evs x = { .n = 0 };
+	char p[512];
+	int added = -1;
+
+	CHECK_OK(cat_open(newpath(p, sizeof(p)), 0, &c, &err), &err);
+	CHECK_OK(cat_audit_add(c, &ev, &added, &err), &err);
+	CHECK_INT(added, ==, 1);
+	CHECK_OK(cat_audit_add(c, &ev, &added, &err), &err);
+	CHECK_INT(added, ==, 0);
+	ev.ref = ".audit/prod/b.json";
+	CHECK_OK(cat_audit_add(c, &ev, &added, &err), &err);
+	CHECK_INT(added, ==, 1);
+	ev.ref = NULL;                      /* no copy: never merged */
+	CHECK_OK(cat_audit_add(c, &ev, &added, &err), &err);
+	CHECK_OK(cat_audit_add(c, &ev, &added, &err), &err);
+	CHECK_INT(added, ==, 1);
+	ev.action = "dance";
+	CHECK(cat_audit_add(c, &ev, &added, &err) < 0);
+	CHECK_OK(cat_audit_list(c, T0, T0 + 1, audit_cb, &x, &err), &err);
+	CHECK_INT(x.n, ==, 4);
+	CHECK_STR(x.user, "alice");
+	CHECK_STR(x.details, "{\"members\":3}");
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM audit WHERE host = 'old-appliance' AND "
+	    "ref = '.audit/prod/a.json'"), ==, 1);
+	CHECK_INT(cat_audit_has_ref(c, ".audit/prod/b.json", &err), ==, 1);
+	CHECK_INT(cat_audit_has_ref(c, ".audit/prod/c.json", &err), ==, 0);
+	cat_close(c);
+}
+
 /* The other process: holds the write lock for hold_ms, then commits. */
 struct holder {
 	const char *path;
@@ -752,7 +793,8 @@ test_two_connections(void)
 static int
 audit_count_cb(const struct cat_audit_event *e, void *arg)
 {
-	if (e->backup_id != NULL && strcmp(e->backup_id, "s1") == 0)
+	if (e->backup_id != NULL && (strcmp(e->backup_id, "s1") == 0 ||
+	    strcmp(e->backup_id, "s2") == 0))
 		(*(int *)arg)++;
 	return 0;
 }
@@ -769,17 +811,21 @@ test_spool(void)
 	pthread_t t;
 	char p[512], path[600];
 	char *mf = manifest("s1", "prod", T0, "complete", 2, 0);
-	struct cat_spool_rec rec = { "prod", "s1", "host1", T0, CAT_RUNNING, NULL, NULL, NULL };
-	struct cat_spool_rec other = { "dev", "d1", NULL, T0, CAT_FAILED, "no etcd", NULL, NULL };
+	struct cat_spool_rec rec = { "prod", "s1", "host1", T0, CAT_RUNNING, NULL, NULL, NULL,
+	    0, NULL };
+	struct cat_spool_rec other = { "dev", "d1", NULL, T0, CAT_FAILED, "no etcd", NULL, NULL,
+	    0, NULL };
 	/* its file name starts with "prod." too */
-	struct cat_spool_rec dotted = { "prod.eu", "e1", NULL, T0, CAT_FAILED, "x", NULL, NULL };
+	struct cat_spool_rec dotted = { "prod.eu", "e1", NULL, T0, CAT_FAILED, "x", NULL, NULL,
+	    0, NULL };
+	/* its audit event at the time of the run, not of the replay */
 	struct cat_spool_rec late = { "prod", "s2", NULL, T0 + 60, CAT_FAILED, "boom", NULL,
-	    "{\"error\":\"boom\"}" };
+	    "{\"error\":\"boom\"}", T0 + 61, NULL };
 	char *mf3 = manifest("s3", "prod", T0 + 120, "complete", 1, 0);
 	struct cat_spool_rec bad = { "prod", "s3", NULL, T0 + 120, CAT_FAILED, "x", NULL,
-	    NULL };
+	    NULL, 0, NULL };
 	struct cat_spool_rec after = { "prod", "s4", NULL, T0 + 180, CAT_FAILED, "y", NULL,
-	    NULL };
+	    NULL, 0, NULL };
 	FILE *fp;
 	int n = -1, audits = 0;
 
@@ -828,6 +874,9 @@ test_spool(void)
 	CHECK_INT(b->status, ==, CAT_FAILED);
 	CHECK_STR(b->error, "boom");
 	cat_backup_free(b);
+	audits = 0;
+	CHECK_OK(cat_audit_list(c, T0 + 61, T0 + 62, audit_count_cb, &audits, &err), &err);
+	CHECK_INT(audits, ==, 1);
 
 	/* A record the catalog refuses for ever (a complete manifest on a
 	 * failed run) is set aside, still named for settling, and the one
@@ -1068,6 +1117,7 @@ main(void)
 	RUN(test_status_transitions);
 	RUN(test_verify_and_delete);
 	RUN(test_audit_append_only);
+	RUN(test_audit_add_ref);
 	RUN(test_two_connections);
 	RUN(test_spool);
 	RUN(test_corrupt_garbage);
