@@ -48,3 +48,7 @@ fi
 # etcd 3.5, 3.6 and 3.7 as test peers (3.4 is Debian's, above): built from
 # etcd's published Go modules into a cache outside the tree, once.
 "$top/scripts/etcd-peers.sh"
+
+# SeaweedFS as the S3 server that enforces Object Lock (tests/seaweedfs,
+# the Object Lock tests): built the same way into the same cache, once.
+"$top/scripts/seaweedfs.sh"

@@ -360,6 +360,61 @@ strict_s3_start() {
 	return 1
 }
 
+# lockstore_start [BUCKET]: starts SeaweedFS (weed mini: master, volume,
+# filer and S3 gateway in one process, built by scripts/seaweedfs.sh), an
+# S3 server that enforces Object Lock and checks SigV4 signatures, on
+# 127.0.0.1 with ports picked free and its state under $T/lockstore.  Makes
+# BUCKET (default lock-bucket) with Object Lock enabled (and so versioning
+# on).  Exports S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY, S3_SECRET_KEY and
+# S3_BUCKET.  Returns 1 with the reason in $lockstore_why (and on stderr)
+# when the server is missing or does not start.
+lockstore_start() {
+	bucket=${1:-lock-bucket}
+	lockstore_why=""
+	bin=$(sh "$TOP/scripts/seaweedfs.sh" --bin)
+	if [ ! -x "$bin" ]; then
+		lockstore_why="SeaweedFS missing ($bin): run ./scripts/deps.sh"
+		echo "$lockstore_why" >&2
+		return 1
+	fi
+	d=$T/lockstore
+	mkdir -p "$d/data"
+	sp=$(free_port)
+	# Every listener on loopback, on a port of its own (gRPC ports are
+	# otherwise HTTP port + 10000); WebDAV, the admin UI, the Iceberg and
+	# Lance endpoints and the telemetry report off; its unix sockets under
+	# $T.  S3_BUCKET is not passed: weed mini would make that bucket
+	# itself, without Object Lock.  The access key becomes its admin.
+	env -u S3_BUCKET AWS_ACCESS_KEY_ID=LOCKSTORE AWS_SECRET_ACCESS_KEY=lockstore-secret \
+	    "$bin" -logtostderr=false -log_dir="$d" mini -dir="$d/data" \
+	    -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false \
+	    -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 \
+	    -s3.port="$sp" -s3.port.grpc="$(free_port)" \
+	    -master.port="$(free_port)" -master.port.grpc="$(free_port)" \
+	    -volume.port="$(free_port)" -volume.port.grpc="$(free_port)" \
+	    -filer.port="$(free_port)" -filer.port.grpc="$(free_port)" \
+	    -filer.localSocket="$d/filer.sock" -s3.localSocket="$d/s3.sock" \
+	    >"$d/weed.log" 2>&1 &
+	echo $! >>"$T/pids"
+	export S3_ENDPOINT="http://127.0.0.1:$sp" S3_REGION=us-east-1 \
+	    S3_ACCESS_KEY=LOCKSTORE S3_SECRET_KEY=lockstore-secret S3_BUCKET="$bucket"
+	# Up when a signed ListBuckets answers 200 (the gateway answers before
+	# the filer behind it is ready).
+	if ! wait_for 30 curl -sf -o /dev/null --aws-sigv4 "aws:amz:$S3_REGION:s3" \
+	    --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" "$S3_ENDPOINT/"; then
+		lockstore_why="SeaweedFS did not start: $(tail -n 3 "$d/weed.log" | tr '\n' ' ')"
+		echo "$lockstore_why" >&2
+		return 1
+	fi
+	if ! curl -sf -o "$d/mkbucket.out" -X PUT -H 'x-amz-bucket-object-lock-enabled: true' \
+	    --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
+	    "$S3_ENDPOINT/$bucket"; then
+		lockstore_why="SeaweedFS did not make bucket $bucket with Object Lock"
+		echo "$lockstore_why" >&2
+		return 1
+	fi
+}
+
 # slow_member NAME RATE: a 1-member etcd whose advertised client URL is a
 # relay (tests/tcpfault.py) passing RATE bytes a second, holding ~12 MB
 # of incompressible data; prints that URL.
