@@ -51,6 +51,10 @@ cleanup() {
 	while read -r pid; do
 		kill -9 "$pid" 2>/dev/null
 	done <"$T/pids"
+	# files a server leaves outside $T (lockstore_start)
+	if [ -f "$T/tmpfiles" ]; then
+		while read -r f; do rm -f "$f"; done <"$T/tmpfiles"
+	fi
 	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
@@ -132,6 +136,14 @@ for _ in range(1000):
     sys.exit(0)
 sys.exit("no free port below %d" % lo)
 EOF
+}
+
+# free_ports N: prints N distinct TCP ports nobody listens on right now.
+free_ports() {
+	python3 -c 'import socket,sys
+s=[socket.socket() for _ in range(int(sys.argv[1]))]
+for x in s: x.bind(("127.0.0.1",0))
+print(" ".join(str(x.getsockname()[1]) for x in s))' "$1"
 }
 
 # wait_for SECONDS CMD...: retries CMD until it succeeds or time runs out.
@@ -379,23 +391,30 @@ lockstore_start() {
 	fi
 	d=$T/lockstore
 	mkdir -p "$d/data"
-	sp=$(free_port)
+	# Ten ports in one go (a python start costs up to a second here).
+	# shellcheck disable=SC2046
+	set -- $(free_ports 10)
 	# Every listener on loopback, on a port of its own (gRPC ports are
-	# otherwise HTTP port + 10000); WebDAV, the admin UI, the Iceberg and
-	# Lance endpoints and the telemetry report off; its unix sockets under
-	# $T.  S3_BUCKET is not passed: weed mini would make that bucket
-	# itself, without Object Lock.  The access key becomes its admin.
+	# otherwise HTTP port + 10000, the admin's fixed); WebDAV, the admin
+	# UI, the Iceberg and Lance endpoints and the telemetry report off.
+	# S3_BUCKET is not passed: weed mini would make that bucket itself,
+	# without Object Lock.  The access key becomes its admin.
 	env -u S3_BUCKET AWS_ACCESS_KEY_ID=LOCKSTORE AWS_SECRET_ACCESS_KEY=lockstore-secret \
-	    "$bin" -logtostderr=false -log_dir="$d" mini -dir="$d/data" \
+	    "$bin" -logtostderr mini -dir="$d/data" \
 	    -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false \
 	    -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 \
-	    -s3.port="$sp" -s3.port.grpc="$(free_port)" \
-	    -master.port="$(free_port)" -master.port.grpc="$(free_port)" \
-	    -volume.port="$(free_port)" -volume.port.grpc="$(free_port)" \
-	    -filer.port="$(free_port)" -filer.port.grpc="$(free_port)" \
+	    -s3.port="$1" -s3.port.grpc="$2" -master.port="$3" -master.port.grpc="$4" \
+	    -volume.port="$5" -volume.port.grpc="$6" -filer.port="$7" -filer.port.grpc="$8" \
+	    -admin.port="$9" -admin.port.grpc="${10}" -admin.port.legacy=0 \
 	    -filer.localSocket="$d/filer.sock" -s3.localSocket="$d/s3.sock" \
 	    >"$d/weed.log" 2>&1 &
 	echo $! >>"$T/pids"
+	# Its gRPC unix sockets are in /tmp, named by port, whatever it is
+	# told: cleanup removes them.
+	for p in "master $4" "volume $6" "filer $8" "s3 $2" "admin ${10}"; do
+		echo "/tmp/seaweedfs-${p% *}-grpc-${p#* }.sock" >>"$T/tmpfiles"
+	done
+	sp=$1
 	export S3_ENDPOINT="http://127.0.0.1:$sp" S3_REGION=us-east-1 \
 	    S3_ACCESS_KEY=LOCKSTORE S3_SECRET_KEY=lockstore-secret S3_BUCKET="$bucket"
 	# Up when a signed ListBuckets answers 200 (the gateway answers before
