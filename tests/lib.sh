@@ -425,7 +425,9 @@ lockstore_start() {
 		echo "$lockstore_why" >&2
 		return 1
 	fi
+	# x-amz-content-sha256 sent as lifeboat does (libcurl 7.88 leaves it out).
 	if ! curl -sf -o "$d/mkbucket.out" -X PUT -H 'x-amz-bucket-object-lock-enabled: true' \
+	    -H "x-amz-content-sha256: $(sha256sum </dev/null | cut -d' ' -f1)" \
 	    --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
 	    "$S3_ENDPOINT/$bucket"; then
 		lockstore_why="SeaweedFS did not make bucket $bucket with Object Lock"
