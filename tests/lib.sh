@@ -51,10 +51,6 @@ cleanup() {
 	while read -r pid; do
 		kill -9 "$pid" 2>/dev/null
 	done <"$T/pids"
-	# files a server leaves outside $T (lockstore_start)
-	if [ -f "$T/tmpfiles" ]; then
-		while read -r f; do rm -f "$f"; done <"$T/tmpfiles"
-	fi
 	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
@@ -136,14 +132,6 @@ for _ in range(1000):
     sys.exit(0)
 sys.exit("no free port below %d" % lo)
 EOF
-}
-
-# free_ports N: prints N distinct TCP ports nobody listens on right now.
-free_ports() {
-	python3 -c 'import socket,sys
-s=[socket.socket() for _ in range(int(sys.argv[1]))]
-for x in s: x.bind(("127.0.0.1",0))
-print(" ".join(str(x.getsockname()[1]) for x in s))' "$1"
 }
 
 # wait_for SECONDS CMD...: retries CMD until it succeeds or time runs out.
@@ -372,65 +360,64 @@ strict_s3_start() {
 	return 1
 }
 
-# lockstore_start [BUCKET]: starts SeaweedFS (weed mini: master, volume,
-# filer and S3 gateway in one process, built by scripts/seaweedfs.sh), an
-# S3 server that enforces Object Lock and checks SigV4 signatures, on
-# 127.0.0.1 with ports picked free and its state under $T/lockstore.  Makes
-# BUCKET (default lock-bucket) with Object Lock enabled (and so versioning
-# on).  Exports S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY, S3_SECRET_KEY and
-# S3_BUCKET.  Returns 1 with the reason in $lockstore_why (and on stderr)
-# when the server is missing or does not start.
+# lockstore_start [BUCKET]: starts versitygw (built by scripts/versitygw.sh)
+# with its posix backend and versioning, an S3 server that enforces Object
+# Lock and checks SigV4 signatures, on 127.0.0.1 on a port picked free,
+# its objects under $T/lockstore/data and their old versions under
+# $T/lockstore/versions.  Makes BUCKET (default lock-bucket) with Object
+# Lock enabled (and so versioning on).  Exports S3_ENDPOINT, S3_REGION,
+# S3_ACCESS_KEY, S3_SECRET_KEY and S3_BUCKET.  Returns 1 with the reason
+# in $lockstore_why (and on stderr) when the server is missing or does
+# not start.
 lockstore_start() {
 	bucket=${1:-lock-bucket}
 	lockstore_why=""
-	bin=$(sh "$TOP/scripts/seaweedfs.sh" --bin)
+	bin=$(sh "$TOP/scripts/versitygw.sh" --bin)
 	if [ ! -x "$bin" ]; then
-		lockstore_why="SeaweedFS missing ($bin): run ./scripts/deps.sh"
+		lockstore_why="versitygw missing ($bin): run ./scripts/deps.sh"
 		echo "$lockstore_why" >&2
 		return 1
 	fi
 	d=$T/lockstore
-	mkdir -p "$d/data"
-	# Ten ports in one go (a python start costs up to a second here).
-	# shellcheck disable=SC2046
-	set -- $(free_ports 10)
-	# Every listener on loopback, on a port of its own (gRPC ports are
-	# otherwise HTTP port + 10000, the admin's fixed); WebDAV, the admin
-	# UI, the Iceberg and Lance endpoints and the telemetry report off.
-	# S3_BUCKET is not passed: weed mini would make that bucket itself,
-	# without Object Lock.  The access key becomes its admin.
-	env -u S3_BUCKET AWS_ACCESS_KEY_ID=LOCKSTORE AWS_SECRET_ACCESS_KEY=lockstore-secret \
-	    "$bin" -logtostderr mini -dir="$d/data" \
-	    -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false \
-	    -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 \
-	    -s3.port="$1" -s3.port.grpc="$2" -master.port="$3" -master.port.grpc="$4" \
-	    -volume.port="$5" -volume.port.grpc="$6" -filer.port="$7" -filer.port.grpc="$8" \
-	    -admin.port="$9" -admin.port.grpc="${10}" -admin.port.legacy=0 \
-	    -filer.localSocket="$d/filer.sock" -s3.localSocket="$d/s3.sock" \
-	    >"$d/weed.log" 2>&1 &
-	echo $! >>"$T/pids"
-	# Its gRPC unix sockets are in /tmp, named by port, whatever it is
-	# told: cleanup removes them.
-	for p in "master $4" "volume $6" "filer $8" "s3 $2" "admin ${10}"; do
-		echo "/tmp/seaweedfs-${p% *}-grpc-${p#* }.sock" >>"$T/tmpfiles"
+	mkdir -p "$d/data" "$d/versions"
+	export S3_REGION=us-east-1 S3_ACCESS_KEY=LOCKSTORE \
+	    S3_SECRET_KEY=lockstore-secret S3_BUCKET="$bucket"
+	# Like AWS, versitygw refuses a signed request without
+	# x-amz-content-sha256 (400 InvalidRequest); libcurl 7.88 leaves it
+	# out, lifeboat sends it.
+	empty=$(sha256sum </dev/null | cut -d' ' -f1)
+	# A server that exits at once (its port taken meanwhile) is started
+	# again on another.
+	for try in 1 2 3; do
+		port=$(free_port)
+		# The root account's keys from its environment (not on the
+		# command line); one account, no IAM service; no admin port,
+		# web UI or event sinks.  Its request log goes to versitygw.log.
+		env ROOT_ACCESS_KEY="$S3_ACCESS_KEY" ROOT_SECRET_KEY="$S3_SECRET_KEY" \
+		    "$bin" --port "127.0.0.1:$port" --region "$S3_REGION" \
+		    posix --versioning-dir "$d/versions" "$d/data" \
+		    >"$d/versitygw.log" 2>&1 &
+		vgw=$!
+		echo "$vgw" >>"$T/pids"
+		export S3_ENDPOINT="http://127.0.0.1:$port"
+		# Up when a signed ListBuckets answers 200.
+		wait_for 30 sh -c "curl -sf -o /dev/null -H 'x-amz-content-sha256: $empty' \
+		    --aws-sigv4 'aws:amz:$S3_REGION:s3' --user '$S3_ACCESS_KEY:$S3_SECRET_KEY' \
+		    '$S3_ENDPOINT/' || ! kill -0 $vgw"
+		kill -0 "$vgw" 2>/dev/null && break
 	done
-	sp=$1
-	export S3_ENDPOINT="http://127.0.0.1:$sp" S3_REGION=us-east-1 \
-	    S3_ACCESS_KEY=LOCKSTORE S3_SECRET_KEY=lockstore-secret S3_BUCKET="$bucket"
-	# Up when a signed ListBuckets answers 200 (the gateway answers before
-	# the filer behind it is ready).
-	if ! wait_for 30 curl -sf -o /dev/null --aws-sigv4 "aws:amz:$S3_REGION:s3" \
+	if ! curl -sf -o /dev/null -H "x-amz-content-sha256: $empty" \
+	    --aws-sigv4 "aws:amz:$S3_REGION:s3" \
 	    --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" "$S3_ENDPOINT/"; then
-		lockstore_why="SeaweedFS did not start: $(tail -n 3 "$d/weed.log" | tr '\n' ' ')"
+		lockstore_why="versitygw did not start: $(tail -n 3 "$d/versitygw.log" | tr '\n' ' ')"
 		echo "$lockstore_why" >&2
 		return 1
 	fi
-	# x-amz-content-sha256 sent as lifeboat does (libcurl 7.88 leaves it out).
 	if ! curl -sf -o "$d/mkbucket.out" -X PUT -H 'x-amz-bucket-object-lock-enabled: true' \
-	    -H "x-amz-content-sha256: $(sha256sum </dev/null | cut -d' ' -f1)" \
+	    -H "x-amz-content-sha256: $empty" \
 	    --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
 	    "$S3_ENDPOINT/$bucket"; then
-		lockstore_why="SeaweedFS did not make bucket $bucket with Object Lock"
+		lockstore_why="versitygw did not make bucket $bucket with Object Lock"
 		echo "$lockstore_why" >&2
 		return 1
 	fi
