@@ -110,6 +110,9 @@ for mode in COMPLIANCE GOVERNANCE; do
 	st=$(S3 "$T/dm" DELETE "/$S3_BUCKET/$k" -)
 	check "plain_delete_${mode}_marker" sh -c "[ '$st' = 204 ] && [ \"\$(tr -d '\r' <'$T/dm.hdr' | sed -n 's/^x-amz-delete-marker: //Ip')\" = true ]"
 	check "locked_${mode}_readable_after_marker" readable "$k" "$v"
+	# No longer the current version (kept elsewhere by the server), it is
+	# still locked.
+	check "noncurrent_${mode}_delete_refused" is "$(S3 "$T/del2" DELETE "/$S3_BUCKET/$k?versionId=$v" -)" 403
 	# Shortening the retention is refused (without bypass).
 	printf '<Retention><Mode>%s</Mode><RetainUntilDate>%s</RetainUntilDate></Retention>' \
 	    "$mode" "$(until_date 60)" >"$T/short.xml"
@@ -151,6 +154,7 @@ check overwrite_new_version is "$(S3 "$T/ow" PUT "/$S3_BUCKET/over" "$T/over2" \
     -H "Content-MD5: $(md5 "$T/over2")")" 200
 check overwrite_other_version_id sh -c "v=\$(tr -d '\r' <'$T/ow.hdr' | sed -n 's/^x-amz-version-id: //Ip'); [ -n \"\$v\" ] && [ \"\$v\" != '${vo:-none}' ]"
 check overwrite_locked_version_kept readable over "${vo:-none}"
+check overwritten_delete_refused is "$(S3 "$T/od" DELETE "/$S3_BUCKET/over?versionId=${vo:-none}" -)" 403
 
 # A multipart upload takes the lock headers at its start; the completed
 # object's version is locked the same way.  The part carries Content-MD5
