@@ -52,5 +52,7 @@ fi
 
 # versitygw as the S3 server that enforces Object Lock (tests/versitygw,
 # the Object Lock tests): built the same way into the same cache, once
-# (some 3 to 4 minutes on a 2-core machine; nothing when it is built).
-"$top/scripts/versitygw.sh"
+# (some 3 to 4 minutes on a 2-core machine; nothing when it is built), in
+# the background: the tests before the Object Lock ones run meanwhile,
+# and those wait for it (lockstore_start).
+"$top/scripts/versitygw.sh" --background

@@ -22,8 +22,15 @@
 # a good part of that time (not measured apart); SeaweedFS, before it,
 # took some 1,100 CPU seconds.  The binary is 61 MB.
 #
-#   versitygw.sh         build it if it is missing, print nothing when done
-#   versitygw.sh --bin   print the path of the versitygw binary (built or not)
+#   versitygw.sh               build it if it is missing, print nothing when
+#                              done (waits for a build under way)
+#   versitygw.sh --background  the same, detached, when it is missing: deps.sh
+#                              starts it so that the build overlaps the
+#                              tests before the Object Lock ones, which wait
+#                              for it (lockstore_start); its log is
+#                              CACHE/build.log
+#   versitygw.sh --bin         print the path of the versitygw binary (built
+#                              or not)
 #
 # Go only builds test peers: lifeboat itself has no Go in it.
 set -eu
@@ -53,15 +60,21 @@ command -v go >/dev/null 2>&1 || {
 export GOTOOLCHAIN=local CGO_ENABLED=0
 export GOFLAGS="-mod=readonly -buildvcs=false -modcacherw"
 
-# One build at a time per cache (two checks started together).
-mkdir -p "$cache"
-exec 9>"$cache/.lock"
-flock 9
-
 stamp="$(go env GOVERSION) $(cat "$mod/go.mod" "$mod/go.sum" | sha256sum | cut -c1-16)"
-if [ -x "$out/versitygw" ] && [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ]; then
+built() { [ -x "$out/versitygw" ] && [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ]; }
+mkdir -p "$cache"
+if [ "${1:-}" = --background ]; then
+	built && exit 0
+	echo "deps: building versitygw $v in the background (log: $cache/build.log)" >&2
+	setsid nohup sh "$0" >"$cache/build.log" 2>&1 </dev/null &
 	exit 0
 fi
+
+# One build at a time per cache (two checks started together, or a check
+# waiting for the background build).
+exec 9>"$cache/.lock"
+flock 9
+built && exit 0
 echo "deps: building versitygw $v as the Object Lock test peer (once per machine)" >&2
 tmp=$(mktemp -d "$cache/.build.XXXXXX")
 if ! (cd "$mod" && go build -trimpath -o "$tmp/versitygw" github.com/versity/versitygw/cmd/versitygw); then

@@ -380,12 +380,14 @@ strict_s3_start() {
 lockstore_start() {
 	bucket=${1:-lock-bucket}
 	lockstore_why=""
-	bin=$(sh "$TOP/scripts/versitygw.sh" --bin)
-	if [ ! -x "$bin" ]; then
-		lockstore_why="versitygw missing ($bin): run ./scripts/deps.sh"
+	# deps.sh may have started its build in the background: wait for it
+	# (or build it here, when nothing did)
+	if ! sh "$TOP/scripts/versitygw.sh" >"$T/versitygw-build.log" 2>&1; then
+		lockstore_why="versitygw cannot be built: $(tail -n 3 "$T/versitygw-build.log" | tr '\n' ' ')"
 		echo "$lockstore_why" >&2
 		return 1
 	fi
+	bin=$(sh "$TOP/scripts/versitygw.sh" --bin)
 	d=$T/lockstore
 	mkdir -p "$d/data" "$d/versions"
 	export S3_REGION=us-east-1 S3_ACCESS_KEY=LOCKSTORE \
