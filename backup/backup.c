@@ -914,6 +914,14 @@ backup_env_open(const struct cfg *c, backup_progress_fn progress,
 			goto out;
 		}
 		r = 0;
+	} else if ((r = repo_lock_check(e->env.repo, err)) < 0) {
+		/* s3-object-lock on a bucket that cannot lock: every object
+		 * would be refused (or, on a lax store, stored unlocked). */
+		if (r == LB_E_CONFIG)
+			goto out;
+		log_warn("%s", err->msg);
+		lb_err_clear(err);
+		r = 0;
 	}
 	if (cat_open(e->env.catalog_path, 0, &e->env.cat, err) < 0) {
 		/* The repository is the truth; a broken catalog must not stop
