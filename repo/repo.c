@@ -363,9 +363,12 @@ repo_lock_check(struct repo *r, struct lb_err *err)
 
 	if (!repo_has_locks(r))
 		return 0;
-	if ((rc = r->drv->lock_enabled(r, err)) < 0)
+	/* A store that does not know Object Lock (501) cannot lock either:
+	 * it might take the headers and keep nothing. */
+	if ((rc = r->drv->lock_enabled(r, err)) < 0 && rc != LB_E_UNSUPPORTED)
 		return lb_err_prefix(err, "cannot read the object lock configuration: ");
-	if (rc == 0)
+	lb_err_clear(err);
+	if (rc <= 0)
 		return lb_err_set(err, LB_E_CONFIG, "s3-object-lock is set but bucket "
 		    "%s has no Object Lock configuration (hint: create the bucket with "
 		    "object lock enabled, or set s3-object-lock = off)", r->url);

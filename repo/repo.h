@@ -138,7 +138,9 @@ int64_t repo_lock_until_for(const struct repo *r, const char *key, int64_t now,
 
 /* With lock rules, checks that the bucket has Object Lock enabled:
  * LB_E_CONFIG "s3-object-lock is set but bucket B has no Object Lock
- * configuration (hint: ...)" when it has not.  0 without rules. */
+ * configuration (hint: ...)" when it has not (or the store does not
+ * implement it); another code when the store cannot say (a 5xx, no
+ * answer).  0 without rules. */
 int repo_lock_check(struct repo *r, struct lb_err *err);
 
 /* The retain-until of key's current version, 0 when it has none (or the

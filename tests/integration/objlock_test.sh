@@ -26,6 +26,15 @@ while [ $i -lt 20 ]; do
 	etcdctl --endpoints "$e_endpoints" put "/registry/k$i" "value-$i" >/dev/null
 	i=$((i + 1))
 done
+# About 8 MB of random base64 (some 6 MB once compressed): with
+# s3-part-size = 5MiB each member object is a multipart upload, whose lock
+# goes on CreateMultipartUpload.
+i=0
+while [ $i -lt 8 ]; do
+	head -c 750000 /dev/urandom | base64 -w0 >"$T/big"
+	etcdctl --endpoints "$e_endpoints" put "/registry/big$i" <"$T/big" >/dev/null
+	i=$((i + 1))
+done
 "$LIFEBOAT" keygen -o "$T/id.txt" >"$T/rcpt" 2>/dev/null || { fail keygen "failed"; exit 1; }
 "$LIFEBOAT" keygen --signing -o "$T/sign.key" >/dev/null 2>&1 || { fail keygen_signing "failed"; exit 1; }
 
@@ -37,6 +46,7 @@ conf() {
 repo = s3://$2/lb
 s3-endpoint = $S3_ENDPOINT
 s3-region = $S3_REGION
+s3-part-size = 5MiB
 recipients = $(cat "$T/rcpt")
 identity-file = $T/id.txt
 signing-key = $T/sign.key
@@ -117,6 +127,10 @@ check retained_has_signature grep -q '/manifest.json.sig$' "$T/keys"
 check retained_has_head grep -q '^lb/prod/HEAD.json$' "$T/keys"
 check retained_has_audit_events grep -q '^lb/.audit/prod/' "$T/keys"
 check retained_has_member sh -c "grep '^lb/prod/' '$T/keys' | grep -v 'manifest\|HEAD' | grep -q ."
+# The member objects were multipart uploads (an S3 ETag "MD5-PARTS").
+MEM=$(grep '^lb/prod/' "$T/keys" | grep -v 'manifest\|HEAD' | head -n 1)
+S3 "$T/head" HEAD "/$S3_BUCKET/$MEM" >/dev/null
+check member_was_multipart grep -Eiq '^etag: "?[0-9a-f]+-[0-9]+' "$T/head.hdr"
 
 # A DELETE by version of a backup object, with the credentials lifeboat
 # uses, is refused, and the object is still there.
