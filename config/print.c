@@ -152,6 +152,10 @@ cfg_print(const struct cfg *c, FILE *fp)
 
 		fprintf(fp, "\n[cluster:%s]\n", s->name);
 		print_section(s, SEC_CLUSTER, fp);
+		if (s->v[CFG_S3_OBJECT_LOCK].text == NULL &&
+		    c->global.v[CFG_S3_OBJECT_LOCK].text != NULL)
+			fprintf(fp, "# s3-object-lock: %s (from [global])\n",
+			    c->global.v[CFG_S3_OBJECT_LOCK].text);
 		if (cfg_get_str(c, s->name, CFG_RETENTION) == NULL)
 			fprintf(fp, "# retention: none, every backup is kept (prune deletes "
 			    "nothing)\n");

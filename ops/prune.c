@@ -7,7 +7,10 @@
  * catalog rows, then an audit event: an interrupted prune never leaves a
  * manifest pointing at deleted objects.  One prune at a time: an flock on
  * "<catalog>.prune.lock", taken before the catalog is read, so a second
- * prune waits and then finds nothing left to delete twice.
+ * prune waits and then finds nothing left to delete twice.  In a
+ * repository with S3 Object Lock (s3-object-lock), a backup still locked
+ * is not touched: it is kept with one log line, the lock's end goes to
+ * the catalog, and a prune after that end deletes it.
  */
 #include "ops/ops.h"
 

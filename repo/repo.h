@@ -86,7 +86,8 @@ int repo_list(struct repo *r, const char *prefix,
     struct lb_err *err);
 
 /* Deletes key; LB_E_NOTFOUND if absent.  file: empty parent directories
- * are removed up to the root. */
+ * are removed up to the root.  s3 with lock rules: every version of key,
+ * LB_E_LOCKED while one is retained (see Object Lock below). */
 int repo_delete(struct repo *r, const char *key, struct lb_err *err);
 
 /* Deletes every object under prefix (relative, ending in '/'): all keys
