@@ -661,6 +661,21 @@ catalog_record(struct backup_env *e, struct cat_spool_rec *rec,
 			log_warn("audit backup: %s", err.msg);
 	}
 	catalog_write(e, rec);
+	/* The lock just sent on the manifest (the last object written, so
+	 * the latest): prune then skips this backup without asking the
+	 * store.  Taken now, a moment after the PUT: never too early. */
+	if (manifest_json != NULL && e->env.repo != NULL && e->env.cat != NULL &&
+	    repo_has_locks(e->env.repo)) {
+		char k[600];
+		int64_t until;
+
+		snprintf(k, sizeof(k), "%s/%s", rec->cluster, MANIFEST_NAME);
+		until = repo_lock_until_for(e->env.repo, k, (int64_t)time(NULL), NULL);
+		lb_err_clear(&err);
+		if (until > 0 && cat_set_locked_until(e->env.cat, rec->backup_id, until,
+		    &err) < 0)
+			log_warn("catalog: %s", err.msg);
+	}
 	free(details);
 	json_decref(d);
 }
@@ -913,6 +928,14 @@ backup_env_open(const struct cfg *c, backup_progress_fn progress,
 			*err = e->repo_err;
 			goto out;
 		}
+		r = 0;
+	} else if ((r = repo_lock_check(e->env.repo, err)) < 0) {
+		/* s3-object-lock on a bucket that cannot lock: every object
+		 * would be refused (or, on a lax store, stored unlocked). */
+		if (r == LB_E_CONFIG)
+			goto out;
+		log_warn("%s", err->msg);
+		lb_err_clear(err);
 		r = 0;
 	}
 	if (cat_open(e->env.catalog_path, 0, &e->env.cat, err) < 0) {

@@ -112,6 +112,9 @@ static const char *const migrations[CAT_SCHEMA_VERSION] = {
 	 * once (cat_audit_add); NULL for events that have none. */
 	"ALTER TABLE audit ADD COLUMN ref TEXT;"
 	"CREATE UNIQUE INDEX audit_ref ON audit (ref) WHERE ref IS NOT NULL;",
+	/* 3 -> 4: until when S3 Object Lock keeps a backup (NULL: not
+	 * known or not locked); prune skips it until then. */
+	"ALTER TABLE backups ADD COLUMN locked_until INTEGER;",
 };
 
 static const char *const status_names[] = { "running", "complete", "partial", "failed" };
@@ -655,8 +658,13 @@ write_by_id(struct cat *c, const char *sql, const char *backup_id, int64_t at,
 	if ((r = cat_prepare(c, sql, &st, err)) < 0)
 		goto out;
 	cat_bind_text(st, 1, backup_id);
+	if (sqlite3_bind_parameter_count(st) >= 2) {
+		if (at > 0)
+			sqlite3_bind_int64(st, 2, at);
+		else
+			sqlite3_bind_null(st, 2);
+	}
 	if (sqlite3_bind_parameter_count(st) >= 4) {
-		sqlite3_bind_int64(st, 2, at);
 		cat_bind_text(st, 3, s1);
 		cat_bind_text(st, 4, s2);
 	}
@@ -681,6 +689,17 @@ cat_set_verified(struct cat *c, const char *backup_id, int64_t at, int ok,
 	return write_by_id(c, "UPDATE backups SET verified_at = ?2, verify_status = ?3, "
 	    "verify_detail = ?4 WHERE id = ?1", backup_id, at > 0 ? at : cat_now(),
 	    ok ? "ok" : "failed", detail, "record verification", err);
+}
+
+int
+cat_set_locked_until(struct cat *c, const char *backup_id, int64_t until,
+    struct lb_err *err)
+{
+	if (c->version < 4)
+		return lb_err_set(err, LB_E_CONFIG, "catalog %s: schema %d has no lock "
+		    "column (open it for writing to upgrade it)", c->path, c->version);
+	return write_by_id(c, "UPDATE backups SET locked_until = ?2 WHERE id = ?1",
+	    backup_id, until, NULL, NULL, "record the object lock", err);
 }
 
 int

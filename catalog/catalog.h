@@ -24,7 +24,7 @@
 #include "common/err.h"
 
 #define CAT_DEFAULT_PATH "/var/lib/lifeboat/catalog.db"
-#define CAT_SCHEMA_VERSION 3
+#define CAT_SCHEMA_VERSION 4
 #define CAT_BUSY_TIMEOUT_MS 10000
 #define CAT_MANIFEST_MAX (1024 * 1024)  /* bytes; larger manifests are refused */
 #define CAT_ID_MAX 64                   /* backup ids: [A-Za-z0-9._-], at most this long */
@@ -91,6 +91,7 @@ struct cat_backup {
 	char *manifest_key;
 	char *host;
 	char *manifest;       /* the manifest JSON text, CAT_WITH_MANIFEST */
+	int64_t locked_until; /* S3 Object Lock's retain-until, 0: none known */
 	struct cat_member *members;  /* CAT_WITH_MEMBERS, sorted by name */
 	int n_members;
 	int members_loaded;   /* 1 when members were asked for */
@@ -194,6 +195,11 @@ int cat_set_verified(struct cat *c, const char *backup_id, int64_t at, int ok,
 
 /* Removes a backup and its members (prune); the audit rows stay.
  * LB_E_NOTFOUND if there is no such backup. */
+/* Records until when the repository keeps backup_id's objects under S3
+ * Object Lock (0: none); prune skips it until then. */
+int cat_set_locked_until(struct cat *c, const char *backup_id, int64_t until,
+    struct lb_err *err);
+
 int cat_delete_backup(struct cat *c, const char *backup_id, struct lb_err *err);
 
 /* --- audit --------------------------------------------------------------- */

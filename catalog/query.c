@@ -19,6 +19,9 @@
 #define BACKUP_COLS "id, cluster, cluster_id, status, started_at, finished_at, " \
 	"revision, db_size, stored_size, members_ok, members_total, verified_at, " \
 	"verify_status, verify_detail, error, manifest_key, host, manifest"
+/* Column 18, from schema 4: NULL before (a catalog opened read-only). */
+#define BACKUP_COLS_LOCK ", locked_until"
+#define BACKUP_COLS_NOLOCK ", NULL"
 
 #define MEMBER_COLS "name, member_id, endpoint, learner, status, revision, " \
 	"raft_index, raft_term, db_size, etcd_sha256, location, stored_size, sha256, error"
@@ -102,6 +105,7 @@ row_to_backup(sqlite3_stmt *st, unsigned with, struct cat_backup *b)
 	b->members_ok = sqlite3_column_int(st, 9);
 	b->members_total = sqlite3_column_int(st, 10);
 	b->verified_at = col_opt(st, 11);
+	b->locked_until = col_opt(st, 18);
 	if (col_str(st, 0, &b->id) < 0 || col_str(st, 1, &b->cluster) < 0 ||
 	    col_str(st, 2, &b->cluster_id) < 0 || col_str(st, 12, &b->verify_status) < 0 ||
 	    col_str(st, 13, &b->verify_detail) < 0 || col_str(st, 14, &b->error) < 0 ||
@@ -164,7 +168,8 @@ query_backups(struct cat *c, const struct cat_filter *f, const char *id, unsigne
 	int r, rc;
 
 	memset(&b, 0, sizeof(b));
-	n = (size_t)snprintf(sql, sizeof(sql), "SELECT " BACKUP_COLS " FROM backups WHERE 1");
+	n = (size_t)snprintf(sql, sizeof(sql), "SELECT " BACKUP_COLS "%s FROM backups WHERE 1",
+	    c->version >= 4 ? BACKUP_COLS_LOCK : BACKUP_COLS_NOLOCK);
 	if (id != NULL)
 		n += (size_t)snprintf(sql + n, sizeof(sql) - n, " AND id = :id");
 	if (f != NULL && f->cluster != NULL)
@@ -576,6 +581,7 @@ cat_backup_to_json(const struct cat_backup *b)
 	if (json_object_set_new(o, "snapshots_size", j_int(snaps)) < 0 ||
 	    json_object_set_new(o, "ratio", snaps > 0 && b->stored_size > 0 ?
 	    json_real((double)snaps / (double)b->stored_size) : json_null()) < 0 ||
+	    json_object_set_new(o, "locked_until", j_time(b->locked_until)) < 0 ||
 	    json_object_set_new(o, "future",
 	    json_boolean(cat_is_future(b->started_at, (int64_t)time(NULL)))) < 0)
 		goto fail;

@@ -309,6 +309,10 @@ list_row(const struct cat_backup *b, void *arg)
 		printf("  ^ FUTURE: started after this host's clock (a clock ran ahead?): never "
 		    "latest or --at, not counted by retention\n");
 	}
+	/* A line of its own, as FUTURE: the columns stay what scripts read. */
+	if (b->locked_until > (int64_t)time(NULL))
+		printf("  ^ LOCKED UNTIL %s (s3-object-lock): prune keeps it until then\n",
+		    cat_time_format(b->locked_until, t1, sizeof(t1)));
 	return 0;
 }
 
@@ -414,6 +418,9 @@ show_human(const struct cat_backup *b)
 	if (b->error != NULL)
 		printf("error      %s\n", b->error);
 	printf("manifest   %s\n", b->manifest_key ? b->manifest_key : "-");
+	if (b->locked_until > 0)
+		printf("locked     until %s (s3-object-lock)\n",
+		    cat_time_format(b->locked_until, t, sizeof(t)));
 	printf("members    %d of %d ok\n", b->members_ok, b->members_total);
 	for (i = 0; i < b->n_members; i++) {
 		const struct cat_member *m = &b->members[i];

@@ -35,6 +35,7 @@ static const struct {
 	/* 1 like LB_E_REMOTE, which these answers were before they had a
 	 * code of their own: no exit status changed with it. */
 	{ LB_E_UNSUPPORTED, "unsupported", 1 },
+	{ LB_E_LOCKED, "locked", 1 },
 };
 
 void

@@ -123,6 +123,19 @@ size_t cfg_get_list_by_name(const struct cfg *c, const char *cluster,
 int cfg_is_set_by_id(const struct cfg *c, const char *cluster, enum cfg_opt id);
 int cfg_is_set_by_name(const struct cfg *c, const char *cluster, const char *name);
 
+/* s3-object-lock: "off", or MODE:PERIOD with MODE governance or
+ * compliance and PERIOD a number with s, m, h or d (at most 36500d).
+ * *mode is CFG_LOCK_OFF, CFG_LOCK_GOVERNANCE or CFG_LOCK_COMPLIANCE and
+ * *secs the period.  LB_E_CONFIG with the reason for a bad value. */
+enum { CFG_LOCK_OFF, CFG_LOCK_GOVERNANCE, CFG_LOCK_COMPLIANCE };
+int cfg_object_lock_parse(const char *v, int *mode, long long *secs,
+    struct lb_err *err);
+
+/* The s3-object-lock of cluster (its own, else [global]'s; NULL: [global]
+ * only), parsed as above: CFG_LOCK_OFF when unset. */
+void cfg_object_lock(const struct cfg *c, const char *cluster, int *mode,
+    long long *secs);
+
 /* S3 credentials.  The access key id is s3-access-key-id or else
  * $AWS_ACCESS_KEY_ID; the secret is the first line of
  * s3-secret-access-key-file or else $AWS_SECRET_ACCESS_KEY; the session

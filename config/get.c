@@ -41,13 +41,17 @@ lookup(const struct cfg *c, const char *cluster, enum cfg_opt id)
 
 	if ((unsigned)id >= CFG_N_OPTS)
 		cfg_bug("unknown option id %d", (int)id);
-	if ((cfg_opts[id].section == SEC_GLOBAL) != (cluster == NULL))
+	if (cfg_opts[id].section != SEC_BOTH &&
+	    (cfg_opts[id].section == SEC_GLOBAL) != (cluster == NULL))
 		cfg_bug("option %s asked for %s", cfg_opts[id].name,
 		    cluster == NULL ? "without a cluster" : "with a cluster");
 	if (cluster == NULL)
 		s = &c->global;
 	else if ((s = cfg_find_cluster(c, cluster)) == NULL)
 		cfg_bug("no cluster %s", cluster);
+	/* A cluster's own value, else [global]'s. */
+	if (cfg_opts[id].section == SEC_BOTH && cluster != NULL && s->v[id].text == NULL)
+		s = &c->global;
 	return &s->v[id];
 }
 
@@ -141,12 +145,12 @@ cfg_reload_check(const struct cfg *old_cfg, const struct cfg *new_cfg,
 	for (i = 0; i < CFG_N_OPTS; i++) {
 		if (cfg_opts[i].flags & F_RELOAD)
 			continue;
-		if (cfg_opts[i].section == SEC_GLOBAL) {
-			if (!same_text(&old_cfg->global.v[i], &new_cfg->global.v[i]))
-				return lb_err_set(err, LB_E_CONFIG, "%s cannot change on "
-				    "reload (restart lifeboat)", cfg_opts[i].name);
+		if (cfg_opts[i].section != SEC_CLUSTER &&
+		    !same_text(&old_cfg->global.v[i], &new_cfg->global.v[i]))
+			return lb_err_set(err, LB_E_CONFIG, "%s cannot change on "
+			    "reload (restart lifeboat)", cfg_opts[i].name);
+		if (cfg_opts[i].section == SEC_GLOBAL)
 			continue;
-		}
 		for (k = 0; k < new_cfg->n_clusters; k++) {
 			n = new_cfg->clusters[k];
 			if ((o = cfg_find_cluster(old_cfg, n->name)) != NULL &&
@@ -156,4 +160,17 @@ cfg_reload_check(const struct cfg *old_cfg, const struct cfg *new_cfg,
 		}
 	}
 	return 0;
+}
+
+void
+cfg_object_lock(const struct cfg *c, const char *cluster, int *mode,
+    long long *secs)
+{
+	const char *v = cfg_get_str(c, cluster, CFG_S3_OBJECT_LOCK);
+
+	/* Checked when the file was read. */
+	if (v == NULL || cfg_object_lock_parse(v, mode, secs, NULL) < 0) {
+		*mode = CFG_LOCK_OFF;
+		*secs = 0;
+	}
 }

@@ -166,7 +166,7 @@ unknown_key(struct parser *p, const char *key, enum opt_section sec)
 	else
 		snprintf(where, sizeof(where), "[cluster:%s]", p->cur->name);
 	for (i = 0; i < CFG_N_OPTS; i++) {
-		if (cfg_opts[i].section != sec)
+		if (cfg_opts[i].section != sec && cfg_opts[i].section != SEC_BOTH)
 			continue;
 		if ((d = edit_distance(key, cfg_opts[i].name)) < best) {
 			best = d;
@@ -290,6 +290,16 @@ check_section(struct parser *p, struct section *s, enum opt_section sec)
 			    cfg_opts[i].help);
 		return perr(p, "[cluster:%s] needs %s (%s)", s->name, cfg_opts[i].name,
 		    cfg_opts[i].help);
+	}
+	/* Object Lock is S3's: a file repository cannot keep the promise. */
+	if (s->v[CFG_S3_OBJECT_LOCK].text != NULL &&
+	    strcmp(s->v[CFG_S3_OBJECT_LOCK].text, "off") != 0 &&
+	    (p->c->global.v[CFG_REPO].text == NULL ||
+	    strncmp(p->c->global.v[CFG_REPO].text, "s3://", 5) != 0)) {
+		p->line = s->v[CFG_S3_OBJECT_LOCK].line;
+		return perr(p, "s3-object-lock needs an s3:// repo (S3 Object Lock), "
+		    "but repo is %.200s", p->c->global.v[CFG_REPO].text != NULL ?
+		    p->c->global.v[CFG_REPO].text : "unset");
 	}
 	if (sec == SEC_CLUSTER) {
 		if (is_set(s, CFG_CERT) != is_set(s, CFG_KEY))

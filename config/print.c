@@ -65,7 +65,8 @@ cfg_print_options(FILE *fp)
 	for (sec = SEC_GLOBAL; sec <= SEC_CLUSTER; sec++) {
 		fprintf(fp, "%s\n", sec == SEC_GLOBAL ? "[global]" : "\n[cluster:NAME]");
 		for (i = 0; i < CFG_N_OPTS; i++) {
-			if ((int)cfg_opts[i].section != sec)
+			if ((int)cfg_opts[i].section != sec &&
+			    !(cfg_opts[i].section == SEC_BOTH && sec == SEC_GLOBAL))
 				continue;
 			type_desc(&cfg_opts[i], type, sizeof(type));
 			flags_desc(&cfg_opts[i], flags, sizeof(flags));
@@ -99,7 +100,8 @@ cfg_write_example(FILE *fp)
 	for (sec = SEC_GLOBAL; sec <= SEC_CLUSTER; sec++) {
 		fprintf(fp, "\n%s\n", sec == SEC_GLOBAL ? "[global]" : "[cluster:example]");
 		for (i = 0; i < CFG_N_OPTS; i++) {
-			if ((int)cfg_opts[i].section != sec)
+			if ((int)cfg_opts[i].section != sec &&
+			    !(cfg_opts[i].section == SEC_BOTH && sec == SEC_GLOBAL))
 				continue;
 			type_desc(&cfg_opts[i], type, sizeof(type));
 			flags_desc(&cfg_opts[i], flags, sizeof(flags));
@@ -117,7 +119,8 @@ print_section(const struct section *s, enum opt_section sec, FILE *fp)
 	size_t i;
 
 	for (i = 0; i < CFG_N_OPTS; i++) {
-		if (cfg_opts[i].section != sec || s->v[i].text == NULL)
+		if ((cfg_opts[i].section != sec && cfg_opts[i].section != SEC_BOTH) ||
+		    s->v[i].text == NULL)
 			continue;
 		fprintf(fp, "%s = %s%s\n", cfg_opts[i].name,
 		    (cfg_opts[i].flags & F_SECRET) ? "********" : s->v[i].text,
@@ -149,6 +152,10 @@ cfg_print(const struct cfg *c, FILE *fp)
 
 		fprintf(fp, "\n[cluster:%s]\n", s->name);
 		print_section(s, SEC_CLUSTER, fp);
+		if (s->v[CFG_S3_OBJECT_LOCK].text == NULL &&
+		    c->global.v[CFG_S3_OBJECT_LOCK].text != NULL)
+			fprintf(fp, "# s3-object-lock: %s (from [global])\n",
+			    c->global.v[CFG_S3_OBJECT_LOCK].text);
 		if (cfg_get_str(c, s->name, CFG_RETENTION) == NULL)
 			fprintf(fp, "# retention: none, every backup is kept (prune deletes "
 			    "nothing)\n");

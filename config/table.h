@@ -19,7 +19,9 @@
 
 #include "config/config.h"
 
-enum opt_section { SEC_GLOBAL, SEC_CLUSTER };
+/* SEC_BOTH: in [global] and in [cluster:NAME], the cluster's overriding
+ * the global one (cfg_get_* with a cluster name falls back to [global]). */
+enum opt_section { SEC_GLOBAL, SEC_CLUSTER, SEC_BOTH };
 
 enum opt_type {
 	T_STRING, T_INT, T_BOOL, T_ENUM, T_URL, T_LIST, T_PATH, T_DURATION, T_SIZE
@@ -117,6 +119,7 @@ int cfg_check_timezone(const char *v, char *w, size_t n);
 int cfg_check_schedule(const char *v, char *w, size_t n);
 int cfg_check_retention(const char *v, char *w, size_t n);
 int cfg_check_lock_prefix(const char *v, char *w, size_t n);
+int cfg_check_object_lock(const char *v, char *w, size_t n);
 
 /* parse.c */
 

@@ -273,3 +273,55 @@ cfg_check_lock_prefix(const char *v, char *w, size_t n)
 		return cfg_why(w, n, "%.40s...: longer than 512 bytes", v);
 	return 0;
 }
+
+int
+cfg_object_lock_parse(const char *v, int *mode, long long *secs,
+    struct lb_err *err)
+{
+	const char *colon = strchr(v, ':'), *p;
+	long long n = 0, unit;
+
+	*mode = CFG_LOCK_OFF;
+	*secs = 0;
+	if (strcmp(v, "off") == 0)
+		return 0;
+	if (colon != NULL && (size_t)(colon - v) == 10 && strncmp(v, "governance", 10) == 0)
+		*mode = CFG_LOCK_GOVERNANCE;
+	else if (colon != NULL && (size_t)(colon - v) == 10 &&
+	    strncmp(v, "compliance", 10) == 0)
+		*mode = CFG_LOCK_COMPLIANCE;
+	else
+		return lb_err_set(err, LB_E_CONFIG, "'%.40s' is not governance:PERIOD, "
+		    "compliance:PERIOD or off (e.g. governance:14d)", v);
+	for (p = colon + 1; isdigit((unsigned char)*p) && n < 1000000000LL; p++)
+		n = n * 10 + (*p - '0');
+	switch (p > colon + 1 && *p != '\0' && p[1] == '\0' ? *p : 0) {
+	case 's': unit = 1; break;
+	case 'm': unit = 60; break;
+	case 'h': unit = 3600; break;
+	case 'd': unit = 86400; break;
+	default:
+		*mode = CFG_LOCK_OFF;
+		return lb_err_set(err, LB_E_CONFIG, "'%.40s': the period is a number "
+		    "with s, m, h or d (e.g. %.10s:14d)", v, v);
+	}
+	if (n < 1 || n * unit > 36500LL * 86400) {
+		*mode = CFG_LOCK_OFF;
+		return lb_err_set(err, LB_E_CONFIG, "'%.40s': the period must be "
+		    "between 1s and 36500d", v);
+	}
+	*secs = n * unit;
+	return 0;
+}
+
+int
+cfg_check_object_lock(const char *v, char *w, size_t n)
+{
+	int mode;
+	long long secs;
+	struct lb_err e = { 0 };
+
+	if (cfg_object_lock_parse(v, &mode, &secs, &e) < 0)
+		return cfg_why(w, n, "%s", e.msg);
+	return 0;
+}

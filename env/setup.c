@@ -11,6 +11,50 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/secret.h"
+#include "repo/journal.h"
+
+static int
+lock_mode(int cfg_mode)
+{
+	return cfg_mode == CFG_LOCK_COMPLIANCE ? REPO_LOCK_COMPLIANCE :
+	    cfg_mode == CFG_LOCK_GOVERNANCE ? REPO_LOCK_GOVERNANCE : REPO_LOCK_NONE;
+}
+
+/* s3-object-lock to the repository's lock rules: a cluster's own keys and
+ * its audit events get its lock, every other key the global one. */
+static int
+setup_repo_locks(const struct cfg *c, struct repo *repo, struct lb_err *err)
+{
+	char pfx[600];
+	long long gsecs, secs;
+	int gmode, mode, r;
+	size_t i;
+
+	cfg_object_lock(c, NULL, &gmode, &gsecs);
+	if (gmode != CFG_LOCK_OFF) {
+		if ((r = repo_lock_rule_add(repo, "", lock_mode(gmode), gsecs, err)) < 0)
+			return r;
+		/* config check --probe writes and deletes its object
+		 * (ops/probe.h's PROBE_KEY_PREFIX): a lock would keep it. */
+		if ((r = repo_lock_rule_add(repo, "lifeboat-probe-", REPO_LOCK_NONE, 0,
+		    err)) < 0)
+			return r;
+	}
+	for (i = 0; i < cfg_cluster_count(c); i++) {
+		const char *name = cfg_cluster_name(c, i);
+
+		cfg_object_lock(c, name, &mode, &secs);
+		if (mode == gmode && secs == gsecs)
+			continue;
+		snprintf(pfx, sizeof(pfx), "%s/", name);
+		if ((r = repo_lock_rule_add(repo, pfx, lock_mode(mode), secs, err)) < 0)
+			return r;
+		snprintf(pfx, sizeof(pfx), JOURNAL_PREFIX "%s/", name);
+		if ((r = repo_lock_rule_add(repo, pfx, lock_mode(mode), secs, err)) < 0)
+			return r;
+	}
+	return 0;
+}
 
 int
 setup_repo(const struct cfg *c, struct repo **out, struct lb_err *err)
@@ -39,7 +83,10 @@ setup_repo(const struct cfg *c, struct repo **out, struct lb_err *err)
 	o.s3_access_key = ak;
 	o.s3_secret_key = sk;
 	o.s3_session_token = tok;
-	r = repo_open(&o, out, err);
+	if ((r = repo_open(&o, out, err)) == 0 && (r = setup_repo_locks(c, *out, err)) < 0) {
+		repo_close(*out);
+		*out = NULL;
+	}
 out:
 	lb_secret_free(ak);
 	lb_secret_free(sk);

@@ -7,7 +7,10 @@
  * catalog rows, then an audit event: an interrupted prune never leaves a
  * manifest pointing at deleted objects.  One prune at a time: an flock on
  * "<catalog>.prune.lock", taken before the catalog is read, so a second
- * prune waits and then finds nothing left to delete twice.
+ * prune waits and then finds nothing left to delete twice.  In a
+ * repository with S3 Object Lock (s3-object-lock), a backup still locked
+ * is not touched: it is kept with one log line, the lock's end goes to
+ * the catalog, and a prune after that end deletes it.
  */
 #include "ops/ops.h"
 
@@ -39,6 +42,7 @@ struct pb {
 	int64_t started_at;
 	enum cat_status status;
 	int verified;
+	int64_t locked_until;
 };
 
 /* One cluster's backups in the catalog, a mirror of the repository: at
@@ -81,6 +85,7 @@ collect(const struct cat_backup *b, void *arg)
 	p->started_at = b->started_at;
 	p->status = b->status;
 	p->verified = b->verify_status != NULL && strcmp(b->verify_status, "ok") == 0;
+	p->locked_until = b->locked_until;
 	if ((p->id = strdup(b->id)) == NULL ||
 	    (b->manifest_key != NULL && (p->manifest_key = strdup(b->manifest_key)) == NULL) ||
 	    (p->objects = calloc((size_t)b->n_members + 1, sizeof(char *))) == NULL)
@@ -141,6 +146,47 @@ del(struct repo *repo, const char *key, int *n, struct lb_err *err)
 	return r;
 }
 
+/* In a repository with S3 Object Lock, until when the store still keeps
+ * backup b: the catalog's record when it is still ahead, else the latest
+ * retain-until of its manifest and member objects (HEAD each), recorded
+ * in the catalog.  0: nothing locked any more (or absent). */
+static int
+lock_end(struct lb_env *e, const struct pb *b, int64_t now, int64_t *end,
+    struct lb_err *err)
+{
+	int64_t u;
+	size_t i;
+	int r;
+
+	*end = 0;
+	if (b->locked_until > now) {
+		*end = b->locked_until;
+		return 0;
+	}
+	for (i = 0; i <= b->n_objects; i++) {
+		const char *key = i == 0 ? b->manifest_key : b->objects[i - 1];
+
+		if (key == NULL)
+			continue;
+		if ((r = repo_locked_until(e->repo, key, &u, err)) == LB_E_NOTFOUND) {
+			lb_err_clear(err);
+			continue;
+		}
+		if (r < 0)
+			return lb_err_prefix(err, "kept: cannot tell whether it is locked: ");
+		if (u > *end)
+			*end = u;
+	}
+	if (*end <= now)
+		*end = 0;
+	if (*end != b->locked_until && e->cat != NULL &&
+	    cat_set_locked_until(e->cat, b->id, *end, err) < 0) {
+		log_warn("prune %s: %s", b->id, err->msg);
+		lb_err_clear(err);
+	}
+	return 0;
+}
+
 /* Manifest, member objects, anything else left in the backup's own
  * directory (objects of a failed run), catalog rows.  What makes this
  * certain: retention dropped the backup (never the newest verified
@@ -150,14 +196,26 @@ del(struct repo *repo, const char *key, int *n, struct lb_err *err)
  * catalog is behind the repository (its end still spooled, say), and
  * anything but a clean "not found" is doubt; both keep it. */
 static int
-delete_backup(struct lb_env *e, const char *cluster, const struct pb *b, int *n_del,
-    struct lb_err *err)
+delete_backup(struct lb_env *e, const char *cluster, const struct pb *b, int64_t now,
+    int *n_del, struct lb_err *err)
 {
-	char dir[1200], key[1300];
+	char dir[1200], key[1300], when[32];
+	int64_t end = 0;
 	size_t i;
 	int r = 0;
 
 	*n_del = 0;
+	/* Never ask a store to delete what it still keeps: the lock would
+	 * refuse it, and a prune half done leaves a backup without its
+	 * manifest.  A later prune deletes it once the lock is over. */
+	if (repo_has_locks(e->repo)) {
+		if ((r = lock_end(e, b, now, &end, err)) < 0)
+			return r;
+		if (end > 0)
+			return lb_err_set(err, LB_E_LOCKED, "backup %s locked until %s "
+			    "(s3-object-lock): kept, pruned by a later run", b->id,
+			    cat_time_format(end, when, sizeof(when)));
+	}
 	if (manifest_backup_dir(cluster, b->id, dir, sizeof(dir)) < 0 ||
 	    manifest_key(cluster, b->id, key, sizeof(key)) < 0)
 		return lb_err_set(err, LB_E_INTERNAL, "backup id %s: no directory", b->id);
@@ -254,7 +312,7 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 		    .started = when, .status = b->status, .why = why };
 		char sha[65];
 		int64_t seq;
-		int n_del = 0;
+		int n_del = 0, dr;
 
 		ret_why_string(d[i].why, why, sizeof(why));
 		cat_time_format(b->started_at, when, sizeof(when));
@@ -287,7 +345,17 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 		}
 		lb_err_clear(&err);
 		chain_link(e, b->id, &seq, sha);
-		if (delete_backup(e, cluster, b, &n_del, &err) < 0) {
+		dr = delete_backup(e, cluster, b, now, &n_del, &err);
+		if (dr == LB_E_LOCKED) {
+			/* Not a failure: the lock does what it was asked to. */
+			t->kept++;
+			log_info("%s", err.msg);
+			ops_audit(e, CAT_ACT_PRUNE, cluster, b->id, "kept-locked",
+			    "{s:s, s:i, s:s}", "reason", why, "objects_deleted", n_del,
+			    "detail", err.msg);
+			continue;
+		}
+		if (dr < 0) {
 			t->failed++;
 			log_error("prune %s: %s", b->id, err.msg);
 			ops_audit(e, CAT_ACT_PRUNE, cluster, b->id, "failed",

@@ -86,6 +86,9 @@ repo_close(struct repo *r)
 		return;
 	if (r->drv != NULL)
 		r->drv->close(r);
+	for (size_t i = 0; i < r->n_locks; i++)
+		free(r->locks[i].prefix);
+	free(r->locks);
 	free(r->url);
 	free(r);
 }
@@ -287,4 +290,101 @@ repo_cleanup_orphans(struct repo *r, const char *prefix, long max_age_s, int *n,
 	if ((rc = repo_key_check(prefix, 1, err)) < 0)
 		return rc;
 	return r->drv->cleanup(r, prefix, max_age_s, n, err);
+}
+
+/* ---------------------------------------------------------------- locks */
+
+int
+repo_lock_rule_add(struct repo *r, const char *prefix, int mode,
+    int64_t period_s, struct lb_err *err)
+{
+	struct repo_lock_rule *v;
+	int rc;
+
+	if (r->drv->lock_enabled == NULL)
+		return lb_err_set(err, LB_E_UNSUPPORTED, "%s: object lock needs an "
+		    "s3:// repository", r->url);
+	/* REPO_LOCK_NONE: keys under prefix are not locked (a cluster with
+	 * s3-object-lock = off under a global lock). */
+	if (mode != REPO_LOCK_NONE && mode != REPO_LOCK_GOVERNANCE &&
+	    mode != REPO_LOCK_COMPLIANCE)
+		return lb_err_set(err, LB_E_INTERNAL, "bad lock mode %d", mode);
+	if (mode != REPO_LOCK_NONE && period_s <= 0)
+		return lb_err_set(err, LB_E_INTERNAL, "bad lock period");
+	if ((rc = repo_key_check(prefix, 1, err)) < 0)
+		return rc;
+	if ((v = realloc(r->locks, (r->n_locks + 1) * sizeof(*v))) == NULL)
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	r->locks = v;
+	if ((v[r->n_locks].prefix = strdup(prefix)) == NULL)
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	v[r->n_locks].mode = mode;
+	v[r->n_locks].period_s = period_s;
+	r->n_locks++;
+	return 0;
+}
+
+int
+repo_has_locks(const struct repo *r)
+{
+	for (size_t i = 0; i < r->n_locks; i++)
+		if (r->locks[i].mode != REPO_LOCK_NONE)
+			return 1;
+	return 0;
+}
+
+int64_t
+repo_lock_until_for(const struct repo *r, const char *key, int64_t now, int *mode)
+{
+	const struct repo_lock_rule *best = NULL;
+	size_t i, n;
+
+	/* The longest prefix wins: a cluster's own rule over the global. */
+	for (i = 0; i < r->n_locks; i++) {
+		n = strlen(r->locks[i].prefix);
+		if (strncmp(key, r->locks[i].prefix, n) == 0 &&
+		    (best == NULL || n > strlen(best->prefix)))
+			best = &r->locks[i];
+	}
+	if (best == NULL || best->mode == REPO_LOCK_NONE) {
+		if (mode != NULL)
+			*mode = REPO_LOCK_NONE;
+		return 0;
+	}
+	if (mode != NULL)
+		*mode = best->mode;
+	return now + best->period_s;
+}
+
+int
+repo_lock_check(struct repo *r, struct lb_err *err)
+{
+	int rc;
+
+	if (!repo_has_locks(r))
+		return 0;
+	/* A store that does not know Object Lock (501) cannot lock either:
+	 * it might take the headers and keep nothing. */
+	if ((rc = r->drv->lock_enabled(r, err)) < 0 && rc != LB_E_UNSUPPORTED)
+		return lb_err_prefix(err, "cannot read the object lock configuration: ");
+	lb_err_clear(err);
+	if (rc <= 0)
+		return lb_err_set(err, LB_E_CONFIG, "s3-object-lock is set but bucket "
+		    "%s has no Object Lock configuration (hint: create the bucket with "
+		    "object lock enabled, or set s3-object-lock = off)", r->url);
+	return 0;
+}
+
+int
+repo_locked_until(struct repo *r, const char *key, int64_t *until,
+    struct lb_err *err)
+{
+	int rc;
+
+	*until = 0;
+	if ((rc = repo_key_check(key, 0, err)) < 0)
+		return rc;
+	if (r->drv->locked_until == NULL || !repo_has_locks(r))
+		return r->drv->stat(r, key, NULL, err);
+	return r->drv->locked_until(r, key, until, err);
 }

@@ -86,7 +86,8 @@ int repo_list(struct repo *r, const char *prefix,
     struct lb_err *err);
 
 /* Deletes key; LB_E_NOTFOUND if absent.  file: empty parent directories
- * are removed up to the root. */
+ * are removed up to the root.  s3 with lock rules: every version of key,
+ * LB_E_LOCKED while one is retained (see Object Lock below). */
 int repo_delete(struct repo *r, const char *key, struct lb_err *err);
 
 /* Deletes every object under prefix (relative, ending in '/'): all keys
@@ -112,5 +113,40 @@ int repo_absent(struct repo *r, const char *key, struct lb_err *err);
  * LB_E_UNSUPPORTED. */
 int repo_cleanup_orphans(struct repo *r, const char *prefix, long max_age_s,
     int *n, struct lb_err *err);
+
+/*
+ * S3 Object Lock.  Rules say which keys are written locked: a rule per
+ * key prefix ("" covers every key no longer prefix covers), registered
+ * once after repo_open (env/setup.c does it from s3-object-lock).  Every
+ * write of a covered key carries the rule's mode and a retain-until of
+ * now + period.  With rules, repo_delete deletes every version of the
+ * key (the bucket is versioned: a plain DELETE would only hide it), and
+ * a version still retained fails it with LB_E_LOCKED ("locked until
+ * DATE"), never LB_E_AUTH.  The file driver has no locks: LB_E_UNSUPPORTED.
+ */
+enum repo_lock_mode { REPO_LOCK_NONE, REPO_LOCK_GOVERNANCE, REPO_LOCK_COMPLIANCE };
+
+int repo_lock_rule_add(struct repo *r, const char *prefix, int mode,
+    int64_t period_s, struct lb_err *err);
+
+/* 1 when r has lock rules. */
+int repo_has_locks(const struct repo *r);
+
+/* The retain-until (Unix seconds) a write of key at now would get; 0 when
+ * no rule covers it (*mode, may be NULL, is then REPO_LOCK_NONE). */
+int64_t repo_lock_until_for(const struct repo *r, const char *key, int64_t now,
+    int *mode);
+
+/* With lock rules, checks that the bucket has Object Lock enabled:
+ * LB_E_CONFIG "s3-object-lock is set but bucket B has no Object Lock
+ * configuration (hint: ...)" when it has not (or the store does not
+ * implement it); another code when the store cannot say (a 5xx, no
+ * answer).  0 without rules. */
+int repo_lock_check(struct repo *r, struct lb_err *err);
+
+/* The retain-until of key's current version, 0 when it has none (or the
+ * store has no locks); LB_E_NOTFOUND if absent. */
+int repo_locked_until(struct repo *r, const char *key, int64_t *until,
+    struct lb_err *err);
 
 #endif

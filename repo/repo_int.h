@@ -38,6 +38,16 @@ struct repo_driver {
 	    struct lb_err *err);
 	int (*cleanup)(struct repo *r, const char *prefix, long max_age_s, int *n,
 	    struct lb_err *err);
+	/* Object Lock (repo.h); NULL: the store has none. */
+	int (*lock_enabled)(struct repo *r, struct lb_err *err);
+	int (*locked_until)(struct repo *r, const char *key, int64_t *until,
+	    struct lb_err *err);
+};
+
+struct repo_lock_rule {
+	char *prefix;
+	int mode;
+	int64_t period_s;
 };
 
 struct repo {
@@ -46,6 +56,8 @@ struct repo {
 	char *root;     /* file: absolute path without trailing '/' */
 	char *prefix;   /* s3: "" or "dir/sub/" */
 	struct s3 *s3;
+	struct repo_lock_rule *locks;
+	size_t n_locks;
 };
 
 extern const struct repo_driver repo_file_driver;

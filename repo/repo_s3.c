@@ -144,8 +144,15 @@ rs3_put_new(struct repo *r, const char *key, struct flt **sink,
 	char *full = NULL;
 	int rc;
 
+	struct s3_lock lk = { NULL, 0 };
+	int mode;
+
+	lk.until = (time_t)repo_lock_until_for(r, key, (int64_t)time(NULL), &mode);
+	if (mode != REPO_LOCK_NONE)
+		lk.mode = mode == REPO_LOCK_COMPLIANCE ? "COMPLIANCE" : "GOVERNANCE";
 	if ((rc = full_key(r, key, &full, err)) == 0)
-		rc = s3_upload_new(r->s3, full, 0, sink, err);
+		rc = s3_upload_new(r->s3, full, 0, lk.mode != NULL ? &lk : NULL, sink,
+		    err);
 	free(full);
 	return rc;
 }
@@ -181,12 +188,88 @@ rs3_list(struct repo *r, const char *prefix,
 	return rc;
 }
 
+/* The versions of one key, collected before any is deleted. */
+struct versions {
+	const char *key;
+	char **ids;
+	size_t n;
+};
+
+static int
+version_cb(void *arg, const char *key, const char *version_id, int delete_marker)
+{
+	struct versions *v = arg;
+	char **ids;
+
+	(void)delete_marker;
+	if (strcmp(key, v->key) != 0)   /* the prefix also lists "KEY.sig" */
+		return 0;
+	if (v->n >= REPO_LIST_MAX ||
+	    (ids = realloc(v->ids, (v->n + 1) * sizeof(*ids))) == NULL)
+		return LB_E_NOMEM;
+	v->ids = ids;
+	if ((ids[v->n] = strdup(version_id)) == NULL)
+		return LB_E_NOMEM;
+	v->n++;
+	return 0;
+}
+
+/* In a bucket with Object Lock (versioned), a plain DELETE only adds a
+ * delete marker and frees nothing: every version and delete marker of
+ * the key goes by its VersionId.  A version still retained is refused;
+ * the others are deleted all the same, and the first refusal is the
+ * answer (LB_E_LOCKED), so a later prune finds only what was locked. */
+static int
+rs3_delete_versions(struct repo *r, const char *full, struct lb_err *err)
+{
+	struct versions v = { full, NULL, 0 };
+	struct lb_err e2;
+	size_t i;
+	int rc, locked = 0;
+
+	if ((rc = s3_list_versions(r->s3, full, version_cb, &v, err)) < 0) {
+		if (err != NULL && err->code == 0)
+			lb_err_set(err, LB_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (v.n == 0) {
+		rc = lb_err_set(err, LB_E_NOTFOUND, "s3 %s/%s: not found",
+		    s3_bucket(r->s3), full);
+		goto out;
+	}
+	for (i = 0; i < v.n; i++) {
+		lb_err_clear(&e2);
+		if ((rc = s3_delete_version(r->s3, full, v.ids[i], &e2)) == 0)
+			continue;
+		if (rc != LB_E_LOCKED) {
+			if (err != NULL)
+				*err = e2;
+			goto out;
+		}
+		if (!locked && err != NULL)
+			*err = e2;
+		locked = 1;
+	}
+	rc = locked ? LB_E_LOCKED : 0;
+out:
+	for (i = 0; i < v.n; i++)
+		free(v.ids[i]);
+	free(v.ids);
+	return rc;
+}
+
 static int
 rs3_delete(struct repo *r, const char *key, struct lb_err *err)
 {
 	char *full = NULL;
 	int rc;
 
+	if (repo_has_locks(r)) {
+		if ((rc = full_key(r, key, &full, err)) == 0)
+			rc = rs3_delete_versions(r, full, err);
+		free(full);
+		return rc;
+	}
 	/* S3 says 204 for absent keys too; the contract wants NOTFOUND. */
 	if ((rc = full_key(r, key, &full, err)) == 0 &&
 	    (rc = s3_head_object(r->s3, full, NULL, err)) == 0)
@@ -228,6 +311,27 @@ rs3_cleanup(struct repo *r, const char *prefix, long max_age_s, int *n,
 	return rc;
 }
 
+static int
+rs3_lock_enabled(struct repo *r, struct lb_err *err)
+{
+	return s3_object_lock_enabled(r->s3, err);
+}
+
+static int
+rs3_locked_until(struct repo *r, const char *key, int64_t *until,
+    struct lb_err *err)
+{
+	char *full = NULL;
+	time_t t = 0;
+	int rc;
+
+	if ((rc = full_key(r, key, &full, err)) == 0)
+		rc = s3_retain_until(r->s3, full, NULL, &t, err);
+	free(full);
+	*until = (int64_t)t;
+	return rc;
+}
+
 const struct repo_driver repo_s3_driver = {
 	.open = rs3_open,
 	.close = rs3_close,
@@ -238,4 +342,6 @@ const struct repo_driver repo_s3_driver = {
 	.del = rs3_delete,
 	.stat = rs3_stat,
 	.cleanup = rs3_cleanup,
+	.lock_enabled = rs3_lock_enabled,
+	.locked_until = rs3_locked_until,
 };

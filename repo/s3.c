@@ -179,6 +179,16 @@ s3_md5_b64(const void *buf, size_t len, char out[32])
 	EVP_EncodeBlock((unsigned char *)out, md, 16);
 }
 
+void
+s3_sha256_b64(const void *buf, size_t len, char out[48])
+{
+	uint8_t md[32];
+	unsigned int n = 0;
+
+	EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL);
+	EVP_EncodeBlock((unsigned char *)out, md, 32);
+}
+
 /* ---------------------------------------------------------------- requests */
 
 static size_t
@@ -232,6 +242,17 @@ req_header(char *data, size_t sz, size_t nm, void *ud)
 		d[n - 5] = '\0';
 		if ((q->date = curl_getdate(d, NULL)) < 0)
 			q->date = 0;
+	}
+	if (n > 36 && n < 128 &&
+	    strncasecmp(data, "x-amz-object-lock-retain-until-date:", 36) == 0) {
+		char d[128];
+
+		memcpy(d, data + 36, n - 36);
+		d[n - 36] = '\0';
+		for (v = d; *v == ' ' || *v == '\t'; v++)
+			;
+		if (s3_iso8601_parse(v, &q->lock_until) < 0)
+			q->lock_until = 0;
 	}
 	if (n > 5 && strncasecmp(data, "etag:", 5) == 0) {
 		v = data + 5;
@@ -381,6 +402,30 @@ req_setup(struct s3 *s, struct s3_req *q, const char *url,
 			goto nomem;
 		l = t;
 	}
+	if (q->checksum_sha256 != NULL) {
+		snprintf(line, sizeof(line), "x-amz-checksum-sha256: %s",
+		    q->checksum_sha256);
+		if ((t = curl_slist_append(l, line)) == NULL)
+			goto nomem;
+		l = t;
+	}
+	if (q->lock != NULL) {
+		/* Custom headers: libcurl signs them with the rest. */
+		struct tm tm;
+		char until[32];
+
+		gmtime_r(&q->lock->until, &tm);
+		strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		snprintf(line, sizeof(line), "x-amz-object-lock-mode: %s", q->lock->mode);
+		if ((t = curl_slist_append(l, line)) == NULL)
+			goto nomem;
+		l = t;
+		snprintf(line, sizeof(line),
+		    "x-amz-object-lock-retain-until-date: %s", until);
+		if ((t = curl_slist_append(l, line)) == NULL)
+			goto nomem;
+		l = t;
+	}
 	if (q->body != NULL) {
 		t = curl_slist_append(l, strcmp(q->method, "POST") == 0 ?
 		    "Content-Type: application/xml" :
@@ -486,6 +531,7 @@ s3_req_run(struct s3 *s, CURL *h, struct s3_req *q, struct lb_err *err)
 			goto out;
 		}
 		q->date = 0;
+		q->lock_until = 0;
 		c = curl_easy_perform(h);
 		if (q->date > 0) {
 			pthread_mutex_lock(&s->pool_lock);

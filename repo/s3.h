@@ -55,16 +55,47 @@ void s3_free(struct s3 *s);
  * (a ListObjectsV2 of one key): "bucket X does not exist" and the like. */
 int s3_check_bucket(struct s3 *s, struct lb_err *err);
 
-/* One PUT of a buffer already in memory. */
+/* S3 Object Lock of an object written: mode "GOVERNANCE" or
+ * "COMPLIANCE", retained until (Unix seconds).  A PUT with one also sends
+ * x-amz-checksum-sha256 (AWS demands a checksum with a lock; parts carry
+ * Content-MD5, which is one too). */
+struct s3_lock {
+	const char *mode;
+	time_t until;
+};
+
+/* One PUT of a buffer already in memory; lock may be NULL. */
 int s3_put_object(struct s3 *s, const char *key, const void *buf, size_t len,
-    struct lb_err *err);
+    const struct s3_lock *lock, struct lb_err *err);
 
 /* A sink that uploads what it is given to key: one PUT on finish if the
  * whole object fits in one part, else a multipart upload with up to
  * S3_PART_SLOTS - 1 parts in flight.  Freed unfinished, it aborts the
- * multipart upload.  size_hint (0: unknown) only picks the part size. */
+ * multipart upload.  size_hint (0: unknown) only picks the part size.
+ * lock (may be NULL, copied) goes on the PUT or CreateMultipartUpload. */
 int s3_upload_new(struct s3 *s, const char *key, uint64_t size_hint,
-    struct flt **out, struct lb_err *err);
+    const struct s3_lock *lock, struct flt **out, struct lb_err *err);
+
+/* The bucket's Object Lock: 1 enabled, 0 not configured (404
+ * ObjectLockConfigurationNotFoundError), < 0 when it cannot tell. */
+int s3_object_lock_enabled(struct s3 *s, struct lb_err *err);
+
+/* The retain-until of key's current version (version_id NULL) or of one
+ * version (HEAD): 0 when it has no lock.  LB_E_NOTFOUND if absent. */
+int s3_retain_until(struct s3 *s, const char *key, const char *version_id,
+    time_t *until, struct lb_err *err);
+
+/* ListObjectVersions under prefix, all pages: every version and delete
+ * marker with its VersionId. */
+int s3_list_versions(struct s3 *s, const char *prefix,
+    int (*cb)(void *arg, const char *key, const char *version_id,
+    int delete_marker), void *arg, struct lb_err *err);
+
+/* DELETE of one version (or delete marker).  A version the bucket still
+ * retains (S3: 403 AccessDenied) fails with LB_E_LOCKED, "locked until
+ * DATE", never LB_E_AUTH. */
+int s3_delete_version(struct s3 *s, const char *key, const char *version_id,
+    struct lb_err *err);
 
 /* GETs key (bytes offset.. offset+length-1, length 0 = to the end) into
  * dest with flt_write, resuming with a Range after a broken transfer. */
@@ -114,17 +145,20 @@ char *s3_uri_encode(const char *src, int keep_slash);
  * whole response body with expat and fails with LB_E_PROTO on anything
  * that is not well-formed.
  */
-struct s3_xml_list {            /* ListBucketResult, ListMultipartUploadsResult */
+struct s3_xml_list {            /* ListBucketResult, ListMultipartUploadsResult,
+                                   ListVersionsResult */
 	int truncated;
 	char *next_token;         /* NextContinuationToken */
-	char *next_key_marker;    /* NextKeyMarker (uploads) */
-	char *next_upload_marker; /* NextUploadIdMarker (uploads) */
+	char *next_key_marker;    /* NextKeyMarker (uploads, versions) */
+	char *next_upload_marker; /* NextUploadIdMarker, NextVersionIdMarker */
 	size_t n;
 	struct s3_xml_item {
 		char *key;
 		uint64_t size;
 		char *upload_id;
 		time_t initiated;
+		char *version_id;     /* versions: Version and DeleteMarker */
+		int delete_marker;
 	} *items;
 };
 int s3_xml_parse_list(const char *xml, size_t len, struct s3_xml_list *out,

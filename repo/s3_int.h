@@ -68,6 +68,8 @@ struct s3_req {
 	const void *body;
 	size_t body_len;
 	const char *content_md5;    /* base64 or NULL */
+	const struct s3_lock *lock; /* Object Lock headers, or NULL */
+	const char *checksum_sha256; /* x-amz-checksum-sha256 (base64) or NULL */
 	uint64_t range_off, range_len;
 	int ranged;
 	struct flt *dest;           /* GET: stream here; else collect in resp */
@@ -79,6 +81,7 @@ struct s3_req {
 	char etag[128];
 	char code[64];              /* S3's error code of a failure, "" if none */
 	time_t date;                /* the answer's Date header, 0: none */
+	time_t lock_until;          /* x-amz-object-lock-retain-until-date, 0: none */
 	uint64_t delivered;         /* bytes handed to dest over all tries */
 	uint64_t from;              /* first byte asked for in this try */
 	curl_off_t content_length;
@@ -100,6 +103,12 @@ void s3_req_clear(struct s3_req *q);
 
 /* Base64 of the MD5 of buf, for Content-MD5. */
 void s3_md5_b64(const void *buf, size_t len, char out[32]);
+
+/* Base64 of the SHA-256 of buf, for x-amz-checksum-sha256. */
+void s3_sha256_b64(const void *buf, size_t len, char out[48]);
+
+/* "2026-12-02T02:24:09Z" (fractions ignored) to Unix seconds: 0 or -1. */
+int s3_iso8601_parse(const char *s, time_t *out);
 
 /* Fills s's access key, secret key and session token from o, else from
  * the AWS_* environment, else from the shared credentials file. */

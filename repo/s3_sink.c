@@ -53,6 +53,7 @@ struct upload {
 	struct lb_err err;
 	volatile int cancel;
 	int committed;
+	struct s3_lock lock;       /* lock.mode NULL: none */
 };
 
 static void *
@@ -126,6 +127,8 @@ upload_initiate(struct upload *u, struct lb_err *err)
 	q.key = u->key;
 	q.body = "";
 	q.body_len = 0;
+	/* The lock goes on the upload; S3 ignores it on parts. */
+	q.lock = u->lock.mode != NULL ? &u->lock : NULL;
 	if (s3_query_add(&q.q, "uploads", "") < 0)
 		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 	else if ((r = s3_req_run(u->s, NULL, &q, err)) == 0 &&
@@ -277,7 +280,8 @@ upload_finish(struct flt *f, struct lb_err *err)
 	if (u->parts == 0) {
 		/* Small object: one PUT, no multipart state to clean up. */
 		if ((r = s3_put_object(u->s, u->key, sl->buf != NULL ? sl->buf :
-		    (const uint8_t *)"", sl->len, err)) < 0)
+		    (const uint8_t *)"", sl->len, u->lock.mode != NULL ? &u->lock :
+		    NULL, err)) < 0)
 			return r;
 		u->committed = 1;
 		return 0;
@@ -330,7 +334,7 @@ static const struct flt_ops upload_ops = {
 
 int
 s3_upload_new(struct s3 *s, const char *key, uint64_t size_hint,
-    struct flt **out, struct lb_err *err)
+    const struct s3_lock *lock, struct flt **out, struct lb_err *err)
 {
 	struct upload *u;
 	uint64_t want;
@@ -344,6 +348,8 @@ s3_upload_new(struct s3 *s, const char *key, uint64_t size_hint,
 	u->base.ops = &upload_ops;
 	u->s = s;
 	u->size_hint = size_hint;
+	if (lock != NULL)
+		u->lock = *lock;
 	u->base_part = s->part_size;
 	want = size_hint / 9000 + 1;
 	if (want > u->base_part) {

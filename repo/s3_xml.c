@@ -141,8 +141,8 @@ parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int
-parse_iso8601(const char *s, time_t *out)
+int
+s3_iso8601_parse(const char *s, time_t *out)
 {
 	struct tm tm;
 	int y, mo, d, h, mi, sec;
@@ -186,7 +186,8 @@ list_end(struct xp *x, const char *parent, const char *name, const char *text)
 	struct list_ctx *c = x->arg;
 	struct s3_xml_list *l = c->l;
 	int in_item = strcmp(parent, "Contents") == 0 ||
-	    strcmp(parent, "Upload") == 0;
+	    strcmp(parent, "Upload") == 0 || strcmp(parent, "Version") == 0 ||
+	    strcmp(parent, "DeleteMarker") == 0;
 
 	if (c->bad)
 		return;
@@ -199,12 +200,18 @@ list_end(struct xp *x, const char *parent, const char *name, const char *text)
 	} else if (in_item && strcmp(name, "UploadId") == 0) {
 		free(c->cur.upload_id);
 		c->cur.upload_id = xdup(text, &c->bad);
+	} else if (in_item && strcmp(name, "VersionId") == 0) {
+		free(c->cur.version_id);
+		c->cur.version_id = xdup(text, &c->bad);
 	} else if (in_item && strcmp(name, "Initiated") == 0) {
-		if (parse_iso8601(text, &c->cur.initiated) < 0)
+		if (s3_iso8601_parse(text, &c->cur.initiated) < 0)
 			c->bad = 1;
-	} else if (strcmp(name, "Contents") == 0 || strcmp(name, "Upload") == 0) {
+	} else if (strcmp(name, "Contents") == 0 || strcmp(name, "Upload") == 0 ||
+	    strcmp(name, "Version") == 0 || strcmp(name, "DeleteMarker") == 0) {
+		c->cur.delete_marker = strcmp(name, "DeleteMarker") == 0;
 		if (c->cur.key == NULL ||
 		    (strcmp(name, "Upload") == 0 && c->cur.upload_id == NULL) ||
+		    (name[0] == 'V' || name[0] == 'D' ? c->cur.version_id == NULL : 0) ||
 		    lb_vec_grow(&l->items, &c->cap, l->n, sizeof(*l->items),
 		    S3_XML_ITEMS_MAX) < 0) {
 			c->bad = 1;
@@ -220,7 +227,8 @@ list_end(struct xp *x, const char *parent, const char *name, const char *text)
 	} else if (strcmp(name, "NextKeyMarker") == 0) {
 		free(l->next_key_marker);
 		l->next_key_marker = xdup(text, &c->bad);
-	} else if (strcmp(name, "NextUploadIdMarker") == 0) {
+	} else if (strcmp(name, "NextUploadIdMarker") == 0 ||
+	    strcmp(name, "NextVersionIdMarker") == 0) {
 		free(l->next_upload_marker);
 		l->next_upload_marker = xdup(text, &c->bad);
 	}
@@ -234,6 +242,7 @@ s3_xml_list_clear(struct s3_xml_list *l)
 	for (i = 0; i < l->n; i++) {
 		free(l->items[i].key);
 		free(l->items[i].upload_id);
+		free(l->items[i].version_id);
 	}
 	free(l->items);
 	free(l->next_token);
@@ -256,7 +265,8 @@ s3_xml_parse_list(const char *xml, size_t len, struct s3_xml_list *out,
 	if (xp_run(xml, len, list_end, &c, root, sizeof(root)) < 0 || c.bad)
 		r = lb_err_set(err, LB_E_PROTO, "malformed s3 list response");
 	else if (strcmp(root, "ListBucketResult") != 0 &&
-	    strcmp(root, "ListMultipartUploadsResult") != 0)
+	    strcmp(root, "ListMultipartUploadsResult") != 0 &&
+	    strcmp(root, "ListVersionsResult") != 0)
 		r = lb_err_set(err, LB_E_PROTO,
 		    "unexpected s3 list response <%.40s>", root);
 	else if (out->truncated && out->next_token == NULL &&
@@ -265,6 +275,7 @@ s3_xml_parse_list(const char *xml, size_t len, struct s3_xml_list *out,
 		    "s3 list response is truncated without a continuation token");
 	free(c.cur.key);
 	free(c.cur.upload_id);
+	free(c.cur.version_id);
 	if (r < 0)
 		s3_xml_list_clear(out);
 	return r;

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs what lifeboat needs to build, test and run its demo on Debian 12:
 # the -dev libraries, the real parts the tests talk to (etcd, age, zstd,
-# ssh-keygen, ip and tc for the network namespaces, the strict S3 server)
-# and s3rver from npm. Idempotent and quiet when all is present, so the
-# Makefile can call it before every check.
+# ssh-keygen, ip and tc for the network namespaces, the strict S3 server,
+# versitygw as the S3 server that enforces Object Lock) and s3rver from
+# npm. Idempotent and quiet when all is present, so the Makefile can call
+# it before every check.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,3 +49,10 @@ fi
 # etcd 3.5, 3.6 and 3.7 as test peers (3.4 is Debian's, above): built from
 # etcd's published Go modules into a cache outside the tree, once.
 "$top/scripts/etcd-peers.sh"
+
+# versitygw as the S3 server that enforces Object Lock (tests/versitygw,
+# the Object Lock tests): built the same way into the same cache, once
+# (some 3 to 4 minutes on a 2-core machine; nothing when it is built), in
+# the background: the tests before the Object Lock ones run meanwhile,
+# and those wait for it (lockstore_start).
+"$top/scripts/versitygw.sh" --background

@@ -368,6 +368,71 @@ strict_s3_start() {
 	return 1
 }
 
+# lockstore_start [BUCKET]: starts versitygw (built by scripts/versitygw.sh)
+# with its posix backend and versioning, an S3 server that enforces Object
+# Lock and checks SigV4 signatures, on 127.0.0.1 on a port picked free,
+# its objects under $T/lockstore/data and their old versions under
+# $T/lockstore/versions.  Makes BUCKET (default lock-bucket) with Object
+# Lock enabled (and so versioning on).  Exports S3_ENDPOINT, S3_REGION,
+# S3_ACCESS_KEY, S3_SECRET_KEY and S3_BUCKET.  Returns 1 with the reason
+# in $lockstore_why (and on stderr) when the server is missing or does
+# not start.
+lockstore_start() {
+	bucket=${1:-lock-bucket}
+	lockstore_why=""
+	# deps.sh may have started its build in the background: wait for it
+	# (or build it here, when nothing did)
+	if ! sh "$TOP/scripts/versitygw.sh" >"$T/versitygw-build.log" 2>&1; then
+		lockstore_why="versitygw cannot be built: $(tail -n 3 "$T/versitygw-build.log" | tr '\n' ' ')"
+		echo "$lockstore_why" >&2
+		return 1
+	fi
+	bin=$(sh "$TOP/scripts/versitygw.sh" --bin)
+	d=$T/lockstore
+	mkdir -p "$d/data" "$d/versions"
+	export S3_REGION=us-east-1 S3_ACCESS_KEY=LOCKSTORE \
+	    S3_SECRET_KEY=lockstore-secret S3_BUCKET="$bucket"
+	# Like AWS, versitygw refuses a signed request without
+	# x-amz-content-sha256 (400 InvalidRequest); libcurl 7.88 leaves it
+	# out, lifeboat sends it.
+	empty=$(sha256sum </dev/null | cut -d' ' -f1)
+	# A server that exits at once (its port taken meanwhile) is started
+	# again on another.
+	for try in 1 2 3; do
+		port=$(free_port)
+		# The root account's keys from its environment (not on the
+		# command line); one account, no IAM service; no admin port,
+		# web UI or event sinks.  Its request log goes to versitygw.log.
+		env ROOT_ACCESS_KEY="$S3_ACCESS_KEY" ROOT_SECRET_KEY="$S3_SECRET_KEY" \
+		    "$bin" --port "127.0.0.1:$port" --region "$S3_REGION" \
+		    posix --versioning-dir "$d/versions" "$d/data" \
+		    >"$d/versitygw.log" 2>&1 &
+		vgw=$!
+		echo "$vgw" >>"$T/pids"
+		export S3_ENDPOINT="http://127.0.0.1:$port"
+		# Up when a signed ListBuckets answers 200.
+		wait_for 30 sh -c "curl -sf -o /dev/null -H 'x-amz-content-sha256: $empty' \
+		    --aws-sigv4 'aws:amz:$S3_REGION:s3' --user '$S3_ACCESS_KEY:$S3_SECRET_KEY' \
+		    '$S3_ENDPOINT/' || ! kill -0 $vgw"
+		kill -0 "$vgw" 2>/dev/null && break
+	done
+	if ! curl -sf -o /dev/null -H "x-amz-content-sha256: $empty" \
+	    --aws-sigv4 "aws:amz:$S3_REGION:s3" \
+	    --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" "$S3_ENDPOINT/"; then
+		lockstore_why="versitygw did not start: $(tail -n 3 "$d/versitygw.log" | tr '\n' ' ')"
+		echo "$lockstore_why" >&2
+		return 1
+	fi
+	if ! curl -sf -o "$d/mkbucket.out" -X PUT -H 'x-amz-bucket-object-lock-enabled: true' \
+	    -H "x-amz-content-sha256: $empty" \
+	    --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
+	    "$S3_ENDPOINT/$bucket"; then
+		lockstore_why="versitygw did not make bucket $bucket with Object Lock"
+		echo "$lockstore_why" >&2
+		return 1
+	fi
+}
+
 # slow_member NAME RATE: a 1-member etcd whose advertised client URL is a
 # relay (tests/tcpfault.py) passing RATE bytes a second, holding ~12 MB
 # of incompressible data; prints that URL.

@@ -239,7 +239,8 @@ test_revision_samples(void)
 
 	/* back to schema 1, as an older lifeboat left it */
 	CHECK_INT(raw_exec(p, "DROP TABLE revision_seen; DROP INDEX audit_ref; "
-	    "ALTER TABLE audit DROP COLUMN ref; PRAGMA user_version = 1", NULL, 0),
+	    "ALTER TABLE audit DROP COLUMN ref; ALTER TABLE backups DROP COLUMN "
+	    "locked_until; PRAGMA user_version = 1", NULL, 0),
 	    ==, SQLITE_OK);
 	CHECK_OK(cat_open(p, CAT_OPEN_READONLY, &c, &err), &err);
 	CHECK_INT(cat_schema_version(c), ==, 1);

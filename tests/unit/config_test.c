@@ -180,6 +180,21 @@ static const struct {
 	  "lifeboat.conf:3: unknown key compres-level in [global] (did you mean compress-level?)" },
 	{ G CL "endpoint = https://x:1\n",
 	  "lifeboat.conf:5: unknown key endpoint in [cluster:c1] (did you mean endpoints?)" },
+	{ G "s3-object-lock = compliance:30d\n",
+	  "lifeboat.conf:3: s3-object-lock needs an s3:// repo (S3 Object Lock), but repo "
+	  "is file:///b" },
+	{ G CL "s3-object-lock = governance:1d\n",
+	  "lifeboat.conf:5: s3-object-lock needs an s3:// repo (S3 Object Lock), but repo "
+	  "is file:///b" },
+	{ G "s3-object-lock = Governance:1d\n",
+	  "lifeboat.conf:3: s3-object-lock: 'Governance:1d' is not governance:PERIOD, "
+	  "compliance:PERIOD or off (e.g. governance:14d)" },
+	{ G "s3-object-lock = governance:14\n",
+	  "lifeboat.conf:3: s3-object-lock: 'governance:14': the period is a number with "
+	  "s, m, h or d (e.g. governance:14d)" },
+	{ G "s3-object-lock = compliance:36501d\n",
+	  "lifeboat.conf:3: s3-object-lock: 'compliance:36501d': the period must be "
+	  "between 1s and 36500d" },
 	{ G "frobnicate = 1\n",
 	  "lifeboat.conf:3: unknown key frobnicate in [global] (see 'lifeboat config options')" },
 	{ G "endpoints = https://x:1\n",
@@ -319,6 +334,41 @@ each_error_names_file_and_line(void)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (!fails_with(bad[i].text, bad[i].msg, got, sizeof(got)))
 			TH_FAIL("case %zu: want \"%s\", got \"%s\"", i, bad[i].msg, got);
+}
+
+/* In [global] and per cluster, the cluster's own winning; "off" too. */
+static void
+object_lock_global_and_per_cluster(void)
+{
+	struct lb_err err = { 0 };
+	struct cfg *c = NULL;
+	long long secs;
+	int mode;
+
+	CHECK_OK(cfg_parse_string("[global]\nrepo = s3://bkt/p\n"
+	    "s3-object-lock = governance:14d\n"
+	    "[cluster:a]\nendpoints = https://e:2379\ns3-object-lock = compliance:90s\n"
+	    "[cluster:b]\nendpoints = https://e:2379\n"
+	    "[cluster:c]\nendpoints = https://e:2379\ns3-object-lock = off\n",
+	    "t", &c, &err), &err);
+	cfg_object_lock(c, NULL, &mode, &secs);
+	CHECK_INT(mode, ==, CFG_LOCK_GOVERNANCE);
+	CHECK_INT(secs, ==, 14 * 86400);
+	cfg_object_lock(c, "a", &mode, &secs);
+	CHECK_INT(mode, ==, CFG_LOCK_COMPLIANCE);
+	CHECK_INT(secs, ==, 90);
+	cfg_object_lock(c, "b", &mode, &secs);
+	CHECK_INT(mode, ==, CFG_LOCK_GOVERNANCE);
+	CHECK_INT(secs, ==, 14 * 86400);
+	cfg_object_lock(c, "c", &mode, &secs);
+	CHECK_INT(mode, ==, CFG_LOCK_OFF);
+	cfg_free(c);
+	c = NULL;
+	CHECK_OK(cfg_parse_string("[global]\nrepo = file:///b\ns3-object-lock = off\n",
+	    "t", &c, &err), &err);
+	cfg_object_lock(c, NULL, &mode, &secs);
+	CHECK_INT(mode, ==, CFG_LOCK_OFF);
+	cfg_free(c);
 }
 
 static void
@@ -676,6 +726,7 @@ main(void)
 	RUN(full_file_gives_every_value_back);
 	RUN(defaults_fill_what_is_not_set);
 	RUN(each_error_names_file_and_line);
+	RUN(object_lock_global_and_per_cluster);
 	RUN(long_line_refused);
 	RUN(durations_and_sizes);
 	RUN(age_keygen_recipient_accepted);

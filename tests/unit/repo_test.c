@@ -83,6 +83,27 @@ keys_are_checked(void)
 	repo_close(r);
 }
 
+/* Object Lock is S3's: a file repository refuses a rule and has no lock. */
+static void
+file_repo_has_no_locks(void)
+{
+	struct repo *r = open_repo();
+	struct lb_err err;
+	int64_t until = 1;
+
+	CHECK(r != NULL);
+	CHECK_INT(repo_lock_rule_add(r, "", REPO_LOCK_COMPLIANCE, 60, &err), ==,
+	    LB_E_UNSUPPORTED);
+	CHECK_INT(repo_has_locks(r), ==, 0);
+	CHECK_INT(repo_lock_until_for(r, "c/x", 1000, NULL), ==, 0);
+	CHECK_OK(repo_lock_check(r, &err), &err);
+	CHECK_OK(repo_put_buf(r, "c/x", "x", 1, &err), &err);
+	CHECK_OK(repo_locked_until(r, "c/x", &until, &err), &err);
+	CHECK_INT(until, ==, 0);
+	CHECK_INT(repo_locked_until(r, "c/y", &until, &err), ==, LB_E_NOTFOUND);
+	repo_close(r);
+}
+
 static void
 put_is_atomic_and_private(void)
 {
@@ -272,6 +293,7 @@ main(void)
 	snprintf(url, sizeof(url), "file://%s", root);
 	RUN(urls_are_checked);
 	RUN(keys_are_checked);
+	RUN(file_repo_has_no_locks);
 	RUN(put_is_atomic_and_private);
 	RUN(free_without_finish_leaves_nothing);
 	RUN(ranges_read_the_right_bytes);

@@ -208,12 +208,50 @@ credentials_come_from_the_shared_file(void)
 	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
 }
 
+/* AWS's ListObjectVersions example, as versitygw answers it too: a
+ * version, a delete marker, and a truncated page with both markers. */
+static void
+versions_parser_reads_versions_and_delete_markers(void)
+{
+	static const char xml[] =
+	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+	    "<ListVersionsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+	    "<Name>b</Name><Prefix>c/m.json</Prefix><IsTruncated>true</IsTruncated>"
+	    "<NextKeyMarker>c/m.json</NextKeyMarker>"
+	    "<NextVersionIdMarker>01JDX0000000000000000000VB</NextVersionIdMarker>"
+	    "<DeleteMarker><Key>c/m.json</Key><VersionId>01JDX0000000000000000000DM</VersionId>"
+	    "<IsLatest>true</IsLatest></DeleteMarker>"
+	    "<Version><Key>c/m.json</Key><VersionId>01JDX0000000000000000000VA</VersionId>"
+	    "<IsLatest>false</IsLatest><Size>3</Size></Version>"
+	    "</ListVersionsResult>";
+	static const char no_id[] =
+	    "<ListVersionsResult><Version><Key>k</Key></Version></ListVersionsResult>";
+	struct s3_xml_list l;
+	struct lb_err err;
+
+	CHECK_OK(s3_xml_parse_list(xml, strlen(xml), &l, &err), &err);
+	CHECK_INT(l.n, ==, 2);
+	CHECK_INT(l.truncated, ==, 1);
+	CHECK_STR(l.next_key_marker, "c/m.json");
+	CHECK_STR(l.next_upload_marker, "01JDX0000000000000000000VB");
+	CHECK_STR(l.items[0].version_id, "01JDX0000000000000000000DM");
+	CHECK_INT(l.items[0].delete_marker, ==, 1);
+	CHECK_STR(l.items[1].key, "c/m.json");
+	CHECK_STR(l.items[1].version_id, "01JDX0000000000000000000VA");
+	CHECK_INT(l.items[1].delete_marker, ==, 0);
+	CHECK_INT(l.items[1].size, ==, 3);
+	s3_xml_list_clear(&l);
+	/* A version without its id cannot be deleted: a bad answer. */
+	CHECK_INT(s3_xml_parse_list(no_id, strlen(no_id), &l, &err), ==, LB_E_PROTO);
+}
+
 int
 main(void)
 {
 	RUN(uri_encode_keeps_unreserved_and_uppercases_hex);
 	RUN(list_parser_reads_keys_sizes_and_token);
 	RUN(list_parser_rejects_bad_answers);
+	RUN(versions_parser_reads_versions_and_delete_markers);
 	RUN(uploads_parser_reads_ids_and_times);
 	RUN(error_parser_gives_code_and_one_line_message);
 	RUN(initiate_and_complete_parsers);
