@@ -196,26 +196,14 @@ lock_end(struct lb_env *e, const struct pb *b, int64_t now, int64_t *end,
  * catalog is behind the repository (its end still spooled, say), and
  * anything but a clean "not found" is doubt; both keep it. */
 static int
-delete_backup(struct lb_env *e, const char *cluster, const struct pb *b, int64_t now,
-    int *n_del, struct lb_err *err)
+delete_backup(struct lb_env *e, const char *cluster, const struct pb *b, int *n_del,
+    struct lb_err *err)
 {
-	char dir[1200], key[1300], when[32];
-	int64_t end = 0;
+	char dir[1200], key[1300];
 	size_t i;
 	int r = 0;
 
 	*n_del = 0;
-	/* Never ask a store to delete what it still keeps: the lock would
-	 * refuse it, and a prune half done leaves a backup without its
-	 * manifest.  A later prune deletes it once the lock is over. */
-	if (repo_has_locks(e->repo)) {
-		if ((r = lock_end(e, b, now, &end, err)) < 0)
-			return r;
-		if (end > 0)
-			return lb_err_set(err, LB_E_LOCKED, "backup %s locked until %s "
-			    "(s3-object-lock): kept, pruned by a later run", b->id,
-			    cat_time_format(end, when, sizeof(when)));
-	}
 	if (manifest_backup_dir(cluster, b->id, dir, sizeof(dir)) < 0 ||
 	    manifest_key(cluster, b->id, key, sizeof(key)) < 0)
 		return lb_err_set(err, LB_E_INTERNAL, "backup id %s: no directory", b->id);
@@ -261,8 +249,8 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 	const char *policy = cfg_is_set(e->cfg, cluster, CFG_RETENTION) ?
 	    cfg_get_str(e->cfg, cluster, CFG_RETENTION) : NULL;
 	char why[256], when[32];
-	int64_t now = (int64_t)time(NULL), off;
-	size_t i;
+	int64_t now = (int64_t)time(NULL), off, first_unlock = 0;
+	size_t i, n_locked = 0;
 	int r, quiet = cb == NULL;
 
 	if ((r = ret_policy_parse(policy, &pol, &err)) < 0) {
@@ -310,9 +298,9 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 		const struct pb *b = &l.v[i];
 		struct ops_prune_item it = { .cluster = cluster, .backup_id = b->id,
 		    .started = when, .status = b->status, .why = why };
-		char sha[65];
-		int64_t seq;
-		int n_del = 0, dr;
+		char sha[65], until[32];
+		int64_t seq, end;
+		int n_del = 0;
 
 		ret_why_string(d[i].why, why, sizeof(why));
 		cat_time_format(b->started_at, when, sizeof(when));
@@ -332,6 +320,39 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 			}
 			continue;
 		}
+		/* Never ask a store to delete what it still keeps: the lock
+		 * would refuse it, and a prune half done leaves a backup
+		 * without its manifest.  A later prune deletes it once the
+		 * lock is over.  Not a failure: the lock does what it was
+		 * asked to.  Audited when the lock is found, not at each of
+		 * the daemon's prunes (hundreds, over a 30-day lock). */
+		if (!dry_run && repo_has_locks(e->repo)) {
+			lb_err_clear(&err);
+			if (lock_end(e, b, now, &end, &err) < 0) {
+				t->failed++;
+				log_error("prune %s: %s", b->id, err.msg);
+				ops_audit(e, CAT_ACT_PRUNE, cluster, b->id, "failed",
+				    "{s:s, s:i, s:s}", "reason", why, "objects_deleted", 0,
+				    "error", err.msg);
+				continue;
+			}
+			if (end > 0) {
+				t->kept++;
+				n_locked++;
+				if (first_unlock == 0 || end < first_unlock)
+					first_unlock = end;
+				snprintf(why, sizeof(why), "locked until %s (s3-object-lock): kept, "
+				    "pruned by a later run", cat_time_format(end, until, sizeof(until)));
+				if (!quiet) {
+					it.what = OPS_PRUNE_KEEP;
+					cb(&it, dry_run, arg);
+				}
+				if (b->locked_until <= now)
+					ops_audit(e, CAT_ACT_PRUNE, cluster, b->id, "kept-locked",
+					    "{s:s}", "reason", why);
+				continue;
+			}
+		}
 		if (quiet) {
 			log_info("cluster=%s prune backup=%s status=%s reason=\"%s\"", cluster,
 			    b->id, cat_status_name(b->status), why);
@@ -345,17 +366,7 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 		}
 		lb_err_clear(&err);
 		chain_link(e, b->id, &seq, sha);
-		dr = delete_backup(e, cluster, b, now, &n_del, &err);
-		if (dr == LB_E_LOCKED) {
-			/* Not a failure: the lock does what it was asked to. */
-			t->kept++;
-			log_info("%s", err.msg);
-			ops_audit(e, CAT_ACT_PRUNE, cluster, b->id, "kept-locked",
-			    "{s:s, s:i, s:s}", "reason", why, "objects_deleted", n_del,
-			    "detail", err.msg);
-			continue;
-		}
-		if (dr < 0) {
+		if (delete_backup(e, cluster, b, &n_del, &err) < 0) {
 			t->failed++;
 			log_error("prune %s: %s", b->id, err.msg);
 			ops_audit(e, CAT_ACT_PRUNE, cluster, b->id, "failed",
@@ -368,6 +379,11 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 		    "{s:s, s:s, s:i, s:s?, s:I, s:s?}", "reason", why, "status",
 		    cat_status_name(b->status), "objects_deleted", n_del, "retention", policy,
 		    "sequence", (json_int_t)seq, "manifest_sha256", sha[0] != '\0' ? sha : NULL);
+	}
+	if (n_locked > 0) {
+		cat_time_format(first_unlock, when, sizeof(when));
+		log_info("cluster=%s prune: %zu backup(s) retention drops kept under "
+		    "s3-object-lock, the first unlocked at %s", cluster, n_locked, when);
 	}
 	r = 0;
 out:

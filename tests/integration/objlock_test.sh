@@ -143,7 +143,7 @@ check manifest_still_there is "$(S3 "$T/get" GET "/$S3_BUCKET/$MK")" 200
 
 # Prune: keep-last=1 drops the older backup, which is still locked: kept,
 # with one line saying until when, recorded, shown by catalog list.
-CHECK_EXIT_ALL=1 check_exit prune_keeps_locked 0 "backup $OLD locked until .* kept, pruned by a later run" \
+CHECK_EXIT_ALL=1 check_exit prune_keeps_locked 0 "keep +$OLD .*locked until .* kept, pruned by a later run" \
     L catalog prune --cluster prod
 cp "$T/ce.out" "$T/prune1.out"
 check prune_locked_not_an_error sh -c "! grep -i 'error\|denied\|credential\|auth' '$T/prune1.out' || { cat '$T/prune1.out'; exit 1; }"
