@@ -267,13 +267,15 @@ out:
 	return r;
 }
 
-int
-s3_list_uploads(struct s3 *s, const char *prefix,
-    int (*cb)(void *arg, const char *key, const char *upload_id,
-    time_t initiated), void *arg, struct lb_err *err)
+/* A listing paged by two markers, key and an id (?uploads: upload-id-
+ * marker, ?versions: version-id-marker): cb for each item of each page. */
+static int
+list_by_markers(struct s3 *s, const char *sub, const char *id_marker, const char *what,
+    const char *prefix, int (*cb)(void *arg, const struct s3_xml_item *it), void *arg,
+    struct lb_err *err)
 {
 	struct s3_xml_list l;
-	char *km = NULL, *um = NULL;
+	char *km = NULL, *im = NULL;
 	struct s3_req q;
 	size_t i;
 	int r = 0;
@@ -282,34 +284,33 @@ s3_list_uploads(struct s3 *s, const char *prefix,
 	for (;;) {
 		memset(&q, 0, sizeof(q));
 		q.method = "GET";
-		if (s3_query_add(&q.q, "uploads", "") < 0 ||
+		if (s3_query_add(&q.q, sub, "") < 0 ||
 		    s3_query_add(&q.q, "prefix", prefix) < 0 ||
 		    (km != NULL && s3_query_add(&q.q, "key-marker", km) < 0) ||
-		    (um != NULL && s3_query_add(&q.q, "upload-id-marker", um) < 0)) {
+		    (im != NULL && s3_query_add(&q.q, id_marker, im) < 0)) {
 			r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 			break;
 		}
-		if ((r = list_page(s, &q, "list uploads", prefix, &l, err)) < 0)
+		if ((r = list_page(s, &q, what, prefix, &l, err)) < 0)
 			break;
 		for (i = 0; i < l.n; i++)
-			if ((r = cb(arg, l.items[i].key, l.items[i].upload_id,
-			    l.items[i].initiated)) < 0)
+			if ((r = cb(arg, &l.items[i])) < 0)
 				goto out;
 		if (!l.truncated || l.next_key_marker == NULL)
 			break;
 		/* The same markers again would list for ever. */
 		if (km != NULL && strcmp(km, l.next_key_marker) == 0 &&
-		    (um == NULL) == (l.next_upload_marker == NULL) &&
-		    (um == NULL || strcmp(um, l.next_upload_marker) == 0)) {
-			r = lb_err_set(err, LB_E_PROTO, "s3 list uploads %s/%s: the server "
-			    "repeated its markers ('%.200s') (a listing that would never end): "
-			    "stopped", s->bucket, prefix, km);
+		    (im == NULL) == (l.next_upload_marker == NULL) &&
+		    (im == NULL || strcmp(im, l.next_upload_marker) == 0)) {
+			r = lb_err_set(err, LB_E_PROTO, "s3 %s %s/%s: the server repeated its "
+			    "markers ('%.200s') (a listing that would never end): stopped",
+			    what, s->bucket, prefix, km);
 			break;
 		}
 		free(km);
-		free(um);
+		free(im);
 		km = l.next_key_marker;
-		um = l.next_upload_marker;
+		im = l.next_upload_marker;
 		l.next_key_marker = l.next_upload_marker = NULL;
 		s3_xml_list_clear(&l);
 	}
@@ -317,8 +318,45 @@ out:
 	s3_req_clear(&q);
 	s3_xml_list_clear(&l);
 	free(km);
-	free(um);
+	free(im);
 	return r;
+}
+
+struct upload_cb {
+	int (*cb)(void *arg, const char *key, const char *upload_id, time_t initiated);
+	void *arg;
+};
+
+static int
+upload_item(void *arg, const struct s3_xml_item *it)
+{
+	struct upload_cb *u = arg;
+
+	return u->cb(u->arg, it->key, it->upload_id, it->initiated);
+}
+
+int
+s3_list_uploads(struct s3 *s, const char *prefix,
+    int (*cb)(void *arg, const char *key, const char *upload_id,
+    time_t initiated), void *arg, struct lb_err *err)
+{
+	struct upload_cb u = { cb, arg };
+
+	return list_by_markers(s, "uploads", "upload-id-marker", "list uploads", prefix,
+	    upload_item, &u, err);
+}
+
+struct version_cb {
+	int (*cb)(void *arg, const char *key, const char *version_id, int delete_marker);
+	void *arg;
+};
+
+static int
+version_item(void *arg, const struct s3_xml_item *it)
+{
+	struct version_cb *v = arg;
+
+	return v->cb(v->arg, it->key, it->version_id, it->delete_marker);
 }
 
 int
@@ -326,53 +364,10 @@ s3_list_versions(struct s3 *s, const char *prefix,
     int (*cb)(void *arg, const char *key, const char *version_id,
     int delete_marker), void *arg, struct lb_err *err)
 {
-	struct s3_xml_list l;
-	char *km = NULL, *vm = NULL;
-	struct s3_req q;
-	size_t i;
-	int r = 0;
+	struct version_cb v = { cb, arg };
 
-	memset(&l, 0, sizeof(l));
-	for (;;) {
-		memset(&q, 0, sizeof(q));
-		q.method = "GET";
-		if (s3_query_add(&q.q, "versions", "") < 0 ||
-		    s3_query_add(&q.q, "prefix", prefix) < 0 ||
-		    (km != NULL && s3_query_add(&q.q, "key-marker", km) < 0) ||
-		    (vm != NULL && s3_query_add(&q.q, "version-id-marker", vm) < 0)) {
-			r = lb_err_set(err, LB_E_NOMEM, "out of memory");
-			break;
-		}
-		if ((r = list_page(s, &q, "list versions", prefix, &l, err)) < 0)
-			break;
-		for (i = 0; i < l.n; i++)
-			if ((r = cb(arg, l.items[i].key, l.items[i].version_id,
-			    l.items[i].delete_marker)) < 0)
-				goto out;
-		if (!l.truncated || l.next_key_marker == NULL)
-			break;
-		/* The same markers again would list for ever. */
-		if (km != NULL && strcmp(km, l.next_key_marker) == 0 &&
-		    (vm == NULL) == (l.next_upload_marker == NULL) &&
-		    (vm == NULL || strcmp(vm, l.next_upload_marker) == 0)) {
-			r = lb_err_set(err, LB_E_PROTO, "s3 list versions %s/%s: the "
-			    "server repeated its markers ('%.200s'): stopped", s->bucket,
-			    prefix, km);
-			break;
-		}
-		free(km);
-		free(vm);
-		km = l.next_key_marker;
-		vm = l.next_upload_marker;
-		l.next_key_marker = l.next_upload_marker = NULL;
-		s3_xml_list_clear(&l);
-	}
-out:
-	s3_req_clear(&q);
-	s3_xml_list_clear(&l);
-	free(km);
-	free(vm);
-	return r;
+	return list_by_markers(s, "versions", "version-id-marker", "list versions", prefix,
+	    version_item, &v, err);
 }
 
 int
