@@ -147,6 +147,14 @@ if strict_s3_start; then
 	check strict/cleanup_aborts_old out_is 'cleaned 1' "$RT" "$u" cleanup 0
 	check strict/orphan_gone out_is '' "$RT" "$u" uploads lb/
 	check_fails strict/orphan_not_an_object 'notfound' "$RT" "$u" stat orphan
+	# s3-object-lock's headers (x-amz-object-lock-*, x-amz-checksum-sha256)
+	# are signed: this server checks every signature (and keeps no lock)
+	head -c 4096 /dev/urandom >"$T/lockdata"
+	check strict/lock_headers_signed sh -c "REPOTOOL_LOCK=60 '$RT' '$u' putbuf locked <'$T/lockdata' &&
+	    '$RT' '$u' get locked | cmp - '$T/lockdata'"
+	head -c 7000000 /dev/urandom >"$T/lockbig"     # multipart: over 5 MiB
+	check strict/lock_multipart_signed sh -c "REPOTOOL_LOCK=60 '$RT' '$u' put lockedbig <'$T/lockbig' &&
+	    '$RT' '$u' get lockedbig | cmp - '$T/lockbig'"
 else
 	skip "strict s3" "${strict_s3_why:-start.sh failed}"
 fi

@@ -13,7 +13,9 @@
  *   repotool URL uploads [PREFIX]        S3 only: lists multipart uploads
  *
  * S3 settings come from S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY,
- * S3_SECRET_KEY, S3_SESSION_TOKEN, S3_HOST_STYLE, S3_CA_FILE.  On failure
+ * S3_SECRET_KEY, S3_SESSION_TOKEN, S3_HOST_STYLE, S3_CA_FILE; with
+ * REPOTOOL_LOCK=SECONDS every key is written under a COMPLIANCE lock of
+ * that length (repo_lock_rule_add), as s3-object-lock does.  On failure
  * prints "repotool: CODE-NAME: message" and exits 1.
  */
 #include <inttypes.h>
@@ -114,7 +116,9 @@ main(int argc, char **argv)
 	o.s3_ca_file = getenv("S3_CA_FILE");
 	o.s3_host_style = getenv("S3_HOST_STYLE") != NULL;
 	o.stall_timeout_s = 20;
-	if ((rc = repo_open(&o, &r, &err)) < 0)
+	if ((rc = repo_open(&o, &r, &err)) < 0 ||
+	    (getenv("REPOTOOL_LOCK") != NULL && (rc = repo_lock_rule_add(r, "",
+	    REPO_LOCK_COMPLIANCE, atoll(getenv("REPOTOOL_LOCK")), &err)) < 0))
 		goto out;
 	if ((strcmp(cmd, "put") == 0 || strcmp(cmd, "putabort") == 0) && argc == 4) {
 		if ((rc = repo_put_new(r, argv[3], &sink, &err)) < 0)
