@@ -51,21 +51,21 @@ struct orphans {
 };
 
 static int
-orphan_cb(void *arg, const char *key, const char *upload_id, time_t initiated)
+orphan_cb(void *arg, const struct s3_xml_item *it)
 {
 	struct orphans *o = arg;
 	int rc;
 
-	if (initiated > o->cutoff)
+	if (it->initiated > o->cutoff)
 		return 0;
-	if ((rc = s3_abort_upload(o->r->s3, key, upload_id, o->err)) < 0) {
+	if ((rc = s3_abort_upload(o->r->s3, it->key, it->upload_id, o->err)) < 0) {
 		/* Gone meanwhile (another cleanup, or it completed): fine.
 		 * s3_abort_upload says so with LB_E_NOTFOUND (NoSuchUpload). */
 		if (rc == LB_E_NOTFOUND)
 			return 0;
 		return rc;
 	}
-	log_info("aborted orphan multipart upload of %s", key);
+	log_info("aborted orphan multipart upload of %s", it->key);
 	o->n++;
 	return 0;
 }
@@ -141,11 +141,9 @@ static int
 rs3_put_new(struct repo *r, const char *key, struct flt **sink,
     struct lb_err *err)
 {
-	char *full = NULL;
-	int rc;
-
 	struct s3_lock lk = { NULL, 0 };
-	int mode;
+	char *full = NULL;
+	int rc, mode;
 
 	lk.until = (time_t)repo_lock_until_for(r, key, (int64_t)time(NULL), &mode);
 	if (mode != REPO_LOCK_NONE)
@@ -196,19 +194,18 @@ struct versions {
 };
 
 static int
-version_cb(void *arg, const char *key, const char *version_id, int delete_marker)
+version_cb(void *arg, const struct s3_xml_item *it)
 {
 	struct versions *v = arg;
 	char **ids;
 
-	(void)delete_marker;
-	if (strcmp(key, v->key) != 0)   /* the prefix also lists "KEY.sig" */
+	if (strcmp(it->key, v->key) != 0)   /* the prefix also lists "KEY.sig" */
 		return 0;
 	if (v->n >= REPO_LIST_MAX ||
 	    (ids = realloc(v->ids, (v->n + 1) * sizeof(*ids))) == NULL)
 		return LB_E_NOMEM;
 	v->ids = ids;
-	if ((ids[v->n] = strdup(version_id)) == NULL)
+	if ((ids[v->n] = strdup(it->version_id)) == NULL)
 		return LB_E_NOMEM;
 	v->n++;
 	return 0;

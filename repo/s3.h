@@ -85,11 +85,12 @@ int s3_object_lock_enabled(struct s3 *s, struct lb_err *err);
 int s3_retain_until(struct s3 *s, const char *key, const char *version_id,
     time_t *until, struct lb_err *err);
 
-/* ListObjectVersions under prefix, all pages: every version and delete
- * marker with its VersionId. */
+struct s3_xml_item;            /* one entry of a listing (below) */
+
+/* ListObjectVersions under prefix, all pages: cb for every version and
+ * delete marker (key, version_id, delete_marker of struct s3_xml_item). */
 int s3_list_versions(struct s3 *s, const char *prefix,
-    int (*cb)(void *arg, const char *key, const char *version_id,
-    int delete_marker), void *arg, struct lb_err *err);
+    int (*cb)(void *arg, const struct s3_xml_item *it), void *arg, struct lb_err *err);
 
 /* DELETE of one version (or delete marker).  A version the bucket still
  * retains (S3: 403 AccessDenied) fails with LB_E_LOCKED, "locked until
@@ -114,12 +115,12 @@ int s3_list(struct s3 *s, const char *prefix,
     int (*cb)(void *arg, const char *key, uint64_t size), void *arg,
     struct lb_err *err);
 
-/* ListMultipartUploads under prefix, all pages.  A store that cannot
+/* ListMultipartUploads under prefix, all pages: cb for every upload
+ * (key, upload_id, initiated of struct s3_xml_item).  A store that cannot
  * list uploads (s3rver: 501 NotImplemented) fails with LB_E_UNSUPPORTED,
  * as does any request such a store refuses that way. */
 int s3_list_uploads(struct s3 *s, const char *prefix,
-    int (*cb)(void *arg, const char *key, const char *upload_id,
-    time_t initiated), void *arg, struct lb_err *err);
+    int (*cb)(void *arg, const struct s3_xml_item *it), void *arg, struct lb_err *err);
 
 /* AbortMultipartUpload: LB_E_NOTFOUND when the upload is gone already
  * (S3's NoSuchUpload: completed, or aborted by someone else). */

@@ -322,52 +322,20 @@ out:
 	return r;
 }
 
-struct upload_cb {
-	int (*cb)(void *arg, const char *key, const char *upload_id, time_t initiated);
-	void *arg;
-};
-
-static int
-upload_item(void *arg, const struct s3_xml_item *it)
-{
-	struct upload_cb *u = arg;
-
-	return u->cb(u->arg, it->key, it->upload_id, it->initiated);
-}
-
 int
 s3_list_uploads(struct s3 *s, const char *prefix,
-    int (*cb)(void *arg, const char *key, const char *upload_id,
-    time_t initiated), void *arg, struct lb_err *err)
+    int (*cb)(void *arg, const struct s3_xml_item *it), void *arg, struct lb_err *err)
 {
-	struct upload_cb u = { cb, arg };
-
 	return list_by_markers(s, "uploads", "upload-id-marker", "list uploads", prefix,
-	    upload_item, &u, err);
-}
-
-struct version_cb {
-	int (*cb)(void *arg, const char *key, const char *version_id, int delete_marker);
-	void *arg;
-};
-
-static int
-version_item(void *arg, const struct s3_xml_item *it)
-{
-	struct version_cb *v = arg;
-
-	return v->cb(v->arg, it->key, it->version_id, it->delete_marker);
+	    cb, arg, err);
 }
 
 int
 s3_list_versions(struct s3 *s, const char *prefix,
-    int (*cb)(void *arg, const char *key, const char *version_id,
-    int delete_marker), void *arg, struct lb_err *err)
+    int (*cb)(void *arg, const struct s3_xml_item *it), void *arg, struct lb_err *err)
 {
-	struct version_cb v = { cb, arg };
-
 	return list_by_markers(s, "versions", "version-id-marker", "list versions", prefix,
-	    version_item, &v, err);
+	    cb, arg, err);
 }
 
 int

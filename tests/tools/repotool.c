@@ -37,10 +37,10 @@ print_cb(void *arg, const char *key, uint64_t size)
 }
 
 static int
-upload_cb(void *arg, const char *key, const char *id, time_t initiated)
+upload_cb(void *arg, const struct s3_xml_item *it)
 {
 	(void)arg;
-	printf("%s %s %lld\n", key, id, (long long)initiated);
+	printf("%s %s %lld\n", it->key, it->upload_id, (long long)it->initiated);
 	return 0;
 }
 
