@@ -334,12 +334,12 @@ cat_audit_list(struct cat *c, int64_t since, int64_t until, cat_audit_cb cb, voi
 	if ((r = cat_tx_read(c, err)) < 0)
 		return r;
 	/* ref came with schema 3; an older catalog opened read-only has none */
-	if ((r = cat_prepare(c, c->version >= 3 ?
-	    "SELECT id, at, action, cluster, backup_id, outcome, os_user, host, details, ref "
-	    "FROM audit WHERE at >= ?1 AND (?2 <= 0 OR at < ?2) ORDER BY id" :
-	    "SELECT id, at, action, cluster, backup_id, outcome, os_user, host, details, NULL "
-	    "FROM audit WHERE at >= ?1 AND (?2 <= 0 OR at < ?2) ORDER BY id", &st, err)) < 0)
+#define AUDIT_SELECT(ref) "SELECT id, at, action, cluster, backup_id, outcome, os_user, " \
+	"host, details, " ref " FROM audit WHERE at >= ?1 AND (?2 <= 0 OR at < ?2) ORDER BY id"
+	if ((r = cat_prepare(c, c->version >= 3 ? AUDIT_SELECT("ref") : AUDIT_SELECT("NULL"),
+	    &st, err)) < 0)
 		goto out;
+#undef AUDIT_SELECT
 	sqlite3_bind_int64(st, 1, since);
 	sqlite3_bind_int64(st, 2, until);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
