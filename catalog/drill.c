@@ -137,11 +137,14 @@ query(struct cat *c, const char *cluster, const char *backup_id, int64_t since,
 {
 	sqlite3_stmt *st = NULL;
 	struct cat_drill *d;
-	int r, rc;
+	int r, rc, own;
 
 	if (c->version < 5)
 		return 0;          /* read-only open of an older catalog: none */
-	if ((r = cat_tx_read(c, err)) < 0)
+	/* inside a listing's read (catalog list asks per backup) the
+	 * transaction is the caller's */
+	own = sqlite3_get_autocommit(c->db);
+	if (own && (r = cat_tx_read(c, err)) < 0)
 		return r;
 	if ((r = cat_prepare(c, last ?
 	    "SELECT " DRILL_COLS " FROM drills WHERE (?1 IS NULL OR cluster = ?1) AND "
@@ -168,7 +171,8 @@ query(struct cat *c, const char *cluster, const char *backup_id, int64_t since,
 		r = cat_sqlerr(c, rc, "read drills", err);
 out:
 	sqlite3_finalize(st);
-	cat_tx_rollback(c);
+	if (own)
+		cat_tx_rollback(c);
 	return r;
 }
 

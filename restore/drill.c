@@ -421,11 +421,14 @@ pick_etcd(const struct cfg *cfg, const char *snap_version, char *etcd_bin, size_
 			snprintf(version, vcap, "%s", ver);
 		}
 	}
-	if (best < 0)
+	if (best < 0) {
+		int ma = 0, mi = 0;
+		restore_version_minor(snap_version, &ma, &mi);
 		return lb_err_set(err, LB_E_UNSUPPORTED, "no etcd in drill-etcd-dirs can run a "
-		    "snapshot of etcd %s (found: %s): it needs etcd %s's minor or the next one",
-		    snap_version[0] != '\0' ? snap_version : "(unknown)",
-		    seen[0] != '\0' ? seen : "none", snap_version);
+		    "snapshot of etcd %s (found: %s): add a directory with etcd %d.%d (or "
+		    "%d.%d) and its etcdutl", snap_version, seen[0] != '\0' ? seen : "none",
+		    ma, mi, ma, mi + 1);
+	}
 	snprintf(etcd_bin, cap, "%s/etcd", dirs[best]);
 	snprintf(tl, sizeof(tl), "%s/etcdutl", dirs[best]);
 	if (access(tl, X_OK) != 0)
