@@ -595,7 +595,7 @@ record(struct restore_source *src, const struct drill_report *rep)
 	d.result = (char *)rep->result;
 	d.error = rep->error[0] != '\0' ? (char *)rep->error : NULL;
 	d.rto_ms = rep->rto_s > 0 ? (int64_t)(rep->rto_s * 1000) : -1;
-	d.fetch_ms = (int64_t)(rep->fetch_s * 1000);
+	d.fetch_ms = rep->fetch_s > 0 ? (int64_t)(rep->fetch_s * 1000) : -1;
 	d.restore_ms = rep->restore_s > 0 ? (int64_t)(rep->restore_s * 1000) : -1;
 	d.start_ms = rep->start_s > 0 ? (int64_t)(rep->start_s * 1000) : -1;
 	d.check_ms = rep->check_s > 0 ? (int64_t)(rep->check_s * 1000) : -1;
