@@ -561,6 +561,34 @@ wipe_workdir(const char *dir, int lock_fd)
 		close(lock_fd);
 }
 
+/* The last line of etcd's log, into the error of a failed drill: the log
+ * itself is wiped with the directory. */
+static void
+add_log_tail(const char *work, struct lb_err *err)
+{
+	char path[4300], buf[4096], *end, *line;
+	struct lb_err e = *err;
+	ssize_t n;
+	off_t size;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/etcd.log", work);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	size = lseek(fd, 0, SEEK_END);
+	n = size < 0 ? -1 : pread(fd, buf, sizeof(buf) - 1,
+	    size > (off_t)sizeof(buf) - 1 ? size - (off_t)(sizeof(buf) - 1) : 0);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (end = buf + n; end > buf && (end[-1] == '\n' || end[-1] == '\r'); end--)
+		*(end - 1) = '\0';
+	line = (line = strrchr(buf, '\n')) != NULL ? line + 1 : buf;
+	if (*line != '\0')
+		lb_err_set(err, e.code, "%s; etcd's log ended: %.300s", e.msg, line);
+}
+
 static int
 canceled(const struct drill_opts *o, struct lb_err *err, const char *when)
 {
@@ -702,7 +730,7 @@ drill_run(const struct drill_opts *o, struct drill_report *rep, struct lb_err *e
 	char peer[64], client[64], ic[128], etcd_bin[4200], *random_id = NULL;
 	uint64_t db_size = 0, need, avail;
 	double t0 = lb_mono_now(), t;
-	int lock_fd = -1, pp, cp, r;
+	int lock_fd = -1, pp, cp, r, started = 0;
 	pid_t pid;
 	size_t i;
 
@@ -825,6 +853,7 @@ drill_run(const struct drill_opts *o, struct drill_report *rep, struct lb_err *e
 	if ((r = restore_write_config(&eo, &m, ic, conf, sizeof(conf), err)) < 0 ||
 	    (r = restore_etcd_start(&eo, &m, conf, err)) < 0)
 		goto out;
+	started = 1;
 	log_info("drill: started etcd %s (pid %ld) on %s", rep->etcd_version, (long)m.pid,
 	    client);
 	if ((r = check(o, src, &got, &m, rep, &t, err)) < 0)
@@ -832,6 +861,8 @@ drill_run(const struct drill_opts *o, struct drill_report *rep, struct lb_err *e
 	rep->rto_s = since(t0);
 	rep->result = "ok";
 out:
+	if (r < 0 && started && m.pid == 0)
+		add_log_tail(work, err);     /* etcd exited: its log says why */
 	restore_etcd_stop(&m);
 	if (snap[0] != '\0')
 		unlink(snap);
