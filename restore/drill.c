@@ -748,10 +748,11 @@ drill_run(const struct drill_opts *o, struct drill_report *rep, struct lb_err *e
 
 	/* which backup */
 	sel.cluster = o->cluster;
-	if (sel.cluster == NULL && cfg_cluster_count(o->cfg) == 1)
-		sel.cluster = cfg_cluster_name(o->cfg, 0);
 	if (o->backup == NULL || strcmp(o->backup, "latest") == 0 ||
 	    strcmp(o->backup, "random") == 0) {
+		/* a named backup names its cluster; the newest needs one */
+		if (sel.cluster == NULL && cfg_cluster_count(o->cfg) == 1)
+			sel.cluster = cfg_cluster_name(o->cfg, 0);
 		if (sel.cluster == NULL)
 			return lb_err_set(err, LB_E_USAGE, "which cluster? the configuration "
 			    "has %zu (hint: --cluster NAME)", cfg_cluster_count(o->cfg));
