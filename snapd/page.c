@@ -304,6 +304,12 @@ static const char css[] =
 	".series{fill:none;stroke:#0969da;stroke-width:1.6}.pt{fill:#0969da}"
 	"code{font-size:12px;overflow-wrap:anywhere}"
 	"@media (max-width:700px){.charts{grid-template-columns:1fr}"
+	/* the cluster table turns into one card per cluster */
+	"#clusters thead{display:none}#clusters tr,#clusters td{display:block}"
+	"#clusters tr{border-bottom:2px solid #d0d7de;padding:6px 0}"
+	"#clusters td{border:0;padding:2px 4px}#clusters td.name{font-size:17px;font-weight:600}"
+	"#clusters td[data-label]::before{content:attr(data-label) \": \";color:#57606a;"
+	"font-weight:600}"
 	"header{display:block}th,td{padding:4px 5px}}";
 
 static void
@@ -314,18 +320,18 @@ cluster_row(struct lb_buf *b, const json_t *cl, int64_t now, int64_t dnow)
 
 	lb_buf_addstr(b, "<tr class=\"cluster\" data-cluster=\"");
 	esc(b, name);
-	lb_buf_addstr(b, "\"><td><a href=\"#c-");
+	lb_buf_addstr(b, "\"><td class=\"name\"><a href=\"#c-");
 	esc(b, name);
 	lb_buf_addstr(b, "\">");
 	esc(b, name);
-	lb_buf_addstr(b, "</a></td><td>");
+	lb_buf_addstr(b, "</a></td><td data-label=\"Health\">");
 	badge(b, str(h, "state"));
 	lb_buf_addstr(b, "<div class=\"reason\">");
 	esc(b, str(h, "reason"));
-	lb_buf_addstr(b, "</div></td><td>");
+	lb_buf_addstr(b, "</div></td><td data-label=\"Last success\">");
 	o = json_object_get(cl, "last_success");
 	when(b, str(o, "finished_at"), now, "never");
-	lb_buf_addstr(b, "</td><td>");
+	lb_buf_addstr(b, "</td><td data-label=\"Last attempt\">");
 	o = json_object_get(cl, "last_attempt");
 	if (json_is_object(o)) {
 		badge(b, str(o, "outcome"));
@@ -339,12 +345,12 @@ cluster_row(struct lb_buf *b, const json_t *cl, int64_t now, int64_t dnow)
 	} else {
 		lb_buf_addstr(b, "<span class=\"none\">none</span>");
 	}
-	lb_buf_addstr(b, "</td><td>");
+	lb_buf_addstr(b, "</td><td data-label=\"Next run\">");
 	if (json_is_true(json_object_get(cl, "running")))
 		lb_buf_addstr(b, "running now");
 	else
 		when(b, str(cl, "next_run"), dnow, "not scheduled");
-	lb_buf_addstr(b, "</td><td>");
+	lb_buf_addstr(b, "</td><td data-label=\"Last verify\">");
 	o = json_object_get(cl, "last_verify");
 	if (json_is_object(o)) {
 		badge(b, str(o, "result"));
@@ -353,7 +359,7 @@ cluster_row(struct lb_buf *b, const json_t *cl, int64_t now, int64_t dnow)
 	} else {
 		lb_buf_addstr(b, "<span class=\"none\">never</span>");
 	}
-	lb_buf_addstr(b, "</td><td>");
+	lb_buf_addstr(b, "</td><td data-label=\"Last drill\">");
 	o = json_object_get(cl, "last_drill");
 	if (json_is_object(o)) {
 		badge(b, str(o, "result"));
@@ -365,14 +371,17 @@ cluster_row(struct lb_buf *b, const json_t *cl, int64_t now, int64_t dnow)
 	} else {
 		lb_buf_addstr(b, "<span class=\"none\">no drill yet</span>");
 	}
-	lb_buf_addstr(b, "</td><td>");
+	lb_buf_addstr(b, "</td><td data-label=\"Lock\">");
 	o = json_object_get(cl, "lock");
-	esc(b, str(o, "state"));
+	if (str(o, "state") != NULL && strcmp(str(o, "state"), "none") == 0)
+		lb_buf_addstr(b, "no lock: runs every slot");
+	else
+		esc(b, str(o, "state"));
 	if (str(o, "holder") != NULL) {
 		lb_buf_addstr(b, ": ");
 		esc(b, str(o, "holder"));
 	}
-	lb_buf_addstr(b, "</td><td>");
+	lb_buf_addstr(b, "</td><td data-label=\"Backups\">");
 	o = json_object_get(cl, "counts");
 	lb_buf_addf(b, "%lld <span class=\"reason\">(%lld complete, %lld partial, "
 	    "%lld failed)</span></td></tr>", (long long)num(o, "total"),

@@ -165,7 +165,8 @@ take_newest(const struct cat_backup *b, void *arg)
 }
 
 struct points {
-	json_t *at, *db, *stored, *dur;
+	struct cat_point *p;
+	size_t n;
 };
 
 static int
@@ -173,14 +174,40 @@ add_point(const struct cat_point *p, void *arg)
 {
 	struct points *pt = arg;
 
-	/* newest first from the catalog: inserted at the front, so the
-	 * arrays run oldest first, as a chart's x axis does */
-	if (json_array_insert_new(pt->at, 0, json_integer(p->started_at)) < 0 ||
-	    json_array_insert_new(pt->db, 0, j_int(p->db_size)) < 0 ||
-	    json_array_insert_new(pt->stored, 0, j_int(p->stored_size)) < 0 ||
-	    json_array_insert_new(pt->dur, 0, j_int(p->duration_s)) < 0)
-		return LB_E_NOMEM;
-	return 0;
+	pt->p[pt->n++] = *p;
+	return pt->n < STATUS_CHART_POINTS ? 0 : 1;
+}
+
+/* The chart arrays of charts, oldest first as a chart's x axis runs (the
+ * catalog hands them newest first). */
+static int
+chart_arrays(const struct points *pt, json_t *charts)
+{
+	json_t *at = json_array(), *db = json_array(), *stored = json_array(),
+	    *dur = json_array();
+	size_t i;
+	int r = LB_E_NOMEM;
+
+	if (at == NULL || db == NULL || stored == NULL || dur == NULL)
+		goto out;
+	for (i = pt->n; i-- > 0;)
+		if (json_array_append_new(at, json_integer(pt->p[i].started_at)) < 0 ||
+		    json_array_append_new(db, j_int(pt->p[i].db_size)) < 0 ||
+		    json_array_append_new(stored, j_int(pt->p[i].stored_size)) < 0 ||
+		    json_array_append_new(dur, j_int(pt->p[i].duration_s)) < 0)
+			goto out;
+	if (json_object_set(charts, "at", at) < 0 ||
+	    json_object_set(charts, "db_size_bytes", db) < 0 ||
+	    json_object_set(charts, "stored_size_bytes", stored) < 0 ||
+	    json_object_set(charts, "duration_seconds", dur) < 0)
+		goto out;
+	r = 0;
+out:
+	json_decref(at);
+	json_decref(db);
+	json_decref(stored);
+	json_decref(dur);
+	return r;
 }
 
 /*
@@ -301,17 +328,13 @@ cluster_doc(const struct status_daemon *sd, const struct status_cluster *sc,
 		    "learner", m->learner, "endpoint", j_endpoint(m->endpoint))) < 0)
 			goto oom;
 	}
-	pt.at = json_array();
-	pt.db = json_array();
-	pt.stored = json_array();
-	pt.dur = json_array();
-	charts = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "since", j_time(since),
-	    "until", j_time(wall), "at", pt.at, "db_size_bytes", pt.db,
-	    "stored_size_bytes", pt.stored, "duration_seconds", pt.dur);
-	if (charts == NULL)
+	charts = json_pack("{s:o, s:o}", "since", j_time(since), "until", j_time(wall));
+	if (charts == NULL || (pt.p = calloc(STATUS_CHART_POINTS, sizeof(*pt.p))) == NULL)
 		goto oom;
 	if (catalog_ok && cat_status_points(c, sc->name, since, STATUS_CHART_POINTS,
 	    add_point, &pt, &e2) < 0 && e2.code == LB_E_NOMEM)
+		goto oom;
+	if (chart_arrays(&pt, charts) < 0)
 		goto oom;
 
 	cl = json_pack("{s:s, s:b, s:b, s:{s:s, s:s}, s:o, s:o, s:o, s:o}",
@@ -368,6 +391,7 @@ out:
 	cat_backup_free(nw.attempt);
 	cat_backup_free(nw.with_members);
 	cat_backup_free(success);
+	free(pt.p);
 	return out;
 }
 
@@ -428,7 +452,7 @@ out:
 int
 status_render_json(const json_t *doc, char **out, struct lb_err *err)
 {
-	if ((*out = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER)) == NULL)
+	if ((*out = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
 		return lb_err_set(err, LB_E_NOMEM, "out of memory");
 	return 0;
 }

@@ -64,7 +64,7 @@ struct status_daemon {
  * only when out of memory. */
 int status_build(const struct status_daemon *sd, json_t **out, struct lb_err *err);
 
-/* The document as text (malloc'd), for /api/status. */
+/* The document as compact JSON text (malloc'd), for /api/status. */
 int status_render_json(const json_t *doc, char **out, struct lb_err *err);
 
 /* The page (malloc'd) for /: HTML with inline CSS and SVG, no script,
