@@ -313,8 +313,9 @@ typedef int (*cat_point_cb)(const struct cat_point *p, void *arg);
 int cat_status_points(struct cat *c, const char *cluster, int64_t since, int64_t limit,
     cat_point_cb cb, void *arg, struct lb_err *err);
 
-/* cluster's backups per status: counts[enum cat_status]. */
-int cat_status_counts(struct cat *c, const char *cluster, int64_t counts[4],
+/* cluster's backups started at or after since, per status:
+ * counts[enum cat_status]. */
+int cat_status_counts(struct cat *c, const char *cluster, int64_t since, int64_t counts[4],
     struct lb_err *err);
 
 /* The newest verification of a backup of cluster started at or after

@@ -49,7 +49,7 @@ out:
 }
 
 int
-cat_status_counts(struct cat *c, const char *cluster, int64_t counts[4],
+cat_status_counts(struct cat *c, const char *cluster, int64_t since, int64_t counts[4],
     struct lb_err *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -58,16 +58,22 @@ cat_status_counts(struct cat *c, const char *cluster, int64_t counts[4],
 	memset(counts, 0, 4 * sizeof(counts[0]));
 	if ((r = cat_tx_read(c, err)) < 0)
 		return r;
-	/* counted on backups_cluster_status_started alone (a covering index) */
-	if ((r = cat_prepare(c, "SELECT status, COUNT(*) FROM backups "
-	    "WHERE cluster = ?1 GROUP BY status", &st, err)) < 0)
+	/* one range of backups_cluster_status_started per status (a covering
+	 * index): the window's entries are read, never the cluster's year */
+	if ((r = cat_prepare(c, "SELECT COUNT(*) FROM backups "
+	    "WHERE cluster = ?1 AND status = ?2 AND started_at >= ?3", &st, err)) < 0)
 		goto out;
-	cat_bind_text(st, 1, cluster);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if ((s = cat_status_parse((const char *)sqlite3_column_text(st, 0))) >= 0)
-			counts[s] = sqlite3_column_int64(st, 1);
-	if (rc != SQLITE_DONE)
-		r = cat_sqlerr(c, rc, "count backups", err);
+	for (s = CAT_RUNNING; s <= CAT_FAILED; s++) {
+		sqlite3_reset(st);
+		cat_bind_text(st, 1, cluster);
+		cat_bind_text(st, 2, cat_status_name((enum cat_status)s));
+		sqlite3_bind_int64(st, 3, since);
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+			r = cat_sqlerr(c, rc, "count backups", err);
+			goto out;
+		}
+		counts[s] = sqlite3_column_int64(st, 0);
+	}
 out:
 	sqlite3_finalize(st);
 	cat_tx_rollback(c);

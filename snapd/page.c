@@ -22,7 +22,7 @@
 
 #define PAGE_MAX (32u << 20)
 /* Points drawn per chart line: more than its pixels are wasted bytes. */
-#define CHART_DRAWN_MAX 600
+#define CHART_DRAWN_MAX 360
 
 /* SVG geometry (viewBox units). */
 #define CW 640
@@ -383,8 +383,8 @@ cluster_row(struct lb_buf *b, const json_t *cl, int64_t now, int64_t dnow)
 	}
 	lb_buf_addstr(b, "</td><td data-label=\"Backups\">");
 	o = json_object_get(cl, "counts");
-	lb_buf_addf(b, "%lld <span class=\"reason\">(%lld complete, %lld partial, "
-	    "%lld failed)</span></td></tr>", (long long)num(o, "total"),
+	lb_buf_addf(b, "%lld <span class=\"reason\">in %d days (%lld complete, %lld partial, "
+	    "%lld failed)</span></td></tr>", (long long)num(o, "total"), STATUS_CHART_DAYS,
 	    (long long)num(o, "complete"), (long long)num(o, "partial"),
 	    (long long)num(o, "failed"));
 }

@@ -309,7 +309,7 @@ cluster_doc(const struct status_daemon *sd, const struct status_cluster *sc,
 		if (catalog_ok && cat_backup_latest(c, sc->name, CAT_COMPLETE, 0, &success,
 		    &e2) < 0 && e2.code != LB_E_NOTFOUND)
 			catalog_ok = 0;
-		if (catalog_ok && cat_status_counts(c, sc->name, counts, &e2) < 0)
+		if (catalog_ok && cat_status_counts(c, sc->name, since, counts, &e2) < 0)
 			catalog_ok = 0;
 		if (catalog_ok && cat_status_last_verify(c, sc->name, since, &v, &e2) < 0 &&
 		    e2.code != LB_E_NOTFOUND)
@@ -369,7 +369,8 @@ cluster_doc(const struct status_daemon *sd, const struct status_cluster *sc,
 	    sc->lock == STATUS_LOCK_STANDBY ? json_string("another appliance") : json_null(),
 	    "last_backup_host", j_str(nw.attempt != NULL ? nw.attempt->host : NULL))) < 0)
 		goto oom;
-	if (json_object_set_new(cl, "counts", json_pack("{s:I, s:I, s:I, s:I, s:I}",
+	if (json_object_set_new(cl, "counts", json_pack("{s:o, s:I, s:I, s:I, s:I, s:I}",
+	    "since", j_time(since),
 	    "complete", (json_int_t)counts[CAT_COMPLETE],
 	    "partial", (json_int_t)counts[CAT_PARTIAL],
 	    "failed", (json_int_t)counts[CAT_FAILED],
