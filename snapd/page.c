@@ -557,7 +557,9 @@ status_render_html(const json_t *doc, char **out, struct lb_err *err)
 	}
 	lb_buf_addstr(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 	    "<meta http-equiv=\"refresh\" content=\"30\">"
-	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
+	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+	    /* no icon to fetch: a browser asks for /favicon.ico otherwise */
+	    "<link rel=\"icon\" href=\"data:,\">");
 	lb_buf_addf(&b, "<title>%s lifeboat: %zu of %zu clusters healthy</title><style>%s</style>"
 	    "</head><body><header><h1>lifeboat status</h1><div class=\"meta\">",
 	    bad ? "&#9888;" : "&#10004;", json_array_size(cls) - bad, json_array_size(cls), css);

@@ -16,7 +16,10 @@ const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
 	'--no-first-run', '--disable-background-networking', '--disable-component-update',
 	'--disable-sync'];
 
-async function load(js, width) {
+// body: when given, the page is served this body instead of the
+// server's (the same document for both runs of the JavaScript check: the
+// daemon's page moves on between two loads).
+async function load(js, width, body) {
 	const ctx = await chromium.launchPersistentContext(profile + (js ? '-js' : '-nojs'), {
 		executablePath: '/usr/bin/chromium', headless: true, args,
 		javaScriptEnabled: js, viewport: { width, height: 900 },
@@ -27,9 +30,12 @@ async function load(js, width) {
 	page.on('pageerror', (e) => errors.push(String(e)));
 	page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
 	page.on('request', (r) => requests.push(r.url()));
+	if (body !== undefined)
+		await page.route('**/*', (route) => route.fulfill({ status: 200,
+			contentType: 'text/html; charset=utf-8', body }));
 	const resp = await page.goto(url, { waitUntil: 'load' });
 	return { ctx, page, errors, requests, status: resp.status(),
-		type: resp.headers()['content-type'] };
+		type: resp.headers()['content-type'], body: await resp.body() };
 }
 
 (async () => {
@@ -61,8 +67,8 @@ async function load(js, width) {
 	out.page_errors = on.errors;
 	await on.ctx.close();
 
-	// the same page with JavaScript off, and on a phone's width
-	const off = await load(false, 1280);
+	// the same document with JavaScript off, and the page on a phone's width
+	const off = await load(false, 1280, on.body);
 	const textOff = await off.page.evaluate(() => document.body.innerText).catch(() => null);
 	// evaluate needs JS in the page's world: read the text over CDP instead
 	out.nojs_text_equal = textOff === null ?
