@@ -63,6 +63,9 @@ async function load(js, width, body) {
 	out.error_text = await p.$$eval('.err', (e) => e.map((x) => x.textContent));
 	out.requests = on.requests;
 	await p.screenshot({ path: shot, fullPage: true });
+	// the first screen: the README's picture (docs/status-page.png)
+	await p.screenshot({ path: shot.replace(/\.png$/, '-top.png'),
+		fullPage: false });
 	const textOn = await p.evaluate(() => document.body.innerText);
 	out.page_errors = on.errors;
 	await on.ctx.close();

@@ -12,7 +12,8 @@
 # through playwright-core) renders one row per cluster, charts with data
 # points, no error text, no script and no outside request, a phone width
 # without sideways scrolling, and the same text with JavaScript off as
-# with it on; a screenshot is kept in $T (KEEP=1 keeps $T).  Under
+# with it on; screenshots are kept in $T (KEEP=1 keeps $T; PAGE_SHOT=FILE
+# copies the first screen there).  Under
 # LIFEBOAT_SUITE=asan the browser part is skipped, the curl checks stay.
 . "$(dirname "$0")/../lib.sh"
 
@@ -173,7 +174,8 @@ assert r["phone_overflow"] <= 0 and r["phone_chart_columns"] == 1, (r["phone_ove
 EOF
 )" "$T/browser.json"
 	check screenshot_taken test -s "$T/status-page.png"
-	[ -z "${PAGE_SHOT:-}" ] || cp "$T/status-page.png" "$PAGE_SHOT"
+	# PAGE_SHOT=docs/status-page.png refreshes the README's picture
+	[ -z "${PAGE_SHOT:-}" ] || cp "$T/status-page-top.png" "$PAGE_SHOT"
 fi
 
 # --- the daemon stops cleanly; nothing it started stays ------------------
