@@ -56,14 +56,10 @@ schedule = @every 1m
 verify-schedule = @every 2m
 [cluster:beta]
 endpoints = $EP
-schedule = @every 5m
+schedule = @every 1m
 lock-prefix = /lifeboat/lock-beta/
 EOF
 
-# beta's slots mostly apart from alpha's: a verification whose read-only
-# catalog open meets another cluster's backup closing its connection can
-# fail ("disk I/O error", the WAL being removed under it), a race of the
-# daemon's that this test is not about.
 # three days of hourly backups before the daemon's own
 "$TOOLS/statustool" "$T/catalog.db" fill alpha,beta 72 3600 ||
 	{ fail setup "statustool fill"; exit 1; }
@@ -76,7 +72,7 @@ check startup_log_names_the_page grep -q "status page on $BASE/" "$T/snapd.log"
 daemon_backups() { [ "$(sqlite3 "$T/catalog.db" "SELECT COUNT(*) FROM backups WHERE \
 	host != 'fixture' AND status = 'complete' AND cluster = '$1'")" -ge "$2" ]; }
 check daemon_backups_alpha wait_for 30 daemon_backups alpha 3
-check daemon_backups_beta wait_for 30 daemon_backups beta 2
+check daemon_backups_beta wait_for 30 daemon_backups beta 3
 verified() { [ "$(sqlite3 "$T/catalog.db" "SELECT COUNT(*) FROM backups WHERE \
 	host != 'fixture' AND verify_status = 'ok'")" -ge 1 ]; }
 check daemon_verified wait_for 30 verified
