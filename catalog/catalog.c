@@ -376,12 +376,21 @@ make_parents(const char *path, struct lb_err *err)
 }
 
 /* Creates the file 0600 ourselves: SQLite would use 0644 minus umask, and
- * gives the -wal and -shm files the mode of the database file. */
+ * gives the -wal and -shm files the mode of the database file.  Only a
+ * file that does not exist yet is opened here (O_EXCL): close() drops
+ * every POSIX lock this process holds on the file, so closing a
+ * descriptor of a catalog that another thread's connection has open
+ * would silently take away that connection's locks (SQLite's "how to
+ * corrupt", 2.2); another process could then checkpoint and remove the
+ * WAL under it ("disk I/O error", seen with the daemon's runs beside a
+ * sqlite3 shell), or write beside it. */
 static int
 create_file(const char *path, struct lb_err *err)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
+	if (fd < 0 && errno == EEXIST)
+		return 0;
 	if (fd < 0) {
 		if (errno == EROFS || errno == EACCES || errno == EPERM)
 			return lb_err_sys(err, LB_E_IO, errno, "catalog %s: cannot create "

@@ -345,6 +345,44 @@ void cat_drill_free(struct cat_drill *d);
  * seconds, objects as an object. */
 void *cat_drill_to_json(const struct cat_drill *d);
 
+/* --- the status page (status.c) ------------------------------------------
+ * Reads bounded by a LIMIT on an index, so the daemon's page costs the
+ * same whatever the catalog holds (snapd/status.h). */
+
+/* One backup as a chart point.  Absent numbers are -1. */
+struct cat_point {
+	int64_t started_at;
+	int64_t duration_s;   /* finished_at - started_at */
+	int64_t db_size;      /* one member's database, bytes */
+	int64_t stored_size;  /* every member's stored object, bytes */
+};
+typedef int (*cat_point_cb)(const struct cat_point *p, void *arg);
+
+/* Calls cb for cluster's complete and partial backups started at or
+ * after since, newest first, at most limit of them. */
+int cat_status_points(struct cat *c, const char *cluster, int64_t since, int64_t limit,
+    cat_point_cb cb, void *arg, struct lb_err *err);
+
+/* cluster's backups started at or after since, per status:
+ * counts[enum cat_status]. */
+int cat_status_counts(struct cat *c, const char *cluster, int64_t since, int64_t counts[4],
+    struct lb_err *err);
+
+/* The newest verification of a backup of cluster started at or after
+ * since; LB_E_NOTFOUND when there is none. */
+struct cat_verify_info {
+	char backup_id[CAT_ID_MAX + 1];
+	int64_t at;
+	int ok;
+	char detail[256];     /* truncated */
+};
+int cat_status_last_verify(struct cat *c, const char *cluster, int64_t since,
+    struct cat_verify_info *out, struct lb_err *err);
+
+/* Calls cb for the newest limit audit events, newest first. */
+int cat_audit_newest(struct cat *c, int64_t limit, cat_audit_cb cb, void *arg,
+    struct lb_err *err);
+
 /* --- names and times ----------------------------------------------------- */
 
 const char *cat_status_name(enum cat_status s);

@@ -50,7 +50,7 @@ out:
 	return r;
 }
 
-void
+int
 env_audit(const struct lb_env *e, const char *action, const char *cluster,
     const char *backup_id, const char *outcome, const char *details)
 {
@@ -71,6 +71,9 @@ env_audit(const struct lb_env *e, const char *action, const char *cluster,
 		else
 			log_warn("audit %s: %s", action, err.msg);
 	}
-	if (e->cat != NULL && cat_audit_add(e->cat, &ce, &added, &err) < 0)
+	if (e->cat != NULL && cat_audit_add(e->cat, &ce, &added, &err) < 0) {
 		log_warn("audit %s: %s", action, err.msg);
+		return -1;
+	}
+	return 0;
 }

@@ -22,9 +22,11 @@ int journal_put(struct repo *repo, const struct sig_key *signer,
 /* Records one audit event in e's repository (journal_put) and in e's
  * catalog, each when e has one, the catalog's row naming the object, so
  * that a rebuild reading the object back meets the row (cat_audit_add).  A
- * failure is logged, not returned: an audit that fails must never hide
- * the outcome of what it records. */
-void env_audit(const struct lb_env *e, const char *action, const char *cluster,
+ * failure is logged: an audit that fails must never hide the outcome of
+ * what it records.  Returns 0 when the catalog took the event (or e has
+ * no catalog), -1 when it did not, for the callers whose next step must
+ * wait until the event is on record (prune). */
+int env_audit(const struct lb_env *e, const char *action, const char *cluster,
     const char *backup_id, const char *outcome, const char *details);
 
 #endif

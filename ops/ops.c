@@ -14,7 +14,7 @@
 #include "common/log.h"
 #include "env/journal.h"
 
-void
+int
 ops_audit(struct lb_env *e, enum cat_action action, const char *cluster,
     const char *backup_id, const char *outcome, const char *fmt, ...)
 {
@@ -22,6 +22,7 @@ ops_audit(struct lb_env *e, enum cat_action action, const char *cluster,
 	json_t *d;
 	char *txt = NULL;
 	va_list ap;
+	int r = -1;
 
 	va_start(ap, fmt);
 	d = json_vpack_ex(&je, 0, fmt, ap);
@@ -30,9 +31,10 @@ ops_audit(struct lb_env *e, enum cat_action action, const char *cluster,
 		log_warn("audit %s: cannot format details: %s", cat_action_name(action),
 		    d == NULL ? je.text : "out of memory");
 	else
-		env_audit(e, cat_action_name(action), cluster, backup_id, outcome, txt);
+		r = env_audit(e, cat_action_name(action), cluster, backup_id, outcome, txt);
 	free(txt);
 	json_decref(d);
+	return r;
 }
 
 static int

@@ -162,9 +162,10 @@ int ops_import(struct lb_env *e, const char *path, struct ops_import_result *res
 /* Appends an audit event whose details are the JSON object made by
  * json_pack(fmt, ...) to e's catalog and, as an object of the audit
  * trail (repo/journal.h), to e's repository, each when e has one; a
- * failure to audit is logged, not returned, so it never hides the
- * outcome of the operation itself. */
-void ops_audit(struct lb_env *e, enum cat_action action, const char *cluster,
+ * failure to audit is logged, so it never hides the outcome of the
+ * operation itself.  Returns env_audit's answer: 0 when the catalog took
+ * the event, -1 when it did not. */
+int ops_audit(struct lb_env *e, enum cat_action action, const char *cluster,
     const char *backup_id, const char *outcome, const char *fmt, ...);
 
 /* What a walk of a cluster's chain of manifests found (chain.c). */

@@ -3,9 +3,12 @@
  * after each backup: each cluster's `retention` applied to its backups
  * (the plan is scheduler/retention.c's), per cluster, other clusters
  * untouched.  A backup goes manifest first (from then on it no
- * longer exists for restore or rebuild), then its objects, then its
- * catalog rows, then an audit event: an interrupted prune never leaves a
- * manifest pointing at deleted objects.  One prune at a time: an flock on
+ * longer exists for restore or rebuild), then its objects, then an audit
+ * event naming its place in the chain, then its catalog rows: an
+ * interrupted prune never leaves a manifest pointing at deleted objects,
+ * nor a backup gone from the catalog's chain that no event explains (a
+ * prune killed before its rows go leaves them to the next prune, which
+ * finds the objects gone and finishes).  One prune at a time: an flock on
  * "<catalog>.prune.lock", taken before the catalog is read, so a second
  * prune waits and then finds nothing left to delete twice.  In a
  * repository with S3 Object Lock (s3-object-lock), a backup still locked
@@ -188,7 +191,8 @@ lock_end(struct lb_env *e, const struct pb *b, int64_t now, int64_t *end,
 }
 
 /* Manifest, member objects, anything else left in the backup's own
- * directory (objects of a failed run), catalog rows.  What makes this
+ * directory (objects of a failed run); the catalog rows are the
+ * caller's, once the deletion is audited.  What makes this
  * certain: retention dropped the backup (never the newest verified
  * complete one), and the directory is the backup's own (its id is unique).
  * A backup the catalog knows without a manifest (a failed run) goes only
@@ -223,13 +227,7 @@ delete_backup(struct lb_env *e, const char *cluster, const struct pb *b, int *n_
 	for (i = 0; i < b->n_objects; i++)
 		if ((r = del(e->repo, b->objects[i], n_del, err)) < 0)
 			goto out;
-	if ((r = repo_delete_prefix(e->repo, dir, n_del, err)) < 0)
-		goto out;
-	r = cat_delete_backup(e->cat, b->id, err);
-	if (r == LB_E_NOTFOUND) {
-		lb_err_clear(err);
-		r = 0;
-	}
+	r = repo_delete_prefix(e->repo, dir, n_del, err);
 out:
 	return r;
 }
@@ -375,10 +373,19 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 			continue;
 		}
 		t->deleted++;
-		ops_audit(e, CAT_ACT_PRUNE, cluster, b->id, "ok",
+		/* The rows go only once the event is on record: without it, the
+		 * chain's walk (chain.c) would find this sequence missing and
+		 * nobody to explain it.  Kept rows are finished by the next
+		 * prune, which finds the objects gone. */
+		if (ops_audit(e, CAT_ACT_PRUNE, cluster, b->id, "ok",
 		    "{s:s, s:s, s:i, s:s?, s:I, s:s?}", "reason", why, "status",
 		    cat_status_name(b->status), "objects_deleted", n_del, "retention", policy,
-		    "sequence", (json_int_t)seq, "manifest_sha256", sha[0] != '\0' ? sha : NULL);
+		    "sequence", (json_int_t)seq, "manifest_sha256", sha[0] != '\0' ? sha : NULL) < 0)
+			log_warn("prune %s: its objects are deleted; its catalog rows stay until "
+			    "a prune can audit the deletion", b->id);
+		else if ((r = cat_delete_backup(e->cat, b->id, &err)) < 0 && r != LB_E_NOTFOUND)
+			log_warn("prune %s: its objects are deleted; its catalog rows stay "
+			    "for the next prune: %s", b->id, err.msg);
 	}
 	if (n_locked > 0) {
 		cat_time_format(first_unlock, when, sizeof(when));

@@ -110,10 +110,14 @@ curl -s "http://$metrics/metrics" | grep -E '^lifeboat_(backups_total|backup_las
     grep -v 'outcome="partial"'
 printf '$ curl -s http://%s/healthz\n' "$metrics"
 curl -s "http://$metrics/healthz"
+printf '$ curl -s http://%s/api/status | ...   # the status page: http://%s/\n' "$metrics" "$metrics"
+curl -s "http://$metrics/api/status" | python3 -c 'import json, sys
+for c in json.load(sys.stdin)["clusters"]:
+    print("  %s: %s (%s)" % (c["name"], c["health"]["state"], c["health"]["reason"]))'
 kill -TERM "$snapd"
 wait "$snapd"
 echo "snapd stopped (exit $?); its log:"
-sed 's/^/  /' "$T/snapd.log" | grep -E 'outcome=|prune|started|stopped' | head -n 12
+sed 's/^/  /' "$T/snapd.log" | grep -E 'outcome=|prune|started|stopped|status page' | head -n 13
 
 say "the catalog"
 run "$LIFEBOAT" --config "$T/lifeboat.conf" catalog list

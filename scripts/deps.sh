@@ -14,7 +14,7 @@ libcurl4-openssl-dev libssl-dev libzstd-dev libsqlite3-dev libarchive-dev
 libmicrohttpd-dev libjansson-dev libexpat1-dev
 etcd-server etcd-client age zstd openssl sqlite3 curl
 python3 python3-swift python3-croniter util-linux procps libfaketime
-openssh-client iproute2"
+openssh-client iproute2 chromium"
 
 missing=""
 for p in $debs; do
@@ -35,7 +35,8 @@ if [ -n "$missing" ]; then
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-# s3rver (npm): a real, fast S3 server for the tests, installed into
+# s3rver (npm): a real, fast S3 server for the tests, and playwright-core
+# (the status page test drives Debian's chromium with it), installed into
 # tests/node_modules (not tracked) exactly as tests/package-lock.json pins
 # it.  The copy of the lock file kept beside it says which lock the
 # installed tree was made from, so a changed lock reinstalls.

@@ -568,7 +568,8 @@ snapd_run(const char *config_path)
 			status = 1;
 			goto out;
 		}
-		log_info("metrics and health on http://%s/metrics and /healthz", listen);
+		log_info("status page on http://%s/ (JSON: /api/status), metrics and health "
+		    "on /metrics and /healthz", listen);
 	}
 	catch_up(&d);
 	log_info("snapd started: %zu clusters, config %s, timezone %s", d.n_cs,

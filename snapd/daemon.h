@@ -22,8 +22,9 @@
  * Schedules follow the wall clock: a jump forwards runs each cluster
  * whose slot went by once, a jump backwards computes every slot again.
  *
- * `metrics-listen` serves /metrics (Prometheus text) and /healthz (503
- * when a cluster is overdue: see sched_overdue_at).
+ * `metrics-listen` serves /metrics (Prometheus text), /healthz (503
+ * when a cluster is overdue: see sched_overdue_at) and the status page,
+ * / and /api/status (status.h).
  *
  * Testing aid (hidden, not for production): LIFEBOAT_SNAPD_TIMESCALE=K
  * or K@T0 runs the daemon's clock K times faster than real time from

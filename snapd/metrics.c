@@ -41,6 +41,18 @@ reply(struct MHD_Connection *conn, unsigned status, char *body, const char *type
 	return r;
 }
 
+static const char *
+content_type(const char *url)
+{
+	if (strcmp(url, "/metrics") == 0)
+		return "text/plain; version=0.0.4; charset=utf-8";
+	if (strcmp(url, "/") == 0)
+		return "text/html; charset=utf-8";
+	if (strcmp(url, "/api/status") == 0)
+		return "application/json";
+	return "text/plain; charset=utf-8";
+}
+
 static mhd_result
 handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
     const char *version, const char *upload, size_t *upload_size, void **state)
@@ -57,11 +69,10 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 		return reply(conn, 405, strdup("method not allowed\n"), "text/plain");
 	if (m->fn(m->arg, url, &body, &status) < 0 || body == NULL) {
 		free(body);
-		return reply(conn, 404, strdup("not found (try /metrics or /healthz)\n"),
-		    "text/plain");
+		return reply(conn, 404, strdup("not found (try /, /api/status, /metrics or "
+		    "/healthz)\n"), "text/plain");
 	}
-	return reply(conn, status, body, strcmp(url, "/metrics") == 0 ?
-	    "text/plain; version=0.0.4; charset=utf-8" : "text/plain; charset=utf-8");
+	return reply(conn, status, body, content_type(url));
 }
 
 int

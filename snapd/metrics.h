@@ -1,6 +1,6 @@
 /*
- * metrics.h: the daemon's HTTP endpoint (libmicrohttpd): GET /metrics and
- * GET /healthz.  This file serves; the daemon renders the bodies (it owns
+ * metrics.h: the daemon's HTTP endpoint (libmicrohttpd): GET /metrics,
+ * GET /healthz, and the status page GET / and GET /api/status.  This file serves; the daemon renders the bodies (it owns
  * the numbers), through a callback called on the server's thread.
  */
 #ifndef LB_SNAPD_METRICS_H
@@ -9,7 +9,7 @@
 #include "common/err.h"
 
 /* Fills *body (malloc'd, the server frees it) and *status (200, 503...)
- * for path ("/metrics" or "/healthz"); returns 0, or -1 for a path it
+ * for path ("/metrics", "/healthz", "/" or "/api/status"); returns 0, or -1 for a path it
  * does not serve (404). */
 typedef int (*metrics_render_fn)(void *arg, const char *path, char **body,
     unsigned *status);

@@ -1,6 +1,7 @@
 /*
  * render.c: the bodies of /metrics (Prometheus text) and /healthz from the
- * daemon's counters (state.h); metrics.c serves them.
+ * daemon's counters (state.h), and the view of them the status page
+ * (status.h: / and /api/status) is built from; metrics.c serves them.
  */
 #include "snapd/state.h"
 
@@ -12,6 +13,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/fmt.h"
+#include "snapd/status.h"
 
 /* The largest page served: a few hundred bytes per cluster, so thousands
  * of clusters fit; a page past it is a bug, answered with an error. */
@@ -140,6 +142,67 @@ render_metrics(struct daemon *d, struct lb_buf *b)
 #undef EACH
 }
 
+/* The status model's view of d (status.h), copied under d->mu so the
+ * catalog is read without it. */
+static int
+status_copy(struct daemon *d, struct status_daemon *sd)
+{
+	size_t i;
+
+	memset(sd, 0, sizeof(*sd));
+	pthread_mutex_lock(&d->mu);
+	sd->now = snapd_dnow(d);
+	sd->started = d->started;
+	sd->scale = d->scale;
+	snprintf(sd->owner, sizeof(sd->owner), "%s", d->owner);
+	snprintf(sd->catalog, sizeof(sd->catalog), "%s", d->catalog);
+	if (d->n_cs > 0 && (sd->cl = calloc(d->n_cs, sizeof(*sd->cl))) == NULL) {
+		pthread_mutex_unlock(&d->mu);
+		return LB_E_NOMEM;
+	}
+	for (i = 0; i < d->n_cs; i++) {
+		const struct cstate *cs = d->cs[i];
+		struct status_cluster *sc = &sd->cl[sd->n];
+
+		if (!cs->present)
+			continue;
+		snprintf(sc->name, sizeof(sc->name), "%s", cs->name);
+		sc->enabled = cs->enabled;
+		sc->running = cs->running && !cs->done;
+		sc->next_run = cs->enabled ? cs->start_at : 0;
+		sc->overdue_at = cs->enabled ? overdue_at(d, cs) : 0;
+		sc->divergent = cs->last_divergent;
+		sc->lock = cs->lock == NULL ? STATUS_LOCK_NONE : lock_is_off(cs->lock) ?
+		    STATUS_LOCK_OFF : lock_is_held(cs->lock) ? STATUS_LOCK_HELD :
+		    STATUS_LOCK_STANDBY;
+		sd->n++;
+	}
+	pthread_mutex_unlock(&d->mu);
+	return 0;
+}
+
+/* "/" and "/api/status": one document, two renderings. */
+static int
+render_status(struct daemon *d, const char *path, char **body, unsigned *status)
+{
+	struct status_daemon sd;
+	struct lb_err err = { 0 };
+	json_t *doc = NULL;
+	int r;
+
+	if ((r = status_copy(d, &sd)) < 0)
+		goto out;
+	if ((r = status_build(&sd, &doc, &err)) < 0)
+		goto out;
+	r = strcmp(path, "/") == 0 ? status_render_html(doc, body, &err) :
+	    status_render_json(doc, body, &err);
+	*status = 200;
+out:
+	json_decref(doc);
+	free(sd.cl);
+	return r < 0 ? -1 : 0;
+}
+
 int
 snapd_render(void *arg, const char *path, char **body, unsigned *status)
 {
@@ -149,6 +212,8 @@ snapd_render(void *arg, const char *path, char **body, unsigned *status)
 	size_t i;
 	int bad = 0;
 
+	if (strcmp(path, "/") == 0 || strcmp(path, "/api/status") == 0)
+		return render_status(d, path, body, status);
 	if (strcmp(path, "/metrics") != 0 && strcmp(path, "/healthz") != 0)
 		return -1;
 	lb_buf_init(&b, PAGE_MAX);

@@ -51,6 +51,11 @@ cleanup() {
 	while read -r pid; do
 		kill -9 "$pid" 2>/dev/null
 	done <"$T/pids"
+	if [ -f "$T/ports" ]; then
+		while read -r port; do
+			rmdir "$PORT_CLAIMS/$port" 2>/dev/null
+		done <"$T/ports"
+	fi
 	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
@@ -113,24 +118,41 @@ $code" "$@"
 }
 
 # free_port: prints a TCP port nobody listens on right now, not handed
-# out before in this test, and below the kernel's ephemeral range.  A port
-# from bind(0) lies inside that range, so an outgoing connection (an etcd
-# member dialling its peers) can take it as its source port before the
-# server it was chosen for starts: "address already in use", a cluster
-# that never becomes healthy.
+# out before to this test nor to another test running beside it, and
+# below the kernel's ephemeral range.  A port from bind(0) lies inside
+# that range, so an outgoing connection (an etcd member dialling its
+# peers) can take it as its source port before the server it was chosen
+# for starts: "address already in use", a cluster that never becomes
+# healthy.  Tests running at once (tests/run.sh's lanes) claim their ports
+# in $PORT_CLAIMS, one directory per port (mkdir is atomic); cleanup
+# gives them back, and a claim a killed test left is taken again after
+# six hours.
+PORT_CLAIMS=${TMPDIR:-/tmp}/lifeboat-test-ports
 free_port() {
-	python3 - "$T/ports" <<'EOF'
-import os, random, socket, sys
+	python3 - "$T/ports" "$PORT_CLAIMS" <<'EOF'
+import os, random, socket, sys, time
 lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 used = set(open(sys.argv[1]).read().split()) if os.path.exists(sys.argv[1]) else set()
+os.makedirs(sys.argv[2], exist_ok=True)
 for _ in range(1000):
     port = random.randrange(10000, lo)
     if str(port) in used:
         continue
+    claim = os.path.join(sys.argv[2], str(port))
+    try:
+        os.mkdir(claim)
+    except FileExistsError:
+        try:
+            if time.time() - os.stat(claim).st_mtime < 6 * 3600:
+                continue
+            os.utime(claim)
+        except OSError:
+            continue
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", port))
     except OSError:
+        os.rmdir(claim)
         continue
     finally:
         s.close()

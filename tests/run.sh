@@ -25,7 +25,41 @@ tally() {   # tally NAME FILE EXIT
 	printf '%-44s %4d ok %3d failed\n' "$1" "$p" "$f"
 }
 
-run_suite() {   # run_suite BUILD-DIR LABEL
+# The integration tests that take longest, started first so that two
+# lanes end together.
+SLOW="snapd_faults snapd restore backup_kill matrix restore_auth catalog_ops
+invariants bbolt_scan newhosts objlock livehash"
+
+integration_list() {
+	for n in $SLOW; do
+		[ -f "tests/integration/${n}_test.sh" ] && echo "tests/integration/${n}_test.sh"
+	done
+	for t in tests/integration/*_test.sh; do
+		case " $(echo $SLOW) " in *" $(basename "$t" _test.sh) "*) continue ;; esac
+		[ -f "$t" ] && echo "$t"
+	done
+}
+
+# lane BUILD-DIR LABEL QUEUE: runs the tests of QUEUE, taking the next
+# one under the queue's lock, until none is left; each test's exit code
+# goes beside its log.
+lane() {
+	while :; do
+		t=$(flock "$3.lock" sh -c 'head -n 1 "$1"; sed -i 1d "$1"' _ "$3")
+		[ -n "$t" ] || break
+		name="$2/integration/$(basename "$t" .sh)"
+		out="$log/$(echo "$name" | tr / _).log"
+		LIFEBOAT_SUITE=$2 LIFEBOAT="$top/$1/lifeboat" sh "$t" >"$out" 2>&1
+		echo $? >"$out.rc"
+	done
+}
+
+# run_suite BUILD-DIR LABEL LANES: the unit binaries one after the other,
+# then the integration tests in LANES lanes (1 or 2).  Two lanes halve
+# the suite's time where the tests mostly wait (on etcd, on timers);
+# their servers never meet, as every test listens on ports of its own
+# (tests/lib.sh: free_port).  Tallied in file order once all are done.
+run_suite() {
 	for t in "$1"/tests/*_test; do
 		[ -x "$t" ] || continue
 		name="$2/unit/$(basename "$t")"
@@ -33,19 +67,25 @@ run_suite() {   # run_suite BUILD-DIR LABEL
 		( cd "$top" && "$t" ) >"$out" 2>&1
 		tally "$name" "$out" $?
 	done
+	integration_list >"$log/$2.queue"
+	lane "$1" "$2" "$log/$2.queue" &
+	[ "$3" -lt 2 ] || lane "$1" "$2" "$log/$2.queue" &
+	wait
 	for t in tests/integration/*_test.sh; do
 		[ -f "$t" ] || continue
 		name="$2/integration/$(basename "$t" .sh)"
 		out="$log/$(echo "$name" | tr / _).log"
-		LIFEBOAT_SUITE=$2 LIFEBOAT="$top/$1/lifeboat" sh "$t" >"$out" 2>&1
-		tally "$name" "$out" $?
+		tally "$name" "$out" "$(cat "$out.rc" 2>/dev/null || echo 1)"
 	done
 }
 
-run_suite "$BUILD" plain
+# The plain suite one test at a time: the reference, timing included.
+# The ASan suite in two lanes: the same tests, slower code, and most of
+# its time spent waiting.
+run_suite "$BUILD" plain 1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 UBSAN_OPTIONS=print_stacktrace=1 \
-	run_suite "$BUILD/asan" asan
+	run_suite "$BUILD/asan" asan 2
 
 # Two fuzzers at a time (each uses one core), tallied in order.
 fuzz_one() {   # fuzz_one FUZZER LOG

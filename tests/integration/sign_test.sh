@@ -243,12 +243,28 @@ $CH catalog prune >"$T/prune.out" 2>&1
 CHECK_EXIT_ALL=1 check_exit chain_pruned_gaps_explained 0 \
     "cluster c1: chain of 2 backups, sequence 3 to 4; 2 gaps left by prune, 0 unexplained" \
     $CH catalog verify --all
+# A prune whose audit event the catalog refuses (a trigger stands in for
+# a lock that starts between the deletes) deletes the objects but keeps
+# the rows, so the chain never has a gap no event explains; the next
+# prune audits and finishes.
+$CH backup --no-progress >/dev/null 2>&1
+sqlite3 "$T/ch.db" "CREATE TRIGGER test_refuse_prune BEFORE INSERT ON audit
+    WHEN NEW.action = 'prune' BEGIN SELECT RAISE(ABORT, 'test: audit refused'); END"
+$CH catalog prune >"$T/prune2.out" 2>&1
+check prune_unaudited_keeps_rows sh -c "grep -q 'catalog rows stay until a prune can audit' '$T/prune2.out' &&
+    test \"\$(sqlite3 '$T/ch.db' 'SELECT count(*) FROM backups')\" = 3 &&
+    test \"\$(find '$T/chrepo' -name manifest.json | wc -l)\" = 2"
+sqlite3 "$T/ch.db" "DROP TRIGGER test_refuse_prune"
+$CH catalog prune >"$T/prune3.out" 2>&1
+CHECK_EXIT_ALL=1 check_exit prune_audited_then_rows_go 0 \
+    "cluster c1: chain of 2 backups, sequence 4 to 5; 3 gaps left by prune, 0 unexplained" \
+    $CH catalog verify --all
 $CH backup --no-progress >/dev/null 2>&1
 M4=$(find "$T/chrepo" -name manifest.json | sort | sed -n 2p)
 rm -rf "$(dirname "$M4")"
 $CH catalog rebuild >"$T/rebuild.out" 2>&1
 CHECK_EXIT_ALL=1 check_exit chain_deleted_backup_unexplained 1 \
-    "chain: cluster c1: 1 backup missing from the chain \(sequence 4, before .*\) that prune did not delete" \
+    "chain: cluster c1: 1 backup missing from the chain \(sequence 5, before .*\) that prune did not delete" \
     $CH catalog verify --all
 
 # --- the audit trail survives the catalog -----------------------------------

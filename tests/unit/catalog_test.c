@@ -10,6 +10,7 @@
 #include <pwd.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -792,6 +793,87 @@ test_two_connections(void)
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM clusters WHERE name = 'other'"), ==, 1);
 }
 
+/* Connections that open, write and close, over and over, as the daemon's
+ * runs, lock renewals and status page do, in two threads, while another
+ * process (a sqlite3 shell, `lifeboat catalog prune`) opens and closes
+ * the catalog too.  Opening must never close a descriptor of the file
+ * (that drops every POSIX lock the process holds on it): the other
+ * process would then take the connections' locks for free and remove
+ * the WAL under them ("disk I/O error" on most writes, before the fix). */
+struct churn {
+	const char *path;
+	volatile int stop;
+	int writes, failures;
+	char first[600];
+	pthread_mutex_t mu;
+};
+
+static void *
+churn_writer(void *arg)
+{
+	struct churn *ch = arg;
+	struct lb_err err;
+	struct cat *c;
+	int r;
+
+	while (!ch->stop) {
+		c = NULL;
+		lb_err_clear(&err);
+		if ((r = cat_open(ch->path, 0, &c, &err)) == 0)
+			r = cat_audit(c, CAT_ACT_VERIFY, "prod", NULL, "ok", NULL, &err);
+		cat_close(c);
+		pthread_mutex_lock(&ch->mu);
+		ch->writes++;
+		/* busy is the other process's fair share, not a lost lock */
+		if (r < 0 && r != LB_E_BUSY && ch->failures++ == 0)
+			snprintf(ch->first, sizeof(ch->first), "%s", err.msg);
+		pthread_mutex_unlock(&ch->mu);
+	}
+	return NULL;
+}
+
+static void
+test_writers_beside_another_process(void)
+{
+	struct churn ch = { 0 };
+	struct lb_err err = { 0 };
+	struct cat *c = NULL;
+	pthread_t t[2];
+	char p[512];
+	pid_t pid;
+	int status;
+
+	newpath(p, sizeof(p));
+	CHECK_OK(cat_open(p, 0, &c, &err), &err);
+	cat_close(c);
+	if ((pid = fork()) == 0) {
+		double t0 = now_ms();
+
+		while (now_ms() - t0 < 1500.0) {
+			sqlite3 *db = NULL;
+
+			sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL);
+			sqlite3_exec(db, "SELECT count(*) FROM backups", NULL, NULL, NULL);
+			sqlite3_close(db);
+		}
+		_exit(0);
+	}
+	ch.path = p;
+	pthread_mutex_init(&ch.mu, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, churn_writer, &ch);
+	waitpid(pid, &status, 0);
+	ch.stop = 1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	if (ch.failures > 0)
+		fprintf(stderr, "# %d of %d writes failed, first: %s\n", ch.failures,
+		    ch.writes, ch.first);
+	CHECK_INT(ch.failures, ==, 0);
+	CHECK(ch.writes > 10);
+	pthread_mutex_destroy(&ch.mu);
+}
+
 static int
 audit_count_cb(const struct cat_audit_event *e, void *arg)
 {
@@ -1120,6 +1202,7 @@ main(void)
 	RUN(test_verify_and_delete);
 	RUN(test_audit_append_only);
 	RUN(test_audit_add_ref);
+	RUN(test_writers_beside_another_process);
 	RUN(test_two_connections);
 	RUN(test_spool);
 	RUN(test_corrupt_garbage);
