@@ -25,6 +25,7 @@ static const struct {
 	{ "backup", cmd_backup, "back up the configured clusters" },
 	{ "pull", cmd_pull, "pull a verified snapshot from every member" },
 	{ "restore", cmd_restore, "rebuild an etcd cluster from a backup" },
+	{ "drill", cmd_drill, "restore a backup into a scratch etcd, check it, time it" },
 	{ "snapd", cmd_snapd, "run the snapshot daemon (schedules, metrics, health)" },
 	{ "catalog", cmd_catalog, "list, show, verify and audit backups" },
 	{ "keygen", cmd_keygen, "generate an age identity for encrypting backups" },

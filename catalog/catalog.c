@@ -115,11 +115,63 @@ static const char *const migrations[CAT_SCHEMA_VERSION] = {
 	/* 3 -> 4: until when S3 Object Lock keeps a backup (NULL: not
 	 * known or not locked); prune skips it until then. */
 	"ALTER TABLE backups ADD COLUMN locked_until INTEGER;",
+	/* 4 -> 5: restore drills (catalog/drill.c), and the audit action
+	 * 'drill'.  A CHECK cannot be altered in SQLite: the audit table is
+	 * copied into one with the wider CHECK, ids and refs kept.  DROP
+	 * TABLE's implicit delete fires no trigger, and the triggers and
+	 * indexes are made again on the new table. */
+	"CREATE TABLE drills ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  cluster TEXT NOT NULL,"
+	"  backup_id TEXT NOT NULL,"
+	"  started_at INTEGER NOT NULL,"
+	"  finished_at INTEGER NOT NULL,"
+	"  result TEXT NOT NULL CHECK (result IN ('ok', 'failed')),"
+	"  error TEXT,"
+	"  rto_ms INTEGER,"
+	"  fetch_ms INTEGER,"
+	"  restore_ms INTEGER,"
+	"  start_ms INTEGER,"
+	"  check_ms INTEGER,"
+	"  revision INTEGER,"
+	"  keys INTEGER,"
+	"  hashkv INTEGER,"
+	"  etcd_version TEXT,"
+	"  objects TEXT,"
+	"  os_user TEXT,"
+	"  host TEXT"
+	");"
+	"CREATE INDEX drills_cluster_started ON drills (cluster, started_at);"
+	"CREATE INDEX drills_backup_started ON drills (backup_id, started_at);"
+	"CREATE TABLE audit5 ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  at INTEGER NOT NULL,"
+	"  action TEXT NOT NULL CHECK (action IN ('backup', 'verify', 'prune',"
+	"    'rebuild', 'export', 'import', 'restore', 'drill')),"
+	"  cluster TEXT,"
+	"  backup_id TEXT,"
+	"  outcome TEXT NOT NULL,"
+	"  os_user TEXT,"
+	"  host TEXT,"
+	"  details TEXT,"
+	"  ref TEXT"
+	");"
+	"INSERT INTO audit5 (id, at, action, cluster, backup_id, outcome, os_user,"
+	"  host, details, ref) SELECT id, at, action, cluster, backup_id, outcome,"
+	"  os_user, host, details, ref FROM audit;"
+	"DROP TABLE audit;"
+	"ALTER TABLE audit5 RENAME TO audit;"
+	"CREATE INDEX audit_at ON audit (at);"
+	"CREATE UNIQUE INDEX audit_ref ON audit (ref) WHERE ref IS NOT NULL;"
+	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"
+	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;",
 };
 
 static const char *const status_names[] = { "running", "complete", "partial", "failed" };
 static const char *const action_names[] = {
-	"backup", "verify", "prune", "rebuild", "export", "import", "restore"
+	"backup", "verify", "prune", "rebuild", "export", "import", "restore", "drill"
 };
 
 const char *
@@ -142,7 +194,8 @@ cat_status_parse(const char *name)
 const char *
 cat_action_name(enum cat_action a)
 {
-	return (unsigned)a < 7 ? action_names[a] : "unknown";
+	return (unsigned)a < sizeof(action_names) / sizeof(action_names[0]) ?
+	    action_names[a] : "unknown";
 }
 
 const char *
@@ -769,7 +822,7 @@ cat_audit(struct cat *c, enum cat_action action, const char *cluster,
 	    .backup_id = backup_id, .outcome = outcome, .details = details_json };
 	int added;
 
-	if ((unsigned)action > CAT_ACT_RESTORE)
+	if ((unsigned)action > CAT_ACT_DRILL)
 		return lb_err_set(err, LB_E_INTERNAL, "cat_audit: bad action");
 	return cat_audit_add(c, &ev, &added, err);
 }

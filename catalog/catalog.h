@@ -24,7 +24,7 @@
 #include "common/err.h"
 
 #define CAT_DEFAULT_PATH "/var/lib/lifeboat/catalog.db"
-#define CAT_SCHEMA_VERSION 4
+#define CAT_SCHEMA_VERSION 5
 #define CAT_BUSY_TIMEOUT_MS 10000
 #define CAT_MANIFEST_MAX (1024 * 1024)  /* bytes; larger manifests are refused */
 #define CAT_ID_MAX 64                   /* backup ids: [A-Za-z0-9._-], at most this long */
@@ -45,7 +45,8 @@ enum cat_action {
 	CAT_ACT_REBUILD,
 	CAT_ACT_EXPORT,
 	CAT_ACT_IMPORT,
-	CAT_ACT_RESTORE
+	CAT_ACT_RESTORE,
+	CAT_ACT_DRILL
 };
 
 /* cat_open flags. */
@@ -294,6 +295,55 @@ int64_t cat_backup_snapshots_size(const struct cat_backup *b);
  * Declared as void * so this header does not need jansson.h: it is a
  * json_t *. */
 void *cat_backup_to_json(const struct cat_backup *b);
+
+/* --- restore drills (drill.c) ------------------------------------------ */
+
+/* One restore drill (restore/drill.h): a backup restored into a scratch
+ * etcd, started and checked.  Absent numbers are -1, absent strings
+ * NULL; times are Unix seconds, durations milliseconds. */
+struct cat_drill {
+	int64_t id;           /* set by the catalog */
+	char *cluster;
+	char *backup_id;
+	int64_t started_at;
+	int64_t finished_at;
+	char *result;         /* "ok" or "failed" */
+	char *error;          /* why it failed, NULL when ok */
+	int64_t rto_ms;       /* start to serving and checked, fetch included */
+	int64_t fetch_ms, restore_ms, start_ms, check_ms;
+	int64_t revision;
+	int64_t keys;         /* live keys */
+	int64_t hashkv;       /* 0..2^32-1, -1: not taken */
+	char *etcd_version;   /* of the etcd that served it */
+	char *objects;        /* JSON object text {"pods": 12, ...}, or NULL */
+	char *os_user, *host; /* who ran it (cat_whoami): the appliance */
+};
+
+typedef int (*cat_drill_cb)(const struct cat_drill *d, void *arg);
+
+/* Records drill d (its id, os_user and host ignored: this process's, as
+ * cat_whoami gives them).  A catalog older than schema 5 opened read-only
+ * cannot record one (LB_E_CONFIG). */
+int cat_drill_add(struct cat *c, const struct cat_drill *d, struct lb_err *err);
+
+/* The newest drill of cluster (NULL: any) and, when backup_id is not
+ * NULL, of that backup, into *out (free with cat_drill_free).
+ * LB_E_NOTFOUND, err untouched, when there is none. */
+int cat_drill_last(struct cat *c, const char *cluster, const char *backup_id,
+    struct cat_drill **out, struct lb_err *err);
+
+/* Calls cb for each drill of cluster (NULL: all) started at or after
+ * since, oldest first (the status page's RTO chart). */
+int cat_drill_list(struct cat *c, const char *cluster, int64_t since,
+    cat_drill_cb cb, void *arg, struct lb_err *err);
+
+/* Frees a drill from cat_drill_last; NULL is fine. */
+void cat_drill_free(struct cat_drill *d);
+
+/* The JSON object the CLI prints for a drill (a json_t *, new
+ * reference; NULL when out of memory): times in RFC 3339, durations in
+ * seconds, objects as an object. */
+void *cat_drill_to_json(const struct cat_drill *d);
 
 /* --- the status page (status.c) ------------------------------------------
  * Reads bounded by a LIMIT on an index, so the daemon's page costs the

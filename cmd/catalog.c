@@ -273,7 +273,40 @@ struct list_ctx {
 	int json;
 	int count;
 	struct lb_err *err;
+	struct cat *cat;
 };
+
+/* The backup's last drill as JSON (null when none): what list and show
+ * --json add to a backup. */
+static json_t *
+drill_json(struct cat *c, const char *backup_id)
+{
+	struct cat_drill *d = NULL;
+	struct lb_err e;
+	json_t *o;
+
+	if (cat_drill_last(c, NULL, backup_id, &d, &e) < 0)
+		return json_null();
+	o = cat_drill_to_json(d);
+	cat_drill_free(d);
+	return o != NULL ? o : json_null();
+}
+
+/* "ok, rto 1.86s" or "FAILED: why", and when, by which appliance. */
+static void
+drill_line(const char *lead, const struct cat_drill *d)
+{
+	char t[32];
+
+	printf("%s%s %s", lead, cat_time_format(d->started_at, t, sizeof(t)),
+	    strcmp(d->result, "ok") == 0 ? "ok" : "FAILED");
+	if (d->rto_ms >= 0)
+		printf(", rto %.2fs", (double)d->rto_ms / 1000.0);
+	printf(" on %s", d->host != NULL ? d->host : "-");
+	if (d->error != NULL)
+		printf(": %s", d->error);
+	printf("\n");
+}
 
 static int
 list_row(const struct cat_backup *b, void *arg)
@@ -285,6 +318,8 @@ list_row(const struct cat_backup *b, void *arg)
 
 	if (x->json) {
 		o = cat_backup_to_json(b);
+		if (o != NULL)
+			json_object_set_new(o, "drill", drill_json(x->cat, b->id));
 		r = json_elem(o, &x->count);
 		json_decref(o);
 		return r < 0 ? lb_err_set(x->err, LB_E_NOMEM, "out of memory") : 0;
@@ -313,6 +348,13 @@ list_row(const struct cat_backup *b, void *arg)
 	if (b->locked_until > (int64_t)time(NULL))
 		printf("  ^ LOCKED UNTIL %s (s3-object-lock): prune keeps it until then\n",
 		    cat_time_format(b->locked_until, t1, sizeof(t1)));
+	{
+		struct cat_drill *d = NULL;
+		struct lb_err e;
+		if (cat_drill_last(x->cat, NULL, b->id, &d, &e) == 0)
+			drill_line("  ^ DRILLED ", d);
+		cat_drill_free(d);
+	}
 	return 0;
 }
 
@@ -369,6 +411,7 @@ cmd_list(const struct lb_globals *g, int argc, char **argv)
 		return fail(&err);
 	x.json = o.json;
 	x.err = &err;
+	x.cat = c;
 	r = cat_backup_list(c, &f, CAT_WITH_MEMBERS, list_row, &x, &err);
 	if (o.json)
 		json_end(x.count);
@@ -384,8 +427,43 @@ cmd_list(const struct lb_globals *g, int argc, char **argv)
 
 /* --- show ------------------------------------------------------------------- */
 
+/* The backup's last drill: when, what came of it, its phases and the
+ * Kubernetes objects it counted. */
 static void
-show_human(const struct cat_backup *b)
+show_drill(struct cat *c, const char *backup_id)
+{
+	struct cat_drill *d = NULL;
+	struct lb_err e;
+	json_t *objs;
+	const char *k;
+	json_t *v;
+
+	if (cat_drill_last(c, NULL, backup_id, &d, &e) < 0) {
+		printf("drilled    never\n");
+		return;
+	}
+	drill_line("drilled    ", d);
+	if (d->rto_ms >= 0)
+		printf("  phases   fetch %.2fs, restore %.2fs, start %.2fs, checks %.2fs\n",
+		    (double)d->fetch_ms / 1000.0, (double)d->restore_ms / 1000.0,
+		    (double)d->start_ms / 1000.0, (double)d->check_ms / 1000.0);
+	if (d->revision >= 0)
+		printf("  checked  revision %lld, %lld keys, hashkv %08llx, etcd %s\n",
+		    (long long)d->revision, (long long)d->keys,
+		    (unsigned long long)(d->hashkv >= 0 ? d->hashkv : 0),
+		    d->etcd_version != NULL ? d->etcd_version : "-");
+	if (d->objects != NULL && (objs = json_loads(d->objects, 0, NULL)) != NULL) {
+		printf("  objects  %zu resource%s\n", json_object_size(objs),
+		    json_object_size(objs) == 1 ? "" : "s");
+		json_object_foreach(objs, k, v)
+			printf("    %-40s %lld\n", k, (long long)json_integer_value(v));
+		json_decref(objs);
+	}
+	cat_drill_free(d);
+}
+
+static void
+show_human(struct cat *c, const struct cat_backup *b)
 {
 	char t[32], s1[32], s2[32], rt[32], n1[32];
 	json_t *mf;
@@ -431,6 +509,7 @@ show_human(const struct cat_backup *b)
 		    m->location ? m->location : "-", m->error ? "  error: " : "",
 		    m->error ? m->error : "");
 	}
+	show_drill(c, b->id);
 	if (b->manifest != NULL && (mf = json_loads(b->manifest, 0, NULL)) != NULL) {
 		if ((txt = json_dumps(mf, JSON_INDENT(2))) != NULL)
 			printf("\nmanifest:\n%s\n", txt);
@@ -475,7 +554,9 @@ cmd_show(const struct lb_globals *g, int argc, char **argv)
 		goto out;
 	}
 	if (o.json) {
-		if ((j = cat_backup_to_json(b)) == NULL ||
+		if ((j = cat_backup_to_json(b)) != NULL)
+			json_object_set_new(j, "drill", drill_json(c, b->id));
+		if (j == NULL ||
 		    (txt = json_dumps(j, JSON_INDENT(2))) == NULL) {
 			lb_err_set(&err, LB_E_NOMEM, "out of memory");
 			status = fail(&err);
@@ -483,7 +564,7 @@ cmd_show(const struct lb_globals *g, int argc, char **argv)
 		}
 		printf("%s\n", txt);
 	} else {
-		show_human(b);
+		show_human(c, b);
 	}
 	status = flush_stdout();
 out:

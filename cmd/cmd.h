@@ -30,6 +30,8 @@ int cmd_backup(const struct lb_globals *g, int argc, char **argv);
 int cmd_pull(const struct lb_globals *g, int argc, char **argv);
 /* `lifeboat restore`: rebuild a cluster or member from a backup (restore/restore.h). */
 int cmd_restore(const struct lb_globals *g, int argc, char **argv);
+/* `lifeboat drill`: restore a backup into a scratch etcd and check it (restore/drill.h). */
+int cmd_drill(const struct lb_globals *g, int argc, char **argv);
 /* `lifeboat snapd`: the snapshot daemon (snapd/daemon.h). */
 int cmd_snapd(const struct lb_globals *g, int argc, char **argv);
 /* `lifeboat catalog SUBCOMMAND ...`: list, show, audit, and the ones below. */

@@ -114,6 +114,12 @@ check_runtime(const struct cfg *c)
 		    "refuse to start", tz);
 		bad++;
 	}
+	/* drill-schedule has a default; without the identity it is off, and
+	 * says so here rather than by a failing drill a day */
+	if (id == NULL && cfg_cluster_count(c) > 0)
+		log_warn("identity-file is not set: scheduled restore drills are off "
+		    "(drill-schedule); another appliance holding the identity can drill "
+		    "these backups (see the README's \"Restore drills\")");
 	for (i = 0; i < cfg_cluster_count(c); i++) {
 		const char *name = cfg_cluster_name(c, i);
 

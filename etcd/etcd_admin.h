@@ -40,7 +40,24 @@ int etcd_admin_member_remove(struct etcd_client *c, uint64_t id,
 int etcd_admin_count(struct etcd_client *c, int64_t rev, int serializable,
     int64_t *count, int64_t *header_rev, struct lb_err *err);
 
-/* Decoders, exposed for the unit test; -1 on a malformed message. */
+/* Called with each key of etcd_admin_keys (not NUL-terminated; valid
+ * during the call); a non-zero return stops the walk and is returned. */
+typedef int (*etcd_admin_key_fn)(void *arg, const uint8_t *key, size_t len);
+
+/* Every key under prefix (keys only, serializable, sorted), in Ranges of
+ * at most page keys (1..1000), all at one revision: rev when > 0, else
+ * the one the first page answered at, so a write in between changes no
+ * page.  Memory holds one page, never the keyspace.  *header_rev (may be
+ * NULL) gets the revision walked. */
+int etcd_admin_keys(struct etcd_client *c, const char *prefix, int64_t rev,
+    size_t page, etcd_admin_key_fn cb, void *arg, int64_t *header_rev,
+    struct lb_err *err);
+
+/* Decoders, exposed for the unit test; -1 on a malformed message.
+ * etcd_admin_decode_keys calls cb for each kvs[].key, and gives the
+ * response's more flag, header revision and number of keys. */
+int etcd_admin_decode_keys(const uint8_t *buf, size_t len, etcd_admin_key_fn cb,
+    void *arg, int *more, int64_t *header_rev, size_t *n, int *cb_r);
 int etcd_admin_decode_add(const uint8_t *buf, size_t len, uint64_t *id);
 int etcd_admin_decode_range(const uint8_t *buf, size_t len, int64_t *count,
     int64_t *header_rev);

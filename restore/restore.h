@@ -97,6 +97,10 @@ struct cat *restore_source_catalog(struct restore_source *s);
 void restore_source_audit(struct restore_source *s, const char *outcome,
     const char *details);
 
+/* The same for another action of the backup (a drill: "drill"). */
+void restore_source_audit_action(struct restore_source *s, const char *action,
+    const char *outcome, const char *details);
+
 /* Member objects in the order restore tries them: prefer first when not
  * NULL (LB_E_NOTFOUND if the backup has no good object of that name),
  * then by revision, highest first.  Fills idx[] with indexes into the

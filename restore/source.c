@@ -473,7 +473,14 @@ restore_source_catalog(struct restore_source *s)
 void
 restore_source_audit(struct restore_source *s, const char *outcome, const char *details)
 {
-	env_audit(&s->env, "restore", s->mf->cluster, s->mf->backup_id, outcome, details);
+	restore_source_audit_action(s, "restore", outcome, details);
+}
+
+void
+restore_source_audit_action(struct restore_source *s, const char *action,
+    const char *outcome, const char *details)
+{
+	env_audit(&s->env, action, s->mf->cluster, s->mf->backup_id, outcome, details);
 }
 
 static int

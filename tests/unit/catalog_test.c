@@ -239,7 +239,8 @@ test_revision_samples(void)
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM revision_seen"), ==, 2);
 
 	/* back to schema 1, as an older lifeboat left it */
-	CHECK_INT(raw_exec(p, "DROP TABLE revision_seen; DROP INDEX audit_ref; "
+	CHECK_INT(raw_exec(p, "DROP TABLE drills; DROP TABLE revision_seen; "
+	    "DROP INDEX audit_ref; "
 	    "ALTER TABLE audit DROP COLUMN ref; ALTER TABLE backups DROP COLUMN "
 	    "locked_until; PRAGMA user_version = 1", NULL, 0),
 	    ==, SQLITE_OK);
