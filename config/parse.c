@@ -233,7 +233,9 @@ parse_kv(struct parser *p, const char *s, size_t len)
 }
 
 /* Fills unset options with their defaults.  A default that does not
- * parse is a bug in the table, found by the unit tests. */
+ * parse is a bug in the table, found by the unit tests.  An option of
+ * both sections gets its default in [global], where a cluster that does
+ * not set it looks (get.c). */
 static int
 apply_defaults(struct parser *p, struct section *s, enum opt_section sec)
 {
@@ -241,8 +243,10 @@ apply_defaults(struct parser *p, struct section *s, enum opt_section sec)
 	size_t i;
 
 	for (i = 0; i < CFG_N_OPTS; i++) {
-		if (cfg_opts[i].section != sec || s->v[i].text != NULL ||
-		    cfg_opts[i].def == NULL)
+		int here = cfg_opts[i].section == sec ||
+		    (sec == SEC_GLOBAL && cfg_opts[i].section == SEC_BOTH);
+
+		if (!here || s->v[i].text != NULL || cfg_opts[i].def == NULL)
 			continue;
 		if (cfg_parse_value(&cfg_opts[i], cfg_opts[i].def, &s->v[i], w, sizeof(w)) < 0)
 			return lb_err_set(p->err, LB_E_INTERNAL, "default of %s: %s",

@@ -117,6 +117,7 @@ int cfg_check_age_recipient(const char *v, char *w, size_t n);
 int cfg_check_listen(const char *v, char *w, size_t n);
 int cfg_check_timezone(const char *v, char *w, size_t n);
 int cfg_check_schedule(const char *v, char *w, size_t n);
+int cfg_check_schedule_or_off(const char *v, char *w, size_t n);
 int cfg_check_retention(const char *v, char *w, size_t n);
 int cfg_check_lock_prefix(const char *v, char *w, size_t n);
 int cfg_check_object_lock(const char *v, char *w, size_t n);

@@ -248,6 +248,13 @@ cfg_check_schedule(const char *v, char *w, size_t n)
 	return 0;
 }
 
+/* drill-schedule: a schedule, or "off" (no scheduled drills). */
+int
+cfg_check_schedule_or_off(const char *v, char *w, size_t n)
+{
+	return strcmp(v, "off") == 0 ? 0 : cfg_check_schedule(v, w, n);
+}
+
 int
 cfg_check_retention(const char *v, char *w, size_t n)
 {

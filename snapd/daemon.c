@@ -83,8 +83,8 @@ advance_verify(struct daemon *d, struct cstate *cs, time_t now)
 		cs->verify_due = now + 86400;
 }
 
-static void
-verify_if_due(struct daemon *d, struct cstate *cs, const struct cfg *c)
+void
+snapd_verify_if_due(struct daemon *d, struct cstate *cs, const struct cfg *c)
 {
 	struct lb_env e;
 	struct lb_err err;
@@ -188,7 +188,7 @@ prune_after_backup(const struct cfg *c, const char *cluster)
 	if (!cfg_is_set(c, cluster, CFG_RETENTION))
 		return;
 	lb_err_clear(&err);
-	/* The run's configuration, as for verify_if_due. */
+	/* The run's configuration, as for snapd_verify_if_due. */
 	if (env_open_cfg(c, ENV_REPO | ENV_CAT, &e, &err) < 0 ||
 	    ops_prune_cluster(&e, cluster, &err) < 0)
 		log_error("cluster=%s prune: %s", cluster, err.msg);
@@ -233,7 +233,7 @@ run_main(void *arg)
 		r = backup_cluster(env, cs->name, &res);
 		if (r == 0) {
 			prune_after_backup(c, cs->name);
-			verify_if_due(d, cs, c);
+			snapd_verify_if_due(d, cs, c);
 		}
 	} else {
 		res.outcome = BACKUP_FAILED;
@@ -395,7 +395,9 @@ schedule(struct daemon *d, int *running)
 		for (i = 0; i < d->n_cs; i++) {
 			struct cstate *cs = d->cs[i];
 
-			if (SCHEDULED(cs) && !cs->running && now >= cs->start_at &&
+			/* a drill of the cluster running: the backup waits for it */
+			if (SCHEDULED(cs) && !cs->running && !cs->drilling &&
+			    now >= cs->start_at &&
 			    (best == NULL || cs->start_at < best->start_at))
 				best = cs;
 		}
@@ -412,7 +414,7 @@ schedule(struct daemon *d, int *running)
 			soonest = cs->start_at;
 	}
 #undef SCHEDULED
-	return soonest;
+	return snapd_drills_start(d, now, soonest);
 }
 
 /* The wall clock moved by jump seconds (daemon clock) more than the
@@ -426,6 +428,7 @@ static void
 clock_jumped(struct daemon *d, double jump)
 {
 	time_t now = snapd_dnow(d);
+	struct lb_err err;
 	size_t i;
 
 	log_warn("the wall clock jumped %s by %.0fs; schedules follow it",
@@ -437,6 +440,9 @@ clock_jumped(struct daemon *d, double jump)
 		cs->health_base += (time_t)jump;
 		if (jump < 0 && cs->vsched != NULL)
 			advance_verify(d, cs, now);
+		if (jump < 0 && cs->dsched != NULL &&
+		    sched_next(cs->dsched, now, d->tz, &cs->drill_due, &err) < 0)
+			cs->drill_due = now + 86400;
 		pthread_mutex_unlock(&d->mu);
 		if (jump < 0 && cs->sched != NULL)
 			advance(d, cs, now);
@@ -495,6 +501,7 @@ free_daemon(struct daemon *d)
 		lock_free(d->cs[i]->lock);
 		sched_free(d->cs[i]->sched);
 		sched_free(d->cs[i]->vsched);
+		sched_free(d->cs[i]->dsched);
 		free(d->cs[i]);
 	}
 	free(d->cs);
@@ -514,7 +521,7 @@ snapd_run(const char *config_path)
 	char host[200] = "";
 	unsigned long long wd_usec;
 	double wd_next = 0, stop_deadline = 0, last_real, last_mono;
-	int status = 0, stopping = 0, running = 0;
+	int status = 0, stopping = 0, running = 0, drilling = 0;
 
 	memset(&d, 0, sizeof(d));
 	log_setup(log_threshold, LOG_STYLE_KV);
@@ -571,6 +578,7 @@ snapd_run(const char *config_path)
 		log_info("status page on http://%s/ (JSON: /api/status), metrics and health "
 		    "on /metrics and /healthz", listen);
 	}
+	snapd_drills_sweep(c);
 	catch_up(&d);
 	log_info("snapd started: %zu clusters, config %s, timezone %s", d.n_cs,
 	    config_path, d.tz);
@@ -588,6 +596,7 @@ snapd_run(const char *config_path)
 		int sig;
 
 		running = reap(&d);
+		drilling = snapd_drills_reap(&d);
 		snapd_sync_locks(&d);
 		now_r = snapd_real_now();
 		now_m = lb_mono_now();
@@ -597,11 +606,11 @@ snapd_run(const char *config_path)
 		last_real = now_r;
 		last_mono = now_m;
 		if (stopping) {
-			if (running == 0)
+			if (running == 0 && drilling == 0)
 				break;
 			if (!d.cancel && now_r >= stop_deadline) {
-				log_warn("stop: cancelling %d running backups after %ds", running,
-				    SNAPD_GRACE_S);
+				log_warn("stop: cancelling %d running backups and %d drills after "
+				    "%ds", running, drilling, SNAPD_GRACE_S);
 				d.cancel = 1;
 			}
 			wait = 0.5;

@@ -45,11 +45,12 @@ snapd_check_schedules(const struct cfg *c, struct lb_err *err)
 		    tz);
 	for (i = 0; i < cfg_cluster_count(c); i++) {
 		const char *name = cfg_cluster_name(c, i);
-		static const enum cfg_opt keys[] = { CFG_SCHEDULE, CFG_VERIFY_SCHEDULE };
+		static const enum cfg_opt keys[] = { CFG_SCHEDULE, CFG_VERIFY_SCHEDULE,
+		    CFG_DRILL_SCHEDULE };
 		size_t k;
 
-		for (k = 0; k < 2; k++) {
-			if ((v = cfg_get_str(c, name, keys[k])) == NULL)
+		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			if ((v = cfg_get_str(c, name, keys[k])) == NULL || strcmp(v, "off") == 0)
 				continue;
 			if ((r = sched_parse(v, &s, err)) < 0)
 				return lb_err_prefix(err, "cluster %s: %s: ", name,
@@ -94,6 +95,8 @@ snapd_apply_config(struct daemon *d, const struct cfg *c, time_t now,
 			d->cs[i]->sched = NULL;
 			sched_free(d->cs[i]->vsched);
 			d->cs[i]->vsched = NULL;
+			sched_free(d->cs[i]->dsched);
+			d->cs[i]->dsched = NULL;
 		}
 	}
 	for (i = 0; i < cfg_cluster_count(c); i++) {
@@ -119,7 +122,8 @@ snapd_apply_config(struct daemon *d, const struct cfg *c, time_t now,
 		}
 		cs->present = 1;
 		cs->enabled = cfg_get_int(c, name, CFG_ENABLED) != 0;
-		if ((r = snapd_apply_verify_schedule(d, cs, c, now, err)) < 0)
+		if ((r = snapd_apply_verify_schedule(d, cs, c, now, err)) < 0 ||
+		    (r = snapd_apply_drill_schedule(d, cs, c, now, err)) < 0)
 			return r;
 		if (cs->sched == NULL || strcmp(sched_text(cs->sched), expr) != 0) {
 			if ((r = sched_parse(expr, &s, err)) < 0)

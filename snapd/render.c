@@ -139,6 +139,21 @@ render_metrics(struct daemon *d, struct lb_buf *b)
 	EACH(lb_buf_addf(b, "lifeboat_verify_total{cluster=\"%s\",result=\"ok\"} %llu\n"
 	    "lifeboat_verify_total{cluster=\"%s\",result=\"failed\"} %llu\n", cs->name,
 	    cs->verify_ok, cs->name, cs->verify_failed));
+	FAMILY(b, "lifeboat_drill_last_success_timestamp_seconds", "gauge",
+	    "end of the last good restore drill (0: none since start)");
+	EACH(lb_buf_addf(b, "lifeboat_drill_last_success_timestamp_seconds{cluster=\"%s\"} %lld\n",
+	    cs->name, (long long)cs->drill_last_success));
+	FAMILY(b, "lifeboat_drill_duration_seconds", "gauge",
+	    "RTO of the last drill: from its start to etcd serving the backup, checked");
+	EACH(lb_buf_addf(b, "lifeboat_drill_duration_seconds{cluster=\"%s\"} %.3f\n",
+	    cs->name, cs->drill_last_rto));
+	FAMILY(b, "lifeboat_drill_total", "counter", "scheduled restore drills by result");
+	EACH(lb_buf_addf(b, "lifeboat_drill_total{cluster=\"%s\",result=\"ok\"} %llu\n"
+	    "lifeboat_drill_total{cluster=\"%s\",result=\"failed\"} %llu\n", cs->name,
+	    cs->drill_ok, cs->name, cs->drill_failed));
+	FAMILY(b, "lifeboat_drill_running", "gauge", "1 while a restore drill runs");
+	EACH(lb_buf_addf(b, "lifeboat_drill_running{cluster=\"%s\"} %d\n", cs->name,
+	    cs->drilling && !cs->drill_done));
 #undef EACH
 }
 
@@ -227,7 +242,17 @@ snapd_render(void *arg, const char *path, char **body, unsigned *status)
 			const struct cstate *cs = d->cs[i];
 			time_t at;
 
-			if (!cs->present || !cs->enabled)
+			if (!cs->present)
+				continue;
+			if (snapd_drill_overdue(d, cs, d->cur->cfg, now, &at)) {
+				char since[64];
+
+				lb_fmt_when(at, now, since, sizeof(since));
+				lb_buf_addf(&b, "cluster %s: no good restore drill since %s "
+				    "(drill-max-age)\n", cs->name, since);
+				bad++;
+			}
+			if (!cs->enabled)
 				continue;
 			at = overdue_at(d, cs);
 			if (now > at) {

@@ -50,6 +50,16 @@ struct cstate {
 	time_t verify_due;         /* daemon clock */
 	unsigned long long verify_ok, verify_failed;
 	long long future;          /* backups stamped ahead of the clock, -1 unknown */
+	/* drill-schedule (drill.c), under d->mu */
+	struct sched *dsched;      /* NULL: no drills (off, or no identity-file) */
+	time_t drill_due;          /* daemon clock */
+	int drilling, drill_done;  /* a drill thread runs / has ended */
+	pthread_t drill_thread;    /* (main) */
+	time_t drill_base;         /* daemon start, or the last good drill (daemon
+	                            * clock): drill-max-age counts from it */
+	time_t drill_last_success; /* daemon clock, 0: none since start */
+	double drill_last_rto;     /* seconds, of the last drill that got that far */
+	unsigned long long drill_ok, drill_failed;
 };
 
 /* Cluster states kept, present or not: a cluster that leaves the
@@ -73,6 +83,7 @@ struct daemon {
 	char owner[256];
 	char catalog[4096];        /* the catalog's path (not reloadable) */
 	char tz[80];               /* (main) timezone of the current config */
+	int drills_running;        /* at most one per appliance (drill.c) */
 };
 
 /* How often (daemon clock) the cluster's revision is sampled into the
@@ -130,5 +141,36 @@ time_t snapd_draw_jitter(const struct cfg *c, const char *cluster);
 /* Sets cs's verify-schedule from c (d->mu held). */
 int snapd_apply_verify_schedule(struct daemon *d, struct cstate *cs,
     const struct cfg *c, time_t now, struct lb_err *err);
+
+/* Verifies cluster cs's newest backup when its verify slot has come
+ * (daemon.c): after each backup run, and after each drill of a cluster
+ * this daemon does not back up. */
+void snapd_verify_if_due(struct daemon *d, struct cstate *cs, const struct cfg *c);
+
+/* Drills (drill.c). */
+
+/* Sets cs's drill-schedule from c (d->mu held): none when it is "off" or
+ * no identity-file is configured (a drill needs the key, as verify does). */
+int snapd_apply_drill_schedule(struct daemon *d, struct cstate *cs,
+    const struct cfg *c, time_t now, struct lb_err *err);
+
+/* Starts the drill that is due, if any may start now: at most one per
+ * appliance, never beside a backup of the same cluster nor when that
+ * cluster's backup is due (the backup goes first; a backup due while a
+ * drill runs waits for it).  Returns the soonest drill slot after now,
+ * or soonest when that is sooner. */
+time_t snapd_drills_start(struct daemon *d, time_t now, time_t soonest);
+
+/* Joins drills that ended; returns how many still run. */
+int snapd_drills_reap(struct daemon *d);
+
+/* What a killed drill left in drill-dir, removed at the daemon's start
+ * (drill_sweep's proof: nobody holds the directory's lock). */
+void snapd_drills_sweep(const struct cfg *c);
+
+/* 1 when cs has drill-max-age and no good drill within it (d->mu held):
+ * /healthz fails; why says since when (daemon clock). */
+int snapd_drill_overdue(const struct daemon *d, const struct cstate *cs,
+    const struct cfg *c, time_t now, time_t *since);
 
 #endif

@@ -210,26 +210,65 @@ out:
 	return r;
 }
 
-/*
- * The drills (issue 14's other half) plug in here, and only here: once
- * the catalog has its drills table, this fills cluster cl's last_drill
- * ({backup_id, at, result, rto_seconds, detail}) and the chart arrays
- * drill_at / drill_rto_seconds (oldest first, started since `since`).
- * Until then there is no drill: null and empty arrays, which page.c
- * already renders ("no drill yet", an empty chart).
- */
+struct drill_points {
+	json_t *at, *rto;
+};
+
+static int
+add_drill_point(const struct cat_drill *dr, void *arg)
+{
+	struct drill_points *dp = arg;
+
+	if (dr->rto_ms < 0)
+		return 0;          /* failed before etcd served: no RTO to draw */
+	if (json_array_append_new(dp->at, json_integer(dr->started_at)) < 0 ||
+	    json_array_append_new(dp->rto, json_real((double)dr->rto_ms / 1000.0)) < 0)
+		return LB_E_NOMEM;
+	return json_array_size(dp->at) < STATUS_CHART_POINTS ? 0 : 1;
+}
+
+/* Cluster cl's last_drill ({backup_id, at, result, rto_seconds, detail})
+ * and the chart arrays drill_at / drill_rto_seconds (oldest first, the
+ * drills started since `since` that got as far as an RTO), from the
+ * catalog's drills table (restore/drill.h records them).  No catalog, or
+ * one without drills: null and empty arrays ("no drill yet"). */
 static int
 status_drills(struct cat *c, const char *cluster, int64_t since, json_t *cl,
     json_t *charts)
 {
-	(void)c;
-	(void)cluster;
-	(void)since;
-	if (json_object_set_new(cl, "last_drill", json_null()) < 0 ||
-	    json_object_set_new(charts, "drill_at", json_array()) < 0 ||
-	    json_object_set_new(charts, "drill_rto_seconds", json_array()) < 0)
-		return LB_E_NOMEM;
-	return 0;
+	struct drill_points dp = { json_array(), json_array() };
+	struct cat_drill *last = NULL;
+	struct lb_err err;
+	json_t *o = NULL;
+	int r = LB_E_NOMEM;
+
+	if (dp.at == NULL || dp.rto == NULL)
+		goto out;
+	if (c != NULL && cat_drill_last(c, cluster, NULL, &last, &err) == 0 &&
+	    (o = json_pack("{s:s?, s:o, s:s?, s:o, s:s?}", "backup_id", last->backup_id,
+	    "at", j_time(last->finished_at > 0 ? last->finished_at : last->started_at),
+	    "result", last->result, "rto_seconds", last->rto_ms >= 0 ?
+	    json_real((double)last->rto_ms / 1000.0) : json_null(),
+	    "detail", last->error)) == NULL)
+		goto out;
+	/* a catalog that cannot say shows no drill rather than no page */
+	if (c != NULL && cat_drill_list(c, cluster, since, add_drill_point, &dp, &err) < 0 &&
+	    err.code == LB_E_NOMEM)
+		goto out;
+	if (json_object_set_new(cl, "last_drill", o != NULL ? o : json_null()) < 0 ||
+	    json_object_set(charts, "drill_at", dp.at) < 0 ||
+	    json_object_set(charts, "drill_rto_seconds", dp.rto) < 0) {
+		o = NULL;
+		goto out;
+	}
+	o = NULL;
+	r = 0;
+out:
+	json_decref(o);
+	json_decref(dp.at);
+	json_decref(dp.rto);
+	cat_drill_free(last);
+	return r;
 }
 
 static const char *const lock_names[] = { "none", "off", "held", "standby" };

@@ -178,6 +178,66 @@ EOF
 	[ -z "${PAGE_SHOT:-}" ] || cp "$T/status-page-top.png" "$PAGE_SHOT"
 fi
 
+# --- scheduled drills ------------------------------------------------------
+# A reload gives alpha a drill every 2m (4 real seconds) and beta none:
+# each drill is recorded, counted in /metrics, shown by /api/status and
+# the page, never runs beside a backup of its cluster, and leaves nothing
+# in drill-dir.  Then drills that cannot run (no etcd in drill-etcd-dirs)
+# with drill-max-age: /healthz fails and says why.
+sed -i "s|^verify-schedule = @every 2m$|&\\ndrill-schedule = @every 2m|;
+    s|^lock-prefix = /lifeboat/lock-beta/$|&\\ndrill-schedule = off|;
+    s|^catalog = .*|&\\ndrill-dir = $T/drill|" "$T/snapd.conf"
+kill -HUP "$(cat "$T/snapd.pid")"
+metric() { curl -sf "$BASE/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+drills_ok() { [ "$(metric 'lifeboat_drill_total{cluster="alpha",result="ok"}')" -ge "$1" ]; }
+check drill_scheduled wait_for 60 drills_ok 2
+idle() { [ "$(metric 'lifeboat_drill_running{cluster="alpha"}')" = 0 ] &&
+	[ -z "$(ls -A "$T/drill" 2>/dev/null)" ]; }
+check drill_dir_wiped wait_for 20 idle
+check drill_recorded test "$(sqlite3 "$T/catalog.db" "SELECT COUNT(*) FROM drills WHERE
+    cluster = 'alpha' AND result = 'ok' AND rto_ms > 0")" -ge 2
+check drill_none_for_beta test "$(sqlite3 "$T/catalog.db" \
+    "SELECT COUNT(*) FROM drills WHERE cluster = 'beta'")" = 0
+curl -sf "$BASE/api/status" >"$T/status2.json"
+curl -sf "$BASE/" >"$T/page2.html"
+pycheck drill_in_api "$(cat <<'EOF'
+doc = json.load(open(sys.argv[1]))
+a, b = doc["clusters"]
+d = a["last_drill"]
+assert d is not None and d["result"] == "ok" and d["rto_seconds"] > 0, d
+assert d["backup_id"] and d["at"], d
+assert len(a["charts"]["drill_at"]) >= 2 and len(a["charts"]["drill_rto_seconds"]) == len(a["charts"]["drill_at"])
+assert b["last_drill"] is None, b["last_drill"]
+EOF
+)" "$T/status2.json"
+check drill_on_page grep -q 'RTO [0-9.]* s' "$T/page2.html"
+pycheck drill_never_beside_backup "$(cat <<'EOF'
+import re
+backup = drill = False
+for line in open(sys.argv[1]):
+    if "cluster=alpha " not in line:
+        continue
+    if " run starts" in line:
+        assert not drill, "backup started during a drill: " + line
+        backup = True
+    elif re.search(r" backup=\S+ outcome=", line):
+        backup = False
+    elif "drill starts" in line:
+        assert not backup, "drill started during a backup: " + line
+        drill = True
+    elif "drill=ok" in line or "drill=failed" in line:
+        drill = False
+EOF
+)" "$T/snapd.log"
+mkdir -p "$T/noetcd"
+sed -i "s|^drill-dir = .*|&\\ndrill-etcd-dirs = $T/noetcd|;
+    s|^drill-schedule = @every 2m$|&\\ndrill-max-age = 1m|" "$T/snapd.conf"
+kill -HUP "$(cat "$T/snapd.pid")"
+drill_unhealthy() { [ "$(curl -s -o "$T/healthz.txt" -w '%{http_code}' "$BASE/healthz")" = 503 ] &&
+	grep -q '^cluster alpha: no good restore drill since' "$T/healthz.txt"; }
+check drill_max_age_fails_healthz wait_for 30 drill_unhealthy
+check drill_failed_counted test "$(metric 'lifeboat_drill_total{cluster="alpha",result="failed"}')" -ge 1
+
 # --- the daemon stops cleanly; nothing it started stays ------------------
 kill "$(cat "$T/snapd.pid")"
 check snapd_stops wait_for 40 sh -c "! kill -0 $(cat "$T/snapd.pid")"
