@@ -229,6 +229,24 @@ for line in open(sys.argv[1]):
         drill = False
 EOF
 )" "$T/snapd.log"
+# A second appliance on the same bucket drills alpha without backing it
+# up (enabled = no): before each drill it learns the bucket's backups (a
+# catalog rebuild) and records the drill in its own catalog.
+port2=$(free_port)
+sed -e "s|^catalog = .*|catalog = $T/catalog2.db|; s|^drill-dir = .*|drill-dir = $T/drill2|" \
+    -e "s|^metrics-listen = .*|metrics-listen = 127.0.0.1:$port2|" \
+    -e "s|^schedule = @every 1m$|&\\nenabled = no|" "$T/snapd.conf" >"$T/snapd2.conf"
+"$LIFEBOAT" --config "$T/snapd2.conf" snapd 2>"$T/snapd2.log" &
+echo $! >>"$T/pids"
+echo $! >"$T/snapd2.pid"
+drilled2() { [ "$(sqlite3 "$T/catalog2.db" "SELECT COUNT(*) FROM drills WHERE
+	cluster = 'alpha' AND result = 'ok'" 2>/dev/null)" -ge 1 ]; }
+check second_appliance_drills wait_for 60 drilled2
+check second_appliance_learned grep -q "cluster=alpha drill: catalog rebuilt from the bucket" "$T/snapd2.log"
+check second_appliance_backs_up_nothing sh -c "! grep -q ' run starts' '$T/snapd2.log'"
+kill "$(cat "$T/snapd2.pid")"
+check second_appliance_stops wait_for 40 sh -c "! kill -0 $(cat "$T/snapd2.pid")"
+
 mkdir -p "$T/noetcd"
 sed -i "s|^drill-dir = .*|&\\ndrill-etcd-dirs = $T/noetcd|;
     s|^drill-schedule = @every 2m$|&\\ndrill-max-age = 1m|" "$T/snapd.conf"
