@@ -43,6 +43,7 @@ s3-secret-access-key-file = $T/s3.secret
 connect-timeout = 2s
 recipients = $(cat "$T/rcpt")
 identity-file = $T/id.txt
+drill-schedule = off
 catalog = $T/inv.db
 metrics-listen = 127.0.0.1:$port
 [cluster:c1]

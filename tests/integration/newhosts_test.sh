@@ -128,6 +128,7 @@ repo = file://$T/repo
 recipients = $(cat "$T/rcpt")
 catalog = $T/catalog.db
 identity-file = $T/id.txt
+drill-schedule = off
 metrics-listen = $NET.100:$mport
 [cluster:k8s]
 endpoints = $EP

@@ -60,6 +60,8 @@ repo = file://$T/repo-$1
 recipients = $RCPT
 catalog = $T/$1.db
 metrics-listen = 127.0.0.1:$port
+# drills have their own test (page_test): none here, whatever the hour
+drill-schedule = off
 ${3:-}
 [cluster:c1]
 endpoints = $EP
