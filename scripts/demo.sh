@@ -73,11 +73,14 @@ signing-key = $T/signing-key
 trusted-signers = $T/allowed_signers
 
 metrics-listen = 127.0.0.1:$(free_port)
+drill-dir = $T/drill
 
 [cluster:demo]
 endpoints = $demo_endpoints
 schedule = @every 1m
 retention = keep-last=4
+# restore drills: daily by default; every 2 minutes for the demo
+drill-schedule = @every 2m
 EOC
 say "the configuration"
 run cat "$T/lifeboat.conf"
@@ -106,7 +109,8 @@ snapd=$!
 echo "$snapd" >>"$T/pids"
 sleep 8
 printf '$ curl -s http://%s/metrics | grep ...\n' "$metrics"
-curl -s "http://$metrics/metrics" | grep -E '^lifeboat_(backups_total|backup_last_(success|duration|stored))' |
+curl -s "http://$metrics/metrics" |
+    grep -E '^lifeboat_(backups_total|backup_last_(success|duration|stored)|drill_(total|duration))' |
     grep -v 'outcome="partial"'
 printf '$ curl -s http://%s/healthz\n' "$metrics"
 curl -s "http://$metrics/healthz"
@@ -117,13 +121,16 @@ for c in json.load(sys.stdin)["clusters"]:
 kill -TERM "$snapd"
 wait "$snapd"
 echo "snapd stopped (exit $?); its log:"
-sed 's/^/  /' "$T/snapd.log" | grep -E 'outcome=|prune|started|stopped|status page' | head -n 13
+sed 's/^/  /' "$T/snapd.log" | grep -E 'outcome=|prune|drill=|started|stopped|status page' | head -n 14
 
 say "the catalog"
 run "$LIFEBOAT" --config "$T/lifeboat.conf" catalog list
 
 say "checking the newest backup end to end (download, decrypt, decompress, trailer, revision)"
 run "$LIFEBOAT" --config "$T/lifeboat.conf" catalog verify latest || exit 1
+
+say "a restore drill: the newest backup restored into a scratch etcd, checked, timed, wiped"
+run "$LIFEBOAT" --config "$T/lifeboat.conf" drill --cluster demo || exit 1
 
 say "disaster: the whole cluster is lost"
 for i in 1 2 3; do etcd_stop demo "$i"; done
