@@ -43,6 +43,12 @@ int cat_bind_opt(sqlite3_stmt *st, int i, int64_t v);
 
 int64_t cat_now(void);
 
+/* Calls cb for each audit event "SELECT <the audit columns> FROM audit
+ * <rest>" reads, ?1 and ?2 in rest bound to a and b, in a read
+ * transaction of its own (query.c). */
+int cat_audit_rows(struct cat *c, const char *rest, int64_t a, int64_t b,
+    cat_audit_cb cb, void *arg, struct lb_err *err);
+
 /* Backup ids and names (cluster, member) go into object keys and file
  * names: [A-Za-z0-9._-], not starting with '.' or '-', 1..max bytes. */
 int cat_name_ok(const char *s, size_t max);

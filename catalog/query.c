@@ -323,25 +323,28 @@ cat_backup_latest(struct cat *c, const char *cluster, int status, unsigned with,
 	return r;
 }
 
+/* The audit columns every audit read selects, in this order; ref came
+ * with schema 3, so an older catalog opened read-only reads NULL. */
+#define AUDIT_COLUMNS(c) ((c)->version >= 3 ? \
+	"id, at, action, cluster, backup_id, outcome, os_user, host, details, ref" : \
+	"id, at, action, cluster, backup_id, outcome, os_user, host, details, NULL")
+
 int
-cat_audit_list(struct cat *c, int64_t since, int64_t until, cat_audit_cb cb, void *arg,
-    struct lb_err *err)
+cat_audit_rows(struct cat *c, const char *rest, int64_t a, int64_t b,
+    cat_audit_cb cb, void *arg, struct lb_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	struct cat_audit_event e;
+	char sql[512];
 	int r, rc;
 
 	if ((r = cat_tx_read(c, err)) < 0)
 		return r;
-	/* ref came with schema 3; an older catalog opened read-only has none */
-#define AUDIT_SELECT(ref) "SELECT id, at, action, cluster, backup_id, outcome, os_user, " \
-	"host, details, " ref " FROM audit WHERE at >= ?1 AND (?2 <= 0 OR at < ?2) ORDER BY id"
-	if ((r = cat_prepare(c, c->version >= 3 ? AUDIT_SELECT("ref") : AUDIT_SELECT("NULL"),
-	    &st, err)) < 0)
+	snprintf(sql, sizeof(sql), "SELECT %s FROM audit %s", AUDIT_COLUMNS(c), rest);
+	if ((r = cat_prepare(c, sql, &st, err)) < 0)
 		goto out;
-#undef AUDIT_SELECT
-	sqlite3_bind_int64(st, 1, since);
-	sqlite3_bind_int64(st, 2, until);
+	sqlite3_bind_int64(st, 1, a);
+	sqlite3_bind_int64(st, 2, b);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		e.id = sqlite3_column_int64(st, 0);
 		e.at = sqlite3_column_int64(st, 1);
@@ -362,6 +365,14 @@ out:
 	sqlite3_finalize(st);
 	cat_tx_rollback(c);
 	return r;
+}
+
+int
+cat_audit_list(struct cat *c, int64_t since, int64_t until, cat_audit_cb cb, void *arg,
+    struct lb_err *err)
+{
+	return cat_audit_rows(c, "WHERE at >= ?1 AND (?2 <= 0 OR at < ?2) ORDER BY id",
+	    since, until, cb, arg, err);
 }
 
 int

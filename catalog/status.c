@@ -126,38 +126,7 @@ int
 cat_audit_newest(struct cat *c, int64_t limit, cat_audit_cb cb, void *arg,
     struct lb_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	struct cat_audit_event e;
-	int r, rc;
-
-	if ((r = cat_tx_read(c, err)) < 0)
-		return r;
 	/* the rowid read backwards: no more rows than asked for */
-	if ((r = cat_prepare(c, c->version >= 3 ?
-	    "SELECT id, at, action, cluster, backup_id, outcome, os_user, host, details, ref "
-	    "FROM audit ORDER BY id DESC LIMIT ?1" :
-	    "SELECT id, at, action, cluster, backup_id, outcome, os_user, host, details, NULL "
-	    "FROM audit ORDER BY id DESC LIMIT ?1", &st, err)) < 0)
-		goto out;
-	sqlite3_bind_int64(st, 1, limit > 0 ? limit : 1);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		e.id = sqlite3_column_int64(st, 0);
-		e.at = sqlite3_column_int64(st, 1);
-		e.action = (const char *)sqlite3_column_text(st, 2);
-		e.cluster = (const char *)sqlite3_column_text(st, 3);
-		e.backup_id = (const char *)sqlite3_column_text(st, 4);
-		e.outcome = (const char *)sqlite3_column_text(st, 5);
-		e.os_user = (const char *)sqlite3_column_text(st, 6);
-		e.host = (const char *)sqlite3_column_text(st, 7);
-		e.details = (const char *)sqlite3_column_text(st, 8);
-		e.ref = (const char *)sqlite3_column_text(st, 9);
-		if ((r = cb(&e, arg)) != 0)
-			goto out;
-	}
-	if (rc != SQLITE_DONE)
-		r = cat_sqlerr(c, rc, "read audit events", err);
-out:
-	sqlite3_finalize(st);
-	cat_tx_rollback(c);
-	return r;
+	return cat_audit_rows(c, "ORDER BY id DESC LIMIT ?1", limit > 0 ? limit : 1, 0,
+	    cb, arg, err);
 }
