@@ -710,10 +710,56 @@ out:
 	return r;
 }
 
+/* One drill at a time on an appliance: each holds a scratch etcd, a core
+ * and twice its database on disk.  The daemon starts one at a time; this
+ * lock, on drill-dir itself (no file of its own in it), also keeps a
+ * `lifeboat drill` by hand from running beside it. */
+static int
+appliance_lock(const char *drill_dir, int *fd, struct lb_err *err)
+{
+	int e;
+
+	if ((*fd = open(drill_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return lb_err_sys(err, LB_E_IO, errno, "%s", drill_dir);
+	if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	e = errno;
+	close(*fd);
+	*fd = -1;
+	if (e == EWOULDBLOCK)
+		return lb_err_set(err, LB_E_BUSY, "another drill runs on this appliance "
+		    "(drill-dir %s): one at a time", drill_dir);
+	return lb_err_sys(err, LB_E_IO, e, "lock %s", drill_dir);
+}
+
+static int
+run_locked(const struct drill_opts *o, const char *drill_dir, struct drill_report *rep,
+    struct lb_err *err);
+
 int
 drill_run(const struct drill_opts *o, struct drill_report *rep, struct lb_err *err)
 {
 	const char *drill_dir = cfg_get_str(o->cfg, NULL, CFG_DRILL_DIR);
+	int fd = -1, r;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->result = "failed";
+	rep->revision = rep->keys = -1;
+	rep->started_at = (int64_t)time(NULL);
+	lb_err_clear(err);
+	if (drill_dir == NULL || drill_dir[0] != '/')
+		return lb_err_set(err, LB_E_CONFIG, "drill-dir must be an absolute path");
+	if ((r = mkdir_p(drill_dir, err)) < 0 || (r = appliance_lock(drill_dir, &fd, err)) < 0)
+		return r;
+	r = run_locked(o, drill_dir, rep, err);
+	close(fd);
+	return r;
+}
+
+static int
+run_locked(const struct drill_opts *o, const char *drill_dir, struct drill_report *rep,
+    struct lb_err *err)
+{
 	const char *catalog = o->catalog_path != NULL ? o->catalog_path :
 	    cfg_get_str(o->cfg, NULL, CFG_CATALOG);
 	struct restore_source_opts so = { 0 };
@@ -734,15 +780,6 @@ drill_run(const struct drill_opts *o, struct drill_report *rep, struct lb_err *e
 	pid_t pid;
 	size_t i;
 
-	memset(rep, 0, sizeof(*rep));
-	rep->result = "failed";
-	rep->revision = rep->keys = -1;
-	rep->started_at = (int64_t)time(NULL);
-	lb_err_clear(err);
-	if (drill_dir == NULL || drill_dir[0] != '/')
-		return lb_err_set(err, LB_E_CONFIG, "drill-dir must be an absolute path");
-	if ((r = mkdir_p(drill_dir, err)) < 0)
-		return r;
 	if (drill_sweep(drill_dir, &sweep_err) < 0)
 		log_warn("drill sweep: %s", sweep_err.msg);
 

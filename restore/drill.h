@@ -81,9 +81,10 @@ struct drill_report {
  * catalog (cat_drill_add, when a catalog exists) and an audit event
  * "drill" (catalog and the repository's audit trail), and rep->recorded
  * is set; earlier failures (configuration, identity, no such backup) are
- * returned only.  Returns 0 when the drill is ok, else the error (also in
- * rep->error).  rep is filled as far as the drill got; free it with
- * drill_report_free. */
+ * returned only, as is LB_E_BUSY when another drill holds drill-dir
+ * (one at a time per appliance).  Returns 0 when the drill is ok, else
+ * the error (also in rep->error).  rep is filled as far as the drill got;
+ * free it with drill_report_free. */
 int drill_run(const struct drill_opts *o, struct drill_report *rep,
     struct lb_err *err);
 

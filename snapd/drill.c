@@ -28,6 +28,10 @@
 #include "scheduler/cron.h"
 #include "snapd/state.h"
 
+/* How soon (daemon clock) a drill that found another one running on
+ * this appliance is tried again. */
+#define SNAPD_DRILL_RETRY_S 300
+
 struct drill_arg {
 	struct daemon *d;
 	struct cstate *cs;
@@ -108,6 +112,15 @@ drill_main(void *arg)
 	    "random" : "latest";
 	log_info("cluster=%s drill starts (%s backup)", cs->name, o.backup);
 	ok = drill_run(&o, &rep, &err) == 0;
+	if (!ok && err.code == LB_E_BUSY) {
+		/* a drill by hand holds drill-dir: not a failure; try again soon */
+		log_warn("cluster=%s drill postponed: %s", cs->name, err.msg);
+		pthread_mutex_lock(&d->mu);
+		cs->drill_due = snapd_dnow(d) + SNAPD_DRILL_RETRY_S;
+		cs->drill_done = 1;
+		pthread_mutex_unlock(&d->mu);
+		goto out;
+	}
 	if (ok)
 		log_info("cluster=%s drill=ok backup=%s rto=%.2fs revision=%lld keys=%lld "
 		    "objects=%lld etcd=%s", cs->name, rep.backup_id, rep.rto_s,
@@ -129,6 +142,7 @@ drill_main(void *arg)
 		cs->drill_last_rto = rep.rto_s;
 	cs->drill_done = 1;
 	pthread_mutex_unlock(&d->mu);
+out:
 	drill_report_free(&rep);
 	snapd_ref_put(d, a->ref);
 	pthread_kill(d->main_thread, SIGUSR1);  /* wake the main loop to join */
@@ -173,23 +187,28 @@ snapd_drills_start(struct daemon *d, time_t now, time_t soonest)
 
 	for (i = 0; i < d->n_cs; i++) {
 		struct cstate *cs = d->cs[i];
-		int backup_due, may;
+		int backup_due, start = 0;
+		time_t next;
 
-		if (!cs->present || cs->dsched == NULL)
-			continue;
-		if (now < cs->drill_due) {
+		pthread_mutex_lock(&d->mu);
+		if (cs->present && cs->dsched != NULL && now < cs->drill_due) {
 			if (cs->drill_due < soonest)
 				soonest = cs->drill_due;
-			continue;
+		} else if (cs->present && cs->dsched != NULL) {
+			/* due: when something blocks it, tried again as that ends */
+			backup_due = cs->enabled && cs->sched != NULL && now >= cs->start_at;
+			start = !d->stopping && d->drills_running == 0 && !cs->drilling &&
+			    !cs->running && !backup_due;
+			/* the next slot before the thread starts: a drill that
+			 * finds drill-dir busy moves it again (drill_main) */
+			if (start && sched_next(cs->dsched, now, d->tz, &next, &err) == 0)
+				cs->drill_due = next;
+			else if (start)
+				cs->drill_due = now + 86400;
 		}
-		backup_due = cs->enabled && cs->sched != NULL && now >= cs->start_at;
-		may = !d->stopping && d->drills_running == 0 && !cs->drilling &&
-		    !cs->running && !backup_due;
-		if (!may)
-			continue;           /* due: tried again when what blocks it ends */
-		if (start_drill(d, cs) == 0 && sched_next(cs->dsched, now, d->tz,
-		    &cs->drill_due, &err) < 0)
-			cs->drill_due = now + 86400;
+		pthread_mutex_unlock(&d->mu);
+		if (start)
+			start_drill(d, cs);
 	}
 	return soonest;
 }

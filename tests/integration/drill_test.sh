@@ -134,6 +134,18 @@ check sweep_kept_other test -d "$T/drill/keep-me"
 kill "$HELD" 2>/dev/null
 rm -rf "$T/drill/drill-held" "$T/drill/keep-me"
 
+# One drill at a time per appliance: while another holds drill-dir (here
+# flock(1) stands in for it), a drill is refused and touches nothing.
+flock -o "$T/drill" sleep 10 &
+HOLD=$!
+echo "$HOLD" >>"$T/pids"
+wait_for 5 sh -c "! flock -n '$T/drill' true"
+check_exit one_drill_at_a_time 1 "another drill runs on this appliance \(drill-dir $T/drill\): one at a time" \
+    $LB drill
+check one_drill_nothing_left sh -c "[ -z \"\$(ls -A '$T/drill')\" ]"
+kill "$HOLD" 2>/dev/null
+wait "$HOLD" 2>/dev/null
+
 # ---- a disk too small ---------------------------------------------------------------
 # A 8 MiB tmpfs: less than 64 MiB, whatever the database.
 mkdir -p "$T/small"
