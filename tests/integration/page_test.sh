@@ -144,40 +144,6 @@ check no_secret_in_page nosecret "$T/page.html"
 check page_has_no_script sh -c "! grep -qi '<script' '$T/page.html'"
 check page_refreshes grep -q '<meta http-equiv="refresh" content="30">' "$T/page.html"
 
-# --- the page in headless Chromium ---------------------------------------
-if [ "${LIFEBOAT_SUITE:-}" = asan ]; then
-	echo "skip browser: LIFEBOAT_SUITE=asan"
-elif [ ! -x /usr/bin/chromium ] || [ ! -d "$TOP/tests/node_modules/playwright-core" ]; then
-	fail browser "needs Debian's chromium and playwright-core (./scripts/deps.sh)"
-else
-	timeout 90 node "$TOP/tests/integration/page_browser.js" "$BASE/" "$T/status-page.png" \
-	    "$T/chromium-profile" alpha,beta >"$T/browser.json" 2>"$T/browser.err"
-	pycheck browser_dom "$(cat <<'EOF'
-import json, sys
-r = json.load(open(sys.argv[1]))
-assert "fatal" not in r, r.get("fatal")
-assert r["status"] == 200 and r["content_type"] == "text/html; charset=utf-8", r["content_type"]
-assert r["cluster_rows"] == ["alpha", "beta"], r["cluster_rows"]
-assert r["health"] == ["\u2714 healthy"] * 2, r["health"]
-charts = r["charts"]
-assert len(charts) == 8, len(charts)
-for c in charts:
-    assert c["title"] and c["ticks"] >= 6 and c["box"] > 300, c
-    if c["metric"] != "drill_rto":
-        assert c["points"] >= 72, c
-assert r["error_text"] == [], r["error_text"]
-assert r["scripts"] == 0 and r["outside"] == [], (r["scripts"], r["outside"])
-assert all(u.startswith("http://127.0.0.1:") for u in r["requests"]), r["requests"]
-assert r["page_errors"] == [], r["page_errors"]
-assert r["nojs_text_equal"] is True, "text differs with JavaScript off"
-assert r["phone_overflow"] <= 0 and r["phone_chart_columns"] == 1, (r["phone_overflow"], r["phone_chart_columns"])
-EOF
-)" "$T/browser.json"
-	check screenshot_taken test -s "$T/status-page.png"
-	# PAGE_SHOT=docs/status-page.png refreshes the README's picture
-	[ -z "${PAGE_SHOT:-}" ] || cp "$T/status-page-top.png" "$PAGE_SHOT"
-fi
-
 # --- scheduled drills ------------------------------------------------------
 # A reload gives alpha a drill every 2m (4 real seconds) and beta none:
 # each drill is recorded, counted in /metrics, shown by /api/status and
@@ -246,6 +212,40 @@ check second_appliance_learned grep -q "cluster=alpha drill: catalog rebuilt fro
 check second_appliance_backs_up_nothing sh -c "! grep -q ' run starts' '$T/snapd2.log'"
 kill "$(cat "$T/snapd2.pid")"
 check second_appliance_stops wait_for 40 sh -c "! kill -0 $(cat "$T/snapd2.pid")"
+
+# --- the page in headless Chromium ---------------------------------------
+if [ "${LIFEBOAT_SUITE:-}" = asan ]; then
+	echo "skip browser: LIFEBOAT_SUITE=asan"
+elif [ ! -x /usr/bin/chromium ] || [ ! -d "$TOP/tests/node_modules/playwright-core" ]; then
+	fail browser "needs Debian's chromium and playwright-core (./scripts/deps.sh)"
+else
+	timeout 90 node "$TOP/tests/integration/page_browser.js" "$BASE/" "$T/status-page.png" \
+	    "$T/chromium-profile" alpha,beta >"$T/browser.json" 2>"$T/browser.err"
+	pycheck browser_dom "$(cat <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert "fatal" not in r, r.get("fatal")
+assert r["status"] == 200 and r["content_type"] == "text/html; charset=utf-8", r["content_type"]
+assert r["cluster_rows"] == ["alpha", "beta"], r["cluster_rows"]
+assert r["health"] == ["\u2714 healthy"] * 2, r["health"]
+charts = r["charts"]
+assert len(charts) == 8, len(charts)
+for c in charts:
+    assert c["title"] and c["ticks"] >= 6 and c["box"] > 300, c
+    if c["metric"] != "drill_rto":
+        assert c["points"] >= 72, c
+assert r["error_text"] == [], r["error_text"]
+assert r["scripts"] == 0 and r["outside"] == [], (r["scripts"], r["outside"])
+assert all(u.startswith("http://127.0.0.1:") for u in r["requests"]), r["requests"]
+assert r["page_errors"] == [], r["page_errors"]
+assert r["nojs_text_equal"] is True, "text differs with JavaScript off"
+assert r["phone_overflow"] <= 0 and r["phone_chart_columns"] == 1, (r["phone_overflow"], r["phone_chart_columns"])
+EOF
+)" "$T/browser.json"
+	check screenshot_taken test -s "$T/status-page.png"
+	# PAGE_SHOT=docs/status-page.png refreshes the README's picture
+	[ -z "${PAGE_SHOT:-}" ] || cp "$T/status-page-top.png" "$PAGE_SHOT"
+fi
 
 mkdir -p "$T/noetcd"
 sed -i "s|^drill-dir = .*|&\\ndrill-etcd-dirs = $T/noetcd|;
