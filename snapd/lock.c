@@ -1,7 +1,8 @@
 /*
  * lock.c: the per-cluster election of lock.h on top of etcd/etcd_lock.
  * A mutex guards the lease id and the etcd client, which the run thread
- * (at each slot), the renewing thread and the release at shutdown share.
+ * (at each slot), the renewing thread and the release at shutdown share;
+ * a second one, never held across a call to etcd, the holder last seen.
  */
 #include "snapd/lock.h"
 
@@ -27,6 +28,11 @@ struct snapd_lock {
 	char cluster[128];
 	char key[1024];
 	char owner[256];
+	/* Another's owner string, last seen, or "".  Under hmu, not mu: mu
+	 * is held across calls to etcd, and the status page, which reads
+	 * this under the daemon's mutex, must not wait for one. */
+	pthread_mutex_t hmu;
+	char holder[256];
 	struct etcd_client *ec;    /* opened by the last lock_acquire */
 	int64_t lease;             /* 0: not held */
 	int off;                   /* no write access: lock disabled */
@@ -50,6 +56,7 @@ lock_new(const char *cluster, const char *prefix, const char *owner,
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return lb_err_set(err, LB_E_NOMEM, "out of memory");
 	pthread_mutex_init(&l->mu, NULL);
+	pthread_mutex_init(&l->hmu, NULL);
 	pthread_cond_init(&l->cv, NULL);
 	snprintf(l->cluster, sizeof(l->cluster), "%s", cluster);
 	snprintf(l->key, sizeof(l->key), "%s%s", prefix, cluster);
@@ -91,6 +98,7 @@ lock_free(struct snapd_lock *l)
 	etcd_close(l->ec);
 	pthread_cond_destroy(&l->cv);
 	pthread_mutex_destroy(&l->mu);
+	pthread_mutex_destroy(&l->hmu);
 	free(l);
 }
 
@@ -164,10 +172,19 @@ keeper_main(void *arg)
 	return NULL;
 }
 
+static void
+set_holder(struct snapd_lock *l, const char *holder)
+{
+	pthread_mutex_lock(&l->hmu);
+	snprintf(l->holder, sizeof(l->holder), "%s", holder);
+	pthread_mutex_unlock(&l->hmu);
+}
+
 int
 lock_acquire(struct snapd_lock *l, const struct cfg *c, int *held, struct lb_err *err)
 {
 	struct etcd_client *ec = NULL;
+	char holder[sizeof(l->holder)];
 	int64_t id = 0, ttl = 0;
 	int r = 0, ok = 0;
 
@@ -196,13 +213,17 @@ lock_acquire(struct snapd_lock *l, const struct cfg *c, int *held, struct lb_err
 	}
 	if ((r = etcd_lease_grant(ec, LOCK_TTL_S, &id, &ttl, err)) < 0)
 		goto auth;
-	if ((r = etcd_key_create(ec, l->key, l->owner, id, &ok, err)) < 0 || !ok) {
+	if ((r = etcd_key_create(ec, l->key, l->owner, id, &ok, holder, sizeof(holder),
+	    err)) < 0 || !ok) {
 		struct lb_err rerr;
 		etcd_lease_revoke(ec, id, &rerr);
 		if (r < 0)
 			goto auth;
+		/* for the status page: who runs the slots instead of us */
+		set_holder(l, holder);
 		goto out;
 	}
+	set_holder(l, "");
 	__atomic_store_n(&l->lease, id, __ATOMIC_RELAXED);
 	*held = 1;
 	log_info("cluster=%s lock=%s taken lease=%llx ttl=%lld", l->cluster, l->key,
@@ -269,4 +290,14 @@ int
 lock_is_held(const struct snapd_lock *l)
 {
 	return __atomic_load_n(&l->lease, __ATOMIC_RELAXED) != 0;
+}
+
+void
+lock_holder(struct snapd_lock *l, char *buf, size_t cap)
+{
+	if (cap == 0)
+		return;
+	pthread_mutex_lock(&l->hmu);
+	snprintf(buf, cap, "%s", l->holder);
+	pthread_mutex_unlock(&l->hmu);
 }

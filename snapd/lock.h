@@ -19,6 +19,7 @@
 #define LB_SNAPD_LOCK_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -70,5 +71,11 @@ void lock_release(struct snapd_lock *l, const struct cfg *c);
 int lock_is_off(const struct snapd_lock *l);
 /* 1 while this daemon holds the lock. */
 int lock_is_held(const struct snapd_lock *l);
+
+/* The owner string of the appliance that held the lock when this daemon
+ * last failed to take it (printable ASCII, as etcd_key_create gives it)
+ * into buf (cap bytes); "" when unknown or since this daemon took it.
+ * Does not wait for a call to etcd in progress. */
+void lock_holder(struct snapd_lock *l, char *buf, size_t cap);
 
 #endif

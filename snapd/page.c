@@ -377,7 +377,14 @@ cluster_row(struct lb_buf *b, const json_t *cl, int64_t now, int64_t dnow)
 		lb_buf_addstr(b, "no lock: runs every slot");
 	else
 		esc(b, str(o, "state"));
-	if (str(o, "holder") != NULL) {
+	if (str(o, "state") != NULL && strcmp(str(o, "state"), "standby") == 0) {
+		/* the appliance that runs the slots instead of this one */
+		lb_buf_addstr(b, ": held by ");
+		if (str(o, "holder") != NULL)
+			esc(b, str(o, "holder"));
+		else
+			lb_buf_addstr(b, "another appliance");
+	} else if (str(o, "holder") != NULL) {
 		lb_buf_addstr(b, ": ");
 		esc(b, str(o, "holder"));
 	}

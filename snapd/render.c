@@ -190,6 +190,8 @@ status_copy(struct daemon *d, struct status_daemon *sd)
 		sc->lock = cs->lock == NULL ? STATUS_LOCK_NONE : lock_is_off(cs->lock) ?
 		    STATUS_LOCK_OFF : lock_is_held(cs->lock) ? STATUS_LOCK_HELD :
 		    STATUS_LOCK_STANDBY;
+		if (sc->lock == STATUS_LOCK_STANDBY)
+			lock_holder(cs->lock, sc->holder, sizeof(sc->holder));
 		sd->n++;
 	}
 	pthread_mutex_unlock(&d->mu);

@@ -405,7 +405,8 @@ cluster_doc(const struct status_daemon *sd, const struct status_cluster *sc,
 	if (json_object_set_new(cl, "lock", json_pack("{s:s, s:o, s:o}",
 	    "state", lock_names[sc->lock],
 	    "holder", sc->lock == STATUS_LOCK_HELD ? json_string(sd->owner) :
-	    sc->lock == STATUS_LOCK_STANDBY ? json_string("another appliance") : json_null(),
+	    sc->lock == STATUS_LOCK_STANDBY ? j_str(sc->holder[0] ? sc->holder : NULL) :
+	    json_null(),
 	    "last_backup_host", j_str(nw.attempt != NULL ? nw.attempt->host : NULL))) < 0)
 		goto oom;
 	if (json_object_set_new(cl, "counts", json_pack("{s:o, s:I, s:I, s:I, s:I, s:I}",

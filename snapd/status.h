@@ -34,7 +34,7 @@ enum status_lock {
 	STATUS_LOCK_NONE = 0,      /* no lock-prefix: this daemon runs every slot */
 	STATUS_LOCK_OFF,           /* configured, turned off (no write access) */
 	STATUS_LOCK_HELD,          /* this daemon holds it */
-	STATUS_LOCK_STANDBY        /* another appliance holds it */
+	STATUS_LOCK_STANDBY        /* another appliance holds it (holder) */
 };
 
 /* The daemon's view of one cluster.  Times on the daemon's clock. */
@@ -44,6 +44,7 @@ struct status_cluster {
 	time_t next_run;           /* 0: none */
 	time_t overdue_at;         /* 0: unknown */
 	enum status_lock lock;
+	char holder[256];          /* STATUS_LOCK_STANDBY: who holds it; "": unknown */
 	int divergent;             /* the last backup found members diverging */
 };
 

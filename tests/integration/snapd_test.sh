@@ -9,7 +9,8 @@
 # is refused and the daemon keeps running, a good one is taken; SIGTERM
 # exits 0 and leaves no running row; systemd notifications arrive; two
 # daemons against one cluster take exactly one backup per slot (etcd
-# lock), and the standby takes over when the holder is killed; runs longer
+# lock), the standby's status page names the holder, and the standby
+# takes over when the holder is killed; runs longer
 # than the interval skip slots; max-concurrent-clusters holds; without
 # write access to the lock key the lock is off and the log says so;
 # the lock's renewals sample the cluster's revision into the catalog
@@ -291,8 +292,27 @@ if [ "$total" -ge 5 ] && [ "$total" -eq "$uniq" ] && [ $((n1 + n2)) -eq "$total"
 then ok ha_one_backup_per_slot
 else fail ha_one_backup_per_slot "total=$total unique=$uniq n1=$n1 n2=$n2"; fi
 check ha_standby_skips grep -q 'skipped: another lifeboat holds the lock' "$T/h1.log" "$T/h2.log"
-# Kill the holder outright: its lease expires and the other one takes over.
 if [ "$n1" -ge "$n2" ]; then holder=h1; standby=h2; else holder=h2; standby=h1; fi
+# The standby's status names the holder: the owner string the holder put
+# into the lock key, which is the holder's own daemon.owner ("host pid N").
+names_holder() {
+	curl -sf "$(url $holder /api/status)" >"$T/holder.json" &&
+	curl -sf "$(url $standby /api/status)" >"$T/standby.json" &&
+	curl -sf "$(url $standby /)" >"$T/standby.html" &&
+	python3 - "$T/holder.json" "$T/standby.json" "$T/standby.html" <<'PY'
+import html, json, sys
+h, s = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+hl = [c for c in h["clusters"] if c["name"] == "c1"][0]["lock"]
+sl = [c for c in s["clusters"] if c["name"] == "c1"][0]["lock"]
+assert hl["state"] == "held" and hl["holder"] == h["daemon"]["owner"], hl
+assert sl["state"] == "standby" and sl["holder"] == h["daemon"]["owner"], (sl, h["daemon"]["owner"])
+assert s["daemon"]["owner"] != h["daemon"]["owner"], s["daemon"]["owner"]
+page = open(sys.argv[3]).read()
+assert "standby: held by " + html.escape(sl["holder"]) in page, "page does not name the holder"
+PY
+}
+check ha_standby_names_holder wait_for 10 names_holder
+# Kill the holder outright: its lease expires and the other one takes over.
 kill -9 "$(cat "$T/$holder.pid")"
 before=$(completes $standby)
 check ha_takeover_after_ttl wait_for 30 at_least $standby $((before + 2))

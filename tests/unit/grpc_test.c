@@ -1,10 +1,12 @@
 /*
  * grpc_test.c: gRPC message framing over arbitrary splits, its limits, and
- * the decoding of etcd's Status and MemberList responses from messages
- * built field by field.
+ * the decoding of etcd's Status and MemberList responses and of the lock
+ * holder in a failed Txn's range answer, from messages built field by
+ * field.
  */
 #include "harness.h"
 #include "etcd/etcd.h"
+#include "etcd/etcd_lock.h"
 #include "etcd/grpc.h"
 #include "common/pb.h"
 
@@ -165,6 +167,63 @@ decode_members(void)
 	CHECK_INT(etcd_decode_members(msg, 0, &ms), ==, -1);   /* no members */
 }
 
+/* A TxnResponse {succeeded=false, responses=[{response_range={kvs=[kv]}}]}
+ * whose key's value is value[0..len); 0 if it did not fit. */
+static size_t
+txn_range_response(uint8_t *msg, size_t cap, const void *value, size_t len)
+{
+	uint8_t kv[512], rr[600], op[640];
+	struct pb_writer k, r, o, w;
+
+	pb_writer_init(&k, kv, sizeof(kv));
+	pb_put_string_field(&k, 1, "/lifeboat/lock/c1");
+	pb_put_varint_field(&k, 2, 5);
+	pb_put_bytes_field(&k, 5, value, len);
+	pb_put_varint_field(&k, 6, 0x694d7c1a2b);
+	pb_writer_init(&r, rr, sizeof(rr));
+	pb_put_bytes_field(&r, 2, kv, k.len);
+	pb_put_varint_field(&r, 4, 1);
+	pb_writer_init(&o, op, sizeof(op));
+	pb_put_bytes_field(&o, 1, rr, r.len);
+	pb_writer_init(&w, msg, cap);
+	pb_put_varint_field(&w, 2, 0);
+	pb_put_bytes_field(&w, 3, op, o.len);
+	return k.overflow || r.overflow || o.overflow || w.overflow ? 0 : w.len;
+}
+
+static void
+decode_txn_holder(void)
+{
+	static const uint8_t odd[] = "h\x01st\xc3\xa9 pid 9\x7f";
+	uint8_t msg[1024], put[64], op[80];
+	struct pb_writer p, o, w;
+	char out[16];
+	size_t n;
+
+	n = txn_range_response(msg, sizeof(msg), "m2 pid 4242", 11);
+	CHECK(n > 0);
+	CHECK_INT(etcd_decode_txn_value(msg, n, out, sizeof(out)), ==, 0);
+	CHECK_STR(out, "m2 pid 4242");
+	/* cut to the buffer; anything but printable ASCII made '?' */
+	n = txn_range_response(msg, sizeof(msg), odd, sizeof(odd) - 1);
+	CHECK_INT(etcd_decode_txn_value(msg, n, out, 10), ==, 0);
+	CHECK_STR(out, "h?st?? pi");
+	/* a succeeded Txn answers with a put: no holder */
+	pb_writer_init(&p, put, sizeof(put));
+	pb_put_varint_field(&p, 1, 0);
+	pb_writer_init(&o, op, sizeof(op));
+	pb_put_bytes_field(&o, 2, put, p.len);
+	pb_writer_init(&w, msg, sizeof(msg));
+	pb_put_varint_field(&w, 2, 1);
+	pb_put_bytes_field(&w, 3, op, o.len);
+	CHECK_INT(etcd_decode_txn_value(msg, w.len, out, sizeof(out)), ==, 0);
+	CHECK_STR(out, "");
+	/* cut inside the range answer: malformed, and nothing kept */
+	n = txn_range_response(msg, sizeof(msg), "m2 pid 4242", 11);
+	CHECK_INT(etcd_decode_txn_value(msg, n - 3, out, sizeof(out)), ==, -1);
+	CHECK_STR(out, "");
+}
+
 static void
 pb_rejects_truncated_varint_and_length(void)
 {
@@ -187,6 +246,7 @@ main(void)
 	RUN(deframe_notices_a_cut_message);
 	RUN(decode_status_fields);
 	RUN(decode_members);
+	RUN(decode_txn_holder);
 	RUN(pb_rejects_truncated_varint_and_length);
 	return TH_DONE();
 }

@@ -122,11 +122,17 @@ test_outside_text_is_escaped(void)
 	const char *p;
 
 	view(&sd, cl, dbpath);
+	/* a standby names the holder, another appliance's words */
+	cl[1].lock = STATUS_LOCK_STANDBY;
+	snprintf(cl[1].holder, sizeof(cl[1].holder), "<i>h2</i> pid 7");
 	CHECK_OK(status_build(&sd, &doc, &err), &err);
 	CHECK_OK(status_render_html(doc, &html, &err), &err);
 	CHECK_OK(status_render_json(doc, &js, &err), &err);
 	/* the JSON carries the text as it is, the page only escaped */
 	CHECK_CONTAINS(js, "<script>alert(\\\"x\\\")</script> & 'q'");
+	CHECK_CONTAINS(js, "\"holder\":\"<i>h2</i> pid 7\"");
+	CHECK_CONTAINS(html, "standby: held by &lt;i&gt;h2&lt;/i&gt; pid 7");
+	CHECK_CONTAINS(html, "held: test pid 1");
 	CHECK_CONTAINS(html, EVIL_ESC);
 	for (p = html; (p = strchr(p, '<')) != NULL; p++)
 		CHECK(strncasecmp(p, "<script", 7) != 0 && strncasecmp(p, "<b>", 3) != 0);
