@@ -170,7 +170,8 @@ except (OSError, ValueError):
 ctx = "%s, etcd %s, round %s" % (bench, v, run)
 with open(raw, "a") as f:
     f.write(json.dumps({"name": "lifeboat drill --backup latest", "wall": float(dt),
-        "rto_seconds": d.get("rto_seconds"), "phase_seconds": d.get("phase_seconds"),
+        "rto_seconds": d.get("rto_seconds") if rc == "0" else None,
+        "phase_seconds": d.get("phase_seconds") if rc == "0" else None,
         "maxrss_kib": int(rss), "status": int(rc), "etcd": v, "bench": bench,
         "round": int(run), "context": ctx}) + "\n")
     if mt != "FAILED":
