@@ -146,6 +146,7 @@ except Exception:
     print("-")' "$1" "$2"
 }
 
+echo "load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 # (not "i": lib.sh's wait_for counts with it)
 run=1
 while [ "$run" -le "$RUNS" ]; do
