@@ -8,6 +8,8 @@
 #   BENCH_SIZES="256MiB 1GiB"  database sizes to benchmark (quick try: 64MiB)
 #   BENCH_ROUNDS=5             measured rounds per command (after a warm-up)
 #   BENCH_DIR=bench/out        work dir: needs about 5x the largest size free
+#   BENCH_RESTORE_MIB=1024     load of bench/restore_bench.sh (0 skips it)
+#   BENCH_DRILL_MIB=1024       load of bench/drill_bench.sh (0 skips it)
 #   LIFEBOAT=build/lifeboat    the binary under test
 set -euo pipefail
 # shellcheck source=bench/lib.sh
@@ -157,7 +159,7 @@ bench_size() {
 
 # bench_version V: every benchmark on etcd minor V's binaries.
 bench_version() {
-	local size mib=${BENCH_RESTORE_MIB:-1024}
+	local size mib=${BENCH_RESTORE_MIB:-1024} dmib=${BENCH_DRILL_MIB:-1024}
 	bench_etcd_use "$1"
 	bench_say "etcd $1: $BENCH_ETCD_BIN"
 	for size in $BENCH_SIZES; do
@@ -175,6 +177,18 @@ bench_version() {
 		# a failed restore benchmark loses its figures, not the other versions'
 		[ "${PIPESTATUS[0]}" -eq 0 ] ||
 		    bench_out "- restore benchmark FAILED on etcd $1 (its output is above)"
+		bench_out ""
+	fi
+	# Restore drill: `lifeboat drill` (its RTO and its wall time) against
+	# snapshot restore + etcd started by hand from a plaintext snapshot,
+	# one member of BENCH_DRILL_MIB (0 skips).
+	if [ "$dmib" -gt 0 ]; then
+		bench_out "## restore drill of one member from a file:// repository, $dmib MiB, etcd $1" ""
+		LIFEBOAT=$LIFEBOAT LIFEBOAT_ETCD_VERSION=$1 BENCH_RAW=$BENCH_RAW \
+		    sh "$BENCH_TOP/bench/drill_bench.sh" "$dmib" "$BENCH_ROUNDS" |
+		    tee -a "$BENCH_RESULTS"
+		[ "${PIPESTATUS[0]}" -eq 0 ] ||
+		    bench_out "- drill benchmark FAILED on etcd $1 (its output is above)"
 		bench_out ""
 	fi
 }
