@@ -50,17 +50,7 @@ echo "etcd $TEST_ETCD_VERSION ($TEST_ETCD_DIR): manual restore with $TOOL snapsh
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) before the fill"
 
 echo "filling $SIZE MiB ..."
-python3 - "$EP" "$SIZE" <<'PY'
-import base64, json, os, sys, urllib.request
-ep, mib = sys.argv[1], int(sys.argv[2])
-# 48 KiB values: half random, half repetitive JSON, like Kubernetes objects
-n = mib * 1024 // 48
-for i in range(n):
-    v = base64.b64encode(os.urandom(12 * 1024)).decode() + ('{"k":"v%d"},' % i) * 1600
-    body = json.dumps({"key": base64.b64encode(b"/registry/bench/%08d" % i).decode(),
-                       "value": base64.b64encode(v[:48 * 1024].encode()).decode()}).encode()
-    urllib.request.urlopen(ep + "/v3/kv/put", body).read()
-PY
+python3 "$TOP/bench/fill.py" "$EP" "$SIZE"
 "$LIFEBOAT" keygen -o "$T/id.txt" >"$T/rcpt" 2>/dev/null
 cat >"$T/lb.conf" <<EOF
 [global]
