@@ -167,11 +167,73 @@ static const char *const migrations[CAT_SCHEMA_VERSION] = {
 	"  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"
 	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
 	"  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;",
+	/* 5 -> 6: point-in-time recovery (catalog/pitr.c): the event log's
+	 * segments, the gaps in a cluster's capture, and the audit action
+	 * 'pitr' (gaps, replay proofs), the audit table copied once more as
+	 * in 4 -> 5.  Two captures after a failover may store overlapping
+	 * segments under different names: rows are per object. */
+	"CREATE TABLE segments ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  cluster TEXT NOT NULL,"
+	"  cluster_id TEXT,"
+	"  first_rev INTEGER NOT NULL,"
+	"  last_rev INTEGER NOT NULL CHECK (last_rev >= first_rev),"
+	"  first_time_ms INTEGER NOT NULL,"
+	"  last_time_ms INTEGER NOT NULL,"
+	"  revisions INTEGER NOT NULL,"
+	"  events INTEGER NOT NULL,"
+	"  object TEXT NOT NULL UNIQUE,"
+	"  stored_size INTEGER NOT NULL,"
+	"  stored_sha256 TEXT NOT NULL,"
+	"  prev_sha256 TEXT,"
+	"  signer TEXT,"
+	"  host TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  verified_at INTEGER,"
+	"  verify_status TEXT CHECK (verify_status IN ('ok', 'failed')),"
+	"  verify_detail TEXT"
+	");"
+	"CREATE INDEX segments_cluster_rev ON segments (cluster, first_rev, last_rev);"
+	"CREATE INDEX segments_cluster_time ON segments (cluster, last_time_ms);"
+	"CREATE TABLE pitr_gaps ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  cluster TEXT NOT NULL,"
+	"  after_rev INTEGER NOT NULL,"
+	"  resume_rev INTEGER,"
+	"  reason TEXT NOT NULL,"
+	"  detected_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX pitr_gaps_cluster ON pitr_gaps (cluster, after_rev);"
+	"CREATE TABLE audit6 ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  at INTEGER NOT NULL,"
+	"  action TEXT NOT NULL CHECK (action IN ('backup', 'verify', 'prune',"
+	"    'rebuild', 'export', 'import', 'restore', 'drill', 'pitr')),"
+	"  cluster TEXT,"
+	"  backup_id TEXT,"
+	"  outcome TEXT NOT NULL,"
+	"  os_user TEXT,"
+	"  host TEXT,"
+	"  details TEXT,"
+	"  ref TEXT"
+	");"
+	"INSERT INTO audit6 (id, at, action, cluster, backup_id, outcome, os_user,"
+	"  host, details, ref) SELECT id, at, action, cluster, backup_id, outcome,"
+	"  os_user, host, details, ref FROM audit;"
+	"DROP TABLE audit;"
+	"ALTER TABLE audit6 RENAME TO audit;"
+	"CREATE INDEX audit_at ON audit (at);"
+	"CREATE UNIQUE INDEX audit_ref ON audit (ref) WHERE ref IS NOT NULL;"
+	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"
+	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+	"  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;",
 };
 
 static const char *const status_names[] = { "running", "complete", "partial", "failed" };
 static const char *const action_names[] = {
-	"backup", "verify", "prune", "rebuild", "export", "import", "restore", "drill"
+	"backup", "verify", "prune", "rebuild", "export", "import", "restore", "drill",
+	"pitr"
 };
 
 const char *
@@ -822,7 +884,7 @@ cat_audit(struct cat *c, enum cat_action action, const char *cluster,
 	    .backup_id = backup_id, .outcome = outcome, .details = details_json };
 	int added;
 
-	if ((unsigned)action > CAT_ACT_DRILL)
+	if ((unsigned)action > CAT_ACT_PITR)
 		return lb_err_set(err, LB_E_INTERNAL, "cat_audit: bad action");
 	return cat_audit_add(c, &ev, &added, err);
 }

@@ -24,7 +24,7 @@
 #include "common/err.h"
 
 #define CAT_DEFAULT_PATH "/var/lib/lifeboat/catalog.db"
-#define CAT_SCHEMA_VERSION 5
+#define CAT_SCHEMA_VERSION 6
 #define CAT_BUSY_TIMEOUT_MS 10000
 #define CAT_MANIFEST_MAX (1024 * 1024)  /* bytes; larger manifests are refused */
 #define CAT_ID_MAX 64                   /* backup ids: [A-Za-z0-9._-], at most this long */
@@ -46,7 +46,8 @@ enum cat_action {
 	CAT_ACT_EXPORT,
 	CAT_ACT_IMPORT,
 	CAT_ACT_RESTORE,
-	CAT_ACT_DRILL
+	CAT_ACT_DRILL,
+	CAT_ACT_PITR          /* a gap in a capture, a replay proof */
 };
 
 /* cat_open flags. */
@@ -344,6 +345,90 @@ void cat_drill_free(struct cat_drill *d);
  * reference; NULL when out of memory): times in RFC 3339, durations in
  * seconds, objects as an object. */
 void *cat_drill_to_json(const struct cat_drill *d);
+
+/* --- point-in-time recovery (pitr.c) --------------------------------------
+ * The event log's segments (evlog/segment.h) as the capture stored them,
+ * and the gaps where the capture lost the thread.  Revisions are etcd's;
+ * times of revisions are Unix milliseconds, when lifeboat received them. */
+
+/* One stored segment.  Absent numbers are -1, absent strings NULL. */
+struct cat_segment {
+	int64_t id;           /* set by the catalog */
+	char *cluster;
+	char *cluster_id;     /* 16 hex digits */
+	int64_t first_rev, last_rev;
+	int64_t first_time_ms, last_time_ms;
+	int64_t revisions, events;
+	char *object;         /* key of the .evlog.zst.age object */
+	int64_t stored_size;
+	char *stored_sha256;  /* 64 hex */
+	char *prev_sha256;    /* the previous segment's stored_sha256, or NULL */
+	char *signer;         /* fingerprint, NULL when unsigned */
+	char *host;
+	int64_t created_at;
+	int64_t verified_at;
+	char *verify_status;  /* "ok", "failed" or NULL */
+	char *verify_detail;
+};
+
+typedef int (*cat_segment_cb)(const struct cat_segment *s, void *arg);
+
+/* Records segment s (its id ignored).  A segment whose object is
+ * recorded already is left as it is: *inserted (may be NULL) says
+ * which, so a rebuild adds each once.  Older schema: LB_E_CONFIG. */
+int cat_segment_add(struct cat *c, const struct cat_segment *s, int *inserted,
+    struct lb_err *err);
+
+/* Calls cb for each segment of cluster that holds a revision in
+ * [from_rev, to_rev] (to_rev < 0: no upper bound), by first_rev, then
+ * last_rev, then id.  Overlapping segments (two captures after a
+ * failover) are all listed: the reader dedups by revision. */
+int cat_segments_range(struct cat *c, const char *cluster, int64_t from_rev,
+    int64_t to_rev, cat_segment_cb cb, void *arg, struct lb_err *err);
+
+/* The segment of cluster with the highest last_rev into *out (free with
+ * cat_segment_free); LB_E_NOTFOUND, err untouched, when there is none. */
+int cat_segment_last(struct cat *c, const char *cluster, struct cat_segment **out,
+    struct lb_err *err);
+
+/* Records the outcome of a segment's verification (read back, decrypted,
+ * parsed, or replayed). */
+int cat_segment_verified(struct cat *c, const char *object, int ok,
+    const char *detail, struct lb_err *err);
+
+/* Removes a segment's row: the caller holds the proof that its object
+ * is garbage (ops/prune.c). */
+int cat_segment_delete(struct cat *c, const char *object, struct lb_err *err);
+
+void cat_segment_free(struct cat_segment *s);
+
+/* The JSON object the CLI prints for a segment (json_t *, new reference). */
+void *cat_segment_to_json(const struct cat_segment *s);
+
+/* A gap: revisions after after_rev up to resume_rev (exclusive; -1 until
+ * the chain starts again) were not captured, for reason ("compacted",
+ * "capture down", ...).  Recorded once per (cluster, after_rev). */
+int cat_gap_add(struct cat *c, const char *cluster, int64_t after_rev,
+    int64_t resume_rev, const char *reason, struct lb_err *err);
+
+/* A window a cluster can be restored to: every revision from the
+ * complete backup's (from_rev) to to_rev, whose times run from the
+ * backup's start to to_time_ms (the last captured revision's).  Each
+ * window starts at the oldest complete backup inside one unbroken run of
+ * segments; the run's later backups lie inside it. */
+struct cat_pitr_window {
+	char backup_id[CAT_ID_MAX + 1];
+	int64_t from_rev, to_rev;
+	int64_t from_time;        /* the backup's started_at, Unix seconds */
+	int64_t to_time_ms;
+	int64_t segments;
+};
+typedef int (*cat_window_cb)(const struct cat_pitr_window *w, void *arg);
+
+/* Calls cb for each window of cluster, oldest first.  A catalog older
+ * than schema 6 has none. */
+int cat_pitr_windows(struct cat *c, const char *cluster, cat_window_cb cb, void *arg,
+    struct lb_err *err);
 
 /* --- the status page (status.c) ------------------------------------------
  * Reads bounded by a LIMIT on an index, so the daemon's page costs the

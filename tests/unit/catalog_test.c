@@ -239,7 +239,8 @@ test_revision_samples(void)
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM revision_seen"), ==, 2);
 
 	/* back to schema 1, as an older lifeboat left it */
-	CHECK_INT(raw_exec(p, "DROP TABLE drills; DROP TABLE revision_seen; "
+	CHECK_INT(raw_exec(p, "DROP TABLE segments; DROP TABLE pitr_gaps; "
+	    "DROP TABLE drills; DROP TABLE revision_seen; "
 	    "DROP INDEX audit_ref; "
 	    "ALTER TABLE audit DROP COLUMN ref; ALTER TABLE backups DROP COLUMN "
 	    "locked_until; PRAGMA user_version = 1", NULL, 0),
@@ -598,6 +599,134 @@ test_verify_and_delete(void)
 	free(doc);
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM members"), ==, 0);
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM audit WHERE backup_id = 'b1'"), ==, 1);
+}
+
+static int
+seg_cb(const struct cat_segment *sg, void *arg)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 512 - n, "%lld-%lld ", (long long)sg->first_rev,
+	    (long long)sg->last_rev);
+	return 0;
+}
+
+static int
+win_cb(const struct cat_pitr_window *w, void *arg)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 512 - n, "%s:%lld-%lld/%lld ", w->backup_id,
+	    (long long)w->from_rev, (long long)w->to_rev, (long long)w->segments);
+	return 0;
+}
+
+/* Adds a segment first..last of prod with an object name of its own. */
+static void
+add_seg(struct cat *c, int64_t first, int64_t last, const char *tag, int want_inserted)
+{
+	struct lb_err err = { 0 };
+	struct cat_segment sg = { 0 };
+	char obj[128];
+	int inserted = -1;
+
+	snprintf(obj, sizeof(obj), "prod/wal/2026/11/21/%020lld-%020lld%s.evlog.zst.age",
+	    (long long)first, (long long)last, tag);
+	sg.cluster = "prod";
+	sg.first_rev = first;
+	sg.last_rev = last;
+	sg.first_time_ms = (T0 + first) * 1000;
+	sg.last_time_ms = (T0 + last) * 1000;
+	sg.revisions = last - first + 1;
+	sg.events = sg.revisions;
+	sg.object = obj;
+	sg.stored_size = 100;
+	sg.stored_sha256 = (char *)HEX64;
+	CHECK_OK(cat_segment_add(c, &sg, &inserted, &err), &err);
+	CHECK_INT(inserted, ==, want_inserted);
+}
+
+/* Segments in, ranges and windows out: a window starts at the oldest
+ * complete backup whose next revision an unbroken run of segments
+ * holds, overlapping segments (a failover) join a run, a hole or a
+ * segment that failed verification breaks it, and a gap is recorded
+ * once and completed when the chain starts again. */
+static void
+test_pitr_segments_and_windows(void)
+{
+	struct lb_err err = { 0 };
+	struct cat *c = NULL;
+	struct cat_segment *last = NULL;
+	char p[512], out[512], *doc;
+
+	newpath(p, sizeof(p));
+	CHECK_OK(cat_open(p, 0, &c, &err), &err);
+	/* backups at revisions 100 (b1), 150 (b2), 400 (b3), 900 (b4) */
+	doc = manifest("b1", "prod", T0, "complete", 1, 0);
+	CHECK_OK(cat_record_manifest(c, doc, &err), &err);
+	free(doc);
+	doc = manifest("b2", "prod", T0 + 60, "complete", 1, 0);
+	CHECK_OK(cat_record_manifest(c, doc, &err), &err);
+	free(doc);
+	doc = manifest("b3", "prod", T0 + 120, "complete", 1, 0);
+	CHECK_OK(cat_record_manifest(c, doc, &err), &err);
+	free(doc);
+	doc = manifest("b4", "prod", T0 + 180, "partial", 2, 1);
+	CHECK_OK(cat_record_manifest(c, doc, &err), &err);
+	free(doc);
+	CHECK_INT(raw_exec(p, "UPDATE backups SET revision = 100 WHERE id = 'b1';"
+	    "UPDATE backups SET revision = 150 WHERE id = 'b2';"
+	    "UPDATE backups SET revision = 400 WHERE id = 'b3';"
+	    "UPDATE backups SET revision = 900 WHERE id = 'b4';", NULL, 0), ==, SQLITE_OK);
+	out[0] = '\0';
+	CHECK_OK(cat_pitr_windows(c, "prod", win_cb, out, &err), &err);
+	CHECK_STR(out, "");
+	CHECK_INT(cat_segment_last(c, "prod", &last, &err), ==, LB_E_NOTFOUND);
+
+	add_seg(c, 101, 200, "", 1);
+	add_seg(c, 101, 200, "", 0);          /* the same object: once */
+	add_seg(c, 201, 300, "", 1);
+	add_seg(c, 250, 320, "-b", 1);        /* a second capture overlapping */
+	add_seg(c, 321, 350, "", 1);
+	add_seg(c, 401, 500, "", 1);          /* after a hole: 351..400 */
+	add_seg(c, 501, 600, "", 1);
+	add_seg(c, 901, 950, "", 1);          /* b4 is partial: no window */
+	out[0] = '\0';
+	CHECK_OK(cat_segments_range(c, "prod", 300, 420, seg_cb, out, &err), &err);
+	CHECK_STR(out, "201-300 250-320 321-350 401-500 ");
+	out[0] = '\0';
+	CHECK_OK(cat_segments_range(c, "prod", 590, -1, seg_cb, out, &err), &err);
+	CHECK_STR(out, "501-600 901-950 ");
+	out[0] = '\0';
+	CHECK_OK(cat_pitr_windows(c, "prod", win_cb, out, &err), &err);
+	CHECK_STR(out, "b1:100-350/4 b3:400-600/2 ");
+	CHECK_OK(cat_segment_last(c, "prod", &last, &err), &err);
+	CHECK_INT(last->last_rev, ==, 950);
+	CHECK_INT(last->last_time_ms, ==, (T0 + 950) * 1000);
+	cat_segment_free(last);
+
+	/* A segment that failed verification breaks its run in two. */
+	CHECK_OK(cat_segment_verified(c, "prod/wal/2026/11/21/00000000000000000321-"
+	    "00000000000000000350.evlog.zst.age", 0, "crc mismatch", &err), &err);
+	CHECK_OK(cat_segment_verified(c, "prod/wal/2026/11/21/00000000000000000201-"
+	    "00000000000000000300.evlog.zst.age", 0, "crc mismatch", &err), &err);
+	out[0] = '\0';
+	CHECK_OK(cat_pitr_windows(c, "prod", win_cb, out, &err), &err);
+	CHECK_STR(out, "b1:100-200/1 b3:400-600/2 ");
+
+	CHECK_OK(cat_gap_add(c, "prod", 600, -1, "compacted", &err), &err);
+	CHECK_OK(cat_gap_add(c, "prod", 600, -1, "compacted", &err), &err);
+	CHECK_OK(cat_gap_add(c, "prod", 600, 901, "compacted", &err), &err);
+	CHECK_OK(cat_audit(c, CAT_ACT_PITR, "prod", NULL, "gap", "{\"after\": 600}", &err), &err);
+	CHECK_OK(cat_segment_delete(c, "prod/wal/2026/11/21/00000000000000000901-"
+	    "00000000000000000950.evlog.zst.age", &err), &err);
+	cat_close(c);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM pitr_gaps"), ==, 1);
+	CHECK_INT(raw_int(p, "SELECT resume_rev FROM pitr_gaps"), ==, 901);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM segments"), ==, 6);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM audit WHERE action = 'pitr'"), ==, 1);
 }
 
 struct evs {
@@ -1200,6 +1329,7 @@ main(void)
 	RUN(test_manifest_malformed);
 	RUN(test_status_transitions);
 	RUN(test_verify_and_delete);
+	RUN(test_pitr_segments_and_windows);
 	RUN(test_audit_append_only);
 	RUN(test_audit_add_ref);
 	RUN(test_writers_beside_another_process);
