@@ -696,6 +696,14 @@ restore_write_config(const struct restore_etcd_opts *mo,
 	if (o->token != NULL)
 		yaml_str(fp, "initial-cluster-token", o->token, "");
 	fprintf(fp, "logger: 'zap'\nlog-outputs: ['stderr']\n");
+	if (o->unsafe_no_fsync)
+		fprintf(fp, "unsafe-no-fsync: true\n");
+	if (o->max_request_bytes > 0)
+		fprintf(fp, "max-request-bytes: %lld\n", o->max_request_bytes);
+	if (o->max_txn_ops > 0)
+		fprintf(fp, "max-txn-ops: %lld\n", o->max_txn_ops);
+	if (o->quota_backend_bytes > 0)
+		fprintf(fp, "quota-backend-bytes: %lld\n", o->quota_backend_bytes);
 	if (o->cert != NULL || o->cacert != NULL) {
 		fprintf(fp, "client-transport-security:\n");
 		if (o->cert != NULL)

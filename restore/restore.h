@@ -252,6 +252,9 @@ struct restore_etcd_opts {
 	const char *peer_cert, *peer_key, *peer_cacert;
 	const char *token;         /* initial-cluster-token */
 	const char *state;         /* "new" or "existing" */
+	/* a scratch member (replay.h): 0 leaves etcd's defaults */
+	int unsafe_no_fsync;       /* etcd 3.5+ only */
+	long long max_request_bytes, max_txn_ops, quota_backend_bytes;
 };
 
 /* The TLS files of o for the member called name: out is o with every
