@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/fmt.h"
 #include "common/log.h"
+#include "restore/replay.h"
 #include "restore/restore.h"
 
 /* --bump-revision not given: sized from what the catalog recorded of the
@@ -70,6 +71,13 @@ usage(FILE *fp)
 	    "  --backup ID|latest  (default latest complete)\n"
 	    "  --at TIME           the newest complete backup taken at or before TIME\n"
 	    "                      (RFC 3339, a date, or a duration ago such as 6h)\n"
+	    "  --to-revision R     to a point: the newest complete backup at or below R,\n"
+	    "                      then the event log's revisions after it replayed up\n"
+	    "                      to R (every revision is one etcd transaction, so R\n"
+	    "                      never splits one); refused when the log does not\n"
+	    "                      reach R, naming the last captured revision and time\n"
+	    "  --to-time T         to a point: the last revision whose recorded time is\n"
+	    "                      at or before T (RFC 3339, milliseconds allowed)\n"
 	    "  --member NAME       use this member's object first (default: highest revision)\n"
 	    "  --repo URL          read manifests from this repository, not the catalog\n"
 	    "  --identity FILE     age identity (default: identity-file of the config)\n"
@@ -130,7 +138,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	    O_DATA, O_CLIENT, O_PEER, O_SEED, O_ETCDUTL, O_ETCDBIN, O_CERT, O_KEY,
 	    O_CACERT, O_PCERT, O_PKEY, O_PCACERT, O_START, O_UNIT, O_FORCE, O_DRY,
 	    O_JSON, O_TIMEOUT, O_BUMP, O_CCERT, O_CKEY, O_REPLACE, O_USER, O_PWFILE,
-	    O_SKIPSIG };
+	    O_SKIPSIG, O_TOREV, O_TOTIME };
 	static const struct option lo[] = {
 		{ "cluster", required_argument, NULL, O_CLUSTER },
 		{ "backup", required_argument, NULL, O_BACKUP },
@@ -171,6 +179,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "user", required_argument, NULL, O_USER },
 		{ "password-file", required_argument, NULL, O_PWFILE },
 		{ "insecure-skip-signature", no_argument, NULL, O_SKIPSIG },
+		{ "to-revision", required_argument, NULL, O_TOREV },
+		{ "to-time", required_argument, NULL, O_TOTIME },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -233,6 +243,16 @@ parse_args(int argc, char **argv, struct opts *o)
 				return -1;
 			}
 			break;
+		case O_TOREV: {
+			long long v = strtoll(optarg, &e, 10);
+			if (*e != '\0' || v < 1) {
+				log_error("--to-revision: expected a revision >= 1");
+				return -1;
+			}
+			o->r.to_revision = v;
+			break;
+		}
+		case O_TOTIME: o->r.to_time = optarg; break;
 		case 'h': usage(stdout); return 1;
 		default: usage(stderr); return -1;
 		}
@@ -307,6 +327,76 @@ print_bump(const struct restore_run *c)
 	    "twice the peak measured" : "no rate measured: etcd's guide's 1500/s");
 }
 
+/* What the restore to a point covered, and what it did not. */
+static json_t *
+pitr_json(const struct restore_run *c)
+{
+	const struct restore_pitr *p = &c->pitr;
+	char t1[40], t2[40], t3[40];
+	json_t *o;
+
+	o = json_pack("{s:I,s:s,s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:f,s:s}",
+	    "target_revision", (json_int_t)p->target_rev,
+	    "target_revision_time", replay_format_ms(p->target_rev_time_ms, t1, sizeof(t1)),
+	    "base_revision", (json_int_t)p->base_rev,
+	    "last_captured_revision", (json_int_t)p->covered_rev,
+	    "last_captured_time", replay_format_ms(p->covered_time_ms, t2, sizeof(t2)),
+	    "replayed_revisions", (json_int_t)p->revisions,
+	    "replayed_events", (json_int_t)p->events,
+	    "segments_read", (json_int_t)p->segments,
+	    "overlapping_revisions", (json_int_t)p->overlap,
+	    "leases_kept_alive_from_backup", (json_int_t)p->leases_base,
+	    "leases_recreated", (json_int_t)p->leases_created,
+	    "leases_with_default_ttl", (json_int_t)p->leases_default_ttl,
+	    "fsync_off", p->fsync_off, "replay_seconds", p->seconds,
+	    "not_covered", "revisions after the target; auth, membership and lease "
+	    "expiry are not in the event log");
+	if (o != NULL && p->target_time_ms >= 0)
+		json_object_set_new(o, "to_time", json_string(replay_format_ms(p->target_time_ms,
+		    t3, sizeof(t3))));
+	if (o != NULL && p->note[0] != '\0')
+		json_object_set_new(o, "note", json_string(p->note));
+	return o;
+}
+
+static void
+print_pitr(const struct restore_run *c)
+{
+	const struct restore_pitr *p = &c->pitr;
+	char t1[40], t2[40], t3[40];
+
+	if (p->target_time_ms >= 0)
+		printf("  to time     %s: the last revision at or before it is %lld\n",
+		    replay_format_ms(p->target_time_ms, t3, sizeof(t3)),
+		    (long long)p->target_rev);
+	printf("  to revision %lld (time %s), from the backup's revision %lld: %llu "
+	    "revision%s, %llu events replayed from %zu segment%s in %.2fs%s\n",
+	    (long long)p->target_rev, replay_format_ms(p->target_rev_time_ms, t1, sizeof(t1)),
+	    (long long)p->base_rev, (unsigned long long)p->revisions,
+	    p->revisions == 1 ? "" : "s", (unsigned long long)p->events, p->segments,
+	    p->segments == 1 ? "" : "s", p->seconds, p->fsync_off ? " (fsync off)" : "");
+	if (p->note[0] != '\0')
+		printf("  %s\n", p->note);
+	if (p->overlap > 0)
+		printf("  %llu revisions were in two segments (two captures): equal, applied once\n",
+		    (unsigned long long)p->overlap);
+	if (p->leases_created > 0 || p->leases_base > 0)
+		printf("  leases: %llu of the backup kept alive, %llu re-created with their ids "
+		    "(%llu with the default TTL of %d s: no TTL recorded)\n",
+		    (unsigned long long)p->leases_base, (unsigned long long)p->leases_created,
+		    (unsigned long long)p->leases_default_ttl, REPLAY_UNKNOWN_TTL);
+	if (p->covered_rev > p->target_rev)
+		printf("  not restored: revisions %lld..%lld, after the target (the event log "
+		    "reaches %lld, up to %s)\n", (long long)(p->target_rev + 1),
+		    (long long)p->covered_rev, (long long)p->covered_rev,
+		    replay_format_ms(p->covered_time_ms, t2, sizeof(t2)));
+	else
+		printf("  the target is the last captured revision (the capture knows the "
+		    "cluster up to %s)\n", replay_format_ms(p->covered_time_ms, t2, sizeof(t2)));
+	printf("  a revision is one whole etcd transaction: a target never splits one; "
+	    "auth, membership and lease expiry are not in the event log\n");
+}
+
 static void
 print_plan(void *arg, const struct restore_run *c, const char *ic,
     const char *token)
@@ -339,6 +429,16 @@ print_plan(void *arg, const struct restore_run *c, const char *ic,
 	    " --bump-revision --mark-compacted" :
 	    " (no --bump-revision: revisions may go backwards for watchers)");
 	print_bump(c);
+	if (c->pitr.active) {
+		char t[40];
+		printf("  to point    revision %lld: replay %lld revision%s after the backup's "
+		    "%lld from the event log (%s; it reaches revision %lld, up to %s)\n",
+		    (long long)c->pitr.target_rev, (long long)(c->pitr.target_rev -
+		    c->pitr.base_rev), c->pitr.target_rev - c->pitr.base_rev == 1 ? "" : "s",
+		    (long long)c->pitr.base_rev, c->pitr.segs ? "segments" : "-",
+		    (long long)c->pitr.covered_rev,
+		    replay_format_ms(c->pitr.covered_time_ms, t, sizeof(t)));
+	}
 	printf("  cluster     %s (token %s)\n", ic, token);
 	for (i = 0; i < c->n_local; i++) {
 		const struct restore_member *m = &c->all[c->local[i]];
@@ -408,12 +508,18 @@ print_report(const struct restore_run *c, int json, const char *status,
 			    json_integer((json_int_t)c->got.failed));
 		}
 		json_object_set_new(o, "bump_revision", json_integer(c->bump_n));
+		if (c->pitr.active)
+			json_object_set_new(o, "to_point", pitr_json(c));
 		if (c->revision > 0) {
 			json_object_set_new(o, "revision", json_integer(c->revision));
 			json_object_set_new(o, "keys", json_integer(c->keys));
 			json_object_set_new(o, "hashkv", json_integer(c->hash));
 			json_object_set_new(o, "hashkv_matches_backup",
-			    json_boolean(c->hash_vs_backup));
+			    json_boolean(c->hash_vs_backup == 1 || c->hash_vs_backup == 2));
+			if (c->pitr.replayed)
+				json_object_set_new(o, "hashkv_matches_replay",
+				    json_boolean(c->hash_vs_backup == 3 ||
+				    (c->bump_n == 0 && c->hash == c->pitr.hashkv)));
 		}
 		for (i = 0; i < c->n_local; i++) {
 			const struct restore_member *m = &c->all[c->local[i]];
@@ -440,6 +546,8 @@ print_report(const struct restore_run *c, int json, const char *status,
 	printf("restored backup %s of cluster %s from member %s's object%s in %.1fs\n",
 	    mf->backup_id, mf->cluster, c->got.member->name,
 	    c->got.failed ? " (after objects that failed verification)" : "", secs);
+	if (c->pitr.active)
+		print_pitr(c);
 	if (c->revision > 0) {
 		printf("  healthy: %zu member%s checked, one leader\n", c->n_local,
 		    c->n_local == 1 ? "" : "s");
@@ -447,8 +555,10 @@ print_report(const struct restore_run *c, int json, const char *status,
 		    (long long)c->revision, (long long)c->got.member->revision,
 		    (long long)c->keys, c->hash);
 		printf("  %s\n", c->hash_vs_backup == 1 ? "HashKV matches the backup's record" :
-		    c->hash_vs_backup == 2 ? "keys and values match the backup (HashKV "
-		    "of its live keys)" : c->note);
+		    c->hash_vs_backup == 2 ? (c->pitr.replayed ? "keys and values match the "
+		    "replayed snapshot (HashKV of its live keys)" : "keys and values match "
+		    "the backup (HashKV of its live keys)") : c->hash_vs_backup == 3 ?
+		    "HashKV at the target matches the replay's" : c->note);
 		print_bump(c);
 		printf("  times: fetch and verify %.2fs, etcd restore %.2fs, start to "
 		    "checked %.2fs\n", c->got.seconds, c->t_restore, c->t_up);

@@ -257,11 +257,25 @@ restore_check_data(struct restore_run *c, const size_t *idx, size_t n, struct lb
 			    "the backup recorded %08x: the restored data differ from the "
 			    "backup", (long long)crev, h, mm->hashkv);
 		c->hash_vs_backup = 1;
-	} else
+	} else if (!c->pitr.replayed)
 		snprintf(c->note, sizeof(c->note), "the backup's HashKV (revision %lld) "
 		    "cannot be compared: %s", (long long)mf->consistency_revision,
 		    !mm->has_hashkv || mf->consistency_revision <= 0 ? "none recorded" :
 		    mf->consistency_revision > mm->revision ? "taken after the snapshot" :
 		    "revisions were bumped");
+	/* to a point: the replayed revisions came out as the scratch member
+	 * had them (its HashKV at the target, taken before its snapshot) */
+	if (c->pitr.replayed && c->bump_n == 0) {
+		if (rev != c->pitr.target_rev)
+			snprintf(c->note, sizeof(c->note), "HashKV at the target revision %lld "
+			    "not compared: the cluster is at %lld already",
+			    (long long)c->pitr.target_rev, (long long)rev);
+		else if (k[0].hash != c->pitr.hashkv)
+			return lb_err_set(err, LB_E_CORRUPT, "HashKV at revision %lld is %08x, "
+			    "the replay's scratch member had %08x: the restored data differ "
+			    "from the replay", (long long)rev, k[0].hash, c->pitr.hashkv);
+		else if (c->hash_vs_backup == 0)
+			c->hash_vs_backup = 3;
+	}
 	return 0;
 }

@@ -131,19 +131,17 @@ collect_json(void *arg, const char *key, uint64_t size)
 	return 0;
 }
 
-/* "2026-12-01T10:13:08.123Z" -> Unix ms; -1 when it is not a time. */
-static int64_t
-time_ms(const char *s)
+int
+replay_parse_time(const char *s, int64_t *ms_out, struct lb_err *err)
 {
 	char buf[64];
 	const char *dot;
 	int64_t t, ms = 0;
-	struct lb_err e;
-	int i;
+	int i, r;
 
 	if (s == NULL || strlen(s) >= sizeof(buf))
-		return -1;
-	if ((dot = strchr(s, '.')) == NULL)
+		return lb_err_set(err, LB_E_USAGE, "not a time: %.80s", s ? s : "(none)");
+	if ((dot = strchr(s, '.')) == NULL || dot[1] < '0' || dot[1] > '9')
 		snprintf(buf, sizeof(buf), "%s", s);
 	else {
 		for (i = 1; i <= 3 && dot[i] >= '0' && dot[i] <= '9'; i++)
@@ -154,9 +152,36 @@ time_ms(const char *s)
 			;
 		snprintf(buf, sizeof(buf), "%.*s%s", (int)(strchr(s, '.') - s), s, dot);
 	}
-	if (cat_time_parse(buf, 0, &t, &e) < 0)
-		return -1;
-	return t * 1000 + ms;
+	if ((r = cat_time_parse(buf, (int64_t)time(NULL), &t, err)) < 0)
+		return r;
+	*ms_out = t * 1000 + ms;
+	return 0;
+}
+
+static int64_t
+time_ms(const char *s)
+{
+	struct lb_err e;
+	int64_t ms;
+
+	return replay_parse_time(s, &ms, &e) == 0 ? ms : -1;
+}
+
+/* "2026-12-01T10:13:08.123Z" from Unix ms (out holds 32). */
+char *
+replay_format_ms(int64_t ms, char *out, size_t cap)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms < 0) {
+		snprintf(out, cap, "unknown");
+		return out;
+	}
+	gmtime_r(&t, &tm);
+	snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	return out;
 }
 
 /* One *.evlog.json: checked to belong where it lies (cluster, its

@@ -78,6 +78,14 @@ void replay_segments_free(struct replay_segments *s);
 void replay_coverage(const struct replay_segments *s, int64_t from_rev,
     int64_t *last_rev, int64_t *last_time_ms);
 
+/* A time for --to-time: RFC 3339 with or without milliseconds
+ * ("2026-12-01T10:13:08.123Z"), or what cat_time_parse takes (a date, a
+ * duration ago); into Unix ms.  LB_E_USAGE when it is none. */
+int replay_parse_time(const char *s, int64_t *ms, struct lb_err *err);
+
+/* Unix ms as RFC 3339 UTC with milliseconds, "unknown" for < 0. */
+char *replay_format_ms(int64_t ms, char *out, size_t cap);
+
 /* What a replay needs. */
 struct replay_opts {
 	struct repo *repo;

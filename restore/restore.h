@@ -33,7 +33,9 @@
 #include "repo/manifest.h"
 #include "snapshot/livehash.h"
 
+struct age_identity;
 struct cat;
+struct repo;
 struct restore_source;
 
 /* ---- the source ------------------------------------------------------- */
@@ -49,6 +51,8 @@ struct restore_select {
 	const char *backup_id;
 	int64_t at;
 	int at_set;                /* 1: --at was given */
+	int64_t max_rev;           /* > 0: the newest complete backup whose
+	                            * revision is at most this (--to-revision) */
 };
 
 struct restore_source_opts {
@@ -90,6 +94,10 @@ const char *restore_source_head(const struct restore_source *s);
 
 /* The catalog, or NULL when there is none. */
 struct cat *restore_source_catalog(struct restore_source *s);
+
+/* The repository and the identity (NULL without need_identity). */
+struct repo *restore_source_repo(struct restore_source *s);
+const struct age_identity *restore_source_identity(const struct restore_source *s);
 
 /* The restore's audit event (details: JSON text of an object): to the
  * catalog when there is one, and to the repository's audit trail
@@ -314,6 +322,31 @@ struct restore_opts {
 	int skip_signature;        /* --insecure-skip-signature */
 	long timeout_s;            /* to become healthy */
 	long long bump;            /* --bump-revision; < 0: sized (bump.c) */
+	int64_t to_revision;       /* > 0: --to-revision (point-in-time, replay.h) */
+	const char *to_time;       /* --to-time, or NULL */
+};
+
+struct replay_segments;
+
+/* A restore to a point (--to-revision, --to-time): what was chosen and
+ * what the replay did (topoint.c). */
+struct restore_pitr {
+	int active;                /* 1: --to-revision or --to-time */
+	int64_t target_rev;        /* the revision restored to */
+	int64_t target_time_ms;    /* --to-time, else -1 */
+	int64_t target_rev_time_ms;/* the wall time of target_rev, -1 unknown */
+	int64_t base_rev;          /* the backup's (member object's) revision */
+	int64_t covered_rev;       /* the event log reaches this far from base_rev */
+	int64_t covered_time_ms;   /* ... and knows nothing else happened until then */
+	struct replay_segments *segs;
+	int replayed;              /* 1: the snapshot restored is the replay's */
+	uint64_t revisions, events, leases_base, leases_created, leases_default_ttl;
+	uint64_t overlap;
+	size_t segments;
+	uint32_t hashkv;           /* at target_rev, on the scratch member */
+	int fsync_off;
+	double seconds;
+	char note[256];
 };
 
 struct restore_run;
@@ -371,9 +404,11 @@ struct restore_run {
 	struct livehash live;
 	int has_live;
 	/* 1: HashKV matched the backup's record, 2: matched live (the
-	 * backup's live keys and values), 0: not checkable */
+	 * backup's live keys and values), 3: matched the replay's scratch
+	 * member at the target revision, 0: not checkable */
 	int hash_vs_backup;
 	char note[256];                /* why something was not checked */
+	struct restore_pitr pitr;      /* --to-revision / --to-time */
 };
 
 /* Runs the restore r->o asks for: first every check that can fail without
@@ -410,6 +445,22 @@ int restore_versions_from_file(struct restore_run *r, struct lb_err *err);
  * option's value when given, else sized from what the catalog recorded
  * of the cluster (bump.c), or from the backup alone without a catalog. */
 void restore_bump_choose(struct restore_run *r, const struct manifest *mf);
+
+/* ---- to a point (topoint.c) ------------------------------------------- */
+
+/* After the source is open: for --to-time the target revision (the
+ * last whose recorded time is <= the time, read from the segments; a
+ * backup holding revisions after it is replaced by an older one), the
+ * segments from the backup's revision on, and the refusal of a target
+ * the event log does not reach (naming the last captured revision and
+ * time).  Nothing is fetched or changed. */
+int restore_pitr_prepare(struct restore_run *r, struct restore_source_opts *so,
+    struct restore_select *sel, struct lb_err *err);
+
+/* After the fetch of the base into r->snap: replays it to the target in
+ * a scratch member under dir (replay.h) and puts the replayed snapshot in
+ * r->snap's place.  A target equal to the base's revision needs none. */
+int restore_pitr_replay(struct restore_run *r, const char *dir, struct lb_err *err);
 
 /* ---- join (join.c) ----------------------------------------------------- */
 

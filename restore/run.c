@@ -34,6 +34,7 @@
 #include "common/log.h"
 #include "common/secret.h"
 #include "env/setup.h"
+#include "restore/replay.h"
 #include "snapshot/livehash.h"
 
 /* ---- configuration --------------------------------------------------------- */
@@ -154,6 +155,13 @@ restore_audit(struct restore_run *c, const char *outcome, const struct lb_err *e
 	if (c->revision > 0) {
 		json_object_set_new(d, "revision", json_integer(c->revision));
 		json_object_set_new(d, "keys", json_integer(c->keys));
+	}
+	if (c->pitr.active) {
+		const struct restore_pitr *p = &c->pitr;
+		json_object_set_new(d, "to_revision", json_integer(p->target_rev));
+		json_object_set_new(d, "base_revision", json_integer(p->base_rev));
+		json_object_set_new(d, "replayed_revisions", json_integer((json_int_t)p->revisions));
+		json_object_set_new(d, "segments", json_integer((json_int_t)p->segments));
 	}
 	if (err != NULL && err->code != 0)
 		json_object_set_new(d, "error", json_string(err->msg));
@@ -385,6 +393,10 @@ run_restore(struct restore_run *c, struct lb_err *err)
 	    (unsigned long long)c->got.member->db_size, c->got.seconds);
 	if ((r = restore_versions_from_file(c, err)) < 0)
 		goto out;
+	/* to a point: the replay runs in a scratch member beside the data
+	 * dirs; the target is still untouched */
+	if (c->pitr.active && (r = restore_pitr_replay(c, parent, err)) < 0)
+		goto out;
 	if (lb_cancel) {
 		r = lb_err_set(err, LB_E_CANCELED, "interrupted before anything was changed");
 		goto out;
@@ -604,6 +616,13 @@ restore_execute(struct restore_run *c, struct lb_err *err)
 	}
 	if (o->at_s != NULL && o->backup != NULL)
 		return lb_err_set(err, LB_E_USAGE, "--backup and --at exclude each other");
+	c->pitr.active = o->to_revision > 0 || o->to_time != NULL;
+	if (c->pitr.active && (o->backup != NULL || o->at_s != NULL ||
+	    (o->to_revision > 0 && o->to_time != NULL)))
+		return lb_err_set(err, LB_E_USAGE, "--to-revision and --to-time choose the "
+		    "backup themselves: not with --backup, --at or each other");
+	if (c->pitr.active && o->cluster == NULL)
+		return lb_err_set(err, LB_E_USAGE, "--to-revision and --to-time need --cluster");
 	sel.cluster = o->cluster;
 	sel.backup_id = o->backup;
 	if (o->at_s != NULL && (r = cat_time_parse(o->at_s, (int64_t)time(NULL), &sel.at,
@@ -612,6 +631,18 @@ restore_execute(struct restore_run *c, struct lb_err *err)
 		return r;
 	}
 	sel.at_set = o->at_s != NULL;
+	if (o->to_revision > 0)
+		sel.max_rev = o->to_revision;
+	if (o->to_time != NULL) {
+		/* first the newest backup started at or before the time; a
+		 * backup that holds later revisions is replaced by an older
+		 * one in restore_pitr_prepare */
+		int64_t ms;
+		if ((r = replay_parse_time(o->to_time, &ms, err)) < 0)
+			return lb_err_prefix(err, "--to-time: ");
+		sel.at = ms / 1000;
+		sel.at_set = 1;
+	}
 	if ((r = load_cfg(o, &c->cfg, &c->file_cfg, err)) < 0)
 		return r;
 	so.cfg = c->cfg;
@@ -622,6 +653,8 @@ restore_execute(struct restore_run *c, struct lb_err *err)
 	so.skip_signature = o->skip_signature;
 	if ((r = restore_source_open(&so, &sel, &c->src, err)) < 0 ||
 	    (r = check_auth(c, restore_source_manifest(c->src)->cluster, err)) < 0)
+		return r;
+	if (c->pitr.active && (r = restore_pitr_prepare(c, &so, &sel, err)) < 0)
 		return r;
 	return run_restore(c, err);
 }
@@ -640,5 +673,8 @@ restore_run_release(struct restore_run *c)
 	c->file_cfg = NULL;
 	lb_secret_free(c->password);
 	c->password = NULL;
+	replay_segments_free(c->pitr.segs);
+	free(c->pitr.segs);
+	c->pitr.segs = NULL;
 	c->etcd.user = c->etcd.password = NULL;
 }

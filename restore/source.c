@@ -121,6 +121,29 @@ take_oldest(const struct cat_backup *b, void *arg)
 	return 1;
 }
 
+/* The newest complete backup at or below a revision: listed newest
+ * first, the first whose revision is low enough (revisions grow with
+ * time, but a restored cluster may have gone back: the list is walked). */
+struct by_rev {
+	int64_t max;
+	char *json;
+	int64_t lowest;
+};
+
+static int
+take_by_rev(const struct cat_backup *b, void *arg)
+{
+	struct by_rev *br = arg;
+
+	if (b->revision > 0 && (br->lowest == 0 || b->revision < br->lowest))
+		br->lowest = b->revision;
+	if (b->revision <= 0 || b->revision > br->max || b->manifest == NULL)
+		return 0;
+	if ((br->json = strdup(b->manifest)) == NULL)
+		return LB_E_NOMEM;
+	return 1;
+}
+
 static int
 from_catalog(struct restore_source *s, const struct restore_select *sel,
     struct lb_err *err)
@@ -148,6 +171,26 @@ from_catalog(struct restore_source *s, const struct restore_select *sel,
 			r = lb_err_set(err, LB_E_NOTFOUND, "backup %s has no manifest "
 			    "(status %s): nothing to restore", sel->backup_id,
 			    cat_status_name(b->status));
+			goto out;
+		}
+	} else if (sel->max_rev > 0) {
+		struct by_rev br = { sel->max_rev, NULL, 0 };
+		f.cluster = sel->cluster;
+		f.status = CAT_COMPLETE;
+		f.newest_first = 1;
+		f.skip_future = 1;
+		if ((r = cat_backup_list(s->env.cat, &f, CAT_WITH_MANIFEST, take_by_rev, &br,
+		    err)) < 0)
+			goto out;
+		r = 0;
+		if ((json = br.json) == NULL) {
+			char low[64] = "";
+			if (br.lowest > 0)
+				snprintf(low, sizeof(low), "; the lowest is at revision %lld",
+				    (long long)br.lowest);
+			r = lb_err_set(err, LB_E_NOTFOUND, "no complete backup of cluster %s at "
+			    "or below revision %lld in the catalog%s", sel->cluster,
+			    (long long)sel->max_rev, low);
 			goto out;
 		}
 	} else if (sel->at_set) {
@@ -330,6 +373,13 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
 				    "that ran ahead?); skipped", k.v[i], m->started_at);
 				continue;
 			}
+			if (sel->max_rev > 0) {
+				if (m->revision <= sel->max_rev)
+					break;
+				snprintf(oldest, sizeof(oldest), "; the lowest is %s at revision "
+				    "%lld", m->backup_id, (long long)m->revision);
+				continue;
+			}
 			if (!sel->at_set || (ok && started <= sel->at))
 				break;
 			/* Newest first: the last one seen is the oldest. */
@@ -348,6 +398,10 @@ from_repo(struct restore_source *s, const struct restore_select *sel,
 			r = lb_err_set(err, LB_E_NOTFOUND, "backup %s not found in %s%s%s%s",
 			    sel->backup_id, repo_url(s->env.repo), sel->cluster ? " under " : "",
 			    sel->cluster ? prefix : "", skipped);
+		else if (sel->max_rev > 0)
+			r = lb_err_set(err, LB_E_NOTFOUND, "no complete backup of cluster %s "
+			    "at or below revision %lld in %s%s%s", sel->cluster,
+			    (long long)sel->max_rev, repo_url(s->env.repo), oldest, skipped);
 		else if (sel->at_set)
 			r = lb_err_set(err, LB_E_NOTFOUND, "no complete backup of cluster %s "
 			    "taken at or before %s in %s%s%s", sel->cluster,
@@ -468,6 +522,18 @@ struct cat *
 restore_source_catalog(struct restore_source *s)
 {
 	return s->env.cat;
+}
+
+struct repo *
+restore_source_repo(struct restore_source *s)
+{
+	return s->env.repo;
+}
+
+const struct age_identity *
+restore_source_identity(const struct restore_source *s)
+{
+	return s->id;
 }
 
 void
