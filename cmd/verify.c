@@ -21,6 +21,7 @@
 #include "env/setup.h"
 #include "env/trust.h"
 #include "ops/ops.h"
+#include "restore/replay.h"
 
 struct vprint {
 	int json;
@@ -97,10 +98,72 @@ print_chain(void *arg, const char *line, int bad)
 		printf("%s\n", line);
 }
 
-enum { O_CATALOG = 1000, O_CLUSTER, O_IDENTITY, O_ALL, O_JSON, O_SKIP_SIG };
+enum { O_CATALOG = 1000, O_CLUSTER, O_IDENTITY, O_ALL, O_JSON, O_SKIP_SIG, O_PITR };
 
 #define VERIFY_USAGE "usage: lifeboat catalog verify ID|latest|--all [--cluster C] " \
-	"[--identity FILE] [--catalog PATH] [--json] [--insecure-skip-signature]\n"
+	"[--identity FILE] [--catalog PATH] [--json] [--insecure-skip-signature] " \
+	"[--pitr]\n" \
+	"  --pitr  also prove the event log: for each backup B verified whose earlier\n" \
+	"          complete backup A the log covers, A replayed to B's revision in a\n" \
+	"          scratch etcd must hold exactly B's keys (slow: an etcd per pair)\n"
+
+/* One pair of the replay proof. */
+static void
+print_proof(void *arg, const struct replay_proof *pf)
+{
+	const struct vprint *p = arg;
+	json_t *o;
+	char *txt;
+
+	if (!pf->ok)
+		log_error("PITR PROOF FAILED: %s -> %s: %s", pf->a_id, pf->b_id, pf->detail);
+	if (!p->json) {
+		printf("replay %s -> %s (revisions %lld..%lld): %s, %s\n", pf->a_id, pf->b_id,
+		    (long long)pf->a_rev, (long long)pf->b_rev, pf->ok ? "ok" : "FAILED",
+		    pf->detail);
+		return;
+	}
+	o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:b,s:b,s:s}", "check", "pitr", "from",
+	    pf->a_id, "to", pf->b_id, "from_revision", (json_int_t)pf->a_rev,
+	    "to_revision", (json_int_t)pf->b_rev, "ok", pf->ok, "hashkv_compared",
+	    pf->hashkv_compared, "detail", pf->detail);
+	txt = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (txt != NULL)
+		printf("%s\n", txt);
+	free(txt);
+	json_decref(o);
+}
+
+/* The replay proof for cluster: of the pair ending at b_id, or of every
+ * pair the event log covers (b_id NULL).  1 when one failed. */
+static int
+prove(const struct lb_globals *g, struct lb_env *e, const char *catalog,
+    const char *identity, const char *cluster, const char *b_id, int skip_sig,
+    struct vprint *p)
+{
+	struct replay_proof_opts o = { 0 };
+	struct lb_err err;
+	size_t pairs = 0;
+	int r;
+
+	(void)g;
+	o.cfg = e->cfg;
+	o.cluster = cluster;
+	o.identity_path = identity;
+	o.catalog_path = catalog;
+	o.backup_b = b_id;
+	o.skip_signature = skip_sig;
+	lb_err_clear(&err);
+	r = replay_prove(&o, print_proof, p, &pairs, &err);
+	if (r < 0 && r != LB_E_CORRUPT) {
+		log_error("pitr proof of cluster %s: %s", cluster, err.msg);
+		return 1;
+	}
+	if (pairs == 0 && !p->json)
+		printf("replay: no pair of backups of cluster %s inside one window of the "
+		    "event log\n", cluster);
+	return r < 0;
+}
 
 int
 cmd_catalog_verify(const struct lb_globals *g, int argc, char **argv)
@@ -112,6 +175,7 @@ cmd_catalog_verify(const struct lb_globals *g, int argc, char **argv)
 		{ "all", no_argument, NULL, O_ALL },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "insecure-skip-signature", no_argument, NULL, O_SKIP_SIG },
+		{ "pitr", no_argument, NULL, O_PITR },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -123,7 +187,7 @@ cmd_catalog_verify(const struct lb_globals *g, int argc, char **argv)
 	struct cat_backup *b = NULL;
 	const char *catalog = NULL, *cluster = NULL, *identity = NULL;
 	const char *warn;
-	int ch, all = 0, status = 2, n_failed = 0, skip_sig = 0;
+	int ch, all = 0, status = 2, n_failed = 0, skip_sig = 0, pitr = 0;
 	size_t i;
 
 	optind = 0;
@@ -135,6 +199,7 @@ cmd_catalog_verify(const struct lb_globals *g, int argc, char **argv)
 		case O_ALL: all = 1; break;
 		case O_JSON: p.json = 1; break;
 		case O_SKIP_SIG: skip_sig = 1; break;
+		case O_PITR: pitr = 1; break;
 		case 'h':
 			fputs(VERIFY_USAGE, stdout);
 			return 0;
@@ -174,6 +239,8 @@ cmd_catalog_verify(const struct lb_globals *g, int argc, char **argv)
 			}
 			n_failed += walk.unexplained > 0 || walk.forks > 0 || walk.broken > 0;
 		}
+		for (i = 0; pitr && i < l.n_clusters; i++)
+			n_failed += prove(g, &e, catalog, identity, l.clusters[i], NULL, skip_sig, &p);
 	} else if (strcmp(argv[optind], "latest") == 0) {
 		if (cat_backup_latest(e.cat, cluster, CAT_COMPLETE, 0, &b, &err) < 0) {
 			status = cmd_fail(&err);
@@ -181,6 +248,8 @@ cmd_catalog_verify(const struct lb_globals *g, int argc, char **argv)
 		}
 		if (ops_verify_backup(&e, id, b->id, print_result, &p) < 0)
 			n_failed++;
+		if (pitr)
+			n_failed += prove(g, &e, catalog, identity, b->cluster, b->id, skip_sig, &p);
 	} else {
 		if (cluster != NULL && (cat_backup_get(e.cat, argv[optind], 0, &b, &err) < 0 ||
 		    strcmp(b->cluster, cluster) != 0)) {
@@ -192,6 +261,15 @@ cmd_catalog_verify(const struct lb_globals *g, int argc, char **argv)
 		}
 		if (ops_verify_backup(&e, id, argv[optind], print_result, &p) < 0)
 			n_failed++;
+		if (pitr) {
+			cat_backup_free(b);
+			b = NULL;
+			if (cat_backup_get(e.cat, argv[optind], 0, &b, &err) < 0) {
+				status = cmd_fail(&err);
+				goto out;
+			}
+			n_failed += prove(g, &e, catalog, identity, b->cluster, b->id, skip_sig, &p);
+		}
 	}
 	status = n_failed == 0 ? 0 : 1;
 	goto out;
