@@ -26,14 +26,13 @@
 #include "etcd/etcd_lock.h"
 #include "etcd/etcd_watch.h"
 #include "evlog/evlog.h"
+#include "evlog/segment.h"
 #include "repo/repo.h"
 #include "snapshot/trailer.h"
 #include "stream/age.h"
 #include "stream/flt.h"
-#include "stream/zstd_filter.h"
 
 #define SEGS_MAX (1u << 20)
-#define SEG_JSON_MAX (64u * 1024)
 #define MEMBER "replay"
 
 /* ---- which segments ---------------------------------------------------------- */
@@ -158,15 +157,6 @@ replay_parse_time(const char *s, int64_t *ms_out, struct lb_err *err)
 	return 0;
 }
 
-static int64_t
-time_ms(const char *s)
-{
-	struct lb_err e;
-	int64_t ms;
-
-	return replay_parse_time(s, &ms, &e) == 0 ? ms : -1;
-}
-
 /* "2026-12-01T10:13:08.123Z" from Unix ms (out holds 32). */
 char *
 replay_format_ms(int64_t ms, char *out, size_t cap)
@@ -184,44 +174,29 @@ replay_format_ms(int64_t ms, char *out, size_t cap)
 	return out;
 }
 
-/* One *.evlog.json: checked to belong where it lies (cluster, its
- * object's key beside it, sane numbers), then added. */
+/* One *.evlog.json: parsed and checked (evl_meta_parse), at its own
+ * key, of this cluster; then added when it holds a revision wanted. */
 static int
 add_json(struct replay_segments *s, const char *cluster, const char *key,
     const char *text, size_t len, int64_t from_rev, int64_t to_rev, struct lb_err *err)
 {
-	const char *format = NULL, *cl = NULL, *object = NULL, *sha = NULL;
-	const char *t1 = NULL, *t2 = NULL;
-	json_int_t first = 0, last = 0, revs = 0;
-	json_error_t je;
-	json_t *o;
-	char want[1200];
-	int r = 0;
+	struct evl_meta *m = NULL;
+	int r;
 
-	if ((o = json_loadb(text, len, 0, &je)) == NULL)
-		return lb_err_set(err, LB_E_CORRUPT, "%s: not JSON: %s", key, je.text);
-	if (json_unpack_ex(o, &je, 0, "{s:s,s:s,s:I,s:I,s:s,s:s,s:s,s:s,s?I}",
-	    "format", &format, "cluster", &cl, "first_rev", &first, "last_rev", &last,
-	    "first_time", &t1, "last_time", &t2, "object", &object, "stored_sha256", &sha,
-	    "revisions", &revs) < 0) {
-		r = lb_err_set(err, LB_E_CORRUPT, "%s: %s", key, je.text);
+	if ((r = evl_meta_parse(text, len, &m, err)) < 0 ||
+	    (r = evl_meta_check_key(m, key, err)) < 0)
+		goto out;
+	if (strcmp(m->cluster, cluster) != 0) {
+		r = lb_err_set(err, LB_E_CORRUPT, "%s: a segment of cluster %s", key, m->cluster);
 		goto out;
 	}
-	snprintf(want, sizeof(want), "%.*s.evlog.zst.age",
-	    (int)(strlen(key) - strlen(".evlog.json")), key);
-	if (strncmp(format, "lifeboat-evlog/", 15) != 0 || strcmp(cl, cluster) != 0 ||
-	    strcmp(object, want) != 0 || first < 1 || last < first - 1 ||
-	    strlen(sha) != 64) {
-		r = lb_err_set(err, LB_E_CORRUPT, "%s: not a segment manifest of cluster %s "
-		    "for the object beside it", key, cluster);
+	if (m->last_rev < from_rev || (to_rev >= 0 && m->first_rev > to_rev))
 		goto out;
-	}
-	if (last < from_rev || (to_rev >= 0 && first > to_rev))
-		goto out;
-	if ((r = segs_add(s, object, sha, first, last, time_ms(t1), time_ms(t2), revs)) < 0)
+	if ((r = segs_add(s, m->object, m->stored_sha256, m->first_rev, m->last_rev,
+	    m->first_time_ms, m->last_time_ms, (int64_t)m->revisions)) < 0)
 		lb_err_set(err, r, "out of memory");
 out:
-	json_decref(o);
+	evl_meta_free(m);
 	return r;
 }
 
@@ -263,7 +238,7 @@ replay_segments_repo(struct repo *rp, const char *cluster, int64_t from_rev,
 		lb_err_clear(&e);
 		/* one bad manifest is a hole in the log, found as such by the
 		 * coverage check, not a reason to read none */
-		if ((r = repo_get_buf(rp, k.v[i], SEG_JSON_MAX, &buf, &len, &e)) < 0 ||
+		if ((r = repo_get_buf(rp, k.v[i], EVL_META_MAX, &buf, &len, &e)) < 0 ||
 		    (r = add_json(out, cluster, k.v[i], (const char *)buf, len, from_rev,
 		    to_rev, &e)) < 0) {
 			if (r == LB_E_NOMEM || r == LB_E_AUTH || r == LB_E_TLS ||
@@ -325,49 +300,16 @@ hex(const uint8_t *b, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* repo_get -> count -> sha256 -> age -> zstd -d -> parser: the whole
- * object, so its sha256 and the format's footer are checked even when
- * the replay stops inside it.  Callbacks have run for what came before
- * a failure: a segment is good only when this returns 0. */
+/* evl_segment_read with the stored sha256 the catalog or manifest
+ * recorded: the stored bytes are checked before anything is decrypted,
+ * and the whole segment is parsed (footer, counts, sha256) even when the
+ * replay stops inside it.  Callbacks have run for what came before a
+ * failure: a segment is good only when this returns 0. */
 static int
 read_segment(struct repo *rp, const struct age_identity *id,
     const struct replay_segment *g, const struct evl_parse_cb *cb, struct lb_err *err)
 {
-	struct flt_chain *c = NULL;
-	struct flt *head = NULL, *sha, *count, *t;
-	uint8_t dg[32];
-	char hx[65];
-	int r;
-
-	if ((r = flt_chain_new(&c, err)) < 0)
-		return r;
-	if ((r = flt_chain_add(c, flt_count_new(NULL), &count, err)) < 0 ||
-	    (r = flt_chain_add(c, flt_sha256_new(NULL), &sha, err)) < 0 ||
-	    (r = flt_age_dec_new(id, NULL, &t, err)) < 0 ||
-	    (r = flt_chain_add(c, t, NULL, err)) < 0 ||
-	    (r = flt_unzstd_new(NULL, &t, err)) < 0 ||
-	    (r = flt_chain_add(c, t, NULL, err)) < 0 ||
-	    (r = evl_parse_new(cb, &t, err)) < 0 ||
-	    (r = flt_chain_add(c, t, NULL, err)) < 0)
-		goto out;
-	r = flt_chain_build(c, &head, err);
-	c = NULL;
-	if (r < 0)
-		goto out;
-	if ((r = repo_get(rp, g->object, 0, 0, head, err)) < 0 ||
-	    (r = flt_finish(head, err)) < 0)
-		goto out;
-	flt_sha256_digest(sha, dg);
-	hex(dg, 32, hx);
-	if (strcasecmp(hx, g->stored_sha256) != 0)
-		r = lb_err_set(err, LB_E_CORRUPT, "sha256 of the stored bytes is %s, "
-		    "the segment's record says %s", hx, g->stored_sha256);
-out:
-	if (r < 0)
-		lb_err_prefix(err, "segment %s: ", g->object);
-	flt_free(head);
-	flt_chain_free(c);
-	return r;
+	return evl_segment_read(rp, g->object, id, g->stored_sha256, cb, NULL, err);
 }
 
 /* ---- --to-time -------------------------------------------------------------------- */
