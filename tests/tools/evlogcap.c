@@ -4,15 +4,16 @@
  * (evlog/segment.h) on a repository.  Not installed.
  *
  *   evlogcap capture ETCD_URL REPO_URL RECIPIENT CLUSTER START UNTIL SEGREVS [CATALOG]
- *       watches from START until revision UNTIL was delivered (60 s at
- *       most), a segment put every SEGREVS revisions and the last one at
- *       UNTIL, closed at the time of the put; a LEASE record (TTL from
+ *       watches from START until revision UNTIL was delivered (UNTIL
+ *       "@FILE": the revision written into FILE, read once a second; 120 s
+ *       at most), a segment put every SEGREVS revisions and the last one
+ *       at UNTIL, closed at the time of the put; a LEASE record (TTL from
  *       LeaseTimeToLive, 0 when gone) before the first revision that
  *       refers to each lease.  With CATALOG each segment is recorded
  *       there.  Prints "segment FIRST LAST OBJECT" per segment.
- *   evlogcap tamper REPO_URL IDENTITY_FILE RECIPIENT OBJECT [CATALOG]
- *       rewrites segment OBJECT with the first PUT's value changed (one
- *       byte flipped), as a well-formed segment with the same revisions,
+ *   evlogcap tamper REPO_URL IDENTITY_FILE RECIPIENT OBJECT KEY [CATALOG]
+ *       rewrites segment OBJECT with the value of KEY's first PUT in it
+ *       changed (one byte flipped; exit 1 when it has none), as a well-formed segment with the same revisions,
  *       times and name, encrypted again, its manifest (and catalog row)
  *       replaced: only a replay's comparison can tell.
  * Exits 1 with the error on stderr.
@@ -38,7 +39,8 @@ struct cap {
 	struct evl_segment *seg;
 	uint8_t prev[32];
 	int has_prev;
-	int64_t until, segrevs;
+	int64_t until, segrevs, last;
+	const char *until_file;
 	int done;
 	int64_t *leases;
 	size_t n_leases;
@@ -129,7 +131,8 @@ on_rev(void *arg, int64_t rev, const struct etcd_kv_event *ev, size_t n,
 	}
 	if ((r = evl_segment_revision(c->seg, rev, lb_wall_ms(), ev, n, err)) < 0)
 		return r;
-	if (rev >= c->until) {
+	c->last = rev;
+	if (c->until > 0 && rev >= c->until) {
 		c->done = 1;
 		return put(c, err);
 	}
@@ -145,6 +148,19 @@ on_tick(void *arg, struct lb_err *err)
 
 	if (c->done)
 		return 1;
+	if (c->until_file != NULL && c->until <= 0) {
+		FILE *fp = fopen(c->until_file, "r");
+		long long v = 0;
+		if (fp != NULL) {
+			if (fscanf(fp, "%lld", &v) == 1)
+				c->until = v;
+			fclose(fp);
+		}
+	}
+	if (c->until > 0 && c->last >= c->until) {
+		c->done = 1;
+		return c->seg != NULL && put(c, err) < 0 ? err->code : 1;
+	}
 	if (lb_mono_now() > c->deadline)
 		return lb_err_set(err, LB_E_NET, "revision %lld not delivered in time",
 		    (long long)c->until);
@@ -166,9 +182,12 @@ capture(int argc, char **argv, struct lb_err *err)
 		return lb_err_set(err, LB_E_USAGE, "capture: too few arguments");
 	ro.url = argv[3];
 	c.cluster = argv[5];
-	c.until = atoll(argv[7]);
+	if (argv[7][0] == '@')
+		c.until_file = argv[7] + 1;
+	else
+		c.until = atoll(argv[7]);
 	c.segrevs = atoll(argv[8]);
-	c.deadline = lb_mono_now() + 60;
+	c.deadline = lb_mono_now() + 120;
 	eo.connect_timeout_s = 5;
 	if ((r = repo_open(&ro, &c.repo, err)) < 0 ||
 	    (r = age_recipient_parse(argv[4], &c.rcpt, err)) < 0 ||
@@ -197,6 +216,7 @@ struct tam {
 	struct evl_segment_opts o;
 	struct evl_segment *seg;
 	int flipped;
+	const char *key;
 	int64_t last_time;
 	struct age_recipient *rcpt;
 };
@@ -232,7 +252,8 @@ t_rev(void *arg, int64_t rev, int64_t wall_ms, const struct etcd_kv_event *ev, s
 
 	memcpy(cp, ev, n * sizeof(*cp));
 	for (i = 0; i < n && !t->flipped; i++)
-		if (cp[i].type == ETCD_EV_PUT && cp[i].value_len > 0) {
+		if (cp[i].type == ETCD_EV_PUT && cp[i].value_len > 0 &&
+		    cp[i].key_len == strlen(t->key) && memcmp(cp[i].key, t->key, cp[i].key_len) == 0) {
 			val = malloc(cp[i].value_len);
 			memcpy(val, cp[i].value, cp[i].value_len);
 			val[0] ^= 0x01;
@@ -271,9 +292,10 @@ tamper(int argc, char **argv, struct lb_err *err)
 	struct tam t = { 0 };
 	int r;
 
-	if (argc < 6)
+	if (argc < 7)
 		return lb_err_set(err, LB_E_USAGE, "tamper: too few arguments");
 	ro.url = argv[2];
+	t.key = argv[6];
 	cb.on_header = t_header;
 	cb.on_revision = t_rev;
 	cb.on_lease = t_lease;
@@ -285,7 +307,7 @@ tamper(int argc, char **argv, struct lb_err *err)
 	    (r = evl_segment_read(repo, argv[5], id, NULL, &cb, NULL, err)) < 0)
 		goto out;
 	if (!t.flipped) {
-		r = lb_err_set(err, LB_E_NOTFOUND, "no value to change in %s", argv[5]);
+		r = lb_err_set(err, LB_E_NOTFOUND, "no put of %s in %s", argv[6], argv[5]);
 		goto out;
 	}
 	if ((r = evl_segment_put(t.seg, repo, NULL, t.last_time, &m, err)) < 0)
@@ -294,8 +316,8 @@ tamper(int argc, char **argv, struct lb_err *err)
 		r = lb_err_set(err, LB_E_INTERNAL, "rewritten as %s, not %s", m->object, argv[5]);
 		goto out;
 	}
-	if (argc > 6) {
-		if ((r = cat_open(argv[6], 0, &cat, err)) < 0 ||
+	if (argc > 7) {
+		if ((r = cat_open(argv[7], 0, &cat, err)) < 0 ||
 		    (r = cat_segment_delete(cat, argv[5], err)) < 0 ||
 		    (r = record(cat, m, err)) < 0)
 			goto out;
