@@ -185,7 +185,7 @@ prove_pair(const struct replay_proof_opts *o, const char *dir, const char *a_id,
 	p->segments = res.segments_read;
 	if (r < 0) {
 		/* a replay that fails its checks is the proof failing */
-		snprintf(p->detail, sizeof(p->detail), "replay failed: %s", err->msg);
+		snprintf(p->detail, sizeof(p->detail), "replay failed: %.480s", err->msg);
 		if (r == LB_E_CORRUPT || r == LB_E_NOTFOUND || r == LB_E_CRYPTO)
 			r = LB_E_CORRUPT;
 		goto out;
@@ -232,7 +232,7 @@ prove_pair(const struct replay_proof_opts *o, const char *dir, const char *a_id,
 	r = 0;
 out:
 	if (p->detail[0] == '\0' && r < 0)
-		snprintf(p->detail, sizeof(p->detail), "not proved: %s", err->msg);
+		snprintf(p->detail, sizeof(p->detail), "not proved: %.480s", err->msg);
 	if (b != NULL && (p->ok || r == LB_E_CORRUPT))
 		record(b, &segs, p);
 	if (nftw(work, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)

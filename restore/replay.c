@@ -287,19 +287,6 @@ replay_coverage(const struct replay_segments *s, int64_t from_rev, int64_t *last
 
 /* ---- reading a segment --------------------------------------------------------- */
 
-static void
-hex(const uint8_t *b, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = d[b[i] >> 4];
-		out[2 * i + 1] = d[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* evl_segment_read with the stored sha256 the catalog or manifest
  * recorded: the stored bytes are checked before anything is decrypted,
  * and the whole segment is parsed (footer, counts, sha256) even when the
@@ -858,7 +845,7 @@ replay_run(const struct replay_opts *o, struct replay_result *res, struct lb_err
 	struct etcd_opts co = { 0 };
 	char data[4300], logp[4400], conf[4500], peer[64], client[64], ic[128];
 	double t0 = lb_mono_now();
-	int pp, cp, r, major = 0, minor = 0;
+	int pp = 0, cp = 0, r, major = 0, minor = 0;
 	size_t i;
 	pid_t pid;
 
