@@ -137,7 +137,7 @@ restore_pitr_replay(struct restore_run *c, const char *dir, struct lb_err *err)
 	struct replay_opts ro = { 0 };
 	struct replay_result res;
 	struct etcd_opts auth = { 0 };
-	char work[4300], out[4400];
+	char work[4200], out[4200];
 	int r;
 
 	p->base_rev = c->got.member->revision;
@@ -149,11 +149,15 @@ restore_pitr_replay(struct restore_run *c, const char *dir, struct lb_err *err)
 	if (p->target_rev < p->base_rev)
 		return lb_err_set(err, LB_E_INTERNAL, "member object at revision %lld is past "
 		    "the target %lld", (long long)p->base_rev, (long long)p->target_rev);
-	snprintf(work, sizeof(work), "%s/.lifeboat-replay-XXXXXX", dir);
+	if ((size_t)snprintf(work, sizeof(work), "%s/.lifeboat-replay-XXXXXX", dir) >=
+	    sizeof(work))
+		return lb_err_set(err, LB_E_USAGE, "%s: path too long", dir);
 	if (mkdtemp(work) == NULL)
 		return lb_err_sys(err, LB_E_IO, errno, "mkdtemp %s", work);
-	snprintf(out, sizeof(out), "%s/.lifeboat-restore-%s-r%lld.db", dir, mf->backup_id,
-	    (long long)p->target_rev);
+	if ((size_t)snprintf(out, sizeof(out), "%s/.lifeboat-restore-%s-r%lld.db", dir,
+	    mf->backup_id, (long long)p->target_rev) >= sizeof(out) ||
+	    strlen(out) >= sizeof(c->snap))
+		return lb_err_set(err, LB_E_USAGE, "%s: path too long", dir);
 	auth.user = c->etcd.user;
 	auth.password = c->etcd.password;
 	ro.repo = restore_source_repo(c->src);
@@ -191,6 +195,6 @@ restore_pitr_replay(struct restore_run *c, const char *dir, struct lb_err *err)
 	p->replayed = 1;
 	/* the replayed snapshot takes the base's place */
 	unlink(c->snap);
-	snprintf(c->snap, sizeof(c->snap), "%s", out);
+	memcpy(c->snap, out, strlen(out) + 1);
 	return 0;
 }
