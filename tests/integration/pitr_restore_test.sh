@@ -99,10 +99,11 @@ gw txn /registry/pods/default/p1=moved /registry/pods/default/p6=new -/registry/
 gw big /registry/configmaps/big 1468000
 gw del /registry/pods/default/p2
 gw txn /registry/x=1 /registry/y=2 /registry/z=3 /registry/b=changed
+etcdctl --endpoints "$EP" lease keep-alive --once "$(printf %x "$L2")" >/dev/null
 gw put /registry/leases/node2 hb2b "$L2"
 gw del /registry/x /registry/y0        # a range: x and y go in one revision
-# MID: inside a segment (not the last revision of one)
-[ $(( ($(rev) - REVA) % SEGREVS )) -eq 0 ] && gw put /registry/pad 1
+# MID: inside a segment, neither its first nor its last revision
+while [ $(( ($(rev) - REVA) % SEGREVS )) -lt 2 ]; do gw put /registry/pad "$(rev)"; done
 MID=$(rev)
 etcdctl --endpoints "$EP" get "" --prefix --rev "$MID" -w json >"$T/mid.json"
 MIDHASH=$(etcdctl --endpoints "$EP" endpoint hashkv --rev "$MID" -w json |
