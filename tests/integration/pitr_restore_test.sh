@@ -92,15 +92,16 @@ sleep 0.5
 
 # ---- the workload ------------------------------------------------------------
 L1=$(gw lease 5)                       # expires: etcd deletes its keys
-L2=$(gw lease 5)
+L2=$(gw lease 30)
 gw put /registry/leases/node1 hb1 "$L1"
 gw put /registry/leases/node2 hb2 "$L2"
 gw txn /registry/pods/default/p1=moved /registry/pods/default/p6=new -/registry/a
 gw big /registry/configmaps/big 1468000
 gw del /registry/pods/default/p2
 gw txn /registry/x=1 /registry/y=2 /registry/z=3 /registry/b=changed
-etcdctl --endpoints "$EP" lease keep-alive --once "$(printf %x "$L2")" >/dev/null
 gw put /registry/leases/node2 hb2b "$L2"
+L3=$(gw lease 5)                       # alive at MID, not at B
+gw put /registry/events/e1 ev1 "$L3"
 gw del /registry/x /registry/y0        # a range: x and y go in one revision
 # MID: inside a segment, neither its first nor its last revision
 while [ $(( ($(rev) - REVA) % SEGREVS )) -lt 2 ]; do gw put /registry/pad "$(rev)"; done
@@ -170,7 +171,7 @@ assert d["status"] == "ok" and d["backup_id"] == sys.argv[2], d
 assert p["target_revision"] == int(sys.argv[3]) and p["base_revision"] == int(sys.argv[4]), p
 assert p["replayed_revisions"] == int(sys.argv[3]) - int(sys.argv[4]), p
 assert p["last_captured_revision"] == int(sys.argv[5]), p
-assert p["leases_recreated"] >= 2, p
+assert p["leases_recreated"] >= 3, p
 assert d["hashkv_matches_replay"] is True, d
 ' "$T/rmid.json" "$A" "$MID" "$REVA" "$END"
 etcdctl --endpoints "$RCL" get "" --prefix --rev "$MID" -w json >"$T/rmid.got.json"
