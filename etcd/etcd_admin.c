@@ -131,6 +131,23 @@ etcd_admin_member_promote(struct etcd_client *c, uint64_t id, struct lb_err *err
 }
 
 int
+etcd_admin_compact(struct etcd_client *c, int64_t rev, struct lb_err *err)
+{
+	struct pb_writer w;
+	uint8_t req[32], *resp = NULL;
+	size_t len = 0;
+	int r;
+
+	pb_writer_init(&w, req, sizeof(req));
+	pb_put_varint_field(&w, 1, (uint64_t)rev);    /* revision */
+	pb_put_varint_field(&w, 2, 1);                /* physical */
+	r = grpc_unary(etcd_conn(c), "/etcdserverpb.KV/Compact", req, w.len, &resp, &len,
+	    err);
+	free(resp);
+	return r;
+}
+
+int
 etcd_admin_count(struct etcd_client *c, int64_t rev, int serializable,
     int64_t *count, int64_t *header_rev, struct lb_err *err)
 {

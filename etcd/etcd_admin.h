@@ -40,6 +40,12 @@ int etcd_admin_member_remove(struct etcd_client *c, uint64_t id,
 int etcd_admin_count(struct etcd_client *c, int64_t rev, int serializable,
     int64_t *count, int64_t *header_rev, struct lb_err *err);
 
+/* KV.Compact at revision rev, physical (the answer comes once the old
+ * revisions are gone from the store): for a scratch member whose HashKV
+ * must be compared with one taken where the store was compacted at rev.
+ * A rev at or below the member's compaction is LB_E_REMOTE. */
+int etcd_admin_compact(struct etcd_client *c, int64_t rev, struct lb_err *err);
+
 /* Called with each key of etcd_admin_keys (not NUL-terminated; valid
  * during the call); a non-zero return stops the walk and is returned. */
 typedef int (*etcd_admin_key_fn)(void *arg, const uint8_t *key, size_t len);

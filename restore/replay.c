@@ -23,6 +23,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "etcd/etcd_admin.h"
 #include "etcd/etcd_lock.h"
 #include "etcd/etcd_watch.h"
 #include "evlog/evlog.h"
@@ -956,13 +957,19 @@ replay_run(const struct replay_opts *o, struct replay_result *res, struct lb_err
 	if ((r = keeper_failed(&keep, err)) < 0)
 		goto out;
 	res->apply_seconds = p.t_apply;
+	/* the snapshot first: a compaction for the hash must not reach it */
+	if (o->out_snapshot != NULL && (r = take_snapshot(p.ec, o->out_snapshot, err)) < 0)
+		goto out;
+	if (o->compact_rev > 0 && (r = etcd_admin_compact(p.ec, o->compact_rev, err)) < 0) {
+		lb_err_prefix(err, "compacting the scratch member at %lld: ",
+		    (long long)o->compact_rev);
+		goto out;
+	}
 	if ((r = etcd_hashkv(p.ec, o->target_rev, &res->hashkv, &res->compact_rev, NULL,
 	    err)) < 0) {
 		lb_err_prefix(err, "HashKV of the scratch member: ");
 		goto out;
 	}
-	if (o->out_snapshot != NULL && (r = take_snapshot(p.ec, o->out_snapshot, err)) < 0)
-		goto out;
 	r = 0;
 out:
 	keeper_stop(&keep);

@@ -101,6 +101,10 @@ struct replay_opts {
 	const struct restore_tool *tool;
 	const struct etcd_opts *auth; /* user and password of the base's auth, or NULL */
 	const char *out_snapshot;  /* the replayed snapshot (mode 0600); NULL: none */
+	/* > 0: after the replay and the snapshot, the scratch member is
+	 * compacted at this revision (the source's compaction) before its
+	 * HashKV, so the hash compares with one the source recorded */
+	int64_t compact_rev;
 	const volatile sig_atomic_t *cancel;
 };
 
@@ -116,7 +120,7 @@ struct replay_result {
 	int fsync_off;             /* 1: --unsafe-no-fsync was given */
 	char etcd_version[32];
 	uint32_t hashkv;           /* HashKV at last_rev on the scratch member */
-	int64_t compact_rev;       /* its compaction revision */
+	int64_t compact_rev;       /* its compaction revision at the HashKV */
 	double seconds, apply_seconds;
 };
 
