@@ -88,6 +88,12 @@ SEGREVS=4
     $SEGREVS "$T/catalog.db" >"$T/cap.out" 2>"$T/cap.err" &
 CAPPID=$!
 echo $CAPPID >>"$T/pids"
+# a second capture (a failover's: one segment REVA+2..REVA+6 across the
+# first's two first ones) into the bucket only, not the catalog
+"$CAP" capture "$EP" "file://$T/repo" "$(cat "$T/rcpt")" c1 $((REVA + 2)) $((REVA + 6)) \
+    100 >"$T/cap2.out" 2>"$T/cap2.err" &
+CAP2PID=$!
+echo $CAP2PID >>"$T/pids"
 sleep 0.5
 
 # ---- the workload ------------------------------------------------------------
@@ -134,6 +140,9 @@ echo "$END" >"$T/stop"
 wait_for 15 sh -c "! kill -0 $CAPPID" || fail capture_stopped "evlogcap still runs"
 wait $CAPPID
 check capture_ok test $? -eq 0 -a "$(wc -l <"$T/cap.out")" -ge 3
+wait_for 15 sh -c "! kill -0 $CAP2PID" || fail capture2_stopped "evlogcap still runs"
+wait $CAP2PID
+check capture2_ok test $? -eq 0 -a "$(wc -l <"$T/cap2.out")" -eq 1
 # what the capture delivered last: END, or later when a lease expired
 # before it read the stop file
 LAST=$(tail -n 1 "$T/cap.out" | cut -d' ' -f3)
@@ -213,6 +222,21 @@ check repo_only_from_b grep -q "restored backup $B" "$T/rrepo.out"
 check repo_only_report grep -q "to revision $END" "$T/rrepo.out"
 check repo_only_last_key test "$(etcdctl --endpoints "$RCL" get /registry/late --print-value-only)" = 2
 stop_all "$T/rrepo"
+# and from A: the two captures overlap, each revision compared, applied once
+RCL="http://127.0.0.1:$(free_port)"
+env -u LIFEBOAT_CONFIG "$LIFEBOAT" restore cluster --repo "file://$T/repo" --identity "$T/id.txt" \
+    --cluster c1 --to-revision "$MID" --members "r1=http://127.0.0.1:$(free_port)@$RCL" \
+    --base-dir "$T/rrepo2" --start --bump-revision 0 --json >"$T/rrepo2.json" 2>"$T/rrepo2.err"
+rrc=$?
+track "$T/rrepo2"
+check repo_only_overlap_exit_0 test "$rrc" -eq 0
+pycheck repo_only_overlap_deduped '
+p = json.load(open(sys.argv[1]))["to_point"]
+assert p["target_revision"] == int(sys.argv[2]) and p["overlapping_revisions"] > 0, p
+' "$T/rrepo2.json" "$MID"
+etcdctl --endpoints "$RCL" get "" --prefix --rev "$MID" -w json >"$T/rrepo2.got.json"
+check repo_only_overlap_keys_equal_source same_keys "$T/mid.json" "$T/rrepo2.got.json"
+stop_all "$T/rrepo2"
 mv "$T/catalog.db.away" "$T/catalog.db"
 
 # ---- a target past the event log -----------------------------------------------
@@ -225,6 +249,9 @@ check beyond_touches_nothing test ! -e "$T/rno/r1"
 $LB catalog verify "$B" --pitr >"$T/v1.out" 2>"$T/v1.err"
 check proof_exit_0 test $? -eq 0
 check proof_ok grep -q "replay $A -> $B (revisions $REVA..$REVB): ok" "$T/v1.out"
+# B recorded HashKV at its snapshot's revision; the scratch member,
+# compacted where B's store was, must give the same
+check proof_hashkv_vs_record grep -q "HashKV [0-9a-f]* at $REVB equals $B's record" "$T/v1.out"
 check proof_recorded python3 -c "
 import sqlite3, sys
 c = sqlite3.connect('$T/catalog.db')
