@@ -334,16 +334,15 @@ replay_resolve_time(struct repo *rp, const struct age_identity *id,
 
 	cb.on_revision = ft_rev;
 	cb.arg = &f;
-	/* the segments that may hold revisions at or before t_ms: each one
-	 * starting at or before it, newest first, until one yields a revision */
+	/* the segments that may hold a later revision at or before t_ms than
+	 * found so far: each starting at or before it, newest first (another
+	 * capture's longer segment may still hold a later one) */
 	for (i = s->n; i-- > 0;) {
 		const struct replay_segment *g = &s->v[i];
-		if (g->revisions == 0 || g->last_rev <= after_rev || g->first_time_ms > t_ms)
+		if (g->revisions == 0 || g->last_rev <= f.rev || g->first_time_ms > t_ms)
 			continue;
 		if ((r = read_segment(rp, id, g, &cb, err)) < 0)
 			return r;
-		if (f.rev > after_rev)
-			break;
 	}
 	*rev = f.rev;
 	*rev_time_ms = f.rev_ms;
