@@ -78,28 +78,37 @@ segs_add(struct replay_segments *s, const char *object, const char *sha,
 	return 0;
 }
 
+struct from_cat_arg {
+	struct replay_segments *s;
+	int with_failed;
+};
+
 static int
 from_cat(const struct cat_segment *g, void *arg)
 {
+	struct from_cat_arg *a = arg;
+
 	if (g->object == NULL || g->stored_sha256 == NULL)
 		return 0;
 	/* a segment whose verification failed is not replayed: the run
 	 * breaks there, as cat_pitr_windows says */
-	if (g->verify_status != NULL && strcmp(g->verify_status, "failed") == 0)
+	if (!a->with_failed && g->verify_status != NULL &&
+	    strcmp(g->verify_status, "failed") == 0)
 		return 0;
-	return segs_add(arg, g->object, g->stored_sha256, g->first_rev, g->last_rev,
+	return segs_add(a->s, g->object, g->stored_sha256, g->first_rev, g->last_rev,
 	    g->first_time_ms, g->last_time_ms, g->revisions);
 }
 
 int
 replay_segments_catalog(struct cat *c, const char *cluster, int64_t from_rev,
-    int64_t to_rev, struct replay_segments *out, struct lb_err *err)
+    int64_t to_rev, int with_failed, struct replay_segments *out, struct lb_err *err)
 {
+	struct from_cat_arg a = { out, with_failed };
 	int r;
 
 	memset(out, 0, sizeof(*out));
 	out->origin = "catalog";
-	if ((r = cat_segments_range(c, cluster, from_rev, to_rev, from_cat, out, err)) < 0) {
+	if ((r = cat_segments_range(c, cluster, from_rev, to_rev, from_cat, &a, err)) < 0) {
 		if (r == LB_E_NOMEM)
 			lb_err_set(err, r, "out of memory");
 		replay_segments_free(out);

@@ -60,9 +60,12 @@ struct replay_segments {
 };
 
 /* The segments of cluster holding a revision in [from_rev, to_rev]
- * (to_rev < 0: no bound), from the catalog. */
+ * (to_rev < 0: no bound), from the catalog.  A segment whose
+ * verification failed (a failed proof marks every segment it read) is
+ * left out unless with_failed: a restore does not use it, a proof that
+ * may clear it reads it. */
 int replay_segments_catalog(struct cat *c, const char *cluster, int64_t from_rev,
-    int64_t to_rev, struct replay_segments *out, struct lb_err *err);
+    int64_t to_rev, int with_failed, struct replay_segments *out, struct lb_err *err);
 
 /* The same from the bucket alone: <cluster>/wal/ listed, each
  * *.evlog.json read and checked (format, cluster, its key). */

@@ -31,7 +31,7 @@ list_segments(struct restore_run *c, int64_t from, struct lb_err *err)
 		return lb_err_set(err, LB_E_NOMEM, "out of memory");
 	replay_segments_free(s);
 	if (cat != NULL && strcmp(restore_source_origin(c->src), "catalog") == 0)
-		r = replay_segments_catalog(cat, mf->cluster, from, -1, s, err);
+		r = replay_segments_catalog(cat, mf->cluster, from, -1, 0, s, err);
 	else
 		r = replay_segments_repo(restore_source_repo(c->src), mf->cluster, from, -1,
 		    s, err);

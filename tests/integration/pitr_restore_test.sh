@@ -273,4 +273,8 @@ import sqlite3, sys
 c = sqlite3.connect('$T/catalog.db')
 aud = c.execute(\"select count(*) from audit where action = 'pitr' and outcome = 'failed'\").fetchone()[0]
 sys.exit(0 if aud == 1 else 'audit failed %d' % aud)"
+# the segments of a failed proof are not replayed from the catalog again
+check_exit failed_proof_segments_unused 1 "revision $MID is beyond the event log" \
+    $LB restore cluster --cluster c1 --to-revision "$MID" \
+    --members "r1=http://127.0.0.1:$(free_port)@http://127.0.0.1:$(free_port)" --base-dir "$T/rno2"
 echo "# pitr_restore_test: $(($(date +%s) - t0)) s after the cluster started (etcd $TEST_ETCD_VERSION)"
