@@ -147,7 +147,8 @@ prove_pair(const struct replay_proof_opts *o, const char *dir, const char *a_id,
 	    (r = restore_fetch(b, NULL, fb, NULL, NULL, &gb, err)) < 0)
 		goto out;
 	mb = restore_source_manifest(b);
-	p->a_rev = ga.member->revision;
+	/* an empty store's snapshot says 0; etcd is at revision 1 then */
+	p->a_rev = ga.member->revision > 1 ? ga.member->revision : 1;
 	p->b_rev = gb.member->revision;
 	if (restore_source_catalog(b) != NULL)
 		r = replay_segments_catalog(restore_source_catalog(b), o->cluster, p->a_rev + 1,

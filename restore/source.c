@@ -137,7 +137,7 @@ take_by_rev(const struct cat_backup *b, void *arg)
 
 	if (b->revision > 0 && (br->lowest == 0 || b->revision < br->lowest))
 		br->lowest = b->revision;
-	if (b->revision <= 0 || b->revision > br->max || b->manifest == NULL)
+	if (b->revision < 0 || b->revision > br->max || b->manifest == NULL)
 		return 0;
 	if ((br->json = strdup(b->manifest)) == NULL)
 		return LB_E_NOMEM;

@@ -61,7 +61,9 @@ restore_pitr_prepare(struct restore_run *c, struct restore_source_opts *so,
 	int r;
 
 	p->target_time_ms = p->target_rev_time_ms = -1;
-	p->base_rev = mf->revision;
+	/* a snapshot of an empty store says revision 0: etcd is at 1 then,
+	 * and its first write is revision 2 */
+	p->base_rev = mf->revision > 1 ? mf->revision : 1;
 	if (c->o->to_time != NULL) {
 		int64_t rev = 0;
 		if ((r = replay_parse_time(c->o->to_time, &p->target_time_ms, err)) < 0)
@@ -89,7 +91,7 @@ restore_pitr_prepare(struct restore_run *c, struct restore_source_opts *so,
 			if ((r = restore_source_open(so, sel, &c->src, err)) < 0)
 				return r;
 			mf = restore_source_manifest(c->src);
-			p->base_rev = mf->revision;
+			p->base_rev = mf->revision > 1 ? mf->revision : 1;
 		}
 		p->target_rev = rev > p->base_rev ? rev : p->base_rev;
 		p->target_rev_time_ms = rev > p->base_rev ? rt : -1;
@@ -140,8 +142,8 @@ restore_pitr_replay(struct restore_run *c, const char *dir, struct lb_err *err)
 	char work[4200], out[4200];
 	int r;
 
-	p->base_rev = c->got.member->revision;
-	if (p->target_rev == p->base_rev) {
+	p->base_rev = c->got.member->revision > 1 ? c->got.member->revision : 1;
+	if (p->target_rev <= p->base_rev && p->target_rev >= c->got.member->revision) {
 		snprintf(p->note, sizeof(p->note), "the target is the backup's own revision: "
 		    "nothing to replay");
 		return 0;
