@@ -36,6 +36,7 @@ struct cap {
 	struct etcd_client *side;
 	struct age_recipient *rcpt;
 	const char *cluster;
+	uint64_t cluster_id;
 	struct evl_segment *seg;
 	uint8_t prev[32];
 	int has_prev;
@@ -105,6 +106,7 @@ on_rev(void *arg, int64_t rev, const struct etcd_kv_event *ev, size_t n,
 	if (c->seg == NULL) {
 		struct evl_segment_opts o = { 0 };
 		o.cluster = c->cluster;
+		o.cluster_id = c->cluster_id;
 		o.first_rev = rev;
 		o.prev_sha256 = c->has_prev ? c->prev : NULL;
 		o.rcpts = &c->rcpt;
@@ -195,6 +197,12 @@ capture(int argc, char **argv, struct lb_err *err)
 	    (r = etcd_open(argv[2], &eo, &ec, err)) < 0 ||
 	    (r = etcd_open(argv[2], &eo, &c.side, err)) < 0)
 		goto out;
+	{
+		struct etcd_status st;
+		if ((r = etcd_status(c.side, &st, err)) < 0)
+			goto out;
+		c.cluster_id = st.cluster_id;
+	}
 	cb.on_revision = on_rev;
 	cb.on_tick = on_tick;
 	cb.arg = &c;
