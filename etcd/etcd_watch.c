@@ -165,11 +165,17 @@ deliver(struct etcd_watch_dec *d, const uint8_t *msg, size_t len,
 	}
 	if (r < 0 || i != n_events)
 		return malformed(err, "watch response");
-	if (n_events > 0 && d->ev[0].mod_revision <= d->delivered)
+	/* The revision before start_rev, which etcd_watch asks for too (see
+	 * there), is not the caller's. */
+	for (i = 0; i < n_events && d->ev[i].mod_revision < d->start_rev; i++)
+		;
+	if (i == n_events)
+		return 0;
+	if (d->ev[i].mod_revision <= d->delivered)
 		return lb_err_set(err, LB_E_PROTO, "etcd sent revision %lld after "
 		    "revision %lld was complete (a revision split or repeated)",
-		    (long long)d->ev[0].mod_revision, (long long)d->delivered);
-	for (i = 0; i < n_events; i = j) {
+		    (long long)d->ev[i].mod_revision, (long long)d->delivered);
+	for (; i < n_events; i = j) {
 		for (j = i + 1; j < n_events && d->ev[j].mod_revision == d->ev[i].mod_revision; j++)
 			;
 		if ((r = d->cb.on_revision(d->cb.arg, d->ev[i].mod_revision, d->ev + i,
@@ -322,15 +328,48 @@ on_tick(void *arg, struct lb_err *err)
 	return r;
 }
 
-int
-etcd_watch(struct etcd_client *c, int64_t start_rev,
-    const struct etcd_watch_cb *cb, int64_t *compact_rev, struct lb_err *err)
+/* One Watch call from revision from, fed to run's decoder. */
+static int
+watch_from(struct etcd_client *c, int64_t from, struct watch_run *run,
+    struct lb_err *err)
 {
 	static const uint8_t all[1] = { 0 };
 	uint8_t create[64], req[80];
 	struct pb_writer wc, w;
 	struct grpc_stream_opts so;
+	int r;
+
+	/* WatchCreateRequest {1 key, 2 range_end, 3 start_revision,
+	 * 4 progress_notify, 8 fragment} in WatchRequest.create_request (1). */
+	pb_writer_init(&wc, create, sizeof(create));
+	pb_put_bytes_field(&wc, 1, all, 1);
+	pb_put_bytes_field(&wc, 2, all, 1);
+	pb_put_varint_field(&wc, 3, (uint64_t)from);
+	pb_put_varint_field(&wc, 4, 1);
+	pb_put_varint_field(&wc, 8, 1);
+	pb_writer_init(&w, req, sizeof(req));
+	pb_put_bytes_field(&w, 1, create, wc.len);
+	if (wc.overflow || w.overflow)
+		return lb_err_set(err, LB_E_INTERNAL, "etcd watch request too large");
+	so.on_tick = on_tick;
+	so.arg = run;
+	/* One request, then our half of the stream closes: etcd's watch
+	 * server ends its receive loop on EOF but keeps the watch and its
+	 * sending side until the call ends. */
+	r = grpc_stream(etcd_conn(c), "/etcdserverpb.Watch/Watch", w.buf, w.len,
+	    &so, on_msg, run, err);
+	if (r == 0 && !run->stopped)
+		/* etcd ended the call with an OK status: not asked for */
+		r = lb_err_set(err, LB_E_NET, "etcd closed the watch stream");
+	return r;
+}
+
+int
+etcd_watch(struct etcd_client *c, int64_t start_rev,
+    const struct etcd_watch_cb *cb, int64_t *compact_rev, struct lb_err *err)
+{
 	struct watch_run run;
+	int64_t from;
 	int r;
 
 	if (compact_rev != NULL)
@@ -339,39 +378,31 @@ etcd_watch(struct etcd_client *c, int64_t start_rev,
 		return lb_err_set(err, LB_E_INTERNAL, "etcd watch from revision %lld",
 		    (long long)start_rev);
 	memset(&run, 0, sizeof(run));
-	if ((r = etcd_watch_dec_new(start_rev, cb, &run.dec, err)) < 0)
-		return r;
 	run.cb = cb;
-	run.last_tick = lb_mono_now();
-	/* WatchCreateRequest {1 key, 2 range_end, 3 start_revision,
-	 * 4 progress_notify, 8 fragment} in WatchRequest.create_request (1). */
-	pb_writer_init(&wc, create, sizeof(create));
-	pb_put_bytes_field(&wc, 1, all, 1);
-	pb_put_bytes_field(&wc, 2, all, 1);
-	pb_put_varint_field(&wc, 3, (uint64_t)start_rev);
-	pb_put_varint_field(&wc, 4, 1);
-	pb_put_varint_field(&wc, 8, 1);
-	pb_writer_init(&w, req, sizeof(req));
-	pb_put_bytes_field(&w, 1, create, wc.len);
-	if (wc.overflow || w.overflow) {
-		r = lb_err_set(err, LB_E_INTERNAL, "etcd watch request too large");
-		goto out;
+	/* etcd (3.6 at least) sends no progress notification to a watch
+	 * whose start revision is above the store's revision, so a watch
+	 * from the next revision of an idle cluster would hear nothing until
+	 * the next write.  Asking for one revision more (dropped by the
+	 * decoder) keeps the start at or below the store's revision; when
+	 * that revision is exactly the compacted one, from start_rev it is. */
+	from = start_rev > 1 ? start_rev - 1 : start_rev;
+	for (;;) {
+		if ((r = etcd_watch_dec_new(start_rev, cb, &run.dec, err)) < 0)
+			return r;
+		run.last_tick = lb_mono_now();
+		r = watch_from(c, from, &run, err);
+		if (r != LB_E_COMPACTED || from == start_rev ||
+		    etcd_watch_dec_compact_rev(run.dec) > start_rev)
+			break;
+		etcd_watch_dec_free(run.dec);
+		run.dec = NULL;
+		lb_err_clear(err);
+		from = start_rev;
 	}
-	so.on_tick = on_tick;
-	so.arg = &run;
-	/* One request, then our half of the stream closes: etcd's watch
-	 * server ends its receive loop on EOF but keeps the watch and its
-	 * sending side until the call ends. */
-	r = grpc_stream(etcd_conn(c), "/etcdserverpb.Watch/Watch", w.buf, w.len,
-	    &so, on_msg, &run, err);
-	if (r == 0 && !run.stopped)
-		/* etcd ended the call with an OK status: not asked for */
-		r = lb_err_set(err, LB_E_NET, "etcd closed the watch stream");
 	if (r == LB_E_COMPACTED && compact_rev != NULL)
 		*compact_rev = etcd_watch_dec_compact_rev(run.dec);
 	if (r < 0)
 		lb_err_prefix(err, "watch from revision %lld: ", (long long)start_rev);
-out:
 	etcd_watch_dec_free(run.dec);
 	return r;
 }

@@ -19,7 +19,8 @@
  *       every revision comes out equal to the original's.  Prints
  *       "applied N revisions LAST".
  *
- * Exits 1 with the error on stderr.
+ * WATCHTOOL_STALL=S sets the client's stall timeout to S seconds, which a
+ * watch must not be cut by.  Exits 1 with the error on stderr.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,6 +297,7 @@ int
 main(int argc, char **argv)
 {
 	struct etcd_client *c = NULL;
+	struct etcd_opts o;
 	struct lb_err err;
 	int r;
 
@@ -305,7 +307,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	lb_err_clear(&err);
-	if ((r = etcd_open(argv[2], NULL, &c, &err)) == 0) {
+	memset(&o, 0, sizeof(o));
+	if (getenv("WATCHTOOL_STALL") != NULL)
+		o.stall_timeout_s = atol(getenv("WATCHTOOL_STALL"));
+	if ((r = etcd_open(argv[2], &o, &c, &err)) == 0) {
 		if (strcmp(argv[1], "watch") == 0)
 			r = do_watch(c, argc, argv, &err);
 		else
