@@ -544,6 +544,12 @@ call_run(struct grpc_conn *c, const char *method, const void *req,
 	if (so == NULL) {
 		curl_easy_setopt(cu, CURLOPT_LOW_SPEED_LIMIT, 1L);
 		curl_easy_setopt(cu, CURLOPT_LOW_SPEED_TIME, c->opts.stall_timeout_s);
+	} else {
+		/* a peer host gone without a word still ends the call, in
+		 * about a minute and a half */
+		curl_easy_setopt(cu, CURLOPT_TCP_KEEPALIVE, 1L);
+		curl_easy_setopt(cu, CURLOPT_TCP_KEEPIDLE, 30L);
+		curl_easy_setopt(cu, CURLOPT_TCP_KEEPINTVL, 10L);
 	}
 	if (!streaming)
 		curl_easy_setopt(cu, CURLOPT_TIMEOUT, UNARY_TIMEOUT_S);

@@ -104,7 +104,8 @@ struct grpc_stream_opts {
 #define GRPC_REQ_MAX (80u * 1024 * 1024)
 
 /* Like grpc_call with streaming = 1, but with no stall timeout (only the
- * connect timeout and the cancel flag) and with so's tick.  The request
+ * connect timeout, TCP keepalives that end the call about 90 s after the
+ * peer host went silent, and the cancel flag) and with so's tick.  The request
  * is sent and our half of the stream closed; the server may go on
  * sending for as long as it likes. */
 int grpc_stream(struct grpc_conn *c, const char *method, const void *req,
