@@ -238,20 +238,17 @@ handle(struct etcd_watch_dec *d, const uint8_t *msg, size_t len,
 	}
 	if (n_events > 0)
 		return deliver(d, msg, len, n_events, err);
-	if (d->cb.on_progress == NULL)
-		return 0;
-	if (created) {
+	if (created && d->start_rev > 0) {
 		/* The created header's revision is the store's, possibly past
 		 * revisions still to be sent; start_rev - 1 is what holds. */
-		if (d->start_rev > 0)
-			return d->cb.on_progress(d->cb.arg, d->start_rev - 1, err);
-		if (hdr_rev > d->delivered)
-			d->delivered = hdr_rev;
-		return d->cb.on_progress(d->cb.arg, hdr_rev, err);
-	}
-	if (hdr_rev < d->delivered)
+		hdr_rev = d->start_rev - 1;
+	} else if (hdr_rev < d->delivered) {
 		return 0;   /* stale: says nothing new */
-	d->delivered = hdr_rev;
+	}
+	if (hdr_rev > d->delivered)
+		d->delivered = hdr_rev;
+	if (d->cb.on_progress == NULL)
+		return 0;
 	return d->cb.on_progress(d->cb.arg, hdr_rev, err);
 }
 
