@@ -887,7 +887,8 @@ parse_write(struct flt *f, const void *buf, size_t len, struct lb_err *err)
 		return lb_err_set(err, LB_E_CORRUPT, "evlog: write after a failure");
 	while (len > 0) {
 		if (p->have_footer) {
-			r = bad(p, err, "%zu or more bytes after the footer", len);
+			r = lb_err_set(err, LB_E_CORRUPT, "evlog: %zu or more bytes after the "
+			    "footer (byte %llu)", len, (unsigned long long)p->offset);
 			goto fail;
 		}
 		if (p->hdr_have < 5) {
@@ -919,16 +920,24 @@ parse_write(struct flt *f, const void *buf, size_t len, struct lb_err *err)
 			in += p->need;
 			len -= p->need;
 		} else {
-			if (p->need > p->body_cap) {
-				uint8_t *nb = realloc(p->body, p->need);
-				if (nb == NULL) {
+			take = p->need - p->body_have < len ? p->need - p->body_have : len;
+			/* Grown with what arrives, not with what a length
+			 * claims: 5 hostile bytes do not allocate 64 MiB. */
+			if (p->body_have + take > p->body_cap) {
+				size_t cap = p->body_cap < 65536 ? 65536 : 2 * p->body_cap;
+				uint8_t *nb;
+
+				if (cap > p->need)
+					cap = p->need;
+				if (cap < p->body_have + take)
+					cap = p->body_have + take;
+				if ((nb = realloc(p->body, cap)) == NULL) {
 					r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 					goto fail;
 				}
 				p->body = nb;
-				p->body_cap = p->need;
+				p->body_cap = cap;
 			}
-			take = p->need - p->body_have < len ? p->need - p->body_have : len;
 			memcpy(p->body + p->body_have, in, take);
 			p->body_have += take;
 			in += take;

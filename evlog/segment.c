@@ -738,7 +738,9 @@ evl_segment_read(struct repo *repo, const char *key, const struct age_identity *
 {
 	struct flt_chain *c = NULL;
 	struct flt *chain = NULL, *t = NULL, *sha = NULL, *count = NULL, *pcount, *parser;
-	uint8_t *buf = NULL, d[32];
+	struct flt *mem = NULL;
+	const uint8_t *buf = NULL;
+	uint8_t d[32];
 	char hex[65];
 	size_t len = 0;
 	int r;
@@ -751,8 +753,13 @@ evl_segment_read(struct repo *repo, const char *key, const struct age_identity *
 		    "not 64 hex digits", key, expected_sha256);
 	if (expected_sha256 != NULL) {
 		/* All of it, checked, before a byte is decrypted. */
-		if ((r = repo_get_buf(repo, key, EVL_STORED_MAX, &buf, &len, err)) < 0)
+		if ((mem = flt_mem_new(EVL_STORED_MAX)) == NULL) {
+			r = lb_err_set(err, LB_E_NOMEM, "out of memory");
 			goto out;
+		}
+		if ((r = repo_get(repo, key, 0, 0, mem, err)) < 0)
+			goto out;
+		buf = flt_mem_data(mem, &len);
 		SHA256(buf, len, d);
 		lb_hex(d, 32, hex);
 		if (strcasecmp(hex, expected_sha256) != 0) {
@@ -780,7 +787,7 @@ evl_segment_read(struct repo *repo, const char *key, const struct age_identity *
 	c = NULL;
 	if (r < 0)
 		goto out;
-	if (buf != NULL)
+	if (mem != NULL)
 		r = flt_write(chain, buf, len, err);
 	else
 		r = repo_get(repo, key, 0, 0, chain, err);
@@ -803,6 +810,6 @@ out:
 		lb_err_prefix(err, "segment %s: ", key);
 	flt_chain_free(c);
 	flt_free(chain);
-	free(buf);
+	flt_free(mem);
 	return r;
 }
