@@ -1164,6 +1164,8 @@ segment_put_and_read(void)
 		CHECK_OK(sig_verify(js.p, js.len, (const char *)sig.p, sig.len, EVL_SIG_NS,
 		    &who, &err), &err);
 		CHECK(sig_key_equal(who, sk));
+		sig_key_free(who);
+		who = NULL;
 		CHECK(sig_verify(js.p, js.len, (const char *)sig.p, sig.len,
 		    "lifeboat-manifest", &who, &err) != 0);
 		sig_key_free(who);
