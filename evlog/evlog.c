@@ -440,6 +440,9 @@ struct evl_parse {
 	int64_t first_rev, next_rev;
 	int64_t created_ms, first_time, last_wall;
 	uint64_t revisions, events, leases;
+	struct evl_header header;    /* its strings are the two below */
+	char cluster[EVL_CLUSTER_MAX + 1];
+	char version_str[EVL_VERSION_STR_MAX + 1];
 	struct evl_footer footer;
 	struct etcd_kv_event *ev;
 	size_t ev_cap;
@@ -586,12 +589,16 @@ parse_header(struct evl_parse *p, const uint8_t *b, size_t len, struct lb_err *e
 		    "or '-'");
 	if (!have_rev)
 		return bad(p, err, "no first_rev");
-	h.cluster = cluster;
-	h.lifeboat_version = ver;
+	memcpy(p->cluster, cluster, sizeof(cluster));
+	memcpy(p->version_str, ver, sizeof(ver));
+	p->header = h;
+	p->header.cluster = p->cluster;
+	p->header.lifeboat_version = p->version_str;
 	p->have_header = 1;
 	p->first_rev = p->next_rev = h.first_rev;
 	p->created_ms = p->first_time = p->last_wall = h.created_ms;
-	if (p->cb.on_header != NULL && (r = p->cb.on_header(p->cb.arg, &h, err)) < 0)
+	if (p->cb.on_header != NULL && (r = p->cb.on_header(p->cb.arg, &p->header,
+	    err)) < 0)
 		return r;
 	return 0;
 }
@@ -697,11 +704,10 @@ parse_revision(struct evl_parse *p, const uint8_t *b, size_t len, struct lb_err 
 	if (rev != p->next_rev)
 		return bad(p, err, "revision %lld where %lld was expected (%s)", (long long)rev,
 		    (long long)p->next_rev, rev > p->next_rev ? "a gap" : "a repeat or going back");
-	if (!have_wall)
-		wall = 0;
-	if (wall < p->last_wall)
-		return bad(p, err, "revision %lld: wall time %lld before the previous one's %lld",
-		    (long long)rev, (long long)wall, (long long)p->last_wall);
+	if (!have_wall || wall < p->last_wall)
+		return bad(p, err, "revision %lld: wall time %lld before %lld (%s)",
+		    (long long)rev, (long long)wall, (long long)p->last_wall,
+		    p->revisions > 0 ? "the previous revision's" : "the header's created");
 	pb_reader_init(&rd, b, len);
 	while ((r = pb_next(&rd, &f)) == 1) {
 		if (f.num != R_EVENT)
@@ -1013,6 +1019,17 @@ evl_parse_new(const struct evl_parse_cb *cb, struct flt **out, struct lb_err *er
 		return lb_err_set(err, LB_E_NOMEM, "out of memory");
 	}
 	*out = &p->base;
+	return 0;
+}
+
+int
+evl_parse_header(const struct flt *f, struct evl_header *out)
+{
+	const struct evl_parse *p = (const struct evl_parse *)f;
+
+	if (!p->have_header)
+		return LB_E_NOTFOUND;
+	*out = p->header;
 	return 0;
 }
 

@@ -151,6 +151,10 @@ struct evl_parse_cb {
 int evl_parse_new(const struct evl_parse_cb *cb, struct flt **out,
     struct lb_err *err);
 
+/* The header parsed by f (an evl_parse_new stage): 0 once it was read,
+ * LB_E_NOTFOUND before.  Its strings live as long as f. */
+int evl_parse_header(const struct flt *f, struct evl_header *out);
+
 /* The footer parsed by f (an evl_parse_new stage): 0 once it was read,
  * LB_E_NOTFOUND before. */
 int evl_parse_footer(const struct flt *f, struct evl_footer *out);

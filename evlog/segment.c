@@ -420,25 +420,6 @@ evl_meta_check_key(const struct evl_meta *m, const char *key, struct lb_err *err
 	return 0;
 }
 
-int
-evl_meta_check_footer(const struct evl_meta *m, const struct evl_footer *f,
-    struct lb_err *err)
-{
-#define SAME(a, b, name) \
-	if ((int64_t)(a) != (int64_t)(b)) \
-		return lb_err_set(err, LB_E_CORRUPT, "evlog: %s: the manifest says %lld, " \
-		    "the segment's footer %lld", name, (long long)(a), (long long)(b))
-	SAME(m->first_rev, f->first_rev, "first_rev");
-	SAME(m->last_rev, f->last_rev, "last_rev");
-	SAME(m->revisions, f->revisions, "revisions");
-	SAME(m->events, f->events, "events");
-	SAME(m->leases, f->leases, "leases");
-	SAME(m->first_time_ms, f->first_time_ms, "first_time (ms)");
-	SAME(m->last_time_ms, f->last_time_ms, "last_time (ms)");
-#undef SAME
-	return 0;
-}
-
 /* writing */
 
 struct evl_segment {
@@ -739,6 +720,7 @@ evl_segment_read(struct repo *repo, const char *key, const struct age_identity *
 	struct flt_chain *c = NULL;
 	struct flt *chain = NULL, *t = NULL, *sha = NULL, *count = NULL, *pcount, *parser;
 	struct flt *mem = NULL;
+	struct evl_header h;
 	const uint8_t *buf = NULL;
 	uint8_t d[32];
 	char hex[65];
@@ -804,6 +786,12 @@ evl_segment_read(struct repo *repo, const char *key, const struct age_identity *
 		memcpy(info->stored_sha256, hex, 65);
 		info->plain_size = flt_count_bytes(pcount);
 		evl_parse_footer(parser, &info->footer);
+		evl_parse_header(parser, &h);
+		snprintf(info->cluster, sizeof(info->cluster), "%s", h.cluster);
+		info->cluster_id = h.cluster_id;
+		info->has_prev = h.has_prev;
+		memcpy(info->prev_sha256, h.prev_sha256, 32);
+		info->created_ms = h.created_ms;
 	}
 out:
 	if (r < 0 && r != LB_E_NOMEM)
@@ -812,4 +800,45 @@ out:
 	flt_free(chain);
 	flt_free(mem);
 	return r;
+}
+
+int
+evl_meta_check_read(const struct evl_meta *m, const struct evl_read_info *info,
+    struct lb_err *err)
+{
+	const struct evl_footer *f = &info->footer;
+	char prev[65];
+
+#define SAME(a, b, name) \
+	if ((int64_t)(a) != (int64_t)(b)) \
+		return lb_err_set(err, LB_E_CORRUPT, "evlog: %s: the manifest says %lld, " \
+		    "the segment %lld", name, (long long)(a), (long long)(b))
+	SAME(m->first_rev, f->first_rev, "first_rev");
+	SAME(m->last_rev, f->last_rev, "last_rev");
+	SAME(m->revisions, f->revisions, "revisions");
+	SAME(m->events, f->events, "events");
+	SAME(m->leases, f->leases, "leases");
+	SAME(m->first_time_ms, f->first_time_ms, "first_time (ms)");
+	SAME(m->last_time_ms, f->last_time_ms, "last_time (ms)");
+	SAME(m->plain_size, info->plain_size, "plain_size");
+	SAME(m->stored_size, info->stored_size, "stored_size");
+#undef SAME
+	if (strcmp(m->cluster, info->cluster) != 0)
+		return lb_err_set(err, LB_E_CORRUPT, "evlog: the manifest is of cluster %s, "
+		    "the segment of %s", m->cluster, info->cluster);
+	if (m->cluster_id != info->cluster_id)
+		return lb_err_set(err, LB_E_CORRUPT, "evlog: the manifest is of cluster id "
+		    "%llx, the segment of %llx", (unsigned long long)m->cluster_id,
+		    (unsigned long long)info->cluster_id);
+	if (strcasecmp(m->stored_sha256, info->stored_sha256) != 0)
+		return lb_err_set(err, LB_E_CORRUPT, "evlog: stored sha256: the manifest says "
+		    "%.16s..., the object has %.16s...", m->stored_sha256, info->stored_sha256);
+	if (info->has_prev)
+		lb_hex(info->prev_sha256, 32, prev);
+	if ((m->prev_sha256 == NULL) != !info->has_prev ||
+	    (info->has_prev && strcasecmp(m->prev_sha256, prev) != 0))
+		return lb_err_set(err, LB_E_CORRUPT, "evlog: prev_sha256: the manifest says "
+		    "%.16s, the segment %.16s", m->prev_sha256 != NULL ? m->prev_sha256 :
+		    "none", info->has_prev ? prev : "none");
+	return 0;
 }

@@ -115,10 +115,6 @@ int evl_meta_parse(const char *json, size_t len, struct evl_meta **out,
 int evl_meta_check_key(const struct evl_meta *m, const char *key,
     struct lb_err *err);
 
-/* LB_E_CORRUPT unless the footer read from the object agrees with the
- * manifest (revisions, counts, times). */
-int evl_meta_check_footer(const struct evl_meta *m, const struct evl_footer *f,
-    struct lb_err *err);
 
 /*
  * Writing a segment.  The capture opens one, writes revisions and leases
@@ -189,6 +185,12 @@ struct evl_read_info {
 	uint64_t stored_size;
 	char stored_sha256[65];
 	uint64_t plain_size;
+	/* the header's */
+	char cluster[EVL_CLUSTER_MAX + 1];
+	uint64_t cluster_id;
+	int has_prev;
+	uint8_t prev_sha256[32];
+	int64_t created_ms;
 	struct evl_footer footer;
 };
 
@@ -201,6 +203,13 @@ struct evl_read_info {
 int evl_segment_read(struct repo *repo, const char *key,
     const struct age_identity *id, const char *expected_sha256,
     const struct evl_parse_cb *cb, struct evl_read_info *info,
+    struct lb_err *err);
+
+/* LB_E_CORRUPT unless what evl_segment_read found inside the object
+ * agrees with its manifest m: cluster, cluster id, prev_sha256, the
+ * footer's revisions, counts and times, and the stored sha256 and size.
+ * The manifest lies in plaintext beside the object; this ties the two. */
+int evl_meta_check_read(const struct evl_meta *m, const struct evl_read_info *info,
     struct lb_err *err);
 
 #endif

@@ -54,6 +54,7 @@ parse(const uint8_t *data, size_t size, size_t cut)
 {
 	const struct evl_parse_cb cb = { on_header, on_revision, on_lease, NULL, NULL };
 	struct evl_footer f;
+	struct evl_header h;
 	struct flt *p = NULL;
 	struct lb_err err;
 
@@ -61,8 +62,11 @@ parse(const uint8_t *data, size_t size, size_t cut)
 		return;
 	if (flt_write(p, data, cut, &err) == 0 &&
 	    flt_write(p, data + cut, size - cut, &err) == 0 &&
-	    flt_finish(p, &err) == 0)
+	    flt_finish(p, &err) == 0) {
 		evl_parse_footer(p, &f);
+		if (evl_parse_header(p, &h) == 0)
+			sink ^= (uint8_t)strlen(h.cluster);
+	}
 	flt_free(p);
 }
 

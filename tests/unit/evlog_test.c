@@ -1104,10 +1104,22 @@ segment_put_and_read(void)
 	CHECK_STR(info.stored_sha256, hex);
 	CHECK_INT(info.plain_size, ==, seg.len);
 	CHECK(memcmp(&info.footer, &f, sizeof(f)) == 0);
-	CHECK_OK(evl_meta_check_footer(mp, &info.footer, &err), &err);
+	CHECK_STR(info.cluster, "prod-1");
+	CHECK_INT(info.cluster_id, ==, 0xcdf818194e3a8c32ULL);
+	CHECK(!info.has_prev);
+	CHECK_INT(info.created_ms, ==, T0);
+	CHECK_OK(evl_meta_check_read(mp, &info, &err), &err);
 	info.footer.events++;
-	CHECK(evl_meta_check_footer(mp, &info.footer, &err) == LB_E_CORRUPT);
+	CHECK(evl_meta_check_read(mp, &info, &err) == LB_E_CORRUPT);
 	CHECK_CONTAINS(err.msg, "events");
+	info.footer.events--;
+	info.has_prev = 1;
+	CHECK(evl_meta_check_read(mp, &info, &err) == LB_E_CORRUPT);
+	CHECK_CONTAINS(err.msg, "prev_sha256");
+	info.has_prev = 0;
+	info.cluster_id++;
+	CHECK(evl_meta_check_read(mp, &info, &err) == LB_E_CORRUPT);
+	CHECK_CONTAINS(err.msg, "cluster id");
 	copy_free(&c);
 	/* Streamed, without an expected sha256: the same. */
 	memset(&info, 0, sizeof(info));
@@ -1153,6 +1165,10 @@ segment_put_and_read(void)
 		lb_hex(sha, 32, hex);
 		CHECK_STR(m2->prev_sha256, hex);
 		CHECK(m2->signer != NULL && strncmp(m2->signer, "SHA256:", 7) == 0);
+		CHECK_OK(evl_segment_read(repo2, m2->object, k.id, m2->stored_sha256, NULL,
+		    &info, &err), &err);
+		CHECK(info.has_prev && memcmp(info.prev_sha256, sha, 32) == 0);
+		CHECK_OK(evl_meta_check_read(m2, &info, &err), &err);
 		snprintf(path, sizeof(path), "%s/r2/prod-1/wal/2025/12/01/"
 		    "00000000000000000010-00000000000000000013.evlog.json", tmpdir);
 		evl_meta_free(mp);
