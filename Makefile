@@ -27,7 +27,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DLB_VERSION='"$(VERSION)"' $(WARN) \
 	     -I. -Itests $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 LDLIBS   = $(PKG_LIBS) -lpthread -lm
 
-MODULES = common config etcd snapshot stream sign repo catalog scheduler env backup ops restore snapd cmd
+MODULES = common config etcd snapshot stream sign repo evlog catalog scheduler env backup ops restore snapd cmd
 SRCS    = $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 OBJS    = $(SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS = $(wildcard tests/unit/*_test.c)
