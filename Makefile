@@ -20,6 +20,10 @@ PKGS     = libcurl openssl libzstd sqlite3 libarchive libmicrohttpd jansson expa
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+# The build's git revision, for --version only (main.c): $LB_GIT_REV when
+# set (make deb passes the tree's to its copy), else `git describe` of this
+# checkout, else "unknown" (a tarball of the source).
+GIT_REV  := $(or $(LB_GIT_REV),$(shell [ -e .git ] && git describe --tags --always --dirty 2>/dev/null),unknown)
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
 	   -Wno-format-nonliteral
@@ -35,7 +39,7 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS = $(wildcard tests/fuzz/*_fuzz.c)
 
 .SECONDARY:
-.PHONY: all deps check test unit integration fuzz demo bench install clean
+.PHONY: all deps check test unit integration fuzz demo bench install clean deb FORCE
 
 all: $(BUILD)/lifeboat
 
@@ -46,6 +50,15 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# Only main.o carries the revision, rebuilt when the revision changes (the
+# stamp is rewritten only then), so a commit recompiles one file.
+$(BUILD)/gitrev: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(GIT_REV)' | cmp -s - $@ || echo '$(GIT_REV)' >$@
+$(BUILD)/obj/main.o: $(BUILD)/gitrev
+$(BUILD)/obj/main.o: ALL_CFLAGS += -DLB_GIT_REV='"$(GIT_REV)"'
+FORCE:
 
 $(BUILD)/liblifeboat.a: $(OBJS)
 	@rm -f $@
@@ -61,7 +74,7 @@ $(BUILD)/layers.ok: scripts/layers.sh main.c $(SRCS) $(HDRS)
 
 $(BUILD)/lifeboat: $(BUILD)/obj/main.o $(BUILD)/liblifeboat.a $(BUILD)/layers.ok
 	@echo "  LINK    $@"
-	@$(CC) $(CFLAGS) -o $@ $(filter-out %.ok,$^) $(LDLIBS)
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter-out %.ok,$^) $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/liblifeboat.a
 	@mkdir -p $(dir $@)
