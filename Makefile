@@ -10,6 +10,9 @@
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/lifeboat
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+COMPDIR ?= $(PREFIX)/share/bash-completion/completions
 BUILD   ?= build
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -41,7 +44,20 @@ FUZZ_SRCS = $(wildcard tests/fuzz/*_fuzz.c)
 .SECONDARY:
 .PHONY: all deps check test unit integration fuzz demo bench install clean deb FORCE
 
-all: $(BUILD)/lifeboat
+MAN_PAGES = $(BUILD)/man/lifeboat.1 $(BUILD)/man/lifeboat.conf.5
+all: $(BUILD)/lifeboat $(MAN_PAGES)
+
+# The manual pages, generated from the binary: lifeboat(1) from each
+# command's --help and the command table, lifeboat.conf(5) from the option
+# table (the same source as `config options` and the example file).
+$(BUILD)/man/lifeboat.1: $(BUILD)/lifeboat scripts/man-lifeboat.sh
+	@mkdir -p $(dir $@)
+	@echo "  MAN     $@"
+	@sh scripts/man-lifeboat.sh $(BUILD)/lifeboat >$@.tmp && mv $@.tmp $@
+$(BUILD)/man/lifeboat.conf.5: $(BUILD)/lifeboat
+	@mkdir -p $(dir $@)
+	@echo "  MAN     $@"
+	@$(BUILD)/lifeboat config man >$@.tmp && mv $@.tmp $@
 
 deps:
 	@./scripts/deps.sh
@@ -119,14 +135,27 @@ bench: deps all
 	@./bench/run.sh
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/lifeboat
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(COMPDIR)
 	install -m 0755 $(BUILD)/lifeboat $(DESTDIR)$(BINDIR)/lifeboat
+	install -m 0644 $(BUILD)/man/lifeboat.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(BUILD)/man/lifeboat.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 contrib/lifeboat-snapd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 contrib/lifeboat.bash-completion $(DESTDIR)$(COMPDIR)/lifeboat
 	sed 's|/usr/local/bin/lifeboat|$(BINDIR)/lifeboat|' contrib/lifeboat-snapd.service \
-	    >$(DESTDIR)$(PREFIX)/lib/systemd/system/lifeboat-snapd.service
+	    >$(DESTDIR)$(UNITDIR)/lifeboat-snapd.service
 	install -m 0644 contrib/lifeboat.conf.example contrib/prometheus-alerts.yml \
-	    contrib/grafana-dashboard.json README.md $(DESTDIR)$(PREFIX)/share/doc/lifeboat/
+	    contrib/grafana-dashboard.json README.md CHANGELOG.md $(DESTDIR)$(DOCDIR)/
+
+# The Debian package, built with Debian's tools (dpkg-buildpackage and
+# debhelper, debian/) from a copy of the tracked files in $(BUILD)/deb/src,
+# so the source tree gets no file; the objects stay in $(BUILD)/deb/obj
+# between runs (Debian's hardening flags differ from a plain build's, so
+# they are compiled once there, then only what changed).  The result:
+# $(BUILD)/deb/lifeboat_$(VERSION)_<arch>.deb.
+deb:
+	@./scripts/deb.sh $(BUILD)/deb
 
 clean:
 	rm -rf $(BUILD)
