@@ -62,7 +62,8 @@ $(BUILD)/man/lifeboat.conf.5: $(BUILD)/lifeboat
 deps:
 	@./scripts/deps.sh
 
-$(BUILD)/obj/%.o: %.c
+# Every object carries VERSION (LB_VERSION): a new version rebuilds them.
+$(BUILD)/obj/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
