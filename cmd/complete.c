@@ -109,7 +109,7 @@ cmd_complete(const struct lb_globals *g, int argc, char **argv)
 	} else if ((strcmp(what, "options") == 0 || strcmp(what, "operand") == 0) &&
 	    (argc == 3 || argc == 4)) {
 		w = find_row(argv[2], argc == 4 ? argv[3] : NULL);
-		if (what[1] == 'p') {
+		if (strcmp(what, "options") == 0) {
 			for (i = 0; i < sizeof(global_opts) / sizeof(global_opts[0]); i++)
 				printf("%s\n", global_opts[i]);
 			if (w != NULL)

@@ -154,6 +154,16 @@ cmd_config(const struct lb_globals *g, int argc, char **argv)
 	struct cfg *c = NULL;
 	int r, probe = 0, bad, failed = 0;
 
+	int help = 0, i;
+
+	/* --help anywhere: `config check --help` as much as `config --help` */
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			help = 1;
+	if (help) {
+		argc = 2;
+		argv[1] = "--help";
+	}
 	if (argc == 2 && strcmp(argv[1], "options") == 0) {
 		cfg_print_options(stdout);
 		return 0;
