@@ -108,7 +108,7 @@ FUZZ_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DLB_VERSION='"$(VERSION)"' -I. \
 	      $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_OBJS = $(SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
-$(BUILD)/fuzz/obj/%.o: %.c
+$(BUILD)/fuzz/obj/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	@clang $(FUZZ_CFLAGS) -c -o $@ $<

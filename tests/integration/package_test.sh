@@ -46,6 +46,12 @@ restore_machine() {
 }
 trap 'restore_machine; cleanup' EXIT
 
+# One version everywhere: VERSION, debian/changelog, CHANGELOG.md.
+check version_debian_changelog sh -c '
+	v=$(dpkg-parsechangelog -l "$1/debian/changelog" -S Version)
+	[ "$v" = "$2" ] || { echo "debian/changelog $v, VERSION $2"; exit 1; }' _ "$TOP" "$VERSION"
+check version_changelog_md grep -q "^## \[$VERSION\] - " "$TOP/CHANGELOG.md"
+
 t0=$(date +%s)
 if ! deb=$(sh "$TOP/scripts/deb.sh" "$BUILD/deb" 2>"$T/deb.err"); then
 	fail package_build "$(tail -n 5 "$T/deb.err" | tr '\n' ' ')"
@@ -98,7 +104,7 @@ fi
 check package_manuals sh -c 'man -w 1 lifeboat && man -w 5 lifeboat.conf && man -w 8 lifeboat-snapd'
 check package_docs sh -c 'cd /usr/share/doc/lifeboat &&
 	[ -f grafana-dashboard.json ] && [ -f prometheus-alerts.yml ] &&
-	[ -f CHANGELOG.md ] && [ -f copyright ] && ls README.md*'
+	[ -f copyright ] && ls README.md* CHANGELOG.md*'
 
 # As the lifeboat user, as the service runs.
 check package_version_as_user sh -c '
