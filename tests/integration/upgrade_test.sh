@@ -121,3 +121,14 @@ track "$T/rc"
 RKEYS=$(etcdctl --endpoints "http://127.0.0.1:$C1" get /registry/ --prefix -w json 2>/dev/null |
 	python3 -c 'import json, sys; print(json.load(sys.stdin)["count"])' 2>/dev/null)
 check upgrade_restored_keys sh -c "[ '$RKEYS' = '$KEYS' ] || { echo 'restored $RKEYS keys, want $KEYS'; exit 1; }"
+
+# The bucket alone (no catalog): the old release's manifest and objects
+# restore by themselves.
+P2=$(free_port); C2=$(free_port)
+check upgrade_restore_from_repo env -u LIFEBOAT_CONFIG "$LIFEBOAT" restore cluster \
+	--repo "file://$T/repo" --identity "$T/id.txt" --cluster c1 \
+	--members "s1=http://127.0.0.1:$P2@http://127.0.0.1:$C2" --base-dir "$T/rr" --start
+track "$T/rr"
+RKEYS=$(etcdctl --endpoints "http://127.0.0.1:$C2" get /registry/ --prefix -w json 2>/dev/null |
+	python3 -c 'import json, sys; print(json.load(sys.stdin)["count"])' 2>/dev/null)
+check upgrade_restored_from_repo_keys sh -c "[ '$RKEYS' = '$KEYS' ] || { echo 'restored $RKEYS keys, want $KEYS'; exit 1; }"
