@@ -6,9 +6,11 @@
 # Then the current binary lists those backups (read-only, on the old
 # schema), verifies them end to end, migrates the catalog (on that real
 # file, not a fresh one) by its first write, prunes by retention, restores
-# the newest into a new etcd and checks its keys.  The migrated catalog has
-# the same tables and columns as one the current binary creates, and the
-# old binary refuses it with a clear error (a downgrade).  The schema
+# the newest into a new etcd (from the catalog, and from the repository
+# alone) and checks its keys.  The migrated catalog has the same tables
+# and columns as one the current binary creates; the old binary refuses
+# it with a clear error (a downgrade), as it refuses the current binary's
+# manifests.  The schema
 # number is never written here: it is read from the current binary's own
 # fresh catalog.
 . "$(dirname "$0")/../lib.sh"
@@ -104,6 +106,12 @@ assert ids(sys.argv[1]) == ids(sys.argv[2]), (ids(sys.argv[1]), ids(sys.argv[2])
 # The old binary on the migrated catalog: refused, saying why.
 check_exit upgrade_downgrade_refused 2 'schema version [0-9]+ is newer than this lifeboat knows' \
 	$OLDLB catalog list
+
+# The old binary on the current one's repository: its manifests are
+# refused by name, none recorded (rebuild's exit 3: some malformed).
+sed -e "s|^catalog = .*|catalog = $T/oldview.db|" "$T/new.conf" >"$T/oldview.conf"
+check_exit upgrade_downgrade_repo_refused 3 "unsupported 'lifeboat-manifest/[0-9]+' \\(this lifeboat reads lifeboat-manifest/1\\)" \
+	"$OLD" --config "$T/oldview.conf" catalog rebuild
 
 # Prune by the old configuration's retention (keep-last=1): the older goes.
 check upgrade_prune $LB catalog prune
