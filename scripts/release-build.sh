@@ -7,17 +7,21 @@
 #
 #   release-build.sh TAG     build if missing; print the binary's path
 #
-# Exits 3 (after saying why) when the tree is not a git checkout that
-# knows TAG, so a test can skip instead of fail on a tarball of the source.
+# Exits 3 (after saying why) when the tree is not a git checkout, so a
+# test can skip on a tarball of the source; a checkout without TAG fails.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 tag=${1:?usage: release-build.sh TAG}
 cache=${LIFEBOAT_RELEASE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lifeboat/release}
 
-commit=$(git -C "$top" rev-parse -q --verify "$tag^{commit}" 2>/dev/null) || {
-	echo "release-build: $tag is not known to the git repository at $top" >&2
+git -C "$top" rev-parse --git-dir >/dev/null 2>&1 || {
+	echo "release-build: $top is not a git checkout" >&2
 	exit 3
+}
+commit=$(git -C "$top" rev-parse -q --verify "$tag^{commit}" 2>/dev/null) || {
+	echo "release-build: no tag $tag in $top (hint: git fetch --tags)" >&2
+	exit 1
 }
 out=$cache/$commit
 

@@ -18,7 +18,7 @@
 OLD=$(sh "$TOP/scripts/release-build.sh" v0.1.0 2>"$T/old.err")
 case $? in
 0) ;;
-3) echo "# upgrade: no git history here (v0.1.0 unknown): skipped"; exit 0 ;;
+3) echo "# upgrade: not a git checkout (no v0.1.0 to build): skipped"; exit 0 ;;
 *) fail upgrade_old_build "$(tail -n 3 "$T/old.err" | tr '\n' ' ')"; exit 1 ;;
 esac
 echo "# old: $("$OLD" --version | head -n 1)"
