@@ -97,7 +97,7 @@ while read -r name summary; do
 		# catalog list, show and audit print catalog's usage, above
 		case $name/$sub in
 		catalog/list | catalog/show | catalog/audit) continue ;;
-		restore/*) continue ;;   # restore's --help covers its modes
+		restore/* | config/*) continue ;;   # their --help covers these
 		esac
 		printf '.TP\n.B lifeboat %s %s\n' "$name" "$sub"
 		"$bin" "$name" "$sub" --help 2>&1 | pre
