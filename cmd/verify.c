@@ -101,11 +101,20 @@ print_chain(void *arg, const char *line, int bad)
 enum { O_CATALOG = 1000, O_CLUSTER, O_IDENTITY, O_ALL, O_JSON, O_SKIP_SIG, O_PITR };
 
 #define VERIFY_USAGE "usage: lifeboat catalog verify ID|latest|--all [--cluster C] " \
-	"[--identity FILE] [--catalog PATH] [--json] [--insecure-skip-signature] " \
-	"[--pitr]\n" \
-	"  --pitr  also prove the event log: for each backup B verified whose earlier\n" \
-	"          complete backup A the log covers, A replayed to B's revision in a\n" \
-	"          scratch etcd must hold exactly B's keys (slow: an etcd per pair)\n"
+	"[--identity FILE] [--catalog PATH] [--json] [--insecure-skip-signature]\n" \
+	"    [--pitr]\n" \
+	"\n" \
+	"Reads every object of the backup back from the repository, checks its\n" \
+	"sha256, decrypts it (--identity, default identity-file), decompresses it,\n" \
+	"checks etcd's trailer and the bbolt revision; with trusted-signers, first\n" \
+	"checks the manifest's signature.  The verdict is recorded and audited.\n" \
+	"--all: every complete backup, and each cluster's chain of manifests.\n" \
+	"--pitr: also the event log's proof: for each backup B verified whose\n" \
+	"earlier complete backup A the log covers, A replayed to B's revision in a\n" \
+	"scratch etcd must hold exactly B's keys (and give B's recorded HashKV);\n" \
+	"recorded per segment and audited ('pitr'); slow: an etcd per pair.\n" \
+	"Exit status: 0 all good, 1 a backup or a proof failed, 2 usage or\n" \
+	"configuration.\n"
 
 /* One pair of the replay proof. */
 static void
