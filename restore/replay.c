@@ -6,12 +6,15 @@
  */
 #include "restore/replay.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -722,28 +725,30 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
-/* Two free loopback ports (as drill.c: both bound at once). */
+/* Two free loopback ports, as drill.c takes them: both sockets bound
+ * (port 0) at once, so the kernel gives two different ones, then closed
+ * for etcd to take. */
 static int
 pick_ports(int *a, int *b, struct lb_err *err)
 {
-	char u[64];
-	int i;
+	int fd[2] = { -1, -1 }, *out[2] = { a, b }, i, r = 0;
 
-	/* restore_port_check binds; try a few from a random start */
-	for (i = 0; i < 200; i++) {
-		int pa = 20000 + (int)((lb_wall_ms() + 7919 * i + getpid()) % 30000);
-		struct lb_err e;
-		snprintf(u, sizeof(u), "http://127.0.0.1:%d", pa);
-		if (restore_port_check(u, &e) < 0)
-			continue;
-		snprintf(u, sizeof(u), "http://127.0.0.1:%d", pa + 1);
-		if (restore_port_check(u, &e) < 0)
-			continue;
-		*a = pa;
-		*b = pa + 1;
-		return 0;
+	for (i = 0; i < 2; i++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+		    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t sl = sizeof(sa);
+		if ((fd[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+		    bind(fd[i], (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    getsockname(fd[i], (struct sockaddr *)&sa, &sl) < 0) {
+			r = lb_err_sys(err, LB_E_IO, errno, "cannot pick a loopback port");
+			break;
+		}
+		*out[i] = ntohs(sa.sin_port);
 	}
-	return lb_err_set(err, LB_E_BUSY, "no two free loopback ports for the scratch member");
+	for (i = 0; i < 2; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	return r;
 }
 
 /* Waits until the member answers Status with a leader, up to 60 s. */
