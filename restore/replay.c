@@ -309,7 +309,18 @@ static int
 read_segment(struct repo *rp, const struct age_identity *id,
     const struct replay_segment *g, const struct evl_parse_cb *cb, struct lb_err *err)
 {
-	return evl_segment_read(rp, g->object, id, g->stored_sha256, cb, NULL, err);
+	struct evl_read_info info;
+	int r;
+
+	if ((r = evl_segment_read(rp, g->object, id, g->stored_sha256, cb, &info, err)) < 0)
+		return r;
+	/* the record it was chosen by must say what it holds */
+	if (info.footer.first_rev != g->first_rev || info.footer.last_rev != g->last_rev)
+		return lb_err_set(err, LB_E_CORRUPT, "segment %s holds revisions %lld..%lld, "
+		    "its record says %lld..%lld", g->object, (long long)info.footer.first_rev,
+		    (long long)info.footer.last_rev, (long long)g->first_rev,
+		    (long long)g->last_rev);
+	return 0;
 }
 
 /* ---- --to-time -------------------------------------------------------------------- */
