@@ -349,11 +349,15 @@ pitr_json(const struct restore_run *c)
 	    "leases_recreated", (json_int_t)p->leases_created,
 	    "leases_with_default_ttl", (json_int_t)p->leases_default_ttl,
 	    "fsync_off", p->fsync_off, "replay_seconds", p->seconds,
-	    "not_covered", "revisions after the target; auth, membership and lease "
-	    "expiry are not in the event log");
+	    "not_covered", "revisions after the target; auth, membership and when "
+	    "leases were last renewed are not in the event log");
 	if (o != NULL && p->target_time_ms >= 0)
 		json_object_set_new(o, "to_time", json_string(replay_format_ms(p->target_time_ms,
 		    t3, sizeof(t3))));
+	/* the captured revisions after the target, not restored */
+	if (o != NULL && p->covered_rev > p->target_rev)
+		json_object_set_new(o, "not_restored_revisions", json_pack("[I,I]",
+		    (json_int_t)(p->target_rev + 1), (json_int_t)p->covered_rev));
 	if (o != NULL && p->note[0] != '\0')
 		json_object_set_new(o, "note", json_string(p->note));
 	return o;
@@ -394,7 +398,7 @@ print_pitr(const struct restore_run *c)
 		printf("  the target is the last captured revision (the capture knows the "
 		    "cluster up to %s)\n", replay_format_ms(p->covered_time_ms, t2, sizeof(t2)));
 	printf("  a revision is one whole etcd transaction: a target never splits one; "
-	    "auth, membership and lease expiry are not in the event log\n");
+	    "auth, membership and when leases were last renewed are not in the event log\n");
 }
 
 static void

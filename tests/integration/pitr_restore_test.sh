@@ -188,6 +188,7 @@ assert p["replayed_revisions"] == int(sys.argv[3]) - int(sys.argv[4]), p
 assert p["last_captured_revision"] == int(sys.argv[5]), p
 assert p["leases_recreated"] >= 3, p
 assert d["hashkv_matches_replay"] is True, d
+assert p["not_restored_revisions"] == [int(sys.argv[3]) + 1, int(sys.argv[5])], p
 ' "$T/rmid.json" "$A" "$MID" "$REVA" "$LAST"
 etcdctl --endpoints "$RCL" get "" --prefix --rev "$MID" -w json >"$T/rmid.got.json"
 check to_revision_keys_equal_source same_keys "$T/mid.json" "$T/rmid.got.json"
