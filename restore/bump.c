@@ -99,5 +99,11 @@ restore_bump_choose(struct restore_run *c, const struct manifest *mf)
 		log_warn("catalog: %s: sizing the revision bump from the backup alone", e.msg);
 	if (mf->finished_at != NULL && cat_time_parse(mf->finished_at, now, &end, &e) == 0)
 		restore_bump_add(&c->bump, end, mf->revision);
-	c->bump_n = restore_bump_size(&c->bump, mf->revision, now);
+	/* to a point: the snapshot restored is at the target, and the event
+	 * log knows the cluster up to its last captured revision and time,
+	 * the newest record there is (also from the bucket alone) */
+	if (c->pitr.active && c->pitr.covered_rev > 0 && c->pitr.covered_time_ms >= 0)
+		restore_bump_add(&c->bump, c->pitr.covered_time_ms / 1000, c->pitr.covered_rev);
+	c->bump_n = restore_bump_size(&c->bump, c->pitr.active ? c->pitr.target_rev :
+	    mf->revision, now);
 }
