@@ -222,7 +222,9 @@ check repo_only_exit_0 test "$rrc" -eq 0
 check repo_only_from_b grep -q "restored backup $B" "$T/rrepo.out"
 check repo_only_report grep -q "to revision $END" "$T/rrepo.out"
 # the bump reaches past the last captured revision, known from the log
-check repo_only_bump_from_log grep -q "highest recorded $LAST " "$T/rrepo.out"
+# (3.4's etcdctl cannot bump)
+[ "$TEST_ETCD_VERSION" = 3.4 ] ||
+	check repo_only_bump_from_log grep -q "highest recorded $LAST " "$T/rrepo.out"
 check repo_only_last_key test "$(etcdctl --endpoints "$RCL" get /registry/late --print-value-only)" = 2
 stop_all "$T/rrepo"
 # and from A: the two captures overlap, each revision compared, applied once
