@@ -160,7 +160,9 @@ snapd_sync_locks(struct daemon *d)
 	for (i = 0; i < d->n_cs; i++) {
 		struct cstate *cs = d->cs[i];
 
-		if (cs->running || strcmp(cs->lock_prefix, cs->lock_want) == 0)
+		/* a capture uses the lock as long as it runs (capture.c) */
+		if (cs->running || cs->pitr_running ||
+		    strcmp(cs->lock_prefix, cs->lock_want) == 0)
 			continue;
 		pthread_mutex_lock(&d->mu);
 		old = cs->lock;
