@@ -28,8 +28,8 @@
 #include "common/log.h"
 #include "common/secret.h"
 #include "env/journal.h"
+#include "env/segment.h"
 #include "env/setup.h"
-#include "env/trust.h"
 #include "etcd/etcd.h"
 #include "etcd/etcd_watch.h"
 #include "evlog/evlog.h"
@@ -344,37 +344,12 @@ seg_open(struct cap *x, int64_t first_rev, int64_t now_ms, struct lb_err *err)
 	return 0;
 }
 
-static int
-meta_to_row(const struct evl_meta *m, struct cat_segment *s, char cid[17])
-{
-	memset(s, 0, sizeof(*s));
-	etcd_id_str(m->cluster_id, cid);
-	s->cluster = m->cluster;
-	s->cluster_id = m->cluster_id != 0 ? cid : NULL;
-	s->first_rev = m->first_rev;
-	s->last_rev = m->last_rev;
-	s->first_time_ms = m->first_time_ms;
-	s->last_time_ms = m->last_time_ms;
-	s->revisions = (int64_t)m->revisions;
-	s->events = (int64_t)m->events;
-	s->object = m->object;
-	s->stored_size = (int64_t)m->stored_size;
-	s->stored_sha256 = m->stored_sha256;
-	s->prev_sha256 = m->prev_sha256;
-	s->signer = m->signer;
-	s->host = m->hostname;
-	s->verified_at = -1;
-	return 0;
-}
-
 /* Closes the open segment with last time last_ms, stores it (a few
  * tries: the bytes are kept between them) and records it. */
 static int
 seg_put(struct cap *x, int64_t last_ms, struct lb_err *err)
 {
 	struct evl_meta *m = NULL;
-	struct cat_segment row;
-	char cid[17];
 	int r = 0, tries;
 
 	if (x->seg == NULL)
@@ -398,8 +373,7 @@ seg_put(struct cap *x, int64_t last_ms, struct lb_err *err)
 		x->st.segments_failed++;
 		goto out;
 	}
-	meta_to_row(m, &row, cid);
-	if ((r = cat_segment_add(x->e->cat, &row, NULL, err)) < 0) {
+	if ((r = env_segment_add(x->e, m, NULL, err)) < 0) {
 		x->st.segments_failed++;
 		lb_err_prefix(err, "segment %s stored but not recorded: ", m->object);
 		goto out;
@@ -557,13 +531,8 @@ static int
 learn_cb(void *arg, const char *key, uint64_t size)
 {
 	struct learn *l = arg;
-	struct lb_err err;
-	char *sig = NULL, signer[SIG_FINGERPRINT_LEN];
-	uint8_t *buf = NULL;
-	size_t len = 0, siglen = 0;
 	struct evl_meta *m = NULL;
-	struct cat_segment row;
-	char cid[17], what[EVL_KEY_MAX + 32];
+	struct lb_err err;
 	int64_t last;
 	int ins = 0;
 
@@ -571,21 +540,15 @@ learn_cb(void *arg, const char *key, uint64_t size)
 	if (name_last_rev(key, &last) < 0 || last <= l->after)
 		return 0;
 	lb_err_clear(&err);
-	snprintf(what, sizeof(what), "segment manifest %s", key);
-	if (repo_get_buf(l->e->repo, key, EVL_META_MAX, &buf, &len, &err) < 0 ||
-	    (l->e->trust != NULL &&
-	    (trust_fetch_sig(l->e->repo, key, &sig, &siglen, &err) < 0 ||
-	    trust_check(l->e->trust, EVL_SIG_NS, what, (const char *)buf, len, sig, siglen,
-	    signer, &err) < 0)) ||
-	    evl_meta_parse((const char *)buf, len, &m, &err) < 0 ||
-	    evl_meta_check_key(m, key, &err) < 0)
+	if (env_segment_read(l->e, NULL, key, &m, NULL, &err) < 0)
 		goto refused;
 	if (strcmp(m->cluster, l->cluster) != 0) {
-		lb_err_set(&err, LB_E_CORRUPT, "%s names cluster %s", key, m->cluster);
+		lb_err_set(&err, LB_E_CORRUPT, "it names cluster %s", m->cluster);
 		goto refused;
 	}
-	meta_to_row(m, &row, cid);
-	if (cat_segment_add(l->e->cat, &row, &ins, &err) < 0)
+	if (m->revisions == 0)
+		goto out;
+	if (env_segment_add(l->e, m, &ins, &err) < 0)
 		goto refused;
 	l->added += ins;
 	goto out;
@@ -594,8 +557,6 @@ refused:
 	log_warn("cluster=%s capture: %s not recorded: %s", l->cluster, key, err.msg);
 out:
 	evl_meta_free(m);
-	free(buf);
-	free(sig);
 	return 0;
 }
 
