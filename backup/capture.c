@@ -49,6 +49,10 @@ struct lset {
 /* Tries of one segment's put before the capture gives up (and starts
  * again from the catalog: etcd still has the revisions). */
 #define PUT_TRIES 3
+/* A watch that delivers nothing this long while another member shows
+ * newer revisions is on a member cut off from the others (no reset
+ * comes, and the watch has no stall timeout): the capture moves on. */
+#define STUCK_S 15
 
 struct lag_sample {
 	int64_t rev;
@@ -83,6 +87,7 @@ struct cap {
 	struct lag_sample lag[LAG_SAMPLES];
 	size_t n_lag;
 	double lag_at;             /* lb_mono_now of the last Status */
+	double heard_at;           /* lb_mono_now of the last revision or progress */
 	struct capture_stats st;
 	int fatal;                 /* an error that ends the run (a put) */
 	struct lb_err fatal_err;
@@ -428,6 +433,7 @@ on_revision(void *arg, int64_t rev, const struct etcd_kv_event *ev, size_t n,
 	x->next = rev + 1;
 	x->st.last_rev = rev;
 	x->known_ms = now;
+	x->heard_at = lb_mono_now();
 	lag_update(x);
 	if (evl_segment_full(x->seg) && (r = seg_put(x, now, err)) < 0)
 		goto fatal;
@@ -448,6 +454,7 @@ on_progress(void *arg, int64_t rev, struct lb_err *err)
 	(void)err;
 	if (rev >= x->next - 1)
 		x->known_ms = lb_wall_ms();
+	x->heard_at = lb_mono_now();
 	return 0;
 }
 
@@ -469,6 +476,10 @@ on_tick(void *arg, struct lb_err *err)
 	}
 	lag_update(x);
 	report(x);
+	if (x->n_lag > 0 && lb_mono_now() - x->lag[0].at > STUCK_S &&
+	    lb_mono_now() - x->heard_at > STUCK_S)
+		return lb_err_set(err, LB_E_NET, "no revision for %ds while the cluster is at "
+		    "%lld", STUCK_S, (long long)x->st.head_rev);
 	return 0;
 }
 
@@ -647,6 +658,7 @@ watch_loop(struct cap *x, struct capture_result *res, struct lb_err *err)
 
 	while (!*x->o->stop) {
 		lb_err_clear(&e2);
+		x->heard_at = lb_mono_now();
 		if ((r = etcd_open(x->eps[x->ep], &x->eo, &c, &e2)) == 0) {
 			log_info("cluster=%s capture: watching %s from revision %lld", x->cluster,
 			    x->eps[x->ep], (long long)x->next);
