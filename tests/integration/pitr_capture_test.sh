@@ -30,6 +30,9 @@ print(max(s["Status"]["header"]["revision"] for s in json.load(sys.stdin)))'
 
 "$LIFEBOAT" keygen -o "$T/id.txt" >"$T/keygen.out" 2>&1
 RCPT=$(grep -o 'age1[a-z0-9]*' "$T/keygen.out" | head -n 1)
+"$LIFEBOAT" keygen --signing -o "$T/sign.key" >"$T/sign.pub" 2>/dev/null ||
+	{ fail keygen_signing "failed"; exit 1; }
+echo "lifeboat $(cat "$T/sign.pub")" >"$T/trusted"
 PORT=$(free_port)
 CAT=$T/cat.db
 cat >"$T/l.conf" <<EOF
@@ -39,6 +42,8 @@ recipients = $RCPT
 catalog = $CAT
 metrics-listen = 127.0.0.1:$PORT
 drill-schedule = off
+signing-key = $T/sign.key
+trusted-signers = $T/trusted
 [cluster:c1]
 endpoints = $(echo "$EPS" | sed 's/,/, /g')
 schedule = @every 1h
@@ -99,6 +104,15 @@ nman=$(find "$T/repo/c1/wal" -name '*.evlog.json' | wc -l)
 nrow=$(q "SELECT count(*) FROM segments")
 if [ "$nobj" -ge 1 ] && [ "$nobj" = "$nman" ] && [ "$nman" = "$nrow" ]; then ok bucket_matches_catalog
 else fail bucket_matches_catalog "objects $nobj, manifests $nman, catalog rows $nrow"; fi
+
+# Each manifest is signed, and OpenSSH checks it.
+sigs_ok() {
+	for j in $(find "$T/repo/c1/wal" -name '*.evlog.json'); do
+		ssh-keygen -Y verify -f "$T/trusted" -I lifeboat -n lifeboat-evlog \
+		    -s "$j.sig" <"$j" >/dev/null 2>&1 || { echo "$j"; return 1; }
+	done
+}
+check segment_manifests_signed sigs_ok
 
 # Break-glass: Debian's age and zstd open a segment; its plaintext starts
 # with the header record (type 1).
@@ -233,3 +247,13 @@ rebuilt() {
 	  "$(q 'SELECT first_rev, last_rev, stored_sha256 FROM segments ORDER BY object')" ]
 }
 check rebuild_records_segments rebuilt
+# A manifest altered in the bucket no longer matches its signature: a
+# rebuild leaves that segment out.
+j=$(find "$T/repo/c1/wal" -name '*.evlog.json' | sort | head -n 1)
+sed -i 's/"hostname": *"[^"]*"/"hostname": "planted"/' "$j"
+altered() {
+	LIFEBOAT_CATALOG=$T/rebuilt2.db "$LIFEBOAT" --config "$T/l.conf" catalog rebuild >"$T/rebuild2.out" 2>&1
+	[ "$(sqlite3 "$T/rebuilt2.db" 'SELECT count(*) FROM segments')" = "$(($(q 'SELECT count(*) FROM segments') - 1))" ] &&
+	    grep -q "1 not recorded" "$T/rebuild2.out"
+}
+check rebuild_refuses_altered_segment altered
