@@ -17,6 +17,14 @@
 static int cmd_version(const struct lb_globals *g, int argc, char **argv);
 static int cmd_help(const struct lb_globals *g, int argc, char **argv);
 
+/* The revision of the build, from the Makefile (git describe). */
+#ifndef LB_GIT_REV
+#define LB_GIT_REV "unknown"
+#endif
+
+/* A command without a summary is hidden from the list (complete: for the
+ * completion script).  cmd/words.c lists the same commands with their
+ * options; tests/integration/manual_test.sh keeps the two in step. */
 static const struct {
 	const char *name;
 	lb_cmd_fn fn;
@@ -33,6 +41,7 @@ static const struct {
 	{ "inspect", cmd_inspect, "read an etcd snapshot file: revision, keys, hash, trailer" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "list the commands" },
+	{ "complete", cmd_complete, NULL },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -49,7 +58,8 @@ usage(FILE *fp)
 	    "\n"
 	    "commands:\n");
 	for (i = 0; i < N_COMMANDS; i++)
-		fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		if (commands[i].summary != NULL)
+			fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(fp,
 	    "\n"
 	    "global options (before or after the command):\n"
@@ -67,7 +77,7 @@ cmd_version(const struct lb_globals *g, int argc, char **argv)
 	(void)g;
 	(void)argc;
 	(void)argv;
-	printf("lifeboat %s (%s)\n", LB_VERSION, curl_version());
+	printf("lifeboat %s (git %s)\n%s\n", LB_VERSION, LB_GIT_REV, curl_version());
 	return 0;
 }
 

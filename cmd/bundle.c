@@ -23,7 +23,11 @@ cmd_catalog_export(const struct lb_globals *g, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *use = "usage: lifeboat catalog export ID -o FILE.tar "
-	    "[--catalog PATH]\n";
+	    "[--catalog PATH]\n"
+	    "\n"
+	    "Writes one backup (its objects, still encrypted, its manifest and the\n"
+	    "manifest's signature) as one tar bundle, for another repository such\n"
+	    "as an air-gapped site's (catalog import).\n";
 	struct lb_err err = { 0 };
 	struct lb_env e = { 0 };
 	const char *catalog = NULL, *out = NULL;
@@ -66,7 +70,13 @@ cmd_catalog_import(const struct lb_globals *g, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *use = "usage: lifeboat catalog import FILE.tar [--catalog PATH] "
-	    "[--insecure-skip-signature]\n";
+	    "[--insecure-skip-signature]\n"
+	    "\n"
+	    "Reads a bundle (catalog export) into the repository and the catalog.\n"
+	    "Refuses a backup id already there (the very same manifest is skipped)\n"
+	    "and never overwrites or deletes a key it did not write; with\n"
+	    "trusted-signers, a bundle whose manifest is not signed by one of them is\n"
+	    "refused before anything is written.\n";
 	struct lb_err err = { 0 };
 	struct lb_env e = { 0 };
 	struct ops_import_result res;

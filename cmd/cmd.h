@@ -53,6 +53,23 @@ int cmd_config(const struct lb_globals *g, int argc, char **argv);
 /* `lifeboat inspect FILE [--json]`: what an etcd snapshot file holds. */
 int cmd_inspect(const struct lb_globals *g, int argc, char **argv);
 
+/* `lifeboat complete WHAT ...`: words for bash completion (hidden). */
+int cmd_complete(const struct lb_globals *g, int argc, char **argv);
+
+/* One row of the command line's words (cmd/words.c): a command, or one of
+ * its subcommands (sub: catalog's and config's subcommands, restore's
+ * modes), its options ("--flag" or "--option=KIND", space-separated) and
+ * what its operand is ("backup", "file", or NULL for none). */
+struct cmd_words {
+	const char *cmd;
+	const char *sub;
+	const char *opts;
+	const char *operand;
+};
+
+/* Every command's and subcommand's row, ending with a row of NULLs. */
+extern const struct cmd_words cmd_words[];
+
 /* Logs err and returns its exit status: how a command ends on a failure. */
 int cmd_fail(const struct lb_err *err);
 

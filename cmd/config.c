@@ -165,12 +165,24 @@ cmd_config(const struct lb_globals *g, int argc, char **argv)
 	struct cfg *c = NULL;
 	int r, probe = 0, bad, failed = 0;
 
+	int help = 0, i;
+
+	/* --help anywhere: `config check --help` as much as `config --help` */
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			help = 1;
+	if (help) {
+		argc = 2;
+		argv[1] = "--help";
+	}
 	if (argc == 2 && strcmp(argv[1], "options") == 0) {
 		cfg_print_options(stdout);
 		return 0;
 	}
 	if (argc == 2 && strcmp(argv[1], "example") == 0)
 		return cfg_write_example(stdout) == 0 ? 0 : 1;
+	if (argc == 2 && strcmp(argv[1], "man") == 0)
+		return cfg_write_man(stdout, LB_VERSION) == 0 ? 0 : 1;
 	if (argc == 3 && strcmp(argv[1], "check") == 0 && strcmp(argv[2], "--probe") == 0) {
 		probe = 1;
 		argc = 2;
@@ -186,7 +198,8 @@ cmd_config(const struct lb_globals *g, int argc, char **argv)
 		    "                                 repository (write and delete a probe "
 		    "object) and every etcd endpoint\n"
 		    "       lifeboat config options   list every option\n"
-		    "       lifeboat config example   print an example configuration\n");
+		    "       lifeboat config example   print an example configuration\n"
+		    "       lifeboat config man       print the manual page lifeboat.conf(5) (roff)\n");
 		return argc == 2 && (strcmp(argv[1], "--help") == 0 ||
 		    strcmp(argv[1], "-h") == 0) ? 0 : 2;
 	}

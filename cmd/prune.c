@@ -46,7 +46,12 @@ cmd_catalog_prune(const struct lb_globals *g, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *use = "usage: lifeboat catalog prune [--dry-run] [--cluster C] "
-	    "[--catalog PATH]\n";
+	    "[--catalog PATH]\n"
+	    "\n"
+	    "Applies each cluster's retention: the backups it no longer keeps are\n"
+	    "deleted from the repository and the catalog, each deletion audited;\n"
+	    "never the newest verified complete backup, nor one under S3 Object\n"
+	    "Lock.  --dry-run: print what would go, delete nothing.\n";
 	struct lb_err err = { 0 };
 	struct lb_env e = { 0 };
 	struct ops_prune_opts o = { 0 };

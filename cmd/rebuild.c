@@ -16,7 +16,13 @@
 #include "ops/ops.h"
 
 #define REBUILD_USAGE "usage: lifeboat catalog rebuild [--threads N] [--catalog PATH] " \
-	"[--insecure-skip-signature]\n"
+	"[--insecure-skip-signature]\n" \
+	"\n" \
+	"Recreates the catalog from the repository's manifests alone and takes the\n" \
+	"audit trail back; a row is dropped only when its manifest is proven\n" \
+	"absent.  With trusted-signers, a manifest not signed by one of them is\n" \
+	"not recorded.  --threads N: manifests read at once.\n" \
+	"Exit status: 0 done, 3 some manifests malformed or refused, 1 failed.\n"
 
 int
 cmd_catalog_rebuild(const struct lb_globals *g, int argc, char **argv)

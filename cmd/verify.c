@@ -100,7 +100,14 @@ print_chain(void *arg, const char *line, int bad)
 enum { O_CATALOG = 1000, O_CLUSTER, O_IDENTITY, O_ALL, O_JSON, O_SKIP_SIG };
 
 #define VERIFY_USAGE "usage: lifeboat catalog verify ID|latest|--all [--cluster C] " \
-	"[--identity FILE] [--catalog PATH] [--json] [--insecure-skip-signature]\n"
+	"[--identity FILE] [--catalog PATH] [--json] [--insecure-skip-signature]\n" \
+	"\n" \
+	"Reads every object of the backup back from the repository, checks its\n" \
+	"sha256, decrypts it (--identity, default identity-file), decompresses it,\n" \
+	"checks etcd's trailer and the bbolt revision; with trusted-signers, first\n" \
+	"checks the manifest's signature.  The verdict is recorded and audited.\n" \
+	"--all: every complete backup, and each cluster's chain of manifests.\n" \
+	"Exit status: 0 all good, 1 a backup failed, 2 usage or configuration.\n"
 
 int
 cmd_catalog_verify(const struct lb_globals *g, int argc, char **argv)

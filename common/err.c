@@ -36,6 +36,7 @@ static const struct {
 	 * code of their own: no exit status changed with it. */
 	{ LB_E_UNSUPPORTED, "unsupported", 1 },
 	{ LB_E_LOCKED, "locked", 1 },
+	{ LB_E_COMPACTED, "compacted", 1 },
 };
 
 void

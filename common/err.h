@@ -34,7 +34,8 @@ enum {
 	LB_E_BUSY = -18,     /* locked by someone else */
 	LB_E_UNSUPPORTED = -19, /* the peer does not implement what was asked (S3 501) */
 	LB_E_LOCKED = -20,   /* the store keeps it under S3 Object Lock: not yet deletable */
-	LB_E__MIN = -21
+	LB_E_COMPACTED = -21, /* etcd no longer keeps the revisions asked for */
+	LB_E__MIN = -22
 };
 
 #define LB_ERR_MSG_MAX 512

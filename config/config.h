@@ -179,4 +179,9 @@ void cfg_print_options(FILE *fp);
  * contrib/lifeboat.conf.example).  Returns 0 or LB_E_IO. */
 int cfg_write_example(FILE *fp);
 
+/* Writes the manual page lifeboat.conf(5) in roff, generated from the
+ * table like the example (`lifeboat config man`); version goes into the
+ * page's footer.  Returns 0 or LB_E_IO. */
+int cfg_write_man(FILE *fp, const char *version);
+
 #endif

@@ -40,6 +40,8 @@ struct call {
 	void *arg;
 	struct lb_err *err;
 	int cb_failed;               /* on_msg or framing failed: err is set */
+	const struct grpc_stream_opts *so;  /* NULL: not a grpc_stream call */
+	int stopped;                 /* on_tick asked for a clean end */
 	int checked;                 /* HTTP status and content type checked */
 	struct grpc_deframer df;
 	int grpc_status;             /* -1 until seen */
@@ -304,13 +306,26 @@ static int
 on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
     curl_off_t ulnow)
 {
-	const struct call *k = ud;
+	struct call *k = ud;
+	int r;
 
 	(void)dltotal;
 	(void)dlnow;
 	(void)ultotal;
 	(void)ulnow;
-	return k->conn->opts.cancel != NULL && *k->conn->opts.cancel ? 1 : 0;
+	if (k->conn->opts.cancel != NULL && *k->conn->opts.cancel)
+		return 1;
+	if (k->so != NULL && k->so->on_tick != NULL && !k->cb_failed) {
+		if ((r = k->so->on_tick(k->so->arg, k->err)) < 0) {
+			k->cb_failed = 1;
+			return 1;
+		}
+		if (r > 0) {
+			k->stopped = 1;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* grpc-status codes worth their own error class. */
@@ -393,6 +408,8 @@ curl_failure(struct call *k, CURLcode cc)
 	curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &oserr);
 	switch (cc) {
 	case CURLE_ABORTED_BY_CALLBACK:
+		if (k->stopped)
+			return 0;
 		return lb_err_set(k->err, LB_E_CANCELED, "canceled");
 	case CURLE_COULDNT_RESOLVE_HOST:
 		return lb_err_set(k->err, LB_E_NET, "cannot resolve host: %s", detail);
@@ -445,10 +462,12 @@ curl_failure(struct call *k, CURLcode cc)
 	}
 }
 
-int
-grpc_call(struct grpc_conn *c, const char *method, const void *req,
-    size_t req_len, int streaming, grpc_msg_fn on_msg, void *arg,
-    struct lb_err *err)
+/* One call; so != NULL: a grpc_stream call (streaming, no stall
+ * timeout, ticks). */
+static int
+call_run(struct grpc_conn *c, const char *method, const void *req,
+    size_t req_len, int streaming, const struct grpc_stream_opts *so,
+    grpc_msg_fn on_msg, void *arg, struct lb_err *err)
 {
 	struct curl_slist *hdrs = NULL, *h;
 	struct call k;
@@ -464,8 +483,14 @@ grpc_call(struct grpc_conn *c, const char *method, const void *req,
 	k.arg = arg;
 	k.err = err;
 	k.grpc_status = -1;
+	k.so = so;
 
-	if (req_len > GRPC_MSG_MAX || (body = malloc(req_len + 5)) == NULL ||
+	if (req_len > GRPC_REQ_MAX) {
+		r = lb_err_set(err, LB_E_USAGE, "gRPC request of %zu bytes exceeds "
+		    "the limit of %u", req_len, GRPC_REQ_MAX);
+		goto out;
+	}
+	if ((body = malloc(req_len + 5)) == NULL ||
 	    asprintf(&url, "%s%s", c->endpoint, method) < 0) {
 		url = NULL;
 		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
@@ -501,7 +526,7 @@ grpc_call(struct grpc_conn *c, const char *method, const void *req,
 	curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(cu, CURLOPT_POST, 1L);
 	curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE, (long)(req_len + 5));
+	curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req_len + 5));
 	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(cu, CURLOPT_WRITEDATA, &k);
@@ -514,9 +539,18 @@ grpc_call(struct grpc_conn *c, const char *method, const void *req,
 	curl_easy_setopt(cu, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(cu, CURLOPT_BUFFERSIZE, 512L * 1024);
 	curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT, c->opts.connect_timeout_s);
-	/* A stall timeout, never a total one, for the snapshot stream. */
-	curl_easy_setopt(cu, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(cu, CURLOPT_LOW_SPEED_TIME, c->opts.stall_timeout_s);
+	/* A stall timeout, never a total one, for the snapshot stream; none
+	 * at all for a watch, whose liveness is its caller's (on_tick). */
+	if (so == NULL) {
+		curl_easy_setopt(cu, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(cu, CURLOPT_LOW_SPEED_TIME, c->opts.stall_timeout_s);
+	} else {
+		/* a peer host gone without a word still ends the call, in
+		 * about a minute and a half */
+		curl_easy_setopt(cu, CURLOPT_TCP_KEEPALIVE, 1L);
+		curl_easy_setopt(cu, CURLOPT_TCP_KEEPIDLE, 30L);
+		curl_easy_setopt(cu, CURLOPT_TCP_KEEPINTVL, 10L);
+	}
 	if (!streaming)
 		curl_easy_setopt(cu, CURLOPT_TIMEOUT, UNARY_TIMEOUT_S);
 	/* libcurl 7.88 fails the second stream on a reused HTTP/2 connection
@@ -537,6 +571,8 @@ grpc_call(struct grpc_conn *c, const char *method, const void *req,
 		r = curl_failure(&k, cc);
 		goto out;
 	}
+	if (k.stopped)
+		goto out;
 	if (!k.checked) {
 		/* No body: a trailers-only response, or not gRPC at all. */
 		long status = 0;
@@ -572,6 +608,25 @@ out:
 	free(body);
 	free(url);
 	return r;
+}
+
+int
+grpc_call(struct grpc_conn *c, const char *method, const void *req,
+    size_t req_len, int streaming, grpc_msg_fn on_msg, void *arg,
+    struct lb_err *err)
+{
+	return call_run(c, method, req, req_len, streaming, NULL, on_msg, arg, err);
+}
+
+int
+grpc_stream(struct grpc_conn *c, const char *method, const void *req,
+    size_t req_len, const struct grpc_stream_opts *so, grpc_msg_fn on_msg,
+    void *arg, struct lb_err *err)
+{
+	static const struct grpc_stream_opts none = { NULL, NULL };
+
+	return call_run(c, method, req, req_len, 1, so != NULL ? so : &none,
+	    on_msg, arg, err);
 }
 
 struct unary {

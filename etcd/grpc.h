@@ -87,6 +87,31 @@ int grpc_call(struct grpc_conn *c, const char *method, const void *req,
     size_t req_len, int streaming, grpc_msg_fn on_msg, void *arg,
     struct lb_err *err);
 
+/* How a long-lived stream (a watch) is kept: no stall timeout, since an
+ * idle server rightly sends nothing, and a tick instead. */
+struct grpc_stream_opts {
+	/* Called from libcurl's progress callback: about once a second when
+	 * nothing arrives, more often while data flows (throttle if that
+	 * matters).  1 ends the call cleanly (grpc_stream returns 0); <0 aborts it
+	 * with that code (err set by the callback); 0 goes on.  May be NULL. */
+	int (*on_tick)(void *arg, struct lb_err *err);
+	void *arg;
+};
+
+/* The largest request message sent: a replayed revision can be far above
+ * etcd's default --max-request-bytes (the member it goes to is started
+ * with a larger one); the request is held in memory twice. */
+#define GRPC_REQ_MAX (80u * 1024 * 1024)
+
+/* Like grpc_call with streaming = 1, but with no stall timeout (only the
+ * connect timeout, TCP keepalives that end the call about 90 s after the
+ * peer host went silent, and the cancel flag) and with so's tick.  The request
+ * is sent and our half of the stream closed; the server may go on
+ * sending for as long as it likes. */
+int grpc_stream(struct grpc_conn *c, const char *method, const void *req,
+    size_t req_len, const struct grpc_stream_opts *so, grpc_msg_fn on_msg,
+    void *arg, struct lb_err *err);
+
 /* A unary call that returns the single response message in *resp
  * (malloc'd; the caller frees). */
 int grpc_unary(struct grpc_conn *c, const char *method, const void *req,

@@ -14,7 +14,7 @@ libcurl4-openssl-dev libssl-dev libzstd-dev libsqlite3-dev libarchive-dev
 libmicrohttpd-dev libjansson-dev libexpat1-dev
 etcd-server etcd-client age zstd openssl sqlite3 curl
 python3 python3-swift python3-croniter util-linux procps libfaketime
-openssh-client iproute2 chromium"
+openssh-client iproute2 chromium debhelper lintian"
 
 missing=""
 for p in $debs; do

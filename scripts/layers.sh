@@ -10,7 +10,7 @@
 #   1 stream     the filter chain and its stages (zstd, age, hashes)
 #   1 sign       OpenSSH keys, SSHSIG signatures, allowed_signers
 #   2 etcd snapshot repo scheduler
-#   3 catalog config
+#   3 catalog config evlog (evlog: the PITR segment format and objects)
 #   4 env        configuration turned into opened repository, catalog, keys
 #   5 backup ops restore
 #   6 snapd      the daemon
@@ -26,7 +26,7 @@ grep -o '^#include "[a-z_]*/' main.c */*.c */*.h 2>/dev/null |
 awk '
 BEGIN {
 	split("common:0 stream:1 sign:1 etcd:2 snapshot:2 repo:2 scheduler:2 " \
-	    "catalog:3 config:3 env:4 backup:5 ops:5 restore:5 snapd:6 cmd:7 " \
+	    "catalog:3 config:3 evlog:3 env:4 backup:5 ops:5 restore:5 snapd:6 cmd:7 " \
 	    "main.c:8", kv, " ")
 	for (i in kv) { split(kv[i], p, ":"); rank[p[1]] = p[2] }
 }
