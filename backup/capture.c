@@ -595,6 +595,26 @@ capture_learn_bucket(struct lb_env *e, const char *cluster, int *added,
 
 /* --- the run ------------------------------------------------------------- */
 
+/* 1 when a complete backup to start from is there (of min_backup_rev):
+ * checked before the bucket is listed, which a wait for the first backup
+ * would otherwise do every few seconds. */
+static int
+backup_ready(struct cap *x, struct lb_err *err)
+{
+	struct cat_backup *b = NULL;
+	int r;
+
+	r = cat_backup_latest(x->e->cat, x->cluster, CAT_COMPLETE, 0, &b, err);
+	if (r == LB_E_NOTFOUND) {
+		lb_err_clear(err);
+		return 0;
+	}
+	if (r == 0)
+		r = b->revision > 0 && b->revision >= x->o->min_backup_rev;
+	cat_backup_free(b);
+	return r;
+}
+
 /* Where the chain goes on: past the newest segment whose chain reaches
  * the newest complete backup's revision, else right after that backup. */
 static int
@@ -727,6 +747,10 @@ capture_run(const struct capture_opts *o, struct capture_result *res,
 	    (r = setup_etcd_opts(c, o->cluster, &x.eo, &x.password, err)) < 0)
 		goto out;
 	x.eo.cancel = o->stop;
+	if ((r = backup_ready(&x, err)) <= 0) {
+		res->end = CAPTURE_NO_BACKUP;
+		goto out;
+	}
 	/* What another appliance stored before this one took over comes
 	 * first, so the chain goes on from its last segment. */
 	if ((r = capture_learn_bucket(x.e, o->cluster, &added, err)) < 0)

@@ -87,11 +87,13 @@ struct capture_result {
 int capture_run(const struct capture_opts *o, struct capture_result *res,
     struct lb_err *err);
 
-/* Records in o->env's catalog the segments of cluster whose manifests
- * (*.evlog.json) are in the repository past the catalog's newest one
- * (all of them when from_rev is 0): what another appliance stored before
- * this one took over.  With trusted signers, only manifests one of them
- * signed (namespace lifeboat-evlog).  *added counts new rows. */
+/* Records in e's catalog the segments of cluster whose manifests
+ * (*.evlog.json) are in e's repository and end past the catalog's newest
+ * segment (all of them when it has none): what another appliance stored
+ * before this one took over.  With trusted signers, only manifests one
+ * of them signed (namespace lifeboat-evlog); one that is refused is
+ * logged and left out.  *added counts new rows.  Lists cluster's whole
+ * wal/ prefix. */
 int capture_learn_bucket(struct lb_env *e, const char *cluster, int *added,
     struct lb_err *err);
 
