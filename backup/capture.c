@@ -349,6 +349,39 @@ seg_open(struct cap *x, int64_t first_rev, int64_t now_ms, struct lb_err *err)
 	return 0;
 }
 
+/* Two holders for a moment after a failover (the old one has not yet
+ * seen its lease expire) may close the same range: the segment stored
+ * first stands, recorded here too and taken as the previous one, so the
+ * bucket never holds an object whose manifest another segment's
+ * overwrote.  1 when that happened (ours is dropped). */
+static int
+seg_taken(struct cap *x)
+{
+	struct evl_keys k;
+	struct evl_meta *m = NULL;
+	struct lb_err e2;
+	uint64_t size;
+	int r = 0;
+
+	lb_err_clear(&e2);
+	if (evl_keys(x->cluster, x->seg_first_rev, evl_segment_next_rev(x->seg) - 1,
+	    x->seg_first_ms, &k, &e2) < 0 || repo_stat(x->e->repo, k.meta, &size, &e2) < 0)
+		return 0;
+	if (env_segment_read(x->e, NULL, k.meta, &m, NULL, &e2) == 0 &&
+	    env_segment_add(x->e, m, NULL, &e2) == 0 && unhex(m->stored_sha256, x->prev, 32) == 0) {
+		x->have_prev = 1;
+		log_warn("cluster=%s capture: %s was stored by another appliance (two lock "
+		    "holders for a moment); it stands, this one's copy is dropped", x->cluster,
+		    k.meta);
+		r = 1;
+	} else if (e2.code != 0) {
+		log_warn("cluster=%s capture: %s is there already but cannot be used (%s); "
+		    "storing this one over it", x->cluster, k.meta, e2.msg);
+	}
+	evl_meta_free(m);
+	return r;
+}
+
 /* Closes the open segment with last time last_ms, stores it (a few
  * tries: the bytes are kept between them) and records it. */
 static int
@@ -363,6 +396,10 @@ seg_put(struct cap *x, int64_t last_ms, struct lb_err *err)
 		evl_segment_free(x->seg);
 		x->seg = NULL;
 		return 0;
+	}
+	if (seg_taken(x)) {
+		x->st.stored_rev = evl_segment_next_rev(x->seg) - 1;
+		goto out;
 	}
 	for (tries = 1; tries <= PUT_TRIES; tries++) {
 		lb_err_clear(err);
