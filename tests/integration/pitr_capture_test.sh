@@ -2,7 +2,8 @@
 # pitr_capture_test.sh: the capture of point-in-time recovery (issue 15)
 # in the daemon, against a real 3-member etcd and a file:// repository.
 #
-# Proves: with pitr = on, snapd watches the cluster from the backup's
+# Proves: config check refuses pitr = on without recipients; with
+# pitr = on, snapd watches the cluster from the backup's
 # revision + 1 and stores segments every pitr-segment-interval whose
 # revisions run contiguously from there to the cluster's revision, in the
 # catalog and in the bucket alike; a segment decrypts with Debian's age
@@ -82,6 +83,14 @@ for line in sys.stdin:
     want = b + 1
 sys.exit(0 if want > to else "segments end at %d, not %d" % (want - 1, to))' "$1" "$2"
 }
+
+# pitr = on without recipients: config check says so (exit 2).
+sed '/^recipients = /d' "$T/l.conf" >"$T/norcpt.conf"
+norcpt() {
+	"$LIFEBOAT" --config "$T/norcpt.conf" config check >/dev/null 2>"$T/norcpt.err"
+	[ $? = 2 ] && grep -q 'pitr = on needs recipients' "$T/norcpt.err"
+}
+check config_check_pitr_needs_recipients norcpt
 
 # The catch-up at start takes the first backup; the capture starts after it.
 start || { fail start "snapd did not serve /metrics: $(tail -n 3 "$T/snapd.log")"; exit 1; }
