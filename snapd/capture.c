@@ -254,7 +254,9 @@ snapd_captures_sync(struct daemon *d)
 				log_warn("cluster=%s capture: the lock is lost; stopping", cs->name);
 			cs->pitr_stop = 1;
 		}
-		if (!cs->pitr_running && want)
+		/* a lock that reload.c is to move (a new lock-prefix) moves
+		 * first: it is only replaced while no capture uses it */
+		if (!cs->pitr_running && want && strcmp(cs->lock_prefix, cs->lock_want) == 0)
 			start_capture(d, cs);
 		running += cs->pitr_running;
 	}
