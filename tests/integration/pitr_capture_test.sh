@@ -12,7 +12,8 @@
 # a lease record before the put that names the lease, with its TTL);
 # the lifeboat_pitr_* metrics are served; `catalog list --pitr` shows a
 # window from the backup to the current revision; killing the member the
-# watch is on moves the capture to another with no gap; SIGTERM stores
+# watch is on moves the capture to another with no gap; SIGHUP starts the
+# capture again on the new configuration, with no gap; SIGTERM stores
 # the open segment; a compaction past the capture while snapd was down
 # records a gap in the catalog and the audit log, an immediate backup is
 # taken and a new chain starts from it.  The catalog rebuilt from the
@@ -221,6 +222,19 @@ else
 	fi
 	etcd_start e "$m"
 	wait_for 30 etcdctl --endpoints "$(cat "$T/e/m$m.url")" endpoint health
+fi
+
+# --- SIGHUP: the capture starts again on the new configuration ----------
+starts=$(grep -c 'capture thread starts' "$T/snapd.log")
+sed -i 's/^pitr-segment-interval = 2s/pitr-segment-interval = 1s/' "$T/l.conf"
+kill -HUP "$(cat "$T/snapd.pid")"
+wait_for 10 sh -c "[ \$(grep -c 'capture thread starts' '$T/snapd.log') -gt $starts ]"
+for i in 1 2 3; do ec put "/reloaded/$i" "v$i" >/dev/null; done
+R5=$(head_rev)
+if wait_for 20 covered $((B1 + 1)) "$R5" && [ "$(q 'SELECT count(*) FROM pitr_gaps')" = 0 ]; then
+	ok reload_restarts_capture
+else
+	fail reload_restarts_capture "segments do not cover $((B1 + 1))..$R5: $(tail -n 3 "$T/snapd.log")"
 fi
 
 # --- SIGTERM stores the open segment ------------------------------------
