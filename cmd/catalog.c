@@ -22,6 +22,8 @@
 static int cmd_list(const struct lb_globals *g, int argc, char **argv);
 static int cmd_show(const struct lb_globals *g, int argc, char **argv);
 static int cmd_audit(const struct lb_globals *g, int argc, char **argv);
+struct opts;
+static int list_pitr(const struct lb_globals *g, const struct opts *o);
 
 static const struct {
 	const char *name;
@@ -40,7 +42,8 @@ static const struct {
 
 #define N_SUBCMDS (sizeof(subcmds) / sizeof(subcmds[0]))
 
-enum { OPT_CATALOG = 1000, OPT_CLUSTER, OPT_SINCE, OPT_UNTIL, OPT_STATUS, OPT_JSON };
+enum { OPT_CATALOG = 1000, OPT_CLUSTER, OPT_SINCE, OPT_UNTIL, OPT_STATUS, OPT_JSON,
+	OPT_PITR };
 
 static const struct option long_opts[] = {
 	{ "catalog", required_argument, NULL, OPT_CATALOG },
@@ -49,6 +52,7 @@ static const struct option long_opts[] = {
 	{ "until", required_argument, NULL, OPT_UNTIL },
 	{ "status", required_argument, NULL, OPT_STATUS },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "pitr", no_argument, NULL, OPT_PITR },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -61,6 +65,7 @@ struct opts {
 	const char *since, *until;
 	const char *status;
 	int json;
+	int pitr;
 	int help;
 	char **args;   /* operands */
 	int nargs;
@@ -69,6 +74,7 @@ struct opts {
 #define A_CLUSTER 0x1
 #define A_TIMES   0x2
 #define A_STATUS  0x4
+#define A_PITR    0x8
 
 static int
 parse_opts(int argc, char **argv, unsigned allowed, struct opts *o)
@@ -86,6 +92,7 @@ parse_opts(int argc, char **argv, unsigned allowed, struct opts *o)
 		case OPT_UNTIL: if (!(allowed & A_TIMES)) goto bad; o->until = optarg; break;
 		case OPT_STATUS: if (!(allowed & A_STATUS)) goto bad; o->status = optarg; break;
 		case OPT_JSON: o->json = 1; break;
+		case OPT_PITR: if (!(allowed & A_PITR)) goto bad; o->pitr = 1; break;
 		case 'h': o->help = 1; break;
 		default: goto bad;
 		}
@@ -113,6 +120,8 @@ usage(FILE *fp)
 		fprintf(fp, "  %-8s %s\n", subcmds[i].name, subcmds[i].summary);
 	fprintf(fp, "\n"
 	    "  list [--cluster C] [--since T] [--until T] [--status S] [--json]\n"
+	    "  list --pitr [--cluster C] [--json]   (the revisions and times a cluster\n"
+	    "         can be restored to: a backup and the event-log segments after it)\n"
 	    "  show ID|latest [--cluster C] [--json]   ('latest': newest complete backup)\n"
 	    "  audit [--since T] [--until T] [--json]\n"
 	    "  verify ID|latest|--all [--cluster C] [--identity FILE] [--json]\n"
@@ -389,11 +398,24 @@ cmd_list(const struct lb_globals *g, int argc, char **argv)
 	int r, status = 0;
 
 	(void)g;
-	if (parse_opts(argc, argv, A_CLUSTER | A_TIMES | A_STATUS, &o) < 0)
+	if (parse_opts(argc, argv, A_CLUSTER | A_TIMES | A_STATUS | A_PITR, &o) < 0)
 		return 2;
 	if (o.help) {
 		usage(stdout);
 		return 0;
+	}
+	if (o.pitr) {
+		if (o.since != NULL || o.until != NULL || o.status != NULL) {
+			fprintf(stderr, "lifeboat catalog list: --pitr takes --cluster and "
+			    "--json only\n");
+			return 2;
+		}
+		if (o.nargs != 0) {
+			fprintf(stderr, "lifeboat catalog list: unexpected argument '%s'\n",
+			    o.args[0]);
+			return 2;
+		}
+		return list_pitr(g, &o);
 	}
 	if (o.nargs != 0) {
 		fprintf(stderr, "lifeboat catalog list: unexpected argument '%s'\n", o.args[0]);
@@ -421,6 +443,130 @@ cmd_list(const struct lb_globals *g, int argc, char **argv)
 		status = fail(&err);
 	if (flush_stdout() != 0 && status == 0)
 		status = 1;
+	cat_close(c);
+	return status;
+}
+
+/* --- list --pitr -------------------------------------------------------------- */
+
+/* The clusters of the catalog's backups, each once (the windows start at
+ * backups, so a cluster without one has none). */
+struct clusters {
+	char **v;
+	size_t n, cap;
+};
+
+static int
+cluster_cb(const struct cat_backup *b, void *arg)
+{
+	struct clusters *cl = arg;
+	size_t i;
+
+	for (i = 0; i < cl->n; i++)
+		if (strcmp(cl->v[i], b->cluster) == 0)
+			return 0;
+	if (cl->n == cl->cap) {
+		size_t cap = cl->cap ? cl->cap * 2 : 8;
+		char **nv = realloc(cl->v, cap * sizeof(*nv));
+
+		if (nv == NULL)
+			return LB_E_NOMEM;
+		cl->v = nv;
+		cl->cap = cap;
+	}
+	if ((cl->v[cl->n] = strdup(b->cluster)) == NULL)
+		return LB_E_NOMEM;
+	cl->n++;
+	return 0;
+}
+
+/* "2026-11-21 23:45:00.123" */
+static const char *
+human_time_ms(int64_t ms, char *buf, size_t len)
+{
+	char t[32];
+
+	if (ms < 0)
+		return "-";
+	snprintf(buf, len, "%s.%03lld", human_time(ms / 1000, t, sizeof(t)),
+	    (long long)(ms % 1000));
+	return buf;
+}
+
+struct window_ctx {
+	const char *cluster;
+	int json;
+	int count;
+};
+
+static int
+window_row(const struct cat_pitr_window *w, void *arg)
+{
+	struct window_ctx *x = arg;
+	char t1[32], t2[40], t3[32];
+	json_t *o;
+	int r;
+
+	if (x->json) {
+		/* RFC 3339 with the milliseconds the capture keeps */
+		size_t n = strlen(cat_time_format(w->to_time_ms / 1000, t3, sizeof(t3)));
+
+		if (n > 0 && t3[n - 1] == 'Z')
+			t3[n - 1] = '\0';
+		snprintf(t2, sizeof(t2), "%s.%03lldZ", t3, (long long)(w->to_time_ms % 1000));
+		o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:I}", "cluster", x->cluster,
+		    "backup_id", w->backup_id, "from_revision", (json_int_t)w->from_rev,
+		    "to_revision", (json_int_t)w->to_rev,
+		    "from_time", cat_time_format(w->from_time, t1, sizeof(t1)),
+		    "to_time", t2, "segments", (json_int_t)w->segments);
+		r = json_elem(o, &x->count);
+		json_decref(o);
+		return r < 0 ? LB_E_NOMEM : 0;
+	}
+	if (x->count++ == 0)
+		printf("%-12s %-28s %12s %12s %-19s %-23s %8s\n", "CLUSTER", "BACKUP",
+		    "FROM-REV", "TO-REV", "FROM", "TO", "SEGMENTS");
+	printf("%-12s %-28s %12lld %12lld %-19s %-23s %8lld\n", x->cluster, w->backup_id,
+	    (long long)w->from_rev, (long long)w->to_rev,
+	    human_time(w->from_time, t1, sizeof(t1)),
+	    human_time_ms(w->to_time_ms, t2, sizeof(t2)), (long long)w->segments);
+	return 0;
+}
+
+/* `catalog list --pitr`: every window of each cluster, oldest first. */
+static int
+list_pitr(const struct lb_globals *g, const struct opts *o)
+{
+	struct lb_err err = { 0 };
+	struct cat_filter f = { .status = CAT_COMPLETE, .cluster = o->cluster };
+	struct clusters cl = { 0 };
+	struct window_ctx x = { 0 };
+	struct cat *c = NULL;
+	size_t i;
+	int r, status = 0;
+
+	if ((r = open_ro(g, o, &c, &err)) < 0)
+		return fail(&err);
+	x.json = o->json;
+	if ((r = cat_backup_list(c, &f, 0, cluster_cb, &cl, &err)) < 0 && err.code == 0)
+		lb_err_set(&err, LB_E_NOMEM, "out of memory");
+	for (i = 0; r >= 0 && i < cl.n; i++) {
+		x.cluster = cl.v[i];
+		if ((r = cat_pitr_windows(c, cl.v[i], window_row, &x, &err)) < 0 && err.code == 0)
+			lb_err_set(&err, LB_E_NOMEM, "out of memory");
+	}
+	if (o->json)
+		json_end(x.count);
+	else if (x.count == 0 && r >= 0)
+		printf("no point-in-time windows (pitr = on captures them once a backup "
+		    "exists)\n");
+	if (r < 0)
+		status = fail(&err);
+	if (flush_stdout() != 0 && status == 0)
+		status = 1;
+	for (i = 0; i < cl.n; i++)
+		free(cl.v[i]);
+	free(cl.v);
 	cat_close(c);
 	return status;
 }

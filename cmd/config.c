@@ -3,7 +3,8 @@
  * loads the configuration (--config), reads every secret and certificate
  * file it names, prints the effective configuration with secrets masked,
  * and reports what would fail once running (verify-schedule without a
- * readable identity, a time zone not in the tz database); --probe also
+ * readable identity, a time zone not in the tz database, pitr without
+ * recipients); --probe also
  * reaches the repository and every etcd endpoint.  Exit status 0, 2 on a
  * configuration error or problem, 1 when a probe failed.
  *
@@ -106,6 +107,7 @@ check_runtime(const struct cfg *c)
 {
 	const char *id = cfg_get_str(c, NULL, CFG_IDENTITY_FILE);
 	const char *tz = cfg_get_str(c, NULL, CFG_TIMEZONE);
+	const char *const *list = NULL;
 	size_t i;
 	int bad = 0;
 
@@ -138,6 +140,15 @@ check_runtime(const struct cfg *c)
 				    "verification would fail", name, id, strerror(errno));
 				bad++;
 			}
+		}
+		/* Segments are encrypted like backups: without a recipient the
+		 * capture would fail at its first segment, every time. */
+		if (cfg_get_int(c, name, CFG_PITR) != 0 &&
+		    cfg_get_list(c, NULL, CFG_RECIPIENTS, &list) == 0 &&
+		    cfg_get_str(c, NULL, CFG_RECIPIENTS_FILE) == NULL) {
+			log_error("[cluster:%s] pitr = on needs recipients (or recipients-file): "
+			    "event-log segments are encrypted like backups", name);
+			bad++;
 		}
 		if (cfg_get_str(c, name, CFG_RETENTION) == NULL)
 			log_warn("[cluster:%s] no retention: every backup is kept and prune "

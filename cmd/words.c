@@ -40,7 +40,7 @@ const struct cmd_words cmd_words[] = {
 	    "--catalog=file --insecure-skip-signature", NULL },
 	{ "snapd", NULL, "", NULL },
 	{ "catalog", "list", "--catalog=file --cluster=cluster --since=time --until=time "
-	    "--status=status --json", NULL },
+	    "--status=status --json --pitr", NULL },
 	{ "catalog", "show", "--catalog=file --cluster=cluster --json", "backup" },
 	{ "catalog", "audit", "--catalog=file --since=time --until=time --json", NULL },
 	{ "catalog", "verify", "--catalog=file --cluster=cluster --identity=file --all "

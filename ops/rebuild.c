@@ -12,7 +12,8 @@
  * recorded either (and a row the catalog already has for it is marked
  * failed): a rebuild must not turn a planted backup into a good one.
  * Catalog rows whose manifest is gone (not listed, and not found when
- * read directly) are dropped.
+ * read directly) are dropped.  The event log's segment manifests
+ * (*.evlog.json) are recorded too, checked the same way.
  */
 #include "catalog/cat_impl.h"
 #include "ops/ops.h"
@@ -29,6 +30,7 @@
 #include "common/cancel.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "env/segment.h"
 #include "env/setup.h"
 #include "repo/journal.h"
 #include "repo/manifest.h"
@@ -384,6 +386,59 @@ next:
 		    res->events_refused - REBUILD_EVENTS_NAMED);
 }
 
+/* The event log's segments (point-in-time recovery) back into the
+ * catalog: every segment manifest of the listing, checked like a backup's
+ * (signature where trusted signers are set, namespace lifeboat-evlog; its
+ * own key; its object there with its size), recorded unless known.  A
+ * segment that is not recorded is logged and counted: the windows it
+ * would have made are shorter, no backup is lost. */
+static void
+import_segments(struct lb_env *e, const struct rb *x, struct ops_rebuild_result *res)
+{
+	struct evl_meta *m;
+	struct lb_err err;
+	const struct obj *o;
+	size_t k, kl, sl = strlen(EVL_META_SUFFIX);
+	int added;
+
+	for (k = 0; k < x->n_objs && !lb_cancel; k++) {
+		const char *key = x->objs[k].key;
+
+		kl = strlen(key);
+		if (kl <= sl || strcmp(key + kl - sl, EVL_META_SUFFIX) != 0)
+			continue;
+		res->segments++;
+		m = NULL;
+		lb_err_clear(&err);
+		if (env_segment_read(e, NULL, key, &m, NULL, &err) < 0)
+			goto refused;
+		if ((o = find_obj(x, m->object)) == NULL) {
+			lb_err_set(&err, LB_E_NOTFOUND, "its object %s is missing", m->object);
+			goto refused;
+		}
+		if (o->size != m->stored_size) {
+			lb_err_set(&err, LB_E_CORRUPT, "its object %s is %llu bytes, the manifest "
+			    "says %llu", m->object, (unsigned long long)o->size,
+			    (unsigned long long)m->stored_size);
+			goto refused;
+		}
+		if (m->revisions == 0)       /* an empty segment holds no revision */
+			goto next;
+		if (env_segment_add(e, m, &added, &err) < 0)
+			goto refused;
+		res->segments_added += added != 0;
+		goto next;
+refused:
+		if (res->segments_refused++ < REBUILD_EVENTS_NAMED)
+			log_warn("rebuild: segment %s: %s; not recorded", key, err.msg);
+next:
+		evl_meta_free(m);
+	}
+	if (res->segments_refused > REBUILD_EVENTS_NAMED)
+		log_warn("rebuild: %zu more segment(s) not recorded, for reasons like those "
+		    "above", res->segments_refused - REBUILD_EVENTS_NAMED);
+}
+
 int
 ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
     struct lb_err *err)
@@ -499,6 +554,7 @@ ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
 		    "longer in the repository", st.ids[k]);
 	}
 	lb_err_clear(err);
+	import_segments(e, &x, res);
 	import_journal(e, &x, res);
 	r = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -506,13 +562,14 @@ ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	ops_audit(e, CAT_ACT_REBUILD, NULL, NULL,
 	    res->malformed + res->missing + res->kept == 0 ? "ok" : "partial",
-	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:f}", "repo", repo_url(e->repo),
+	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:f}", "repo", repo_url(e->repo),
 	    "manifests", (json_int_t)res->manifests, "recorded", (json_int_t)res->recorded,
 	    "malformed", (json_int_t)res->malformed,
 	    "missing_objects", (json_int_t)res->missing,
 	    "dropped", (json_int_t)res->dropped, "kept_unproven", (json_int_t)res->kept,
 	    "untrusted", (json_int_t)res->untrusted,
 	    "events", (json_int_t)res->events,
+	    "segments", (json_int_t)res->segments_added,
 	    "signature", e->trust == NULL ? "unchecked" :
 	    res->skipped_signature > 0 ? "skipped" : "ok",
 	    "seconds", res->seconds);

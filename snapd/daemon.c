@@ -302,6 +302,7 @@ start_run(struct daemon *d, struct cstate *cs, time_t slot)
 	a->ref->refs++;
 	cs->running = 1;
 	cs->done = 0;
+	cs->pitr_backup_asap = 0;   /* this run is the backup a gap asked for */
 	pthread_mutex_unlock(&d->mu);
 	if (pthread_create(&cs->thread, NULL, run_main, a) != 0) {
 		log_error("cluster=%s cannot start a thread for the run", cs->name);
@@ -394,10 +395,15 @@ schedule(struct daemon *d, int *running)
 		best = NULL;
 		for (i = 0; i < d->n_cs; i++) {
 			struct cstate *cs = d->cs[i];
+			int asap;
 
+			/* a capture that lost its chain (capture.c) wants one now */
+			pthread_mutex_lock(&d->mu);
+			asap = cs->pitr_backup_asap;
+			pthread_mutex_unlock(&d->mu);
 			/* a drill of the cluster running: the backup waits for it */
 			if (SCHEDULED(cs) && !cs->running && !cs->drilling &&
-			    now >= cs->start_at &&
+			    (now >= cs->start_at || asap) &&
 			    (best == NULL || cs->start_at < best->start_at))
 				best = cs;
 		}
@@ -521,7 +527,7 @@ snapd_run(const char *config_path)
 	char host[200] = "";
 	unsigned long long wd_usec;
 	double wd_next = 0, stop_deadline = 0, last_real, last_mono;
-	int status = 0, stopping = 0, running = 0, drilling = 0;
+	int status = 0, stopping = 0, running = 0, drilling = 0, capturing = 0;
 
 	memset(&d, 0, sizeof(d));
 	log_setup(log_threshold, LOG_STYLE_KV);
@@ -597,6 +603,7 @@ snapd_run(const char *config_path)
 
 		running = reap(&d);
 		drilling = snapd_drills_reap(&d);
+		capturing = snapd_captures_sync(&d);
 		snapd_sync_locks(&d);
 		now_r = snapd_real_now();
 		now_m = lb_mono_now();
@@ -606,7 +613,7 @@ snapd_run(const char *config_path)
 		last_real = now_r;
 		last_mono = now_m;
 		if (stopping) {
-			if (running == 0 && drilling == 0)
+			if (running == 0 && drilling == 0 && capturing == 0)
 				break;
 			if (!d.cancel && now_r >= stop_deadline) {
 				log_warn("stop: cancelling %d running backups and %d drills after "

@@ -40,6 +40,8 @@ struct snapd_lock {
 	int keeping, stop;
 	const volatile sig_atomic_t *cancel;
 	lock_revision_fn note;     /* lock_note_revisions: set before use */
+	lock_reopen_fn reopen;     /* lock_set_reopen: set before use */
+	void *reopen_arg;
 	void *note_arg;
 	double note_every;
 };
@@ -74,6 +76,13 @@ lock_note_revisions(struct snapd_lock *l, double every, lock_revision_fn fn, voi
 	l->note_every = every;
 }
 
+void
+lock_set_reopen(struct snapd_lock *l, lock_reopen_fn fn, void *arg)
+{
+	l->reopen = fn;
+	l->reopen_arg = arg;
+}
+
 static void
 keep_stop(struct snapd_lock *l)
 {
@@ -102,9 +111,8 @@ lock_free(struct snapd_lock *l)
 	free(l);
 }
 
-/* A client to the first member of the cluster that answers. */
-static int
-open_any(const struct cfg *c, const char *cluster,
+int
+lock_open_any(const struct cfg *c, const char *cluster,
     const volatile sig_atomic_t *cancel, struct etcd_client **out, struct lb_err *err)
 {
 	const char *const *eps = NULL;
@@ -147,7 +155,20 @@ keeper_main(void *arg)
 			;
 		if (l->stop || l->lease == 0 || l->ec == NULL)
 			continue;
-		if ((r = etcd_lease_keepalive(l->ec, l->lease, &ttl, &rev, &err)) == LB_E_NOTFOUND) {
+		r = etcd_lease_keepalive(l->ec, l->lease, &ttl, &rev, &err);
+		if (r < 0 && r != LB_E_NOTFOUND && l->reopen != NULL) {
+			/* the member went away: another one renews before the
+			 * lease runs out (a watch on it may be moving too) */
+			struct etcd_client *ec = NULL;
+			struct lb_err e2;
+
+			if (l->reopen(l->reopen_arg, l->cluster, &ec, &e2) == 0) {
+				etcd_close(l->ec);
+				l->ec = ec;
+				r = etcd_lease_keepalive(l->ec, l->lease, &ttl, &rev, &err);
+			}
+		}
+		if (r == LB_E_NOTFOUND) {
 			log_warn("cluster=%s lock=%s lost: %s", l->cluster, l->key, err.msg);
 			__atomic_store_n(&l->lease, 0, __ATOMIC_RELAXED);
 		} else if (r < 0 && !failing) {
@@ -195,7 +216,7 @@ lock_acquire(struct snapd_lock *l, const struct cfg *c, int *held, struct lb_err
 		goto out;
 	}
 	/* A fresh client each slot picks up changed endpoints or TLS files. */
-	if ((r = open_any(c, l->cluster, l->cancel, &ec, err)) < 0)
+	if ((r = lock_open_any(c, l->cluster, l->cancel, &ec, err)) < 0)
 		goto out;
 	etcd_close(l->ec);
 	l->ec = ec;
@@ -270,7 +291,7 @@ lock_release(struct snapd_lock *l, const struct cfg *c)
 	if (lease == 0)
 		return;
 	/* The kept connection may be gone; one more try on a new one. */
-	if (r < 0 && (r = open_any(c, l->cluster, NULL, &ec, &err)) == 0)
+	if (r < 0 && (r = lock_open_any(c, l->cluster, NULL, &ec, &err)) == 0)
 		r = etcd_lease_revoke(ec, lease, &err);
 	if (r < 0 && err.code != LB_E_NOTFOUND)
 		log_warn("cluster=%s lock release: %s (it expires within %ds)",

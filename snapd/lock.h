@@ -26,6 +26,8 @@
 #include "config/config.h"
 #include "common/err.h"
 
+struct etcd_client;
+
 /* Lease TTL in seconds: a dead holder's lock frees after this long. */
 #define LOCK_TTL_S 15
 
@@ -50,6 +52,22 @@ typedef void (*lock_revision_fn)(void *arg, const char *cluster, int64_t revisio
  * (restore/bump.c).  Call before the first lock_acquire. */
 void lock_note_revisions(struct snapd_lock *l, double every, lock_revision_fn fn,
     void *arg);
+
+/* How the renewing thread reaches the cluster again when the member it
+ * talks to fails: a client to any member that answers (*out), from the
+ * daemon's current configuration.  Without it the renewals stay on that
+ * member, and the lease expires while it is down. */
+typedef int (*lock_reopen_fn)(void *arg, const char *cluster,
+    struct etcd_client **out, struct lb_err *err);
+
+/* Sets l's reopen function; call before the first lock_acquire. */
+void lock_set_reopen(struct snapd_lock *l, lock_reopen_fn fn, void *arg);
+
+/* A client to the first of cluster's endpoints in c that answers; calls
+ * stop when *cancel turns non-zero.  What lock_acquire opens, for
+ * reopen functions. */
+int lock_open_any(const struct cfg *c, const char *cluster,
+    const volatile sig_atomic_t *cancel, struct etcd_client **out, struct lb_err *err);
 
 /* Frees l (stops renewing but does not revoke: call lock_release
  * first); NULL is fine. */

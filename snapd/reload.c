@@ -141,6 +141,26 @@ snapd_apply_config(struct daemon *d, const struct cfg *c, time_t now,
 	return 0;
 }
 
+/* lock_reopen_fn: a client to any member of cluster, from the daemon's
+ * current configuration (a reference held meanwhile, as a run does). */
+static int
+reopen_lock(void *arg, const char *cluster, struct etcd_client **out, struct lb_err *err)
+{
+	struct daemon *d = arg;
+	struct cfg_ref *ref;
+	int r;
+
+	pthread_mutex_lock(&d->mu);
+	ref = d->cur;
+	ref->refs++;
+	pthread_mutex_unlock(&d->mu);
+	r = cfg_has_cluster(ref->cfg, cluster) ?
+	    lock_open_any(ref->cfg, cluster, &d->cancel, out, err) :
+	    lb_err_set(err, LB_E_CONFIG, "cluster %s is no longer configured", cluster);
+	snapd_ref_put(d, ref);
+	return r;
+}
+
 /* Makes each cluster's lock follow lock_want (apply_config): a cluster
  * removed or disabled by a reload releases its lock, else its renewing
  * thread would keep every standby out for ever; a new lock-prefix moves
@@ -160,7 +180,9 @@ snapd_sync_locks(struct daemon *d)
 	for (i = 0; i < d->n_cs; i++) {
 		struct cstate *cs = d->cs[i];
 
-		if (cs->running || strcmp(cs->lock_prefix, cs->lock_want) == 0)
+		/* a capture uses the lock as long as it runs (capture.c) */
+		if (cs->running || cs->pitr_running ||
+		    strcmp(cs->lock_prefix, cs->lock_want) == 0)
 			continue;
 		pthread_mutex_lock(&d->mu);
 		old = cs->lock;
@@ -178,9 +200,11 @@ snapd_sync_locks(struct daemon *d)
 			r = -1;
 		} else {
 			snprintf(cs->lock_prefix, sizeof(cs->lock_prefix), "%s", cs->lock_want);
-			if (nl != NULL)
+			if (nl != NULL) {
 				lock_note_revisions(nl, SNAPD_REV_NOTE_S / d->scale,
 				    snapd_note_revision, d);
+				lock_set_reopen(nl, reopen_lock, d);
+			}
 		}
 		pthread_mutex_lock(&d->mu);
 		cs->lock = nl;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/fmt.h"
 #include "snapd/status.h"
@@ -46,6 +47,17 @@ overdue_at(const struct daemon *d, const struct cstate *cs)
 	return at;
 }
 
+/* The capture's lag (d->mu held): what it last said, plus the time since
+ * when it has said nothing for longer than its ticks explain (stuck on a
+ * member that does not answer, waiting for a backup). */
+static double
+pitr_lag(const struct cstate *cs, double mono)
+{
+	double stale = mono - cs->pitr_stats_at;
+
+	return cs->pitr_lag_s + (stale > 5 ? stale : 0);
+}
+
 #define FAMILY(b, name, type, help) \
 	lb_buf_addf(b, "# HELP " name " " help "\n# TYPE " name " " type "\n")
 
@@ -53,6 +65,7 @@ static void
 render_metrics(struct daemon *d, struct lb_buf *b)
 {
 	time_t now = snapd_dnow(d);
+	double mono = lb_mono_now();
 	size_t i;
 	int o;
 
@@ -154,6 +167,38 @@ render_metrics(struct daemon *d, struct lb_buf *b)
 	FAMILY(b, "lifeboat_drill_running", "gauge", "1 while a restore drill runs");
 	EACH(lb_buf_addf(b, "lifeboat_drill_running{cluster=\"%s\"} %d\n", cs->name,
 	    cs->drilling && !cs->drill_done));
+	/* Point-in-time recovery, for clusters with pitr = on; the lag only
+	 * where this daemon captures (the lock holder). */
+#define PITR(stmt) EACH(if (cs->pitr_on) { stmt; })
+	FAMILY(b, "lifeboat_pitr_capturing", "gauge",
+	    "1 while this daemon captures the cluster's changes (it holds the lock)");
+	PITR(lb_buf_addf(b, "lifeboat_pitr_capturing{cluster=\"%s\"} %d\n", cs->name,
+	    cs->pitr_active));
+	FAMILY(b, "lifeboat_pitr_lag_seconds", "gauge",
+	    "how long the oldest change etcd has and the capture has not has been waiting; "
+	    "grows while the capture is stuck");
+	PITR(if (cs->pitr_active) lb_buf_addf(b,
+	    "lifeboat_pitr_lag_seconds{cluster=\"%s\"} %.3f\n", cs->name, pitr_lag(cs, mono)));
+	FAMILY(b, "lifeboat_pitr_lag_revisions", "gauge",
+	    "the cluster's revision minus the last one captured (-1: unknown)");
+	PITR(if (cs->pitr_active) lb_buf_addf(b,
+	    "lifeboat_pitr_lag_revisions{cluster=\"%s\"} %lld\n", cs->name,
+	    (long long)cs->pitr_lag_revs));
+	FAMILY(b, "lifeboat_pitr_last_revision", "gauge",
+	    "the newest revision captured (in a segment, open or stored; 0: none)");
+	PITR(lb_buf_addf(b, "lifeboat_pitr_last_revision{cluster=\"%s\"} %lld\n", cs->name,
+	    (long long)cs->pitr_last_rev));
+	FAMILY(b, "lifeboat_pitr_segments_total", "counter",
+	    "event-log segments stored (ok) or lost to a failed upload or catalog write (failed)");
+	PITR(lb_buf_addf(b, "lifeboat_pitr_segments_total{cluster=\"%s\",result=\"ok\"} %llu\n"
+	    "lifeboat_pitr_segments_total{cluster=\"%s\",result=\"failed\"} %llu\n",
+	    cs->name, cs->pitr_seg_ok, cs->name, cs->pitr_seg_failed));
+	FAMILY(b, "lifeboat_pitr_gaps_total", "counter",
+	    "breaks in the capture's chain (etcd compacted what it needed): a full backup "
+	    "starts a new chain");
+	PITR(lb_buf_addf(b, "lifeboat_pitr_gaps_total{cluster=\"%s\"} %llu\n", cs->name,
+	    cs->pitr_gaps));
+#undef PITR
 #undef EACH
 }
 

@@ -60,6 +60,21 @@ struct cstate {
 	time_t drill_last_success; /* daemon clock, 0: none since start */
 	double drill_last_rto;     /* seconds, of the last drill that got that far */
 	unsigned long long drill_ok, drill_failed;
+	/* pitr capture (capture.c): the thread's fields (main) but for
+	 * those marked (mu), which the thread and /metrics share */
+	pthread_t pitr_thread;
+	int pitr_running;          /* a capture thread exists */
+	int pitr_done;             /* (mu) it has ended: join it */
+	volatile sig_atomic_t pitr_stop;  /* tells the thread to stop */
+	struct cfg_ref *pitr_ref;  /* the configuration it runs on */
+	int pitr_on;               /* (mu) pitr = on in the current configuration */
+	int pitr_active;           /* (mu) capturing: this appliance holds the lock */
+	int pitr_backup_asap;      /* (mu) a gap asks for a backup now */
+	int64_t pitr_last_rev;     /* (mu) newest revision captured, 0: none */
+	int64_t pitr_lag_revs;     /* (mu) -1: unknown */
+	double pitr_lag_s;         /* (mu) at pitr_stats_at */
+	double pitr_stats_at;      /* (mu) lb_mono_now of the last report */
+	unsigned long long pitr_seg_ok, pitr_seg_failed, pitr_gaps;   /* (mu) */
 };
 
 /* Cluster states kept, present or not: a cluster that leaves the
@@ -146,6 +161,16 @@ int snapd_apply_verify_schedule(struct daemon *d, struct cstate *cs,
  * (daemon.c): after each backup run, and after each drill of a cluster
  * this daemon does not back up. */
 void snapd_verify_if_due(struct daemon *d, struct cstate *cs, const struct cfg *c);
+
+/* Point-in-time recovery captures (capture.c). */
+
+/* Starts, stops and joins the capture threads (main thread, each turn of
+ * the loop): one per present, enabled cluster with pitr = on while the
+ * daemon is not stopping; a capture that runs on an older configuration
+ * is stopped and started again on the current one.  The thread takes the
+ * cluster's lock (or waits for it) and captures only while holding it.
+ * Returns how many capture threads still run. */
+int snapd_captures_sync(struct daemon *d);
 
 /* Drills (drill.c). */
 
