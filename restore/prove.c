@@ -154,7 +154,7 @@ prove_pair(const struct replay_proof_opts *o, const char *dir, const char *a_id,
 		r = replay_segments_catalog(restore_source_catalog(b), o->cluster, p->a_rev + 1,
 		    p->b_rev, 1, &segs, err);
 	else
-		r = replay_segments_repo(restore_source_repo(b), o->cluster, p->a_rev + 1,
+		r = replay_segments_repo(restore_source_env(b), o->cluster, p->a_rev + 1,
 		    p->b_rev, &segs, err);
 	if (r < 0)
 		goto out;

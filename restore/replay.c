@@ -30,6 +30,7 @@
 #include "etcd/etcd_lock.h"
 #include "etcd/etcd_watch.h"
 #include "evlog/evlog.h"
+#include "env/segment.h"
 #include "evlog/segment.h"
 #include "repo/repo.h"
 #include "snapshot/trailer.h"
@@ -187,17 +188,17 @@ replay_format_ms(int64_t ms, char *out, size_t cap)
 	return out;
 }
 
-/* One *.evlog.json: parsed and checked (evl_meta_parse), at its own
- * key, of this cluster; then added when it holds a revision wanted. */
+/* One *.evlog.json: read, its signature checked, parsed, at its own
+ * key (env_segment_read), of this cluster; added when it holds a
+ * revision wanted. */
 static int
-add_json(struct replay_segments *s, const char *cluster, const char *key,
-    const char *text, size_t len, int64_t from_rev, int64_t to_rev, struct lb_err *err)
+add_json(const struct lb_env *e, struct replay_segments *s, const char *cluster,
+    const char *key, int64_t from_rev, int64_t to_rev, struct lb_err *err)
 {
 	struct evl_meta *m = NULL;
 	int r;
 
-	if ((r = evl_meta_parse(text, len, &m, err)) < 0 ||
-	    (r = evl_meta_check_key(m, key, err)) < 0)
+	if ((r = env_segment_read(e, NULL, key, &m, NULL, err)) < 0)
 		goto out;
 	if (strcmp(m->cluster, cluster) != 0) {
 		r = lb_err_set(err, LB_E_CORRUPT, "%s: a segment of cluster %s", key, m->cluster);
@@ -226,47 +227,41 @@ cmp_seg(const void *a, const void *b)
 }
 
 int
-replay_segments_repo(struct repo *rp, const char *cluster, int64_t from_rev,
+replay_segments_repo(const struct lb_env *e, const char *cluster, int64_t from_rev,
     int64_t to_rev, struct replay_segments *out, struct lb_err *err)
 {
 	struct keys k = { 0 };
 	char prefix[300];
-	uint8_t *buf = NULL;
-	size_t len, i;
+	size_t i;
 	int r;
 
 	memset(out, 0, sizeof(*out));
 	out->origin = "repository";
 	snprintf(prefix, sizeof(prefix), "%s/wal/", cluster);
-	if ((r = repo_list(rp, prefix, collect_json, &k, err)) < 0) {
+	if ((r = repo_list(e->repo, prefix, collect_json, &k, err)) < 0) {
 		if (r == LB_E_NOMEM)
 			lb_err_set(err, r, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < k.n; i++) {
-		struct lb_err e;
+		struct lb_err e2;
 
-		free(buf);
-		buf = NULL;
-		lb_err_clear(&e);
+		lb_err_clear(&e2);
 		/* one bad manifest is a hole in the log, found as such by the
 		 * coverage check, not a reason to read none */
-		if ((r = repo_get_buf(rp, k.v[i], EVL_META_MAX, &buf, &len, &e)) < 0 ||
-		    (r = add_json(out, cluster, k.v[i], (const char *)buf, len, from_rev,
-		    to_rev, &e)) < 0) {
+		if ((r = add_json(e, out, cluster, k.v[i], from_rev, to_rev, &e2)) < 0) {
 			if (r == LB_E_NOMEM || r == LB_E_AUTH || r == LB_E_TLS ||
 			    r == LB_E_CANCELED) {
-				*err = e;
+				*err = e2;
 				goto out;
 			}
-			log_warn("%s: %s; skipped", k.v[i], e.msg);
+			log_error("%s; left out of the event log", e2.msg);
 		}
 	}
 	r = 0;
 	if (out->n > 1)
 		qsort(out->v, out->n, sizeof(*out->v), cmp_seg);
 out:
-	free(buf);
 	for (i = 0; i < k.n; i++)
 		free(k.v[i]);
 	free(k.v);

@@ -31,9 +31,10 @@
 #include "etcd/etcd.h"
 #include "restore/restore.h"
 
-struct cat;
-struct repo;
 struct age_identity;
+struct cat;
+struct lb_env;
+struct repo;
 
 /* A lease an event refers to whose TTL no LEASE record gave (the capture
  * could not read it): re-created with this many seconds. */
@@ -67,9 +68,11 @@ struct replay_segments {
 int replay_segments_catalog(struct cat *c, const char *cluster, int64_t from_rev,
     int64_t to_rev, int with_failed, struct replay_segments *out, struct lb_err *err);
 
-/* The same from the bucket alone: <cluster>/wal/ listed, each
- * *.evlog.json read and checked (format, cluster, its key). */
-int replay_segments_repo(struct repo *r, const char *cluster, int64_t from_rev,
+/* The same from the bucket alone: <cluster>/wal/ of e's repository
+ * listed, each *.evlog.json read and checked (env_segment_read: its
+ * signature against e's trusted signers, format, cluster, its key); one
+ * that fails is left out, loudly, and is a hole in the log. */
+int replay_segments_repo(const struct lb_env *e, const char *cluster, int64_t from_rev,
     int64_t to_rev, struct replay_segments *out, struct lb_err *err);
 
 void replay_segments_free(struct replay_segments *s);

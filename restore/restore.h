@@ -35,6 +35,7 @@
 
 struct age_identity;
 struct cat;
+struct lb_env;
 struct repo;
 struct restore_source;
 
@@ -94,6 +95,9 @@ const char *restore_source_head(const struct restore_source *s);
 
 /* The catalog, or NULL when there is none. */
 struct cat *restore_source_catalog(struct restore_source *s);
+
+/* The opened configuration, repository, catalog and trusted signers. */
+const struct lb_env *restore_source_env(const struct restore_source *s);
 
 /* The repository and the identity (NULL without need_identity). */
 struct repo *restore_source_repo(struct restore_source *s);

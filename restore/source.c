@@ -524,6 +524,12 @@ restore_source_catalog(struct restore_source *s)
 	return s->env.cat;
 }
 
+const struct lb_env *
+restore_source_env(const struct restore_source *s)
+{
+	return &s->env;
+}
+
 struct repo *
 restore_source_repo(struct restore_source *s)
 {

@@ -33,7 +33,7 @@ list_segments(struct restore_run *c, int64_t from, struct lb_err *err)
 	if (cat != NULL && strcmp(restore_source_origin(c->src), "catalog") == 0)
 		r = replay_segments_catalog(cat, mf->cluster, from, -1, 0, s, err);
 	else
-		r = replay_segments_repo(restore_source_repo(c->src), mf->cluster, from, -1,
+		r = replay_segments_repo(restore_source_env(c->src), mf->cluster, from, -1,
 		    s, err);
 	return r < 0 ? lb_err_prefix(err, "the event log: ") : 0;
 }

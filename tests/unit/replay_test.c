@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "env/env.h"
 #include "evlog/segment.h"
 #include "repo/repo.h"
 #include "restore/replay.h"
@@ -137,6 +138,7 @@ segments_from_the_bucket(void)
 	struct age_identity *id = NULL;
 	struct age_recipient *rc = NULL;
 	struct replay_segments s = { 0 };
+	struct lb_env env = { 0 };
 	struct lb_err err;
 	int64_t base = 1796119988000LL, last, t, rev, rt;
 
@@ -151,7 +153,8 @@ segments_from_the_bucket(void)
 	CHECK_OK(put_segment(repo, rc, 15, 19, base, &err), &err);
 	CHECK_OK(put_segment(repo, rc, 13, 17, base, &err), &err);   /* overlap */
 	CHECK_OK(put_segment(repo, rc, 21, 22, base, &err), &err);   /* after a hole */
-	CHECK_OK(replay_segments_repo(repo, "c1", 12, -1, &s, &err), &err);
+	env.repo = repo;
+	CHECK_OK(replay_segments_repo(&env, "c1", 12, -1, &s, &err), &err);
 	CHECK_INT(s.n, ==, 4);
 	CHECK_INT(s.v[0].first_rev, ==, 11);
 	CHECK_INT(s.v[1].first_rev, ==, 13);
@@ -168,10 +171,10 @@ segments_from_the_bucket(void)
 	CHECK_INT(rev, ==, 10);        /* none: the revision after which it looked */
 	replay_segments_free(&s);
 	/* another cluster's range is not listed; a bound leaves segments out */
-	CHECK_OK(replay_segments_repo(repo, "c1", 20, 21, &s, &err), &err);
+	CHECK_OK(replay_segments_repo(&env, "c1", 20, 21, &s, &err), &err);
 	CHECK_INT(s.n, ==, 1);
 	replay_segments_free(&s);
-	CHECK_OK(replay_segments_repo(repo, "c2", 1, -1, &s, &err), &err);
+	CHECK_OK(replay_segments_repo(&env, "c2", 1, -1, &s, &err), &err);
 	CHECK_INT(s.n, ==, 0);
 	replay_segments_free(&s);
 	age_recipient_free(rc);
