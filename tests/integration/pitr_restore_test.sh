@@ -22,44 +22,56 @@ etcd_cluster c1 1 || { fail setup "etcd did not start"; exit 1; }
 EP=$c1_endpoints
 
 rev() {
-	etcdctl --endpoints "$EP" get /nothing -w json |
-	    python3 -c 'import json, sys; print(json.load(sys.stdin)["header"]["revision"])'
+	etcdctl --endpoints "$EP" get /nothing -w fields | sed -n 's/^"Revision" : //p'
 }
 
-# gw OP ARGS: the workload through etcd's JSON gateway (txns, leases,
-# values larger than an argument may be)
+# gw OP ARGS [-- OP ARGS]...: the workload through etcd's JSON gateway
+# (txns, leases, values larger than an argument may be), several
+# operations in one process; a lease's id is printed, and "@N" as a
+# put's lease is the Nth lease granted in the same call
 gw() {
 	python3 - "$EP" "$@" <<'PY'
 import base64, json, sys, urllib.request
-ep, op, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+ep = sys.argv[1]
 b = lambda s: base64.b64encode(s.encode() if isinstance(s, str) else s).decode()
 def call(path, body):
     return json.load(urllib.request.urlopen(ep + path, json.dumps(body).encode()))
-if op == "put":
-    body = {"key": b(args[0]), "value": b(args[1])}
-    if len(args) > 2:
-        body["lease"] = args[2]
-    call("/v3/kv/put", body)
-elif op == "big":
-    call("/v3/kv/put", {"key": b(args[0]), "value": b(bytes([65 + i % 26 for i in range(int(args[1]))]))})
-elif op == "txn":
-    ops = []
-    for a in args:
-        if a.startswith("-"):
-            ops.append({"requestDeleteRange": {"key": b(a[1:])}})
-        else:
-            k, v = a.split("=", 1)
-            ops.append({"requestPut": {"key": b(k), "value": b(v)}})
-    call("/v3/kv/txn", {"success": ops})
-elif op == "lease":
-    print(call("/v3/lease/grant", {"TTL": args[0]})["ID"])
-elif op == "del":
-    body = {"key": b(args[0])}
-    if len(args) > 1:
-        body["range_end"] = b(args[1])
-    call("/v3/kv/deleterange", body)
-elif op == "compact":
-    call("/v3/kv/compaction", {"revision": args[0], "physical": True})
+ops, cur = [], []
+for a in sys.argv[2:]:
+    if a == "--":
+        ops.append(cur)
+        cur = []
+    else:
+        cur.append(a)
+ops.append(cur)
+leases = []
+for op, *args in ops:
+    if op == "put":
+        body = {"key": b(args[0]), "value": b(args[1])}
+        if len(args) > 2:
+            body["lease"] = leases[int(args[2][1:])] if args[2].startswith("@") else args[2]
+        call("/v3/kv/put", body)
+    elif op == "big":
+        call("/v3/kv/put", {"key": b(args[0]), "value": b(bytes([65 + i % 26 for i in range(int(args[1]))]))})
+    elif op == "txn":
+        t = []
+        for a in args:
+            if a.startswith("-"):
+                t.append({"requestDeleteRange": {"key": b(a[1:])}})
+            else:
+                k, v = a.split("=", 1)
+                t.append({"requestPut": {"key": b(k), "value": b(v)}})
+        call("/v3/kv/txn", {"success": t})
+    elif op == "lease":
+        leases.append(call("/v3/lease/grant", {"TTL": args[0]})["ID"])
+        print(leases[-1])
+    elif op == "del":
+        body = {"key": b(args[0])}
+        if len(args) > 1:
+            body["range_end"] = b(args[1])
+        call("/v3/kv/deleterange", body)
+    elif op == "compact":
+        call("/v3/kv/compaction", {"revision": args[0], "physical": True})
 PY
 }
 
@@ -78,8 +90,9 @@ LB="$LIFEBOAT --config $T/lb.conf"
 t0=$(date +%s)
 
 # ---- backup A, then the capture from its revision on -----------------------
-for i in 1 2 3 4 5; do gw put "/registry/pods/default/p$i" "v$i"; done
-gw txn /registry/a=1 /registry/b=2 /registry/c=3
+gw put /registry/pods/default/p1 v1 -- put /registry/pods/default/p2 v2 -- \
+    put /registry/pods/default/p3 v3 -- put /registry/pods/default/p4 v4 -- \
+    put /registry/pods/default/p5 v5 -- txn /registry/a=1 /registry/b=2 /registry/c=3
 $LB backup --no-progress >"$T/bA.out" 2>&1 || { fail backupA "$(cat "$T/bA.out")"; exit 1; }
 A=$(sed -n 's/.*backup \([0-9TZ.]*-[0-9a-f]*\) complete.*/\1/p' "$T/bA.out")
 REVA=$(rev)
@@ -97,18 +110,16 @@ echo $CAP2PID >>"$T/pids"
 sleep 0.5
 
 # ---- the workload ------------------------------------------------------------
-L1=$(gw lease 5)                       # expires: etcd deletes its keys
-L2=$(gw lease 30)
-gw put /registry/leases/node1 hb1 "$L1"
-gw put /registry/leases/node2 hb2 "$L2"
-gw txn /registry/pods/default/p1=moved /registry/pods/default/p6=new -/registry/a
-gw big /registry/configmaps/big 1468000
-gw del /registry/pods/default/p2
-gw txn /registry/x=1 /registry/y=2 /registry/z=3 /registry/b=changed
-gw put /registry/leases/node2 hb2b "$L2"
-L3=$(gw lease 5)                       # alive at MID, not at B
-gw put /registry/events/e1 ev1 "$L3"
-gw del /registry/x /registry/y0        # a range: x and y go in one revision
+# lease 0 expires (etcd deletes its key), 1 lives on, 2 lives at MID
+# but not at B; a txn of several keys and a delete; a value near
+# 1.5 MiB; a range delete (x and y in one revision)
+gw lease 5 -- lease 30 -- put /registry/leases/node1 hb1 @0 -- \
+    put /registry/leases/node2 hb2 @1 -- \
+    txn /registry/pods/default/p1=moved /registry/pods/default/p6=new -/registry/a -- \
+    big /registry/configmaps/big 1468000 -- del /registry/pods/default/p2 -- \
+    txn /registry/x=1 /registry/y=2 /registry/z=3 /registry/b=changed -- \
+    put /registry/leases/node2 hb2b @1 -- lease 5 -- put /registry/events/e1 ev1 @2 -- \
+    del /registry/x /registry/y0 >"$T/leases"
 # MID: inside a segment, neither its first nor its last revision
 while [ $(( ($(rev) - REVA) % SEGREVS )) -lt 2 ]; do gw put /registry/pad "$(rev)"; done
 MID=$(rev)
@@ -118,11 +129,10 @@ MIDHASH=$(etcdctl --endpoints "$EP" endpoint hashkv --rev "$MID" -w json |
 sleep 1.2
 # a lease may expire meanwhile: the revision at TMID is between R1 and R2
 R1=$(rev)
-TMID=$(python3 -c 'import datetime; print(datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z")')
+TMID=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
 R2=$(rev)
 sleep 1.2
-gw put /registry/pods/default/p7 after-tmid
-gw txn /registry/pods/default/p1=again /registry/c=-
+gw put /registry/pods/default/p7 after-tmid -- txn /registry/pods/default/p1=again /registry/c=-
 # wait for lease 1's expiry (its key deleted by etcd, a revision of its own)
 wait_for 15 sh -c "[ -z \"\$(etcdctl --endpoints '$EP' get /registry/leases/node1 --print-value-only)\" ]" ||
     fail lease_expired "/registry/leases/node1 still there"
@@ -133,8 +143,7 @@ gw compact $(( $(rev) - 2 ))
 $LB backup --no-progress >"$T/bB.out" 2>&1 || { fail backupB "$(cat "$T/bB.out")"; exit 1; }
 B=$(sed -n 's/.*backup \([0-9TZ.]*-[0-9a-f]*\) complete.*/\1/p' "$T/bB.out")
 REVB=$(rev)
-gw put /registry/late 1
-gw put /registry/late 2
+gw put /registry/late 1 -- put /registry/late 2
 END=$(rev)
 echo "$END" >"$T/stop"
 wait_for 15 sh -c "! kill -0 $CAPPID" || fail capture_stopped "evlogcap still runs"
