@@ -81,6 +81,9 @@ schedule = @every 1m
 retention = keep-last=4
 # restore drills: daily by default; every 2 minutes for the demo
 drill-schedule = @every 2m
+# point-in-time recovery: every change between backups, in segments
+# closed every 30 s (1 s on the demo's 30x clock)
+pitr = on
 EOC
 say "the configuration"
 run cat "$T/lifeboat.conf"
@@ -107,10 +110,26 @@ printf '$ lifeboat snapd &   # LIFEBOAT_SNAPD_TIMESCALE=30: demos and tests only
 LIFEBOAT_SNAPD_TIMESCALE=30 "$LIFEBOAT" --config "$T/lifeboat.conf" snapd 2>"$T/snapd.log" &
 snapd=$!
 echo "$snapd" >>"$T/pids"
-sleep 8
+sleep 2
+# The accident the event log undoes: after a rollout (writes that land
+# between backups), a namespace deleted.  The second before it is the
+# point restored at the end.
+printf '\n$ for i in $(seq 20); do etcdctl put /registry/deployments/team-1/web-$i ...; done   # a rollout\n'
+for i in $(seq 20); do
+	etcdctl --endpoints "$demo_endpoints" put "/registry/deployments/team-1/web-$i" \
+	    "{\"kind\":\"Deployment\",\"spec\":{\"image\":\"web:$i\"}}" >/dev/null
+	sleep 0.1
+done
+sleep 0.5
+before=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+sleep 1
+printf '\n$ etcdctl del --prefix /registry/pods/team-4/   # %s: the accident\n' "$(date -u +%H:%M:%S)"
+etcdctl --endpoints "$demo_endpoints" del --prefix /registry/pods/team-4/
+etcdctl --endpoints "$demo_endpoints" put /registry/configmaps/default/after-the-accident x >/dev/null
+sleep 4
 printf '$ curl -s http://%s/metrics | grep ...\n' "$metrics"
 curl -s "http://$metrics/metrics" |
-    grep -E '^lifeboat_(backups_total|backup_last_(success|duration|stored)|drill_(total|duration))' |
+    grep -E '^lifeboat_(backups_total|backup_last_(success|duration|stored)|drill_(total|duration)|pitr_(last_revision|lag_seconds))' |
     grep -v 'outcome="partial"'
 printf '$ curl -s http://%s/healthz\n' "$metrics"
 curl -s "http://$metrics/healthz"
@@ -123,8 +142,9 @@ wait "$snapd"
 echo "snapd stopped (exit $?); its log:"
 sed 's/^/  /' "$T/snapd.log" | grep -E 'outcome=|prune|drill=|started|stopped|status page' | head -n 14
 
-say "the catalog"
+say "the catalog: backups, and the windows the event log can restore to"
 run "$LIFEBOAT" --config "$T/lifeboat.conf" catalog list
+run "$LIFEBOAT" --config "$T/lifeboat.conf" catalog list --pitr
 
 say "checking the newest backup end to end (download, decrypt, decompress, trailer, revision)"
 run "$LIFEBOAT" --config "$T/lifeboat.conf" catalog verify latest || exit 1
@@ -137,20 +157,28 @@ for i in 1 2 3; do etcd_stop demo "$i"; done
 rm -rf "$T"/demo/m*.data
 echo "members stopped, data directories deleted"
 
-say "one command: restore the latest backup as a new 3-member cluster, started and checked"
+say "one command: restore the cluster as it was the second before the accident ($before), as a new 3-member cluster, started and checked"
 members=""
 for i in 1 2 3; do
 	members="${members:+$members,}r$i=http://127.0.0.1:$(free_port)@http://127.0.0.1:$(free_port)"
 done
 run "$LIFEBOAT" --config "$T/lifeboat.conf" restore cluster --cluster demo \
-    --backup latest --members "$members" --base-dir "$T/restored" --start
+    --to-time "$before" --members "$members" --base-dir "$T/restored" --start
 status=$?
 # The restored members run detached; stop them with the demo.
 for f in "$T"/restored/*.pid; do [ -f "$f" ] && cat "$f" >>"$T/pids"; done
 [ "$status" -eq 0 ] || exit 1
 eps=$(echo "$members" | tr ',' '\n' | sed 's/.*@//' | paste -sd, -)
 run etcdctl --endpoints "$eps" endpoint status -w table
-run etcdctl --endpoints "$eps" get --prefix /registry/pods/team-4/ --keys-only --limit 3
+printf '$ etcdctl get --prefix /registry/pods/team-4/ --keys-only --limit 3   # deleted at the accident: back\n'
+etcdctl --endpoints "$eps" get --prefix /registry/pods/team-4/ --keys-only --limit 3
+etcdctl --endpoints "$eps" get --prefix /registry/pods/team-4/ --keys-only | grep -q . ||
+    { echo "demo: the deleted pods are not back" >&2; exit 1; }
+etcdctl --endpoints "$eps" get /registry/deployments/team-1/web-20 | grep -q 'web:20' ||
+    { echo "demo: the rollout before the accident is not in the restored cluster" >&2; exit 1; }
+printf '$ etcdctl get /registry/configmaps/default/after-the-accident   # written after it: not there\n'
+[ -z "$(etcdctl --endpoints "$eps" get /registry/configmaps/default/after-the-accident)" ] ||
+    { echo "demo: a key written after the target is in the restored cluster" >&2; exit 1; }
 run env LIFEBOAT_CATALOG="$T/catalog.db" "$LIFEBOAT" catalog audit
 
 say "done; the files stay in $T, every process the demo started is stopped"
