@@ -19,7 +19,7 @@
 #include "common/pb.h"
 #include "repo/manifest.h"
 
-/* Field numbers (docs/evlog-format.md). */
+/* Field numbers (README: "The event log"). */
 enum { H_VERSION = 1, H_CLUSTER, H_CLUSTER_ID, H_FIRST_REV, H_PREV_SHA256,
 	H_CREATED, H_LIFEBOAT };
 enum { R_REVISION = 1, R_WALL, R_EVENT };

@@ -4,8 +4,8 @@
  * chain, and a push parser that is itself a chain sink.  Segment objects
  * on a repository (zstd, age, the JSON manifest) are segment.h's.
  *
- * The format is fixed for good once released (docs/evlog-format.md says
- * it byte by byte).  A segment is a sequence of records, each
+ * The format is fixed for good once released (the README's "The event
+ * log" says it byte by byte).  A segment is a sequence of records, each
  *
  *	type (1 byte) | length (u32 LE) | payload (protobuf) | crc32c (u32 LE)
  *
