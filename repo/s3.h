@@ -56,9 +56,14 @@ void s3_free(struct s3 *s);
 int s3_check_bucket(struct s3 *s, struct lb_err *err);
 
 /* S3 Object Lock of an object written: mode "GOVERNANCE" or
- * "COMPLIANCE", retained until (Unix seconds).  A PUT with one also sends
- * x-amz-checksum-sha256 (AWS demands a checksum with a lock; parts carry
- * Content-MD5, which is one too). */
+ * "COMPLIANCE", retained until (Unix seconds).  AWS demands a checksum
+ * with a lock: every PUT and part sends x-amz-checksum-sha256 (the body's
+ * sha256, already computed for SigV4's payload hash; a multipart upload
+ * is started with x-amz-checksum-algorithm SHA256 and completed with each
+ * part's), so no byte is hashed twice for one purpose.  A server that
+ * refuses those headers (Swift's s3api refuses ChecksumSHA256 in the
+ * completion) gets none from then on, except Content-MD5 on a locked PUT
+ * or part. */
 struct s3_lock {
 	const char *mode;
 	time_t until;
