@@ -10,11 +10,13 @@
  * LB_E_UNSUPPORTED (501 NotImplemented), LB_E_REMOTE (any other answer),
  * LB_E_NET and LB_E_TLS (no answer).  Callers decide on the code.
  *
- * Memory: an upload sink holds at most S3_PART_SLOTS part buffers of the
- * current part size (8 MiB until part 2000, then growing), so an 8 GiB
- * upload peaks at 3 x 8 MiB = 24 MiB of buffers, 2 parts in flight while
- * the third fills: enough to keep a store busy while a backup, with zstd's
- * buffers, stays under 64 MiB.
+ * Memory: an upload sink starts with S3_PART_SLOTS part buffers of the
+ * current part size (8 MiB until part 2000, then growing): 2 parts in
+ * flight while the third fills, enough on loopback.  A store further away
+ * holds each part longer (its latency per request): when every slot's part
+ * is still in flight as the next is needed, the sink adds a slot, up to
+ * S3_PART_SLOTS_MAX (5 x 8 MiB = 40 MiB, 4 parts in flight), so that a
+ * backup, with zstd's buffers, stays under 64 MiB.
  */
 #ifndef LB_S3_H
 #define LB_S3_H
@@ -27,6 +29,7 @@
 #include "stream/flt.h"
 
 #define S3_PART_SLOTS 3
+#define S3_PART_SLOTS_MAX 5
 #define S3_PART_MIN (8u * 1024 * 1024)
 
 struct s3;
@@ -74,8 +77,9 @@ int s3_put_object(struct s3 *s, const char *key, const void *buf, size_t len,
     const struct s3_lock *lock, struct lb_err *err);
 
 /* A sink that uploads what it is given to key: one PUT on finish if the
- * whole object fits in one part, else a multipart upload with up to
- * S3_PART_SLOTS - 1 parts in flight.  Freed unfinished, it aborts the
+ * whole object fits in one part, else a multipart upload with
+ * S3_PART_SLOTS - 1 parts in flight, up to S3_PART_SLOTS_MAX - 1 while the
+ * store lags (see Memory above).  Freed unfinished, it aborts the
  * multipart upload.  size_hint (0: unknown) only picks the part size.
  * lock (may be NULL, copied) goes on the PUT or CreateMultipartUpload. */
 int s3_upload_new(struct s3 *s, const char *key, uint64_t size_hint,

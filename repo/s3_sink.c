@@ -1,6 +1,7 @@
 /*
  * s3_sink.c: the upload sink of s3.h (s3_upload_new), the last stage of a
- * filter chain.  Bytes fill one of S3_PART_SLOTS part buffers; a full one
+ * filter chain.  Bytes fill one of S3_PART_SLOTS part buffers (up to
+ * S3_PART_SLOTS_MAX when the store is slower than the pipeline); a full one
  * goes to a thread of its own as one part of a multipart upload, and the
  * slot is reused only after its part is done, so memory stays bounded
  * whatever the object's size.  An object that fits in one part is a
@@ -29,6 +30,7 @@ struct slot {
 	CURL *h;
 	pthread_t th;
 	int running;
+	int done;                  /* atomic: its thread has finished */
 	uint8_t *buf;
 	size_t cap, len;
 	unsigned int part;
@@ -46,7 +48,8 @@ struct upload {
 	uint64_t size_hint;
 	size_t base_part;
 	unsigned int parts;        /* parts handed to a thread so far */
-	struct slot slots[S3_PART_SLOTS];
+	struct slot slots[S3_PART_SLOTS_MAX];
+	int nslots;                /* in use: S3_PART_SLOTS, grown as needed */
 	int cur;                   /* the slot being filled */
 	char (*etags)[128];
 	char (*cksums)[48];        /* per part, for the completion (sha256 mode) */
@@ -103,6 +106,7 @@ part_thread(void *arg)
 		    u->key, sl->part);
 	snprintf(sl->etag, sizeof(sl->etag), "%s", q.etag);
 	s3_req_clear(&q);
+	__atomic_store_n(&sl->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -199,6 +203,34 @@ upload_fail(struct upload *u, int r, const struct lb_err *err)
 	return r;
 }
 
+/* The slot to fill next: one that is idle or whose part is done; when
+ * every part is still in flight the store is behind the pipeline (its
+ * latency, on a real endpoint tens of milliseconds per request, is what
+ * keeps parts in flight), so one more slot while under
+ * S3_PART_SLOTS_MAX; past it, bounded memory: wait for the oldest. */
+static int
+next_slot(struct upload *u)
+{
+	int i, oldest = -1;
+
+	for (i = 0; i < u->nslots; i++) {
+		struct slot *sl = &u->slots[i];
+		if (!sl->running || __atomic_load_n(&sl->done, __ATOMIC_ACQUIRE)) {
+			slot_join(u, sl);
+			return i;
+		}
+		if (oldest < 0 || sl->part < u->slots[oldest].part)
+			oldest = i;
+	}
+	if (u->nslots < S3_PART_SLOTS_MAX) {
+		log_debug("s3 upload of %s: %d parts in flight, one more slot",
+		    u->key, u->nslots);
+		return u->nslots++;
+	}
+	slot_join(u, &u->slots[oldest]);
+	return oldest;
+}
+
 /* Hands the current slot to a thread and moves to the next slot. */
 static int
 upload_dispatch(struct upload *u, struct lb_err *err)
@@ -222,10 +254,9 @@ upload_dispatch(struct upload *u, struct lb_err *err)
 	sl->u = u;
 	if (pthread_create(&sl->th, NULL, part_thread, sl) != 0)
 		return lb_err_set(err, LB_E_INTERNAL, "cannot start an upload thread");
+	sl->done = 0;
 	sl->running = 1;
-	u->cur = (u->cur + 1) % S3_PART_SLOTS;
-	/* Bounded memory: wait for the oldest part before reusing its slot. */
-	slot_join(u, &u->slots[u->cur]);
+	u->cur = next_slot(u);
 	if (u->rc < 0) {
 		if (err != NULL)
 			*err = u->err;
@@ -346,7 +377,7 @@ upload_finish(struct flt *f, struct lb_err *err)
 	}
 	if (sl->len > 0 && (r = upload_dispatch(u, err)) < 0)
 		return r;
-	for (i = 0; i < S3_PART_SLOTS; i++)
+	for (i = 0; i < u->nslots; i++)
 		slot_join(u, &u->slots[i]);
 	if (u->rc < 0) {
 		if (err != NULL)
@@ -379,7 +410,7 @@ upload_free(struct flt *f)
 	int i;
 
 	u->cancel = 1;
-	for (i = 0; i < S3_PART_SLOTS; i++)
+	for (i = 0; i < u->nslots; i++)
 		slot_join(u, &u->slots[i]);
 	if (u->upload_id != NULL && !u->committed) {
 		lb_err_clear(&e);
@@ -387,7 +418,7 @@ upload_free(struct flt *f)
 			log_warn("abort of s3 multipart upload %s failed: %s "
 			    "(cleanup-orphans removes it later)", u->key, e.msg);
 	}
-	for (i = 0; i < S3_PART_SLOTS; i++) {
+	for (i = 0; i < u->nslots; i++) {
 		if (u->slots[i].h != NULL)
 			curl_easy_cleanup(u->slots[i].h);
 		free(u->slots[i].buf);
@@ -418,6 +449,7 @@ s3_upload_new(struct s3 *s, const char *key, uint64_t size_hint,
 	}
 	u->base.ops = &upload_ops;
 	u->s = s;
+	u->nslots = S3_PART_SLOTS;
 	u->size_hint = size_hint;
 	if (lock != NULL)
 		u->lock = *lock;
