@@ -342,6 +342,7 @@ bench_summary() {
 	           ("backup ", "lifeboat backup (strict S3)", "lifeboat pull", 1.3, "wall"),
 	           ("backup ", "lifeboat backup (s3rver)", seq, 0.45, "wall"),
 	           ("backup ", "lifeboat backup (strict S3)", seq, 0.45, "wall"),
+	           ("backup ", "lifeboat backup (file:// on local disk)", "lifeboat backup (file://, compress-level 3)", None, "wall"),
 	           ("restore ", "lifeboat restore cluster --start", None, 0.5, "wall"),
 	           ("drill ", "lifeboat drill --backup latest", None, 0.6, "rto_seconds")]
 	print("### targets (ratio of medians, lifeboat / etcd's tool: wall times; for the drill its rto_seconds)\n")

@@ -125,6 +125,13 @@ bench_strict_start() {
 }
 
 cmd_lifeboat_backup() { CMD=("$LIFEBOAT" --config "$BENCH_DIR/backup.conf" backup --quiet); }
+# The same file:// backup at the fixed level 3 (the default before auto),
+# so that auto is measured against it in the same alternating run.
+cmd_lifeboat_backup_file3() {
+	sed -e "s|^repo = .*|repo = file://$1/repo|" -e "s|^compress-level = .*|compress-level = 3|" \
+	    "$BENCH_DIR/backup.conf" >"$1/file3.conf"
+	CMD=("$LIFEBOAT" --config "$1/file3.conf" backup --quiet)
+}
 cmd_lifeboat_backup_strict() { CMD=("$LIFEBOAT" --config "$BENCH_DIR/strict.conf" backup --quiet); }
 cmd_lifeboat_backup_file() {
 	sed "s|^repo = .*|repo = file://$1/repo|" "$BENCH_DIR/backup.conf" >"$1/file.conf"
@@ -198,6 +205,9 @@ print("auto %s, level %s, per member %s (%s..%s)" % (c.get("auto"), c["level"], 
 	else
 		bench_out "- strict S3 server not started: its backup is not measured" ""
 	fi
+	local fixed=()
+	[ "${BENCH_COMPRESS_LEVEL:-auto}" != auto ] ||
+	    fixed=("lifeboat backup (file://, compress-level 3)" cmd_lifeboat_backup_file3)
 	# the pull of the same member alternates with the backups: their
 	# targets are ratios to it (bench_summary)
 	compare "backup $size" \
@@ -206,7 +216,7 @@ print("auto %s, level %s, per member %s (%s..%s)" % (c.get("auto"), c["level"], 
 	    "sequential: etcdctl save, zstd -3, age, curl upload" cmd_sequential_backup \
 	    "lifeboat backup (file:// on local disk)" cmd_lifeboat_backup_file \
 	    "lifeboat pull" cmd_lifeboat_pull \
-	    "${strict[@]}"
+	    "${strict[@]}" "${fixed[@]}"
 }
 
 # One member of each size, loaded once, then every benchmark against it.
