@@ -71,6 +71,8 @@ struct member_run {
 	int done;                  /* atomic */
 	struct flt *sha;           /* sha256 of the stored bytes */
 	struct flt *scan;          /* the snapshot's own revision */
+	struct flt *zst;           /* the compressor, for the levels used */
+	struct zstd_levels levels; /* read when the chain finished */
 	int64_t revision;          /* -1 when the scan could not tell */
 	char key[512];
 	char stored_sha256[65];
@@ -141,6 +143,7 @@ make_chain(void *arg, size_t i, struct pull_target *t, struct flt_chain *c,
 
 	m->sha = NULL;
 	m->scan = NULL;
+	m->zst = NULL;
 	__atomic_store_n(&m->expected, (uint64_t)t->status.db_size, __ATOMIC_RELAXED);
 	pull_safe_name(t->name, name, sizeof(name));
 	snprintf(m->key, sizeof(m->key), "%s%s.db.zst.age", run->dir, name);
@@ -151,7 +154,7 @@ make_chain(void *arg, size_t i, struct pull_target *t, struct flt_chain *c,
 	if ((r = gate_new(&want, &obs, GATE_WORDS_VERIFY, NULL, &f, err)) < 0 ||
 	    (r = flt_chain_add(c, f, NULL, err)) < 0 ||
 	    (r = flt_zstd_new(e->level, e->threads, NULL, &f, err)) < 0 ||
-	    (r = flt_chain_add(c, f, NULL, err)) < 0 ||
+	    (r = flt_chain_add(c, f, &m->zst, err)) < 0 ||
 	    (r = flt_age_enc_new(e->rcpts.v, e->rcpts.n, NULL, &f, err)) < 0 ||
 	    (r = flt_chain_add(c, f, NULL, err)) < 0 ||
 	    (r = flt_chain_add(c, flt_sha256_new(NULL), &sha, err)) < 0 ||
@@ -174,6 +177,7 @@ chain_finished(void *arg, size_t i, struct pull_target *t, struct lb_err *err)
 
 	flt_sha256_digest(m->sha, d);
 	lb_hex(d, 32, m->stored_sha256);
+	flt_zstd_levels(m->zst, &m->levels);
 	m->stored_size = __atomic_load_n(&m->stored, __ATOMIC_RELAXED);
 	if ((r = flt_bbolt_scan_result(m->scan, &sc, err)) < 0)
 		return r;
@@ -515,6 +519,7 @@ fill_manifest(struct run *run, struct manifest *mf, const char *cluster,
 	struct pull_plan *p = run->plan;
 	char idbuf[17], host[256] = "";
 	const struct manifest_member *best;
+	uint64_t most_stored = 0;
 	size_t i;
 
 	mf->backup_id = strdup(backup_id);
@@ -524,8 +529,9 @@ fill_manifest(struct run *run, struct manifest *mf, const char *cluster,
 	ts_rfc3339(started, &mf->started_at);
 	gethostname(host, sizeof(host) - 1);
 	mf->hostname = strdup(host);
-	mf->compress_level = run->env->level;
+	mf->compress_level = zstd_level_fixed(run->env->level);
 	mf->compress_threads = run->env->threads;
+	mf->compress_auto = run->env->level == ZSTD_LEVEL_AUTO;
 	if ((mf->recipients = calloc(run->env->rcpts.n, sizeof(char *))) != NULL)
 		for (i = 0; i < run->env->rcpts.n; i++)
 			mf->recipients[mf->n_recipients++] = strdup(run->env->fingerprints[i]);
@@ -566,6 +572,14 @@ fill_manifest(struct run *run, struct manifest *mf, const char *cluster,
 		mm->object = strdup(run->m[i].key);
 		mm->stored_size = run->m[i].stored_size;
 		mm->stored_sha256 = strdup(run->m[i].stored_sha256);
+		mm->compress_level = run->m[i].levels.most;
+		mm->compress_level_min = run->m[i].levels.min;
+		mm->compress_level_max = run->m[i].levels.max;
+		/* auto: the backup's level is that of its largest member */
+		if (mf->compress_auto && mm->stored_size > most_stored) {
+			most_stored = mm->stored_size;
+			mf->compress_level = mm->compress_level;
+		}
 		mf->stored_size += mm->stored_size;
 	}
 	if ((best = manifest_best_member(mf)) != NULL) {

@@ -333,8 +333,16 @@ bench_summary() {
 	# the issue's targets: (benchmark prefix, lifeboat's command, the
 	# reference, at most; None: compared, no target; lifeboat's figure:
 	# its wall time, or the drill's own RTO)
+	seq = "sequential: etcdctl save, zstd -3, age, curl upload"
 	targets = [("snapshot ", "lifeboat pull", "etcdctl snapshot save", 0.75, "wall"),
 	           ("backup ", "lifeboat backup (file:// on local disk)", "etcdctl snapshot save (local disk)", None, "wall"),
+	           # issue 16: a backup no slower than its pull
+	           ("backup ", "lifeboat backup (file:// on local disk)", "lifeboat pull", 1.1, "wall"),
+	           ("backup ", "lifeboat backup (s3rver)", "lifeboat pull", 1.3, "wall"),
+	           ("backup ", "lifeboat backup (strict S3)", "lifeboat pull", 1.3, "wall"),
+	           ("backup ", "lifeboat backup (s3rver)", seq, 0.45, "wall"),
+	           ("backup ", "lifeboat backup (strict S3)", seq, 0.45, "wall"),
+	           ("backup ", "lifeboat backup (file:// on local disk)", "lifeboat backup (file://, compress-level 3)", None, "wall"),
 	           ("restore ", "lifeboat restore cluster --start", None, 0.5, "wall"),
 	           ("drill ", "lifeboat drill --backup latest", None, 0.6, "rto_seconds")]
 	print("### targets (ratio of medians, lifeboat / etcd's tool: wall times; for the drill its rto_seconds)\n")
@@ -355,6 +363,19 @@ bench_summary() {
 	        print("| %s: %s%s / %s | %s | %s |" % (b, lb, "" if field == "wall" else " (" + field + ")", refn,
 	                                           "none" if want is None else "<= %.2f" % want,
 	                                           " | ".join(cells)))
+	# issue 16: peak RSS of every lifeboat backup <= 64 MiB
+	for b in benches:
+	    if not b.startswith("backup "):
+	        continue
+	    for n in names[b]:
+	        if not n.startswith("lifeboat backup"):
+	            continue
+	        cells = []
+	        for v in versions:
+	            rss = [r["maxrss_kib"] for r in cell.get((b, n, v), []) if r.get("maxrss_kib")]
+	            cells.append("-" if not rss else "%.0f MiB %s" % (max(rss) / 1024,
+	                         "(met)" if max(rss) <= 64 * 1024 else "(missed)"))
+	        print("| %s: %s, peak RSS | <= 64 MiB | %s |" % (b, n, " | ".join(cells)))
 	print()
 	EOF
 }

@@ -93,7 +93,46 @@ bench_s3rver_start() {
 	bench_die "s3rver did not start: $(tail -n 3 "$BENCH_DIR/s3rver.log")"
 }
 
+# The strict SigV4-checking server (Swift's s3api, /work/shared/strict-s3 or
+# $STRICT_S3_DIR; see STRICT-S3.md), on free ports; its pids are stopped with
+# the rest.  BENCH_STRICT stays empty when it cannot start (the benchmark
+# then says so and leaves its line out).
+bench_strict_start() {
+	local dir=${STRICT_S3_DIR:-$BENCH_TOP/../shared/strict-s3} port line f
+	[ -x "$dir/start.sh" ] || dir=/work/shared/strict-s3
+	BENCH_STRICT=""
+	[ -x "$dir/start.sh" ] || { bench_say "no strict S3 server ($dir/start.sh)"; return 0; }
+	rm -rf "$BENCH_DIR/strict-s3"
+	for _ in 1 2 3; do
+		port=$(bench_free_port)
+		if S3_STATE_DIR="$BENCH_DIR/strict-s3" S3_PORT=$port S3_LOG_LEVEL=WARNING \
+		    "$dir/start.sh" >"$BENCH_DIR/strict-s3.env" 2>"$BENCH_DIR/strict-s3.err"; then
+			for f in "$BENCH_DIR"/strict-s3/run/*.pid; do
+				[ -f "$f" ] && BENCH_PIDS+=("$(cat "$f")")
+			done
+			while IFS= read -r line; do
+				case "$line" in
+				S3_ENDPOINT=*) BENCH_STRICT=${line#*=} ;;
+				S3_ACCESS_KEY=*) BENCH_STRICT_KEY=${line#*=} ;;
+				S3_SECRET_KEY=*) BENCH_STRICT_SECRET=${line#*=} ;;
+				S3_BUCKET=*) BENCH_STRICT_BUCKET=${line#*=} ;;
+				esac
+			done <"$BENCH_DIR/strict-s3.env"
+			return 0
+		fi
+	done
+	bench_say "strict S3 server did not start: $(tail -n 1 "$BENCH_DIR/strict-s3.err")"
+}
+
 cmd_lifeboat_backup() { CMD=("$LIFEBOAT" --config "$BENCH_DIR/backup.conf" backup --quiet); }
+# The same file:// backup at the fixed level 3 (the default before auto),
+# so that auto is measured against it in the same alternating run.
+cmd_lifeboat_backup_file3() {
+	sed -e "s|^repo = .*|repo = file://$1/repo|" -e "s|^compress-level = .*|compress-level = 3|" \
+	    "$BENCH_DIR/backup.conf" >"$1/file3.conf"
+	CMD=("$LIFEBOAT" --config "$1/file3.conf" backup --quiet)
+}
+cmd_lifeboat_backup_strict() { CMD=("$LIFEBOAT" --config "$BENCH_DIR/strict.conf" backup --quiet); }
 cmd_lifeboat_backup_file() {
 	sed "s|^repo = .*|repo = file://$1/repo|" "$BENCH_DIR/backup.conf" >"$1/file.conf"
 	CMD=("$LIFEBOAT" --config "$1/file.conf" backup --quiet)
@@ -120,7 +159,7 @@ bench_backup() {
 	"$LIFEBOAT" keygen -o "$BENCH_DIR/identity.txt" >"$BENCH_DIR/recipient"
 	cat >"$BENCH_DIR/backup.conf" <<-EOC
 	[global]
-	compress-level = ${BENCH_COMPRESS_LEVEL:-3}
+	compress-level = ${BENCH_COMPRESS_LEVEL:-auto}
 	repo = s3://bench/lifeboat
 	s3-endpoint = $BENCH_S3
 	s3-access-key-id = S3RVER
@@ -135,13 +174,49 @@ bench_backup() {
 	"$LIFEBOAT" --config "$BENCH_DIR/backup.conf" \
 	    backup --json >"$BENCH_DIR/backup.json" ||
 	    bench_die "lifeboat backup failed: $(cat "$BENCH_DIR/backup.json")"
-	bench_out "## backup of one member to s3rver, $size, etcd $BENCH_ETCD_VERSION" "" "- data: $BENCH_LOAD_DESC" \
-	    "- lifeboat backup: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))[0]; print("db %d bytes, stored %d bytes, compression ratio %.2f" % (r["db_size"], r["stored"], r["pulled"] / r["stored"]))' "$BENCH_DIR/backup.json")" ""
+	# the stored size against zstd -3 of etcdctl's snapshot of the member
+	local zdir zsize
+	zdir=$(mktemp -d "$BENCH_DIR/run.XXXXXX")
+	etcdctl --endpoints "$BENCH_URL" snapshot save "$zdir/s.db" >/dev/null 2>&1 &&
+	    zstd -3 -q "$zdir/s.db" -o "$zdir/s.db.zst" || bench_die "etcdctl save | zstd -3 failed"
+	zsize=$(stat -c %s "$zdir/s.db.zst")
+	rm -rf "$zdir"
+	bench_out "## backup of one member, $size, etcd $BENCH_ETCD_VERSION" "" "- data: $BENCH_LOAD_DESC" \
+	    "- lifeboat backup (compress-level ${BENCH_COMPRESS_LEVEL:-auto}): $(python3 -c '
+import glob, json, sys
+r = json.load(open(sys.argv[1]))[0]
+z = int(sys.argv[2])
+print("db %d bytes, stored %d bytes, compression ratio %.2f; zstd -3 of etcdctl'"'"'s snapshot: %d bytes, lifeboat / zstd -3 = %.3f (target <= 1.10)" % (
+    r["db_size"], r["stored"], r["pulled"] / r["stored"], z, r["stored"] / z))' "$BENCH_DIR/backup.json" "$zsize")" \
+	    "- zstd levels used (manifest): $(find "$BENCH_DIR/s3rver" -name 'manifest.json._S3rver_object' | head -n 1 | xargs python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1])); c = m["compression"]; mm = m["members"][0]
+print("auto %s, level %s, per member %s (%s..%s)" % (c.get("auto"), c["level"], mm.get("compress_level"), mm.get("compress_level_min"), mm.get("compress_level_max")))' 2>/dev/null)" ""
+	bench_strict_start
+	local strict=()
+	if [ -n "$BENCH_STRICT" ]; then
+		printf '%s\n' "$BENCH_STRICT_SECRET" >"$BENCH_DIR/strict.secret"
+		chmod 600 "$BENCH_DIR/strict.secret"
+		sed -e "s|^repo = .*|repo = s3://$BENCH_STRICT_BUCKET/lifeboat|" \
+		    -e "s|^s3-endpoint = .*|s3-endpoint = $BENCH_STRICT|" \
+		    -e "s|^s3-access-key-id = .*|s3-access-key-id = $BENCH_STRICT_KEY\ns3-secret-access-key-file = $BENCH_DIR/strict.secret|" \
+		    "$BENCH_DIR/backup.conf" >"$BENCH_DIR/strict.conf"
+		strict=("lifeboat backup (strict S3)" cmd_lifeboat_backup_strict)
+	else
+		bench_out "- strict S3 server not started: its backup is not measured" ""
+	fi
+	local fixed=()
+	[ "${BENCH_COMPRESS_LEVEL:-auto}" != auto ] ||
+	    fixed=("lifeboat backup (file://, compress-level 3)" cmd_lifeboat_backup_file3)
+	# the pull of the same member alternates with the backups: their
+	# targets are ratios to it (bench_summary)
 	compare "backup $size" \
 	    "lifeboat backup (s3rver)" cmd_lifeboat_backup \
 	    "etcdctl snapshot save (local disk)" cmd_etcdctl_save \
 	    "sequential: etcdctl save, zstd -3, age, curl upload" cmd_sequential_backup \
-	    "lifeboat backup (file:// on local disk)" cmd_lifeboat_backup_file
+	    "lifeboat backup (file:// on local disk)" cmd_lifeboat_backup_file \
+	    "lifeboat pull" cmd_lifeboat_pull \
+	    "${strict[@]}" "${fixed[@]}"
 }
 
 # One member of each size, loaded once, then every benchmark against it.

@@ -101,7 +101,13 @@ const char *cfg_get_str_by_id(const struct cfg *c, const char *cluster,
 const char *cfg_get_str_by_name(const struct cfg *c, const char *cluster,
     const char *name);
 
-/* int: the number; bool: 1 or 0; duration: seconds; size: bytes; enum:
+/* What cfg_get_int returns for an option that takes "auto" (F_AUTO in
+ * config/table.h; compress-level) and is set to it: 0, below the range of
+ * every such option, so callers test for it (stream/zstd_filter.h's
+ * ZSTD_LEVEL_AUTO is the same 0 for compress-level). */
+#define CFG_AUTO 0
+
+/* int: the number (CFG_AUTO for "auto"); bool: 1 or 0; duration: seconds; size: bytes; enum:
  * the index of the choice.  0 when unset without default. */
 #define cfg_get_int(c, cluster, key) CFG_BY_KEY_(cfg_get_int, key)(c, cluster, key)
 long long cfg_get_int_by_id(const struct cfg *c, const char *cluster,

@@ -20,7 +20,8 @@ type_desc(const struct opt *o, char *buf, size_t n)
 
 	switch (o->type) {
 	case T_INT:
-		snprintf(buf, n, "int %lld..%lld", o->min, o->max);
+		snprintf(buf, n, "%sint %lld..%lld", (o->flags & F_AUTO) ? "auto|" : "",
+		    o->min, o->max);
 		break;
 	case T_DURATION:
 		cfg_fmt_duration(o->min, lo, sizeof(lo));

@@ -30,6 +30,9 @@ enum opt_type {
 #define F_SECRET   0x1u   /* never printed, never echoed in errors */
 #define F_RELOAD   0x2u   /* may change on SIGHUP */
 #define F_REQUIRED 0x4u
+/* T_INT: the word "auto" is accepted too and read as CFG_AUTO (0, below
+ * every such option's min): the component picks the value as it runs. */
+#define F_AUTO     0x8u
 
 #define KiB 1024LL
 #define MiB (1024LL * KiB)

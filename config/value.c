@@ -248,8 +248,11 @@ cfg_parse_value(const struct opt *o, const char *s, struct val *v, char *w, size
 	memset(v, 0, sizeof(*v));
 	switch (o->type) {
 	case T_INT:
-		if (cfg_parse_ll(s, &v->num) < 0)
-			r = cfg_why(w, wn, "%s is not a whole number", shown);
+		if ((o->flags & F_AUTO) && strcasecmp(s, "auto") == 0)
+			v->num = CFG_AUTO;
+		else if (cfg_parse_ll(s, &v->num) < 0)
+			r = cfg_why(w, wn, (o->flags & F_AUTO) ?
+			    "%s is not auto or a whole number" : "%s is not a whole number", shown);
 		else if (v->num < o->min || v->num > o->max)
 			r = cfg_why(w, wn, "%s is out of range %lld..%lld", shown, o->min, o->max);
 		break;

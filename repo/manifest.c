@@ -74,6 +74,10 @@ static const struct field member_fields[] = {
 	MM("stored_sha256", F_STR, stored_sha256, OKREQ),
 	MM("started_at", F_STR, started_at, OPT),
 	MM("finished_at", F_STR, finished_at, OPT),
+	/* informational: the zstd levels this member's jobs were given */
+	MM("compress_level", F_INT, compress_level, OPT),
+	MM("compress_level_min", F_INT, compress_level_min, OPT),
+	MM("compress_level_max", F_INT, compress_level_max, OPT),
 };
 
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
@@ -179,6 +183,7 @@ manifest_to_json(const struct manifest *m, char **out, struct lb_err *err)
 	json_object_set_new(comp, "algorithm", json_string(m->compression));
 	json_object_set_new(comp, "level", json_integer(m->compress_level));
 	json_object_set_new(comp, "threads", json_integer(m->compress_threads));
+	json_object_set_new(comp, "auto", json_boolean(m->compress_auto));
 	json_object_set_new(root, "compression", comp);
 	comp = NULL;
 	for (i = 0; i < m->n_recipients; i++)
@@ -427,6 +432,7 @@ manifest_parse(const char *json, size_t len, struct manifest **out,
 			goto nomem;
 		m->compress_level = (int)json_integer_value(json_object_get(v, "level"));
 		m->compress_threads = (int)json_integer_value(json_object_get(v, "threads"));
+		m->compress_auto = json_is_true(json_object_get(v, "auto"));
 	}
 	v = json_object_get(root, "encryption");
 	if (json_is_object(v)) {

@@ -58,6 +58,13 @@ struct manifest_member {
 	char *finished_at;
 	int has_hashkv;
 	uint32_t hashkv;           /* HashKV at consistency_revision */
+	/* Informational (decompression needs none of it): the zstd level
+	 * that compressed most of this member's bytes and the lowest and
+	 * highest a job was given; 0 when not recorded (older manifests,
+	 * failed members).  They differ only with compress-level auto. */
+	int compress_level;
+	int compress_level_min;
+	int compress_level_max;
 };
 
 struct manifest {
@@ -75,8 +82,10 @@ struct manifest {
 	uint64_t db_size;          /* of the member with that revision */
 	uint64_t stored_size;      /* all member objects together */
 	char *compression;         /* "zstd" */
-	int compress_level;
+	int compress_level;        /* fixed: as configured; auto: the level
+	                            * most bytes of all members got */
 	int compress_threads;
+	int compress_auto;         /* 1: compress-level auto ("auto": true) */
 	char *encryption;          /* "age-v1" */
 	char **recipients;         /* fingerprints */
 	size_t n_recipients;

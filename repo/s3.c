@@ -180,6 +180,31 @@ s3_md5_b64(const void *buf, size_t len, char out[32])
 }
 
 void
+s3_sha256_raw(const void *buf, size_t len, uint8_t out[32])
+{
+	unsigned int n = 0;
+
+	EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL);
+}
+
+void
+s3_b64_32(const uint8_t d[32], char out[48])
+{
+	EVP_EncodeBlock((unsigned char *)out, d, 32);
+}
+
+int
+s3_checksum_refused(const struct s3_req *q)
+{
+	if (q->status == 501)
+		return 1;
+	return q->status == 400 && (strcmp(q->code, "InvalidRequest") == 0 ||
+	    strcmp(q->code, "InvalidArgument") == 0 ||
+	    strcmp(q->code, "MalformedXML") == 0 ||
+	    strcmp(q->code, "NotImplemented") == 0);
+}
+
+void
 s3_sha256_b64(const void *buf, size_t len, char out[48])
 {
 	uint8_t md[32];
@@ -381,7 +406,12 @@ req_setup(struct s3 *s, struct s3_req *q, const char *url,
 	uint64_t from;
 
 	curl_easy_reset(h);
-	sha256_hex(q->body != NULL ? q->body : "", q->body_len, sha);
+	/* A body's digest given by the caller serves every try and its
+	 * x-amz-checksum-sha256 too: each byte hashed once. */
+	if (q->body_sha256 != NULL)
+		lb_hex(q->body_sha256, 32, sha);
+	else
+		sha256_hex(q->body != NULL ? q->body : "", q->body_len, sha);
 	snprintf(line, sizeof(line), "x-amz-content-sha256: %s", sha);
 	if ((t = curl_slist_append(l, line)) == NULL)
 		goto nomem;
@@ -405,6 +435,13 @@ req_setup(struct s3 *s, struct s3_req *q, const char *url,
 	if (q->checksum_sha256 != NULL) {
 		snprintf(line, sizeof(line), "x-amz-checksum-sha256: %s",
 		    q->checksum_sha256);
+		if ((t = curl_slist_append(l, line)) == NULL)
+			goto nomem;
+		l = t;
+	}
+	if (q->checksum_algorithm != NULL) {
+		snprintf(line, sizeof(line), "x-amz-checksum-algorithm: %s",
+		    q->checksum_algorithm);
 		if ((t = curl_slist_append(l, line)) == NULL)
 			goto nomem;
 		l = t;

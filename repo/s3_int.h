@@ -47,6 +47,12 @@ struct s3 {
 	 * answer, under pool_lock: an independent clock (s3_clock_offset). */
 	int64_t clock_offset;
 	int have_clock;
+	/* atomic: 1 once the server refused x-amz-checksum-sha256 (on a PUT,
+	 * as a multipart upload's algorithm or in its completion;
+	 * s3_checksum_refused).  From then on no checksum header, as SigV4's
+	 * payload hash already has the server check every body, except
+	 * Content-MD5 where an Object Lock demands a digest. */
+	int ck_refused;
 };
 
 /* A request's query string, encoded as added and sorted when the URL is
@@ -70,6 +76,10 @@ struct s3_req {
 	const char *content_md5;    /* base64 or NULL */
 	const struct s3_lock *lock; /* Object Lock headers, or NULL */
 	const char *checksum_sha256; /* x-amz-checksum-sha256 (base64) or NULL */
+	const char *checksum_algorithm; /* x-amz-checksum-algorithm or NULL */
+	const uint8_t *body_sha256; /* the body's sha256 (32 bytes), computed
+	                             * once by the caller, or NULL: computed
+	                             * for x-amz-content-sha256 on each try */
 	uint64_t range_off, range_len;
 	int ranged;
 	struct flt *dest;           /* GET: stream here; else collect in resp */
@@ -106,6 +116,17 @@ void s3_md5_b64(const void *buf, size_t len, char out[32]);
 
 /* Base64 of the SHA-256 of buf, for x-amz-checksum-sha256. */
 void s3_sha256_b64(const void *buf, size_t len, char out[48]);
+
+/* The raw SHA-256 of buf, and its base64 (x-amz-checksum-sha256). */
+void s3_sha256_raw(const void *buf, size_t len, uint8_t out[32]);
+void s3_b64_32(const uint8_t d[32], char out[48]);
+
+/* 1 when a request that carried a checksum header (x-amz-checksum-*)
+ * failed in a way that says the server does not take it: 400 with
+ * InvalidRequest, InvalidArgument, MalformedXML or NotImplemented, or
+ * 501.  A wrong digest (BadDigest, XAmzContentSHA256Mismatch) is not
+ * that.  The caller then sets s->ck_refused and sends Content-MD5. */
+int s3_checksum_refused(const struct s3_req *q);
 
 /* "2026-12-02T02:24:09Z" (fractions ignored) to Unix seconds: 0 or -1. */
 int s3_iso8601_parse(const char *s, time_t *out);

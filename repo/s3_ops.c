@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/log.h"
+
 int
 s3_check_bucket(struct s3 *s, struct lb_err *err)
 {
@@ -37,21 +39,50 @@ s3_put_object(struct s3 *s, const char *key, const void *buf, size_t len,
 {
 	struct s3_req q;
 	char md5[32], sha[48];
+	uint8_t d[32];
 	int r;
 
+	/* One sha256 of the body: SigV4's payload hash and the checksum S3
+	 * checks (and demands with a lock).  Content-MD5 only for a server
+	 * that refused the checksum header, and only with a lock. */
+	s3_sha256_raw(len > 0 ? buf : "", len, d);
+	s3_b64_32(d, sha);
 	memset(&q, 0, sizeof(q));
-	s3_md5_b64(buf, len, md5);
-	if (lock != NULL) {
-		s3_sha256_b64(buf, len, sha);
-		q.lock = lock;
-		q.checksum_sha256 = sha;
-	}
 	q.method = "PUT";
 	q.key = key;
 	q.body = len > 0 ? buf : "";
 	q.body_len = len;
-	q.content_md5 = md5;
+	q.body_sha256 = d;
+	q.lock = lock;
+	if (__atomic_load_n(&s->ck_refused, __ATOMIC_RELAXED)) {
+		if (lock != NULL) {
+			s3_md5_b64(buf, len, md5);
+			q.content_md5 = md5;
+		}
+	} else {
+		q.checksum_sha256 = sha;
+	}
 	r = s3_req_run(s, NULL, &q, err);
+	if (r < 0 && q.checksum_sha256 != NULL && s3_checksum_refused(&q)) {
+		log_info("s3 PUT %s/%s: the server refused x-amz-checksum-sha256 "
+		    "(%ld %s): no checksum header from now on", s->bucket, key, q.status,
+		    q.code);
+		__atomic_store_n(&s->ck_refused, 1, __ATOMIC_RELAXED);
+		s3_req_clear(&q);
+		memset(&q, 0, sizeof(q));
+		q.method = "PUT";
+		q.key = key;
+		q.body = len > 0 ? buf : "";
+		q.body_len = len;
+		q.body_sha256 = d;
+		q.lock = lock;
+		if (lock != NULL) {
+			s3_md5_b64(buf, len, md5);
+			q.content_md5 = md5;
+		}
+		lb_err_clear(err);
+		r = s3_req_run(s, NULL, &q, err);
+	}
 	s3_req_clear(&q);
 	return r;
 }

@@ -1,6 +1,7 @@
 /*
  * s3_sink.c: the upload sink of s3.h (s3_upload_new), the last stage of a
- * filter chain.  Bytes fill one of S3_PART_SLOTS part buffers; a full one
+ * filter chain.  Bytes fill one of S3_PART_SLOTS part buffers (up to
+ * S3_PART_SLOTS_MAX when the store is slower than the pipeline); a full one
  * goes to a thread of its own as one part of a multipart upload, and the
  * slot is reused only after its part is done, so memory stays bounded
  * whatever the object's size.  An object that fits in one part is a
@@ -29,10 +30,12 @@ struct slot {
 	CURL *h;
 	pthread_t th;
 	int running;
+	int done;                  /* atomic: its thread has finished */
 	uint8_t *buf;
 	size_t cap, len;
 	unsigned int part;
 	char etag[128];
+	char cksum[48];            /* base64 sha256 of the part, "" under md5 */
 	int rc;
 	struct lb_err err;
 };
@@ -45,10 +48,14 @@ struct upload {
 	uint64_t size_hint;
 	size_t base_part;
 	unsigned int parts;        /* parts handed to a thread so far */
-	struct slot slots[S3_PART_SLOTS];
+	struct slot slots[S3_PART_SLOTS_MAX];
+	int nslots;                /* in use: S3_PART_SLOTS, grown as needed */
 	int cur;                   /* the slot being filled */
 	char (*etags)[128];
-	size_t etags_cap;
+	char (*cksums)[48];        /* per part, for the completion (sha256 mode) */
+	size_t etags_cap, cksums_cap;
+	int md5;                   /* no x-amz-checksum on parts (s->ck_refused
+	                            * at initiation): Content-MD5 if locked */
 	int rc;                    /* sticky first failure */
 	struct lb_err err;
 	volatile int cancel;
@@ -63,15 +70,29 @@ part_thread(void *arg)
 	struct upload *u = sl->u;
 	struct s3_req q;
 	char md5[32], pn[16];
+	uint8_t d[32];
 
 	memset(&q, 0, sizeof(q));
-	s3_md5_b64(sl->buf, sl->len, md5);
+	/* One sha256 of the part: SigV4's payload hash and, unless the
+	 * server refused it, the part's x-amz-checksum-sha256.  MD5 only
+	 * for such a server, and only on a locked upload. */
+	s3_sha256_raw(sl->buf, sl->len, d);
+	q.body_sha256 = d;
+	sl->cksum[0] = '\0';
+	if (u->md5) {
+		if (u->lock.mode != NULL) {
+			s3_md5_b64(sl->buf, sl->len, md5);
+			q.content_md5 = md5;
+		}
+	} else {
+		s3_b64_32(d, sl->cksum);
+		q.checksum_sha256 = sl->cksum;
+	}
 	snprintf(pn, sizeof(pn), "%u", sl->part);
 	q.method = "PUT";
 	q.key = u->key;
 	q.body = sl->buf;
 	q.body_len = sl->len;
-	q.content_md5 = md5;
 	q.cancel = &u->cancel;
 	lb_err_clear(&sl->err);
 	if (s3_query_add(&q.q, "partNumber", pn) < 0 ||
@@ -85,6 +106,7 @@ part_thread(void *arg)
 		    u->key, sl->part);
 	snprintf(sl->etag, sizeof(sl->etag), "%s", q.etag);
 	s3_req_clear(&q);
+	__atomic_store_n(&sl->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -103,6 +125,7 @@ slot_join(struct upload *u, struct slot *sl)
 		}
 	} else {
 		memcpy(u->etags[sl->part - 1], sl->etag, sizeof(sl->etag));
+		memcpy(u->cksums[sl->part - 1], sl->cksum, sizeof(sl->cksum));
 	}
 	sl->len = 0;
 }
@@ -129,12 +152,41 @@ upload_initiate(struct upload *u, struct lb_err *err)
 	q.body_len = 0;
 	/* The lock goes on the upload; S3 ignores it on parts. */
 	q.lock = u->lock.mode != NULL ? &u->lock : NULL;
-	if (s3_query_add(&q.q, "uploads", "") < 0)
+	/* Parts carry x-amz-checksum-sha256, which S3 takes only on an
+	 * upload started with the algorithm (and then wants each part's in
+	 * the completion). */
+	u->md5 = __atomic_load_n(&u->s->ck_refused, __ATOMIC_RELAXED);
+	if (!u->md5)
+		q.checksum_algorithm = "SHA256";
+	if (s3_query_add(&q.q, "uploads", "") < 0) {
 		r = lb_err_set(err, LB_E_NOMEM, "out of memory");
-	else if ((r = s3_req_run(u->s, NULL, &q, err)) == 0 &&
-	    (r = s3_xml_parse_upload_id(lb_buf_str(&q.resp), q.resp.len,
+		goto out;
+	}
+	r = s3_req_run(u->s, NULL, &q, err);
+	if (r < 0 && !u->md5 && s3_checksum_refused(&q)) {
+		log_info("s3 POST %s/%s: the server refused x-amz-checksum-algorithm "
+		    "(%ld %s): no checksum header from now on", u->s->bucket, u->key,
+		    q.status, q.code);
+		__atomic_store_n(&u->s->ck_refused, 1, __ATOMIC_RELAXED);
+		u->md5 = 1;
+		s3_req_clear(&q);
+		memset(&q, 0, sizeof(q));
+		lb_err_clear(err);
+		q.method = "POST";
+		q.key = u->key;
+		q.body = "";
+		q.body_len = 0;
+		q.lock = u->lock.mode != NULL ? &u->lock : NULL;
+		if (s3_query_add(&q.q, "uploads", "") < 0) {
+			r = lb_err_set(err, LB_E_NOMEM, "out of memory");
+			goto out;
+		}
+		r = s3_req_run(u->s, NULL, &q, err);
+	}
+	if (r == 0 && (r = s3_xml_parse_upload_id(lb_buf_str(&q.resp), q.resp.len,
 	    &u->upload_id, err)) < 0)
 		lb_err_prefix(err, "s3 POST %s/%s: ", u->s->bucket, u->key);
+out:
 	s3_req_clear(&q);
 	return r;
 }
@@ -151,6 +203,34 @@ upload_fail(struct upload *u, int r, const struct lb_err *err)
 	return r;
 }
 
+/* The slot to fill next: one that is idle or whose part is done; when
+ * every part is still in flight the store is behind the pipeline (its
+ * latency, on a real endpoint tens of milliseconds per request, is what
+ * keeps parts in flight), so one more slot while under
+ * S3_PART_SLOTS_MAX; past it, bounded memory: wait for the oldest. */
+static int
+next_slot(struct upload *u)
+{
+	int i, oldest = -1;
+
+	for (i = 0; i < u->nslots; i++) {
+		struct slot *sl = &u->slots[i];
+		if (!sl->running || __atomic_load_n(&sl->done, __ATOMIC_ACQUIRE)) {
+			slot_join(u, sl);
+			return i;
+		}
+		if (oldest < 0 || sl->part < u->slots[oldest].part)
+			oldest = i;
+	}
+	if (u->nslots < S3_PART_SLOTS_MAX) {
+		log_debug("s3 upload of %s: %d parts in flight, one more slot",
+		    u->key, u->nslots);
+		return u->nslots++;
+	}
+	slot_join(u, &u->slots[oldest]);
+	return oldest;
+}
+
 /* Hands the current slot to a thread and moves to the next slot. */
 static int
 upload_dispatch(struct upload *u, struct lb_err *err)
@@ -164,6 +244,8 @@ upload_dispatch(struct upload *u, struct lb_err *err)
 		return lb_err_set(err, LB_E_INTERNAL, "s3 upload of %s exceeds %d parts",
 		    u->key, S3_MAX_PARTS);
 	if (lb_vec_grow(&u->etags, &u->etags_cap, u->parts, sizeof(*u->etags),
+	    S3_MAX_PARTS) < 0 ||
+	    lb_vec_grow(&u->cksums, &u->cksums_cap, u->parts, sizeof(*u->cksums),
 	    S3_MAX_PARTS) < 0)
 		return lb_err_set(err, LB_E_NOMEM, "out of memory");
 	if (sl->h == NULL && (sl->h = curl_easy_init()) == NULL)
@@ -172,10 +254,9 @@ upload_dispatch(struct upload *u, struct lb_err *err)
 	sl->u = u;
 	if (pthread_create(&sl->th, NULL, part_thread, sl) != 0)
 		return lb_err_set(err, LB_E_INTERNAL, "cannot start an upload thread");
+	sl->done = 0;
 	sl->running = 1;
-	u->cur = (u->cur + 1) % S3_PART_SLOTS;
-	/* Bounded memory: wait for the oldest part before reusing its slot. */
-	slot_join(u, &u->slots[u->cur]);
+	u->cur = next_slot(u);
 	if (u->rc < 0) {
 		if (err != NULL)
 			*err = u->err;
@@ -219,8 +300,11 @@ upload_write(struct flt *f, const void *buf, size_t len, struct lb_err *err)
 	return 0;
 }
 
+/* The completion, with each part's ChecksumSHA256 when with_ck (and
+ * the parts carried one); *refused is set when the server refused the
+ * body for them (s3_checksum_refused). */
 static int
-upload_complete(struct upload *u, struct lb_err *err)
+upload_complete(struct upload *u, int with_ck, int *refused, struct lb_err *err)
 {
 	struct lb_buf body;
 	struct s3_req q;
@@ -241,7 +325,11 @@ upload_complete(struct upload *u, struct lb_err *err)
 			else
 				lb_buf_add(&body, c, 1);
 		}
-		lb_buf_addstr(&body, "</ETag></Part>");
+		lb_buf_addstr(&body, "</ETag>");
+		if (with_ck && u->cksums[i][0] != '\0')
+			lb_buf_addf(&body, "<ChecksumSHA256>%s</ChecksumSHA256>",
+			    u->cksums[i]);
+		lb_buf_addstr(&body, "</Part>");
 	}
 	/* the buffer's error sticks: one check for all of the above */
 	if (lb_buf_addstr(&body, "</CompleteMultipartUpload>") < 0)
@@ -252,8 +340,9 @@ upload_complete(struct upload *u, struct lb_err *err)
 	q.body_len = body.len;
 	if (s3_query_add(&q.q, "uploadId", u->upload_id) < 0)
 		goto nomem;
-	if ((r = s3_req_run(u->s, NULL, &q, err)) == 0 &&
-	    (r = s3_xml_parse_complete(lb_buf_str(&q.resp), q.resp.len,
+	r = s3_req_run(u->s, NULL, &q, err);
+	*refused = r < 0 && with_ck && !u->md5 && s3_checksum_refused(&q);
+	if (r == 0 && (r = s3_xml_parse_complete(lb_buf_str(&q.resp), q.resp.len,
 	    err)) < 0)
 		lb_err_prefix(err, "s3 POST %s/%s: ", u->s->bucket, u->key);
 	goto out;
@@ -270,7 +359,7 @@ upload_finish(struct flt *f, struct lb_err *err)
 {
 	struct upload *u = (struct upload *)f;
 	struct slot *sl = &u->slots[u->cur];
-	int i, r;
+	int i, r, refused = 0;
 
 	if (u->rc < 0) {
 		if (err != NULL)
@@ -288,14 +377,26 @@ upload_finish(struct flt *f, struct lb_err *err)
 	}
 	if (sl->len > 0 && (r = upload_dispatch(u, err)) < 0)
 		return r;
-	for (i = 0; i < S3_PART_SLOTS; i++)
+	for (i = 0; i < u->nslots; i++)
 		slot_join(u, &u->slots[i]);
 	if (u->rc < 0) {
 		if (err != NULL)
 			*err = u->err;
 		return u->rc;
 	}
-	if ((r = upload_complete(u, err)) < 0)
+	if ((r = upload_complete(u, 1, &refused, err)) < 0 && refused) {
+		/* A server that validates the completion against the schema
+		 * of before checksums (Swift's s3api): complete without them
+		 * (the parts' bodies were checked against their SigV4 payload
+		 * hash all the same) and leave checksums out from now on. */
+		log_info("s3 POST %s/%s: the server refused the parts' checksums "
+		    "in the completion (%s): no checksum header from now on",
+		    u->s->bucket, u->key, err != NULL ? err->msg : "");
+		__atomic_store_n(&u->s->ck_refused, 1, __ATOMIC_RELAXED);
+		lb_err_clear(err);
+		r = upload_complete(u, 0, &refused, err);
+	}
+	if (r < 0)
 		return upload_fail(u, r, err);
 	u->committed = 1;
 	return 0;
@@ -309,7 +410,7 @@ upload_free(struct flt *f)
 	int i;
 
 	u->cancel = 1;
-	for (i = 0; i < S3_PART_SLOTS; i++)
+	for (i = 0; i < u->nslots; i++)
 		slot_join(u, &u->slots[i]);
 	if (u->upload_id != NULL && !u->committed) {
 		lb_err_clear(&e);
@@ -317,12 +418,13 @@ upload_free(struct flt *f)
 			log_warn("abort of s3 multipart upload %s failed: %s "
 			    "(cleanup-orphans removes it later)", u->key, e.msg);
 	}
-	for (i = 0; i < S3_PART_SLOTS; i++) {
+	for (i = 0; i < u->nslots; i++) {
 		if (u->slots[i].h != NULL)
 			curl_easy_cleanup(u->slots[i].h);
 		free(u->slots[i].buf);
 	}
 	free(u->etags);
+	free(u->cksums);
 	free(u->upload_id);
 	free(u->key);
 	free(u);
@@ -347,6 +449,7 @@ s3_upload_new(struct s3 *s, const char *key, uint64_t size_hint,
 	}
 	u->base.ops = &upload_ops;
 	u->s = s;
+	u->nslots = S3_PART_SLOTS;
 	u->size_hint = size_hint;
 	if (lock != NULL)
 		u->lock = *lock;

@@ -11,6 +11,14 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "common/clock.h"
+
+int
+zstd_level_fixed(int level)
+{
+	return level == ZSTD_LEVEL_AUTO ? ZSTD_DEFAULT_LEVEL : level;
+}
+
 /* compression */
 
 struct flt_zstd {
@@ -18,7 +26,41 @@ struct flt_zstd {
 	ZSTD_CCtx *cctx;
 	uint8_t *out;
 	size_t out_cap;
+	int level;                 /* the level jobs are given now */
+	int adapt;                 /* level auto, with workers: follow the window */
+	int auto_level;            /* configured auto (for flt_zstd_levels) */
+	/* the current window: input taken, its start, time in the compressor */
+	uint64_t win_in;
+	double win_start, win_comp;
+	uint64_t by_level[ZSTD_LEVEL_MAX + 1];   /* input bytes per level */
+	int lmin, lmax;
 };
+
+/* End of a window of ZSTD_JOB_SIZE input (flt_zstd_new says the rule). */
+static void
+zstd_adapt(struct flt_zstd *z, double now)
+{
+	double wall = now - z->win_start;
+	int lv = z->level;
+
+	if (wall <= 0)
+		return;
+	if (z->win_comp > wall / 8 && lv > ZSTD_AUTO_LEVEL_MIN)
+		lv--;
+	else if (z->win_comp < wall / 64 && lv < ZSTD_AUTO_LEVEL_MAX)
+		lv++;
+	/* A refused change keeps the level: compression goes on either way. */
+	if (lv != z->level &&
+	    !ZSTD_isError(ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, lv)))
+		z->level = lv;
+	if (z->level < z->lmin)
+		z->lmin = z->level;
+	if (z->level > z->lmax)
+		z->lmax = z->level;
+	z->win_in = 0;
+	z->win_comp = 0;
+	z->win_start = now;
+}
 
 /* Runs the compressor over in with mode, handing every filled buffer to
  * next; returns once in is consumed and (for ZSTD_e_end) the frame is
@@ -28,22 +70,40 @@ zstd_pump(struct flt_zstd *z, ZSTD_inBuffer *in, ZSTD_EndDirective mode,
     struct lb_err *err)
 {
 	ZSTD_outBuffer o;
-	size_t left;
+	size_t left, before = in->pos;
+	double t0 = 0;
 	int r;
 
+	if (z->adapt) {
+		t0 = lb_mono_now();
+		if (z->win_start == 0)
+			z->win_start = t0;
+	}
 	do {
 		o.dst = z->out;
 		o.size = z->out_cap;
 		o.pos = 0;
 		left = ZSTD_compressStream2(z->cctx, &o, in, mode);
+		if (z->adapt) {
+			/* Only the compressor's own time: the stages after it
+			 * (age, the upload) are not its doing. */
+			double t1 = lb_mono_now();
+			z->win_comp += t1 - t0;
+			t0 = t1;
+		}
 		if (ZSTD_isError(left))
 			return lb_err_set(err, LB_E_INTERNAL, "zstd compression failed: %s",
 			    ZSTD_getErrorName(left));
 		if (o.pos > 0 && (r = flt_write(z->base.next, z->out, o.pos, err)) < 0)
 			return r;
+		if (z->adapt && o.pos > 0)
+			t0 = lb_mono_now();
 		/* With workers, continue returns early while jobs run; end
 		 * reports what is still to flush in left. */
 	} while (in->pos < in->size || (mode == ZSTD_e_end && left != 0));
+	z->by_level[z->level] += in->pos - before;
+	if (z->adapt && (z->win_in += in->pos - before) >= ZSTD_JOB_SIZE)
+		zstd_adapt(z, lb_mono_now());
 	return 0;
 }
 
@@ -95,7 +155,7 @@ flt_zstd_new(int level, int threads, struct flt *next, struct flt **out,
 	int r = 0;
 
 	*out = NULL;
-	if (level < ZSTD_LEVEL_MIN || level > ZSTD_LEVEL_MAX) {
+	if (level != ZSTD_LEVEL_AUTO && (level < ZSTD_LEVEL_MIN || level > ZSTD_LEVEL_MAX)) {
 		r = lb_err_set(err, LB_E_CONFIG, "zstd level %d is out of range %d..%d",
 		    level, ZSTD_LEVEL_MIN, ZSTD_LEVEL_MAX);
 		goto out;
@@ -114,7 +174,11 @@ flt_zstd_new(int level, int threads, struct flt *next, struct flt **out,
 	z->out_cap = ZSTD_CStreamOutSize();
 	z->base.ops = &zstd_ops;
 	z->base.next = next;
-	if ((r = cctx_set(z->cctx, ZSTD_c_compressionLevel, level, "level", err)) < 0 ||
+	z->auto_level = level == ZSTD_LEVEL_AUTO;
+	z->adapt = z->auto_level && threads > 0;
+	z->level = z->auto_level ? ZSTD_AUTO_LEVEL_MAX : level;
+	z->lmin = z->lmax = z->level;
+	if ((r = cctx_set(z->cctx, ZSTD_c_compressionLevel, z->level, "level", err)) < 0 ||
 	    (r = cctx_set(z->cctx, ZSTD_c_checksumFlag, 1, "checksum flag", err)) < 0)
 		goto out;
 	/* nbWorkers fails on a libzstd built without threads: say so rather
@@ -136,6 +200,21 @@ out:
 		zstd_free(&z->base);
 	}
 	return r;
+}
+
+void
+flt_zstd_levels(const struct flt *f, struct zstd_levels *out)
+{
+	const struct flt_zstd *z = (const struct flt_zstd *)f;
+	int i;
+
+	out->min = z->lmin;
+	out->max = z->lmax;
+	out->most = z->level;
+	out->adaptive = z->auto_level;
+	for (i = ZSTD_LEVEL_MIN; i <= ZSTD_LEVEL_MAX; i++)
+		if (z->by_level[i] > z->by_level[out->most])
+			out->most = i;
 }
 
 /* decompression */

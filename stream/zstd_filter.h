@@ -43,6 +43,23 @@
 /* Input per multithreaded job: bounds memory (see flt_zstd_new). */
 #define ZSTD_JOB_SIZE (2 * 1024 * 1024)
 
+/*
+ * compress-level = auto (ZSTD_LEVEL_AUTO, the same 0 as config.h's
+ * CFG_AUTO): the level follows the pipeline between ZSTD_AUTO_LEVEL_MIN
+ * and ZSTD_AUTO_LEVEL_MAX, changed between jobs (libzstd applies a level
+ * set mid-frame to the next job when it has workers).  The ceiling is the
+ * fixed default, so auto never stores more than level 1 does nor spends
+ * more CPU than level 3 does; see flt_zstd_new for the rule.
+ */
+#define ZSTD_LEVEL_AUTO 0
+#define ZSTD_AUTO_LEVEL_MIN 1
+#define ZSTD_AUTO_LEVEL_MAX ZSTD_DEFAULT_LEVEL
+
+/* The level a caller that cannot adapt uses for a configured level:
+ * ZSTD_DEFAULT_LEVEL for ZSTD_LEVEL_AUTO, the level itself otherwise (the
+ * event log's segments, compressed in one go, take this). */
+int zstd_level_fixed(int level);
+
 /* Levels accepted by flt_zstd_new; 20..22 ("ultra") need windows beyond
  * what we let the decompressor allocate. */
 #define ZSTD_LEVEL_MIN 1
@@ -54,13 +71,31 @@
 #define ZSTD_WINDOW_LOG_MAX 27
 
 /* A compressing stage that writes one zstd frame (with a content
- * checksum) into next.  level is ZSTD_LEVEL_MIN..ZSTD_LEVEL_MAX; threads
+ * checksum) into next.  level is ZSTD_LEVEL_MIN..ZSTD_LEVEL_MAX or
+ * ZSTD_LEVEL_AUTO.  Auto starts at ZSTD_AUTO_LEVEL_MAX and, with workers,
+ * decides after every ZSTD_JOB_SIZE of input from the time of that window
+ * (the idea of the zstd CLI's --adapt): when the compressor held its
+ * caller back (ZSTD_compressStream2 waiting for a free worker, not
+ * counting the stages after it) for more than 1/8 of the window, one
+ * level down; when for less than 1/64, one level up.  Without workers a
+ * level cannot change inside the frame, so auto is ZSTD_AUTO_LEVEL_MAX.
+ * threads
+ * 0 compresses in the calling thread, 1..ZSTD_THREADS_MAX uses that many
  * 0 compresses in the calling thread, 1..ZSTD_THREADS_MAX uses that many
  * libzstd worker threads (the output is one frame either way).  On
  * success *out owns next.  Fails with LB_E_CONFIG on a bad level or
  * thread count, LB_E_NOMEM otherwise; on failure next is not freed. */
 int flt_zstd_new(int level, int threads, struct flt *next, struct flt **out,
     struct lb_err *err);
+
+/* What a compressing stage of flt_zstd_new has done so far: the lowest
+ * and highest level a job was given, and the level that compressed the
+ * most input (the configured level when fixed).  f must be such a stage. */
+struct zstd_levels {
+	int min, max, most;
+	int adaptive;              /* 1: level auto */
+};
+void flt_zstd_levels(const struct flt *f, struct zstd_levels *out);
 
 /* A decompressing stage that writes the decoded bytes of one or more
  * concatenated zstd frames into next.  write fails with LB_E_CORRUPT on

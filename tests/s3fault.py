@@ -10,8 +10,10 @@ Prints "ready" once listening.  CONTROL_FILE is read at every request; a
 missing or empty file means no faults.  It is JSON:
   {"p503": 0.1, "preset": 0.05, "plost": 0.05,   probabilities per request
    "match": "manifest.json", "method": "PUT",     optional: only such requests
-   "seed": 1}
-Every fault is logged to stdout as "FAULT KIND METHOD PATH"."""
+   "seed": 1,
+   "delay_ms": 50}                                 latency added to every request
+Every fault is logged to stdout as "FAULT KIND METHOD PATH"; every new peak
+of requests under way at once as "PEAK N METHOD PATH"."""
 import http.client
 import http.server
 import json
@@ -20,11 +22,13 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 UPSTREAM = None
 CONTROL = None
 rng = random.Random()
 lock = threading.Lock()
+inflight = [0, 0]   # now, peak
 
 
 def control():
@@ -64,9 +68,25 @@ class Relay(http.server.BaseHTTPRequestHandler):
         self.connection.close()
 
     def relay(self):
+        with lock:
+            inflight[0] += 1
+            if inflight[0] > inflight[1]:
+                inflight[1] = inflight[0]
+                print("PEAK %d %s %s" % (inflight[1], self.command, self.path), flush=True)
+        try:
+            self.relay1()
+        finally:
+            with lock:
+                inflight[0] -= 1
+
+    def relay1(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else None
-        fault = pick(control(), self.command, self.path)
+        c = control()
+        if c.get("delay_ms"):
+            # a store far away: the answer comes that much later
+            time.sleep(float(c["delay_ms"]) / 1000)
+        fault = pick(c, self.command, self.path)
         if fault:
             print("FAULT %s %s %s" % (fault, self.command, self.path), flush=True)
         if fault == "503":

@@ -123,7 +123,10 @@ defaults_fill_what_is_not_set(void)
 	CHECK_STR(cfg_get_str(c, NULL, "s3-uri-style"), "path");
 	CHECK_INT(cfg_get_int(c, NULL, "s3-part-size"), ==, 8LL << 20);
 	CHECK_STR(cfg_get_str(c, NULL, "catalog"), "/var/lib/lifeboat/catalog.db");
-	CHECK_INT(cfg_get_int(c, NULL, "compress-level"), ==, ZSTD_DEFAULT_LEVEL);
+	/* auto by default; callers that cannot adapt map it to the default */
+	CHECK_INT(cfg_get_int(c, NULL, "compress-level"), ==, CFG_AUTO);
+	CHECK_INT(zstd_level_fixed((int)cfg_get_int(c, NULL, "compress-level")), ==,
+	    ZSTD_DEFAULT_LEVEL);
 	CHECK_INT(cfg_get_int(c, NULL, "compress-threads"), ==, ZSTD_DEFAULT_THREADS);
 	CHECK_STR(cfg_get_str(c, NULL, "log-level"), "info");
 	CHECK_STR(cfg_get_str(c, NULL, "metrics-listen"), "127.0.0.1:9793");
@@ -217,7 +220,8 @@ static const struct {
 	{ G "Compress-Level = 3\n",
 	  "lifeboat.conf:3: bad key name (keys are lower case, like compress-level)" },
 	{ G "s3-region =   \n", "lifeboat.conf:3: s3-region has no value" },
-	{ G "compress-level = three\n", "lifeboat.conf:3: compress-level: three is not a whole number" },
+	{ G "compress-level = three\n", "lifeboat.conf:3: compress-level: three is not auto or a whole number" },
+	{ G "compress-level = 0\n", "lifeboat.conf:3: compress-level: 0 is out of range 1..19" },
 	{ G "connect-timeout = 10\n",
 	  "lifeboat.conf:3: connect-timeout: 10 needs a unit (s, m, h, d or w)" },
 	{ G "connect-timeout = 10 s\n",
@@ -649,7 +653,7 @@ options_listing_shows_the_table(void)
 	char *out = capture(print_options, NULL, &len);
 
 	CHECK(out != NULL);
-	CHECK_CONTAINS(out, "  compress-level             int 1..19, default 3, reloadable\n");
+	CHECK_CONTAINS(out, "  compress-level             auto|int 1..19, default auto, reloadable\n");
 	CHECK_CONTAINS(out, "  s3-access-key-id           string, secret, reloadable\n");
 	CHECK_CONTAINS(out, "[cluster:NAME]\n  endpoints                  list, 1..32 items, "
 	    "required, reloadable\n");

@@ -24,6 +24,7 @@ sample(void)
 	m->stored_size = 300000;
 	m->compress_level = 3;
 	m->compress_threads = 2;
+	m->compress_auto = 1;
 	m->recipients = calloc(1, sizeof(char *));
 	m->recipients[0] = strdup("sha256:0123456789abcdef");
 	m->n_recipients = 1;
@@ -43,6 +44,9 @@ sample(void)
 	a->stored_size = 300000;
 	a->has_hashkv = 1;
 	a->hashkv = 4242;
+	a->compress_level = 2;
+	a->compress_level_min = 1;
+	a->compress_level_max = 3;
 	b = manifest_add_member(m);
 	b->name = strdup("m2");
 	b->id = strdup("7");
@@ -66,6 +70,11 @@ round_trip(void)
 	CHECK_STR(p->status, "partial");
 	CHECK_INT(p->revision, ==, 12345);
 	CHECK_INT(p->compress_level, ==, 3);
+	CHECK_INT(p->compress_auto, ==, 1);
+	CHECK_INT(p->members[0].compress_level, ==, 2);
+	CHECK_INT(p->members[0].compress_level_min, ==, 1);
+	CHECK_INT(p->members[0].compress_level_max, ==, 3);
+	CHECK_INT(p->members[1].compress_level, ==, 0);
 	CHECK_INT(p->n_recipients, ==, 1);
 	CHECK_STR(p->recipients[0], "sha256:0123456789abcdef");
 	CHECK_INT(p->consistency_revision, ==, 12340);

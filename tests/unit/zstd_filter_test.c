@@ -574,14 +574,84 @@ output_chunks_are_bounded(void)
 	flt_free(u);
 }
 
+/* compress-level auto: fed from memory as fast as it takes bytes, the
+ * compressor is what holds the stream back, so the level goes down to
+ * ZSTD_AUTO_LEVEL_MIN; fed at 6.5 MB/s (an upstream far slower than two
+ * workers at level 3 even on a loaded machine, where a window of 2 MiB
+ * takes 320 ms and the compressor would have to hold it back 40 ms) it
+ * stays at ZSTD_AUTO_LEVEL_MAX.  Either frame
+ * decodes to the input; without workers auto is the ceiling, fixed. */
+static void
+auto_level_follows_the_pipeline(void)
+{
+	size_t len = 24u << 20, off, n, flen, dlen;
+	uint8_t *data = malloc(len), *frame;
+	struct lb_err err = { 0 };
+	struct flt *mem, *z = NULL, *out = NULL;
+	struct zstd_levels lv;
+	const uint8_t *d;
+	struct timespec ts = { 0, 40 * 1000 * 1000 };
+
+	CHECK(data != NULL);
+	gen_etcd(data, len, 5);
+	/* fast: the compressor is the bottleneck */
+	mem = flt_mem_new((size_t)1 << 30);
+	CHECK_OK(flt_zstd_new(ZSTD_LEVEL_AUTO, 2, mem, &z, &err), &err);
+	CHECK_OK(feed(z, data, len, &err), &err);
+	flt_zstd_levels(z, &lv);
+	CHECK_INT(lv.adaptive, ==, 1);
+	CHECK_INT(lv.max, ==, ZSTD_AUTO_LEVEL_MAX);
+	CHECK_INT(lv.min, ==, ZSTD_AUTO_LEVEL_MIN);
+	CHECK_INT(lv.most, <, ZSTD_AUTO_LEVEL_MAX);
+	d = flt_mem_data(mem, &flen);
+	frame = malloc(flen);
+	CHECK(frame != NULL);
+	memcpy(frame, d, flen);
+	flt_free(z);
+	CHECK_OK(decompress_mem(frame, flen, &out, &err), &err);
+	d = flt_mem_data(out, &dlen);
+	CHECK(dlen == len && memcmp(d, data, len) == 0);
+	flt_free(out);
+	free(frame);
+	/* slow: 256 KiB every 40 ms, about 6.5 MB/s, 4 MiB in all */
+	mem = null_new();
+	CHECK_OK(flt_zstd_new(ZSTD_LEVEL_AUTO, 2, mem, &z, &err), &err);
+	for (off = 0; off < (4u << 20); off += n) {
+		n = 256u << 10;
+		CHECK_OK(flt_write(z, data + off, n, &err), &err);
+		nanosleep(&ts, NULL);
+	}
+	CHECK_OK(flt_finish(z, &err), &err);
+	flt_zstd_levels(z, &lv);
+	CHECK_INT(lv.most, ==, ZSTD_AUTO_LEVEL_MAX);
+	flt_free(z);
+	/* no workers: the ceiling, never changed */
+	mem = null_new();
+	CHECK_OK(flt_zstd_new(ZSTD_LEVEL_AUTO, 0, mem, &z, &err), &err);
+	CHECK_OK(feed(z, data, 8u << 20, &err), &err);
+	flt_zstd_levels(z, &lv);
+	CHECK(lv.min == ZSTD_AUTO_LEVEL_MAX && lv.max == ZSTD_AUTO_LEVEL_MAX);
+	flt_free(z);
+	/* a fixed level is what it was told */
+	mem = null_new();
+	CHECK_OK(flt_zstd_new(5, 2, mem, &z, &err), &err);
+	CHECK_OK(feed(z, data, 8u << 20, &err), &err);
+	flt_zstd_levels(z, &lv);
+	CHECK(lv.min == 5 && lv.max == 5 && lv.most == 5 && lv.adaptive == 0);
+	flt_free(z);
+	CHECK_INT(zstd_level_fixed(ZSTD_LEVEL_AUTO), ==, ZSTD_DEFAULT_LEVEL);
+	CHECK_INT(zstd_level_fixed(7), ==, 7);
+	free(data);
+}
+
 static void
 bad_parameters_refused(void)
 {
 	struct lb_err err = { 0 };
 	struct flt *sink = null_new(), *z = NULL;
 
-	CHECK_INT(flt_zstd_new(0, 0, sink, &z, &err), ==, LB_E_CONFIG);
-	CHECK_STR(err.msg, "zstd level 0 is out of range 1..19");
+	CHECK_INT(flt_zstd_new(-1, 0, sink, &z, &err), ==, LB_E_CONFIG);
+	CHECK_STR(err.msg, "zstd level -1 is out of range 1..19");
 	CHECK(z == NULL);
 	CHECK_INT(flt_zstd_new(20, 0, sink, &z, &err), ==, LB_E_CONFIG);
 	CHECK_INT(flt_zstd_new(3, -1, sink, &z, &err), ==, LB_E_CONFIG);
@@ -678,6 +748,7 @@ main(int argc, char **argv)
 	RUN(oversized_window_refused);
 	RUN(output_chunks_are_bounded);
 	RUN(bad_parameters_refused);
+	RUN(auto_level_follows_the_pipeline);
 	free(sample);
 	status = TH_DONE();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
