@@ -17,7 +17,8 @@ What a cluster of N nodes writes (kubelet and controller defaults):
 Time is simulated: --speed S runs S simulated seconds per real second, and
 leases get TTL / S real seconds, so their expiry keeps its place in the
 stream.  --seconds D is the simulated duration.  --max, instead, writes as
-fast as the member takes (the capture's throughput test).  The object
+fast as the member takes (the capture's throughput test), for at most
+--real-seconds.  The object
 content depends only on --seed.  Prints one JSON line at the end: writes,
 revisions, bytes of values, the first and last revision, real seconds.
 Standard library only.
@@ -83,6 +84,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=600, help="simulated seconds")
     ap.add_argument("--speed", type=float, default=1.0)
     ap.add_argument("--max", action="store_true", help="no pacing: as fast as etcd takes")
+    ap.add_argument("--real-seconds", type=float, default=0,
+                    help="stop after this many real seconds (with --max: a rate test)")
     ap.add_argument("--no-compact", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
@@ -163,7 +166,8 @@ def main():
         schedule.sort(key=lambda s: s[0])
         s = schedule[0]
         t = s[0]
-        if t >= a.seconds:
+        if t >= a.seconds or (a.real_seconds and
+                              time.monotonic() - start >= a.real_seconds):
             break
         if not a.max:
             wait = start + t / a.speed - time.monotonic()

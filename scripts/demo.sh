@@ -82,7 +82,8 @@ retention = keep-last=4
 # restore drills: daily by default; every 2 minutes for the demo
 drill-schedule = @every 2m
 # point-in-time recovery: every change between backups, in segments
-# closed every 30 s (1 s on the demo's 30x clock)
+# closed every 30 s (real seconds: the test clock speeds up schedules
+# only) and when the daemon stops
 pitr = on
 EOC
 say "the configuration"
