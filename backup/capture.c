@@ -647,7 +647,7 @@ backup_ready(struct cap *x, struct lb_err *err)
 		return 0;
 	}
 	if (r == 0)
-		r = b->revision > 0 && b->revision >= x->o->min_backup_rev;
+		r = b->revision >= x->o->min_backup_rev;
 	cat_backup_free(b);
 	return r;
 }
@@ -663,8 +663,7 @@ find_start(struct cap *x, struct capture_result *res, int *ready, struct lb_err 
 
 	*ready = 0;
 	r = cat_backup_latest(x->e->cat, x->cluster, CAT_COMPLETE, 0, &b, err);
-	if (r == LB_E_NOTFOUND || (r == 0 && (b->revision <= 0 ||
-	    b->revision < x->o->min_backup_rev))) {
+	if (r == LB_E_NOTFOUND || (r == 0 && b->revision < x->o->min_backup_rev)) {
 		lb_err_clear(err);
 		res->end = CAPTURE_NO_BACKUP;
 		r = 0;
@@ -674,6 +673,10 @@ find_start(struct cap *x, struct capture_result *res, int *ready, struct lb_err 
 		goto out;
 	if (b->cluster_id != NULL)
 		x->cluster_id = strtoull(b->cluster_id, NULL, 16);
+	/* An empty store's snapshot says revision 0 (no key has one); etcd's
+	 * store starts at 1, which no event has: the first write is 2. */
+	if (b->revision < 1)
+		b->revision = 1;
 	w.next = b->revision + 1;
 	if ((r = cat_segments_range(x->e->cat, x->cluster, b->revision, -1, walk_cb, &w,
 	    err)) < 0)

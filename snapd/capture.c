@@ -153,12 +153,13 @@ capture_main(void *arg)
 			asked_at = 0;
 		}
 		if (res.end == CAPTURE_NO_BACKUP) {
-			/* after a gap, a backup is asked for now and again while
-			 * none comes (one may fail: etcd down) */
-			if (o.gap_after >= 0 && (asked_at == 0 ||
-			    lb_mono_now() - asked_at >= CAPTURE_REASK_S / d->scale)) {
-				log_info("cluster=%s capture: asking for a backup now (the chain "
-				    "starts again from it)", cs->name);
+			/* no chain without a backup to start from: after a gap,
+			 * or when pitr is turned on before the first backup, one
+			 * is asked for now, and again while none comes (one may
+			 * fail: etcd down) */
+			if (asked_at == 0 || lb_mono_now() - asked_at >= CAPTURE_REASK_S / d->scale) {
+				log_info("cluster=%s capture: asking for a backup now (a chain "
+				    "starts from it)", cs->name);
 				pthread_mutex_lock(&d->mu);
 				cs->pitr_backup_asap = 1;
 				pthread_mutex_unlock(&d->mu);
