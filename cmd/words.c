@@ -20,8 +20,9 @@ const struct cmd_words cmd_words[] = {
 	{ "pull", NULL, "--endpoints=url --out-dir=dir --cacert=file --cert=file "
 	    "--key=file --user=name --password-file=file --connect-timeout=seconds "
 	    "--stall-timeout=seconds --parallel=n --json", NULL },
-#define RESTORE_WHICH "--cluster=cluster --backup=backup --at=time --member=name " \
-	"--repo=url --identity=file --catalog=file --s3-endpoint=url --s3-region=region "
+#define RESTORE_WHICH "--cluster=cluster --backup=backup --at=time --to-revision=n " \
+	"--to-time=time --member=name --repo=url --identity=file --catalog=file " \
+	"--s3-endpoint=url --s3-region=region "
 #define RESTORE_HOW "--start --write-systemd-unit=dir --etcdutl=file --etcd-bin=file " \
 	"--cert=file --key=file --cacert=file --peer-cert=file --peer-key=file " \
 	"--peer-cacert=file --client-cert=file --client-key=file --user=name " \
