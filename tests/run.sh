@@ -27,7 +27,8 @@ tally() {   # tally NAME FILE EXIT
 
 # The integration tests that take longest, started first so that two
 # lanes end together.
-SLOW="snapd_faults snapd restore backup_kill matrix restore_auth catalog_ops
+SLOW="snapd_faults snapd restore pitr_workload pitr_restore package backup_kill matrix
+restore_auth catalog_ops pitr_capture
 invariants bbolt_scan newhosts objlock livehash"
 
 integration_list() {
@@ -79,10 +80,11 @@ run_suite() {
 	done
 }
 
-# The plain suite one test at a time: the reference, timing included.
-# The ASan suite in two lanes: the same tests, slower code, and most of
-# its time spent waiting.
-run_suite "$BUILD" plain 1
+# Both suites in two lanes: most of an integration test's time is spent
+# waiting (on etcd, on timers), and the ASan suite has run this way since
+# the second wave without a flake.  LIFEBOAT_LANES=1 runs the plain suite
+# one test at a time (the reference for a test's own timing).
+run_suite "$BUILD" plain "${LIFEBOAT_LANES:-2}"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 UBSAN_OPTIONS=print_stacktrace=1 \
 	run_suite "$BUILD/asan" asan 2
