@@ -77,8 +77,8 @@ start b || { fail start "b did not serve /metrics: $(tail -n 3 "$T/b.log")"; exi
 check first_backup wait_for 20 sh -c "[ \"\$(sqlite3 '$T/a.db' \"SELECT count(*) FROM backups WHERE status = 'complete'\" 2>/dev/null)\$(sqlite3 '$T/b.db' \"SELECT count(*) FROM backups WHERE status = 'complete'\" 2>/dev/null)\" != 00 ]"
 B1=$({ q a "SELECT min(revision) FROM backups WHERE status = 'complete'"; q b "SELECT min(revision) FROM backups WHERE status = 'complete'"; } | grep . | sort -n | head -n 1)
 
-# --- the workload: 900 simulated seconds at 20x (45 s real) --------------
-python3 "$TOP/bench/k8s_churn.py" "$EP1" --nodes 5 --seconds 900 --speed 20 \
+# --- the workload: 750 simulated seconds at 20x (37.5 s real) --------------
+python3 "$TOP/bench/k8s_churn.py" "$EP1" --nodes 5 --seconds 750 --speed 20 \
     >"$T/churn.out" 2>"$T/churn.err" &
 CHURN=$!
 echo $CHURN >>"$T/pids"
@@ -90,7 +90,7 @@ if [ "$(lockstate a)" = held ]; then holder=a; survivor=b
 elif [ "$(lockstate b)" = held ]; then holder=b; survivor=a
 else fail holder "neither holds the lock: a $(lockstate a), b $(lockstate b)"; exit 1; fi
 # mid-stream: segments stored by the holder, then kill -9
-sleep 10
+sleep 6
 KILLREV=$(head_rev)
 kill -9 "$(cat "$T/$holder.pid")"
 echo "# killed $holder at revision $KILLREV ($(($(date +%s) - t0)) s)"
