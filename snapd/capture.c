@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "env/env.h"
+#include "ops/ops.h"
 #include "snapd/lock.h"
 #include "snapd/state.h"
 
@@ -112,7 +113,7 @@ capture_main(void *arg)
 	struct lb_env e;
 	struct lb_err err;
 	double backoff = CAPTURE_WAIT_S, asked_at = 0;
-	int open = 0, r, standby_said = 0;
+	int open = 0, r, standby_said = 0, learned = 0;
 
 	memset(&e, 0, sizeof(e));
 	log_info("cluster=%s capture thread starts", cs->name);
@@ -123,6 +124,7 @@ capture_main(void *arg)
 				log_info("cluster=%s capture: another lifeboat holds the lock; "
 				    "standing by", cs->name);
 			standby_said = 1;
+			learned = 0;
 			nap(cs, LOCK_TTL_S / 3.0);
 			continue;
 		}
@@ -135,6 +137,27 @@ capture_main(void *arg)
 		}
 		open = 1;
 		o.env = &e;
+		/* Holding the lock now (at start, or taking it over): the
+		 * backups and segments another appliance stored in the bucket
+		 * are not in this catalog.  Without its backups the capture
+		 * would ask for a backup of its own and start a new chain
+		 * there, leaving the revisions between the other's last
+		 * segment and that backup in no segment, and no gap recorded. */
+		if (!learned) {
+			struct ops_rebuild_result rb;
+
+			memset(&rb, 0, sizeof(rb));
+			if (ops_rebuild(&e, 1, &rb, &err) < 0) {
+				log_error("cluster=%s capture: reading the bucket's manifests: %s",
+				    cs->name, err.msg);
+				goto backoff;
+			}
+			learned = 1;
+			if (rb.recorded > 0 || rb.segments_added > 0)
+				log_info("cluster=%s capture: %zu backups, %zu segments recorded "
+				    "from the bucket", cs->name, rb.recorded, rb.segments_added);
+			lb_err_clear(&err);
+		}
 		pthread_mutex_lock(&d->mu);
 		a->ok0 = cs->pitr_seg_ok;
 		a->failed0 = cs->pitr_seg_failed;
