@@ -682,14 +682,6 @@ record(struct restore_source *src, const struct drill_report *rep)
 
 /* ---- the A -> B proof --------------------------------------------------------------- */
 
-static int
-count_window(const struct cat_pitr_window *w, void *arg)
-{
-	(void)w;
-	(*(int *)arg)++;
-	return 0;
-}
-
 static void
 take_proof(void *arg, const struct replay_proof *p)
 {
@@ -703,7 +695,9 @@ take_proof(void *arg, const struct replay_proof *p)
 }
 
 /* The proof of the drilled backup, when the catalog has event-log
- * windows for its cluster: the drill proves the window it touches.  No
+ * segments of its cluster reaching its revision (failed ones too: a
+ * proof that failed before must fail again, not be skipped): the drill
+ * proves the window it touches.  No
  * earlier backup in B's window is not a failure (nothing to prove);
  * anything else that is not a proof is.  0 or LB_E_CORRUPT. */
 static int
@@ -712,20 +706,24 @@ prove(const struct drill_opts *o, const char *drill_dir, struct restore_source *
 {
 	struct cat *cat = restore_source_catalog(src);
 	struct replay_proof_opts po = { 0 };
+	struct cat_segment *last = NULL;
 	struct lb_err e;
 	size_t pairs = 0;
-	int windows = 0, r;
+	int64_t reach;
 	double t;
+	int r;
 
 	lb_err_clear(&e);
 	if (cat == NULL)
 		return 0;
-	if (cat_pitr_windows(cat, rep->cluster, count_window, &windows, &e) < 0) {
-		log_warn("drill: the event log's windows of %s unknown: %s", rep->cluster,
-		    e.msg);
+	if ((r = cat_segment_last(cat, rep->cluster, &last, &e)) < 0) {
+		if (r != LB_E_NOTFOUND)
+			log_warn("drill: the event log of %s unknown: %s", rep->cluster, e.msg);
 		return 0;
 	}
-	if (windows == 0)
+	reach = last->last_rev;
+	cat_segment_free(last);
+	if (reach < rep->revision)
 		return 0;
 	po.cfg = o->cfg;
 	po.cluster = rep->cluster;

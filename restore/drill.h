@@ -75,7 +75,8 @@ struct drill_report {
 	int64_t objects_total;       /* keys under /registry/ */
 	int recorded;                /* 1: in the catalog and/or audit trail */
 	/* The A -> B proof of point-in-time recovery (replay.h), run after an
-	 * ok drill when the catalog holds event-log windows for the cluster.
+	 * ok drill when the catalog holds event-log segments of the cluster
+	 * reaching the drilled revision.
 	 * proof: DRILL_PROOF_*; timed apart from the RTO (proof_s). */
 	int proof;
 	char proof_from[72];         /* A's id, "" when no pair was tried */
@@ -102,7 +103,7 @@ const char *drill_proof_name(int proof);
  * is set; earlier failures (configuration, identity, no such backup) are
  * returned only, as is LB_E_BUSY when another drill holds drill-dir
  * (one at a time per appliance).  When the drill is ok and the catalog
- * has event-log windows for the cluster, the A -> B proof of B (the
+ * has event-log segments of the cluster reaching its revision, the A -> B proof of B (the
  * drilled backup) is run too (rep->proof); a failed proof fails the
  * drill (LB_E_CORRUPT, logged as an error, audited "pitr" and "drill").  Returns 0 when the drill is ok, else
  * the error (also in rep->error).  rep is filled as far as the drill got;

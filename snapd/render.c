@@ -242,6 +242,13 @@ status_copy(struct daemon *d, struct status_daemon *sd)
 		sc->next_run = cs->enabled ? cs->start_at : 0;
 		sc->overdue_at = cs->enabled ? overdue_at(d, cs) : 0;
 		sc->divergent = cs->last_divergent;
+		sc->pitr_on = cs->pitr_on;
+		sc->pitr_capturing = cs->pitr_active;
+		sc->pitr_lag_s = cs->pitr_active ? pitr_lag(cs, lb_mono_now()) : 0;
+		sc->pitr_lag_revs = cs->pitr_lag_revs;
+		sc->pitr_last_rev = cs->pitr_last_rev;
+		sc->pitr_gaps = cs->pitr_gaps;
+		sc->pitr_proof_last = cs->pitr_proof_last;
 		sc->lock = cs->lock == NULL ? STATUS_LOCK_NONE : lock_is_off(cs->lock) ?
 		    STATUS_LOCK_OFF : lock_is_held(cs->lock) ? STATUS_LOCK_HELD :
 		    STATUS_LOCK_STANDBY;
