@@ -28,7 +28,9 @@ enum { O_CLUSTER = 1000, O_BACKUP, O_JSON, O_IDENTITY, O_CATALOG, O_SKIP_SIG };
 	"Restores one backup (default: the newest complete one) into a scratch etcd\n" \
 	"on loopback in drill-dir, starts it, checks revision, key count and HashKV\n" \
 	"against the backup, counts the Kubernetes objects per resource, measures\n" \
-	"the time to serving (RTO), then stops it and wipes the directory.  The\n" \
+	"the time to serving (RTO), then stops it and wipes the directory.  With an\n" \
+	"event log (pitr), the backup before it replayed to its revision must hold\n" \
+	"its keys too (the proof of catalog verify --pitr), or the drill fails.  The\n" \
 	"result goes to the catalog and the audit trail.  Exit 0: ok; 1: the drill\n" \
 	"failed; 2: usage or configuration.\n"
 
@@ -62,6 +64,11 @@ print_report(const struct drill_report *rep)
 			printf("    %-40s %lld\n", rep->objects[i].resource,
 			    (long long)rep->objects[i].count);
 	}
+	if (rep->proof != DRILL_PROOF_NONE)
+		printf("  pitr proof:  %s%s%s (%.2f s, not in the rto): %s\n",
+		    rep->proof == DRILL_PROOF_FAILED ? "FAILED" : drill_proof_name(rep->proof),
+		    rep->proof_from[0] != '\0' ? " from " : "", rep->proof_from, rep->proof_s,
+		    rep->proof_detail);
 }
 
 int

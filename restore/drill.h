@@ -74,7 +74,27 @@ struct drill_report {
 	int other_slot;              /* 1: the last of objects is "other" */
 	int64_t objects_total;       /* keys under /registry/ */
 	int recorded;                /* 1: in the catalog and/or audit trail */
+	/* The A -> B proof of point-in-time recovery (replay.h), run after an
+	 * ok drill when the catalog holds event-log segments of the cluster
+	 * reaching the drilled revision.
+	 * proof: DRILL_PROOF_*; timed apart from the RTO (proof_s). */
+	int proof;
+	char proof_from[72];         /* A's id, "" when no pair was tried */
+	int64_t proof_from_rev, proof_to_rev;
+	int proof_hashkv_compared;
+	double proof_s;
+	char proof_detail[512];
 };
+
+enum {
+	DRILL_PROOF_NONE = 0,        /* not run: the cluster has no event log */
+	DRILL_PROOF_OK,              /* A replayed to B's revision holds B's keys */
+	DRILL_PROOF_FAILED,          /* it did not, or could not be run: the drill failed */
+	DRILL_PROOF_NO_PAIR          /* no earlier complete backup in B's window */
+};
+
+/* "ok", "failed", "no pair" or NULL (DRILL_PROOF_NONE). */
+const char *drill_proof_name(int proof);
 
 /* Runs one drill (see the banner).  Calls drill_sweep first.  Once the
  * backup is found, the outcome is recorded whatever it is: a row in the
@@ -82,7 +102,10 @@ struct drill_report {
  * "drill" (catalog and the repository's audit trail), and rep->recorded
  * is set; earlier failures (configuration, identity, no such backup) are
  * returned only, as is LB_E_BUSY when another drill holds drill-dir
- * (one at a time per appliance).  Returns 0 when the drill is ok, else
+ * (one at a time per appliance).  When the drill is ok and the catalog
+ * has event-log segments of the cluster reaching its revision, the A -> B proof of B (the
+ * drilled backup) is run too (rep->proof); a failed proof fails the
+ * drill (LB_E_CORRUPT, logged as an error, audited "pitr" and "drill").  Returns 0 when the drill is ok, else
  * the error (also in rep->error).  rep is filled as far as the drill got;
  * free it with drill_report_free. */
 int drill_run(const struct drill_opts *o, struct drill_report *rep,

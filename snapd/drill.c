@@ -123,9 +123,10 @@ drill_main(void *arg)
 	}
 	if (ok)
 		log_info("cluster=%s drill=ok backup=%s rto=%.2fs revision=%lld keys=%lld "
-		    "objects=%lld etcd=%s", cs->name, rep.backup_id, rep.rto_s,
+		    "objects=%lld etcd=%s pitr_proof=%s", cs->name, rep.backup_id, rep.rto_s,
 		    (long long)rep.revision, (long long)rep.keys,
-		    (long long)rep.objects_total, rep.etcd_version);
+		    (long long)rep.objects_total, rep.etcd_version,
+		    rep.proof != DRILL_PROOF_NONE ? drill_proof_name(rep.proof) : "-");
 	else
 		log_error("cluster=%s drill=failed backup=%s: %s", cs->name,
 		    rep.backup_id != NULL ? rep.backup_id : "-", err.msg);
@@ -140,6 +141,13 @@ drill_main(void *arg)
 	}
 	if (rep.rto_s > 0)
 		cs->drill_last_rto = rep.rto_s;
+	if (rep.proof == DRILL_PROOF_OK) {
+		cs->pitr_proof_last = 1;
+		cs->pitr_proof_ok++;
+	} else if (rep.proof == DRILL_PROOF_FAILED) {
+		cs->pitr_proof_last = 2;
+		cs->pitr_proof_failed++;
+	}
 	cs->drill_done = 1;
 	pthread_mutex_unlock(&d->mu);
 out:

@@ -312,6 +312,44 @@ static const char css[] =
 	"font-weight:600}"
 	"header{display:block}th,td{padding:4px 5px}}";
 
+/* Point-in-time recovery under the lock (the holder captures): capturing
+ * or not, lag, the last revision stored, the newest window, gaps, and the
+ * drills' last proof; nothing when pitr is off. */
+static void
+pitr_cell(struct lb_buf *b, const json_t *p, int64_t now)
+{
+	const json_t *w = json_object_get(p, "newest_window");
+	const char *proof = str(p, "last_proof");
+
+	if (!json_is_object(p))
+		return;
+	lb_buf_addstr(b, "<div class=\"pitr\">PITR: ");
+	if (json_is_true(json_object_get(p, "capturing")))
+		lb_buf_addf(b, "capturing, lag %.1f s / %lld revisions",
+		    json_number_value(json_object_get(p, "lag_seconds")),
+		    (long long)num(p, "lag_revisions"));
+	else
+		lb_buf_addstr(b, "not capturing here");
+	if (num(p, "last_revision") >= 0) {
+		lb_buf_addf(b, "; last revision %lld", (long long)num(p, "last_revision"));
+		if (str(p, "last_stored_at") != NULL) {
+			lb_buf_addstr(b, " ");
+			when(b, str(p, "last_stored_at"), now, "-");
+		}
+	}
+	if (json_is_object(w))
+		lb_buf_addf(b, "; window %lld..%lld", (long long)num(w, "from_revision"),
+		    (long long)num(w, "to_revision"));
+	else
+		lb_buf_addstr(b, "; no window yet");
+	lb_buf_addf(b, "; %lld gaps", (long long)num(p, "gaps"));
+	if (proof != NULL) {
+		lb_buf_addstr(b, "; last proof ");
+		badge(b, proof);
+	}
+	lb_buf_addstr(b, "</div>");
+}
+
 static void
 cluster_row(struct lb_buf *b, const json_t *cl, int64_t now, int64_t dnow)
 {
@@ -388,6 +426,7 @@ cluster_row(struct lb_buf *b, const json_t *cl, int64_t now, int64_t dnow)
 		lb_buf_addstr(b, ": ");
 		esc(b, str(o, "holder"));
 	}
+	pitr_cell(b, json_object_get(cl, "pitr"), now);
 	lb_buf_addstr(b, "</td><td data-label=\"Backups\">");
 	o = json_object_get(cl, "counts");
 	lb_buf_addf(b, "%lld <span class=\"reason\">in %d days (%lld complete, %lld partial, "

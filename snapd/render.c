@@ -167,6 +167,16 @@ render_metrics(struct daemon *d, struct lb_buf *b)
 	FAMILY(b, "lifeboat_drill_running", "gauge", "1 while a restore drill runs");
 	EACH(lb_buf_addf(b, "lifeboat_drill_running{cluster=\"%s\"} %d\n", cs->name,
 	    cs->drilling && !cs->drill_done));
+	FAMILY(b, "lifeboat_pitr_proof_last_result", "gauge",
+	    "the last drill's A -> B replay proof: 1 ok, 0 failed (absent: none since start)");
+	EACH(if (cs->pitr_proof_last != 0) lb_buf_addf(b,
+	    "lifeboat_pitr_proof_last_result{cluster=\"%s\"} %d\n", cs->name,
+	    cs->pitr_proof_last == 1));
+	FAMILY(b, "lifeboat_pitr_proofs_total", "counter",
+	    "A -> B replay proofs run by scheduled drills, by result");
+	EACH(lb_buf_addf(b, "lifeboat_pitr_proofs_total{cluster=\"%s\",result=\"ok\"} %llu\n"
+	    "lifeboat_pitr_proofs_total{cluster=\"%s\",result=\"failed\"} %llu\n", cs->name,
+	    cs->pitr_proof_ok, cs->name, cs->pitr_proof_failed));
 	/* Point-in-time recovery, for clusters with pitr = on; the lag only
 	 * where this daemon captures (the lock holder). */
 #define PITR(stmt) EACH(if (cs->pitr_on) { stmt; })
@@ -232,6 +242,13 @@ status_copy(struct daemon *d, struct status_daemon *sd)
 		sc->next_run = cs->enabled ? cs->start_at : 0;
 		sc->overdue_at = cs->enabled ? overdue_at(d, cs) : 0;
 		sc->divergent = cs->last_divergent;
+		sc->pitr_on = cs->pitr_on;
+		sc->pitr_capturing = cs->pitr_active;
+		sc->pitr_lag_s = cs->pitr_active ? pitr_lag(cs, lb_mono_now()) : 0;
+		sc->pitr_lag_revs = cs->pitr_lag_revs;
+		sc->pitr_last_rev = cs->pitr_last_rev;
+		sc->pitr_gaps = cs->pitr_gaps;
+		sc->pitr_proof_last = cs->pitr_proof_last;
 		sc->lock = cs->lock == NULL ? STATUS_LOCK_NONE : lock_is_off(cs->lock) ?
 		    STATUS_LOCK_OFF : lock_is_held(cs->lock) ? STATUS_LOCK_HELD :
 		    STATUS_LOCK_STANDBY;
@@ -297,6 +314,11 @@ snapd_render(void *arg, const char *path, char **body, unsigned *status)
 				lb_fmt_when(at, now, since, sizeof(since));
 				lb_buf_addf(&b, "cluster %s: no good restore drill since %s "
 				    "(drill-max-age)\n", cs->name, since);
+				bad++;
+			}
+			if (cs->pitr_proof_last == 2) {
+				lb_buf_addf(&b, "cluster %s: the last drill's point-in-time "
+				    "proof failed\n", cs->name);
 				bad++;
 			}
 			if (!cs->enabled)

@@ -60,6 +60,10 @@ struct cstate {
 	time_t drill_last_success; /* daemon clock, 0: none since start */
 	double drill_last_rto;     /* seconds, of the last drill that got that far */
 	unsigned long long drill_ok, drill_failed;
+	/* the drills' A -> B proofs (restore/drill.h): 0 none since start,
+	 * 1 the last was ok, 2 it failed (/healthz says 503 until one is ok) */
+	int pitr_proof_last;
+	unsigned long long pitr_proof_ok, pitr_proof_failed;
 	/* pitr capture (capture.c): the thread's fields (main) but for
 	 * those marked (mu), which the thread and /metrics share */
 	pthread_t pitr_thread;

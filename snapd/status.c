@@ -309,6 +309,9 @@ health(const struct status_cluster *sc, time_t now, const struct newest *nw,
 	} else if (v->at > 0 && !v->ok) {
 		*state = "degraded";
 		snprintf(reason, cap, "the last verification failed: %s", v->detail);
+	} else if (sc->pitr_proof_last == 2) {
+		*state = "degraded";
+		snprintf(reason, cap, "the last drill's point-in-time proof failed");
 	} else if (sc->divergent) {
 		*state = "degraded";
 		snprintf(reason, cap, "the last backup found members diverging (HashKV)");
@@ -316,6 +319,56 @@ health(const struct status_cluster *sc, time_t now, const struct newest *nw,
 		snprintf(reason, cap, "the last backup is complete%s", success != NULL &&
 		    v->at > 0 ? " and the last verification passed" : "");
 	}
+}
+
+static int
+take_window(const struct cat_pitr_window *w, void *arg)
+{
+	*(struct cat_pitr_window *)arg = *w;     /* oldest first: the last is newest */
+	return 0;
+}
+
+/* Cluster sc's "pitr" (null when pitr is off): the daemon's capture
+ * state, the newest segment's revision and time and the newest window
+ * from the catalog (null when it has none or cannot say). */
+static json_t *
+status_pitr(const struct status_cluster *sc, struct cat *c)
+{
+	struct cat_pitr_window w;
+	struct cat_segment *last = NULL;
+	struct lb_err e;
+	json_t *o, *win = json_null();
+	int have_w = 0;
+
+	if (!sc->pitr_on)
+		return json_null();
+	memset(&w, 0, sizeof(w));
+	w.from_rev = -1;
+	if (c != NULL && cat_pitr_windows(c, sc->name, take_window, &w, &e) == 0 &&
+	    w.from_rev >= 0)
+		have_w = 1;
+	if (c != NULL && cat_segment_last(c, sc->name, &last, &e) < 0)
+		last = NULL;
+	if (have_w)
+		win = json_pack("{s:s, s:I, s:I, s:o, s:o, s:I}", "backup_id", w.backup_id,
+		    "from_revision", (json_int_t)w.from_rev, "to_revision",
+		    (json_int_t)w.to_rev, "from", j_time(w.from_time), "to",
+		    w.to_time_ms > 0 ? j_time(w.to_time_ms / 1000) : json_null(), "segments",
+		    (json_int_t)w.segments);
+	o = json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:I, s:o}",
+	    "capturing", sc->pitr_capturing,
+	    "lag_seconds", sc->pitr_capturing ? json_real(sc->pitr_lag_s) : json_null(),
+	    "lag_revisions", sc->pitr_capturing ? j_int(sc->pitr_lag_revs) : json_null(),
+	    "last_revision", last != NULL && last->last_rev > sc->pitr_last_rev ?
+	    j_int(last->last_rev) : j_int(sc->pitr_last_rev > 0 ? sc->pitr_last_rev : -1),
+	    "last_stored_at", last != NULL && last->last_time_ms > 0 ?
+	    j_time(last->last_time_ms / 1000) : json_null(),
+	    "newest_window", win != NULL ? win : json_null(),
+	    "gaps", (json_int_t)sc->pitr_gaps,
+	    "last_proof", sc->pitr_proof_last == 1 ? json_string("ok") :
+	    sc->pitr_proof_last == 2 ? json_string("failed") : json_null());
+	cat_segment_free(last);
+	return o;
 }
 
 static json_t *
@@ -419,6 +472,8 @@ cluster_doc(const struct status_daemon *sd, const struct status_cluster *sc,
 		goto oom;
 	if (status_drills(catalog_ok ? c : NULL, sc->name, since, cl,
 	    json_object_get(cl, "charts")) < 0)
+		goto oom;
+	if (json_object_set_new(cl, "pitr", status_pitr(sc, catalog_ok ? c : NULL)) < 0)
 		goto oom;
 	out = cl;
 	cl = NULL;

@@ -16,6 +16,7 @@
 #define LB_SNAPD_STATUS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -46,6 +47,14 @@ struct status_cluster {
 	enum status_lock lock;
 	char holder[256];          /* STATUS_LOCK_STANDBY: who holds it; "": unknown */
 	int divergent;             /* the last backup found members diverging */
+	/* point-in-time recovery (snapd/capture.c), when pitr = on */
+	int pitr_on;
+	int pitr_capturing;        /* this daemon holds the lock and captures */
+	double pitr_lag_s;         /* while capturing */
+	int64_t pitr_lag_revs;     /* -1: unknown */
+	int64_t pitr_last_rev;     /* 0: none since start */
+	unsigned long long pitr_gaps;  /* since the daemon's start */
+	int pitr_proof_last;       /* the drills' proof: 0 none, 1 ok, 2 failed */
 };
 
 /* The daemon's view of itself and its clusters. */

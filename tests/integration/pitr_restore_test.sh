@@ -273,6 +273,18 @@ rows = c.execute(\"select count(*) from segments where verify_status = 'ok'\").f
 aud = c.execute(\"select count(*) from audit where action = 'pitr' and outcome = 'ok'\").fetchone()[0]
 sys.exit(0 if rows >= 1 and aud == 1 else 'segments ok %d, audit %d' % (rows, aud))"
 
+# a drill of B proves the window it touches: A -> B, timed apart from its RTO
+$LB drill --cluster c1 --backup "$B" --json >"$T/d1.json" 2>"$T/d1.err"
+check drill_proof_exit_0 test $? -eq 0
+pycheck drill_proof_ok '
+d = json.load(open(sys.argv[1]))
+p = d["pitr_proof"]
+assert d["result"] == "ok" and d["backup_id"] == sys.argv[3], d
+assert p["result"] == "ok" and p["from"] == sys.argv[2] and p["to"] == sys.argv[3], p
+assert p["from_revision"] == int(sys.argv[4]) and p["to_revision"] == int(sys.argv[5]), p
+assert p["seconds"] > 0 and d["rto_seconds"] > 0, d
+' "$T/d1.json" "$A" "$B" "$REVA" "$REVB"
+
 # a segment between A and B rewritten with one value changed: well formed,
 # encrypted again, its manifest and catalog row replaced
 # (the segment that holds the put of /registry/pods/default/p6, alive at B)
@@ -287,6 +299,22 @@ import sqlite3, sys
 c = sqlite3.connect('$T/catalog.db')
 aud = c.execute(\"select count(*) from audit where action = 'pitr' and outcome = 'failed'\").fetchone()[0]
 sys.exit(0 if aud == 1 else 'audit failed %d' % aud)"
+# a drill of B runs the same proof, and fails with it, loudly and audited
+$LB drill --cluster c1 --backup "$B" --json >"$T/d2.json" 2>"$T/d2.err"
+check drill_tampered_exit_1 test $? -eq 1
+check drill_tampered_loud grep -q "PITR PROOF FAILED in the drill of $B" "$T/d2.err"
+pycheck drill_tampered_report '
+d = json.load(open(sys.argv[1]))
+p = d["pitr_proof"]
+assert d["result"] == "failed" and "point-in-time proof" in d["error"], d
+assert p["result"] == "failed" and p["from"] == sys.argv[2], p
+assert d["rto_seconds"] > 0 and d["revision"] is not None, d
+' "$T/d2.json" "$A"
+check drill_tampered_audited python3 -c "
+import json, sqlite3, sys
+c = sqlite3.connect('$T/catalog.db')
+r = c.execute(\"select details from audit where action = 'drill' and outcome = 'failed'\").fetchall()
+sys.exit(0 if len(r) == 1 and json.loads(r[0][0])['pitr_proof']['result'] == 'failed' else repr(r))"
 # the segments of a failed proof are not replayed from the catalog again
 check_exit failed_proof_segments_unused 1 "revision $MID is beyond the event log" \
     $LB restore cluster --cluster c1 --to-revision "$MID" \

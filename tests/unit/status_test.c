@@ -242,6 +242,83 @@ test_unreadable_catalog_still_renders(void)
 	free(html);
 }
 
+/* pitr = on: the capture's state from the daemon, the newest stored
+ * segment from the catalog, the drills' last proof (a failed one makes
+ * the health degraded); pitr off: null and nothing on the page. */
+static void
+test_pitr(void)
+{
+	struct status_daemon sd;
+	struct status_cluster cl[2];
+	struct cat_segment g = { 0 };
+	struct lb_err err = { 0 };
+	struct cat *c = NULL;
+	json_t *doc = NULL, *p;
+	char *html = NULL;
+	int64_t now_ms = (int64_t)time(NULL) * 1000;
+
+	CHECK_OK(cat_open(dbpath, 0, &c, &err), &err);
+	g.cluster = "c1";
+	g.cluster_id = "00000000000000c1";
+	g.first_rev = 4243;
+	g.last_rev = 4300;
+	g.first_time_ms = now_ms - 30000;
+	g.last_time_ms = now_ms - 2000;
+	g.revisions = 58;
+	g.events = 60;
+	g.object = "lifeboat/c1/wal/x/00000000000000004243-00000000000000004300.evlog.zst.age";
+	g.stored_size = 100;
+	g.stored_sha256 = HEX64;
+	g.host = "h1";
+	g.created_at = time(NULL);
+	g.verified_at = -1;
+	CHECK_OK(cat_segment_add(c, &g, NULL, &err), &err);
+	cat_close(c);
+
+	view(&sd, cl, dbpath);
+	cl[0].pitr_on = 1;
+	cl[0].pitr_capturing = 1;
+	cl[0].pitr_lag_s = 1.5;
+	cl[0].pitr_lag_revs = 3;
+	cl[0].pitr_last_rev = 4290;    /* behind what the catalog has stored */
+	cl[0].pitr_gaps = 1;
+	cl[0].pitr_proof_last = 2;
+	CHECK_OK(status_build(&sd, &doc, &err), &err);
+	CHECK_OK(status_render_html(doc, &html, &err), &err);
+	p = json_object_get(json_array_get(json_object_get(doc, "clusters"), 0), "pitr");
+	CHECK(json_is_object(p));
+	CHECK(json_is_true(json_object_get(p, "capturing")));
+	CHECK(json_real_value(json_object_get(p, "lag_seconds")) == 1.5);
+	CHECK_INT(json_integer_value(json_object_get(p, "lag_revisions")), ==, 3);
+	CHECK_INT(json_integer_value(json_object_get(p, "last_revision")), ==, 4300);
+	CHECK(json_is_string(json_object_get(p, "last_stored_at")));
+	CHECK_INT(json_integer_value(json_object_get(p, "gaps")), ==, 1);
+	CHECK_STR(json_string_value(json_object_get(p, "last_proof")), "failed");
+	CHECK(json_object_get(p, "newest_window") != NULL);
+	CHECK_STR(json_string_value(json_object_get(json_object_get(json_array_get(
+	    json_object_get(doc, "clusters"), 0), "health"), "state")), "degraded");
+	CHECK(json_is_null(json_object_get(json_array_get(json_object_get(doc, "clusters"),
+	    1), "pitr")));
+	CHECK_CONTAINS(html, "PITR: capturing, lag 1.5 s / 3 revisions; last revision 4300");
+	CHECK_CONTAINS(html, "1 gaps; last proof");
+	json_decref(doc);
+	free(html);
+	html = NULL;
+	doc = NULL;
+
+	/* another appliance captures: no lag here */
+	cl[0].pitr_capturing = 0;
+	cl[0].pitr_proof_last = 1;
+	CHECK_OK(status_build(&sd, &doc, &err), &err);
+	CHECK_OK(status_render_html(doc, &html, &err), &err);
+	p = json_object_get(json_array_get(json_object_get(doc, "clusters"), 0), "pitr");
+	CHECK(json_is_null(json_object_get(p, "lag_seconds")));
+	CHECK_STR(json_string_value(json_object_get(p, "last_proof")), "ok");
+	CHECK_CONTAINS(html, "PITR: not capturing here; last revision 4300");
+	json_decref(doc);
+	free(html);
+}
+
 int
 main(void)
 {
@@ -260,6 +337,7 @@ main(void)
 	RUN(test_page_is_rendered_from_the_json);
 	RUN(test_nothing_secret);
 	RUN(test_unreadable_catalog_still_renders);
+	RUN(test_pitr);
 	r = TH_DONE();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
