@@ -181,7 +181,7 @@ EP2=$(cat "$T/e/m1.url")
 # A control plane's objects that do not change (deployments, configmaps,
 # secrets...) make most of a database, and of every full backup.
 python3 "$TOP/bench/load.py" --endpoint "$EP2" --size "${DAY_BASE_MIB}MiB" \
-    --batch-bytes 1MiB --batch-ops 100 >/dev/null || exit 1
+    --batch-bytes 256KiB --batch-ops 100 >/dev/null || exit 1
 conf "$T/day.conf" e "$e_endpoints" "$T/day" "pitr = on
 pitr-segment-interval = 1s
 schedule = @every 6h"
