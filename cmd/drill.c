@@ -30,9 +30,9 @@ enum { O_CLUSTER = 1000, O_BACKUP, O_JSON, O_IDENTITY, O_CATALOG, O_SKIP_SIG };
 	"against the backup, counts the Kubernetes objects per resource, measures\n" \
 	"the time to serving (RTO), then stops it and wipes the directory.  With an\n" \
 	"event log (pitr), the backup before it replayed to its revision must hold\n" \
-	"its keys too (the proof of catalog verify --pitr), or the drill fails.  The\n" \
-	"result goes to the catalog and the audit trail.  Exit 0: ok; 1: the drill\n" \
-	"failed; 2: usage or configuration.\n"
+	"its keys too (the A -> B proof of catalog verify), or the drill fails.\n" \
+	"The result goes to the catalog and the audit trail.  Exit 0: ok; 1: the\n" \
+	"drill failed; 2: usage or configuration.\n"
 
 static void
 print_report(const struct drill_report *rep)
