@@ -40,6 +40,10 @@ void cat_tx_rollback(struct cat *c);
 int cat_bind_text(sqlite3_stmt *st, int i, const char *s);
 /* Binds an integer, or NULL when v < 0 (absent). */
 int cat_bind_opt(sqlite3_stmt *st, int i, int64_t v);
+/* Column i as an integer, -1 when NULL (absent). */
+int64_t cat_col_opt(sqlite3_stmt *st, int i);
+/* Column i as a new string in *out, NULL when NULL; -1: out of memory. */
+int cat_col_str(sqlite3_stmt *st, int i, char **out);
 
 int64_t cat_now(void);
 

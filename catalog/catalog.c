@@ -386,6 +386,21 @@ cat_bind_opt(sqlite3_stmt *st, int i, int64_t v)
 	return v >= 0 ? sqlite3_bind_int64(st, i, v) : sqlite3_bind_null(st, i);
 }
 
+int64_t
+cat_col_opt(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
+}
+
+int
+cat_col_str(sqlite3_stmt *st, int i, char **out)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	*out = NULL;
+	return s == NULL || (*out = strdup((const char *)s)) != NULL ? 0 : -1;
+}
+
 /* Runs a query that returns one integer. */
 static int
 query_int(struct cat *c, const char *sql, int64_t *out, struct lb_err *err)

@@ -85,21 +85,6 @@ cat_drill_free(struct cat_drill *d)
 	free(d);
 }
 
-static int64_t
-col_opt(sqlite3_stmt *st, int i)
-{
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
-}
-
-static int
-col_dup(sqlite3_stmt *st, int i, char **out)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-
-	*out = NULL;
-	return s == NULL || (*out = strdup((const char *)s)) != NULL ? 0 : -1;
-}
-
 /* The row st stands on, into a new struct cat_drill (NULL: no memory). */
 static struct cat_drill *
 row(sqlite3_stmt *st)
@@ -111,18 +96,18 @@ row(sqlite3_stmt *st)
 	d->id = sqlite3_column_int64(st, 0);
 	d->started_at = sqlite3_column_int64(st, 3);
 	d->finished_at = sqlite3_column_int64(st, 4);
-	d->rto_ms = col_opt(st, 7);
-	d->fetch_ms = col_opt(st, 8);
-	d->restore_ms = col_opt(st, 9);
-	d->start_ms = col_opt(st, 10);
-	d->check_ms = col_opt(st, 11);
-	d->revision = col_opt(st, 12);
-	d->keys = col_opt(st, 13);
-	d->hashkv = col_opt(st, 14);
-	if (col_dup(st, 1, &d->cluster) < 0 || col_dup(st, 2, &d->backup_id) < 0 ||
-	    col_dup(st, 5, &d->result) < 0 || col_dup(st, 6, &d->error) < 0 ||
-	    col_dup(st, 15, &d->etcd_version) < 0 || col_dup(st, 16, &d->objects) < 0 ||
-	    col_dup(st, 17, &d->os_user) < 0 || col_dup(st, 18, &d->host) < 0) {
+	d->rto_ms = cat_col_opt(st, 7);
+	d->fetch_ms = cat_col_opt(st, 8);
+	d->restore_ms = cat_col_opt(st, 9);
+	d->start_ms = cat_col_opt(st, 10);
+	d->check_ms = cat_col_opt(st, 11);
+	d->revision = cat_col_opt(st, 12);
+	d->keys = cat_col_opt(st, 13);
+	d->hashkv = cat_col_opt(st, 14);
+	if (cat_col_str(st, 1, &d->cluster) < 0 || cat_col_str(st, 2, &d->backup_id) < 0 ||
+	    cat_col_str(st, 5, &d->result) < 0 || cat_col_str(st, 6, &d->error) < 0 ||
+	    cat_col_str(st, 15, &d->etcd_version) < 0 || cat_col_str(st, 16, &d->objects) < 0 ||
+	    cat_col_str(st, 17, &d->os_user) < 0 || cat_col_str(st, 18, &d->host) < 0) {
 		cat_drill_free(d);
 		return NULL;
 	}

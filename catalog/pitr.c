@@ -92,21 +92,6 @@ cat_segment_free(struct cat_segment *s)
 	free(s);
 }
 
-static int64_t
-col_opt(sqlite3_stmt *st, int i)
-{
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
-}
-
-static int
-col_dup(sqlite3_stmt *st, int i, char **out)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-
-	*out = NULL;
-	return s == NULL || (*out = strdup((const char *)s)) != NULL ? 0 : -1;
-}
-
 /* The row st stands on, into a new struct cat_segment (NULL: no memory). */
 static struct cat_segment *
 row(sqlite3_stmt *st)
@@ -124,12 +109,12 @@ row(sqlite3_stmt *st)
 	s->events = sqlite3_column_int64(st, 8);
 	s->stored_size = sqlite3_column_int64(st, 10);
 	s->created_at = sqlite3_column_int64(st, 15);
-	s->verified_at = col_opt(st, 16);
-	if (col_dup(st, 1, &s->cluster) < 0 || col_dup(st, 2, &s->cluster_id) < 0 ||
-	    col_dup(st, 9, &s->object) < 0 || col_dup(st, 11, &s->stored_sha256) < 0 ||
-	    col_dup(st, 12, &s->prev_sha256) < 0 || col_dup(st, 13, &s->signer) < 0 ||
-	    col_dup(st, 14, &s->host) < 0 || col_dup(st, 17, &s->verify_status) < 0 ||
-	    col_dup(st, 18, &s->verify_detail) < 0) {
+	s->verified_at = cat_col_opt(st, 16);
+	if (cat_col_str(st, 1, &s->cluster) < 0 || cat_col_str(st, 2, &s->cluster_id) < 0 ||
+	    cat_col_str(st, 9, &s->object) < 0 || cat_col_str(st, 11, &s->stored_sha256) < 0 ||
+	    cat_col_str(st, 12, &s->prev_sha256) < 0 || cat_col_str(st, 13, &s->signer) < 0 ||
+	    cat_col_str(st, 14, &s->host) < 0 || cat_col_str(st, 17, &s->verify_status) < 0 ||
+	    cat_col_str(st, 18, &s->verify_detail) < 0) {
 		cat_segment_free(s);
 		return NULL;
 	}

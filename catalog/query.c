@@ -30,23 +30,6 @@
  * zeroing it (cat_backup_get does). */
 typedef int (*own_cb)(struct cat_backup *b, void *arg);
 
-static int
-col_str(sqlite3_stmt *st, int i, char **out)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-
-	*out = NULL;
-	if (s == NULL)
-		return 0;
-	return (*out = strdup((const char *)s)) == NULL ? -1 : 0;
-}
-
-static int64_t
-col_opt(sqlite3_stmt *st, int i)
-{
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
-}
-
 static void
 member_clear(struct cat_member *m)
 {
@@ -97,23 +80,23 @@ row_to_backup(sqlite3_stmt *st, unsigned with, struct cat_backup *b)
 	memset(b, 0, sizeof(*b));
 	s = cat_status_parse((const char *)sqlite3_column_text(st, 3));
 	b->status = s < 0 ? CAT_FAILED : (enum cat_status)s;
-	b->started_at = col_opt(st, 4);
-	b->finished_at = col_opt(st, 5);
-	b->revision = col_opt(st, 6);
-	b->db_size = col_opt(st, 7);
-	b->stored_size = col_opt(st, 8);
+	b->started_at = cat_col_opt(st, 4);
+	b->finished_at = cat_col_opt(st, 5);
+	b->revision = cat_col_opt(st, 6);
+	b->db_size = cat_col_opt(st, 7);
+	b->stored_size = cat_col_opt(st, 8);
 	b->members_ok = sqlite3_column_int(st, 9);
 	b->members_total = sqlite3_column_int(st, 10);
-	b->verified_at = col_opt(st, 11);
-	b->locked_until = col_opt(st, 18);
-	if (col_str(st, 0, &b->id) < 0 || col_str(st, 1, &b->cluster) < 0 ||
-	    col_str(st, 2, &b->cluster_id) < 0 || col_str(st, 12, &b->verify_status) < 0 ||
-	    col_str(st, 13, &b->verify_detail) < 0 || col_str(st, 14, &b->error) < 0 ||
-	    col_str(st, 15, &b->manifest_key) < 0 || col_str(st, 16, &b->host) < 0)
+	b->verified_at = cat_col_opt(st, 11);
+	b->locked_until = cat_col_opt(st, 18);
+	if (cat_col_str(st, 0, &b->id) < 0 || cat_col_str(st, 1, &b->cluster) < 0 ||
+	    cat_col_str(st, 2, &b->cluster_id) < 0 || cat_col_str(st, 12, &b->verify_status) < 0 ||
+	    cat_col_str(st, 13, &b->verify_detail) < 0 || cat_col_str(st, 14, &b->error) < 0 ||
+	    cat_col_str(st, 15, &b->manifest_key) < 0 || cat_col_str(st, 16, &b->host) < 0)
 		return -1;
 	/* The manifest is read only when asked: SQLite then skips its
 	 * overflow pages, which keeps long listings fast. */
-	if ((with & CAT_WITH_MANIFEST) && col_str(st, 17, &b->manifest) < 0)
+	if ((with & CAT_WITH_MANIFEST) && cat_col_str(st, 17, &b->manifest) < 0)
 		return -1;
 	return 0;
 }
@@ -141,15 +124,15 @@ load_members(struct cat *c, sqlite3_stmt *st, struct cat_backup *b, struct lb_er
 		m = &b->members[b->n_members++];
 		memset(m, 0, sizeof(*m));
 		m->learner = sqlite3_column_int(st, 3);
-		m->revision = col_opt(st, 5);
-		m->raft_index = col_opt(st, 6);
-		m->raft_term = col_opt(st, 7);
-		m->db_size = col_opt(st, 8);
-		m->stored_size = col_opt(st, 11);
-		if (col_str(st, 0, &m->name) < 0 || col_str(st, 1, &m->member_id) < 0 ||
-		    col_str(st, 2, &m->endpoint) < 0 || col_str(st, 4, &m->status) < 0 ||
-		    col_str(st, 9, &m->etcd_sha256) < 0 || col_str(st, 10, &m->location) < 0 ||
-		    col_str(st, 12, &m->sha256) < 0 || col_str(st, 13, &m->error) < 0)
+		m->revision = cat_col_opt(st, 5);
+		m->raft_index = cat_col_opt(st, 6);
+		m->raft_term = cat_col_opt(st, 7);
+		m->db_size = cat_col_opt(st, 8);
+		m->stored_size = cat_col_opt(st, 11);
+		if (cat_col_str(st, 0, &m->name) < 0 || cat_col_str(st, 1, &m->member_id) < 0 ||
+		    cat_col_str(st, 2, &m->endpoint) < 0 || cat_col_str(st, 4, &m->status) < 0 ||
+		    cat_col_str(st, 9, &m->etcd_sha256) < 0 || cat_col_str(st, 10, &m->location) < 0 ||
+		    cat_col_str(st, 12, &m->sha256) < 0 || cat_col_str(st, 13, &m->error) < 0)
 			return lb_err_set(err, LB_E_NOMEM, "out of memory");
 	}
 	return rc == SQLITE_DONE ? 0 : cat_sqlerr(c, rc, "read members", err);
