@@ -388,31 +388,6 @@ mkdir_p(const char *dir, struct lb_err *err)
 	return 0;
 }
 
-/* Two free loopback ports: both sockets are bound (port 0) at once, so
- * the kernel gives two different ones, then closed for etcd to take. */
-static int
-pick_ports(int *a, int *b, struct lb_err *err)
-{
-	int fd[2] = { -1, -1 }, *out[2] = { a, b }, i, r = 0;
-
-	for (i = 0; i < 2; i++) {
-		struct sockaddr_in sa = { .sin_family = AF_INET,
-		    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-		socklen_t sl = sizeof(sa);
-		if ((fd[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-		    bind(fd[i], (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-		    getsockname(fd[i], (struct sockaddr *)&sa, &sl) < 0) {
-			r = lb_err_sys(err, LB_E_IO, errno, "cannot pick a loopback port");
-			break;
-		}
-		*out[i] = ntohs(sa.sin_port);
-	}
-	for (i = 0; i < 2; i++)
-		if (fd[i] >= 0)
-			close(fd[i]);
-	return r;
-}
-
 /* The etcd of the snapshot's version: from drill-etcd-dirs, the first
  * directory whose etcd is the snapshot's minor, else one a minor newer
  * (an upgrade, warned); without the option, etcd and its tool on PATH,
@@ -960,7 +935,7 @@ run_locked(const struct drill_opts *o, const char *drill_dir, struct drill_repor
 		work[0] = '\0';
 		goto out;
 	}
-	if ((r = pick_ports(&pp, &cp, err)) < 0)
+	if ((r = restore_pick_ports(&pp, &cp, err)) < 0)
 		goto out;
 	snprintf(peer, sizeof(peer), "http://127.0.0.1:%d", pp);
 	snprintf(client, sizeof(client), "http://127.0.0.1:%d", cp);

@@ -46,6 +46,31 @@ name_ok(const char *s, size_t n)
 }
 
 int
+restore_pick_ports(int *a, int *b, struct lb_err *err)
+{
+	int fd[2] = { -1, -1 }, *out[2] = { a, b }, i, r = 0;
+
+	/* both bound (port 0) at once, so the kernel gives two different
+	 * ones, then closed for etcd to take */
+	for (i = 0; i < 2; i++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+		    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t sl = sizeof(sa);
+		if ((fd[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+		    bind(fd[i], (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    getsockname(fd[i], (struct sockaddr *)&sa, &sl) < 0) {
+			r = lb_err_sys(err, LB_E_IO, errno, "cannot pick a loopback port");
+			break;
+		}
+		*out[i] = ntohs(sa.sin_port);
+	}
+	for (i = 0; i < 2; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	return r;
+}
+
+int
 restore_url_hostport(const char *url, char *host, size_t cap, int *port,
     struct lb_err *err)
 {

@@ -731,32 +731,6 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
-/* Two free loopback ports, as drill.c takes them: both sockets bound
- * (port 0) at once, so the kernel gives two different ones, then closed
- * for etcd to take. */
-static int
-pick_ports(int *a, int *b, struct lb_err *err)
-{
-	int fd[2] = { -1, -1 }, *out[2] = { a, b }, i, r = 0;
-
-	for (i = 0; i < 2; i++) {
-		struct sockaddr_in sa = { .sin_family = AF_INET,
-		    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-		socklen_t sl = sizeof(sa);
-		if ((fd[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-		    bind(fd[i], (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-		    getsockname(fd[i], (struct sockaddr *)&sa, &sl) < 0) {
-			r = lb_err_sys(err, LB_E_IO, errno, "cannot pick a loopback port");
-			break;
-		}
-		*out[i] = ntohs(sa.sin_port);
-	}
-	for (i = 0; i < 2; i++)
-		if (fd[i] >= 0)
-			close(fd[i]);
-	return r;
-}
-
 /* Waits until the member answers Status with a leader, up to 60 s. */
 static int
 wait_up(struct restore_member *m, const struct etcd_opts *eo,
@@ -877,7 +851,7 @@ replay_run(const struct replay_opts *o, struct replay_result *res, struct lb_err
 		return lb_err_set(err, LB_E_USAGE, "target revision %lld is below the base's "
 		    "%lld", (long long)o->target_rev, (long long)o->base_rev);
 	snprintf(data, sizeof(data), "%s/replay.etcd", o->work_dir);
-	if ((r = pick_ports(&pp, &cp, err)) < 0)
+	if ((r = restore_pick_ports(&pp, &cp, err)) < 0)
 		goto out;
 	snprintf(peer, sizeof(peer), "http://127.0.0.1:%d", pp);
 	snprintf(client, sizeof(client), "http://127.0.0.1:%d", cp);

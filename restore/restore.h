@@ -167,6 +167,12 @@ void restore_members_free(struct restore_member *m, size_t n);
 /* "m1=PEER,m2=PEER" for etcd's --initial-cluster (malloc'd). */
 char *restore_initial_cluster(const struct restore_member *m, size_t n);
 
+/* Two free loopback ports for a scratch etcd (drills, the replay): both
+ * chosen by the kernel at once, so they differ, and closed for etcd to
+ * bind (another process may take one first: etcd then fails to start and
+ * says so). */
+int restore_pick_ports(int *a, int *b, struct lb_err *err);
+
 /* The host and port of an http(s) URL; LB_E_USAGE when it has none. */
 int restore_url_hostport(const char *url, char *host, size_t cap, int *port,
     struct lb_err *err);
