@@ -10,6 +10,7 @@
 #   BENCH_DIR=bench/out        work dir: needs about 5x the largest size free
 #   BENCH_RESTORE_MIB=1024     load of bench/restore_bench.sh (0 skips it)
 #   BENCH_DRILL_MIB=1024       load of bench/drill_bench.sh (0 skips it)
+#   BENCH_PITR=1               bench/pitr_bench.sh (0 skips it)
 #   LIFEBOAT=build/lifeboat    the binary under test
 set -euo pipefail
 # shellcheck source=bench/lib.sh
@@ -264,6 +265,17 @@ bench_version() {
 		    tee -a "$BENCH_RESULTS"
 		[ "${PIPESTATUS[0]}" -eq 0 ] ||
 		    bench_out "- drill benchmark FAILED on etcd $1 (its output is above)"
+		bench_out ""
+	fi
+	# Point-in-time recovery: the capture against etcd's write rate, the
+	# RPO, the replay rate and a day's bytes (bench/pitr_bench.sh; its
+	# BENCH_PITR_* variables; BENCH_PITR=0 skips it).
+	if [ "${BENCH_PITR:-1}" != 0 ]; then
+		bench_out "## point-in-time recovery, etcd $1" ""
+		LIFEBOAT=$LIFEBOAT LIFEBOAT_ETCD_VERSION=$1 \
+		    sh "$BENCH_TOP/bench/pitr_bench.sh" | grep -v '^load:' | tee -a "$BENCH_RESULTS"
+		[ "${PIPESTATUS[0]}" -eq 0 ] ||
+		    bench_out "- point-in-time recovery benchmark FAILED on etcd $1 (its output is above)"
 		bench_out ""
 	fi
 }
