@@ -206,24 +206,6 @@ stop_orphan(const char *dir)
 	kill((pid_t)pid, SIGKILL);
 }
 
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* Removes dir and all in it, not following links nor crossing mounts. */
-static int
-wipe(const char *dir)
-{
-	if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
-		return -1;
-	return 0;
-}
-
 /* Why removing a drill-* directory whose lock we could take is safe: a
  * drill makes its directory under a temporary name (.new-*), creates the
  * lock file in it and takes the lock (flock, LOCK_EX), and only then
@@ -263,7 +245,7 @@ drill_sweep(const char *drill_dir, struct lb_err *err)
 			continue;
 		}
 		stop_orphan(path);
-		if (wipe(path) < 0)
+		if (restore_wipe(path) < 0)
 			log_warn("drill sweep: cannot remove %s: %s", path, strerror(errno));
 		else {
 			log_info("drill sweep: removed %s, left by a drill that did not "

@@ -19,7 +19,6 @@
 #include "restore/replay.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,15 +52,6 @@ take(const struct cat_backup *b, void *arg)
 		return LB_E_NOMEM;
 	l->rev[l->n++] = b->revision;
 	return 0;
-}
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
 static int
@@ -244,7 +234,7 @@ out:
 		snprintf(p->detail, sizeof(p->detail), "not proved: %.480s", err->msg);
 	if (b != NULL && (p->ok || r == LB_E_CORRUPT))
 		record(b, &segs, p);
-	if (nftw(work, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
+	if (restore_wipe(work) < 0)
 		log_warn("cannot remove %s: %s", work, strerror(errno));
 	replay_segments_free(&segs);
 	restore_source_close(a);

@@ -8,7 +8,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -722,15 +721,6 @@ on_revision(void *arg, int64_t rev, int64_t wall_ms, const struct etcd_kv_event 
 
 /* ---- the scratch member -------------------------------------------------------- */
 
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
 /* Waits until the member answers Status with a leader, up to 60 s. */
 static int
 wait_up(struct restore_member *m, const struct etcd_opts *eo,
@@ -971,7 +961,7 @@ out:
 	free(p.h.v);
 	restore_etcd_stop(&m);
 	/* the scratch member's files hold the cluster's plaintext */
-	if (nftw(data, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
+	if (restore_wipe(data) < 0)
 		log_warn("replay: cannot remove %s: %s", data, strerror(errno));
 	snprintf(logp, sizeof(logp), "%s.conf.yml", data);
 	unlink(logp);

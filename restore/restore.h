@@ -167,6 +167,12 @@ void restore_members_free(struct restore_member *m, size_t n);
 /* "m1=PEER,m2=PEER" for etcd's --initial-cluster (malloc'd). */
 char *restore_initial_cluster(const struct restore_member *m, size_t n);
 
+/* Removes dir and all in it, not following links nor crossing mounts; 0
+ * when it is gone (or never was), -1 with errno.  Only for a directory
+ * this process made for its own scratch etcd or work files (mkdtemp, or a
+ * drill's directory under its lock): nothing else is ever passed. */
+int restore_wipe(const char *dir);
+
 /* Two free loopback ports for a scratch etcd (drills, the replay): both
  * chosen by the kernel at once, so they differ, and closed for etcd to
  * bind (another process may take one first: etcd then fails to start and

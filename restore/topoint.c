@@ -9,7 +9,6 @@
 #include "restore/restore.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,15 +121,6 @@ restore_pitr_prepare(struct restore_run *c, struct restore_source_opts *so,
 	return 0;
 }
 
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
 int
 restore_pitr_replay(struct restore_run *c, const char *dir, struct lb_err *err)
 {
@@ -179,7 +169,7 @@ restore_pitr_replay(struct restore_run *c, const char *dir, struct lb_err *err)
 	log_info("replaying revisions %lld..%lld into a scratch member", (long long)
 	    (p->base_rev + 1), (long long)p->target_rev);
 	r = replay_run(&ro, &res, err);
-	if (nftw(work, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
+	if (restore_wipe(work) < 0)
 		log_warn("cannot remove %s: %s", work, strerror(errno));
 	p->revisions = res.revisions;
 	p->events = res.events;
