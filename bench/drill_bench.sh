@@ -78,22 +78,8 @@ now() { python3 -c 'import time; print("%.3f" % time.monotonic())'; }
 # run_drill N: the whole `lifeboat drill` process, its peak RSS polled.
 # Writes "wall hwm_kib exit" to drill-N.res, its JSON report to drill-N.json.
 run_drill() {
-	REPORT=$T/drill-$1.json python3 - "$LIFEBOAT" --config "$T/lb.conf" --quiet \
-	    drill --backup latest --json >"$T/drill-$1.res" 2>"$T/drill-$1.err" <<'PY'
-import os, subprocess, sys, time
-t = time.monotonic()
-p = subprocess.Popen(sys.argv[1:], stdout=open(os.environ["REPORT"], "w"))
-hwm = 0
-while p.poll() is None:
-    try:
-        for line in open("/proc/%d/status" % p.pid):
-            if line.startswith("VmHWM:"):
-                hwm = max(hwm, int(line.split()[1]))
-    except OSError:
-        pass
-    time.sleep(0.02)
-print("%.3f %d %d" % (time.monotonic() - t, hwm, p.returncode))
-PY
+	python3 "$TOP/bench/own_rss.py" "$T/drill-$1.json" -- "$LIFEBOAT" --config "$T/lb.conf" \
+	    --quiet drill --backup latest --json >"$T/drill-$1.res" 2>"$T/drill-$1.err"
 }
 
 # run_manual N: snapshot restore, etcd, health polled; the seconds to

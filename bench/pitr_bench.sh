@@ -155,23 +155,9 @@ stop_snapd
 
 echo "== replay: from the backup before the rate runs to revision $LAST"
 c=http://127.0.0.1:$(free_port); pu=http://127.0.0.1:$(free_port)
-REPORT=$T/replay.json python3 - "$LIFEBOAT" --config "$T/lb.conf" --quiet restore seed \
-    --cluster d --to-revision "$LAST" --name r1 --peer-url "$pu" --client-url "$c" \
-    --data-dir "$T/r1" --json >"$T/replay.res" 2>"$T/replay.err" <<'PY'
-import os, subprocess, sys, time
-t = time.monotonic()
-p = subprocess.Popen(sys.argv[1:], stdout=open(os.environ["REPORT"], "w"))
-hwm = 0
-while p.poll() is None:
-    try:
-        for line in open("/proc/%d/status" % p.pid):
-            if line.startswith("VmHWM:"):
-                hwm = max(hwm, int(line.split()[1]))
-    except OSError:
-        pass
-    time.sleep(0.02)
-print("%.3f %d %d" % (time.monotonic() - t, hwm, p.returncode))
-PY
+python3 "$TOP/bench/own_rss.py" "$T/replay.json" -- "$LIFEBOAT" --config "$T/lb.conf" --quiet \
+    restore seed --cluster d --to-revision "$LAST" --name r1 --peer-url "$pu" \
+    --client-url "$c" --data-dir "$T/r1" --json >"$T/replay.res" 2>"$T/replay.err"
 read -r rwall rrss rrc <"$T/replay.res"
 [ "$rrc" -eq 0 ] || { echo "bench: restore --to-revision failed: $(tail -n 3 "$T/replay.err")" >&2; exit 1; }
 
