@@ -1,6 +1,6 @@
 #!/bin/sh
 # upgrade_test.sh: what the first release wrote, the current one reads.
-# lifeboat v0.1.0 (the tag, built by scripts/release-build.sh into a cache
+# lifeboat v0.1.0 (its commit, built by scripts/release-build.sh into a cache
 # outside the tree) backs up a real etcd 3.4 (the etcd that release
 # supported) twice into a file:// repository and its catalog (its schema).
 # Then the current binary lists those backups (read-only, on the old
