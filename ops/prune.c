@@ -23,7 +23,7 @@
  * it, so no restore to a point, no A -> B proof needs such a segment.
  * Any doubt keeps every segment for a later run: no complete backup kept,
  * a kept complete backup whose revision the catalog does not know, the
- * catalog unreadable (busy), an object still under S3 Object Lock (it
+ * catalog unreadable or taking no write (busy), an object still under S3 Object Lock (it
  * and every newer one are kept), a store's error.  A segment goes
  * manifest (.evlog.json) first (from then on restore, rebuild and the
  * capture no longer see it), then its signature, then its object, then
@@ -385,6 +385,17 @@ prune_segments(struct lb_env *e, const char *cluster, const char *base_id, int64
 		if (l.nomem && err.code == 0)
 			lb_err_set(&err, LB_E_NOMEM, "out of memory");
 		snprintf(msg, sizeof(msg), "cannot read them from the catalog: %s", err.msg);
+		t->seg_failed++;
+		seg_keep_all(e, cluster, msg, 1, cb, arg, dry_run);
+		goto out;
+	}
+	/* A catalog that cannot take the rows' removal now (another writer
+	 * holds it) is doubt: deleted objects whose rows stay are finished by
+	 * a later prune, but nothing need go before it can be recorded. */
+	if (!dry_run && l.n > 0 && cat_writable(e->cat, &err) < 0) {
+		char msg[600];
+
+		snprintf(msg, sizeof(msg), "the catalog takes no write now: %s", err.msg);
 		t->seg_failed++;
 		seg_keep_all(e, cluster, msg, 1, cb, arg, dry_run);
 		goto out;
