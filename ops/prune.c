@@ -362,8 +362,8 @@ seg_keep_all(struct lb_env *e, const char *cluster, const char *why, int failure
 }
 
 /* Deletes cluster's segments wholly at or below upto, the revision of
- * base_id, the oldest complete backup this prune keeps (the rule above
- * prune_cluster's file comment states). */
+ * base_id, the oldest complete backup this prune keeps: the rule and its
+ * doubts are this file's comment; prune_cluster finds upto. */
 static void
 prune_segments(struct lb_env *e, const char *cluster, const char *base_id, int64_t upto,
     int dry_run, ops_prune_cb cb, void *arg, struct ops_prune_totals *t)
