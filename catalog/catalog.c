@@ -351,6 +351,17 @@ cat_tx_write(struct cat *c, struct lb_err *err)
 }
 
 int
+cat_writable(struct cat *c, struct lb_err *err)
+{
+	int r;
+
+	if ((r = cat_tx_write(c, err)) < 0)
+		return r;
+	cat_tx_rollback(c);
+	return 0;
+}
+
+int
 cat_tx_read(struct cat *c, struct lb_err *err)
 {
 	return cat_exec(c, "BEGIN", "begin", err);

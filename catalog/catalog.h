@@ -157,6 +157,11 @@ int cat_schema_version(const struct cat *c);
  * (default CAT_BUSY_TIMEOUT_MS). */
 void cat_set_busy_timeout(struct cat *c, int ms);
 
+/* 0 when c takes a write now (a write transaction begun, then rolled
+ * back), else LB_E_BUSY or another negative LB_E_*: what a deletion that
+ * must be recorded after it asks before it starts. */
+int cat_writable(struct cat *c, struct lb_err *err);
+
 /* The catalog path: --catalog if given, else $LIFEBOAT_CATALOG, else
  * CAT_DEFAULT_PATH. */
 const char *cat_default_path(const char *flag);

@@ -32,6 +32,14 @@ print_item(const struct ops_prune_item *it, int dry_run, void *arg)
 		printf("  %s %-28s %s %-8s %s\n", dry_run ? "would delete" : "delete ",
 		    it->backup_id, it->started, cat_status_name(it->status), it->why);
 		break;
+	case OPS_PRUNE_SEGMENTS:
+		printf("  %s %d event-log segment(s), revisions %lld-%lld: %s\n",
+		    dry_run ? "would delete" : "delete ", it->segments,
+		    (long long)it->first_rev, (long long)it->last_rev, it->why);
+		break;
+	case OPS_PRUNE_SEGMENTS_KEPT:
+		printf("  keep    every event-log segment: %s\n", it->why);
+		break;
 	}
 }
 
@@ -51,7 +59,9 @@ cmd_catalog_prune(const struct lb_globals *g, int argc, char **argv)
 	    "Applies each cluster's retention: the backups it no longer keeps are\n"
 	    "deleted from the repository and the catalog, each deletion audited;\n"
 	    "never the newest verified complete backup, nor one under S3 Object\n"
-	    "Lock.  --dry-run: print what would go, delete nothing.\n";
+	    "Lock.  Then the event-log segments no kept complete backup needs\n"
+	    "(all at or below the oldest one's revision).  --dry-run: print what\n"
+	    "would go, delete nothing.\n";
 	struct lb_err err = { 0 };
 	struct lb_env e = { 0 };
 	struct ops_prune_opts o = { 0 };
@@ -78,9 +88,11 @@ cmd_catalog_prune(const struct lb_globals *g, int argc, char **argv)
 		status = cmd_fail(&err);
 		goto out;
 	}
-	printf("prune%s: %d kept, %d %s, %d failed\n", o.dry_run ? " (dry run)" : "",
-	    t.kept, t.deleted, o.dry_run ? "would be deleted" : "deleted", t.failed);
-	status = t.bad_clusters + t.failed > 0 ? 1 : 0;
+	printf("prune%s: %d kept, %d %s, %d failed; %d event-log segment(s) %s\n",
+	    o.dry_run ? " (dry run)" : "", t.kept, t.deleted,
+	    o.dry_run ? "would be deleted" : "deleted", t.failed, t.seg_deleted,
+	    o.dry_run ? "would be deleted" : "deleted");
+	status = t.bad_clusters + t.failed + t.seg_failed > 0 ? 1 : 0;
 out:
 	env_close(&e);
 	return status;

@@ -64,7 +64,9 @@ enum ops_prune_what {
 	OPS_PRUNE_POLICY,      /* a cluster's retention, before its plan */
 	OPS_PRUNE_EMPTY,       /* the cluster has no backups */
 	OPS_PRUNE_KEEP,        /* a backup retention keeps */
-	OPS_PRUNE_DELETE       /* a backup about to be deleted (or, dry run, would be) */
+	OPS_PRUNE_DELETE,      /* a backup about to be deleted (or, dry run, would be) */
+	OPS_PRUNE_SEGMENTS,    /* event-log segments about to be deleted (would be) */
+	OPS_PRUNE_SEGMENTS_KEPT /* the segments' retention keeps them all: why */
 };
 
 /* One step of a prune's plan; the strings live for the call only. */
@@ -75,7 +77,9 @@ struct ops_prune_item {
 	const char *backup_id; /* KEEP, DELETE */
 	const char *started;   /* KEEP, DELETE: started_at, formatted */
 	enum cat_status status;
-	const char *why;       /* KEEP, DELETE: retention's reason */
+	const char *why;       /* KEEP, DELETE, SEGMENTS*: retention's reason */
+	int64_t first_rev, last_rev; /* SEGMENTS: the revisions the segments hold */
+	int segments;          /* SEGMENTS: how many */
 };
 
 typedef void (*ops_prune_cb)(const struct ops_prune_item *it, int dry_run,
@@ -84,6 +88,9 @@ typedef void (*ops_prune_cb)(const struct ops_prune_item *it, int dry_run,
 struct ops_prune_totals {
 	int kept, deleted, failed;   /* backups (deleted: would be, on a dry run) */
 	int bad_clusters;            /* clusters whose prune failed (logged) */
+	int seg_deleted, seg_failed; /* event-log segments (deleted: would be,
+	                              * on a dry run; failed: a deletion, or
+	                              * the segments' retention, that failed) */
 };
 
 /* Applies each cluster's retention (o->cluster's only when set) on e,

@@ -14,6 +14,24 @@
  * repository with S3 Object Lock (s3-object-lock), a backup still locked
  * is not touched: it is kept with one log line, the lock's end goes to
  * the catalog, and a prune after that end deletes it.
+ *
+ * Then the cluster's event log (evlog/segment.h): a segment is garbage
+ * only when its last revision is at or below the revision of the oldest
+ * complete backup still kept after this prune's deletions (kept by
+ * retention, under a lock, or whose deletion failed): every replay
+ * starts at a kept complete backup and needs only the revisions after
+ * it, so no restore to a point, no A -> B proof needs such a segment.
+ * Any doubt keeps every segment for a later run: no complete backup kept,
+ * a kept complete backup whose revision the catalog does not know, the
+ * catalog unreadable or taking no write (busy), an object still under S3 Object Lock (it
+ * and every newer one are kept), a store's error.  A segment goes
+ * manifest (.evlog.json) first (from then on restore, rebuild and the
+ * capture no longer see it), then its signature, then its object, then
+ * one audit event for the run of segments deleted (their revisions and
+ * why), then their catalog rows, only once the event is on record.
+ * Only segments the catalog knows are touched: another appliance's not
+ * yet recorded (rebuild, capture) are left alone.  Gaps (pitr_gaps) stay:
+ * a row per capture outage, a record of what was lost, no growth to bound.
  */
 #include "ops/ops.h"
 
@@ -32,6 +50,7 @@
 #include "common/cancel.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "evlog/segment.h"
 #include "repo/manifest.h"
 #include "scheduler/retention.h"
 
@@ -43,6 +62,7 @@ struct pb {
 	char **objects;
 	size_t n_objects;
 	int64_t started_at;
+	int64_t revision;
 	enum cat_status status;
 	int verified;
 	int64_t locked_until;
@@ -86,6 +106,7 @@ collect(const struct cat_backup *b, void *arg)
 	p = &l->v[l->n++];
 	memset(p, 0, sizeof(*p));
 	p->started_at = b->started_at;
+	p->revision = b->revision;
 	p->status = b->status;
 	p->verified = b->verify_status != NULL && strcmp(b->verify_status, "ok") == 0;
 	p->locked_until = b->locked_until;
@@ -232,6 +253,244 @@ out:
 	return r;
 }
 
+/* --- the event log ------------------------------------------------------ */
+
+/* Segments one prune deletes at most; the rest go at the next one. */
+#define SEG_PRUNE_MAX 65536
+
+struct sg {
+	char *object;
+	int64_t first_rev, last_rev;
+	int gone;
+};
+
+/* A cluster's segments wholly at or below upto, from the catalog. */
+struct sl {
+	struct sg *v;
+	size_t n, cap;
+	int64_t upto;
+	int nomem;
+};
+
+static void
+sl_free(struct sl *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].object);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static int
+collect_seg(const struct cat_segment *s, void *arg)
+{
+	struct sl *l = arg;
+	struct sg *g;
+
+	if (s->last_rev > l->upto || s->object == NULL)
+		return 0;
+	if (l->n >= SEG_PRUNE_MAX)
+		return 1;          /* enough for one run */
+	if (lb_vec_grow(&l->v, &l->cap, l->n, sizeof(*l->v), SEG_PRUNE_MAX) < 0 ||
+	    (l->v[l->n].object = strdup(s->object)) == NULL) {
+		l->nomem = 1;
+		return LB_E_NOMEM;
+	}
+	g = &l->v[l->n++];
+	g->first_rev = s->first_rev;
+	g->last_rev = s->last_rev;
+	g->gone = 0;
+	return 0;
+}
+
+/* The manifest and signature keys beside a segment object of cluster;
+ * -1 for a key that is not one (the catalog holds what the capture
+ * recorded, but a row that looks otherwise is doubt: kept). */
+static int
+seg_keys(const char *cluster, const char *object, char *meta, char *sig, size_t size)
+{
+	size_t n = strlen(object), cl = strlen(cluster), sl = strlen(EVL_OBJECT_SUFFIX);
+
+	if (n <= sl || strcmp(object + n - sl, EVL_OBJECT_SUFFIX) != 0 ||
+	    strncmp(object, cluster, cl) != 0 || strncmp(object + cl, "/wal/", 5) != 0 ||
+	    snprintf(meta, size, "%.*s%s", (int)(n - sl), object, EVL_META_SUFFIX) >= (int)size ||
+	    snprintf(sig, size, "%.*s%s", (int)(n - sl), object, EVL_SIG_SUFFIX) >= (int)size)
+		return -1;
+	return 0;
+}
+
+/* In a repository with S3 Object Lock, whether any of keys[0..2] is
+ * still retained at now (*until: when the latest lock ends). */
+static int
+seg_locked(struct lb_env *e, char *const keys[3], int64_t now, int64_t *until,
+    struct lb_err *err)
+{
+	int64_t u;
+	int i, r;
+
+	*until = 0;
+	for (i = 0; i < 3; i++) {
+		if ((r = repo_locked_until(e->repo, keys[i], &u, err)) == LB_E_NOTFOUND) {
+			lb_err_clear(err);
+			continue;
+		}
+		if (r < 0)
+			return lb_err_prefix(err, "cannot tell whether %s is locked: ", keys[i]);
+		if (u > now && u > *until)
+			*until = u;
+	}
+	return 0;
+}
+
+/* Says why cluster's segments all stay (cb, or the log for the daemon
+ * when it is a failure), when the cluster has any. */
+static void
+seg_keep_all(struct lb_env *e, const char *cluster, const char *why, int failure,
+    ops_prune_cb cb, void *arg, int dry_run)
+{
+	struct cat_segment *s = NULL;
+	struct lb_err err = { 0 };
+
+	if (!failure && cat_segment_last(e->cat, cluster, &s, &err) == LB_E_NOTFOUND)
+		return;
+	cat_segment_free(s);
+	if (cb != NULL)
+		cb(&(struct ops_prune_item){ .what = OPS_PRUNE_SEGMENTS_KEPT,
+		    .cluster = cluster, .why = why }, dry_run, arg);
+	else if (failure)
+		log_warn("cluster=%s prune: event-log segments kept: %s", cluster, why);
+}
+
+/* Deletes cluster's segments wholly at or below upto, the revision of
+ * base_id, the oldest complete backup this prune keeps: the rule and its
+ * doubts are this file's comment; prune_cluster finds upto. */
+static void
+prune_segments(struct lb_env *e, const char *cluster, const char *base_id, int64_t upto,
+    int dry_run, ops_prune_cb cb, void *arg, struct ops_prune_totals *t)
+{
+	struct lb_err err = { 0 };
+	struct sl l = { .upto = upto };
+	char why[300], meta[EVL_KEY_MAX + 32], sig[EVL_KEY_MAX + 32], until[32];
+	char *keys[3] = { meta, sig, NULL };
+	int64_t now = (int64_t)time(NULL), first = -1, last = -1, end;
+	size_t i, n_gone = 0;
+	int n_del = 0, r;
+
+	snprintf(why, sizeof(why), "at or below revision %lld of %s, the oldest complete "
+	    "backup kept", (long long)upto, base_id);
+	if ((r = cat_segments_range(e->cat, cluster, 0, upto, collect_seg, &l, &err)) < 0 ||
+	    l.nomem) {
+		char msg[600];
+
+		if (l.nomem && err.code == 0)
+			lb_err_set(&err, LB_E_NOMEM, "out of memory");
+		snprintf(msg, sizeof(msg), "cannot read them from the catalog: %s", err.msg);
+		t->seg_failed++;
+		seg_keep_all(e, cluster, msg, 1, cb, arg, dry_run);
+		goto out;
+	}
+	/* A catalog that cannot take the rows' removal now (another writer
+	 * holds it) is doubt: deleted objects whose rows stay are finished by
+	 * a later prune, but nothing need go before it can be recorded. */
+	if (!dry_run && l.n > 0 && cat_writable(e->cat, &err) < 0) {
+		char msg[600];
+
+		snprintf(msg, sizeof(msg), "the catalog takes no write now: %s", err.msg);
+		t->seg_failed++;
+		seg_keep_all(e, cluster, msg, 1, cb, arg, dry_run);
+		goto out;
+	}
+	for (i = 0; i < l.n; i++) {
+		struct sg *g = &l.v[i];
+
+		if (seg_keys(cluster, g->object, meta, sig, sizeof(meta)) < 0) {
+			log_warn("cluster=%s prune: segment %s kept: not a segment object "
+			    "of this cluster", cluster, g->object);
+			continue;
+		}
+		if (dry_run) {
+			g->gone = 1;
+			continue;
+		}
+		keys[2] = g->object;
+		lb_err_clear(&err);
+		/* Never ask a store to delete what it keeps (as for backups);
+		 * segments are written in revision order, so the newer ones are
+		 * locked at least as long: they stay with this one. */
+		if (repo_has_locks(e->repo)) {
+			if (seg_locked(e, keys, now, &end, &err) < 0) {
+				t->seg_failed++;
+				log_error("prune segment %s: kept: %s", g->object, err.msg);
+				break;
+			}
+			if (end > 0) {
+				log_info("cluster=%s prune: segment %s and newer ones kept: locked "
+				    "until %s (s3-object-lock), pruned by a later run", cluster,
+				    g->object, cat_time_format(end, until, sizeof(until)));
+				break;
+			}
+		}
+		/* Manifest first: without it the segment no longer exists for a
+		 * restore, a rebuild or a capture, so a prune stopped halfway
+		 * never leaves a manifest naming an object that is gone. */
+		if ((r = del(e->repo, meta, &n_del, &err)) < 0 ||
+		    (r = del(e->repo, sig, &n_del, &err)) < 0 ||
+		    (r = del(e->repo, g->object, &n_del, &err)) < 0) {
+			t->seg_failed++;
+			log_error("prune segment %s: %s", g->object, err.msg);
+			ops_audit(e, CAT_ACT_PRUNE, cluster, NULL, "failed",
+			    "{s:s, s:s, s:I, s:I, s:s}", "segment", g->object, "reason", why,
+			    "first_revision", (json_int_t)g->first_rev, "last_revision",
+			    (json_int_t)g->last_rev, "error", err.msg);
+			break;   /* the store is failing: the rest at a later run */
+		}
+		g->gone = 1;
+	}
+	for (i = 0; i < l.n; i++) {
+		if (!l.v[i].gone)
+			continue;
+		n_gone++;
+		if (first < 0 || l.v[i].first_rev < first)
+			first = l.v[i].first_rev;
+		if (l.v[i].last_rev > last)
+			last = l.v[i].last_rev;
+	}
+	if (n_gone == 0)
+		goto out;
+	t->seg_deleted += (int)n_gone;
+	if (cb != NULL)
+		cb(&(struct ops_prune_item){ .what = OPS_PRUNE_SEGMENTS, .cluster = cluster,
+		    .why = why, .first_rev = first, .last_rev = last, .segments = (int)n_gone },
+		    dry_run, arg);
+	else
+		log_info("cluster=%s prune segments=%zu revisions=%lld-%lld reason=\"%s\"",
+		    cluster, n_gone, (long long)first, (long long)last, why);
+	if (dry_run)
+		goto out;
+	/* The rows go only once the event is on record; kept rows are
+	 * finished by the next prune, which finds the objects gone. */
+	if (ops_audit(e, CAT_ACT_PRUNE, cluster, NULL, "ok",
+	    "{s:s, s:i, s:I, s:I, s:i, s:s, s:I}", "reason", why, "segments", (int)n_gone,
+	    "first_revision", (json_int_t)first, "last_revision", (json_int_t)last,
+	    "objects_deleted", n_del, "oldest_kept_backup", base_id,
+	    "oldest_kept_revision", (json_int_t)upto) < 0) {
+		log_warn("cluster=%s prune: segments %lld-%lld are deleted; their catalog "
+		    "rows stay until a prune can audit the deletion", cluster,
+		    (long long)first, (long long)last);
+		goto out;
+	}
+	for (i = 0; i < l.n; i++) {
+		lb_err_clear(&err);
+		if (l.v[i].gone && (r = cat_segment_delete(e->cat, l.v[i].object, &err)) < 0) {
+			log_warn("prune segment %s: its objects are deleted; its catalog row "
+			    "stays for the next prune: %s", l.v[i].object, err.msg);
+			break;
+		}
+	}
+out:
+	sl_free(&l);
+}
+
 /* Applies cluster's retention, telling cb each step of the plan; without
  * a cb (the daemon) what is deleted goes to the log instead. */
 static int
@@ -244,6 +503,7 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 	struct ret_backup *rb = NULL;
 	struct ret_decision *d = NULL;
 	struct pl l = { 0 };
+	char *gone = NULL;
 	const char *policy = cfg_is_set(e->cfg, cluster, CFG_RETENTION) ?
 	    cfg_get_str(e->cfg, cluster, CFG_RETENTION) : NULL;
 	char why[256], when[32];
@@ -272,7 +532,8 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 			    .cluster = cluster }, dry_run, arg);
 		goto out;
 	}
-	if ((rb = calloc(l.n, sizeof(*rb))) == NULL || (d = calloc(l.n, sizeof(*d))) == NULL) {
+	if ((rb = calloc(l.n, sizeof(*rb))) == NULL || (d = calloc(l.n, sizeof(*d))) == NULL ||
+	    (gone = calloc(l.n, 1)) == NULL) {
 		r = lb_err_set(&err, LB_E_NOMEM, "out of memory");
 		goto out;
 	}
@@ -360,6 +621,7 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 		}
 		if (dry_run) {
 			t->deleted++;
+			gone[i] = 1;
 			continue;
 		}
 		lb_err_clear(&err);
@@ -373,6 +635,7 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 			continue;
 		}
 		t->deleted++;
+		gone[i] = 1;
 		/* The rows go only once the event is on record: without it, the
 		 * chain's walk (chain.c) would find this sequence missing and
 		 * nobody to explain it.  Kept rows are finished by the next
@@ -392,12 +655,34 @@ prune_cluster(struct lb_env *e, const char *cluster, int dry_run, ops_prune_cb c
 		log_info("cluster=%s prune: %zu backup(s) retention drops kept under "
 		    "s3-object-lock, the first unlocked at %s", cluster, n_locked, when);
 	}
+	/* The event log: only below what every kept complete backup starts
+	 * from (a backup whose deletion failed is still there: kept). */
+	{
+		const struct pb *base = NULL;
+		const char *doubt = NULL;
+
+		for (i = 0; i < l.n && doubt == NULL; i++) {
+			if (gone[i] || l.v[i].status != CAT_COMPLETE)
+				continue;
+			if (l.v[i].revision < 0)
+				doubt = "a complete backup kept has no revision in the catalog";
+			else if (base == NULL || l.v[i].revision < base->revision)
+				base = &l.v[i];
+		}
+		if (doubt == NULL && base == NULL)
+			doubt = "no complete backup kept: nothing proves a segment unneeded";
+		if (doubt != NULL)
+			seg_keep_all(e, cluster, doubt, 0, cb, arg, dry_run);
+		else
+			prune_segments(e, cluster, base->id, base->revision, dry_run, cb, arg, t);
+	}
 	r = 0;
 out:
 	if (r < 0)
 		log_error("prune: %s", err.msg);
 	free(rb);
 	free(d);
+	free(gone);
 	pl_free(&l);
 	return r;
 }
@@ -455,8 +740,10 @@ ops_prune(struct lb_env *e, const struct ops_prune_opts *o, ops_prune_cb cb, voi
 	}
 	if (!o->dry_run)
 		ops_audit(e, CAT_ACT_PRUNE, o->cluster, NULL,
-		    t->bad_clusters + t->failed ? "failed" : "ok", "{s:i, s:i, s:i}",
-		    "kept", t->kept, "deleted", t->deleted, "failed", t->failed);
+		    t->bad_clusters + t->failed + t->seg_failed ? "failed" : "ok",
+		    "{s:i, s:i, s:i, s:i, s:i}", "kept", t->kept, "deleted", t->deleted,
+		    "failed", t->failed, "segments_deleted", t->seg_deleted,
+		    "segments_failed", t->seg_failed);
 out:
 	if (lock >= 0)
 		close(lock);   /* releases the flock */
@@ -471,14 +758,16 @@ ops_prune_cluster(struct lb_env *e, const char *cluster, struct lb_err *err)
 
 	if ((r = take_lock(e->catalog_path, &lock, err)) < 0)
 		goto out;
-	if ((r = prune_cluster(e, cluster, 0, NULL, NULL, &t)) < 0 || t.failed > 0) {
-		r = lb_err_set(err, LB_E_PARTIAL, "prune of cluster %s: %d backup(s) "
-		    "could not be deleted (see the log)", cluster, t.failed);
+	if ((r = prune_cluster(e, cluster, 0, NULL, NULL, &t)) < 0 || t.failed > 0 ||
+	    t.seg_failed > 0) {
+		r = lb_err_set(err, LB_E_PARTIAL, "prune of cluster %s: %d backup(s), "
+		    "%d event-log step(s) failed (see the log)", cluster, t.failed,
+		    t.seg_failed);
 		goto out;
 	}
-	if (t.deleted > 0)
-		log_info("cluster=%s pruned=%d kept=%d", cluster, t.deleted,
-		    t.kept);
+	if (t.deleted + t.seg_deleted > 0)
+		log_info("cluster=%s pruned=%d kept=%d segments_pruned=%d", cluster,
+		    t.deleted, t.kept, t.seg_deleted);
 out:
 	if (lock >= 0)
 		close(lock);
