@@ -19,6 +19,12 @@
 #            replay's revisions per second (its own replay_seconds)
 #            against the write rate etcd took from the writers, and the
 #            restore's peak RSS;
+#   max:     etcd's own load generator, `etcdctl check perf --load=MAX_LOAD`
+#            (xl by default; off skips it), once without the capture and
+#            once with it: the writes per second etcd sustained each way
+#            (the highest rate this machine's etcd takes, measured by
+#            etcd's tool rather than by our Python writers), the
+#            capture's largest lag and catch-up, the daemon's CPU;
 #   day:     a member filled to DAY_BASE_MIB with objects that do not
 #            change (bench/load.py), then DAY_HOURS simulated hours of the
 #            workload (DAY_NODES nodes) at DAY_SPEED x, pitr = on with a full backup every 6 h
@@ -42,6 +48,7 @@ DAY_HOURS=${BENCH_PITR_DAY_HOURS:-3}
 DAY_NODES=${BENCH_PITR_DAY_NODES:-20}
 DAY_SPEED=${BENCH_PITR_DAY_SPEED:-30}
 DAY_BASE_MIB=${BENCH_PITR_DAY_BASE_MIB:-250}
+MAX_LOAD=${BENCH_PITR_MAX_LOAD:-xl}
 CHURN=$TOP/bench/k8s_churn.py
 
 echo "etcd $TEST_ETCD_VERSION ($TEST_ETCD_DIR); machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -161,6 +168,53 @@ python3 "$TOP/bench/own_rss.py" "$T/replay.json" -- "$LIFEBOAT" --config "$T/lb.
 read -r rwall rrss rrc <"$T/replay.res"
 [ "$rrc" -eq 0 ] || { echo "bench: restore --to-revision failed: $(tail -n 3 "$T/replay.err")" >&2; exit 1; }
 
+# perf RESULT-FILE [FLAGS...]: etcd's own load generator, `etcdctl check
+# perf --load=MAX_LOAD` (60 s, hundreds of clients, its own Go client and
+# values, no gateway or Python in the way): the writes per second it says
+# etcd sustained, and the revisions it made.
+perf() {
+	f=$1; shift
+	r0=$(head_rev)
+	etcdctl --endpoints "$EP" check perf --load="$MAX_LOAD" "$@" >"$f.out" 2>&1
+	r1=$(head_rev)
+	rate=$(tr '\r' '\n' <"$f.out" | sed -n 's/.*Throughput[^0-9]*\([0-9][0-9]*\) writes\/s.*/\1/p' | tail -n 1)
+	echo "${rate:-0} $r0 $r1"
+}
+# what check perf left behind, once the capture has it
+compact_all() {
+	etcdctl --endpoints "$EP" compact "$(head_rev)" >/dev/null 2>&1
+	etcdctl --endpoints "$EP" defrag --command-timeout 120s >/dev/null 2>&1
+}
+if [ "$MAX_LOAD" != off ]; then
+	echo "== max: etcdctl check perf --load=$MAX_LOAD, without the capture, then with it"
+	read -r moff _ _ <<EOF
+$(perf "$T/max.off")
+EOF
+	# the capture takes those revisions first (a compaction now would
+	# be a gap), then they are compacted away for room
+	start_snapd "$T/lb.conf"
+	caught_up "$(head_rev)"
+	compact_all
+	c0=$(cpu_ticks "$SNAPD")
+	( while :; do metric 'lifeboat_pitr_lag_revisions{cluster="d"}'; sleep 0.5; done ) >"$T/mlag" &
+	sampler=$!
+	read -r mon mr0 mr1 <<EOF
+$(perf "$T/max.on")
+EOF
+	ts=$(now)
+	caught_up "$mr1"
+	mcatch=$(echo "$ts $(now)" | awk '{ printf "%.1f", $2 - $1 }')
+	kill "$sampler"
+	c1=$(cpu_ticks "$SNAPD")
+	mlag=$(sort -n "$T/mlag" | tail -n 1)
+	mcpu=$(echo "$c0 $c1 $mr0 $mr1 $(getconf CLK_TCK)" |
+	    awk '{ printf "%.3f", ($2 - $1) / $5 / (($4 - $3) / 1000) }')
+	compact_all
+	stop_snapd
+	echo "$moff $mon $((mr1 - mr0)) ${mlag:-0} $mcatch $mcpu" >"$T/max"
+	echo "etcd sustained $moff writes/s without the capture, $mon with it ($((mr1 - mr0)) revisions); lag at most ${mlag:-?} revisions, caught up $mcatch s after; daemon CPU $mcpu s per 1000 revisions"
+fi
+
 echo "== day: $DAY_HOURS simulated hours, $DAY_NODES nodes, ${DAY_SPEED}x"
 etcd_cluster e 1 || exit 1
 EP2=$(cat "$T/e/m1.url")
@@ -198,6 +252,10 @@ med = lambda i: statistics.median(float(r[i]) for r in rate)
 print("\n== results (medians)")
 print("write rate without capture %.0f rev/s, with capture %.0f rev/s (%.2fx); capture lag at most %.0f revisions, caught up %.1f s after the writers; daemon CPU %.3f s per 1000 revisions"
       % (med(0), med(1), med(1) / med(0), med(2), med(3), med(4)))
+if os.path.exists(os.path.join(t, "max")):
+    m = open(os.path.join(t, "max")).read().split()
+    print("etcd's highest sustained write rate (etcdctl check perf): %s writes/s without capture, %s with it (%.2fx); %s revisions, capture lag at most %s revisions, caught up %s s after; daemon CPU %s s per 1000 revisions"
+          % (m[0], m[1], float(m[1]) / max(float(m[0]), 1), m[2], m[3], m[4], m[5]))
 rpo = [float(l) for l in open(os.path.join(t, "rpo"))]
 print("RPO: median %.2f s, max %.2f s (segment interval %.0f s; target <= %.0f s)"
       % (statistics.median(rpo), max(rpo), interval, interval + 5))
