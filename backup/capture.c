@@ -205,13 +205,17 @@ nap(const struct cap *x, double secs)
 }
 
 static void
-audit_gap(struct cap *x, int64_t after, int64_t compact_rev, const char *reason)
+audit_gap(struct cap *x, const struct capture_result *res)
 {
+	int compacted = strcmp(res->gap_reason, "compacted") == 0;
 	char details[256];
 
+	/* compacted: the oldest revision etcd still had; too-large: the
+	 * revision that could not be captured */
 	snprintf(details, sizeof(details), "{\"event\":\"gap\",\"after_revision\":%lld,"
-	    "\"compact_revision\":%lld,\"reason\":\"%s\"}", (long long)after,
-	    (long long)compact_rev, reason);
+	    "\"%s\":%lld,\"reason\":\"%s\"}", (long long)res->gap_after,
+	    compacted ? "compact_revision" : "revision",
+	    (long long)(compacted ? res->need_rev + 1 : res->need_rev), res->gap_reason);
 	env_audit(x->e, cat_action_name(CAT_ACT_PITR), x->cluster, NULL, "gap", details);
 }
 
@@ -392,7 +396,7 @@ seg_put(struct cap *x, int64_t last_ms, struct lb_err *err)
 
 	if (x->seg == NULL)
 		return 0;
-	if (evl_segment_revisions(x->seg) == 0) {   /* never happens: opened on a revision */
+	if (evl_segment_revisions(x->seg) == 0) {   /* opened on a revision too large */
 		evl_segment_free(x->seg);
 		x->seg = NULL;
 		return 0;
@@ -465,7 +469,11 @@ on_revision(void *arg, int64_t rev, const struct etcd_kv_event *ev, size_t n,
 		    (r = lset_add(&x->seg_leases, id, 0)) < 0)
 			goto fatal;
 	}
-	if ((r = evl_segment_revision(x->seg, rev, now, ev, n, err)) < 0)
+	/* too large for a record: not a failure of the capture but a gap
+	 * (watch_loop), after which a backup starts a new chain */
+	if ((r = evl_segment_revision(x->seg, rev, now, ev, n, err)) == LB_E_TOOBIG)
+		return r;
+	if (r < 0)
 		goto fatal;
 	x->next = rev + 1;
 	x->st.last_rev = rev;
@@ -689,7 +697,7 @@ find_start(struct cap *x, struct capture_result *res, int *ready, struct lb_err 
 			struct lb_err e2;
 
 			if (cat_gap_add(x->e->cat, x->cluster, x->o->gap_after, x->next,
-			    "compacted", &e2) < 0)
+			    x->o->gap_reason != NULL ? x->o->gap_reason : "compacted", &e2) < 0)
 				log_warn("cluster=%s capture: %s", x->cluster, e2.msg);
 		}
 		log_info("cluster=%s capture: a new chain from backup %s at revision %lld",
@@ -736,10 +744,23 @@ watch_loop(struct cap *x, struct capture_result *res, struct lb_err *err)
 			res->end = CAPTURE_GAP;
 			res->gap_after = x->next - 1;
 			res->need_rev = compact > 0 ? compact - 1 : x->next;
+			res->gap_reason = "compacted";
 			log_error("cluster=%s capture: etcd compacted revision %lld away "
 			    "(compact revision %lld): the chain breaks after %lld; a full "
 			    "backup starts it again", x->cluster, (long long)x->next,
 			    (long long)compact, (long long)res->gap_after);
+			return 0;
+		}
+		if (r == LB_E_TOOBIG) {
+			/* Every member would send the same revision: moving on
+			 * would loop.  A backup holds it instead. */
+			res->end = CAPTURE_GAP;
+			res->gap_after = x->next - 1;
+			res->need_rev = x->next;
+			res->gap_reason = "too-large";
+			log_error("cluster=%s capture: %s; the chain breaks after %lld; a full "
+			    "backup starts it again", x->cluster, e2.msg,
+			    (long long)res->gap_after);
 			return 0;
 		}
 		/* The member failed (or spoke nonsense): the next one, from the
@@ -818,10 +839,11 @@ capture_run(const struct capture_opts *o, struct capture_result *res,
 		struct lb_err e2;
 
 		x.st.gaps++;
-		if (cat_gap_add(x.e->cat, o->cluster, res->gap_after, -1, "compacted", &e2) < 0)
+		if (cat_gap_add(x.e->cat, o->cluster, res->gap_after, -1, res->gap_reason,
+		    &e2) < 0)
 			log_error("cluster=%s capture: the gap after %lld is not recorded: %s",
 			    o->cluster, (long long)res->gap_after, e2.msg);
-		audit_gap(&x, res->gap_after, res->need_rev + 1, "compacted");
+		audit_gap(&x, res);
 	}
 	report(&x);
 out:

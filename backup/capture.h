@@ -60,6 +60,7 @@ struct capture_opts {
 	/* A gap recorded earlier (its after_rev) that a new chain closes:
 	 * its resume revision is recorded when the chain starts; -1: none. */
 	int64_t gap_after;
+	const char *gap_reason;    /* that gap's reason (capture_result's) */
 	capture_stats_fn stats;    /* may be NULL; called from this thread */
 	void *stats_arg;
 };
@@ -67,8 +68,9 @@ struct capture_opts {
 enum capture_end {
 	CAPTURE_STOPPED = 0,       /* the stop flag */
 	CAPTURE_NO_BACKUP,         /* no complete backup (of min_backup_rev) yet */
-	CAPTURE_GAP                /* etcd compacted what the chain needs: a
-	                            * backup must start a new one */
+	CAPTURE_GAP                /* etcd compacted what the chain needs, or a
+	                            * revision is larger than a segment's record
+	                            * holds: a backup must start a new one */
 };
 
 struct capture_result {
@@ -76,7 +78,9 @@ struct capture_result {
 	int64_t gap_after;         /* CAPTURE_GAP: the last revision captured (or
 	                            * the backup's); the gap starts after it */
 	int64_t need_rev;          /* CAPTURE_GAP: the revision a new backup must
-	                            * reach (etcd's compact revision - 1) */
+	                            * reach (etcd's compact revision - 1, or the
+	                            * revision too large to capture) */
+	const char *gap_reason;    /* CAPTURE_GAP: "compacted" or "too-large" */
 };
 
 /* Runs the capture of o->cluster as described above.  0 with *res when

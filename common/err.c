@@ -37,6 +37,7 @@ static const struct {
 	{ LB_E_UNSUPPORTED, "unsupported", 1 },
 	{ LB_E_LOCKED, "locked", 1 },
 	{ LB_E_COMPACTED, "compacted", 1 },
+	{ LB_E_TOOBIG, "toobig", 1 },
 };
 
 void

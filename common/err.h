@@ -35,7 +35,8 @@ enum {
 	LB_E_UNSUPPORTED = -19, /* the peer does not implement what was asked (S3 501) */
 	LB_E_LOCKED = -20,   /* the store keeps it under S3 Object Lock: not yet deletable */
 	LB_E_COMPACTED = -21, /* etcd no longer keeps the revisions asked for */
-	LB_E__MIN = -22
+	LB_E_TOOBIG = -22,   /* one item is larger than lifeboat holds at once */
+	LB_E__MIN = -23
 };
 
 #define LB_ERR_MSG_MAX 512

@@ -4,10 +4,17 @@
  *
  * Fragments: with fragment=true etcd splits one WatchResponse whose
  * events exceed its --max-request-bytes into several messages, each a
- * whole WatchResponse with fragment=true but the last.  Protobuf
- * messages merge by concatenation (repeated fields append, the others
- * take the last value), so the fragments' bytes joined are the original
- * response, decoded like any other.
+ * whole WatchResponse with fragment=true but the last.  One response can
+ * carry up to a thousand revisions (etcd's watchBatchMaxRevs) when the
+ * watch catches up, far more than one revision, so the fragments are not
+ * all joined first: each is decoded as it comes, the revisions it
+ * completes are delivered, and only the events of its last revision
+ * (which the next fragment may go on with) are kept, as field-11 entries
+ * to which the next fragment's bytes are appended.  Protobuf messages
+ * merge by concatenation (repeated fields append, the others take the
+ * last value), so what is kept plus the next fragment decodes as one
+ * response.  Memory is then one revision plus one fragment, whatever the
+ * batch.
  *
  * Revisions: etcd's watchable store batches events so that one
  * revision's events are never split between two responses (its
@@ -31,8 +38,10 @@ struct etcd_watch_dec {
 	int64_t start_rev;
 	int64_t delivered;          /* every revision <= this one was delivered */
 	int64_t compact_rev;
-	struct lb_buf join;         /* fragments so far (join.len 0: none) */
+	struct lb_buf join;         /* a revision's events kept, then the
+	                             * fragment that goes on (len 0: none) */
 	struct etcd_kv_event *ev;   /* decoded events of one response */
+	struct pb_field *raw;       /* each one's bytes (data, len) */
 	size_t ev_cap;
 };
 
@@ -68,6 +77,7 @@ etcd_watch_dec_free(struct etcd_watch_dec *d)
 		return;
 	lb_buf_free(&d->join);
 	free(d->ev);
+	free(d->raw);
 	free(d);
 }
 
@@ -133,27 +143,35 @@ decode_event(const uint8_t *p, size_t len, struct etcd_kv_event *e)
 	return 0;
 }
 
-/* Delivers the events of one whole response, grouped by revision. */
+/* Delivers the events of one response, grouped by revision.  With
+ * *keep (a fragment, more to come) the last revision is not delivered:
+ * *keep is set to the index of its first event, or to n_events when
+ * there was none. */
 static int
 deliver(struct etcd_watch_dec *d, const uint8_t *msg, size_t len,
-    size_t n_events, struct lb_err *err)
+    size_t n_events, size_t *keep, struct lb_err *err)
 {
 	struct pb_reader rd;
 	struct pb_field f;
-	size_t i = 0, j;
+	size_t i = 0, j, end;
 	int r;
 
 	if (n_events > d->ev_cap) {
 		struct etcd_kv_event *nv = realloc(d->ev, n_events * sizeof(*nv));
+		struct pb_field *nr;
 		if (nv == NULL)
 			return lb_err_set(err, LB_E_NOMEM, "out of memory");
 		d->ev = nv;
+		if ((nr = realloc(d->raw, n_events * sizeof(*nr))) == NULL)
+			return lb_err_set(err, LB_E_NOMEM, "out of memory");
+		d->raw = nr;
 		d->ev_cap = n_events;
 	}
 	pb_reader_init(&rd, msg, len);
 	while ((r = pb_next(&rd, &f)) > 0) {
 		if (f.num != 11 || f.wire != PB_BYTES)
 			continue;
+		d->raw[i] = f;
 		if (decode_event(f.data, f.len, &d->ev[i]) < 0)
 			return malformed(err, "watch event");
 		if (i > 0 && d->ev[i].mod_revision < d->ev[i - 1].mod_revision)
@@ -169,14 +187,21 @@ deliver(struct etcd_watch_dec *d, const uint8_t *msg, size_t len,
 	 * there), is not the caller's. */
 	for (i = 0; i < n_events && d->ev[i].mod_revision < d->start_rev; i++)
 		;
-	if (i == n_events)
+	end = n_events;
+	if (keep != NULL) {
+		for (end = n_events; end > i && d->ev[end - 1].mod_revision ==
+		    d->ev[n_events - 1].mod_revision; end--)
+			;
+		*keep = end;
+	}
+	if (i == end)
 		return 0;
 	if (d->ev[i].mod_revision <= d->delivered)
 		return lb_err_set(err, LB_E_PROTO, "etcd sent revision %lld after "
 		    "revision %lld was complete (a revision split or repeated)",
 		    (long long)d->ev[i].mod_revision, (long long)d->delivered);
-	for (; i < n_events; i = j) {
-		for (j = i + 1; j < n_events && d->ev[j].mod_revision == d->ev[i].mod_revision; j++)
+	for (; i < end; i = j) {
+		for (j = i + 1; j < end && d->ev[j].mod_revision == d->ev[i].mod_revision; j++)
 			;
 		if ((r = d->cb.on_revision(d->cb.arg, d->ev[i].mod_revision, d->ev + i,
 		    j - i, err)) < 0)
@@ -237,7 +262,7 @@ handle(struct etcd_watch_dec *d, const uint8_t *msg, size_t len,
 		    reason_len > 0 ? (const char *)reason : "no reason");
 	}
 	if (n_events > 0)
-		return deliver(d, msg, len, n_events, err);
+		return deliver(d, msg, len, n_events, NULL, err);
 	if (created && d->start_rev > 0) {
 		/* The created header's revision is the store's, possibly past
 		 * revisions still to be sent; start_rev - 1 is what holds. */
@@ -267,6 +292,43 @@ is_fragment(const uint8_t *msg, size_t len)
 	return r < 0 ? -1 : frag;
 }
 
+/* A fragment is in d->join (after what was kept): delivers the
+ * revisions it completes and keeps the events of its last one. */
+static int
+keep_last(struct etcd_watch_dec *d, struct lb_err *err)
+{
+	struct pb_reader rd;
+	struct pb_field f;
+	struct pb_writer w;
+	uint8_t *buf;
+	size_t n = 0, keep, i, cap = 0;
+	int r;
+
+	pb_reader_init(&rd, (const uint8_t *)d->join.p, d->join.len);
+	while ((r = pb_next(&rd, &f)) > 0)
+		n += f.num == 11 && f.wire == PB_BYTES;
+	if (r < 0)
+		return malformed(err, "watch response fragment");
+	if (n == 0)
+		return 0;
+	if ((r = deliver(d, (const uint8_t *)d->join.p, d->join.len, n, &keep, err)) < 0)
+		return r;
+	/* the kept events point into join: copied out, then back */
+	for (i = keep; i < n; i++)
+		cap += d->raw[i].len + 1 + 10;
+	if ((buf = malloc(cap > 0 ? cap : 1)) == NULL)
+		return lb_err_set(err, LB_E_NOMEM, "out of memory");
+	pb_writer_init(&w, buf, cap);
+	for (i = keep; i < n; i++)
+		pb_put_bytes_field(&w, 11, d->raw[i].data, d->raw[i].len);
+	lb_buf_reset(&d->join);
+	r = w.overflow ? lb_err_set(err, LB_E_INTERNAL, "watch: kept events overflow") :
+	    lb_buf_add(&d->join, buf, w.len) < 0 ?
+	    lb_err_set(err, LB_E_NOMEM, "out of memory") : 0;
+	free(buf);
+	return r;
+}
+
 int
 etcd_watch_dec_feed(struct etcd_watch_dec *d, const uint8_t *msg, size_t len,
     struct lb_err *err)
@@ -279,12 +341,14 @@ etcd_watch_dec_feed(struct etcd_watch_dec *d, const uint8_t *msg, size_t len,
 		return handle(d, msg, len, err);
 	if (lb_buf_add(&d->join, msg, len) < 0) {
 		if (d->join.too_big)
-			return lb_err_set(err, LB_E_PROTO, "etcd watch response fragments "
-			    "exceed %u bytes", ETCD_WATCH_JOIN_MAX);
+			return lb_err_set(err, LB_E_TOOBIG, "etcd watch: revision %lld "
+			    "holds more than the %u MiB of events lifeboat keeps for "
+			    "one revision", (long long)(d->delivered + 1),
+			    ETCD_WATCH_JOIN_MAX >> 20);
 		return lb_err_set(err, LB_E_NOMEM, "out of memory");
 	}
 	if (frag)
-		return 0;
+		return keep_last(d, err);
 	/* The last fragment's fragment=false is the last value: the joined
 	 * message decodes as a whole one. */
 	r = handle(d, (const uint8_t *)d->join.p, d->join.len, err);

@@ -45,8 +45,10 @@ struct etcd_watch_cb {
 	void *arg;
 };
 
-/* The most bytes of one revision's joined fragments (a transaction of
- * many values near etcd's request limit): beyond it, LB_E_PROTO. */
+/* The most bytes of one revision's events (a transaction of many values
+ * near etcd's request limit, a range delete of many keys) plus the
+ * fragment that carries them on: beyond it, LB_E_TOOBIG.  The same as an
+ * event-log record's limit. */
 #define ETCD_WATCH_JOIN_MAX (64u * 1024 * 1024)
 
 /* Watches the whole keyspace ("\0".."\0") from start_rev (> 0) with

@@ -288,7 +288,7 @@ evl_write_revision(struct evl_writer *w, int64_t rev, int64_t wall_ms,
 		/* Each part is checked alone first, so the sum cannot wrap. */
 		if (e->key_len > EVL_RECORD_MAX || e->value_len > EVL_RECORD_MAX ||
 		    (len += bfield_len(R_EVENT, event_len(e))) > EVL_RECORD_MAX)
-			return lb_err_set(err, LB_E_UNSUPPORTED, "evlog: revision %lld is "
+			return lb_err_set(err, LB_E_TOOBIG, "evlog: revision %lld is "
 			    "larger than the %u MiB a record may hold", (long long)rev,
 			    EVL_RECORD_MAX >> 20);
 	}

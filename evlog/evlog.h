@@ -95,7 +95,7 @@ int evl_writer_new(struct flt *out, const struct evl_header *h,
  * otherwise: a gap or repeat in the stream).  wall_ms is when lifeboat
  * received it; a clock that steps back is taken as standing still, so
  * times never decrease within a segment.  A record over EVL_RECORD_MAX
- * fails with LB_E_UNSUPPORTED. */
+ * fails with LB_E_TOOBIG, writing nothing. */
 int evl_write_revision(struct evl_writer *w, int64_t rev, int64_t wall_ms,
     const struct etcd_kv_event *ev, size_t n, struct lb_err *err);
 

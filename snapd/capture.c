@@ -172,6 +172,7 @@ capture_main(void *arg)
 		backoff = CAPTURE_WAIT_S;
 		if (res.end == CAPTURE_GAP) {
 			o.gap_after = res.gap_after;
+			o.gap_reason = res.gap_reason;
 			o.min_backup_rev = res.need_rev;
 			asked_at = 0;
 		}

@@ -27,7 +27,7 @@ tally() {   # tally NAME FILE EXIT
 
 # The integration tests that take longest, started first so that two
 # lanes end together.
-SLOW="snapd_faults snapd restore pitr_workload pitr_restore package backup_kill matrix
+SLOW="snapd_faults snapd restore pitr_workload pitr_restore pitr_large package backup_kill matrix
 restore_auth catalog_ops pitr_capture
 invariants bbolt_scan newhosts objlock livehash"
 

@@ -1,7 +1,8 @@
 /*
  * etcd_watch_test.c: the decoding half of etcd_watch (etcd_watch.h) on
  * hand-encoded WatchResponse messages: several revisions in one
- * response, fragments joined, progress and created responses, a
+ * response, fragments joined and delivered as they complete revisions,
+ * bounded by one revision, progress and created responses, a
  * compacted and another cancel, events below the start revision, and
  * malformed or out-of-order input; and the TxnRequest of etcd_txn_apply.
  * The same calls against real etcd: tests/integration/watch_test.sh.
@@ -355,31 +356,120 @@ test_malformed(void)
 }
 
 static void
-test_join_bounded(void)
+test_fragments_deliver_early(void)
 {
-	size_t big = 4u * 1024 * 1024;
-	uint8_t *msg = calloc(1, big), *zeros = calloc(1, big);
-	struct pb_writer w;
+	struct ev_spec ev[] = {
+		{ 0, "k1", "v1", 9, 9, 1, 0 },
+		{ 0, "k2", "v2", 10, 10, 1, 0 },
+		{ 0, "k3", "v3", 10, 10, 1, 0 },
+		{ 0, "k4", "v4", 11, 11, 1, 0 },
+		{ 0, "k5", "v5", 12, 12, 1, 0 },
+	};
+	struct resp_spec f = { 12, 0, 0, 1, 0, NULL }, last = { 12, 0, 0, 0, 0, NULL };
 	struct etcd_watch_dec *d;
 	struct lb_err err;
 	struct rec r;
+
+	lb_err_clear(&err);
+	CHECK((d = dec_new(9, &r)) != NULL);
+	/* a fragment delivers what it completes: not its last revision */
+	CHECK_OK(feed(d, &f, ev, 2, &err), &err);
+	CHECK_STR(r.log, "rev 9 n 1: put k1=v1 c9 m9 v1 l0\n");
+	CHECK_OK(feed(d, &f, ev + 2, 2, &err), &err);
+	CHECK_STR(r.log, "rev 9 n 1: put k1=v1 c9 m9 v1 l0\n"
+	    "rev 10 n 2: put k2=v2 c10 m10 v1 l0 put k3=v3 c10 m10 v1 l0\n");
+	CHECK_OK(feed(d, &last, ev + 4, 1, &err), &err);
+	CHECK_CONTAINS(r.log, "rev 11 n 1: put k4=v4 c11 m11 v1 l0\n"
+	    "rev 12 n 1: put k5=v5 c12 m12 v1 l0\n");
+	etcd_watch_dec_free(d);
+}
+
+/* A WatchResponse of one event at rev with a value of vlen zero bytes,
+ * fragment set or not; its length, 0 if it does not fit cap. */
+static size_t
+enc_big(uint8_t *out, size_t cap, int64_t rev, size_t vlen, int fragment)
+{
+	uint8_t *kv = malloc(vlen + 64), *ev = malloc(vlen + 96), *zeros = calloc(1, vlen);
+	struct pb_writer wk, we, w;
+	size_t len = 0;
+
+	if (kv != NULL && ev != NULL && zeros != NULL) {
+		pb_writer_init(&wk, kv, vlen + 64);
+		pb_put_string_field(&wk, 1, "big");
+		pb_put_varint_field(&wk, 2, (uint64_t)rev);
+		pb_put_varint_field(&wk, 3, (uint64_t)rev);
+		pb_put_varint_field(&wk, 4, 1);
+		pb_put_bytes_field(&wk, 5, zeros, vlen);
+		pb_writer_init(&we, ev, vlen + 96);
+		pb_put_bytes_field(&we, 2, kv, wk.len);
+		pb_writer_init(&w, out, cap);
+		if (fragment)
+			pb_put_varint_field(&w, 7, 1);
+		pb_put_bytes_field(&w, 11, ev, we.len);
+		len = w.overflow || we.overflow || wk.overflow ? 0 : w.len;
+	}
+	free(kv);
+	free(ev);
+	free(zeros);
+	return len;
+}
+
+struct count {
+	int revisions;
+	size_t bytes;
+};
+
+static int
+count_rev(void *arg, int64_t rev, const struct etcd_kv_event *ev, size_t n,
+    struct lb_err *err)
+{
+	struct count *c = arg;
+
+	(void)rev;
+	(void)err;
+	c->revisions++;
+	for (size_t i = 0; i < n; i++)
+		c->bytes += ev[i].value_len;
+	return 0;
+}
+
+/* A batch of many revisions in one fragmented response, far past the
+ * bound in all, goes through (one revision at a time is kept); one
+ * revision past the bound is LB_E_TOOBIG, naming it. */
+static void
+test_fragment_bound(void)
+{
+	size_t big = 4u * 1024 * 1024, len;
+	uint8_t *msg = malloc(big + 256);
+	struct etcd_watch_cb cb = { count_rev, NULL, NULL, NULL };
+	struct etcd_watch_dec *d = NULL;
+	struct count c = { 0, 0 };
+	struct lb_err err;
 	int rc = 0, i;
 
-	CHECK(msg != NULL && zeros != NULL);
-	/* fragment=true and one unknown bytes field filling the message */
-	pb_writer_init(&w, msg, big);
-	pb_put_varint_field(&w, 7, 1);
-	pb_put_bytes_field(&w, 15, zeros, big - 64);
-	free(zeros);
+	CHECK(msg != NULL);
+	cb.arg = &c;
 	lb_err_clear(&err);
-	d = dec_new(1, &r);
+	CHECK_OK(etcd_watch_dec_new(1, &cb, &d, &err), &err);
+	for (i = 1; i <= 40 && rc == 0; i++) {
+		len = enc_big(msg, big + 256, i, big, i < 40);
+		CHECK(len > 0);
+		rc = etcd_watch_dec_feed(d, msg, len, &err);
+	}
+	CHECK_OK(rc, &err);
+	CHECK_INT(c.revisions, ==, 40);
+	CHECK(c.bytes == (size_t)40 * big);
+	etcd_watch_dec_free(d);
+
+	CHECK_OK(etcd_watch_dec_new(1, &cb, &d, &err), &err);
+	len = enc_big(msg, big + 256, 1, big, 1);
 	for (i = 0; i < 40 && rc == 0; i++)
-		rc = etcd_watch_dec_feed(d, msg, w.len, &err);
+		rc = etcd_watch_dec_feed(d, msg, len, &err);
 	etcd_watch_dec_free(d);
 	free(msg);
-	CHECK_INT(rc, ==, LB_E_PROTO);
-	CHECK_INT(i, ==, 17);           /* 64 MiB / 4 MiB messages, and one more */
-	CHECK_CONTAINS(err.msg, "fragments exceed");
+	CHECK_INT(rc, ==, LB_E_TOOBIG);
+	CHECK_INT(i, ==, 16);           /* 64 MiB / (4 MiB and a little) */
+	CHECK_CONTAINS(err.msg, "revision 1 holds more than the 64 MiB");
 }
 
 static void
@@ -443,11 +533,12 @@ main(void)
 {
 	RUN(test_revisions_in_one_response);
 	RUN(test_fragments_joined);
+	RUN(test_fragments_deliver_early);
 	RUN(test_progress_and_created);
 	RUN(test_below_start_dropped);
 	RUN(test_cancels);
 	RUN(test_malformed);
-	RUN(test_join_bounded);
+	RUN(test_fragment_bound);
 	RUN(test_txn_encode);
 	return TH_DONE();
 }

@@ -667,7 +667,7 @@ writer_refuses_bad_input(void)
 	e = ev_put("", "v", 1, 3, 3, 1, 0);
 	CHECK(evl_write_revision(w, 3, T0, &e, 1, &err) == LB_E_PROTO);
 	e = ev_put("k", "v", (size_t)EVL_RECORD_MAX + 1, 3, 3, 1, 0);
-	CHECK(evl_write_revision(w, 3, T0, &e, 1, &err) == LB_E_UNSUPPORTED);
+	CHECK(evl_write_revision(w, 3, T0, &e, 1, &err) == LB_E_TOOBIG);
 	CHECK_CONTAINS(err.msg, "64 MiB");
 	CHECK(evl_write_lease(w, 0, 5, &err) == LB_E_PROTO);
 	/* Nothing refused was written: the segment is still good. */
