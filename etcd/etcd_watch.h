@@ -58,7 +58,9 @@ struct etcd_watch_cb {
  * the watch: for a start_rev below etcd's compaction LB_E_COMPACTED with
  * *compact_rev (NULL: not wanted) set to etcd's compact_revision, the
  * oldest revision it can still send; for any other cancel LB_E_REMOTE
- * with etcd's reason.  Revisions arrive in increasing order, each at
+ * with etcd's reason; one revision whose events pass
+ * ETCD_WATCH_JOIN_MAX is LB_E_TOOBIG (every member would send the same).
+ * Revisions arrive in increasing order, each at
  * most once; one that does not (an etcd bug) is LB_E_PROTO.  No stall
  * timeout: an idle cluster sends nothing but progress notifications, at
  * etcd's --experimental-watch-progress-notify-interval (10 min by
