@@ -384,6 +384,10 @@ typedef int (*cat_segment_cb)(const struct cat_segment *s, void *arg);
 int cat_segment_add(struct cat *c, const struct cat_segment *s, int *inserted,
     struct lb_err *err);
 
+/* 1 when a segment with this object is recorded, 0 when not (or the
+ * schema has no event log), negative on a catalog error. */
+int cat_segment_known(struct cat *c, const char *object, struct lb_err *err);
+
 /* Calls cb for each segment of cluster that holds a revision in
  * [from_rev, to_rev] (to_rev < 0: no upper bound), by first_rev, then
  * last_rev, then id.  Overlapping segments (two captures after a

@@ -211,6 +211,24 @@ cat_segment_last(struct cat *c, const char *cluster, struct cat_segment **out,
 	return *out == NULL ? LB_E_NOTFOUND : 0;
 }
 
+int
+cat_segment_known(struct cat *c, const char *object, struct lb_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	if (c->version < 6)
+		return 0;
+	if ((r = cat_prepare(c, "SELECT 1 FROM segments WHERE object = ?1", &st, err)) < 0)
+		return r;
+	cat_bind_text(st, 1, object);
+	rc = sqlite3_step(st);
+	r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 :
+	    cat_sqlerr(c, rc, "look a segment up", err);
+	sqlite3_finalize(st);
+	return r;
+}
+
 /* Runs one write statement with ?1 text, ?2 and ?3 text or NULL and ?4
  * a number, those it has (as query). */
 static int

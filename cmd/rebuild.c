@@ -92,8 +92,9 @@ cmd_catalog_rebuild(const struct lb_globals *g, int argc, char **argv)
 	printf("rebuild: audit trail: %zu event(s) taken back, %zu known already, %zu "
 	    "not taken (see the log)\n", res.events, res.events_known, res.events_refused);
 	if (res.segments > 0)
-		printf("rebuild: event log: %zu segment(s), %zu recorded now, %zu not recorded "
-		    "(see the log)\n", res.segments, res.segments_added, res.segments_refused);
+		printf("rebuild: event log: %zu segment(s), %zu recorded now, %zu known "
+		    "already, %zu not recorded (see the log)\n", res.segments,
+		    res.segments_added, res.segments_known, res.segments_refused);
 	status = res.malformed + res.missing + res.kept > 0 ?
 	    lb_err_exit_status(LB_E_PARTIAL) : 0;
 out:

@@ -128,7 +128,8 @@ struct ops_rebuild_result {
 	size_t events_known;  /* ... that the catalog had already */
 	size_t events_refused;/* ... not taken: unreadable, malformed, not trusted */
 	size_t segments;      /* event-log segment manifests (*.evlog.json) found */
-	size_t segments_added;   /* ... recorded now (the rest were known) */
+	size_t segments_added;   /* ... recorded now */
+	size_t segments_known;   /* ... recorded already: not read again */
 	size_t segments_refused; /* ... not recorded: unreadable, malformed, not
 	                          * trusted, object missing or of another size */
 	double seconds;

@@ -391,7 +391,10 @@ next:
  * (signature where trusted signers are set, namespace lifeboat-evlog; its
  * own key; its object there with its size), recorded unless known.  A
  * segment that is not recorded is logged and counted: the windows it
- * would have made are shorter, no backup is lost. */
+ * would have made are shorter, no backup is lost.  One the catalog has
+ * (by its object, the key evl_keys derives from the manifest's) is not
+ * read again: a standby rebuilds on every takeover, and a bucket holds
+ * thousands of segments a day (two GETs each). */
 static void
 import_segments(struct lb_env *e, const struct rb *x, struct ops_rebuild_result *res)
 {
@@ -399,7 +402,8 @@ import_segments(struct lb_env *e, const struct rb *x, struct ops_rebuild_result 
 	struct lb_err err;
 	const struct obj *o;
 	size_t k, kl, sl = strlen(EVL_META_SUFFIX);
-	int added;
+	char object[EVL_KEY_MAX];
+	int added, known;
 
 	for (k = 0; k < x->n_objs && !lb_cancel; k++) {
 		const char *key = x->objs[k].key;
@@ -410,6 +414,16 @@ import_segments(struct lb_env *e, const struct rb *x, struct ops_rebuild_result 
 		res->segments++;
 		m = NULL;
 		lb_err_clear(&err);
+		if (kl - sl + sizeof(EVL_OBJECT_SUFFIX) <= sizeof(object)) {
+			snprintf(object, sizeof(object), "%.*s%s", (int)(kl - sl), key,
+			    EVL_OBJECT_SUFFIX);
+			if ((known = cat_segment_known(e->cat, object, &err)) < 0)
+				goto refused;
+			if (known) {
+				res->segments_known++;
+				continue;
+			}
+		}
 		if (env_segment_read(e, NULL, key, &m, NULL, &err) < 0)
 			goto refused;
 		if ((o = find_obj(x, m->object)) == NULL) {
@@ -562,7 +576,8 @@ ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	ops_audit(e, CAT_ACT_REBUILD, NULL, NULL,
 	    res->malformed + res->missing + res->kept == 0 ? "ok" : "partial",
-	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:f}", "repo", repo_url(e->repo),
+	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:f}", "repo",
+	    repo_url(e->repo),
 	    "manifests", (json_int_t)res->manifests, "recorded", (json_int_t)res->recorded,
 	    "malformed", (json_int_t)res->malformed,
 	    "missing_objects", (json_int_t)res->missing,
@@ -570,6 +585,7 @@ ops_rebuild(struct lb_env *e, int threads, struct ops_rebuild_result *res,
 	    "untrusted", (json_int_t)res->untrusted,
 	    "events", (json_int_t)res->events,
 	    "segments", (json_int_t)res->segments_added,
+	    "segments_known", (json_int_t)res->segments_known,
 	    "signature", e->trust == NULL ? "unchecked" :
 	    res->skipped_signature > 0 ? "skipped" : "ok",
 	    "seconds", res->seconds);

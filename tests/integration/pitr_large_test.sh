@@ -8,7 +8,8 @@
 # them all, with no gap; a single revision larger than that (a range
 # delete of 48 keys of 1.4 MiB each: 67 MiB of delete events) is not
 # retried for ever but recorded as a gap with the reason "too-large",
-# audited, a backup is taken at once and a new chain starts from it; a
+# audited, a backup is taken at once and a new chain starts from it;
+# `catalog rebuild` reads again only the segments its catalog lacks; a
 # restore to the revision before the delete replays the large keys.
 . "$(dirname "$0")/../lib.sh"
 
@@ -124,6 +125,13 @@ check new_chain wait_for 30 covered $((B2 + 1)) "$RA"
 check gap_resumed test "$(q "SELECT resume_rev FROM pitr_gaps WHERE reason = 'too-large'")" = $((B2 + 1))
 check no_retry_loop test "$(grep -c 'moving to another member' "$T/snapd.log")" = 0
 stop
+
+# ---- a rebuild reads only the segments its catalog does not have -----------
+NSEG=$(q "SELECT count(*) FROM segments")
+"$LIFEBOAT" --config "$T/l.conf" catalog rebuild >"$T/rebuild.out" 2>&1
+check rebuild_skips_known grep -q "event log: $NSEG segment(s), 0 recorded now, $NSEG known already, 0 not recorded" "$T/rebuild.out"
+"$LIFEBOAT" --config "$T/l.conf" catalog rebuild --catalog "$T/fresh.db" >"$T/rebuild2.out" 2>&1
+check rebuild_fresh_reads_all grep -q "event log: $NSEG segment(s), $NSEG recorded now, 0 known already" "$T/rebuild2.out"
 
 # ---- restore to the revision before the delete: the big keys replayed -------
 RCL="http://127.0.0.1:$(free_port)"
