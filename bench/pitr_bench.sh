@@ -98,6 +98,27 @@ captured() { [ "$(metric 'lifeboat_pitr_last_revision{cluster="d"}')" -ge "$1" ]
 caught_up() { wait_for 120 captured "$1" || echo "bench: the capture did not reach $1 in 120 s" >&2; }
 stop_snapd() { kill -TERM "$SNAPD"; wait "$SNAPD" 2>/dev/null; SNAPD=; }
 
+# watched_begin, then watched_end LAST around a measured run of the
+# daemon: waits for the capture to reach LAST, then sets W_CATCH (seconds
+# that took), W_LAG (the largest lag in revisions sampled meanwhile) and
+# W_CPU (the daemon's CPU-seconds per 1000 revisions, utime + stime)
+watched_begin() {
+	W_C0=$(cpu_ticks "$SNAPD")
+	W_R0=$(head_rev)
+	( while :; do metric 'lifeboat_pitr_lag_revisions{cluster="d"}'; sleep 0.5; done ) >"$T/lag" &
+	W_SAMPLER=$!
+}
+watched_end() {
+	ts=$(now)
+	caught_up "$1"
+	W_CATCH=$(echo "$ts $(now)" | awk '{ printf "%.1f", $2 - $1 }')
+	kill "$W_SAMPLER"
+	W_LAG=$(sort -n "$T/lag" | tail -n 1)
+	W_LAG=${W_LAG:-0}
+	W_CPU=$(echo "$W_C0 $(cpu_ticks "$SNAPD") $W_R0 $1 $(getconf CLK_TCK)" |
+	    awk '{ printf "%.3f", ($2 - $1) / $5 / (($4 - $3) / 1000) }')
+}
+
 # churn_max: WRITERS writers for SECONDS_; prints revisions per second
 churn_max() {
 	r0=$(head_rev); t0=$(now)
@@ -119,21 +140,11 @@ while [ "$round" -le "$ROUNDS" ]; do
 	off=$(churn_max)
 	start_snapd "$T/lb.conf"
 	caught_up "$(head_rev)"   # the writes made without it, first
-	c0=$(cpu_ticks "$SNAPD")
-	r0=$(head_rev)
-	( while :; do metric 'lifeboat_pitr_lag_revisions{cluster="d"}'; sleep 0.5; done ) >"$T/lag" &
-	sampler=$!
+	watched_begin
 	on=$(churn_max)
-	last=$(head_rev); ts=$(now)
-	caught_up "$last"
-	catch=$(echo "$ts $(now)" | awk '{ printf "%.1f", $2 - $1 }')
-	kill "$sampler"
-	c1=$(cpu_ticks "$SNAPD")
-	maxlag=$(sort -n "$T/lag" | tail -n 1)
-	cpu=$(echo "$c0 $c1 $r0 $last $(getconf CLK_TCK)" |
-	    awk '{ printf "%.3f", ($2 - $1) / $5 / (($4 - $3) / 1000) }')
-	echo "round $round: without capture $off rev/s, with capture $on rev/s; lag at most ${maxlag:-?} revisions, caught up ${catch} s after the writers stopped; daemon CPU ${cpu} s per 1000 revisions"
-	echo "$off $on ${maxlag:-0} $catch $cpu" >>"$T/rate"
+	watched_end "$(head_rev)"
+	echo "round $round: without capture $off rev/s, with capture $on rev/s; lag at most $W_LAG revisions, caught up $W_CATCH s after the writers stopped; daemon CPU $W_CPU s per 1000 revisions"
+	echo "$off $on $W_LAG $W_CATCH $W_CPU" >>"$T/rate"
 	stop_snapd
 	round=$((round + 1))
 done
@@ -195,24 +206,15 @@ EOF
 	start_snapd "$T/lb.conf"
 	caught_up "$(head_rev)"
 	compact_all
-	c0=$(cpu_ticks "$SNAPD")
-	( while :; do metric 'lifeboat_pitr_lag_revisions{cluster="d"}'; sleep 0.5; done ) >"$T/mlag" &
-	sampler=$!
+	watched_begin
 	read -r mon mr0 mr1 <<EOF
 $(perf "$T/max.on")
 EOF
-	ts=$(now)
-	caught_up "$mr1"
-	mcatch=$(echo "$ts $(now)" | awk '{ printf "%.1f", $2 - $1 }')
-	kill "$sampler"
-	c1=$(cpu_ticks "$SNAPD")
-	mlag=$(sort -n "$T/mlag" | tail -n 1)
-	mcpu=$(echo "$c0 $c1 $mr0 $mr1 $(getconf CLK_TCK)" |
-	    awk '{ printf "%.3f", ($2 - $1) / $5 / (($4 - $3) / 1000) }')
+	watched_end "$mr1"
 	compact_all
 	stop_snapd
-	echo "$moff $mon $((mr1 - mr0)) ${mlag:-0} $mcatch $mcpu" >"$T/max"
-	echo "etcd sustained $moff writes/s without the capture, $mon with it ($((mr1 - mr0)) revisions); lag at most ${mlag:-?} revisions, caught up $mcatch s after; daemon CPU $mcpu s per 1000 revisions"
+	echo "$moff $mon $((mr1 - mr0)) $W_LAG $W_CATCH $W_CPU" >"$T/max"
+	echo "etcd sustained $moff writes/s without the capture, $mon with it ($((mr1 - mr0)) revisions); lag at most $W_LAG revisions, caught up $W_CATCH s after; daemon CPU $W_CPU s per 1000 revisions"
 fi
 
 echo "== day: $DAY_HOURS simulated hours, $DAY_NODES nodes, ${DAY_SPEED}x"
