@@ -22,6 +22,10 @@
 # naming A, B and the keys that differ; the status page in headless
 # Chromium shows the capture, the last revision, the window and the
 # failed proof.  A later backup C proves again (B -> C): /healthz 200.
+# Last, a gap (etcd compacted while snapd was down) starts a new chain
+# from the daemon's backup D: the event log does not reach D from the
+# backup before it, so a drill of D has no pair to prove, which is not a
+# failed proof.
 . "$(dirname "$0")/../lib.sh"
 
 export LIFEBOAT_SNAPD_TIMESCALE="30@$(date +%s)"
@@ -276,5 +280,33 @@ for l in lines:
         re.escape(a), int(sys.argv[5]), re.escape(b)), l), l
 ' "$T/snapd.log" "$A" "$B" "$(proofs failed)" "$REVB"
 
+# ---- a gap: the new chain's first backup has nothing to prove -----------------------------
+# etcd compacts what the capture had not read while snapd is down: a gap,
+# a backup D taken at once, a new chain from D's revision.  The event
+# log does not reach D from the backup before it: a drill of D proves
+# nothing and fails nothing.
 stop
+for i in 1 2 3; do ec put "/proof/down/$i" "v$i" >/dev/null; done
+ec compact "$(rev)" >/dev/null
+start || { fail restart "snapd did not start again: $(tail -n 3 "$T/snapd.log")"; exit 1; }
+resumed() { [ "$(q "SELECT max(resume_rev) FROM pitr_gaps WHERE cluster = 'c1'")" -gt 0 ]; }
+check gap_new_chain wait_for 30 resumed
+# the first backup at the chain's revision (the catch-up at start and the
+# one the capture asked for may both be there)
+D=$(q "SELECT id FROM backups WHERE status = 'complete' AND revision = \
+    (SELECT max(resume_rev) - 1 FROM pitr_gaps WHERE cluster = 'c1') ORDER BY started_at LIMIT 1")
+REVD=$(q "SELECT revision FROM backups WHERE id = '$D'")
+ec put /proof/after-gap y >/dev/null
+check new_chain_captured wait_for 20 covered $((REVD + 1)) "$(rev)"
+stop
+$LB drill --backup "$D" --json >"$T/dD.json" 2>"$T/dD.err"
+check gap_drill_exit_0 test $? -eq 0
+pycheck gap_drill_no_pair '
+d = json.load(open(sys.argv[1]))
+p = d["pitr_proof"]
+assert d["result"] == "ok" and d["backup_id"] == sys.argv[2], d
+assert p["result"] == "no pair" and "in its window" in p["detail"], p
+assert "reaches only revision" in p["detail"], p
+' "$T/dD.json" "$D"
+check gap_drill_not_loud sh -c "! grep -q 'PITR PROOF FAILED' '$T/dD.err'"
 echo "# pitr_proof_test: $(($(date +%s) - t0)) s (etcd $TEST_ETCD_VERSION)"
