@@ -687,6 +687,7 @@ prove(const struct drill_opts *o, const char *drill_dir, struct restore_source *
 	po.identity_path = o->identity_path;
 	po.catalog_path = o->catalog_path;
 	po.backup_b = rep->backup_id;
+	po.window_only = 1;     /* a gap before B: B starts a window, no pair */
 	po.work_dir = drill_dir;
 	po.skip_signature = o->skip_signature;
 	log_info("drill: proving %s from the backup before it and the event log",

@@ -151,6 +151,7 @@ prove_pair(const struct replay_proof_opts *o, const char *dir, const char *a_id,
 	replay_coverage(&segs, p->a_rev + 1, &cov, &cov_t);
 	if (cov < p->b_rev) {
 		r = LB_E_NOTFOUND;
+		p->uncovered = 1;
 		snprintf(p->detail, sizeof(p->detail), "not proved: the event log after %s "
 		    "(revision %lld) reaches only revision %lld, not %s's %lld", a_id,
 		    (long long)p->a_rev, (long long)cov, b_id, (long long)p->b_rev);
@@ -255,8 +256,9 @@ replay_prove(const struct replay_proof_opts *o, replay_proof_cb cb, void *arg,
 	struct backups l = { 0 };
 	struct replay_proof p;
 	struct cat *c = NULL;
+	struct lb_err hole = { 0 };
 	size_t i;
-	int r, failed = 0;
+	int r, failed = 0, outside = 0;
 
 	*pairs = 0;
 	if (catalog == NULL || dir == NULL)
@@ -283,6 +285,12 @@ replay_prove(const struct replay_proof_opts *o, replay_proof_cb cb, void *arg,
 		r = prove_pair(o, dir, l.id[i - 1], l.id[i], &p, &e);
 		if (r == LB_E_NOTFOUND && o->backup_b == NULL)
 			continue;      /* not in a window: nothing to prove */
+		if (r == LB_E_NOTFOUND && o->window_only && p.uncovered) {
+			/* B starts a window (a gap before it): A is not in it */
+			hole = e;
+			outside = 1;
+			continue;
+		}
 		(*pairs)++;
 		if (cb != NULL)
 			cb(arg, &p);
@@ -294,7 +302,12 @@ replay_prove(const struct replay_proof_opts *o, replay_proof_cb cb, void *arg,
 		}
 	}
 	r = failed ? LB_E_CORRUPT : 0;
-	if (o->backup_b != NULL && *pairs == 0)
+	if (o->backup_b != NULL && *pairs == 0 && outside)
+		r = lb_err_set(err, LB_E_NOTFOUND, "backup %s has no earlier complete backup "
+		    "of cluster %s in its window to prove it from (%.400s)", o->backup_b,
+		    o->cluster, strncmp(hole.msg, "not proved: ", 12) == 0 ? hole.msg + 12 :
+		    hole.msg);
+	else if (o->backup_b != NULL && *pairs == 0)
 		r = lb_err_set(err, LB_E_NOTFOUND, "backup %s has no earlier complete backup "
 		    "of cluster %s to prove it from", o->backup_b, o->cluster);
 out:

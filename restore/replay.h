@@ -159,6 +159,9 @@ struct replay_proof {
 	size_t segments;
 	int ok;
 	int hashkv_compared;       /* 1: B's recorded HashKV was compared */
+	int uncovered;             /* 1: the event log after A does not reach
+	                            * B's revision (a gap: B starts a new
+	                            * chain), so nothing was replayed */
 	char detail[512];
 	char **objects;            /* the segments read (for cat_segment_verified) */
 	size_t n_objects;
@@ -170,6 +173,12 @@ struct replay_proof_opts {
 	const char *identity_path; /* NULL: identity-file */
 	const char *catalog_path;  /* NULL: catalog */
 	const char *backup_b;      /* B's id; NULL: every pair the segments cover */
+	/* With backup_b, whether the event log must cover B's pair: 0 (what
+	 * `catalog verify B --pitr` asks) it must, a hole fails the proof;
+	 * 1 (a drill, proving the window it touches) a pair the event log
+	 * does not cover is not in B's window, as it is not without
+	 * backup_b: B has nothing to prove (LB_E_NOTFOUND, err says why). */
+	int window_only;
 	const char *work_dir;      /* NULL: drill-dir */
 	int skip_signature;
 };
@@ -179,7 +188,9 @@ typedef void (*replay_proof_cb)(void *arg, const struct replay_proof *p);
 /* Proves the pairs o asks for, calling cb for each; records each in the
  * catalog (cat_segment_verified for the segments read, an audit event
  * "pitr").  Returns 0 when every pair proved, LB_E_CORRUPT when one did
- * not; *pairs how many were tried. */
+ * not; *pairs how many were tried.  With backup_b, LB_E_NOTFOUND when B
+ * has no pair to prove (no earlier complete backup; with window_only,
+ * none whose revisions the event log covers up to B's). */
 int replay_prove(const struct replay_proof_opts *o, replay_proof_cb cb, void *arg,
     size_t *pairs, struct lb_err *err);
 

@@ -324,11 +324,13 @@ pitr_cell(struct lb_buf *b, const json_t *p, int64_t now)
 	if (!json_is_object(p))
 		return;
 	lb_buf_addstr(b, "<div class=\"pitr\">PITR: ");
-	if (json_is_true(json_object_get(p, "capturing")))
-		lb_buf_addf(b, "capturing, lag %.1f s / %lld revisions",
-		    json_number_value(json_object_get(p, "lag_seconds")),
-		    (long long)num(p, "lag_revisions"));
-	else
+	if (json_is_true(json_object_get(p, "capturing"))) {
+		lb_buf_addf(b, "capturing, lag %.1f s",
+		    json_number_value(json_object_get(p, "lag_seconds")));
+		/* null until the capture has read the cluster's revision */
+		if (num(p, "lag_revisions") >= 0)
+			lb_buf_addf(b, " / %lld revisions", (long long)num(p, "lag_revisions"));
+	} else
 		lb_buf_addstr(b, "not capturing here");
 	if (num(p, "last_revision") >= 0) {
 		lb_buf_addf(b, "; last revision %lld", (long long)num(p, "last_revision"));

@@ -1,17 +1,20 @@
 // page_browser.js: loads the status page in headless Chromium (Debian's,
 // driven by playwright-core) for page_test.sh.
 //
-//   node page_browser.js URL SCREENSHOT.png PROFILE-DIR CLUSTERS
+//   node page_browser.js URL SCREENSHOT.png PROFILE-DIR CLUSTERS [quick]
 //
 // Prints one JSON object: what the rendered DOM holds (cluster rows,
+// their health and its reason, their point-in-time recovery block,
 // chart lines and their points, error text, scripts, outside assets),
 // whether the text with JavaScript off equals the text with it on, and
 // the page's own errors.  Asserts nothing itself: the shell test does.
+// quick: one load only (no JavaScript-off or phone-width runs), for
+// tests that look at a cluster row as the daemon's state changes.
 'use strict';
 const path = require('path');
 const { chromium } = require(path.join(__dirname, '..', 'node_modules', 'playwright-core'));
 
-const [url, shot, profile, clusters] = process.argv.slice(2);
+const [url, shot, profile, clusters, mode] = process.argv.slice(2);
 const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
 	'--no-first-run', '--disable-background-networking', '--disable-component-update',
 	'--disable-sync'];
@@ -49,6 +52,21 @@ async function load(js, width, body) {
 		(rows) => rows.map((r) => r.getAttribute('data-cluster')));
 	out.health = await p.$$eval('#clusters tbody tr.cluster td:nth-child(2) .badge',
 		(b) => b.map((x) => x.textContent.trim()));
+	out.reasons = await p.$$eval('#clusters tbody tr.cluster td:nth-child(2) .reason',
+		(r) => r.map((x) => x.textContent.trim()));
+	// the PITR block of each row (null when pitr is off): its text, and
+	// the last proof's badge word (the mark before it is aria-hidden) and class
+	out.pitr = await p.$$eval('#clusters tbody tr.cluster', (rows) => rows.map((r) => {
+		const d = r.querySelector('.pitr');
+		if (d === null)
+			return null;
+		const b = d.querySelector('.badge');
+		const mark = b === null ? null : b.querySelector('[aria-hidden]');
+		return { text: d.textContent.replace(/\s+/g, ' ').trim(),
+			proof: b === null ? null : b.textContent.replace(mark ? mark.textContent : '',
+				'').trim(),
+			proof_class: b === null ? null : [...b.classList].find((c) => c.startsWith('h-')) };
+	}));
 	out.charts = await p.$$eval('figure.chart svg', (svgs) => svgs.map((s) => ({
 		metric: s.getAttribute('data-metric'),
 		title: (s.querySelector('title') || {}).textContent,
@@ -64,11 +82,17 @@ async function load(js, width, body) {
 	out.requests = on.requests;
 	await p.screenshot({ path: shot, fullPage: true });
 	// the first screen: the README's picture (docs/status-page.png)
-	await p.screenshot({ path: shot.replace(/\.png$/, '-top.png'),
-		fullPage: false });
+	if (mode !== 'quick')
+		await p.screenshot({ path: shot.replace(/\.png$/, '-top.png'),
+			fullPage: false });
 	const textOn = await p.evaluate(() => document.body.innerText);
 	out.page_errors = on.errors;
 	await on.ctx.close();
+	out.want_clusters = clusters.split(',');
+	if (mode === 'quick') {
+		console.log(JSON.stringify(out));
+		return;
+	}
 
 	// the same document with JavaScript off, and the page on a phone's width
 	const off = await load(false, 1280, on.body);
@@ -84,6 +108,5 @@ async function load(js, width, body) {
 		getComputedStyle(c[0]).gridTemplateColumns.split(' ').length);
 	await phone.page.screenshot({ path: shot.replace(/\.png$/, '-phone.png'), fullPage: false });
 	await phone.ctx.close();
-	out.want_clusters = clusters.split(',');
 	console.log(JSON.stringify(out));
 })().catch((e) => { console.log(JSON.stringify({ fatal: String(e) })); process.exit(1); });

@@ -228,6 +228,7 @@ assert "fatal" not in r, r.get("fatal")
 assert r["status"] == 200 and r["content_type"] == "text/html; charset=utf-8", r["content_type"]
 assert r["cluster_rows"] == ["alpha", "beta"], r["cluster_rows"]
 assert r["health"] == ["\u2714 healthy"] * 2, r["health"]
+assert r["pitr"] == [None, None], r["pitr"]    # pitr off: no PITR block
 charts = r["charts"]
 assert len(charts) == 8, len(charts)
 for c in charts:

@@ -317,6 +317,20 @@ test_pitr(void)
 	CHECK_CONTAINS(html, "PITR: not capturing here; last revision 4300");
 	json_decref(doc);
 	free(html);
+	html = NULL;
+	doc = NULL;
+
+	/* capturing, the cluster's revision not read yet: no revisions lag */
+	cl[0].pitr_capturing = 1;
+	cl[0].pitr_lag_revs = -1;
+	CHECK_OK(status_build(&sd, &doc, &err), &err);
+	CHECK_OK(status_render_html(doc, &html, &err), &err);
+	p = json_object_get(json_array_get(json_object_get(doc, "clusters"), 0), "pitr");
+	CHECK(json_is_null(json_object_get(p, "lag_revisions")));
+	CHECK_CONTAINS(html, "PITR: capturing, lag 1.5 s; last revision 4300");
+	CHECK(strstr(html, "-1 revisions") == NULL);
+	json_decref(doc);
+	free(html);
 }
 
 int
