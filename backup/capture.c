@@ -87,7 +87,8 @@ struct cap {
 	struct lag_sample lag[LAG_SAMPLES];
 	size_t n_lag;
 	double lag_at;             /* lb_mono_now of the last Status */
-	double heard_at;           /* lb_mono_now of the last revision or progress */
+	double heard_at;           /* lb_mono_now of the last revision, progress
+	                            * or fragment */
 	struct capture_stats st;
 	int fatal;                 /* an error that ends the run (a put) */
 	struct lb_err fatal_err;
@@ -503,6 +504,18 @@ on_progress(void *arg, int64_t rev, struct lb_err *err)
 	return 0;
 }
 
+/* A large revision arrives in many fragments: bytes flowing are not a
+ * stuck watch (on_tick's test), though no revision completes for a while. */
+static void
+on_fragment(void *arg, int64_t rev, size_t kept)
+{
+	struct cap *x = arg;
+
+	(void)rev;
+	(void)kept;
+	x->heard_at = lb_mono_now();
+}
+
 static int
 on_tick(void *arg, struct lb_err *err)
 {
@@ -717,7 +730,7 @@ out:
 static int
 watch_loop(struct cap *x, struct capture_result *res, struct lb_err *err)
 {
-	const struct etcd_watch_cb cb = { on_revision, on_progress, on_tick, x };
+	const struct etcd_watch_cb cb = { on_revision, on_progress, on_tick, x, on_fragment };
 	struct etcd_client *c = NULL;
 	struct lb_err e2;
 	int64_t compact = 0;

@@ -326,6 +326,8 @@ keep_last(struct etcd_watch_dec *d, struct lb_err *err)
 	    lb_buf_add(&d->join, buf, w.len) < 0 ?
 	    lb_err_set(err, LB_E_NOMEM, "out of memory") : 0;
 	free(buf);
+	if (r == 0 && keep < n && d->cb.on_fragment != NULL)
+		d->cb.on_fragment(d->cb.arg, d->ev[keep].mod_revision, d->join.len);
 	return r;
 }
 

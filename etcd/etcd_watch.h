@@ -43,6 +43,10 @@ struct etcd_watch_cb {
 	 * 1 stops the watch (etcd_watch then returns 0).  May be NULL. */
 	int (*on_tick)(void *arg, struct lb_err *err);
 	void *arg;
+	/* A fragment of revision rev arrived, kept bytes of it so far: the
+	 * stream is alive though the revision is not complete yet (a large
+	 * one takes many fragments).  May be NULL. */
+	void (*on_fragment)(void *arg, int64_t rev, size_t kept);
 };
 
 /* The most bytes of one revision's events (a transaction of many values

@@ -38,7 +38,7 @@ on_msg(void *arg, const uint8_t *msg, size_t len, struct lb_err *err)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct etcd_watch_cb cb = { on_revision, NULL, NULL, NULL };
+	struct etcd_watch_cb cb = { on_revision, NULL, NULL, NULL, NULL };
 	struct grpc_deframer d;
 	struct etcd_watch_dec *w = NULL;
 	struct lb_err err;

@@ -130,7 +130,7 @@ on_tick(void *arg, struct lb_err *err)
 static int
 do_watch(struct etcd_client *c, int argc, char **argv, struct lb_err *err)
 {
-	struct etcd_watch_cb cb = { on_revision, on_progress, on_tick, NULL };
+	struct etcd_watch_cb cb = { on_revision, on_progress, on_tick, NULL, NULL };
 	struct tool t;
 	int64_t compact = 0;
 	int r;

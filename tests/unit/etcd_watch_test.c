@@ -144,7 +144,7 @@ on_progress(void *arg, int64_t rev, struct lb_err *err)
 static struct etcd_watch_dec *
 dec_new(int64_t start, struct rec *r)
 {
-	struct etcd_watch_cb cb = { on_revision, on_progress, NULL, NULL };
+	struct etcd_watch_cb cb = { on_revision, on_progress, NULL, NULL, NULL };
 	struct etcd_watch_dec *d = NULL;
 	struct lb_err err;
 
@@ -417,7 +417,20 @@ enc_big(uint8_t *out, size_t cap, int64_t rev, size_t vlen, int fragment)
 struct count {
 	int revisions;
 	size_t bytes;
+	int fragments;              /* on_fragment calls */
+	size_t kept_max;
 };
+
+static void
+on_frag(void *arg, int64_t rev, size_t kept)
+{
+	struct count *c = arg;
+
+	(void)rev;
+	c->fragments++;
+	if (kept > c->kept_max)
+		c->kept_max = kept;
+}
 
 static int
 count_rev(void *arg, int64_t rev, const struct etcd_kv_event *ev, size_t n,
@@ -441,9 +454,9 @@ test_fragment_bound(void)
 {
 	size_t big = 4u * 1024 * 1024, len;
 	uint8_t *msg = malloc(big + 256);
-	struct etcd_watch_cb cb = { count_rev, NULL, NULL, NULL };
+	struct etcd_watch_cb cb = { count_rev, NULL, NULL, NULL, on_frag };
 	struct etcd_watch_dec *d = NULL;
-	struct count c = { 0, 0 };
+	struct count c = { 0, 0, 0, 0 };
 	struct lb_err err;
 	int rc = 0, i;
 
@@ -459,6 +472,9 @@ test_fragment_bound(void)
 	CHECK_OK(rc, &err);
 	CHECK_INT(c.revisions, ==, 40);
 	CHECK(c.bytes == (size_t)40 * big);
+	/* each fragment but the last told; one revision kept at a time */
+	CHECK_INT(c.fragments, ==, 39);
+	CHECK(c.kept_max < big + 1024);
 	etcd_watch_dec_free(d);
 
 	CHECK_OK(etcd_watch_dec_new(1, &cb, &d, &err), &err);
