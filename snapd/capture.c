@@ -177,11 +177,19 @@ capture_main(void *arg)
 			asked_at = 0;
 		}
 		if (res.end == CAPTURE_NO_BACKUP) {
+			int busy;
+
 			/* no chain without a backup to start from: after a gap,
 			 * or when pitr is turned on before the first backup, one
 			 * is asked for now, and again while none comes (one may
-			 * fail: etcd down) */
-			if (asked_at == 0 || lb_mono_now() - asked_at >= CAPTURE_REASK_S / d->scale) {
+			 * fail: etcd down).  Not while a run of the cluster is
+			 * going (at start, the catch-up): that run is the backup,
+			 * and asking would take a second one right after it. */
+			pthread_mutex_lock(&d->mu);
+			busy = cs->running;
+			pthread_mutex_unlock(&d->mu);
+			if (!busy && (asked_at == 0 ||
+			    lb_mono_now() - asked_at >= CAPTURE_REASK_S / d->scale)) {
 				log_info("cluster=%s capture: asking for a backup now (a chain "
 				    "starts from it)", cs->name);
 				pthread_mutex_lock(&d->mu);

@@ -92,6 +92,9 @@ start || { fail start "snapd did not start: $(tail -n 3 "$T/snapd.log")"; exit 1
 check first_backup wait_for 20 sh -c "[ \"\$(sqlite3 '$CAT' \"SELECT count(*) FROM backups WHERE status = 'complete'\" 2>/dev/null)\" -ge 1 ]"
 B1=$(q "SELECT max(revision) FROM backups WHERE status = 'complete'")
 check capture_started wait_for 20 captured_to "$B1"
+# the catch-up's backup is the one the capture starts from: no second one
+sleep 3
+check one_backup_at_start test "$(q "SELECT count(*) FROM backups")" = 1
 stop
 
 # ---- a batch of many revisions past the bound, while the daemon was down ----
