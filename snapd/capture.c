@@ -271,6 +271,10 @@ snapd_captures_sync(struct daemon *d)
 		want = !d->stopping && cs->present && cs->enabled &&
 		    cfg_get_int(c, cs->name, CFG_PITR) != 0;
 		cs->pitr_on = cs->present && cs->enabled && cfg_get_int(c, cs->name, CFG_PITR) != 0;
+		/* pitr turned off: no drill proves a window any more, so a
+		 * failed proof would keep /healthz at 503 until a restart */
+		if (!cs->pitr_on)
+			cs->pitr_proof_last = 0;
 		/* the renewals found the lock gone while capturing */
 		lost = cs->pitr_active && cs->lock != NULL && !lock_is_off(cs->lock) &&
 		    !lock_is_held(cs->lock);

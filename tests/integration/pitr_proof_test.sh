@@ -259,6 +259,21 @@ R2=$(rev)
 check writes_after_b_captured wait_for 20 covered $((REVB + 1)) "$R2"
 page
 
+# pitr turned off: no drill proves a window any more, so the failed proof
+# no longer holds /healthz down; back on, the drills fail it again
+pitr() {
+	n=$(reloads)
+	sed -i "s/^pitr = .*/pitr = $1/" "$T/l.conf"
+	kill -HUP "$(cat "$T/snapd.pid")"
+	wait_for 10 at_least reloads - $((n + 1)) ||
+		fail reload "pitr = $1 not loaded: $(tail -n 2 "$T/snapd.log")"
+}
+drills_off
+pitr off
+check healthz_200_pitr_off test "$(healthz)" = 200
+pitr on
+drills "@every 1m"
+
 # ---- a later backup proves again: healthy ---------------------------------------------
 $LB backup --no-progress >"$T/bC.out" 2>&1 || { fail backup_c "$(cat "$T/bC.out")"; exit 1; }
 C=$(backup_id "$T/bC.out")
