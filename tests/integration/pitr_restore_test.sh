@@ -260,6 +260,10 @@ check_exit beyond_refused 1 "revision $((LAST + 5)) is beyond the event log.*las
 check beyond_touches_nothing test ! -e "$T/rno/r1"
 
 # ---- the A -> B proof --------------------------------------------------------------
+# A has no earlier backup: nothing to prove, which is not a failure
+$LB catalog verify "$A" --pitr >"$T/v0.out" 2>"$T/v0.err"
+check proof_first_backup_nothing test $? -eq 0
+check proof_first_backup_says grep -q "replay: nothing to prove for $A" "$T/v0.out"
 $LB catalog verify "$B" --pitr >"$T/v1.out" 2>"$T/v1.err"
 check proof_exit_0 test $? -eq 0
 check proof_ok grep -q "replay $A -> $B (revisions $REVA..$REVB): ok" "$T/v1.out"
