@@ -13,8 +13,6 @@
 #ifndef LB_ZSTD_FILTER_H
 #define LB_ZSTD_FILTER_H
 
-#include <stdint.h>
-
 #include "common/err.h"
 #include "stream/flt.h"
 
@@ -75,12 +73,15 @@ int zstd_level_fixed(int level);
 /* A compressing stage that writes one zstd frame (with a content
  * checksum) into next.  level is ZSTD_LEVEL_MIN..ZSTD_LEVEL_MAX or
  * ZSTD_LEVEL_AUTO.  Auto starts at ZSTD_AUTO_LEVEL_MAX and, with workers,
- * picks the level of the next jobs after every ZSTD_JOB_SIZE of input by
- * the rate policy below (struct zstd_rate).  Without workers a level
- * cannot change inside the frame, so auto is ZSTD_AUTO_LEVEL_MAX.
+ * decides after every ZSTD_JOB_SIZE of input from the time of that window
+ * (the idea of the zstd CLI's --adapt): when the compressor held its
+ * caller back (ZSTD_compressStream2 waiting for a free worker, not
+ * counting the stages after it) for more than 1/8 of the window, one
+ * level down; when for less than 1/64, one level up.  Without workers a
+ * level cannot change inside the frame, so auto is ZSTD_AUTO_LEVEL_MAX.
  * threads 0 compresses in the calling thread, 1..ZSTD_THREADS_MAX uses
- * that many libzstd worker threads (the output is one frame either way).
- * On success *out owns next.  Fails with LB_E_CONFIG on a bad level or
+ * that many libzstd worker threads (the output is one frame either way).  On
+ * success *out owns next.  Fails with LB_E_CONFIG on a bad level or
  * thread count, LB_E_NOMEM otherwise; on failure next is not freed. */
 int flt_zstd_new(int level, int threads, struct flt *next, struct flt **out,
     struct lb_err *err);
@@ -93,62 +94,6 @@ struct zstd_levels {
 	int adaptive;              /* 1: level auto */
 };
 void flt_zstd_levels(const struct flt *f, struct zstd_levels *out);
-
-/*
- * The rate policy of compress-level auto, apart from the stage so that a
- * test can drive it with a clock and a compressor of its own.  Over each
- * window of ZSTD_JOB_SIZE input it measures two rates:
- *
- * - the input rate: the window's bytes over the time spent outside the
- *   stage (wall time less the time in the compressor's calls and in the
- *   stages after it), so what the stages before it would deliver if
- *   neither the compressor nor a slow store held them back;
- * - the compressor's speed: the bytes its workers consumed over the time
- *   a job was being compressed (from ZSTD_getFrameProgression, sampled
- *   at every call), counting only the spans with a job under way at
- *   both ends, so idle workers waiting for input do not lower it.
- *
- * Both are smoothed over windows; the speed is kept as that of level
- * ZSTD_AUTO_LEVEL_MAX through the measured ratios zstd_rate_rel, so one
- * measurement at any level gives all of them.  The next jobs get the
- * highest level in ZSTD_AUTO_LEVEL_MIN..ZSTD_AUTO_LEVEL_MAX whose speed
- * is at least ZSTD_RATE_MARGIN times the input rate, the lowest when none
- * is; the level stays until both rates have been measured.
- */
-#define ZSTD_RATE_MARGIN 1.25
-
-struct zstd_rate {
-	int level;                 /* the level the next jobs get */
-	double in_rate;            /* smoothed input rate, bytes/s; 0: none yet */
-	double speed;              /* smoothed speed at ZSTD_AUTO_LEVEL_MAX; 0: none yet */
-	double in_spb, speed_spb;  /* the same, smoothed as seconds per byte */
-	/* the current window */
-	double win_start, win_held, win_busy;
-	uint64_t win_in, win_done;
-	/* the last sample of the compressor's progress */
-	double last_t;
-	uint64_t last_consumed;
-	int last_active;
-};
-
-/* Speed of level l (ZSTD_AUTO_LEVEL_MIN..ZSTD_AUTO_LEVEL_MAX) relative
- * to ZSTD_AUTO_LEVEL_MAX's, as measured (zstd_filter.c says how). */
-double zstd_rate_rel(int l);
-
-/* Starts the policy at level (in ZSTD_AUTO_LEVEL_MIN..MAX); the first
- * window starts at the first sample or account, times being > 0. */
-void zstd_rate_init(struct zstd_rate *r, int level);
-
-/* One sample of the compressor's progress at time now: consumed is the
- * input its workers have compressed so far, active the jobs under way. */
-void zstd_rate_sample(struct zstd_rate *r, double now, uint64_t consumed,
-    unsigned active);
-
-/* in more bytes were taken, of which held seconds were spent in the
- * compressor's calls and the stages after it.  Returns 1 when that ends
- * a window (ZSTD_JOB_SIZE of input): r->level is then the level for the
- * next jobs, and a new window starts at now; 0 otherwise. */
-int zstd_rate_account(struct zstd_rate *r, double now, uint64_t in, double held);
 
 /* A decompressing stage that writes the decoded bytes of one or more
  * concatenated zstd frames into next.  write fails with LB_E_CORRUPT on
