@@ -16,7 +16,7 @@
  * holds each part longer (its latency per request): when every slot's part
  * is still in flight as the next is needed, the sink adds a slot, up to
  * S3_PART_SLOTS_MAX (4 x 6 MiB = 24 MiB, 3 parts in flight).  Measured
- * peaks of a 1 GiB backup (bench/README.md): with 8 MiB parts and 2 MiB
+ * peaks of a 1 GiB backup (README, Performance): with 8 MiB parts and 2 MiB
  * zstd jobs, 67 MiB with 3 slots (so 75 with 4); with 6 MiB parts and
  * 1 MiB jobs, the 4 slots' 24 MiB are what 3 slots of 8 MiB were, and
  * the peak is under 64 MiB.
