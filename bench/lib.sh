@@ -192,6 +192,26 @@ bench_etcd_stop() {
 	BENCH_ETCD_PID='' BENCH_URL='' BENCH_ETCD_DIR=''
 }
 
+# bench_s3rver_start: s3rver on a free port under $BENCH_DIR/s3rver with
+# the bucket "bench"; sets BENCH_S3; stopped with the rest.
+bench_s3rver_start() {
+	local bin=$BENCH_TOP/tests/node_modules/.bin/s3rver port
+	[ -x "$bin" ] || bench_die "s3rver missing: run ./scripts/deps.sh"
+	port=$(bench_free_port)
+	rm -rf "$BENCH_DIR/s3rver"
+	mkdir -p "$BENCH_DIR/s3rver"
+	NODE_OPTIONS=--openssl-legacy-provider "$bin" --address 127.0.0.1 --port "$port" \
+	    --directory "$BENCH_DIR/s3rver" --silent --configure-bucket bench \
+	    >"$BENCH_DIR/s3rver.log" 2>&1 &
+	BENCH_PIDS+=("$!")
+	BENCH_S3=http://127.0.0.1:$port
+	for _ in $(seq 200); do
+		curl -sf -o /dev/null "$BENCH_S3/bench" && return 0
+		sleep 0.1
+	done
+	bench_die "s3rver did not start: $(tail -n 3 "$BENCH_DIR/s3rver.log")"
+}
+
 # bench_db_size: the member's backend db size in bytes, as etcdctl reports it.
 bench_db_size() {
 	etcdctl --endpoints "$BENCH_URL" endpoint status -w json |

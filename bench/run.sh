@@ -75,25 +75,6 @@ bench_snapshot() {
 	fi
 }
 
-# s3rver for the backup benchmark, on a free port; stopped with the rest.
-bench_s3rver_start() {
-	local bin=$BENCH_TOP/tests/node_modules/.bin/s3rver port
-	[ -x "$bin" ] || bench_die "s3rver missing: run ./scripts/deps.sh"
-	port=$(bench_free_port)
-	rm -rf "$BENCH_DIR/s3rver"
-	mkdir -p "$BENCH_DIR/s3rver"
-	NODE_OPTIONS=--openssl-legacy-provider "$bin" --address 127.0.0.1 --port "$port" \
-	    --directory "$BENCH_DIR/s3rver" --silent --configure-bucket bench \
-	    >"$BENCH_DIR/s3rver.log" 2>&1 &
-	BENCH_PIDS+=("$!")
-	BENCH_S3=http://127.0.0.1:$port
-	for _ in $(seq 200); do
-		curl -sf -o /dev/null "$BENCH_S3/bench" && return 0
-		sleep 0.1
-	done
-	bench_die "s3rver did not start: $(tail -n 3 "$BENCH_DIR/s3rver.log")"
-}
-
 # The strict SigV4-checking server (Swift's s3api, /work/shared/strict-s3 or
 # $STRICT_S3_DIR; see STRICT-S3.md), on free ports; its pids are stopped with
 # the rest.  BENCH_STRICT stays empty when it cannot start (the benchmark

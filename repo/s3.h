@@ -11,13 +11,15 @@
  * LB_E_NET and LB_E_TLS (no answer).  Callers decide on the code.
  *
  * Memory: an upload sink starts with S3_PART_SLOTS part buffers of the
- * current part size (8 MiB until part 2000, then growing): 2 parts in
+ * current part size (6 MiB until part 2000, then growing): 2 parts in
  * flight while the third fills, enough on loopback.  A store further away
  * holds each part longer (its latency per request): when every slot's part
  * is still in flight as the next is needed, the sink adds a slot, up to
- * S3_PART_SLOTS_MAX (4 x 8 MiB = 32 MiB, 3 parts in flight).  A backup
- * with 3 slots peaks near 57 MiB with zstd's buffers, with 5 it measured
- * 74 MiB (bench/README.md), so 4 is where 64 MiB allows.
+ * S3_PART_SLOTS_MAX (4 x 6 MiB = 24 MiB, 3 parts in flight).  Measured
+ * peaks of a 1 GiB backup (README, Performance): with 8 MiB parts and 2 MiB
+ * zstd jobs, 67 MiB with 3 slots (so 75 with 4); with 6 MiB parts and
+ * 1 MiB jobs, the 4 slots' 24 MiB are what 3 slots of 8 MiB were, and
+ * the peak is under 64 MiB.
  */
 #ifndef LB_S3_H
 #define LB_S3_H
@@ -31,7 +33,7 @@
 
 #define S3_PART_SLOTS 3
 #define S3_PART_SLOTS_MAX 4
-#define S3_PART_MIN (8u * 1024 * 1024)
+#define S3_PART_MIN (6u * 1024 * 1024)
 
 struct s3;
 

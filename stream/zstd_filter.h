@@ -41,7 +41,7 @@
 #define ZSTD_DEFAULT_THREADS 2
 
 /* Input per multithreaded job: bounds memory (see flt_zstd_new). */
-#define ZSTD_JOB_SIZE (2 * 1024 * 1024)
+#define ZSTD_JOB_SIZE (1024 * 1024)
 
 /*
  * compress-level = auto (ZSTD_LEVEL_AUTO, the same 0 as config.h's
@@ -79,10 +79,8 @@ int zstd_level_fixed(int level);
  * counting the stages after it) for more than 1/8 of the window, one
  * level down; when for less than 1/64, one level up.  Without workers a
  * level cannot change inside the frame, so auto is ZSTD_AUTO_LEVEL_MAX.
- * threads
- * 0 compresses in the calling thread, 1..ZSTD_THREADS_MAX uses that many
- * 0 compresses in the calling thread, 1..ZSTD_THREADS_MAX uses that many
- * libzstd worker threads (the output is one frame either way).  On
+ * threads 0 compresses in the calling thread, 1..ZSTD_THREADS_MAX uses
+ * that many libzstd worker threads (the output is one frame either way).  On
  * success *out owns next.  Fails with LB_E_CONFIG on a bad level or
  * thread count, LB_E_NOMEM otherwise; on failure next is not freed. */
 int flt_zstd_new(int level, int threads, struct flt *next, struct flt **out,

@@ -576,8 +576,8 @@ output_chunks_are_bounded(void)
 
 /* compress-level auto: fed from memory as fast as it takes bytes, the
  * compressor is what holds the stream back, so the level goes down to
- * ZSTD_AUTO_LEVEL_MIN; fed at 6.5 MB/s (an upstream far slower than two
- * workers at level 3 even on a loaded machine, where a window of 2 MiB
+ * ZSTD_AUTO_LEVEL_MIN; fed at 3.3 MB/s (an upstream far slower than two
+ * workers at level 3 even on a loaded machine, where a window of 1 MiB
  * takes 320 ms and the compressor would have to hold it back 40 ms) it
  * stays at ZSTD_AUTO_LEVEL_MAX.  Either frame
  * decodes to the input; without workers auto is the ceiling, fixed. */
@@ -613,11 +613,11 @@ auto_level_follows_the_pipeline(void)
 	CHECK(dlen == len && memcmp(d, data, len) == 0);
 	flt_free(out);
 	free(frame);
-	/* slow: 256 KiB every 40 ms, about 6.5 MB/s, 4 MiB in all */
+	/* slow: 128 KiB every 40 ms, about 3.3 MB/s, 4 MiB in all */
 	mem = null_new();
 	CHECK_OK(flt_zstd_new(ZSTD_LEVEL_AUTO, 2, mem, &z, &err), &err);
 	for (off = 0; off < (4u << 20); off += n) {
-		n = 256u << 10;
+		n = 128u << 10;
 		CHECK_OK(flt_write(z, data + off, n, &err), &err);
 		nanosleep(&ts, NULL);
 	}
