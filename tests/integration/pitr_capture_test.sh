@@ -14,8 +14,9 @@
 # window from the backup to the current revision; killing the member the
 # watch is on moves the capture to another with no gap; SIGHUP starts the
 # capture again on the new configuration, with no gap; SIGTERM stores
-# the open segment; a compaction past the capture while snapd was down
-# records a gap in the catalog and the audit log, an immediate backup is
+# the open segment; after writes while snapd was down and a backup past
+# them, the chain goes on after its last segment (no revision left out);
+# a compaction past the capture while snapd was down records a gap in the catalog and the audit log, an immediate backup is
 # taken and a new chain starts from it.  The catalog rebuilt from the
 # bucket has the same segments.
 . "$(dirname "$0")/../lib.sh"
@@ -231,6 +232,24 @@ R3=$(head_rev)
 wait_for 10 captured_to "$R3"
 stop
 check stop_stores_open_segment covered $((B1 + 1)) "$R3"
+
+# --- a backup newer than the last segment ---------------------------------
+# Writes while snapd is down, then a backup past them (the CLI's; a
+# holder that died with its open segment leaves the same): the chain goes
+# on after its last segment, while etcd has the revisions, rather than
+# from that backup, which holds its own revision only.
+for i in 1 2 3; do ec put "/unseen/$i" "v$i" >/dev/null; done
+"$LIFEBOAT" --config "$T/l.conf" backup >"$T/cli-backup.out" 2>&1 ||
+	fail cli_backup "$(tail -n 2 "$T/cli-backup.out")"
+ec put /after-cli-backup z >/dev/null
+R6=$(head_rev)
+start || fail restart "snapd did not start again"
+if wait_for 20 covered $((B1 + 1)) "$R6" && [ "$(q 'SELECT count(*) FROM pitr_gaps')" = 0 ]; then
+	ok chain_goes_on_past_newer_backup
+else
+	fail chain_goes_on_past_newer_backup "segments do not cover $((B1 + 1))..$R6 or a gap: $(grep 'capture: ' "$T/snapd.log" | tail -n 2 | cut -c 1-300)"
+fi
+stop
 
 # --- a compaction past the capture while it was down ---------------------
 BACKUPS=$(completes)
