@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -673,14 +674,50 @@ backup_ready(struct cap *x, struct lb_err *err)
 	return r;
 }
 
+/* When no segment reaches backup b: the end of the newest segment's
+ * chain into *w (w->have_prev), if the chain may go on from there.
+ *
+ * A backup taken after the last stored segment (by a holder that then
+ * died with its open segment, or while the capture was down) covers its
+ * own revision only, not the ones between that segment and it: a chain
+ * started again from the backup would leave those in no segment, with
+ * no gap recorded, though etcd may still have them.  So the chain goes
+ * on after its last segment, when that segment is of the cluster b was
+ * taken of (not of a cluster since restored under the same name) and
+ * not of a chain a gap ended in this thread (o->min_backup_rev).  If etcd
+ * compacted those revisions meanwhile, the watch says so and the gap is
+ * recorded as any other. */
+static int
+chain_end(struct cap *x, const struct cat_backup *b, struct walk *w, struct lb_err *err)
+{
+	struct cat_segment *s = NULL;
+	int r;
+
+	if ((r = cat_segment_last(x->e->cat, x->cluster, &s, err)) == LB_E_NOTFOUND)
+		return 0;
+	if (r < 0)
+		return r;
+	if (s->last_rev < b->revision && s->last_rev >= x->o->min_backup_rev &&
+	    s->cluster_id != NULL && b->cluster_id != NULL &&
+	    strcasecmp(s->cluster_id, b->cluster_id) == 0 &&
+	    s->stored_sha256 != NULL && strlen(s->stored_sha256) == 64) {
+		w->next = s->last_rev + 1;
+		snprintf(w->prev, sizeof(w->prev), "%s", s->stored_sha256);
+		w->have_prev = 1;
+	}
+	cat_segment_free(s);
+	return 0;
+}
+
 /* Where the chain goes on: past the newest segment whose chain reaches
- * the newest complete backup's revision, else right after that backup. */
+ * the newest complete backup's revision, else past the newest segment
+ * (chain_end), else right after that backup. */
 static int
 find_start(struct cap *x, struct capture_result *res, int *ready, struct lb_err *err)
 {
 	struct cat_backup *b = NULL;
 	struct walk w = { 0 };
-	int r;
+	int r, resumed = 0;
 
 	*ready = 0;
 	r = cat_backup_latest(x->e->cat, x->cluster, CAT_COMPLETE, 0, &b, err);
@@ -705,6 +742,20 @@ find_start(struct cap *x, struct capture_result *res, int *ready, struct lb_err 
 	x->next = w.next;
 	x->have_prev = w.have_prev && unhex(w.prev, x->prev, 32) == 0;
 	if (!x->have_prev) {
+		w.have_prev = 0;
+		if ((r = chain_end(x, b, &w, err)) < 0)
+			goto out;
+		if (w.have_prev && unhex(w.prev, x->prev, 32) == 0) {
+			x->next = w.next;
+			x->have_prev = resumed = 1;
+		}
+	}
+	if (resumed) {
+		log_info("cluster=%s capture: the chain goes on after its last segment, at "
+		    "revision %lld (backup %s at %lld is newer: the revisions between are "
+		    "in no segment yet)", x->cluster, (long long)x->next, b->id,
+		    (long long)b->revision);
+	} else if (!x->have_prev) {
 		x->next = b->revision + 1;
 		if (x->o->gap_after >= 0) {
 			struct lb_err e2;

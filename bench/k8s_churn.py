@@ -12,21 +12,28 @@ What a cluster of N nodes writes (kubelet and controller defaults):
 - events (~800 B) are created at E per node per minute, attached to a
   lease of one hour (one lease per minute of creation, as the API server
   shares them), so etcd itself deletes them when it expires;
-- the API server compacts every 5 min to the revision of 5 min before.
+- the API server compacts every 5 min (--compact-period) to the revision
+  it recorded one period before, so the first period compacts nothing.
 
 Time is simulated: --speed S runs S simulated seconds per real second, and
 leases get TTL / S real seconds, so their expiry keeps its place in the
 stream.  --seconds D is the simulated duration.  --max, instead, writes as
 fast as the member takes (the capture's throughput test), for at most
---real-seconds.  The object
-content depends only on --seed.  Prints one JSON line at the end: writes,
-revisions, bytes of values, the first and last revision, real seconds.
+--real-seconds.  With --compact-hold FILE, no compaction is made while
+FILE exists and the revision recorded before is forgotten (as by an API
+server that restarts): a test holds them over a lock takeover, which
+lasts many simulated minutes at a high --speed.  The object content
+depends only on --seed.  Prints a line "compacted to REV at head HEAD"
+to stderr at each compaction, and one JSON line at the end: writes,
+revisions, bytes of values, compactions (count, and [head, revision]
+of each), the first and last revision, real seconds.
 Standard library only.
 """
 import argparse
 import base64
 import http.client
 import json
+import os
 import random
 import sys
 import time
@@ -87,11 +94,18 @@ def main():
     ap.add_argument("--real-seconds", type=float, default=0,
                     help="stop after this many real seconds (with --max: a rate test)")
     ap.add_argument("--no-compact", action="store_true")
+    ap.add_argument("--compact-period", type=float, default=300,
+                    help="simulated seconds between compactions (the API server's 5 min)")
+    ap.add_argument("--compact-hold", metavar="FILE",
+                    help="no compaction while FILE exists")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
+    if a.compact_period <= 0:
+        ap.error("--compact-period must be above 0")
     rng = random.Random(a.seed)
     e = Etcd(a.endpoint)
-    stats = {"writes": 0, "txns": 0, "value_bytes": 0, "compactions": 0}
+    stats = {"writes": 0, "txns": 0, "value_bytes": 0, "compactions": 0,
+             "compacted": []}
     mods = {}          # pod key -> mod_revision, for the txn compares
     leases = {}        # simulated minute -> lease id
     first_rev = None
@@ -158,7 +172,7 @@ def main():
     ev_period = 60.0 / max(a.events_per_node_minute * a.nodes, 1e-9)
     schedule.append([0.0, ev_period, event, None])
     if not a.no_compact:
-        schedule.append([300.0, 300, None, None])
+        schedule.append([a.compact_period, a.compact_period, None, None])
     compact_at = 0
 
     start = time.monotonic()
@@ -173,11 +187,18 @@ def main():
             wait = start + t / a.speed - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
-        if s[2] is None:   # compaction to the revision of 5 minutes ago
-            if compact_at > 0:
-                e.post("/v3/kv/compaction", {"revision": str(compact_at)})
-                stats["compactions"] += 1
-            compact_at = rev
+        if s[2] is None:   # compaction to the revision of one period ago
+            if a.compact_hold and os.path.exists(a.compact_hold):
+                compact_at = 0
+            else:
+                # nothing written since the last one: etcd would refuse it
+                if compact_at > (stats["compacted"][-1][1] if stats["compacted"] else 0):
+                    e.post("/v3/kv/compaction", {"revision": str(compact_at)})
+                    stats["compactions"] += 1
+                    stats["compacted"].append([rev, compact_at])
+                    print("compacted to %d at head %d" % (compact_at, rev),
+                          file=sys.stderr, flush=True)
+                compact_at = rev
         elif s[3] is None:
             s[2](t)
         else:

@@ -3,10 +3,12 @@
 made to produce on demand: after N bytes from the upstream it either cuts
 the connection (--cut) or flips one byte (--flip) and relays the rest, or
 it relays at most N bytes a second (--slow), so a test can act while a
-transfer is under way.
+transfer is under way; or every byte, either way, arrives N milliseconds
+after it was sent (--delay: a long link, its throughput untouched).
 
-usage: tcpfault.py LISTEN_PORT UPSTREAM_PORT --cut N | --flip N | --slow N
+usage: tcpfault.py LISTEN_PORT UPSTREAM_PORT --cut N | --flip N | --slow N | --delay N
 Serves connections until killed; prints "ready" once listening."""
+import queue
 import socket
 import sys
 import threading
@@ -42,6 +44,37 @@ def pump(src, dst, mode, limit, state):
         s.close()
 
 
+def late(src, dst, ms):
+    """Relays src to dst, each chunk ms milliseconds after it came."""
+    q = queue.Queue()
+
+    def send():
+        while True:
+            at, data = q.get()
+            if data is None:
+                break
+            time.sleep(max(0.0, at - time.monotonic()))
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    threading.Thread(target=send, daemon=True).start()
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            q.put((time.monotonic() + ms / 1000.0, data))
+    except OSError:
+        pass
+    q.put((0, None))
+
+
 def main():
     listen_port, up_port, mode, limit = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3][2:], int(sys.argv[4])
     srv = socket.socket()
@@ -52,6 +85,10 @@ def main():
     while True:
         cli, _ = srv.accept()
         up = socket.create_connection(("127.0.0.1", up_port))
+        if mode == "delay":
+            threading.Thread(target=late, args=(cli, up, limit), daemon=True).start()
+            threading.Thread(target=late, args=(up, cli, limit), daemon=True).start()
+            continue
         state = {"n": 0, "done": False}
         threading.Thread(target=pump, args=(cli, up, None, 0, None), daemon=True).start()
         threading.Thread(target=pump, args=(up, cli, mode, limit, state), daemon=True).start()
