@@ -32,7 +32,7 @@ struct repo_opts {
 	const char *s3_session_token;
 	long connect_timeout_s;       /* 0: 10 s */
 	long stall_timeout_s;         /* 0: 60 s under 1 byte/s aborts */
-	size_t s3_part_size;          /* 0: 6 MiB; memory is 3 or 4 parts */
+	size_t s3_part_size;          /* 0: 5 MiB; memory is 3 or 4 parts */
 };
 
 /* Opens the repository at o->url.  file: creates the root (0700) if it

@@ -11,15 +11,14 @@
  * LB_E_NET and LB_E_TLS (no answer).  Callers decide on the code.
  *
  * Memory: an upload sink starts with S3_PART_SLOTS part buffers of the
- * current part size (6 MiB until part 2000, then growing): 2 parts in
+ * current part size (5 MiB until part 2000, then growing): 2 parts in
  * flight while the third fills, enough on loopback.  A store further away
  * holds each part longer (its latency per request): when every slot's part
  * is still in flight as the next is needed, the sink adds a slot, up to
- * S3_PART_SLOTS_MAX (4 x 6 MiB = 24 MiB, 3 parts in flight).  Measured
+ * S3_PART_SLOTS_MAX (4 x 5 MiB = 20 MiB, 3 parts in flight).  Measured
  * peaks of a 1 GiB backup (README, Performance): with 8 MiB parts and 2 MiB
- * zstd jobs, 67 MiB with 3 slots (so 75 with 4); with 6 MiB parts and
- * 1 MiB jobs, the 4 slots' 24 MiB are what 3 slots of 8 MiB were, and
- * the peak is under 64 MiB.
+ * zstd jobs, 67 MiB with 3 slots (so 75 with 4); with 5 MiB parts (S3's
+ * smallest), 54 MiB with 4.
  */
 #ifndef LB_S3_H
 #define LB_S3_H
@@ -33,7 +32,7 @@
 
 #define S3_PART_SLOTS 3
 #define S3_PART_SLOTS_MAX 4
-#define S3_PART_MIN (6u * 1024 * 1024)
+#define S3_PART_MIN (5u * 1024 * 1024)
 
 struct s3;
 

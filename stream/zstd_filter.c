@@ -198,10 +198,12 @@ flt_zstd_new(int level, int threads, struct flt *next, struct flt **out,
 		goto out;
 	/* libzstd sizes a job at 4 windows (8 MiB at level 3); its input
 	 * ring holds a job per worker plus 3 more, and each job in flight an
-	 * output buffer of its size.  1 MiB jobs took 6 MiB off a backup's
-	 * peak RSS against 2 MiB ones (67 -> 61 MiB to s3rver with 3 part
-	 * slots, 8 MiB parts; README, Performance), for 1.3% more stored (`zstd -3 -T2`
-	 * of a 1 GiB snapshot: 421.0 MB with -B1MiB, 415.5 MB with -B2MiB). */
+	 * output buffer of its size.  1 MiB jobs would take 6 MiB off a
+	 * backup's peak RSS (67 -> 61 MiB to s3rver with 3 part slots of 8
+	 * MiB), but store 1.3% more (`zstd -3 -T2` of a 1 GiB snapshot: 421.0
+	 * MB with -B1MiB, 415.5 MB with -B2MiB), past 1.10x `zstd -3`'s size;
+	 * 5 MiB parts keep the RSS under 64 MiB instead (README,
+	 * Performance). */
 	if (threads > 0 &&
 	    (r = cctx_set(z->cctx, ZSTD_c_jobSize, ZSTD_JOB_SIZE, "job size", err)) < 0)
 		goto out;

@@ -41,7 +41,7 @@
 #define ZSTD_DEFAULT_THREADS 2
 
 /* Input per multithreaded job: bounds memory (see flt_zstd_new). */
-#define ZSTD_JOB_SIZE (1024 * 1024)
+#define ZSTD_JOB_SIZE (2 * 1024 * 1024)
 
 /*
  * compress-level = auto (ZSTD_LEVEL_AUTO, the same 0 as config.h's

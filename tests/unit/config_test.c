@@ -121,7 +121,7 @@ defaults_fill_what_is_not_set(void)
 	    "[cluster:a]\nendpoints = https://e:2379\n", "t.conf", &c, &err), &err);
 	CHECK_STR(cfg_get_str(c, NULL, "s3-region"), "us-east-1");
 	CHECK_STR(cfg_get_str(c, NULL, "s3-uri-style"), "path");
-	CHECK_INT(cfg_get_int(c, NULL, "s3-part-size"), ==, 6LL << 20);
+	CHECK_INT(cfg_get_int(c, NULL, "s3-part-size"), ==, 5LL << 20);
 	CHECK_STR(cfg_get_str(c, NULL, "catalog"), "/var/lib/lifeboat/catalog.db");
 	/* auto by default; callers that cannot adapt map it to the default */
 	CHECK_INT(cfg_get_int(c, NULL, "compress-level"), ==, CFG_AUTO);
