@@ -4,9 +4,10 @@
 # adds part slots while every part is still in flight (repo/s3.h), so more
 # than the 2 parts of a store on loopback are seen under way at once at
 # the relay, the backup completes, its manifest records the compression
-# levels used, and catalog verify reads the object back.  The pull and
-# backup times are printed for a reader ('# ' lines); nothing asserts on
-# them (make check never times: the machine is shared).
+# levels used, and catalog verify reads the object back.  The pull's and
+# both backups' times (50 ms away and on loopback) are printed for a
+# reader ('# ' lines); nothing asserts on them (make check never times:
+# the machine is shared).
 . "$(dirname "$0")/../lib.sh"
 
 d=$T/lat; mkdir -p "$d"
@@ -56,7 +57,12 @@ check pull "$LIFEBOAT" pull --endpoints "$ep" --out-dir "$T/pulled" --quiet
 t1=$(now)
 check backup_50ms_away "$LIFEBOAT" --config "$T/lat.conf" backup --quiet
 t2=$(now)
-python3 -c 'import sys; a, b, c = map(float, sys.argv[1:]); print("# pull %.2f s, backup to a store 50 ms away %.2f s (%.2fx; not asserted)" % (b - a, c - b, (c - b) / (b - a)))' "$t0" "$t1" "$t2"
+# the same backup to the store on loopback, for the reader's comparison
+sed -e "s|^s3-endpoint = .*|s3-endpoint = $S3_ENDPOINT|" -e "s|^repo = .*|repo = s3://$S3_BUCKET/near|" \
+    -e "s|^catalog = .*|catalog = $T/near.db|" "$T/lat.conf" >"$T/near.conf"
+check backup_on_loopback "$LIFEBOAT" --config "$T/near.conf" backup --quiet
+t3=$(now)
+python3 -c 'import sys; a, b, c, d = map(float, sys.argv[1:]); print("# pull %.2f s; backup to a store 50 ms away %.2f s (%.2fx the pull), to the same store on loopback %.2f s (%.2fx): the latency costs %.2fx (not asserted)" % (b - a, c - b, (c - b) / (b - a), d - c, (d - c) / (b - a), (c - b) / (d - c)))' "$t0" "$t1" "$t2" "$t3"
 parts=$(grep -c '^PEAK .*partNumber' "$T/s3fault.log")
 peak=$(sed -n 's/^PEAK \([0-9]*\) PUT .*partNumber.*/\1/p' "$T/s3fault.log" | tail -n 1)
 echo "# peak requests under way at the relay: ${peak:-none} ($parts new peaks during part PUTs)"
