@@ -164,6 +164,23 @@ sys.exit("no free port below %d" % lo)
 EOF
 }
 
+# segments_cover CATALOG CLUSTER FROM TO: the catalog's event-log segments
+# of CLUSTER hold every revision FROM..TO, each starting at or before the
+# previous one's end + 1 (segments that overlap, after a failover, count).
+segments_cover() {
+	sqlite3 "$1" "SELECT first_rev, last_rev FROM segments WHERE cluster = '$2'
+	    ORDER BY first_rev, last_rev" 2>/dev/null |
+	python3 -c '
+import sys
+want, to = int(sys.argv[1]), int(sys.argv[2])
+for line in sys.stdin:
+    a, b = map(int, line.split("|"))
+    if b < want: continue
+    if a > want: sys.exit("revision %d is in no segment" % want)
+    want = b + 1
+sys.exit(0 if want > to else "segments end at %d, not %d" % (want - 1, to))' "$3" "$4"
+}
+
 # wait_for SECONDS CMD...: retries CMD until it succeeds or time runs out.
 wait_for() {
 	wf_end=$(($(date +%s) + $1)); shift

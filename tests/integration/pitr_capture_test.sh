@@ -99,20 +99,8 @@ q() { sqlite3 "$CAT" "$1" 2>/dev/null; }
 completes() { q "SELECT count(*) FROM backups WHERE cluster = 'c1' AND status = 'complete'"; }
 backup_rev() { q "SELECT max(revision) FROM backups WHERE cluster = 'c1' AND status = 'complete'"; }
 
-# covered FROM TO: the catalog's segments hold every revision FROM..TO,
-# each one starting at or before the previous one's end + 1.
-covered() {
-	q "SELECT first_rev, last_rev FROM segments WHERE cluster = 'c1' ORDER BY first_rev, last_rev" |
-	python3 -c '
-import sys
-want, to = int(sys.argv[1]), int(sys.argv[2])
-for line in sys.stdin:
-    a, b = map(int, line.split("|"))
-    if b < want: continue
-    if a > want: sys.exit("revision %d is in no segment" % want)
-    want = b + 1
-sys.exit(0 if want > to else "segments end at %d, not %d" % (want - 1, to))' "$1" "$2"
-}
+# covered FROM TO: the catalog's segments hold every revision FROM..TO
+covered() { segments_cover "$CAT" c1 "$1" "$2"; }
 
 # pitr = on without recipients: config check says so (exit 2).
 sed '/^recipients = /d' "$T/l.conf" >"$T/norcpt.conf"

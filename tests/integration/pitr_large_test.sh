@@ -74,18 +74,7 @@ q() { sqlite3 "$CAT" "$1" 2>/dev/null; }
 metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 captured_to() { [ "$(metric 'lifeboat_pitr_last_revision{cluster="c"}')" -ge "$1" ] 2>/dev/null; }
 # covered FROM TO: the catalog's segments hold every revision FROM..TO
-covered() {
-	q "SELECT first_rev, last_rev FROM segments WHERE cluster = 'c' ORDER BY first_rev" |
-	python3 -c '
-import sys
-want, to = int(sys.argv[1]), int(sys.argv[2])
-for line in sys.stdin:
-    a, b = map(int, line.split("|"))
-    if b < want: continue
-    if a > want: sys.exit("revision %d is in no segment" % want)
-    want = b + 1
-sys.exit(0 if want > to else "segments end at %d, not %d" % (want - 1, to))' "$1" "$2"
-}
+covered() { segments_cover "$CAT" c "$1" "$2"; }
 
 etcdctl --endpoints "$EP" put /registry/first x >/dev/null
 start || { fail start "snapd did not start: $(tail -n 3 "$T/snapd.log")"; exit 1; }

@@ -94,18 +94,7 @@ idle() { [ "$(metric 'lifeboat_drill_running{cluster="c1"}')" = 0 ]; }
 drills_off() { drills off; wait_for 60 idle; }
 
 # covered FROM TO: the catalog's segments hold every revision FROM..TO
-covered() {
-	q "SELECT first_rev, last_rev FROM segments WHERE cluster = 'c1' ORDER BY first_rev, last_rev" |
-	python3 -c '
-import sys
-want, to = int(sys.argv[1]), int(sys.argv[2])
-for line in sys.stdin:
-    a, b = map(int, line.split("|"))
-    if b < want: continue
-    if a > want: sys.exit("revision %d is in no segment" % want)
-    want = b + 1
-sys.exit(0 if want > to else "segments end at %d, not %d" % (want - 1, to))' "$1" "$2"
-}
+covered() { segments_cover "$CAT" c1 "$1" "$2"; }
 
 # alert STATE: the expression of LifeboatPitrProofFailed (NAME OP NUMBER)
 # evaluated on /metrics: STATE "firing" (a c1 sample matches) or "quiet"

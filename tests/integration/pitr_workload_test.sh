@@ -165,18 +165,7 @@ assert any(c[0][0] < r < c[-1][0] for r in revs), "backups at %s, compactions at
 captured() { [ "$(metric $survivor 'lifeboat_pitr_last_revision{cluster="c1"}')" -ge "$1" ] 2>/dev/null; }
 check survivor_caught_up wait_for 30 captured "$END"
 # the segment holding END closes pitr-segment-interval after its first
-covered() {
-	q $survivor "SELECT first_rev, last_rev FROM segments WHERE cluster = 'c1' ORDER BY first_rev, last_rev" |
-	python3 -c '
-import sys
-want, to = int(sys.argv[1]), int(sys.argv[2])
-for line in sys.stdin:
-    a, b = map(int, line.split("|"))
-    if b < want: continue
-    if a > want: sys.exit("revision %d is in no segment" % want)
-    want = b + 1
-sys.exit(0 if want > to else "segments end at %d, not %d" % (want - 1, to))' "$1" "$2"
-}
+covered() { segments_cover "$T/$survivor.db" c1 "$1" "$2"; }
 check survivor_catalog_covers wait_for 20 covered $((B1 + 1)) "$END"
 check no_gap_recorded test "$(q a 'SELECT count(*) FROM pitr_gaps')$(q b 'SELECT count(*) FROM pitr_gaps')" = 00
 kill -TERM "$(cat "$T/$survivor.pid")"
