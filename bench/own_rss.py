@@ -3,7 +3,7 @@
 prints "WALL_SECONDS PEAK_RSS_KIB EXIT" for CMD's own process only (its
 VmHWM, polled every 20 ms): the etcd and restore tools a drill or a
 restore starts are not counted, unlike bench/measure.py, which counts a
-command's descendants.  For drill_bench.sh and pitr_bench.sh."""
+command's descendants.  For drill_bench.sh, pitr_bench.sh and restore_bench.sh."""
 import subprocess
 import sys
 import time

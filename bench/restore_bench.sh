@@ -80,22 +80,9 @@ stop_dir() {
 run_lifeboat() {
 	members
 	d=$T/lb-$1
-	REPORT=$T/lb-$1.report python3 - "$LIFEBOAT" --config "$T/lb.conf" --quiet restore cluster --cluster b \
-	    --members "$MEMBERS" --base-dir "$d" --start >"$T/lb-$1.res" <<'PY'
-import os, subprocess, sys, time
-t = time.monotonic()
-p = subprocess.Popen(sys.argv[1:], stdout=open(os.environ["REPORT"], "w"))
-hwm = 0
-while p.poll() is None:
-    try:
-        for line in open("/proc/%d/status" % p.pid):
-            if line.startswith("VmHWM:"):
-                hwm = max(hwm, int(line.split()[1]))
-    except OSError:
-        pass
-    time.sleep(0.02)
-print("%.3f %d %d" % (time.monotonic() - t, hwm, p.returncode))
-PY
+	python3 "$TOP/bench/own_rss.py" "$T/lb-$1.report" -- "$LIFEBOAT" --config "$T/lb.conf" \
+	    --quiet restore cluster --cluster b --members "$MEMBERS" --base-dir "$d" --start \
+	    >"$T/lb-$1.res"
 	for f in "$d"/*.pid; do cat "$f" >>"$T/pids"; done
 	stop_dir "$d"
 	rm -rf "$d"
