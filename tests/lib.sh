@@ -181,6 +181,22 @@ for line in sys.stdin:
 sys.exit(0 if want > to else "segments end at %d, not %d" % (want - 1, to))' "$3" "$4"
 }
 
+# same_keys JSON_A JSON_B: two `etcdctl get -w json` equal in every key,
+# value, create and mod revision, version and lease
+same_keys() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+def kvs(p):
+    d = json.load(open(p))
+    return sorted((kv["key"], kv.get("value", ""), kv["create_revision"], kv["mod_revision"],
+                   kv["version"], kv.get("lease", 0)) for kv in d.get("kvs", []))
+a, b = kvs(sys.argv[1]), kvs(sys.argv[2])
+if a != b:
+    sys.exit("differ: %d and %d keys; first difference %r" % (len(a), len(b),
+             next((x, y) for x, y in zip(a + [None] * 9, b + [None] * 9) if x != y)))
+PY
+}
+
 # wait_for SECONDS CMD...: retries CMD until it succeeds or time runs out.
 wait_for() {
 	wf_end=$(($(date +%s) + $1)); shift

@@ -169,21 +169,6 @@ restore_at() {
 	return $rrc
 }
 
-# same_keys JSON_A JSON_B: two `etcdctl get -w json` equal in every key,
-# value, create and mod revision, version and lease
-same_keys() {
-	python3 - "$1" "$2" <<'PY'
-import json, sys
-def kvs(p):
-    d = json.load(open(p))
-    return sorted((kv["key"], kv.get("value", ""), kv["create_revision"], kv["mod_revision"],
-                   kv["version"], kv.get("lease", 0)) for kv in d.get("kvs", []))
-a, b = kvs(sys.argv[1]), kvs(sys.argv[2])
-if a != b:
-    sys.exit("differ: %d and %d keys; first difference %r" % (len(a), len(b),
-             next((x, y) for x, y in zip(a + [None] * 9, b + [None] * 9) if x != y)))
-PY
-}
 
 # ---- --to-revision in the middle of a segment ----------------------------------
 restore_at rmid --cluster c1 --to-revision "$MID" --bump-revision 0

@@ -209,20 +209,6 @@ check verify_all_pitr_exit_0 test $? -eq 0
 check verify_all_pitr_replayed grep -q "replay .* -> .*: ok" "$T/verify.out"
 echo "# verify: $(grep -c 'replay .*: ok' "$T/verify.out") pairs ($(($(date +%s) - t0)) s)"
 
-same_keys() {
-	python3 - "$1" "$2" <<'PY'
-import json, sys
-def kvs(p):
-    d = json.load(open(p))
-    return sorted((kv["key"], kv.get("value", ""), kv["create_revision"], kv["mod_revision"],
-                   kv["version"], kv.get("lease", 0)) for kv in d.get("kvs", []))
-a, b = kvs(sys.argv[1]), kvs(sys.argv[2])
-if a != b:
-    sys.exit("differ: %d and %d keys; first difference %r" % (len(a), len(b),
-             next((x, y) for x, y in zip(a + [None] * 9, b + [None] * 9) if x != y)))
-PY
-}
-
 # --- restore to R from the survivor's catalog ----------------------------
 RCL="http://127.0.0.1:$(free_port)"
 $LB restore cluster --cluster c1 --to-revision "$R" --bump-revision 0 \
